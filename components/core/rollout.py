@@ -1,0 +1,91 @@
+"""Rolling-update arithmetic, Azure's rule: replace 20% of the instances at a time.
+
+All functions are integer-exact. Note the float trap this avoids: ``math.ceil(1.2 * 10)`` is 13
+because ``1.2 * 10 == 12.000000000000002``; here ``reserved_instances(10) == 12``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+def batch_size(instances: int) -> int:
+    """Instances replaced at a time: ``ceil(0.2 * N)``, at least 1.
+
+    Examples: 1 -> 1, 5 -> 1, 6 -> 2, 10 -> 2, 11 -> 3, 50 -> 10.
+    """
+    return max(1, (instances + 4) // 5)
+
+
+def batch_count(instances: int) -> int:
+    """Number of batches: ``ceil(N / batch_size)``. Examples: 10 -> 5, 11 -> 4, 3 -> 3."""
+    if instances <= 0:
+        return 0
+    size = batch_size(instances)
+    return (instances + size - 1) // size
+
+
+def peak_instances(instances: int) -> int:
+    """Most instances alive during a roll: ``N + batch_size`` == ``ceil(1.2 * N)``.
+
+    One batch of new instances surges before the old batch goes, so peak == the 20% quota
+    reservation. Examples: 10 -> 12, 3 -> 4, 1 -> 2.
+    """
+    return instances + batch_size(instances) if instances > 0 else 0
+
+
+def batches(instances: int) -> tuple[tuple[int, ...], ...]:
+    """Instance indices per batch, in order. Example: 5 -> ((0,), (1,), (2,), (3,), (4,));
+    11 -> ((0, 1, 2), (3, 4, 5), (6, 7, 8), (9, 10))."""
+    size = batch_size(instances)
+    return tuple(
+        tuple(range(start, min(start + size, instances))) for start in range(0, instances, size)
+    )
+
+
+@dataclass(frozen=True)
+class RolloutSchedule:
+    """The in-place update schedule of one deployment."""
+
+    instances: int
+    batch_size: int
+    batches: int
+    peak_instances: int
+
+    @classmethod
+    def of(cls, instances: int) -> RolloutSchedule:
+        return cls(instances, batch_size(instances), batch_count(instances),
+                   peak_instances(instances))
+
+    def describe(self) -> str:
+        """``10 instances: 5 batches of 2, peak 12``."""
+        noun = "instance" if self.instances == 1 else "instances"
+        batch_noun = "batch" if self.batches == 1 else "batches"
+        return (f"{self.instances} {noun}: {self.batches} {batch_noun} of {self.batch_size}, "
+                f"peak {self.peak_instances}")
+
+
+StepKind = Literal["scale", "roll"]
+
+
+@dataclass(frozen=True)
+class UpdateStep:
+    kind: StepKind
+    from_instances: int
+    to_instances: int
+    schedule: RolloutSchedule | None = None
+
+
+def update_steps(old_instances: int, new_instances: int, rolls: bool) -> tuple[UpdateStep, ...]:
+    """Azure's order for an update: scale first, then roll the other changes at the new size.
+
+    Example: 3 -> 10 with an image change = scale 3 -> 10, then roll 10 (5 batches of 2).
+    """
+    steps: list[UpdateStep] = []
+    if old_instances != new_instances:
+        steps.append(UpdateStep("scale", old_instances, new_instances))
+    if rolls:
+        steps.append(UpdateStep("roll", new_instances, new_instances,
+                                RolloutSchedule.of(new_instances)))
+    return tuple(steps)

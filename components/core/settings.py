@@ -1,0 +1,193 @@
+"""Stack settings: the ``mlplan:*`` keys of ``stacks/Pulumi.<stack>.yaml``, validated.
+
+Keys: ``mlplan:target`` (docker | kubernetes), ``mlplan:endpoints`` (files or folders relative to
+the project root), ``mlplan:quota`` ({family: cores, total: cores}), ``mlplan:environment``
+(development | production), ``mlplan:instanceTypes`` (custom sizes), ``mlplan:limits`` (Azure's
+limits, overridable). ``mlplan:assets``, ``mlplan:docker``, ``mlplan:kubernetes`` and
+``mlplan:keys`` belong to the targets and are only checked to be mappings here.
+Keys of other namespaces (``docker:host``, ``kubernetes:context``) are left alone.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from components.core import codes
+from components.core.catalog import Catalog, InstanceType, Toleration
+from components.core.diagnostics import Diagnostic, Location, error
+from components.core.quantity import QuantityError, cpu_millis, memory_mib
+from components.core.yamlsource import FieldPath, YamlDocument, format_path
+
+NAMESPACE = "mlplan:"
+Target = Literal["docker", "kubernetes"]
+Environment = Literal["development", "production"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class TolerationSpec(_Strict):
+    key: str
+    operator: Literal["Exists", "Equal"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+
+
+class InstanceTypeSpec(_Strict):
+    cpu: str | int | float
+    memory: str | int | float
+    gpu: Annotated[int, Field(ge=0)] = 0
+    family: str | None = None
+    nodeSelector: dict[str, str] | None = None
+    tolerations: list[TolerationSpec] | None = None
+
+
+class LimitsSpec(_Strict):
+    deploymentsPerEndpoint: Annotated[int, Field(ge=1)] = 20
+    instancesPerDeployment: Annotated[int, Field(ge=1)] = 50
+    endpoints: Annotated[int, Field(ge=1)] = 100
+    deployments: Annotated[int, Field(ge=1)] = 500
+    requestTimeoutMsManaged: Annotated[int, Field(ge=1)] = 180_000
+    requestTimeoutMsKubernetes: Annotated[int, Field(ge=1)] = 300_000
+
+
+class SettingsSpec(_Strict):
+    target: Literal["docker", "kubernetes"] = "docker"
+    endpoints: list[str]
+    quota: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    environment: Literal["development", "production"] = "development"
+    instanceTypes: dict[str, InstanceTypeSpec] | None = None
+    limits: LimitsSpec | None = None
+    assets: dict[str, Any] | None = None
+    docker: dict[str, Any] | None = None
+    kubernetes: dict[str, Any] | None = None
+    keys: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Azure's limits by default; each can be changed in ``mlplan:limits``."""
+
+    deployments_per_endpoint: int = 20
+    instances_per_deployment: int = 50
+    endpoints: int = 100
+    deployments: int = 500
+    request_timeout_ms_managed: int = 180_000
+    request_timeout_ms_kubernetes: int = 300_000
+
+
+@dataclass(frozen=True)
+class Settings:
+    target: Target = "docker"
+    endpoint_paths: tuple[str, ...] = ()
+    quota_millis: Mapping[str, int] = field(default_factory=dict, hash=False)
+    environment: Environment = "development"
+    instance_types: tuple[InstanceType, ...] = ()
+    limits: Limits = Limits()
+    assets: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    docker: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    kubernetes: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    file: str = ""
+
+    @property
+    def catalog(self) -> Catalog:
+        return Catalog.build(self.instance_types)
+
+
+def quota_from_cores(cores: Mapping[str, float]) -> dict[str, int]:
+    """``{"total": 100, "x": 2.5}`` -> millicores ``{"total": 100000, "x": 2500}``."""
+    return {name: round(value * 1000) for name, value in cores.items()}
+
+
+def from_stack_document(doc: YamlDocument, file: str) -> tuple[Settings, list[Diagnostic]]:
+    """Settings from a parsed ``Pulumi.<stack>.yaml`` document (``config:`` mapping)."""
+    found: list[Diagnostic] = []
+    root = doc.value if isinstance(doc.value, dict) else {}
+    config = root.get("config") or {}
+    if not isinstance(config, dict):
+        found.append(error(codes.SETTINGS, Location(file, doc.line_of(("config",)), "config"),
+                           "'config' must be a mapping of 'namespace:key' to values."))
+        return Settings(file=file), found
+    values: dict[str, Any] = {}
+    lines: dict[FieldPath, int] = {}
+    for key, value in config.items():
+        if not isinstance(key, str) or not key.startswith(NAMESPACE):
+            continue
+        short = key[len(NAMESPACE):]
+        values[short] = value
+        for path, line in doc.lines.items():
+            if path[:2] == ("config", key):
+                lines[(short, *path[2:])] = line
+    settings_doc = YamlDocument(value=values, line=doc.line_of(("config",)), lines=lines)
+    return from_values(settings_doc, file, found)
+
+
+def from_values(
+    doc: YamlDocument, file: str, found: list[Diagnostic] | None = None
+) -> tuple[Settings, list[Diagnostic]]:
+    found = [] if found is None else found
+
+    def at(path: FieldPath) -> Location:
+        return Location(file, doc.line_of(path), NAMESPACE + format_path(path))
+
+    try:
+        spec = SettingsSpec.model_validate(doc.value)
+    except ValidationError as exc:
+        for err in exc.errors():
+            path = tuple(p for p in err["loc"] if p not in ("str", "int", "float"))
+            found.append(error(codes.SETTINGS, at(path), _settings_message(err, path)))
+        return Settings(file=file), found
+    types: list[InstanceType] = []
+    for name, t in sorted((spec.instanceTypes or {}).items()):
+        try:
+            types.append(InstanceType(
+                name=name, cpu_millis=cpu_millis(t.cpu), memory_mib=memory_mib(t.memory),
+                gpus=Fraction(t.gpu), family=t.family or "custom", custom=True,
+                node_selector=tuple(sorted((t.nodeSelector or {}).items())),
+                tolerations=tuple(Toleration(x.key, x.operator, x.value or "", x.effect or "")
+                                  for x in t.tolerations or ()),
+            ))
+        except QuantityError as exc:
+            found.append(error(codes.SETTINGS, at(("instanceTypes", name)), f"{exc}."))
+    lim = spec.limits or LimitsSpec()
+    settings = Settings(
+        target=spec.target,
+        endpoint_paths=tuple(spec.endpoints),
+        quota_millis=quota_from_cores(spec.quota or {}),
+        environment=spec.environment,
+        instance_types=tuple(types),
+        limits=Limits(lim.deploymentsPerEndpoint, lim.instancesPerDeployment, lim.endpoints,
+                      lim.deployments, lim.requestTimeoutMsManaged,
+                      lim.requestTimeoutMsKubernetes),
+        assets=spec.assets or {},
+        docker=spec.docker or {},
+        kubernetes=spec.kubernetes or {},
+        file=file,
+    )
+    return settings, found
+
+
+def _settings_message(err: Any, path: FieldPath) -> str:
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        key = str(path[-1]) if path else "?"
+        known = [f.alias or n for n, f in SettingsSpec.model_fields.items()] if len(path) == 1 \
+            else []
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"did you mean '{NAMESPACE}{close[0]}'?" if close else "remove it"
+        return f"unknown setting '{format_path(path)}'; {hint}."
+    if kind == "missing":
+        if path == ("endpoints",):
+            return ("missing; add 'mlplan:endpoints:' with the endpoint YAML files or folders, "
+                    "e.g. '- stacks/endpoints'.")
+        return f"required setting '{format_path(path)}' is missing; add it."
+    if kind == "literal_error":
+        return f"{err.get('input')!r} is not allowed; use one of {err['ctx']['expected']}."
+    return f"{err.get('msg', 'invalid value')} (got {err.get('input')!r})."

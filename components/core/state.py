@@ -1,0 +1,174 @@
+"""Desired state: endpoints + settings -> what should run, with every rule checked once.
+
+The same ``DesiredState`` feeds the offline plan, the PR review, the Pulumi components and the
+policies, so they cannot disagree. Per deployment it resolves the instance size, the quota it
+reserves, the rolling schedule and the instance names; per endpoint the traffic; for the stack
+the quota report and all diagnostics (sorted, deterministic).
+
+Sizing rules: an Azure SKU or custom type from ``mlplan:instanceTypes``; a Kubernetes deployment's
+``resources`` override the size (limits, else requests). Autoscaled deployments
+(``target_utilization``) reserve quota for ``max_instances``, the most they can run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from components.core import codes, quota, traffic
+from components.core.catalog import Catalog, InstanceType
+from components.core.diagnostics import Diagnostic, error, sort_diagnostics
+from components.core.model import Deployment, Endpoint
+from components.core.rollout import RolloutSchedule
+from components.core.settings import Settings
+
+KUBERNETES_NAME_MIN, KUBERNETES_NAME_MAX = 6, 62
+
+
+@dataclass(frozen=True)
+class DeploymentState:
+    deployment: Deployment
+    size: InstanceType
+    rollout: RolloutSchedule
+    quota_instances: int  # instances the quota is reserved for (max_instances if autoscaled)
+    reserved_millis: int
+
+    @property
+    def name(self) -> str:
+        return self.deployment.name
+
+    @property
+    def instance_names(self) -> tuple[str, ...]:
+        """``my-endpoint-blue-0`` ... one per instance."""
+        prefix = f"{self.deployment.endpoint_name}-{self.deployment.name}"
+        return tuple(f"{prefix}-{i}" for i in range(self.deployment.instance_count))
+
+
+@dataclass(frozen=True)
+class EndpointState:
+    endpoint: Endpoint
+    deployments: tuple[DeploymentState, ...]
+
+    @property
+    def name(self) -> str:
+        return self.endpoint.name
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    settings: Settings
+    endpoints: tuple[EndpointState, ...]
+    quota: quota.QuotaReport
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def desired(
+    endpoints: Iterable[Endpoint],
+    settings: Settings,
+    diagnostics: Iterable[Diagnostic] = (),
+) -> DesiredState:
+    """Resolve sizes, check limits, traffic and quota; collect every diagnostic."""
+    catalog = settings.catalog
+    found: list[Diagnostic] = list(diagnostics)
+    states: list[EndpointState] = []
+    uses: list[quota.QuotaUse] = []
+    all_endpoints = list(endpoints)
+    found.extend(_stack_limits(all_endpoints, settings))
+    for endpoint in all_endpoints:
+        found.extend(traffic.check(endpoint))
+        found.extend(_endpoint_limits(endpoint, settings))
+        deployments: list[DeploymentState] = []
+        for dep in endpoint.deployments:
+            found.extend(_deployment_limits(endpoint, dep, settings))
+            size = _size(dep, catalog, found)
+            if size is None:
+                continue
+            quota_instances = dep.instance_count
+            if dep.scale_settings.type == "target_utilization":
+                quota_instances = max(dep.instance_count, dep.scale_settings.max_instances)
+            use = quota.QuotaUse(endpoint.name, dep.name, size.family or "custom",
+                                 quota_instances, size.cpu_millis, size.exempt,
+                                 dep.source.at("instance_count"))
+            uses.append(use)
+            deployments.append(DeploymentState(dep, size, RolloutSchedule.of(dep.instance_count),
+                                               quota_instances, use.reserved_millis))
+        states.append(EndpointState(endpoint, tuple(deployments)))
+    report = quota.check(uses, settings.quota_millis)
+    found.extend(report.diagnostics)
+    return DesiredState(settings, tuple(states), report, tuple(sort_diagnostics(found)))
+
+
+def _size(dep: Deployment, catalog: Catalog, found: list[Diagnostic]) -> InstanceType | None:
+    known = catalog.get(dep.instance_type) if dep.instance_type else None
+    res = dep.resources
+    if res is not None and dep.kind == "kubernetes":
+        cpu = res.limits_cpu_millis or res.requests_cpu_millis
+        memory = res.limits_memory_mib or res.requests_memory_mib
+        base = known or InstanceType(name=dep.instance_type or "resources", cpu_millis=cpu,
+                                     memory_mib=memory, family="kubernetes", custom=True)
+        return replace(base, cpu_millis=cpu or base.cpu_millis,
+                       memory_mib=memory or base.memory_mib,
+                       gpus=base.gpus if not res.limits_gpus else type(base.gpus)(res.limits_gpus))
+    if known is not None:
+        return known
+    hints = catalog.suggest(dep.instance_type)
+    hint = f"did you mean {' or '.join(hints)}? " if hints else ""
+    found.append(error(codes.UNKNOWN_INSTANCE_TYPE, dep.source.at("instance_type"),
+                       f"unknown instance_type '{dep.instance_type}'; {hint}Use an Azure SKU "
+                       "(e.g. Standard_DS3_v2) or declare it under mlplan:instanceTypes in the "
+                       "stack config."))
+    return None
+
+
+def _stack_limits(endpoints: list[Endpoint], settings: Settings) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    limits = settings.limits
+    if len(endpoints) > limits.endpoints:
+        found.append(error(codes.TOO_MANY_ENDPOINTS, endpoints[limits.endpoints].source.at("name"),
+                           f"{len(endpoints)} endpoints declared; the limit is {limits.endpoints}. "
+                           "Split the stack or raise mlplan:limits.endpoints."))
+    total = sum(len(e.deployments) for e in endpoints)
+    if total > limits.deployments:
+        found.append(error(codes.TOO_MANY_ENDPOINTS, endpoints[-1].source.at("name"),
+                           f"{total} deployments declared; the limit is {limits.deployments}. "
+                           "Split the stack or raise mlplan:limits.deployments."))
+    return found
+
+
+def _endpoint_limits(endpoint: Endpoint, settings: Settings) -> list[Diagnostic]:
+    cap = settings.limits.deployments_per_endpoint
+    if len(endpoint.deployments) <= cap:
+        return []
+    return [error(codes.TOO_MANY_DEPLOYMENTS, endpoint.source.at("name"),
+                  f"endpoint '{endpoint.name}' has {len(endpoint.deployments)} deployments; the "
+                  f"limit is {cap}. Delete retired deployments or raise "
+                  "mlplan:limits.deploymentsPerEndpoint.")]
+
+
+def _deployment_limits(endpoint: Endpoint, dep: Deployment, settings: Settings) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    limits = settings.limits
+    most = max(dep.instance_count, dep.scale_settings.max_instances)
+    if most > limits.instances_per_deployment:
+        field = "instance_count" if dep.instance_count >= most else "scale_settings.max_instances"
+        found.append(error(codes.TOO_MANY_INSTANCES, dep.source.at(field),
+                           f"{most} instances; the limit is {limits.instances_per_deployment} per "
+                           "deployment. Lower it, add another deployment, or raise "
+                           "mlplan:limits.instancesPerDeployment."))
+    kubernetes = dep.kind == "kubernetes" or settings.target == "kubernetes"
+    max_timeout = (limits.request_timeout_ms_kubernetes if kubernetes
+                   else limits.request_timeout_ms_managed)
+    timeout = dep.request_settings.request_timeout_ms
+    if timeout > max_timeout:
+        kind = "Kubernetes" if kubernetes else "managed"
+        found.append(error(codes.REQUEST_TIMEOUT_LIMIT,
+                           dep.source.at("request_settings.request_timeout_ms"),
+                           f"request_timeout_ms {timeout} is above the {kind} maximum "
+                           f"{max_timeout}; lower it."))
+    length = len(endpoint.name) + len(dep.name)
+    if kubernetes and not KUBERNETES_NAME_MIN <= length <= KUBERNETES_NAME_MAX:
+        found.append(error(codes.KUBERNETES_NAME_LENGTH, dep.source.at("name"),
+                           f"on Kubernetes, endpoint and deployment names together must have "
+                           f"{KUBERNETES_NAME_MIN}-{KUBERNETES_NAME_MAX} characters; "
+                           f"'{endpoint.name}' + '{dep.name}' has {length}. Shorten one."))
+    return found

@@ -1,0 +1,156 @@
+"""YAML text -> plain Python values plus the line of every field, without raising.
+
+PyYAML's composer gives nodes with marks; we build the values ourselves so each mapping key and
+sequence item keeps its 1-based line. Paths are tuples such as ``("request_settings",
+"request_timeout_ms")`` or ``("tolerations", 0, "key")``; ``lines[path]`` is the line of that key
+(or item). Duplicate keys, which PyYAML would silently overwrite, are reported.
+
+Example: ``"name: blue\\ninstance_count: 3\\n"`` gives ``{"name": "blue", "instance_count": 3}``
+with ``lines == {("name",): 1, ("instance_count",): 2}``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+FieldPath = tuple[str | int, ...]
+MAX_DEPTH = 64
+MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+@dataclass
+class YamlDocument:
+    """One document of a file: its value, the line of each field path and problems found."""
+
+    value: Any
+    line: int
+    lines: dict[FieldPath, int] = field(default_factory=dict)
+    problems: list[tuple[int, str, str]] = field(default_factory=list)  # (line, field, message)
+
+    def line_of(self, path: FieldPath) -> int:
+        """Line of the deepest known prefix of ``path`` (the document start if none)."""
+        for end in range(len(path), 0, -1):
+            found = self.lines.get(path[:end])
+            if found:
+                return found
+        return self.line
+
+
+@dataclass
+class YamlFile:
+    documents: list[YamlDocument]
+    syntax_error: tuple[int, str] | None = None  # (line, message)
+
+
+def format_path(path: FieldPath) -> str:
+    """``("tolerations", 0, "key")`` -> ``tolerations[0].key``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+class _Builder:
+    def __init__(self, document: YamlDocument) -> None:
+        self.document = document
+        self.constructor = SafeConstructor()
+
+    def scalar(self, node: ScalarNode) -> Any:
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except Exception as exc:  # e.g. an impossible date such as 2001-02-30
+            self.document.problems.append(
+                (node.start_mark.line + 1, "", f"cannot read value {node.value!r}: {exc}")
+            )
+            return node.value
+
+    def build(self, node: Node, path: FieldPath, depth: int, active: frozenset[int]) -> Any:
+        if depth > MAX_DEPTH or id(node) in active:
+            self.document.problems.append(
+                (node.start_mark.line + 1, format_path(path), "nesting too deep or recursive alias")
+            )
+            return None
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        active = active | {id(node)}
+        if isinstance(node, SequenceNode):
+            items = []
+            for index, item in enumerate(node.value):
+                self.document.lines.setdefault((*path, index), item.start_mark.line + 1)
+                items.append(self.build(item, (*path, index), depth + 1, active))
+            return items
+        if isinstance(node, MappingNode):
+            return self.mapping(node, path, depth, active)
+        return None
+
+    def mapping(
+        self, node: MappingNode, path: FieldPath, depth: int, active: frozenset[int]
+    ) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        merged: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                value = self.build(value_node, path, depth + 1, active)
+                sources = value if isinstance(value, list) else [value]
+                for source in sources:
+                    if isinstance(source, dict):
+                        for key, item in source.items():
+                            merged.setdefault(key, item)
+                continue
+            key = self.build(key_node, path, depth + 1, active)
+            if isinstance(key, list | dict):
+                self.document.problems.append(
+                    (key_node.start_mark.line + 1, format_path(path), "a key must be plain text")
+                )
+                continue
+            line = key_node.start_mark.line + 1
+            if key in result:
+                self.document.problems.append(
+                    (line, format_path((*path, str(key))),
+                     f"duplicate key {key!r} (first on line {self.document.lines[(*path, key)]}); "
+                     "keep one")
+                )
+                continue
+            self.document.lines[(*path, key)] = line
+            result[key] = self.build(value_node, (*path, key), depth + 1, active)
+        for key, item in merged.items():
+            result.setdefault(key, item)
+        return result
+
+
+def parse_yaml(text: str) -> YamlFile:
+    """All documents of ``text``; a syntax error stops there and is returned, never raised."""
+    documents: list[YamlDocument] = []
+    try:
+        for node in _compose_all(text):
+            document = YamlDocument(value=None, line=node.start_mark.line + 1)
+            document.value = _Builder(document).build(node, (), 0, frozenset())
+            documents.append(document)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        return YamlFile(documents, (line, problem))
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        return YamlFile(documents, (0, f"invalid YAML: {exc}"))
+    return YamlFile(documents)
+
+
+def _compose_all(text: str) -> Iterator[Node]:
+    loader = yaml.SafeLoader(text)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                yield node
+    finally:
+        loader.dispose()
