@@ -69,7 +69,7 @@ MIRROR_LIVE = _rule("MLP205", "mirror-live-target",
 MIRROR_UNKNOWN_DEPLOYMENT = _rule("MLP206", "mirror-unknown-deployment",
                                   "mirror_traffic names only declared deployments")
 NO_LIVE_DEPLOYMENT = _rule("MLP207", "mirror-without-live",
-                           "mirroring needs live traffic to copy from")
+                           "mirroring needs live traffic to copy from", "warning")
 SCALE_WITH_ROLL = _rule("MLP301", "scale-with-update",
                         "instance_count changed together with other fields: scaling runs first, "
                         "then the roll (Azure advises separate changes in production)", "warning")

@@ -137,13 +137,21 @@ def from_values(
     def at(path: FieldPath) -> Location:
         return Location(file, doc.line_of(path), NAMESPACE + format_path(path))
 
+    values = dict(doc.value) if isinstance(doc.value, dict) else {}
     try:
-        spec = SettingsSpec.model_validate(doc.value)
+        spec = SettingsSpec.model_validate(values)
     except ValidationError as exc:
+        broken: set[str] = set()
         for err in exc.errors():
             path = tuple(p for p in err["loc"] if p not in ("str", "int", "float"))
             found.append(error(codes.SETTINGS, at(path), _settings_message(err, path)))
-        return Settings(file=file), found
+            broken.add(str(path[0]) if path else "")
+        # Go on with the valid keys so that one pass also finds the endpoint files' problems.
+        try:
+            spec = SettingsSpec.model_validate({k: v for k, v in values.items()
+                                                if k not in broken})
+        except ValidationError:
+            return Settings(file=file), found
     types: list[InstanceType] = []
     for name, t in sorted((spec.instanceTypes or {}).items()):
         try:

@@ -647,6 +647,8 @@ class _Collected:
     deployments: list[tuple[DeploymentSpec, Deployment]]
     # (endpoint_name, where) of deployments that failed validation, still checked for linkage
     failed_links: list[tuple[str, Location]]
+    # names of endpoints that failed validation: declared, so no "unknown endpoint" for them
+    failed_endpoints: set[str]
 
 
 def parse(sources: Iterable[SourceText]) -> ParseResult:
@@ -655,7 +657,7 @@ def parse(sources: Iterable[SourceText]) -> ParseResult:
     Output is deterministic: endpoints sorted by name, deployments by name.
     """
     found: list[Diagnostic] = []
-    collected = _Collected([], [], [])
+    collected = _Collected([], [], [], set())
     for source in sources:
         _parse_file(source, collected, found)
     endpoints = _link(collected, found)
@@ -733,6 +735,8 @@ def _check_invalid_document(
     if isinstance(name, str) and (problem := _name_problem(name)):
         found.append(error(codes.INVALID_NAME, Location(file, doc.line_of(("name",)), "name"),
                            problem))
+    if kind == "endpoint" and isinstance(name, str):
+        collected.failed_endpoints.add(name)
     target = doc.value.get("endpoint_name")
     if kind == "deployment" and isinstance(target, str):
         where = Location(file, doc.line_of(("endpoint_name",)), "endpoint_name")
@@ -766,6 +770,8 @@ def _link(collected: _Collected, found: list[Diagnostic]) -> tuple[Endpoint, ...
                                "endpoint_name is missing and no single endpoint is declared in "
                                "the same folder to infer it from; add 'endpoint_name: <name>'."))
             continue
+        if deployment.endpoint_name in collected.failed_endpoints:
+            continue  # its endpoint has its own errors; planning it waits for their fix
         siblings = children.get(deployment.endpoint_name)
         if siblings is None:
             found.append(_unknown_endpoint(deployment.endpoint_name, list(by_name),
@@ -780,7 +786,7 @@ def _link(collected: _Collected, found: list[Diagnostic]) -> tuple[Endpoint, ...
             continue
         siblings.append(deployment)
     for target, where in collected.failed_links:
-        if target not in by_name:
+        if target not in by_name and target not in collected.failed_endpoints:
             found.append(_unknown_endpoint(target, list(by_name), where))
     linked = []
     for name in sorted(by_name):

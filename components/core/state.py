@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 
 from components.core import codes, quota, traffic
 from components.core.catalog import Catalog, InstanceType
-from components.core.diagnostics import Diagnostic, error, sort_diagnostics
+from components.core.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
 from components.core.model import Deployment, Endpoint
 from components.core.rollout import RolloutSchedule
 from components.core.settings import Settings
@@ -73,6 +73,10 @@ def desired(
     states: list[EndpointState] = []
     uses: list[quota.QuotaUse] = []
     all_endpoints = list(endpoints)
+    if not all_endpoints:
+        found.append(warning(codes.NO_ENDPOINTS, Location(settings.file, 0, "mlplan:endpoints"),
+                             "no online endpoint is declared in the inputs; point "
+                             "mlplan:endpoints (or the PATHs) at endpoint YAML files."))
     found.extend(_stack_limits(all_endpoints, settings))
     for endpoint in all_endpoints:
         found.extend(traffic.check(endpoint))

@@ -139,6 +139,9 @@ def parse_yaml(text: str) -> YamlFile:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         problem = " ".join(p for p in (exc.context, exc.problem) if p) or "invalid YAML"
+        started = exc.context_mark.line + 1 if exc.context_mark else line
+        if started != line:
+            problem += f" (the construct starts on line {started})"
         return YamlFile(documents, (line, problem))
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return YamlFile(documents, (0, f"invalid YAML: {exc}"))

@@ -1,0 +1,144 @@
+"""Side effects at the edge: find the project, read stack config and endpoint YAML files.
+
+Everything read here is handed to the pure core as text; the core never touches the disk.
+Paths shown to users are relative to the project root (where ``Pulumi.yaml`` is) in stack mode
+and as given in path mode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from components.core import codes
+from components.core.diagnostics import Diagnostic, Location, error
+from components.core.model import Endpoint
+from components.core.settings import Settings, from_stack_document
+from components.core.spec import SourceText, parse
+from components.core.yamlsource import parse_yaml
+
+YAML_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass(frozen=True)
+class Loaded:
+    endpoints: tuple[Endpoint, ...]
+    settings: Settings
+    diagnostics: tuple[Diagnostic, ...]
+    stack: str = ""
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``Pulumi.yaml``."""
+    for folder in (start, *start.parents):
+        if (folder / "Pulumi.yaml").is_file() or (folder / "Pulumi.yml").is_file():
+            return folder
+    return None
+
+
+def stack_config_dir(root: Path) -> Path:
+    project = root / "Pulumi.yaml"
+    loaded = parse_yaml(project.read_text(encoding="utf-8")) if project.is_file() else None
+    if loaded and loaded.documents and isinstance(loaded.documents[0].value, dict):
+        configured = loaded.documents[0].value.get("stackConfigDir")
+        if isinstance(configured, str) and configured:
+            return root / configured
+    return root
+
+
+def read_text(path: Path) -> str:
+    """File text with CRLF folded to LF (Azure's examples have both)."""
+    return path.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
+
+
+def collect_sources(
+    paths: list[str], base: Path, found: list[Diagnostic], where: Location | None = None
+) -> list[SourceText]:
+    """Files named, plus every ``*.yml``/``*.yaml`` below folders named, in sorted order."""
+    sources: list[SourceText] = []
+    for name in paths:
+        path = base / name
+        if path.is_file():
+            sources.append(SourceText(_shown(path, base), read_text(path), explicit=True))
+        elif path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES):
+                if child.is_file():
+                    sources.append(SourceText(_shown(child, base), read_text(child),
+                                              explicit=False))
+        else:
+            found.append(error(codes.SETTINGS_PATH if where else codes.PATH_NOT_FOUND,
+                               where or Location(name),
+                               f"'{name}' does not exist (looked in {base}); fix the path."))
+    return sources
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def check_paths(endpoints: tuple[Endpoint, ...], root: Path) -> list[Diagnostic]:
+    """Model, code folder, scoring script and conda file named by path must exist."""
+    found: list[Diagnostic] = []
+    for endpoint in endpoints:
+        for dep in endpoint.deployments:
+            wanted: list[tuple[str, str, str]] = []
+            if dep.model and dep.model.path:
+                wanted.append(("model.path", dep.model.path, "model"))
+            if dep.code_configuration:
+                code = dep.code_configuration
+                wanted.append(("code_configuration.code", code.code, "code folder"))
+                wanted.append(("code_configuration.scoring_script",
+                               f"{code.code}/{code.scoring_script}", "scoring script"))
+            if dep.environment and dep.environment.conda_file:
+                wanted.append(("environment.conda_file", dep.environment.conda_file,
+                               "conda file"))
+            for field, relative, what in wanted:
+                if "://" in relative or relative.startswith("azureml:"):
+                    continue
+                if not (root / relative).exists():
+                    found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
+                                       f"{what} '{relative}' does not exist; fix the path "
+                                       "(relative to the YAML file)."))
+    return found
+
+
+def load_paths(paths: list[str], cwd: Path, settings: Settings) -> Loaded:
+    """Plan plain Azure ML YAML files or folders, no stack: spec only, paths not checked."""
+    found: list[Diagnostic] = []
+    sources = collect_sources(paths, cwd, found)
+    result = parse(sources)
+    return Loaded(result.endpoints, settings, (*found, *result.diagnostics))
+
+
+def load_stack(root: Path, stack: str) -> Loaded:
+    """Read ``Pulumi.<stack>.yaml``, its endpoint files, and check the paths they name."""
+    config_dir = stack_config_dir(root)
+    stack_file = config_dir / f"Pulumi.{stack}.yaml"
+    shown = _shown(stack_file, root)
+    if not stack_file.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                       for p in config_dir.glob("Pulumi.*.yaml"))
+        message = (f"stack '{stack}' has no config file {shown}; "
+                   f"known stacks: {', '.join(known) or 'none'}. Pass --stack NAME.")
+        return Loaded((), Settings(file=shown), (error(codes.SETTINGS, Location(shown),
+                                                       message),), stack)
+    loaded = parse_yaml(read_text(stack_file))
+    found: list[Diagnostic] = []
+    if loaded.syntax_error or not loaded.documents:
+        line, message = loaded.syntax_error or (0, "empty file")
+        found.append(error(codes.SETTINGS, Location(shown, line), f"YAML: {message}."))
+        return Loaded((), Settings(file=shown), tuple(found), stack)
+    settings, setting_problems = from_stack_document(loaded.documents[0], shown)
+    found.extend(setting_problems)
+    sources: list[SourceText] = []
+    for index, name in enumerate(settings.endpoint_paths):
+        line = loaded.documents[0].line_of(("config", "mlplan:endpoints", index))
+        where = Location(shown, line, f"mlplan:endpoints[{index}]")
+        sources.extend(collect_sources([name], root, found, where))
+    result = parse(sources)
+    found.extend(result.diagnostics)
+    found.extend(check_paths(result.endpoints, root))
+    return Loaded(result.endpoints, replace(settings, file=shown), tuple(found), stack)

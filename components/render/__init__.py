@@ -1,0 +1,1 @@
+"""Plans and diagnostics -> text, Markdown, JSON. Pure: values in, strings out."""

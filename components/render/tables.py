@@ -1,0 +1,61 @@
+"""Rows shared by the text and Markdown renderers, read from the plan document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEPLOYMENT_HEADERS = ("Deployment", "Instance type", "Count", "Cores", "GPUs", "Quota cores",
+                      "Rolling update")
+QUOTA_HEADERS = ("Family", "Required", "Limit", "Free", "Used by")
+RIGHT_ALIGNED = frozenset({"Count", "Cores", "GPUs", "Quota cores", "Required", "Limit", "Free"})
+
+
+def deployment_rows(endpoint: dict[str, Any]) -> list[tuple[str, ...]]:
+    rows: list[tuple[str, ...]] = []
+    for d in endpoint["deployments"]:
+        count = str(d["instance_count"])
+        if d["scale"]["type"] == "target_utilization":
+            count = f"{count} ({d['scale']['min_instances']}-{d['scale']['max_instances']})"
+        quota = str(d["quota_cores"]) + (" (exempt)" if d["exempt"] else "")
+        rollout = d["rollout"]
+        rows.append((d["name"], d["instance_type"], count, str(d["cores_per_instance"]),
+                     str(d["gpus_per_instance"]), quota,
+                     f"{_plural(rollout['batches'], 'batch', 'batches')} of "
+                     f"{rollout['batch_size']}, peak {rollout['peak_instances']}"))
+    return rows
+
+
+def split_text(split: dict[str, int]) -> str:
+    """``{"blue": 90, "green": 10}`` -> ``blue 90%, green 10%``; empty -> ``none``."""
+    return ", ".join(f"{name} {pct}%" for name, pct in sorted(split.items())) or "none"
+
+
+def quota_rows(document: dict[str, Any]) -> list[tuple[str, ...]]:
+    quota = document["quota"]
+    rows: list[tuple[str, ...]] = []
+    for f in quota["families"]:
+        limit = f["limit"]
+        free = "-" if limit is None else _num(limit - f["required_cores"])
+        rows.append((f["family"], str(f["required_cores"]), "-" if limit is None else str(limit),
+                     free, ", ".join(f["users"])))
+    total, limit = quota["total_required_cores"], quota["total_limit"]
+    rows.append(("total", str(total), str(limit), _num(limit - total), ""))
+    return rows
+
+
+def _num(value: float) -> str:
+    return str(round(value, 3)).removesuffix(".0")
+
+
+def summary_line(document: dict[str, Any]) -> str:
+    """``1 endpoint, 2 deployments (5 instances) to create; quota 28 of 100 cores; 0 errors``."""
+    s = document["summary"]
+    quota = document["quota"]
+    return (f"{_plural(s['endpoints'], 'endpoint')}, {_plural(s['deployments'], 'deployment')} "
+            f"({_plural(s['instances'], 'instance')}) to create; quota "
+            f"{quota['total_required_cores']} of {quota['total_limit']} cores; "
+            f"{_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}")
+
+
+def _plural(n: int, word: str, words: str = "") -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {words or word + 's'}"

@@ -1,0 +1,72 @@
+"""Stack settings from Pulumi.<stack>.yaml: mlplan:* keys validated with file:line."""
+
+from textwrap import dedent
+
+import pytest
+
+from components.core import codes
+from components.core.settings import from_stack_document
+from components.core.yamlsource import parse_yaml
+
+GOOD = dedent("""\
+    config:
+      docker:host: unix:///var/run/docker.sock
+      mlplan:target: kubernetes
+      mlplan:environment: production
+      mlplan:endpoints:
+        - stacks/endpoints
+      mlplan:quota:
+        standardDSv2Family: 48
+        total: 100.5
+      mlplan:instanceTypes:
+        gpu-small:
+          cpu: 500m
+          memory: 2Gi
+          gpu: 1
+          nodeSelector: {accelerator: nvidia}
+          tolerations:
+            - {key: nvidia.com/gpu, effect: NoSchedule}
+      mlplan:limits:
+        instancesPerDeployment: 10
+    """)
+
+
+def load(text: str):  # type: ignore[no-untyped-def]
+    return from_stack_document(parse_yaml(text).documents[0], "stacks/Pulumi.x.yaml")
+
+
+def test_good_settings() -> None:
+    settings, problems = load(GOOD)
+    assert problems == []
+    assert settings.target == "kubernetes" and settings.environment == "production"
+    assert settings.endpoint_paths == ("stacks/endpoints",)
+    assert settings.quota_millis == {"standardDSv2Family": 48_000, "total": 100_500}
+    (gpu,) = settings.instance_types
+    assert (gpu.cpu_millis, gpu.memory_mib, gpu.gpus, gpu.family) == (500, 2048, 1, "custom")
+    assert gpu.node_selector == (("accelerator", "nvidia"),)
+    assert gpu.tolerations[0].key == "nvidia.com/gpu"
+    assert settings.limits.instances_per_deployment == 10
+    assert settings.catalog.get("GPU-SMALL") == gpu
+
+
+BAD = [
+    ("unknown setting with suggestion", GOOD.replace("mlplan:quota:", "mlplan:qouta:"),
+     7, "mlplan:qouta", "did you mean 'mlplan:quota'?"),
+    ("bad target", GOOD.replace("target: kubernetes", "target: swarm"), 3, "mlplan:target",
+     "'docker' or 'kubernetes'"),
+    ("endpoints missing", GOOD.replace("  mlplan:endpoints:\n    - stacks/endpoints\n", ""),
+     1, "mlplan:endpoints", "add 'mlplan:endpoints:'"),
+    ("negative quota", GOOD.replace("standardDSv2Family: 48", "standardDSv2Family: -1"), 8,
+     "mlplan:quota.standardDSv2Family", "greater than or equal to 0"),
+    ("bad cpu quantity", GOOD.replace("cpu: 500m", "cpu: lots"), 11,
+     "mlplan:instanceTypes.gpu-small", "not a quantity"),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "line", "field", "says"), BAD,
+                         ids=[s[0] for s in BAD])
+def test_bad_settings(name: str, text: str, line: int, field: str, says: str) -> None:
+    _settings, problems = load(text)
+    assert [(p.code, p.location.line, p.location.field) for p in problems] == [
+        (codes.SETTINGS, line, field)]
+    assert says in problems[0].message

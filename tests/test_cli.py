@@ -1,0 +1,137 @@
+"""``mlplan plan`` end to end in-process: formats, exit codes, diagnostics, no traceback."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "tests" / "fixtures" / "azureml-examples"
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+
+
+GOLDEN = [
+    ("sample stack as text", ["plan"], "plan-dev.txt"),
+    ("sample stack as markdown", ["plan", "--format", "markdown"], "plan-dev.md"),
+    ("sample stack as json", ["plan", "--format", "json"], "plan-dev.json"),
+    ("over quota as text", ["plan", "--quota", "standardDSv2Family=20"], "plan-dev-over-quota.txt"),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "golden_name"), GOLDEN, ids=[g[0] for g in GOLDEN])
+def test_golden(name: str, args: list[str], golden_name: str,
+                capsys: pytest.CaptureFixture[str], golden) -> None:  # type: ignore[no-untyped-def]
+    _code, out, _err = run(args, capsys)
+    golden(golden_name, out)
+
+
+def test_sample_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["plan", "--format", "json"], capsys)
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert doc["format_version"] == 1
+    (endpoint,) = doc["endpoints"]
+    assert {"name", "auth_mode", "traffic", "mirror_traffic", "deployments"} <= set(endpoint)
+    assert endpoint["traffic"] == {"blue": 90, "green": 10}
+    blue = endpoint["deployments"][0]
+    assert {k: blue[k] for k in ("name", "instance_type", "instance_count", "cores_per_instance",
+                                 "gpus_per_instance", "exempt", "quota_cores")} == {
+        "name": "blue", "instance_type": "Standard_DS3_v2", "instance_count": 3,
+        "cores_per_instance": 4, "gpus_per_instance": 0, "exempt": False, "quota_cores": 16}
+    assert blue["rollout"] | {"schedule": None, "summary": None} == {
+        "batch_size": 1, "batches": 3, "peak_instances": 4, "schedule": None, "summary": None}
+    assert doc["quota"]["families"] == [{"family": "standardDSv2Family", "required_cores": 28,
+                                         "limit": 48, "users": ["my-endpoint/blue",
+                                                                "my-endpoint/green"]}]
+    assert (doc["quota"]["total_required_cores"], doc["quota"]["total_limit"]) == (28, 100)
+    assert doc["diagnostics"] == []
+
+
+EXIT_CODES = [
+    ("plan ok", ["plan"], 0),
+    ("changes with detailed exit code", ["plan", "--detailed-exitcode"], 2),
+    ("over quota is an error", ["plan", "--quota", "standardDSv2Family=20"], 1),
+    ("over quota is an error even with detailed exit code",
+     ["plan", "--quota", "total=10", "--detailed-exitcode"], 1),
+    ("unknown stack", ["plan", "--stack", "nope"], 1),
+    ("bad quota flag is a usage error, not 'changes'", ["plan", "--quota", "x"], 1),
+    ("Azure's sample as plain files", ["plan", str(EXAMPLES / "managed/sample/endpoint.yml"),
+                                       str(EXAMPLES / "managed/sample/blue-deployment.yml"),
+                                       str(EXAMPLES / "managed/sample/green-deployment.yml")], 0),
+    ("Azure's kubernetes folder", ["plan", str(EXAMPLES / "kubernetes")], 0),
+    ("a missing path", ["plan", "does/not/exist.yml"], 1),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "expected"), EXIT_CODES, ids=[e[0] for e in EXIT_CODES])
+def test_exit_codes(name: str, args: list[str], expected: int,
+                    capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse usage errors
+        code = int(exit_.code or 0)
+    assert code == expected
+
+
+def test_over_quota_json_still_prints_the_document(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["plan", "--format", "json", "--quota", "standardDSv2Family=20"], capsys)
+    assert code == 1 and err == ""
+    (problem,) = json.loads(out)["diagnostics"]
+    assert problem["code"] == "MLP401"
+    assert "28 cores required, limit 20 (over by 8)" in problem["message"]
+    assert problem["path"] == "stacks/endpoints/my-endpoint/blue.yml:12 instance_count"
+
+
+def test_broken_project_reports_every_error_without_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: t\nruntime: python\nstackConfigDir: stacks\n")
+    (tmp_path / "stacks" / "ep").mkdir(parents=True)
+    (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text(
+        "config:\n  mlplan:endpoints: [stacks/ep, stacks/missing]\n  mlplan:qouta: {total: 1}\n")
+    (tmp_path / "stacks" / "ep" / "e.yml").write_text(
+        "name: ep\ntraffic: {blue: 90, green: 20}\n")
+    (tmp_path / "stacks" / "ep" / "blue.yml").write_text(
+        "name: blue\nendpoint_name: ep\ninstance_type: Standard_DS3_v2\ninstance_count: 2\n"
+        "model: {path: nowhere}\nenvironment: {image: 'x/y:1'}\n")
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run(["plan"], capsys)
+    assert code == 1
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    assert any(line.startswith("stacks/Pulumi.dev.yaml:3 mlplan:qouta: error MLP120")
+               for line in lines)
+    assert any("mlplan:endpoints[1]: error MLP121" in line for line in lines)
+    assert any(line.startswith("stacks/ep/e.yml:2 traffic: error MLP201") for line in lines)
+    assert any(line.startswith("stacks/ep/e.yml:2 traffic.green: error MLP202") for line in lines)
+    assert any(line.startswith("stacks/ep/blue.yml:5 model.path: error MLP115") for line in lines)
+
+
+def test_outside_a_project_needs_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run(["plan"], capsys)
+    assert code == 1 and "no Pulumi.yaml" in err
+
+
+def test_plan_never_imports_pulumi() -> None:
+    probe = ("import sys; from components.cli import main; code = main(['plan', '--format', "
+             "'json']); assert code == 0, code; "
+             "assert not [m for m in sys.modules if m.startswith('pulumi')], 'pulumi imported'")
+    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 0, done.stderr
