@@ -52,8 +52,8 @@ def test_sample_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]
                                  "gpus_per_instance", "exempt", "quota_cores")} == {
         "name": "blue", "instance_type": "Standard_DS3_v2", "instance_count": 3,
         "cores_per_instance": 4, "gpus_per_instance": 0, "exempt": False, "quota_cores": 16}
-    assert blue["rollout"] | {"schedule": None, "summary": None} == {
-        "batch_size": 1, "batches": 3, "peak_instances": 4, "schedule": None, "summary": None}
+    assert blue["rollout"] == {"batch_size": 1, "batches": 3, "peak_instances": 4,
+                               "summary": "3 instances: 3 batches of 1, peak 4"}
     assert doc["quota"]["families"] == [{"family": "standardDSv2Family", "required_cores": 28,
                                          "limit": 48, "users": ["my-endpoint/blue",
                                                                 "my-endpoint/green"]}]

@@ -18,6 +18,7 @@ from components.core.quantity import format_millis
 
 TOTAL = "total"
 DEFAULT_TOTAL_LIMIT_CORES = 500  # Azure's default regional vCPU limit
+MAX_USERS_LISTED = 5  # an over-quota message names the biggest users, then counts the rest
 
 
 def reserved_instances(instances: int, exempt: bool) -> int:
@@ -97,12 +98,15 @@ def check(uses: Iterable[QuotaUse], limits_millis: Mapping[str, int]) -> QuotaRe
 
 
 def _over(code: str, what: str, required: int, limit: int, users: list[QuotaUse]) -> Diagnostic:
+    biggest = sorted(users, key=lambda u: (-u.reserved_millis, u.label))
     parts = ", ".join(
         f"{u.label} {format_millis(u.reserved_millis)} ({reserved_instances(u.instances, u.exempt)}"
         f" x {format_millis(u.cpu_millis_per_instance)})"
-        for u in users
+        for u in biggest[:MAX_USERS_LISTED]
     )
-    where = users[0].location if users else Location()
+    if len(biggest) > MAX_USERS_LISTED:
+        parts += f" and {len(biggest) - MAX_USERS_LISTED} more"
+    where = biggest[0].location if biggest else Location()
     return error(
         code, where,
         f"quota exceeded for {what}: {format_millis(required)} cores required, limit "

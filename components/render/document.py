@@ -13,7 +13,6 @@ from typing import Any
 
 from components import __version__
 from components.core.diagnostics import Diagnostic, Severity
-from components.core.rollout import batches
 from components.core.state import DeploymentState, DesiredState, EndpointState
 
 FORMAT_VERSION = 1
@@ -58,7 +57,6 @@ def _deployment(state: DeploymentState) -> dict[str, Any]:
             "batch_size": state.rollout.batch_size,
             "batches": state.rollout.batches,
             "peak_instances": state.rollout.peak_instances,
-            "schedule": [list(b) for b in batches(dep.instance_count)],
             "summary": state.rollout.describe(),
         },
     }

@@ -1,0 +1,94 @@
+"""Wall time and peak memory of ``mlplan plan --format json`` for 10, 100 and 1000 endpoints.
+
+Each size is a generated project (4 deployments per endpoint, Azure's limits raised so the plan
+is clean) planned by the real console script in a fresh process; peak memory is that process's
+max RSS from ``wait4``. Also times ``mlplan --help``. Goal: 1000 endpoints under 2 s and 300 MB,
+growth close to linear; ``--help`` under 0.3 s. Run: ``.venv/bin/python benchmarks/plan_scale.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = (10, 100, 1000)
+DEPLOYMENTS = ("blue", "green", "canary", "shadow")
+SKUS = ("Standard_DS3_v2", "Standard_F4s_v2", "Standard_E8s_v3", "Standard_NC4as_T4_v3")
+MLPLAN = str(Path(sys.executable).with_name("mlplan"))
+
+
+def make_project(root: Path, endpoints: int) -> None:
+    (root / "Pulumi.yaml").write_text("name: bench\nruntime: python\nstackConfigDir: stacks\n")
+    stacks = root / "stacks"
+    (stacks / "model").mkdir(parents=True)
+    (stacks / "model" / "model.json").write_text("{}")
+    (stacks / "score").mkdir()
+    (stacks / "score" / "score.py").write_text("def init(): pass\ndef run(d): return d\n")
+    (stacks / "Pulumi.bench.yaml").write_text(
+        "config:\n  mlplan:endpoints: [stacks/endpoints]\n"
+        f"  mlplan:quota: {{total: {endpoints * 300}}}\n"
+        f"  mlplan:limits: {{endpoints: {endpoints}, deployments: {endpoints * 4}}}\n")
+    for i in range(endpoints):
+        folder = stacks / "endpoints" / f"ep-{i:04d}"
+        folder.mkdir(parents=True)
+        (folder / "endpoint.yml").write_text(
+            "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json\n"
+            f"name: ep-{i:04d}\nauth_mode: key\ntraffic:\n  blue: 80\n  green: 20\n"
+            "mirror_traffic:\n  shadow: 10\n")
+        for j, name in enumerate(DEPLOYMENTS):
+            (folder / f"{name}.yml").write_text(
+                "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment."
+                f"schema.json\nname: {name}\nendpoint_name: ep-{i:04d}\n"
+                "model:\n  path: ../../model\ncode_configuration:\n  code: ../../score\n"
+                "  scoring_script: score.py\nenvironment:\n  image: example.io/infer:1.0\n"
+                f"instance_type: {SKUS[j]}\ninstance_count: {1 + (i + j) % 10}\n"
+                "request_settings:\n  request_timeout_ms: 3000\n")
+
+
+def run_measured(args: list[str], cwd: Path) -> tuple[float, float, int]:
+    """(seconds, peak RSS MiB, exit code) of one process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    assert process.stderr is not None
+    process.stderr.close()
+    return elapsed, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+
+
+def main() -> None:
+    figures: dict[str, str] = {}
+    help_times = [run_measured([MLPLAN, "--help"], Path.cwd())[0] for _ in range(7)]
+    figures["help_s"] = f"{statistics.median(help_times):.3f}"
+    print(f"mlplan --help: median {figures['help_s']} s over 7 runs")
+    per_endpoint: list[float] = []
+    for size in SIZES:
+        root = Path(tempfile.mkdtemp(prefix=f"mlplan-bench-{size}-"))
+        try:
+            make_project(root, size)
+            runs = [run_measured([MLPLAN, "plan", "--stack", "bench", "--format", "json"], root)
+                    for _ in range(3)]
+            codes = {code for _t, _m, code in runs}
+            if codes != {0}:
+                raise SystemExit(f"plan of {size} endpoints exited {codes}")
+            seconds = statistics.median(t for t, _m, _c in runs)
+            peak = max(m for _t, m, _c in runs)
+            per_endpoint.append(seconds / size)
+            print(f"{size:5d} endpoints x 4 deployments: {seconds:.3f} s, peak {peak:.1f} MiB")
+            figures[f"endpoints_{size}_s"] = f"{seconds:.3f}"
+            figures[f"endpoints_{size}_peak_mib"] = f"{peak:.1f}"
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+    # growth: time per endpoint at 1000 relative to 100 (1.0 = linear; startup weighs on 10)
+    figures["growth_1000_vs_100"] = f"{per_endpoint[2] / per_endpoint[1]:.2f}"
+    print(" ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
