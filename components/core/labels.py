@@ -1,0 +1,53 @@
+"""Plain labels stamped on every concrete resource, for people, ``kubectl -l`` and policies.
+
+Policies cannot read component props reliably, so everything a rule needs is a label:
+``mlplan.dev/endpoint``, ``mlplan.dev/deployment``, ``mlplan.dev/instance-type``,
+``mlplan.dev/weight`` (live percent), plus the usual ``app.kubernetes.io/*``.
+Label values must be <= 63 characters of ``[A-Za-z0-9._-]``; instance types and names are.
+"""
+
+from __future__ import annotations
+
+PREFIX = "mlplan.dev/"
+ENDPOINT = PREFIX + "endpoint"
+DEPLOYMENT = PREFIX + "deployment"
+INSTANCE_TYPE = PREFIX + "instance-type"
+WEIGHT = PREFIX + "weight"
+MIRROR = PREFIX + "mirror"
+INSTANCE = PREFIX + "instance"
+BATCH = PREFIX + "batch"
+ROLE = PREFIX + "role"  # router | instance | config
+TRAFFIC = PREFIX + "traffic"  # "blue=90,green=10" on the resource that carries the routing
+AUTH_MODE = PREFIX + "auth-mode"
+MANAGED_BY = "app.kubernetes.io/managed-by"
+
+
+def endpoint_labels(endpoint: str, role: str) -> dict[str, str]:
+    """Labels of an endpoint-level resource (network, router, keys).
+
+    Example: ``endpoint_labels("my-endpoint", "router")`` -> ``{"mlplan.dev/endpoint":
+    "my-endpoint", "mlplan.dev/role": "router", "app.kubernetes.io/name": "my-endpoint",
+    "app.kubernetes.io/component": "router", "app.kubernetes.io/managed-by": "mlplan"}``.
+    """
+    return {
+        ENDPOINT: endpoint,
+        ROLE: role,
+        "app.kubernetes.io/name": endpoint,
+        "app.kubernetes.io/component": role,
+        MANAGED_BY: "mlplan",
+    }
+
+
+def deployment_labels(
+    endpoint: str, deployment: str, instance_type: str, weight: int, mirror: int = 0
+) -> dict[str, str]:
+    """Labels of a deployment-level resource; ``weight``/``mirror`` are live/mirror percents."""
+    labels = endpoint_labels(endpoint, "instance")
+    labels.update({
+        DEPLOYMENT: deployment,
+        INSTANCE_TYPE: instance_type,
+        WEIGHT: str(weight),
+        MIRROR: str(mirror),
+        "app.kubernetes.io/instance": f"{endpoint}-{deployment}",
+    })
+    return labels

@@ -1,0 +1,659 @@
+"""nginx configuration of one endpoint's router (pure: values in, config text out).
+
+The router is the endpoint: one listen address, key auth, and a traffic router in front of the
+deployments' instances. It renders as three files so that the long-lived router process never
+restarts for a traffic change:
+
+- ``nginx.conf`` (``render_static``): process, logs, temp paths, proxy defaults. Depends on
+  ``NginxRuntime`` only; the router container is built with it.
+- ``routing.conf`` (``render_routing``): upstreams, split, mirror, header routes, the servers.
+  Depends on ``RouterConfig``; a change is a file rewrite plus ``nginx -s reload`` (graceful).
+- ``keys.conf`` (``render_keys``): the accepted keys, kept apart so that the routing file can
+  be shown in plans and golden files and the keys can live in a secret.
+
+``render_nginx_conf`` inlines the three into one self-contained file (same text otherwise).
+
+Rules (Azure ML online endpoint semantics):
+
+- Live split: ``split_clients`` over ``$request_id`` (random per request) by integer percent;
+  0% deployments get nothing from it. No positive weight -> 404 "The endpoint doesn't have any
+  valid deployment with positive weight".
+- Header ``azureml-model-deployment: <name>`` (name matched case-insensitively) routes to that
+  deployment at any weight (0% included) and is never mirrored; an unknown name -> 404 whose
+  JSON lists the deployments. Answers carry ``azureml-model-deployment: <who answered>``.
+- Mirror ``{green: 10}``: 10% of live-split requests (sampled on ``mirror$request_id``, so
+  independent of the live split) are copied to green; the copy's answer is discarded. nginx
+  keeps a client's keep-alive connection busy until every mirror subrequest has ended, so a
+  slow copy would delay that client's next request. The copy therefore goes through a local
+  relay server (unix socket) that reads it, answers at once and forwards it to green in its own
+  background subrequest: live latency never waits for green. Copies count against green's
+  429 limit below, so a slow green sheds copies instead of piling them up in the router.
+- Keys: ``Authorization: Bearer <primary|secondary>`` (scheme case-insensitive, key exact) ->
+  pass; missing or wrong -> 401 JSON. No keys -> auth disabled. The header is never logged and
+  never sent upstream.
+- Retry: ``proxy_next_upstream error timeout http_502 http_503 non_idempotent`` to another
+  instance of the same deployment, POST /score included, so a stopped batch drops nothing.
+  ``proxy_next_upstream_timeout`` equals the request timeout, so a read timeout (which can only
+  fire after that long) is never retried: only refused/reset connections, connect timeouts and
+  502/503 answers are, i.e. failures where the instance produced no scoring answer (a reset
+  after the request was sent can score twice; scoring is assumed free of side effects).
+- Request timeout: ``request_timeout_ms`` bounds connect, send and read; slower -> **408**
+  (Azure's status for "model took longer than request_timeout_ms"), not nginx's 504. An
+  upstream's own 504 passes through unchanged.
+- Overload: more than ``2 * max_concurrent_requests_per_instance * instances`` requests in
+  flight at one deployment -> 429 (Azure's rule), via ``limit_conn``. No instances -> 503.
+- Routes: everything (``/``, ``/score``, ``/swagger.json``, ...) passes through with auth;
+  ``/-/healthy`` is answered by the router itself without auth (container healthcheck).
+- Names follow ``^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$``, keys the RFC 6750 token alphabet,
+  paths a plain absolute-path alphabet: nothing a caller passes can inject nginx syntax.
+  Output is sorted by deployment name, so it is deterministic.
+- Instance host names resolve when nginx loads the config (nginx < 1.27.3): an instance name
+  that does not resolve makes ``nginx -t``/reload fail. ``NginxRuntime.resolver`` switches to
+  run-time re-resolution (``server ... resolve``, nginx >= 1.27.3).
+
+Example: backends blue (2 instances) and green (1), traffic blue=90 green=10, no mirror, keys
+("k1...", "k2..."): routing.conf holds ``upstream mlplan_blue`` with two servers,
+``split_clients "${request_id}" $mlplan_live_route {90% live/blue; * live/green;}``, a header
+map {"" -> split, blue -> direct/blue, green -> direct/green, else unknown}, and locations
+``/-/route/{live,direct}/{blue,green}`` proxying with ``proxy_read_timeout 5000ms``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~+/-]+=*$")  # RFC 6750 b64token
+PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._/+-]*$")
+_HOST_PATTERN = re.compile(
+    r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
+    r"[A-Za-z0-9])?)*$"
+)
+_IPV6_PATTERN = re.compile(r"^\[[0-9A-Fa-f:.]+\]$")
+_IPV4_PATTERN = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_USER_PATTERN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+
+HEADER = "azureml-model-deployment"
+HEALTH_PATH = "/-/healthy"
+MAIN_FILE = "nginx.conf"
+ROUTING_FILE = "routing.conf"
+KEYS_FILE = "keys.conf"
+MIN_KEY_LENGTH = 16
+MAX_MIRROR_PERCENT = 50
+NO_VALID_DEPLOYMENT = "The endpoint doesn't have any valid deployment with positive weight"
+TIMEOUT_STATUS = 408
+# Passive health: an instance failing this often within FAIL_TIMEOUT_S is skipped that long.
+MAX_FAILS = 3
+FAIL_TIMEOUT_S = 5
+CONNECT_TIMEOUT_MS = 1000  # capped by the deployment's request timeout
+MIRROR_RELAY_TIMEOUT_MS = 1000  # outer hop to the local relay only
+UPSTREAM_KEEPALIVE_TIMEOUT_MS = 1000  # below common server idle timeouts (gunicorn: 2 s)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouterBackend:
+    """One deployment: its instances as ``host:port`` and its request settings."""
+
+    name: str
+    instances: tuple[str, ...]
+    request_timeout_ms: int = 5000
+    max_concurrent_requests_per_instance: int = 1
+
+    def __post_init__(self) -> None:
+        _check_name("deployment", self.name)
+        for instance in self.instances:
+            _check_instance(self.name, instance)
+        if len(set(self.instances)) != len(self.instances):
+            raise ValueError(f"deployment {self.name}: instances must be distinct")
+        if not 1 <= self.request_timeout_ms <= 3_600_000:
+            raise ValueError(f"deployment {self.name}: request_timeout_ms must be 1..3600000")
+        if self.max_concurrent_requests_per_instance < 1:
+            raise ValueError(
+                f"deployment {self.name}: max_concurrent_requests_per_instance must be >= 1"
+            )
+
+    @property
+    def upstream(self) -> str:
+        return f"mlplan_{self.name}"
+
+    @property
+    def max_in_flight(self) -> int:
+        """Azure's 429 threshold: 2 * max_concurrent_requests_per_instance * instances."""
+        return 2 * self.max_concurrent_requests_per_instance * len(self.instances)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NginxRuntime:
+    """Where the router process keeps its files; defaults suit a container.
+
+    ``resolver`` (e.g. Docker's ``127.0.0.11``) makes upstream host names re-resolve at run time
+    (``server ... resolve``), which needs nginx >= 1.27.3; without it names resolve once per
+    load and an unresolvable instance name fails the load.
+    """
+
+    conf_dir: str = "/etc/mlplan-router"
+    pid_path: str = "/var/run/mlplan-router.pid"
+    error_log: str = "/dev/stderr"
+    access_log: str = "/dev/stdout"
+    temp_dir: str = "/tmp"  # must exist; nginx creates its client_body, proxy, ... dirs in it
+    mirror_socket: str = "/var/run/mlplan-router-mirror.sock"
+    worker_processes: int = 0  # 0 = auto (one per core)
+    worker_connections: int = 4096
+    error_log_level: str = "warn"
+    resolver: str = ""
+    user: str = ""  # worker user when started as root ("" = nginx's default, nobody)
+
+    def __post_init__(self) -> None:
+        for label in ("conf_dir", "pid_path", "error_log", "access_log", "temp_dir"):
+            _check_path(label, getattr(self, label))
+        _check_path("mirror_socket", self.mirror_socket)
+        if len(self.mirror_socket) > 100:  # sun_path is 108 bytes
+            raise ValueError("mirror_socket: path longer than 100 characters")
+        if self.worker_processes < 0 or self.worker_connections < 64:
+            raise ValueError("worker_processes must be >= 0 and worker_connections >= 64")
+        if self.error_log_level not in ("warn", "error", "crit", "alert", "emerg", "notice"):
+            # info/debug would log request details; never allowed.
+            raise ValueError("error_log_level must be one of notice, warn, error, crit, ...")
+        if self.user and not _USER_PATTERN.match(self.user):
+            raise ValueError("user: a plain user name")
+        if self.resolver and not all(
+            _IPV4_PATTERN.match(part) or _IPV6_PATTERN.match(part) for part in self.resolver.split()
+        ):
+            raise ValueError("resolver: space-separated IPv4 or [IPv6] addresses")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RouterConfig:
+    """One endpoint's router: listen address, deployments, traffic, mirror and keys.
+
+    ``traffic`` and ``mirror`` are (deployment, percent) pairs; live percents sum to 0 or 100;
+    at most one mirror, at most 50%, to a deployment with 0% live. ``keys`` empty = no auth.
+    """
+
+    endpoint: str
+    listen_port: int
+    listen_address: str = "0.0.0.0"
+    backends: tuple[RouterBackend, ...]
+    traffic: tuple[tuple[str, int], ...] = ()
+    mirror: tuple[tuple[str, int], ...] = ()
+    keys: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_name("endpoint", self.endpoint)
+        if not 1 <= self.listen_port <= 65535:
+            raise ValueError("listen_port must be 1..65535")
+        if not (
+            self.listen_address == "*"
+            or _IPV4_PATTERN.match(self.listen_address)
+            or _IPV6_PATTERN.match(self.listen_address)
+        ):
+            raise ValueError("listen_address must be '*', an IPv4 address or [IPv6]")
+        names = [backend.name for backend in self.backends]
+        folded = [name.lower() for name in names]
+        if len(set(folded)) != len(folded):
+            raise ValueError("deployment names must be distinct (case-insensitively)")
+        known = set(names)
+        live = dict(self.traffic)
+        if len(live) != len(self.traffic):
+            raise ValueError("traffic names a deployment twice")
+        for name, percent in self.traffic:
+            if name not in known:
+                raise ValueError(f"traffic names unknown deployment {name!r}")
+            if not 0 <= percent <= 100:
+                raise ValueError(f"traffic {name}: percent must be 0..100")
+        if sum(live.values()) not in (0, 100):
+            raise ValueError("traffic percents must sum to 0 or 100")
+        if len(self.mirror) > 1:
+            raise ValueError("at most one mirror_traffic deployment")
+        for name, percent in self.mirror:
+            if name not in known:
+                raise ValueError(f"mirror_traffic names unknown deployment {name!r}")
+            if not 0 <= percent <= MAX_MIRROR_PERCENT:
+                raise ValueError(f"mirror_traffic {name}: percent must be 0..{MAX_MIRROR_PERCENT}")
+            if live.get(name, 0) > 0:
+                raise ValueError(f"mirror_traffic {name}: a mirror target must have 0% live")
+        for index, key in enumerate(self.keys):  # never echo a key
+            if not (MIN_KEY_LENGTH <= len(key) <= 1024 and KEY_PATTERN.match(key)):
+                raise ValueError(
+                    f"keys[{index}]: must be {MIN_KEY_LENGTH}..1024 characters of "
+                    "A-Z a-z 0-9 - . _ ~ + / with optional trailing ="
+                )
+
+    def backend(self, name: str) -> RouterBackend:
+        return next(b for b in self.backends if b.name == name)
+
+    @property
+    def sorted_backends(self) -> tuple[RouterBackend, ...]:
+        return tuple(sorted(self.backends, key=lambda b: b.name))
+
+    @property
+    def live(self) -> tuple[tuple[str, int], ...]:
+        """Positive live weights, sorted by name."""
+        return tuple(sorted((n, p) for n, p in self.traffic if p > 0))
+
+    @property
+    def mirror_target(self) -> tuple[str, int] | None:
+        active = [(n, p) for n, p in self.mirror if p > 0]
+        return active[0] if active else None
+
+
+def render_files(config: RouterConfig, runtime: NginxRuntime) -> dict[str, str]:
+    """The three files by name; ``nginx.conf`` includes the others from ``runtime.conf_dir``."""
+    return {
+        MAIN_FILE: render_static(runtime),
+        ROUTING_FILE: render_routing(config, runtime),
+        KEYS_FILE: render_keys(config),
+    }
+
+
+def render_nginx_conf(config: RouterConfig, runtime: NginxRuntime) -> str:
+    """One self-contained nginx.conf: the static part with keys and routing inlined."""
+    return _static(runtime, render_keys(config), render_routing(config, runtime))
+
+
+def render_static(runtime: NginxRuntime) -> str:
+    """The static part (depends on ``runtime`` only); includes keys.conf and routing.conf."""
+    return _static(
+        runtime,
+        f"include {_path(runtime.conf_dir + '/' + KEYS_FILE)};\n",
+        f"include {_path(runtime.conf_dir + '/' + ROUTING_FILE)};\n",
+    )
+
+
+def render_keys(config: RouterConfig) -> str:
+    """``$mlplan_authorized``: 1 for an accepted bearer key (or when auth is off), else 0."""
+    keys = sorted(set(config.keys))
+    lines = [
+        f"# mlplan router: accepted keys of endpoint {config.endpoint} (secret; {len(keys)} keys)",
+        "map $http_authorization $mlplan_authorized {",
+    ]
+    if not keys:
+        lines.append("    default 1;  # auth disabled")
+    else:
+        lines.append("    default 0;")
+        for key in keys:
+            escaped = key.replace(".", r"\.").replace("+", r"\+")
+            lines.append(f'    "~^(?i:bearer) +{escaped} *$" 1;')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def render_routing(config: RouterConfig, runtime: NginxRuntime) -> str:
+    """The routing part: upstreams, split, mirror sampling, header map and the servers."""
+    backends = config.sorted_backends
+    live = config.live
+    mirror = config.mirror_target
+    out: list[str] = [
+        f"# mlplan router: routing of endpoint {config.endpoint} (generated; do not edit)",
+        "# traffic: " + (" ".join(f"{n}={p}" for n, p in live) or "none"),
+        "# mirror: " + (" ".join(f"{n}={p}" for n, p in ([mirror] if mirror else [])) or "none"),
+        "",
+    ]
+    for backend in backends:
+        out += _upstream(backend, runtime)
+    if mirror:
+        out += [
+            "upstream mlplan_mirror_relay {",
+            f"    server unix:{runtime.mirror_socket};",
+            "}",
+            "",
+        ]
+
+    # live split -> $mlplan_live_route
+    if len(live) > 1:
+        out.append('split_clients "${request_id}" $mlplan_live_route {')
+        for name, percent in live[:-1]:
+            out.append(f"    {percent}% live/{name};")
+        out.append(f"    * live/{live[-1][0]};  # {live[-1][1]}%")
+        out += ["}", ""]
+        live_route = "$mlplan_live_route"
+    else:
+        live_route = f"live/{live[0][0]}" if live else "none"
+    if mirror:
+        out += [
+            'split_clients "mirror${request_id}" $mlplan_mirror_sample {',
+            f"    {mirror[1]}% 1;",
+            "    * 0;",
+            "}",
+            "",
+        ]
+
+    out += [
+        f"map $http_{HEADER.replace('-', '_')} $mlplan_requested_route {{",
+        "    default unknown;",
+        f'    "" {live_route};',
+    ]
+    out += [f"    {b.name} direct/{b.name};" for b in backends]
+    out += [
+        "}",
+        "",
+        "map $mlplan_authorized $mlplan_route {",
+        "    1 $mlplan_requested_route;",
+        "    default unauthorized;",
+        "}",
+        "",
+    ]
+
+    out += _main_server(config, backends, live, mirror)
+    if mirror:
+        out += _relay_server(config.backend(mirror[0]), runtime)
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _static(runtime: NginxRuntime, keys: str, routing: str) -> str:
+    workers = str(runtime.worker_processes) if runtime.worker_processes else "auto"
+    temp = runtime.temp_dir.rstrip("/")
+    log_format = (
+        '{"time":"$time_iso8601","remote":"$remote_addr","method":"$request_method",'
+        '"uri":"$request_uri","status":$status,"bytes":$body_bytes_sent,'
+        '"request_time":$request_time,"deployment":"$mlplan_deployment","via":"$mlplan_via",'
+        '"upstream":"$upstream_addr","upstream_status":"$upstream_status",'
+        '"upstream_time":"$upstream_response_time","request_id":"$request_id"}'
+    )
+    lines = [
+        "# mlplan router (static part): process, logs and proxy defaults. Routing and keys are",
+        "# rewritten and applied with `nginx -s reload`; this part never changes with them.",
+        *([f"user {runtime.user};"] if runtime.user else []),
+        f"worker_processes {workers};",
+        f"pid {_path(runtime.pid_path)};",
+        f"error_log {_path(runtime.error_log)} {runtime.error_log_level};",
+        "",
+        "events {",
+        f"    worker_connections {runtime.worker_connections};",
+        "}",
+        "",
+        "http {",
+        "    server_tokens off;",
+        "    default_type application/json;",
+        f"    client_body_temp_path {_path(temp + '/client_body')};",
+        f"    proxy_temp_path {_path(temp + '/proxy')};",
+        f"    fastcgi_temp_path {_path(temp + '/fastcgi')};",
+        f"    uwsgi_temp_path {_path(temp + '/uwsgi')};",
+        f"    scgi_temp_path {_path(temp + '/scgi')};",
+        "    # No header is logged: the Authorization header (the key) never reaches a log.",
+        f"    log_format mlplan escape=json {_quote(log_format, allow_variables=True)};",
+        f"    access_log {_path(runtime.access_log)} mlplan;",
+        "    client_max_body_size 100m;",
+        "    client_body_buffer_size 1m;",
+        "    keepalive_timeout 75s;",
+        "    keepalive_requests 10000;",
+        "    reset_timedout_connection on;",
+        "    limit_conn_zone $mlplan_deployment zone=mlplan_inflight:1m;",
+        "    limit_conn_status 429;",
+        "    limit_conn_log_level warn;",
+    ]
+    if runtime.resolver:
+        lines.append(f"    resolver {runtime.resolver} valid=5s ipv6=off;")
+    lines.append("")
+    lines += _indent(keys.rstrip("\n").split("\n"), 1)
+    lines.append("")
+    lines += _indent(routing.rstrip("\n").split("\n"), 1)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
+    if not backend.instances:
+        return []
+    lines = [f"upstream {backend.upstream} {{", f"    zone {backend.upstream} 64k;"]
+    for instance in sorted(backend.instances):
+        resolve = " resolve" if runtime.resolver and not _is_ip(instance) else ""
+        lines.append(
+            f"    server {instance}{resolve} max_fails={MAX_FAILS} fail_timeout={FAIL_TIMEOUT_S}s;"
+        )
+    keepalive = min(64, max(2, backend.max_in_flight))
+    lines += [
+        f"    keepalive {keepalive};",
+        f"    keepalive_timeout {UPSTREAM_KEEPALIVE_TIMEOUT_MS}ms;",
+        "}",
+        "",
+    ]
+    return lines
+
+
+def _main_server(
+    config: RouterConfig,
+    backends: tuple[RouterBackend, ...],
+    live: tuple[tuple[str, int], ...],
+    mirror: tuple[str, int] | None,
+) -> list[str]:
+    names = ", ".join(b.name for b in backends) or "none"
+    unknown = _json_error(
+        "DeploymentNotFound",
+        f"The deployment named by header {HEADER} does not exist in endpoint "
+        f"{config.endpoint}. Deployments: {names}.",
+    )
+    lines = [
+        "server {",
+        f"    listen {config.listen_address}:{config.listen_port};",
+        "    # $mlplan_deployment/$mlplan_via are set per route; unset (logged empty) elsewhere.",
+        "    # No server-level `set`: subrequests (mirror) rerun it and share the variables.",
+        "    uninitialized_variable_warn off;",
+        "",
+        f"    location = {HEALTH_PATH} {{",
+        "        access_log off;",
+        f"        return 200 {_quote(json.dumps({'status': 'Healthy'}))};",
+        "    }",
+        "",
+        "    location / {",
+        "        rewrite ^ /-/route/$mlplan_route? last;",
+        "    }",
+        "",
+        "    location = /-/route/unauthorized {",
+        "        internal;",
+        '        add_header WWW-Authenticate "Bearer" always;',
+        "        return 401 "
+        + _json_error(
+            "Unauthorized",
+            "Missing or invalid key: send 'Authorization: Bearer <primary or secondary key>'.",
+        )
+        + ";",
+        "    }",
+        "",
+        "    location = /-/route/unknown {",
+        "        internal;",
+        f"        return 404 {unknown};",
+        "    }",
+        "",
+        "    location = /-/route/none {",
+        "        internal;",
+        f"        return 404 {_json_error('NoValidDeployment', NO_VALID_DEPLOYMENT)};",
+        "    }",
+    ]
+    live_names = {name for name, _ in live}
+    for backend in backends:
+        if backend.name in live_names:
+            lines += _route(backend, "live", "split", mirrored=mirror is not None)
+        lines += _route(backend, "direct", "header", mirrored=False)
+        lines += _error_locations(backend)
+    if mirror:
+        lines += [
+            "",
+            "    # Copies of live-split requests: sampled here, sent to the relay, answer dropped.",
+            "    location = /-/mirror {",
+            "        internal;",
+            "        if ($mlplan_mirror_sample = 0) {",
+            "            return 204;",
+            "        }",
+            "        proxy_pass http://mlplan_mirror_relay$request_uri;",
+            *_proxy_headers("Connection", "close", request_id="$request_id"),
+            f"        proxy_connect_timeout {MIRROR_RELAY_TIMEOUT_MS}ms;",
+            f"        proxy_send_timeout {MIRROR_RELAY_TIMEOUT_MS}ms;",
+            f"        proxy_read_timeout {MIRROR_RELAY_TIMEOUT_MS}ms;",
+            "        proxy_next_upstream off;",
+            "    }",
+        ]
+    lines += ["}", ""]
+    return lines
+
+
+def _route(backend: RouterBackend, kind: str, via: str, *, mirrored: bool) -> list[str]:
+    lines = [
+        "",
+        f"    location = /-/route/{kind}/{backend.name} {{",
+        "        internal;",
+        f"        set $mlplan_deployment {backend.name};",
+        f"        set $mlplan_via {via};",
+        f"        add_header {HEADER} {backend.name} always;",
+    ]
+    if not backend.instances:
+        message = f"Deployment {backend.name} has no instances."
+        return [*lines, f"        return 503 {_json_error('NoInstances', message)};", "    }"]
+    if mirrored:
+        lines += ["        mirror /-/mirror;", "        mirror_request_body on;"]
+    lines += _proxy(backend, request_id="$request_id")
+    lines += [
+        f"        error_page 504 = @mlplan_timeout_{backend.name};",
+        f"        error_page 502 = @mlplan_unavailable_{backend.name};",
+        f"        error_page 429 = @mlplan_overloaded_{backend.name};",
+        "    }",
+    ]
+    return lines
+
+
+def _proxy(backend: RouterBackend, *, request_id: str) -> list[str]:
+    timeout = backend.request_timeout_ms
+    return [
+        f"        limit_conn mlplan_inflight {backend.max_in_flight};",
+        f"        proxy_pass http://{backend.upstream}$request_uri;",
+        *_proxy_headers("Connection", '""', request_id=request_id),
+        f"        proxy_connect_timeout {min(timeout, CONNECT_TIMEOUT_MS)}ms;",
+        f"        proxy_send_timeout {timeout}ms;",
+        f"        proxy_read_timeout {timeout}ms;",
+        "        proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
+        f"        proxy_next_upstream_timeout {timeout}ms;",
+    ]
+
+
+def _proxy_headers(name: str, value: str, *, request_id: str) -> list[str]:
+    # Listed in every proxying location (a location's own proxy_set_header drops inherited ones).
+    return [
+        "        proxy_http_version 1.1;",
+        f"        proxy_set_header {name} {value};",
+        '        proxy_set_header Authorization "";',
+        "        proxy_set_header Host $host;",
+        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        f"        proxy_set_header x-request-id {request_id};",
+    ]
+
+
+def _error_locations(backend: RouterBackend) -> list[str]:
+    name = backend.name
+    timeout = _json_error(
+        "RequestTimeout",
+        f"Deployment {name} did not answer within request_timeout_ms={backend.request_timeout_ms}.",
+    )
+    unavailable = _json_error(
+        "DeploymentUnavailable", f"No instance of deployment {name} could take the request."
+    )
+    overloaded = _json_error(
+        "TooManyRequests",
+        f"Deployment {name} has {backend.max_in_flight} requests in flight "
+        "(2 * max_concurrent_requests_per_instance * instances); retry later.",
+    )
+    return [
+        "",
+        f"    location @mlplan_timeout_{name} {{",
+        f"        add_header {HEADER} {name} always;",
+        f"        return {TIMEOUT_STATUS} {timeout};",
+        "    }",
+        f"    location @mlplan_unavailable_{name} {{",
+        f"        add_header {HEADER} {name} always;",
+        f"        return 502 {unavailable};",
+        "    }",
+        f"    location @mlplan_overloaded_{name} {{",
+        f"        add_header {HEADER} {name} always;",
+        f"        return 429 {overloaded};",
+        "    }",
+    ]
+
+
+def _relay_server(target: RouterBackend, runtime: NginxRuntime) -> list[str]:
+    """Local relay: answers each copy at once, forwards it to the mirror target in background."""
+    lines = [
+        "# Mirror relay: the client's connection never waits for the mirror target.",
+        "server {",
+        f"    listen unix:{runtime.mirror_socket};",
+        "    uninitialized_variable_warn off;",
+        "",
+        "    location / {",
+        "        access_log off;",
+        "        mirror /-/relay;",
+        "        mirror_request_body on;",
+        "        error_page 405 =204 @mlplan_relayed;",
+        "        empty_gif;",
+        "    }",
+        "",
+        "    location @mlplan_relayed {",
+        "        access_log off;",
+        "        return 204;",
+        "    }",
+        "",
+        "    location = /-/relay {",
+        "        internal;",
+        "        log_subrequest on;",
+        "        proxy_ignore_client_abort on;",
+        f"        set $mlplan_deployment {target.name};",
+        "        set $mlplan_via mirror;",
+    ]
+    if target.instances:
+        lines += _proxy(target, request_id="$http_x_request_id")
+    else:
+        lines.append("        return 204;")
+    return [*lines, "    }", "}", ""]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _json_error(code: str, message: str) -> str:
+    body = json.dumps({"error": {"code": code, "message": message}}, sort_keys=True)
+    return _quote(body)
+
+
+def _quote(text: str, *, allow_variables: bool = False) -> str:
+    """nginx double-quoted string; ``$`` only where variables are meant."""
+    if "$" in text and not allow_variables:
+        raise ValueError("unexpected '$' in a literal")
+    if any(ord(c) < 32 for c in text):
+        raise ValueError("control character in a literal")
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _path(path: str) -> str:
+    return _quote(path)
+
+
+def _indent(lines: list[str], level: int) -> list[str]:
+    pad = "    " * level
+    return [pad + line if line else "" for line in lines]
+
+
+def _check_name(label: str, name: str) -> None:
+    if not (len(name) <= 63 and NAME_PATTERN.match(name)):
+        raise ValueError(
+            f"{label} name {name!r} must match {NAME_PATTERN.pattern} (at most 63 characters)"
+        )
+
+
+def _check_path(label: str, path: str) -> None:
+    if not PATH_PATTERN.match(path) or "//" in path or "/../" in path + "/":
+        raise ValueError(f"{label}: {path!r} must be an absolute path of A-Z a-z 0-9 . _ / + -")
+
+
+def _check_instance(deployment: str, instance: str) -> None:
+    host, sep, port = instance.rpartition(":")
+    valid_host = bool(_HOST_PATTERN.match(host) or _IPV6_PATTERN.match(host))
+    valid_port = port.isdigit() and 1 <= int(port) <= 65535 and str(int(port)) == port
+    if not (sep and valid_host and valid_port):
+        raise ValueError(f"deployment {deployment}: instance {instance!r} must be host:port")
+
+
+def _is_ip(instance: str) -> bool:
+    host = instance.rpartition(":")[0]
+    return bool(_IPV4_PATTERN.match(host) or _IPV6_PATTERN.match(host))
