@@ -7,15 +7,17 @@ and as given in path mode.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
-from components.core import codes
+from components.core import assets, codes, docker_plan
 from components.core.diagnostics import Diagnostic, Location, error
 from components.core.model import Endpoint
 from components.core.settings import Settings, from_stack_document
 from components.core.spec import SourceText, parse
-from components.core.yamlsource import parse_yaml
+from components.core.yamlsource import YamlDocument, parse_yaml
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
@@ -79,14 +81,18 @@ def _shown(path: Path, base: Path) -> str:
         return path.as_posix()
 
 
-def check_paths(endpoints: tuple[Endpoint, ...], root: Path) -> list[Diagnostic]:
-    """Model, code folder, scoring script and conda file named by path must exist."""
+def check_paths(
+    endpoints: tuple[Endpoint, ...], root: Path, asset_map: Mapping[str, Any]
+) -> list[Diagnostic]:
+    """Model (inline or mapped), code folder, scoring script and conda file must exist."""
     found: list[Diagnostic] = []
     for endpoint in endpoints:
         for dep in endpoint.deployments:
             wanted: list[tuple[str, str, str]] = []
-            if dep.model and dep.model.path:
-                wanted.append(("model.path", dep.model.path, "model"))
+            model = assets.resolve_model(dep, asset_map)
+            if model is not None:
+                field = "model.path" if dep.model and dep.model.path else "model"
+                wanted.append((field, model.path, "model"))
             if dep.code_configuration:
                 code = dep.code_configuration
                 wanted.append(("code_configuration.code", code.code, "code folder"))
@@ -111,6 +117,10 @@ def load_paths(paths: list[str], cwd: Path, settings: Settings) -> Loaded:
     sources = collect_sources(paths, cwd, found)
     result = parse(sources)
     return Loaded(result.endpoints, settings, (*found, *result.diagnostics))
+
+
+def _line(document: YamlDocument, key: str) -> int:
+    return document.line_of(("config", key))
 
 
 def load_stack(root: Path, stack: str) -> Loaded:
@@ -140,5 +150,10 @@ def load_stack(root: Path, stack: str) -> Loaded:
         sources.extend(collect_sources([name], root, found, where))
     result = parse(sources)
     found.extend(result.diagnostics)
-    found.extend(check_paths(result.endpoints, root))
+    found.extend(assets.check(result.endpoints, settings.assets))
+    if settings.target == "docker":
+        found.extend(docker_plan.parse_settings(
+            settings.docker, Location(shown, _line(loaded.documents[0], "mlplan:docker"),
+                                      "mlplan:docker"))[1])
+    found.extend(check_paths(result.endpoints, root, settings.assets))
     return Loaded(result.endpoints, replace(settings, file=shown), tuple(found), stack)

@@ -54,6 +54,14 @@ PATH_NOT_FOUND = _rule("MLP115", "path-not-found",
                        "model, code, scoring script and conda files named by path exist")
 TOO_MANY_ENDPOINTS = _rule("MLP116", "endpoints-per-stack",
                            "at most 100 endpoints and 500 deployments (configurable)")
+UNRESOLVED_ASSET = _rule("MLP117", "unresolved-asset",
+                         "a registered asset (azureml:name:version) is mapped in mlplan:assets")
+KUBERNETES_NAME_CONFLICT = _rule("MLP118", "kubernetes-name-conflict",
+                                 "on Kubernetes, no two objects of one kind share a name in the "
+                                 "namespace, nor two endpoints a host name")
+KUBERNETES_DELIVERY = _rule("MLP119", "kubernetes-delivery",
+                            "on Kubernetes, image, model and code reach the pods: a registry "
+                            "image, ConfigMaps within 1 MiB or a volume source")
 SETTINGS = _rule("MLP120", "stack-settings", "mlplan:* stack settings are valid")
 SETTINGS_PATH = _rule("MLP121", "endpoint-path", "every mlplan:endpoints path exists")
 NO_ENDPOINTS = _rule("MLP122", "no-endpoints", "the inputs declare at least one endpoint",

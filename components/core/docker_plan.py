@@ -1,0 +1,334 @@
+"""Desired state -> the containers of one endpoint on a Docker host (pure; the adapter in
+``components/targets/docker.py`` only turns these values into pulumi-docker resources).
+
+Layout per endpoint ``E`` (names as Azure's local endpoints would show them):
+
+- network ``E`` (user-defined bridge: Docker's DNS at 127.0.0.11 resolves container names);
+- volume ``E-router-config`` holding ``routing.conf`` and ``keys.conf``;
+- router container ``E-router``: nginx with the static ``nginx.conf`` baked in by upload, the
+  only container publishing a host port. Its inputs never include traffic, mirror or keys, so a
+  split change can never replace it: it watches the volume and reloads gracefully
+  (``nginx -t && nginx -s reload``) when the files change;
+- config container ``E-router-config``: a one-shot container that copies the rendered routing
+  and keys into the volume (atomic rename). It is the resource a traffic, mirror or key change
+  replaces, and it depends on every instance container, so new instances are healthy before
+  the router routes to them; removed deployments are deleted by the engine at the end;
+- per deployment ``D`` and instance ``i``: container ``E-D-i`` on the network (no host port),
+  model and code bind-mounted read-only where Azure's local endpoints mount them
+  (``/var/azureml-app/azureml-models/<model>/<version>``, ``/var/azureml-app/<code-folder>``),
+  ``AZUREML_MODEL_DIR`` / ``AZUREML_ENTRY_SCRIPT`` / ``AML_APP_ROOT`` / ``WORKER_COUNT`` set,
+  CPU/memory limits and GPU requests of the instance type, a healthcheck from the readiness
+  probe. Batches: ``ceil(0.2 N)`` instances each (1-based ``batch`` label); every container of
+  batch k+1 depends on every container of batch k, and each waits to be healthy, so the engine
+  replaces batch after batch and at most one batch is ever out of service.
+
+Example: blue with 11 instances -> batches of 3: [0,1,2], [3,4,5], [6,7,8], [9,10].
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from components.core import codes, labels
+from components.core.assets import resolve_image, resolve_model
+from components.core.diagnostics import Diagnostic, Location, error
+from components.core.rollout import batches
+from components.core.router import NginxRuntime, render_keys, render_routing, render_static
+from components.core.routing import INFERENCE_PORT, docker_addresses, router_config
+from components.core.state import DeploymentState, EndpointState
+
+APP_ROOT = "/var/azureml-app"
+MODELS_ROOT = f"{APP_ROOT}/azureml-models"
+ROUTER_CONF_DIR = "/etc/mlplan-router"
+ROUTER_LISTEN_PORT = 8080
+ROUTER_STATIC_CONF = "/etc/nginx/nginx.conf"
+ROUTER_SCRIPT_PATH = "/usr/local/bin/mlplan-router"
+DOCKER_DNS = "127.0.0.11"
+DEFAULT_ROUTER_IMAGE = "nginx:1.28.0-alpine"  # >= 1.27.3: upstream `resolve` re-resolves names
+
+#: The router container's command: wait for the first config, run nginx, reload on change.
+ROUTER_SCRIPT = f"""#!/bin/sh
+# mlplan router: nginx in the foreground; routing.conf and keys.conf come from the config
+# volume and are applied with a graceful reload (no dropped request) whenever they change.
+set -u
+conf={ROUTER_CONF_DIR}
+until [ -s "$conf/routing.conf" ] && [ -s "$conf/keys.conf" ]; do sleep 0.2; done
+digest() {{ cat "$conf/routing.conf" "$conf/keys.conf" | md5sum; }}
+nginx -c {ROUTER_STATIC_CONF} -g 'daemon off;' &
+nginx_pid=$!
+trap 'nginx -s quit; wait "$nginx_pid"; exit 0' TERM INT
+last=$(digest)
+while kill -0 "$nginx_pid" 2>/dev/null; do
+  sleep 1
+  now=$(digest)
+  if [ "$now" != "$last" ]; then
+    last=$now
+    if nginx -t -q -c {ROUTER_STATIC_CONF}; then
+      nginx -s reload -c {ROUTER_STATIC_CONF} && echo "mlplan-router: configuration reloaded"
+    else
+      echo "mlplan-router: new configuration rejected; still serving the previous one" >&2
+    fi
+  fi
+done
+wait "$nginx_pid"
+"""
+
+#: The config container's command: copy the staged files into the volume atomically.
+CONFIG_COPY_COMMAND = (
+    "set -eu; for f in keys.conf routing.conf; do "
+    f"cp /staging/$f {ROUTER_CONF_DIR}/.$f.new && mv {ROUTER_CONF_DIR}/.$f.new "
+    f"{ROUTER_CONF_DIR}/$f; done"
+)
+
+ResourceLimits = Literal["enforce", "memory-only", "off"]
+
+
+class DockerSettingsSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    routerImage: str = DEFAULT_ROUTER_IMAGE  # stack config keys are camelCase
+    ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = {}
+    publishAddress: str = "127.0.0.1"
+    host: str = "localhost"
+    namePrefix: str = ""
+    resourceLimits: ResourceLimits = "enforce"
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """``mlplan:docker``: router image, fixed host ports per endpoint, publish address (only
+    loopback by default), the host name used in scoring URIs, a container name prefix (to run
+    two stacks on one host) and whether instance types' limits apply (``enforce``)."""
+
+    router_image: str = DEFAULT_ROUTER_IMAGE
+    ports: tuple[tuple[str, int], ...] = ()
+    publish_address: str = "127.0.0.1"
+    host: str = "localhost"
+    name_prefix: str = ""
+    resource_limits: ResourceLimits = "enforce"
+
+
+def parse_settings(raw: Mapping[str, Any], where: Location) -> tuple[DockerSettings,
+                                                                     list[Diagnostic]]:
+    try:
+        spec = DockerSettingsSpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        found = [error(codes.SETTINGS, Location(where.file, where.line,
+                                                "mlplan:docker." + ".".join(map(str, e["loc"]))),
+                       f"{e['msg']} (got {e.get('input')!r}).") for e in exc.errors()]
+        return DockerSettings(), found
+    return DockerSettings(spec.routerImage, tuple(sorted(spec.ports.items())),
+                          spec.publishAddress, spec.host, spec.namePrefix,
+                          spec.resourceLimits), []
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str  # absolute host path
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """Docker healthcheck from a readiness probe: period -> interval, failure_threshold ->
+    retries, initial_delay -> start period. Example (Azure defaults): every 10 s, 2 s timeout,
+    30 retries, 10 s start period."""
+
+    test: tuple[str, ...]
+    interval: str
+    timeout: str
+    start_period: str
+    retries: int
+
+
+@dataclass(frozen=True)
+class InstanceContainer:
+    name: str
+    index: int
+    batch: int  # 1-based
+    image: str
+    env: tuple[tuple[str, str], ...]
+    mounts: tuple[Mount, ...]
+    labels: tuple[tuple[str, str], ...]
+    cpus: str  # "" = no limit
+    memory_mib: int  # 0 = no limit
+    gpus: int
+    port: int
+    healthcheck: Healthcheck
+    wait_timeout_s: int
+
+
+@dataclass(frozen=True)
+class DeploymentContainers:
+    name: str
+    image: str
+    build_context: str  # absolute path when the environment builds an image, else ""
+    dockerfile: str
+    containers: tuple[InstanceContainer, ...]
+
+    @property
+    def batches(self) -> tuple[tuple[InstanceContainer, ...], ...]:
+        count = max((c.batch for c in self.containers), default=0)
+        return tuple(tuple(c for c in self.containers if c.batch == b)
+                     for b in range(1, count + 1))
+
+
+@dataclass(frozen=True)
+class RouterContainer:
+    name: str
+    image: str
+    listen_port: int
+    published_port: int | None  # None: Docker picks one
+    publish_address: str
+    labels: tuple[tuple[str, str], ...]
+    static_config: str
+    script: str
+
+
+@dataclass(frozen=True)
+class EndpointContainers:
+    endpoint: str
+    network: str
+    volume: str
+    router: RouterContainer
+    config_container: str
+    config_labels: tuple[tuple[str, str], ...]
+    deployments: tuple[DeploymentContainers, ...]
+    runtime: NginxRuntime
+    host: str
+
+    def routing_files(self, endpoint: EndpointState, keys: tuple[str, ...]) -> dict[str, str]:
+        """``routing.conf`` and ``keys.conf`` for these keys (called inside an Output.apply)."""
+        config = router_config(endpoint, docker_addresses, keys, ROUTER_LISTEN_PORT)
+        return {"routing.conf": render_routing(config, self.runtime),
+                "keys.conf": render_keys(config)}
+
+
+def _seconds(value: int) -> str:
+    return f"{value}s"
+
+
+def healthcheck(state: DeploymentState, port: int, path: str) -> Healthcheck:
+    probe = state.deployment.readiness_probe
+    url = f"http://127.0.0.1:{port}{path}"
+    command = (f"curl -fsS -o /dev/null {url} || wget -q -O /dev/null {url} || "
+               f"python3 -c \"import urllib.request; urllib.request.urlopen('{url}', "
+               f"timeout={probe.timeout})\"")
+    return Healthcheck(("CMD-SHELL", command), _seconds(probe.period), _seconds(probe.timeout),
+                       _seconds(probe.initial_delay), probe.failure_threshold)
+
+
+def _instance_labels(endpoint: str, state: DeploymentState, index: int,
+                     batch: int) -> tuple[tuple[str, str], ...]:
+    found = labels.endpoint_labels(endpoint, "instance")
+    found.update({labels.DEPLOYMENT: state.name,
+                  labels.INSTANCE_TYPE: state.size.name,
+                  labels.INSTANCE: str(index), labels.BATCH: str(batch),
+                  "app.kubernetes.io/instance": f"{endpoint}-{state.name}"})
+    return tuple(sorted(found.items()))
+
+
+def plan_endpoint(
+    endpoint: EndpointState,
+    settings: DockerSettings,
+    assets: Mapping[str, Any],
+    absolute: Callable[[str], str],
+    is_file: Callable[[str], bool],
+) -> EndpointContainers:
+    """All containers of one endpoint. ``absolute`` maps a project-relative path to the host
+    path; ``is_file`` tells a model file from a model folder (both supplied by the edge)."""
+    name = endpoint.name
+    prefix = settings.name_prefix
+    deployments = tuple(_deployment(endpoint.name, d, settings, assets, absolute, is_file)
+                        for d in endpoint.deployments)
+    runtime = NginxRuntime(conf_dir=ROUTER_CONF_DIR, resolver=DOCKER_DNS)
+    router = RouterContainer(
+        name=f"{prefix}{name}-router",
+        image=settings.router_image,
+        listen_port=ROUTER_LISTEN_PORT,
+        published_port=dict(settings.ports).get(name),
+        publish_address=settings.publish_address,
+        labels=tuple(sorted(labels.endpoint_labels(name, "router").items())),
+        static_config=render_static(runtime),
+        script=ROUTER_SCRIPT,
+    )
+    traffic = ",".join(f"{n}={p}" for n, p in endpoint.endpoint.traffic) or "none"
+    mirror = ",".join(f"{n}={p}" for n, p in endpoint.endpoint.mirror_traffic if p) or "none"
+    config_labels = labels.endpoint_labels(name, "config")
+    config_labels.update({labels.TRAFFIC: traffic, labels.MIRROR: mirror,
+                          labels.AUTH_MODE: endpoint.endpoint.auth_mode})
+    return EndpointContainers(
+        endpoint=name, network=f"{prefix}{name}", volume=f"{prefix}{name}-router-config",
+        router=router, config_container=f"{prefix}{name}-router-config",
+        config_labels=tuple(sorted(config_labels.items())), deployments=deployments,
+        runtime=runtime, host=settings.host,
+    )
+
+
+def _deployment(
+    endpoint: str,
+    state: DeploymentState,
+    settings: DockerSettings,
+    assets: Mapping[str, Any],
+    absolute: Callable[[str], str],
+    is_file: Callable[[str], bool],
+) -> DeploymentContainers:
+    dep = state.deployment
+    env: dict[str, str] = {"MLPLAN_ENDPOINT": endpoint, "MLPLAN_DEPLOYMENT": dep.name,
+                           "WORKER_COUNT": str(
+                               dep.request_settings.max_concurrent_requests_per_instance)}
+    mounts: list[Mount] = []
+    model = resolve_model(dep, assets)
+    if model is not None:
+        model_dir = dep.model_mount_path or f"{MODELS_ROOT}/{model.name}/{model.version}"
+        target = model_dir
+        if is_file(model.path):
+            target = f"{model_dir}/{posixpath.basename(model.path)}"
+        mounts.append(Mount(absolute(model.path), target))
+        env["AZUREML_MODEL_DIR"] = model_dir
+    code = dep.code_configuration
+    if code is not None:
+        code_dir = f"{APP_ROOT}/{posixpath.basename(code.code.rstrip('/')) or 'code'}"
+        mounts.append(Mount(absolute(code.code), code_dir))
+        env["AML_APP_ROOT"] = code_dir
+        env["AZUREML_ENTRY_SCRIPT"] = code.scoring_script
+    env.update(dict(dep.environment_variables))
+    environment = dep.environment
+    port = INFERENCE_PORT
+    path = "/"
+    if environment is not None and environment.readiness_route is not None:
+        port, path = environment.readiness_route.port, environment.readiness_route.path
+    image = resolve_image(dep, assets)
+    build_context = ""
+    if environment is not None and environment.build_path and not image:
+        build_context = absolute(environment.build_path)
+        image = f"mlplan/{endpoint}-{dep.name}:local"
+    size = state.size
+    limits = settings.resource_limits
+    cpus = f"{size.cpu_millis / 1000:g}" if limits == "enforce" and size.cpu_millis else ""
+    memory = size.memory_mib if limits in ("enforce", "memory-only") else 0
+    check = healthcheck(state, port, path)
+    probe = dep.readiness_probe
+    wait_timeout = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout
+    containers = []
+    for batch_number, members in enumerate(batches(dep.instance_count), start=1):
+        for index in members:
+            containers.append(InstanceContainer(
+                name=f"{settings.name_prefix}{endpoint}-{dep.name}-{index}",
+                index=index, batch=batch_number, image=image,
+                env=tuple(sorted(env.items())), mounts=tuple(mounts),
+                labels=_instance_labels(endpoint, state, index, batch_number),
+                cpus=cpus, memory_mib=memory, gpus=size.whole_gpus, port=port,
+                healthcheck=check, wait_timeout_s=wait_timeout,
+            ))
+    return DeploymentContainers(
+        name=dep.name, image=image, build_context=build_context,
+        dockerfile=environment.dockerfile_path if environment and build_context else "",
+        containers=tuple(containers),
+    )

@@ -1,0 +1,248 @@
+"""Docker target under Pulumi mocks: the resource graph for named scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.core import labels
+from components.targets.program import run
+from tests.targets.harness import Recorded, by_type, one, run_program
+from tests.targets.projects import REPO, make_project
+
+CONTAINER = "docker:index/container:Container"
+NETWORK = "docker:index/network:Network"
+ENDPOINT_T = "mlplan:index:OnlineEndpoint"
+DEPLOYMENT_T = "mlplan:index:OnlineDeployment"
+
+
+def program(root: Path, stack: str = "test") -> list[Recorded]:
+    return run_program(lambda: run(cwd=root, stack=stack), stack=stack)
+
+
+def labels_of(resource: Recorded) -> dict[str, str]:
+    return {item["label"]: item["value"] for item in resource.inputs.get("labels", [])}
+
+
+def instances(recorded: list[Recorded], deployment: str) -> list[Recorded]:
+    found = [r for r in by_type(recorded, CONTAINER)
+             if labels_of(r).get(labels.DEPLOYMENT) == deployment]
+    return sorted(found, key=lambda r: int(labels_of(r)[labels.INSTANCE]))
+
+
+def urn_of(recorded: list[Recorded], name: str) -> str:
+    return next(r.urn for r in recorded if r.name == name)
+
+
+SIZES = [
+    # name, instances, batch sizes
+    ("one instance", 1, [1]),
+    ("three instances", 3, [1, 1, 1]),
+    ("five instances", 5, [1, 1, 1, 1, 1]),
+    ("ten instances in fives of two", 10, [2, 2, 2, 2, 2]),
+    ("eleven instances, short last batch", 11, [3, 3, 3, 2]),
+]
+
+
+@pytest.mark.parametrize(("name", "count", "batch_sizes"), SIZES, ids=[s[0] for s in SIZES])
+def test_instances_and_batch_chain(name: str, count: int, batch_sizes: list[int],
+                                   tmp_path: Path) -> None:
+    recorded = program(make_project(tmp_path, {"blue": {"count": count}}))
+    blue = instances(recorded, "blue")
+    assert [r.inputs["name"] for r in blue] == [f"my-endpoint-blue-{i}" for i in range(count)]
+    batch_of = {r.name: int(labels_of(r)[labels.BATCH]) for r in blue}
+    assert [list(batch_of.values()).count(b) for b in range(1, len(batch_sizes) + 1)] == \
+        batch_sizes
+    for r in blue:
+        batch = batch_of[r.name]
+        previous = {urn_of(recorded, n) for n, b in batch_of.items() if b == batch - 1}
+        same_or_later = {urn_of(recorded, n) for n, b in batch_of.items() if b >= batch}
+        assert previous <= set(r.dependencies), f"{r.name} must wait for batch {batch - 1}"
+        assert not same_or_later & set(r.dependencies)
+        assert r.inputs["wait"] is True
+        assert r.inputs["restart"] == "unless-stopped"
+        assert "ports" not in r.inputs  # instances publish nothing
+        assert r.parent == urn_of(recorded, "my-endpoint-blue")
+    deployment = one(recorded, DEPLOYMENT_T, "my-endpoint-blue")
+    assert deployment.parent == urn_of(recorded, "my-endpoint")
+
+
+def test_instance_container_inputs(tmp_path: Path) -> None:
+    recorded = program(make_project(tmp_path, {"blue": {"count": 2}}))
+    blue0 = one(recorded, CONTAINER, "my-endpoint-blue-0")
+    env = dict(e.split("=", 1) for e in blue0.inputs["envs"])
+    assert env == {
+        "AML_APP_ROOT": "/var/azureml-app/score",
+        "AZUREML_ENTRY_SCRIPT": "score.py",
+        "AZUREML_MODEL_DIR": "/var/azureml-app/azureml-models/sample-model/1",
+        "MLPLAN_DEPLOYMENT": "blue", "MLPLAN_ENDPOINT": "my-endpoint", "WORKER_COUNT": "1"}
+    mounts = {m["target"]: m for m in blue0.inputs["mounts"]}
+    assert mounts["/var/azureml-app/score"]["source"] == str(tmp_path / "stacks" / "score")
+    assert mounts["/var/azureml-app/azureml-models/sample-model/1"]["readOnly"] is True
+    assert (blue0.inputs["cpus"], blue0.inputs["memory"]) == ("4", 14336)  # Standard_DS3_v2
+    assert "deviceRequests" not in blue0.inputs
+    health = blue0.inputs["healthcheck"]
+    assert (health["interval"], health["timeout"], health["startPeriod"], health["retries"]) == (
+        "10s", "2s", "10s", 30)
+    assert "http://127.0.0.1:5001/" in health["tests"][1]
+    assert blue0.inputs["networksAdvanced"][0]["aliases"] == ["my-endpoint-blue-0"]
+    assert labels_of(blue0) | {} == {
+        labels.ENDPOINT: "my-endpoint", labels.DEPLOYMENT: "blue",
+        labels.INSTANCE_TYPE: "Standard_DS3_v2", labels.INSTANCE: "0", labels.BATCH: "1",
+        labels.ROLE: "instance", "app.kubernetes.io/name": "my-endpoint",
+        "app.kubernetes.io/component": "instance", "app.kubernetes.io/instance":
+        "my-endpoint-blue", labels.MANAGED_BY: "mlplan"}
+    assert labels.WEIGHT not in labels_of(blue0)  # a label change would replace the container
+
+
+GPU = [
+    ("T4: one device", "Standard_NC4as_T4_v3", 1),
+    ("V100 x4", "Standard_NC24s_v3", 4),
+    ("partial A10 still takes a device", "Standard_NV6ads_A10_v5", 1),
+]
+
+
+@pytest.mark.parametrize(("name", "sku", "devices"), GPU, ids=[g[0] for g in GPU])
+def test_gpu_instance_types_request_devices(name: str, sku: str, devices: int,
+                                            tmp_path: Path) -> None:
+    recorded = program(make_project(tmp_path, {"blue": {"count": 1, "sku": sku}}))
+    (request,) = one(recorded, CONTAINER, "my-endpoint-blue-0").inputs["deviceRequests"]
+    assert request == {"driver": "nvidia", "count": devices, "capabilities": ["gpu"]}
+
+
+def test_router_and_config(tmp_path: Path) -> None:
+    recorded = program(make_project(tmp_path, {"blue": {"count": 2}, "green": {"count": 1}},
+                                    traffic={"blue": 90, "green": 10}))
+    router = one(recorded, CONTAINER, "my-endpoint-router")
+    assert router.inputs["ports"] == [{"internal": 8080, "ip": "127.0.0.1"}]
+    assert router.inputs["image"] == "sha256:nginx:1.28.0-alpine"
+    assert labels_of(router)[labels.ROLE] == "router"
+    assert not router.secret_inputs
+    config = one(recorded, CONTAINER, "my-endpoint-router-config")
+    assert config.inputs["mustRun"] is False and config.inputs["networkMode"] == "none"
+    assert "uploads" in config.secret_inputs
+    files = {u["file"]: u["content"] for u in config.inputs["uploads"]}
+    routing = files["/staging/routing.conf"]
+    assert "90% live/blue" in routing and "my-endpoint-blue-1:5001" in routing
+    assert "generated-my-endpoint-primary-key" in files["/staging/keys.conf"]
+    assert labels_of(config)[labels.TRAFFIC] == "blue=90,green=10"
+    deps = set(config.dependencies)
+    for name in ("my-endpoint-blue-0", "my-endpoint-blue-1", "my-endpoint-green-0"):
+        assert urn_of(recorded, name) in deps  # traffic moves only to healthy instances
+    network = one(recorded, NETWORK, "my-endpoint-network")
+    assert network.inputs["name"] == "my-endpoint"
+    component = one(recorded, ENDPOINT_T, "my-endpoint")  # real props, not {}
+    assert component.inputs["traffic"] == {"blue": 90, "green": 10}
+    assert component.inputs["deployments"] == {"blue": 2, "green": 1}
+
+
+def test_keys_never_appear_outside_secrets(tmp_path: Path) -> None:
+    recorded = program(make_project(tmp_path, {"blue": {"count": 1}}))
+    for r in recorded:
+        if r.name == "my-endpoint-router-config":
+            continue
+        assert "generated-my-endpoint" not in repr(r.inputs), r.name
+
+
+def comparable(recorded: list[Recorded]) -> dict[str, Any]:
+    """Inputs of the concrete resources (component props describe, they are not deployed)."""
+    return {f"{r.type} {r.name}": r.inputs for r in recorded if r.custom}
+
+
+CHANGES = [
+    # name, base deployments/traffic, head deployments/traffic, resources whose inputs change,
+    # resources added, resources removed
+    ("change the split: only the config container changes",
+     ({"blue": {}, "green": {}}, {"blue": 90, "green": 10}),
+     ({"blue": {}, "green": {}}, {"blue": 50, "green": 50}),
+     {"my-endpoint-router-config"}, set(), set()),
+    ("change the image: blue's instances change, router and config do not",
+     ({"blue": {}}, {"blue": 100}),
+     ({"blue": {"image": "example.io/infer:2.0"}}, {"blue": 100}),
+     {"my-endpoint-blue-image", "my-endpoint-blue-0", "my-endpoint-blue-1",
+      "my-endpoint-blue-2"}, set(), set()),
+    ("add a deployment at 0%: its containers appear, routing learns it",
+     ({"blue": {}}, {"blue": 100}),
+     ({"blue": {}, "green": {"count": 2}}, {"blue": 100, "green": 0}),
+     {"my-endpoint-router-config"},
+     {"my-endpoint-green-image", "my-endpoint-green-0", "my-endpoint-green-1"}, set()),
+    ("remove a deployment: its containers go, routing forgets it",
+     ({"blue": {}, "green": {"count": 1}}, {"blue": 100}),
+     ({"blue": {}}, {"blue": 100}),
+     {"my-endpoint-router-config"}, set(),
+     {"my-endpoint-green-image", "my-endpoint-green-0"}),
+]
+
+
+@pytest.mark.parametrize(("name", "base", "head", "changed", "added", "removed"), CHANGES,
+                         ids=[c[0] for c in CHANGES])
+def test_changes(name: str, base: Any, head: Any, changed: set[str], added: set[str],
+                 removed: set[str], tmp_path: Path) -> None:
+    before = comparable(program(make_project(tmp_path / "a", base[0], traffic=base[1])))
+    after = comparable(program(make_project(tmp_path / "b", head[0], traffic=head[1])))
+    names = lambda keys: {k.split(" ", 1)[1] for k in keys}  # noqa: E731
+    assert names(after.keys() - before.keys()) == added
+    assert names(before.keys() - after.keys()) == removed
+    differing = {k for k in before.keys() & after.keys()
+                 if _without_tmp(before[k], tmp_path / "a") != _without_tmp(after[k],
+                                                                            tmp_path / "b")}
+    assert names(differing) == changed
+    assert "my-endpoint-router" not in names(differing)
+
+
+def _without_tmp(inputs: Any, root: Path) -> str:
+    return repr(inputs).replace(str(root), "<root>")
+
+
+def test_the_sample_dev_stack_runs_from_the_real_program() -> None:
+    recorded = program(REPO, stack="dev")
+    containers = {r.name for r in by_type(recorded, CONTAINER)}
+    assert containers == {"my-endpoint-router", "my-endpoint-router-config",
+                          *(f"my-endpoint-blue-{i}" for i in range(3)),
+                          *(f"my-endpoint-green-{i}" for i in range(2))}
+    assert one(recorded, "mlplan:index:QuotaCheck", "quota")
+
+
+def test_errors_stop_the_program_before_any_resource(tmp_path: Path) -> None:
+    root = make_project(tmp_path, {"blue": {"count": 3}}, traffic={"blue": 90})
+    with pytest.raises(Exception, match="MLP201"):
+        program(root)
+
+
+def test_mirror_and_configured_keys(tmp_path: Path) -> None:
+    keys = {"my-endpoint": {"primary": "p" * 32, "secondary": "s" * 32}}
+    root = make_project(tmp_path, {"blue": {"count": 1}, "green": {"count": 1}},
+                        traffic={"blue": 100, "green": 0}, mirror={"green": 10})
+    recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test",
+                           config={"mlplan:keys": keys})
+    assert not by_type(recorded, "random:index/randomPassword:RandomPassword")
+    config = one(recorded, CONTAINER, "my-endpoint-router-config")
+    files = {u["file"]: u["content"] for u in config.inputs["uploads"]}
+    assert "p" * 32 in files["/staging/keys.conf"] and "s" * 32 in files["/staging/keys.conf"]
+    assert "mirror" in files["/staging/routing.conf"]
+    assert labels_of(config)[labels.MIRROR] == "green=10"
+
+
+def test_registered_model_resolves_through_assets(tmp_path: Path) -> None:
+    root = make_project(
+        tmp_path, {"blue": {"count": 1}},
+        extra_config="  mlplan:assets:\n    models:\n"
+                     "      azureml:sample-model:3: stacks/model/sample-model\n")
+    blue = root / "stacks" / "endpoints" / "blue.yml"
+    blue.write_text(blue.read_text().replace("model:\n  path: ../model/sample-model",
+                                             "model: azureml:sample-model:3"))
+    recorded = program(root)
+    env = dict(e.split("=", 1) for e in one(recorded, CONTAINER,
+                                             "my-endpoint-blue-0").inputs["envs"])
+    assert env["AZUREML_MODEL_DIR"] == "/var/azureml-app/azureml-models/sample-model/3"
+
+
+def test_unmapped_registered_model_is_a_clear_error(tmp_path: Path) -> None:
+    root = make_project(tmp_path, {"blue": {"count": 1}})
+    blue = root / "stacks" / "endpoints" / "blue.yml"
+    blue.write_text(blue.read_text().replace("model:\n  path: ../model/sample-model",
+                                             "model: azureml:sample-model:3"))
+    with pytest.raises(Exception, match="MLP117"):
+        program(root)
