@@ -135,3 +135,18 @@ def test_plan_never_imports_pulumi() -> None:
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_target_settings_problems_are_plan_diagnostics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: t\nruntime: python\nstackConfigDir: stacks\n")
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text(
+        "config:\n  mlplan:endpoints: []\n  mlplan:docker:\n    routerImag: nginx\n"
+        "    ports: {e: 99999}\n")
+    monkeypatch.chdir(tmp_path)
+    code, _out, err = run(["plan"], capsys)
+    assert code == 1
+    assert "stacks/Pulumi.dev.yaml:3 mlplan:docker.routerImag: error MLP120" in err
+    assert "mlplan:docker.ports.e: error MLP120" in err
