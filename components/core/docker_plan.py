@@ -224,18 +224,22 @@ def healthcheck(state: DeploymentState, port: int, path: str) -> Healthcheck:
                        _seconds(probe.initial_delay), probe.failure_threshold)
 
 
-def _instance_labels(endpoint: str, state: DeploymentState, index: int,
+def _instance_labels(endpoint: str, state: DeploymentState, image: str, index: int,
                      batch: int) -> tuple[tuple[str, str], ...]:
     found = labels.endpoint_labels(endpoint, "instance")
     found.update({labels.DEPLOYMENT: state.name,
                   labels.INSTANCE_TYPE: state.size.name,
                   labels.INSTANCE: str(index), labels.BATCH: str(batch),
+                  labels.GPUS: str(state.size.whole_gpus),
+                  labels.CPU_MILLIS: str(state.size.cpu_millis),
+                  labels.IMAGE: image,
                   "app.kubernetes.io/instance": f"{endpoint}-{state.name}"})
     return tuple(sorted(found.items()))
 
 
 def plan_endpoint(
     endpoint: EndpointState,
+    environment: str,
     settings: DockerSettings,
     assets: Mapping[str, Any],
     absolute: Callable[[str], str],
@@ -262,7 +266,8 @@ def plan_endpoint(
     mirror = ",".join(f"{n}={p}" for n, p in endpoint.endpoint.mirror_traffic if p) or "none"
     config_labels = labels.endpoint_labels(name, "config")
     config_labels.update({labels.TRAFFIC: traffic, labels.MIRROR: mirror,
-                          labels.AUTH_MODE: endpoint.endpoint.auth_mode})
+                          labels.AUTH_MODE: endpoint.endpoint.auth_mode,
+                          labels.ENVIRONMENT: environment})
     return EndpointContainers(
         endpoint=name, network=f"{prefix}{name}", volume=f"{prefix}{name}-router-config",
         router=router, config_container=f"{prefix}{name}-router-config",
@@ -323,7 +328,7 @@ def _deployment(
                 name=f"{settings.name_prefix}{endpoint}-{dep.name}-{index}",
                 index=index, batch=batch_number, image=image,
                 env=tuple(sorted(env.items())), mounts=tuple(mounts),
-                labels=_instance_labels(endpoint, state, index, batch_number),
+                labels=_instance_labels(endpoint, state, image, index, batch_number),
                 cpus=cpus, memory_mib=memory, gpus=size.whole_gpus, port=port,
                 healthcheck=check, wait_timeout_s=wait_timeout,
             ))

@@ -19,6 +19,10 @@ BATCH = PREFIX + "batch"
 ROLE = PREFIX + "role"  # router | instance | config
 TRAFFIC = PREFIX + "traffic"  # "blue=90,green=10" on the resource that carries the routing
 AUTH_MODE = PREFIX + "auth-mode"
+GPUS = PREFIX + "gpus"  # whole GPU devices per instance the instance type asks for
+CPU_MILLIS = PREFIX + "cpu-millis"  # CPU of one instance, millicores (quota in policies)
+IMAGE = PREFIX + "image"  # image reference as written (Docker labels only: it holds / and :)
+ENVIRONMENT = PREFIX + "environment"  # mlplan:environment: development | production
 MANAGED_BY = "app.kubernetes.io/managed-by"
 
 

@@ -432,7 +432,8 @@ def _source(file: str, doc: YamlDocument) -> Source:
     return Source(file=file, line=doc.line, lines=lines)
 
 
-def _name_problem(name: str) -> str:
+def name_problem(name: str) -> str:
+    """"" if ``name`` is a valid endpoint or deployment name, else what is wrong and the fix."""
     if not NAME_MIN <= len(name) <= NAME_MAX:
         return f"'{name}' has {len(name)} characters; use {NAME_MIN} to {NAME_MAX}."
     if not NAME_PATTERN.match(name):
@@ -716,12 +717,12 @@ def _validate_document(
         return
     if isinstance(spec, EndpointSpec):
         endpoint = _endpoint(spec, file, doc)
-        if problem := _name_problem(endpoint.name):
+        if problem := name_problem(endpoint.name):
             found.append(error(codes.INVALID_NAME, endpoint.source.at("name"), problem))
         collected.endpoints.append((spec, endpoint))
     elif isinstance(spec, DeploymentSpec):
         deployment = _deployment(spec, file, doc, found)
-        if problem := _name_problem(deployment.name):
+        if problem := name_problem(deployment.name):
             found.append(error(codes.INVALID_NAME, deployment.source.at("name"), problem))
         found.extend(_check_deployment_fields(spec, deployment))
         collected.deployments.append((spec, deployment))
@@ -732,7 +733,7 @@ def _check_invalid_document(
 ) -> None:
     """Name and endpoint link of a document that failed validation, so one pass finds all."""
     name = doc.value.get("name")
-    if isinstance(name, str) and (problem := _name_problem(name)):
+    if isinstance(name, str) and (problem := name_problem(name)):
         found.append(error(codes.INVALID_NAME, Location(file, doc.line_of(("name",)), "name"),
                            problem))
     if kind == "endpoint" and isinstance(name, str):

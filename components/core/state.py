@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from components.core import codes, quota, traffic
+from components.core import codes, limits, quota, traffic
 from components.core.catalog import Catalog, InstanceType
 from components.core.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
 from components.core.model import Deployment, Endpoint
@@ -140,28 +140,20 @@ def _stack_limits(endpoints: list[Endpoint], settings: Settings) -> list[Diagnos
 
 
 def _endpoint_limits(endpoint: Endpoint, settings: Settings) -> list[Diagnostic]:
-    cap = settings.limits.deployments_per_endpoint
-    if len(endpoint.deployments) <= cap:
-        return []
-    return [error(codes.TOO_MANY_DEPLOYMENTS, endpoint.source.at("name"),
-                  f"endpoint '{endpoint.name}' has {len(endpoint.deployments)} deployments; the "
-                  f"limit is {cap}. Delete retired deployments or raise "
-                  "mlplan:limits.deploymentsPerEndpoint.")]
+    return limits.deployments_per_endpoint(endpoint.name, len(endpoint.deployments),
+                                           settings.limits.deployments_per_endpoint,
+                                           endpoint.source.at("name"))
 
 
 def _deployment_limits(endpoint: Endpoint, dep: Deployment, settings: Settings) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
-    limits = settings.limits
+    caps = settings.limits
     most = max(dep.instance_count, dep.scale_settings.max_instances)
-    if most > limits.instances_per_deployment:
-        field = "instance_count" if dep.instance_count >= most else "scale_settings.max_instances"
-        found.append(error(codes.TOO_MANY_INSTANCES, dep.source.at(field),
-                           f"{most} instances; the limit is {limits.instances_per_deployment} per "
-                           "deployment. Lower it, add another deployment, or raise "
-                           "mlplan:limits.instancesPerDeployment."))
+    field = "instance_count" if dep.instance_count >= most else "scale_settings.max_instances"
+    found = limits.instances_per_deployment(most, caps.instances_per_deployment,
+                                            dep.source.at(field))
     kubernetes = dep.kind == "kubernetes" or settings.target == "kubernetes"
-    max_timeout = (limits.request_timeout_ms_kubernetes if kubernetes
-                   else limits.request_timeout_ms_managed)
+    max_timeout = (caps.request_timeout_ms_kubernetes if kubernetes
+                   else caps.request_timeout_ms_managed)
     timeout = dep.request_settings.request_timeout_ms
     if timeout > max_timeout:
         kind = "Kubernetes" if kubernetes else "managed"

@@ -198,7 +198,7 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
     exports: dict[str, Any] = {}
     for endpoint in state.endpoints:
         plan = docker_plan.plan_endpoint(
-            endpoint, settings, state.settings.assets,
+            endpoint, state.settings.environment, settings, state.settings.assets,
             absolute=lambda p: str((project / p).resolve()),
             is_file=lambda p: (project / p).is_file(),
         )

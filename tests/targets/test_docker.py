@@ -91,6 +91,7 @@ def test_instance_container_inputs(tmp_path: Path) -> None:
     assert labels_of(blue0) | {} == {
         labels.ENDPOINT: "my-endpoint", labels.DEPLOYMENT: "blue",
         labels.INSTANCE_TYPE: "Standard_DS3_v2", labels.INSTANCE: "0", labels.BATCH: "1",
+        labels.GPUS: "0", labels.CPU_MILLIS: "4000", labels.IMAGE: "example.io/infer:1.0",
         labels.ROLE: "instance", "app.kubernetes.io/name": "my-endpoint",
         "app.kubernetes.io/component": "instance", "app.kubernetes.io/instance":
         "my-endpoint-blue", labels.MANAGED_BY: "mlplan"}
