@@ -58,6 +58,22 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     plan.add_argument("--detailed-exitcode", action="store_true",
                       help="exit 2 when the plan has changes, 0 when none, 1 on errors")
+    review = commands.add_parser(
+        "review", help="what a change does: actions, rollout, traffic and quota, base -> head",
+        description="Compare the desired state at a git ref (read with git, no checkout) or in "
+                    "a folder with the working tree, for every stack or one; or render a "
+                    "'pulumi preview --json' output the same way. Nothing is contacted.")
+    base = review.add_mutually_exclusive_group(required=True)
+    base.add_argument("--base", metavar="REF", help="git ref of the base (e.g. origin/main)")
+    base.add_argument("--base-dir", metavar="DIR",
+                      help="a copy of the project root at the base")
+    base.add_argument("--preview-json", metavar="FILE",
+                      help="'pulumi preview --json' output, or its streaming events "
+                           "(PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1); - reads stdin")
+    review.add_argument("--stack", help="review one stack (default: every stacks/Pulumi.*.yaml)")
+    review.add_argument("--format", choices=("markdown", "text", "json"), default="text")
+    review.add_argument("--detailed-exitcode", action="store_true",
+                        help="exit 2 when there are changes, 0 when none, 1 on errors")
     return parser
 
 
@@ -73,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
-        return _plan(args)
+        return _review(args) if args.command == "review" else _plan(args)
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
@@ -120,6 +136,12 @@ def _plan(args: argparse.Namespace) -> int:
         limits.update(quota_from_cores(dict(args.quota)))
         settings = replace(settings, quota_millis=limits)
     state = desired(loaded.endpoints, settings, loaded.diagnostics)
+    if stack:  # a stack is deployed: the policy pack's rules (MLP5xx) apply to it too
+        from components.core.diagnostics import sort_diagnostics
+        from components.core.rules import policy_diagnostics
+
+        state = replace(state, diagnostics=tuple(sort_diagnostics(
+            (*state.diagnostics, *policy_diagnostics(state)))))
     doc = document.plan_document(state, stack)
     if args.format == "json":
         sys.stdout.write(document.render_json(doc))
@@ -134,6 +156,75 @@ def _plan(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     changes = bool(state.endpoints)
     return EXIT_CHANGES if args.detailed_exitcode and changes else EXIT_OK
+
+
+def _review(args: argparse.Namespace) -> int:
+    """``mlplan review``: base (git ref, folder) vs working tree, or a Pulumi preview."""
+    from components import io, review_io
+    from components.core.diff import plan
+    from components.core.state import desired
+    from components.render import review_document, review_markdown, review_text
+
+    def fail(message: str) -> int:
+        print(f"mlplan review: {message}", file=sys.stderr)
+        return EXIT_ERROR
+
+    if args.preview_json:
+        from components.render import review_preview
+
+        try:
+            text = review_io.read_preview(args.preview_json)
+            doc = review_preview.review_document_from_preview(
+                text, base="pulumi state", head=f"pulumi preview ({args.preview_json})",
+                stack=args.stack or "")
+        except review_preview.PreviewFormatError as exc:
+            return fail(str(exc))
+    else:
+        cwd = Path.cwd()
+        root = io.find_project_root(cwd)
+        if root is None:
+            return fail(f"no Pulumi.yaml in {cwd} or above; run inside an mlplan project.")
+        tree: review_io.GitTree | None = None
+        try:
+            if args.base is not None:
+                tree = review_io.GitTree.open(root, args.base)
+                base_names, label = review_io.stack_names_at(tree), tree.label
+            else:
+                base_root = Path(args.base_dir)
+                if not base_root.is_dir():
+                    return fail(f"--base-dir {args.base_dir} is not a folder.")
+                base_names, label = review_io.stack_names_in(base_root), args.base_dir
+        except review_io.ReviewInputError as exc:
+            return fail(str(exc))
+        head_names = review_io.stack_names_in(root)
+        known = sorted(set(base_names) | set(head_names))
+        if args.stack and args.stack not in known:
+            return fail(f"stack '{args.stack}' has no config file at the base or in the working "
+                        f"tree; known stacks: {', '.join(known) or 'none'}.")
+        entries = []
+        for stack in [args.stack] if args.stack else known:
+            old = (review_io.load_stack_at(tree, stack) if tree is not None
+                   else review_io.load_stack_in(Path(args.base_dir), stack))
+            new = review_io.load_stack_in(root, stack)
+            changes = plan(
+                desired(old.endpoints, old.settings, old.diagnostics) if old else None,
+                desired(new.endpoints, new.settings, new.diagnostics) if new else None)
+            entries.append(review_document.stack_entry(stack, changes))
+        doc = review_document.review_document(entries, source="desired-state", base=label,
+                                              head="working tree")
+    if args.format == "json":
+        sys.stdout.write(review_document.render_json(doc))
+    elif args.format == "markdown":
+        sys.stdout.write(review_markdown.render_review(doc))
+        sys.stderr.write(review_text.render_diagnostics(doc))
+    else:
+        colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        sys.stdout.write(review_text.render_review(doc, colour=colour))
+        sys.stderr.write(review_text.render_diagnostics(doc))
+    if doc["summary"]["errors"]:
+        return EXIT_ERROR
+    changes_present = doc["summary"]["changes"]
+    return EXIT_CHANGES if args.detailed_exitcode and changes_present else EXIT_OK
 
 
 if __name__ == "__main__":

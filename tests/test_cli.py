@@ -54,10 +54,10 @@ def test_sample_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]
         "cores_per_instance": 4, "gpus_per_instance": 0, "exempt": False, "quota_cores": 16}
     assert blue["rollout"] == {"batch_size": 1, "batches": 3, "peak_instances": 4,
                                "summary": "3 instances: 3 batches of 1, peak 4"}
-    assert doc["quota"]["families"] == [{"family": "standardDSv2Family", "required_cores": 28,
+    assert doc["quota"]["families"] == [{"family": "standardDSv2Family", "required_cores": 32,
                                          "limit": 48, "users": ["my-endpoint/blue",
                                                                 "my-endpoint/green"]}]
-    assert (doc["quota"]["total_required_cores"], doc["quota"]["total_limit"]) == (28, 100)
+    assert (doc["quota"]["total_required_cores"], doc["quota"]["total_limit"]) == (32, 100)
     assert doc["diagnostics"] == []
 
 
@@ -92,7 +92,7 @@ def test_over_quota_json_still_prints_the_document(capsys: pytest.CaptureFixture
     assert code == 1 and err == ""
     (problem,) = json.loads(out)["diagnostics"]
     assert problem["code"] == "MLP401"
-    assert "28 cores required, limit 20 (over by 8)" in problem["message"]
+    assert "32 cores required, limit 20 (over by 12)" in problem["message"]
     assert problem["path"] == "stacks/endpoints/my-endpoint/blue.yml:12 instance_count"
 
 

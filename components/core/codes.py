@@ -86,6 +86,20 @@ QUOTA_FAMILY = _rule("MLP401", "quota-family",
 QUOTA_TOTAL = _rule("MLP402", "quota-total", "reserved cores in total are within the total limit")
 
 
+HA_MINIMUM = _rule("MLP501", "ha-minimum",
+                   "a deployment with live traffic has at least 3 instances (configurable); "
+                   "advisory in development, mandatory in production", "warning")
+IMAGE_PINNED = _rule("MLP502", "image-pinned",
+                     "images are pinned by digest or a version tag, never latest or untagged; "
+                     "advisory in development, mandatory in production", "warning")
+GPU_RESOURCES = _rule("MLP503", "gpu-resources",
+                      "GPU instance types request their GPUs; CPU types request none")
+AUTH_ENABLED = _rule("MLP504", "auth-enabled",
+                     "every endpoint authenticates callers (key or token), never none")
+PROBES_PRESENT = _rule("MLP505", "probes-present",
+                       "every instance has a readiness check (and liveness on Kubernetes)")
+
+
 def catalogue() -> tuple[Rule, ...]:
     """Every rule, sorted by code."""
     return tuple(sorted(_RULES, key=lambda r: r.code))

@@ -202,7 +202,7 @@ def test_the_sample_dev_stack_runs_from_the_real_program() -> None:
     containers = {r.name for r in by_type(recorded, CONTAINER)}
     assert containers == {"my-endpoint-router", "my-endpoint-router-config",
                           *(f"my-endpoint-blue-{i}" for i in range(3)),
-                          *(f"my-endpoint-green-{i}" for i in range(2))}
+                          *(f"my-endpoint-green-{i}" for i in range(3))}
     assert one(recorded, "mlplan:index:QuotaCheck", "quota")
 
 
