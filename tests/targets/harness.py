@@ -69,11 +69,15 @@ def _plain(value: Any) -> Any:
 
 
 class Mocks(pulumi.runtime.Mocks):
-    """Echo inputs as state; give generated passwords a deterministic result."""
+    """Echo inputs as state; give generated passwords a deterministic result, except in a
+    preview, where (as with the engine) a password not yet created is unknown."""
+
+    def __init__(self, preview: bool = False) -> None:
+        self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         state = dict(args.inputs)
-        if args.typ == "random:index/randomPassword:RandomPassword":
+        if args.typ == "random:index/randomPassword:RandomPassword" and not self.preview:
             state["result"] = f"generated-{args.name}-" + "x" * 24
         if args.typ == "docker:index/remoteImage:RemoteImage":  # the id follows the image name
             state["imageId"] = "sha256:" + str(args.inputs.get("name", ""))
@@ -87,7 +91,7 @@ def run_program(program: Any, *, stack: str = "dev", preview: bool = False,
                 config: dict[str, Any] | None = None, record: bool = True) -> list[Recorded]:
     """Run ``program()`` under fresh mocks; return the registrations in order (none when
     ``record`` is false: the plain mock monitor, for timing the program alone)."""
-    mocks_ = Mocks()
+    mocks_ = Mocks(preview)
     monitor = RecordingMonitor(mocks_) if record else mocks.MockMonitor(mocks_)
     pulumi.runtime.set_mocks(mocks_, project="mlplan", stack=stack, preview=preview,
                              monitor=monitor)
