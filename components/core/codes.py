@@ -81,6 +81,9 @@ NO_LIVE_DEPLOYMENT = _rule("MLP207", "mirror-without-live",
 SCALE_WITH_ROLL = _rule("MLP301", "scale-with-update",
                         "instance_count changed together with other fields: scaling runs first, "
                         "then the roll (Azure advises separate changes in production)", "warning")
+PROMOTION = _rule("MLP302", "promotion-request",
+                  "a promotion names a declared endpoint and deployment, rising steps to 100 "
+                  "and a mirror of 1-50%")
 QUOTA_FAMILY = _rule("MLP401", "quota-family",
                      "reserved cores per VM family are within the family limit")
 QUOTA_TOTAL = _rule("MLP402", "quota-total", "reserved cores in total are within the total limit")
