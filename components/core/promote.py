@@ -12,10 +12,11 @@ From the endpoint's current split, promoting ``to`` with steps ``(10, 50, 100)``
 Only the deployments live before the promotion are retired; others (say a 0% shadow) stay.
 
 Rules: steps strictly increase and end at 100; a step the endpoint has already reached is
-skipped; the remaining percent is shared by the deployments live now, in proportion to their
-current weights (largest remainder, ties by name), so every step sums to 100. Every state is
-checked by the core's traffic rules, and the quota is the stack's with the endpoint at that
-state: both deployments count until the retire step, so the peak is what must fit.
+skipped, and so is the mirror stage once mirrored or once live. The remaining percent is shared
+by the deployments live now, in proportion to their current weights (largest remainder, ties
+by name), so every step sums to 100. Every state is checked by the core's traffic rules, and
+the quota is the stack's with the endpoint at that state: both deployments count until the
+retire step, so the peak is what must fit.
 Example: blue 70 + red 30 promoting green to 50 -> blue 35, red 15, green 50.
 """
 
@@ -30,6 +31,24 @@ from components.core.model import Endpoint
 from components.core.state import DesiredState, desired
 
 DEFAULT_STEPS = (10, 50, 100)
+#: Endpoint tags written by ``mlplan promote --write`` while a promotion is in progress: the
+#: split it started from (``blue=70,red=30``) and its target, for the retire step and rollback.
+TAG_FROM = "mlplan-promotion-from"
+TAG_TO = "mlplan-promotion-to"
+
+
+def parse_split(text: str) -> tuple[tuple[str, int], ...]:
+    """``"blue=70,red=30"`` -> ``(("blue", 70), ("red", 30))``; bad parts are skipped."""
+    pairs = []
+    for part in text.split(","):
+        name, sep, value = part.strip().partition("=")
+        if sep and value.isdigit():
+            pairs.append((name, int(value)))
+    return tuple(pairs)
+
+
+def format_split(split: Sequence[tuple[str, int]]) -> str:
+    return ",".join(f"{n}={p}" for n, p in split)
 
 
 @dataclass(frozen=True)
@@ -111,6 +130,11 @@ def plan(
     if mirror is not None and not 0 < mirror <= 50:
         found.append(error(codes.PROMOTION, where, f"--mirror {mirror} must be 1 to 50."))
     live = [(n, p) for n, p in endpoint.traffic if p > 0 and n != to]
+    tags = dict(endpoint.tags)
+    started_from = [(n, p) for n, p in parse_split(str(tags.get(TAG_FROM, "")))
+                    if n in names and n != to]
+    if not live and endpoint.traffic_map.get(to, 0) == 100 and started_from:
+        live = started_from  # promoted already: only the retire step is left
     if not live and to in names:
         found.append(error(codes.PROMOTION, where,
                            f"no deployment other than '{to}' has live traffic on "
@@ -119,7 +143,7 @@ def plan(
         return Promotion(endpoint_name, to, (), (), tuple(found))
     already = endpoint.traffic_map.get(to, 0)
     states: list[tuple[str, Endpoint]] = []
-    if mirror:
+    if mirror and already == 0 and endpoint.mirror_map.get(to, 0) != mirror:
         states.append(("mirror", replace(endpoint, mirror_traffic=((to, mirror),))))
     for percent in (p for p in steps if p > already):
         traffic = (*share(live, 100 - percent), (to, percent))
