@@ -14,6 +14,7 @@ from typing import Any
 
 from components.core import assets, codes, docker_plan
 from components.core.diagnostics import Diagnostic, Location, error
+from components.core.kubernetes_settings import parse_kubernetes_settings
 from components.core.model import Endpoint
 from components.core.settings import Settings, from_stack_document
 from components.core.spec import SourceText, parse
@@ -150,10 +151,17 @@ def load_stack(root: Path, stack: str) -> Loaded:
         sources.extend(collect_sources([name], root, found, where))
     result = parse(sources)
     found.extend(result.diagnostics)
-    found.extend(assets.check(result.endpoints, settings.assets))
+    served = settings.kubernetes.get("models") if settings.target == "kubernetes" else None
+    found.extend(assets.check(result.endpoints, settings.assets,
+                              frozenset(served) if isinstance(served, dict) else frozenset()))
+    document = loaded.documents[0]
     if settings.target == "docker":
         found.extend(docker_plan.parse_settings(
-            settings.docker, Location(shown, _line(loaded.documents[0], "mlplan:docker"),
+            settings.docker, Location(shown, _line(document, "mlplan:docker"),
                                       "mlplan:docker"))[1])
+    else:
+        found.extend(parse_kubernetes_settings(
+            settings.kubernetes, shown,
+            lambda path: document.line_of(("config", "mlplan:kubernetes", *path)))[1])
     found.extend(check_paths(result.endpoints, root, settings.assets))
     return Loaded(result.endpoints, replace(settings, file=shown), tuple(found), stack)

@@ -15,7 +15,7 @@ Paths are relative to the project root. An unmapped reference is an MLP117 error
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,13 +66,17 @@ def resolve_image(deployment: Deployment, assets: Mapping[str, Any]) -> str:
     return env.image
 
 
-def check(endpoints: Iterable[Endpoint], assets: Mapping[str, Any]) -> list[Diagnostic]:
-    """MLP117 for every ``azureml:`` reference that ``mlplan:assets`` does not map."""
+def check(endpoints: Iterable[Endpoint], assets: Mapping[str, Any],
+          served_models: Container[str] = frozenset()) -> list[Diagnostic]:
+    """MLP117 for every ``azureml:`` reference that ``mlplan:assets`` does not map
+    (``served_models``: references a target serves itself, e.g. from a Kubernetes volume)."""
     found: list[Diagnostic] = []
     for endpoint in endpoints:
         for dep in endpoint.deployments:
-            if dep.model and dep.model.reference and resolve_model(dep, assets) is None:
-                found.append(_unmapped(dep, "model", "models", dep.model.reference,
+            model = dep.model
+            if (model and model.reference and model.reference not in served_models
+                    and resolve_model(dep, assets) is None):
+                found.append(_unmapped(dep, "model", "models", model.reference,
                                        "stacks/model/<name>"))
             env = dep.environment
             if env and env.reference and not resolve_image(dep, assets):

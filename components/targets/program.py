@@ -36,7 +36,7 @@ def run(cwd: Path | None = None, stack: str | None = None) -> None:
     if state.settings.target == "kubernetes":
         import components.targets.kubernetes as kubernetes_target
 
-        outputs = kubernetes_target.deploy(state, keys)
+        outputs = kubernetes_target.deploy(state, keys, root)
     else:
         import components.targets.docker as docker_target
 
