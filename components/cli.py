@@ -2,7 +2,7 @@
 
 Exit codes: 0 success (no changes with ``--detailed-exitcode``), 1 errors, 2 changes present
 with ``--detailed-exitcode``. Heavy imports wait until a command runs, so ``--help`` is instant;
-the plan path never imports Pulumi.
+the plan and review paths never import Pulumi.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
+
+from components import promote_cli
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--format", choices=("markdown", "text", "json"), default="text")
     review.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 2 when there are changes, 0 when none, 1 on errors")
+    promote_cli.add_parsers(commands)
     return parser
 
 
@@ -89,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return EXIT_OK
     try:
-        return _review(args) if args.command == "review" else _plan(args)
+        commands = {"plan": _plan, "review": _review, "promote": promote_cli.run_promote,
+                    "rollback": promote_cli.run_rollback}
+        return commands[args.command](args)
     except KeyboardInterrupt:
         return 130
     except OSError as exc:
@@ -136,12 +141,10 @@ def _plan(args: argparse.Namespace) -> int:
         limits.update(quota_from_cores(dict(args.quota)))
         settings = replace(settings, quota_millis=limits)
     state = desired(loaded.endpoints, settings, loaded.diagnostics)
-    if stack:  # a stack is deployed: the policy pack's rules (MLP5xx) apply to it too
-        from components.core.diagnostics import sort_diagnostics
-        from components.core.rules import policy_diagnostics
+    if stack:  # a stack is deployed: the policy rules and the target's own checks apply
+        from components.core.stackchecks import with_stack_diagnostics
 
-        state = replace(state, diagnostics=tuple(sort_diagnostics(
-            (*state.diagnostics, *policy_diagnostics(state)))))
+        state = with_stack_diagnostics(state)
     doc = document.plan_document(state, stack)
     if args.format == "json":
         sys.stdout.write(document.render_json(doc))
@@ -162,8 +165,16 @@ def _review(args: argparse.Namespace) -> int:
     """``mlplan review``: base (git ref, folder) vs working tree, or a Pulumi preview."""
     from components import io, review_io
     from components.core.diff import plan
-    from components.core.state import desired
+    from components.core.stackchecks import with_stack_diagnostics
+    from components.core.state import DesiredState, desired
     from components.render import review_document, review_markdown, review_text
+
+    def state_of(loaded: io.Loaded | None) -> DesiredState | None:
+        """As ``mlplan plan`` in stack mode: the desired state plus the policy rules."""
+        if loaded is None:
+            return None
+        return with_stack_diagnostics(
+            desired(loaded.endpoints, loaded.settings, loaded.diagnostics))
 
     def fail(message: str) -> int:
         print(f"mlplan review: {message}", file=sys.stderr)
@@ -206,9 +217,7 @@ def _review(args: argparse.Namespace) -> int:
             old = (review_io.load_stack_at(tree, stack) if tree is not None
                    else review_io.load_stack_in(Path(args.base_dir), stack))
             new = review_io.load_stack_in(root, stack)
-            changes = plan(
-                desired(old.endpoints, old.settings, old.diagnostics) if old else None,
-                desired(new.endpoints, new.settings, new.diagnostics) if new else None)
+            changes = plan(state_of(old), state_of(new))
             entries.append(review_document.stack_entry(stack, changes))
         doc = review_document.review_document(entries, source="desired-state", base=label,
                                               head="working tree")

@@ -21,6 +21,8 @@ from typing import Any, Protocol
 
 from components.core.promote import Promotion, PromotionStep
 
+READY_ATTEMPTS = 20
+
 
 class StackDriver(Protocol):
     """The Automation API boundary: what ``--apply`` needs of a Pulumi stack."""
@@ -62,18 +64,25 @@ def gate(uri: str, key: str, bake_seconds: float, max_error_rate: float, *,
          probe: Callable[[str, str, float, bytes | None], bool] = probe_once,
          clock: Callable[[], float] = time.monotonic,
          sleep: Callable[[float], None] = time.sleep) -> GateResult:
-    """Probe ``uri`` for ``bake_seconds``; bounded to ``bake * rate + 1`` requests."""
-    if not probe(uri, key, timeout, body):
-        return GateResult(False, 1, 1, f"{uri} does not answer")
-    probes, failures = 1, 0
-    limit = int(bake_seconds * rate_per_second) + 1
+    """First the URI must answer (up to ``READY_ATTEMPTS`` tries: a router that just reloaded
+    may miss one), then probe it for ``bake_seconds``, bounded to ``bake * rate`` requests;
+    the error share counts the bake probes."""
+    for _attempt in range(READY_ATTEMPTS):
+        if probe(uri, key, timeout, body):
+            break
+        sleep(1.0 / rate_per_second)
+    else:
+        return GateResult(False, READY_ATTEMPTS, READY_ATTEMPTS,
+                          f"{uri} does not answer ({READY_ATTEMPTS} tries)")
+    probes, failures = 0, 0
+    limit = max(1, int(bake_seconds * rate_per_second))
     end = clock() + bake_seconds
     while clock() < end and probes < limit:
         probes += 1
         if not probe(uri, key, timeout, body):
             failures += 1
         sleep(1.0 / rate_per_second)
-    rate = failures / probes
+    rate = failures / max(probes, 1)
     if rate > max_error_rate:
         return GateResult(False, probes, failures,
                           f"{failures} of {probes} probes failed ({rate:.1%} > "
@@ -92,7 +101,7 @@ class ApplyResult:
 
 def apply(
     promotion: Promotion,
-    write: Callable[[PromotionStep], None],
+    write: Callable[[PromotionStep], object],
     restore: Callable[[], None],
     driver: StackDriver,
     run_gate: Callable[[Mapping[str, Any]], GateResult],
@@ -126,7 +135,7 @@ def apply(
 
 
 def _roll_back(last_good: PromotionStep | None,
-               write: Callable[[PromotionStep], None], restore: Callable[[], None],
+               write: Callable[[PromotionStep], object], restore: Callable[[], None],
                driver: StackDriver, progress: Callable[[str], None],
                reason: str) -> ApplyResult:
     completed = last_good.number + 1 if last_good else 0

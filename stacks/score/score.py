@@ -34,4 +34,5 @@ def run(raw_data: str) -> dict:
         round(scale * (sum(w * x for w, x in zip(weights, row, strict=True)) + bias), 6)
         for row in rows
     ]
-    return {"deployment": os.environ.get("MLPLAN_DEPLOYMENT", "unknown"), "predictions": predictions}
+    deployment = os.environ.get("MLPLAN_DEPLOYMENT", "unknown")
+    return {"deployment": deployment, "predictions": predictions}

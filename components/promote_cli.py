@@ -1,0 +1,171 @@
+"""``mlplan promote`` and ``mlplan rollback``: argv -> files, stack updates, exit code.
+
+Plan only (default): print every step with its traffic, instances and quota; exit 1 if any
+step is invalid or over quota. ``--write``: edit the endpoint file to the next step only (a
+pull request per step, reviewed with ``mlplan review``). ``--apply``: all steps through the
+Pulumi Automation API with a gate between steps and rollback on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_ERROR = 0, 1
+
+
+def _steps(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a list of percents like 10,50,100") from None
+
+
+def add_parsers(commands: Any) -> None:
+    promote = commands.add_parser(
+        "promote", help="plan, write or apply a blue/green promotion step by step",
+        description="Move live traffic to a deployment in safe steps: optional mirror, each "
+                    "live step, then retire the old deployment (traffic first, delete after).")
+    promote.add_argument("endpoint")
+    promote.add_argument("--to", required=True, metavar="DEPLOYMENT")
+    promote.add_argument("--steps", type=_steps, default=(10, 50, 100), metavar="10,50,100")
+    promote.add_argument("--mirror", type=int, metavar="PERCENT",
+                         help="mirror this share to the new deployment first (1-50)")
+    promote.add_argument("--stack", default="dev")
+    mode = promote.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true",
+                      help="edit the endpoint YAML to the next step only")
+    mode.add_argument("--apply", action="store_true",
+                      help="run every step with pulumi up and a gate between steps")
+    promote.add_argument("--max-error-rate", type=float, default=0.01, metavar="RATE",
+                         help="gate: highest share of failed probes (default 0.01)")
+    promote.add_argument("--bake", type=float, default=60.0, metavar="SECONDS",
+                         help="gate: how long to probe each step (default 60)")
+    promote.add_argument("--sample", type=Path, metavar="FILE",
+                         help="gate: POST this JSON to the scoring URI instead of GET /")
+    promote.add_argument("--format", choices=("text", "json"), default="text")
+    rollback = commands.add_parser(
+        "rollback", help="return all live traffic to where a promotion started, in one step")
+    rollback.add_argument("endpoint")
+    rollback.add_argument("--stack", default="dev")
+    rollback.add_argument("--apply", action="store_true", help="also run pulumi up")
+
+
+def _load(stack: str) -> tuple[Any, Path]:
+    from components import io
+    from components.core.state import desired
+
+    root = io.find_project_root(Path.cwd())
+    if root is None:
+        raise SystemExit("mlplan: no Pulumi.yaml here or above; run inside an mlplan project")
+    loaded = io.load_stack(root, stack)
+    return desired(loaded.endpoints, loaded.settings, loaded.diagnostics), root
+
+
+class AutomationStack:
+    """The real Automation API: ``pulumi up`` of the stack in the project folder."""
+
+    def __init__(self, root: Path, stack: str) -> None:
+        from pulumi import automation
+
+        self._stack = automation.select_stack(stack_name=stack, work_dir=str(root))
+
+    def up(self) -> None:
+        self._stack.up(on_output=lambda line: print(line, file=sys.stderr))
+
+    def outputs(self) -> Mapping[str, Any]:
+        return {name: output.value for name, output in self._stack.outputs().items()}
+
+
+def run_promote(args: argparse.Namespace) -> int:
+    from components.core import promote
+    from components.promote_io import apply_step
+    from components.render import promotion as render
+
+    state, root = _load(args.stack)
+    plan = promote.plan(state, args.endpoint, args.to, args.steps, args.mirror)
+    if args.format == "json":
+        sys.stdout.write(json.dumps(render.document(plan), indent=2, sort_keys=True) + "\n")
+    else:
+        sys.stdout.write(render.render_text(plan))
+    sys.stderr.write(render.diagnostics_text(plan))
+    if not plan.ok:
+        return EXIT_ERROR
+    endpoint = next(e for e in state.endpoints if e.name == args.endpoint).endpoint
+    endpoint_file = endpoint.source.file
+    retired_files = [d.source.file for d in endpoint.deployments if d.name in plan.retired]
+    source = promote.format_split([(n, p) for n, p in endpoint.traffic if n in plan.retired]) \
+        or ",".join(f"{n}=0" for n in plan.retired)
+    if args.write:
+        step = plan.steps[0]
+        for line in apply_step(root, endpoint_file, step, source, args.to, retired_files):
+            print(line)
+        print("review it with: mlplan review --base HEAD")
+        return EXIT_OK
+    if args.apply:
+        return _apply(args, plan, root, endpoint_file, source, retired_files)
+    return EXIT_OK
+
+
+def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, source: str,
+           retired_files: list[str]) -> int:
+    from components.promote_apply import apply, gate
+    from components.promote_io import apply_step
+
+    originals = {f: (root / f).read_text(encoding="utf-8")
+                 for f in [endpoint_file, *retired_files]}
+    body = args.sample.read_bytes() if args.sample else None
+
+    def restore() -> None:
+        for file, text in originals.items():
+            (root / file).write_text(text, encoding="utf-8")
+
+    def run_gate(outputs: Mapping[str, Any]) -> Any:
+        uri = str(outputs.get(f"{args.endpoint}-scoring-uri", ""))
+        key = str(outputs.get(f"{args.endpoint}-primary-key", ""))
+        target = uri if body else uri.removesuffix("score")
+        return gate(target, key, args.bake, args.max_error_rate, body=body)
+
+    result = apply(
+        plan,
+        write=lambda step: apply_step(root, endpoint_file, step, source, args.to,
+                                      retired_files if step.stage == "retire" else []),
+        restore=restore,
+        driver=AutomationStack(root, args.stack),
+        run_gate=run_gate,
+        progress=lambda line: print(f"mlplan promote: {line}", file=sys.stderr),
+    )
+    if not result.ok:
+        print(f"mlplan promote: {result.reason}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"promoted {args.to} on {args.endpoint}: {result.completed} steps")
+    return EXIT_OK
+
+
+def run_rollback(args: argparse.Namespace) -> int:
+    from components.promote_io import load, rollback_split, write_rollback
+
+    state, root = _load(args.stack)
+    current = next((e for e in state.endpoints if e.name == args.endpoint), None)
+    if current is None:
+        print(f"mlplan rollback: endpoint '{args.endpoint}' is not declared", file=sys.stderr)
+        return EXIT_ERROR
+    endpoint_file = current.endpoint.source.file
+    _yaml, document = load(root / endpoint_file)
+    recorded = rollback_split(document)
+    if recorded is None:
+        print(f"mlplan rollback: no promotion in progress on '{args.endpoint}' (no "
+              "mlplan-promotion-from tag in its file); edit its traffic instead",
+              file=sys.stderr)
+        return EXIT_ERROR
+    split, _to = recorded
+    names = [d.name for d in current.endpoint.deployments]
+    print(write_rollback(root, endpoint_file, split, names))
+    if args.apply:
+        AutomationStack(root, args.stack).up()
+    return EXIT_OK

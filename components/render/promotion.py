@@ -1,0 +1,58 @@
+"""A promotion plan -> text (a table of steps) or a JSON-ready document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.core.promote import Promotion
+from components.render.document import cores, diagnostic_entry
+from components.render.text import table
+
+
+def _split(pairs: tuple[tuple[str, int], ...]) -> str:
+    return ", ".join(f"{n} {p}%" for n, p in pairs) or "-"
+
+
+def render_text(promotion: Promotion) -> str:
+    head = (f"mlplan promote {promotion.endpoint} --to {promotion.to}: "
+            f"{len(promotion.steps)} steps, retiring {', '.join(promotion.retired) or 'nothing'}")
+    rows = [
+        (str(s.number + 1), s.stage, _split(s.traffic), _split(s.mirror),
+         ", ".join(f"{n} x{c}" for n, c in s.deployments),
+         f"{cores(s.quota_millis)} / {cores(s.quota_limit_millis)}",
+         "ok" if s.ok else "INVALID")
+        for s in promotion.steps
+    ]
+    lines = [head, ""]
+    if rows:
+        lines += table(("Step", "Stage", "Traffic", "Mirror", "Deployments", "Quota cores",
+                        "Check"), rows)
+        lines += ["", f"Peak quota: {cores(promotion.peak_quota_millis)} cores (both "
+                      "deployments count until the retire step). Traffic moves first; retired "
+                      "deployments are deleted after."]
+    return "\n".join(lines) + "\n"
+
+
+def diagnostics_text(promotion: Promotion) -> str:
+    found = [*promotion.diagnostics,
+             *(d for s in promotion.steps for d in s.diagnostics)]
+    unique = list(dict.fromkeys(found))
+    return "".join(f"{d}\n" for d in unique)
+
+
+def document(promotion: Promotion) -> dict[str, Any]:
+    return {
+        "format_version": 1,
+        "endpoint": promotion.endpoint,
+        "to": promotion.to,
+        "retired": list(promotion.retired),
+        "ok": promotion.ok,
+        "peak_quota_cores": cores(promotion.peak_quota_millis),
+        "steps": [{"number": s.number + 1, "stage": s.stage, "traffic": dict(s.traffic),
+                   "mirror_traffic": dict(s.mirror), "instances": dict(s.deployments),
+                   "quota_cores": cores(s.quota_millis),
+                   "quota_limit_cores": cores(s.quota_limit_millis),
+                   "diagnostics": [diagnostic_entry(d) for d in s.diagnostics]}
+                  for s in promotion.steps],
+        "diagnostics": [diagnostic_entry(d) for d in promotion.diagnostics],
+    }

@@ -1,0 +1,311 @@
+"""core.diff: actions, field effects, rollout steps, promotion stages, quota rows. Tables of
+named scenarios over in-memory desired states (no files)."""
+
+from __future__ import annotations
+
+import itertools
+from textwrap import dedent
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from components.core import codes, rollout
+from components.core.diff import (
+    Action,
+    DeploymentChange,
+    Effect,
+    Roll,
+    Share,
+    StackChanges,
+    Stage,
+    classify,
+    field_changes,
+    plan,
+    stage_of,
+)
+from components.core.quota import reserved_instances
+from components.core.settings import Settings
+from components.core.spec import SourceText, parse
+from components.core.state import DesiredState, desired
+
+QUOTA = {"standardDSv2Family": 200_000, "total": 500_000}
+
+
+def dep(name: str, count: int = 3, image: str = "example/scorer:1",
+        sku: str = "Standard_DS3_v2", extra: str = "") -> str:
+    return dedent(f"""\
+        name: {name}
+        endpoint_name: my-endpoint
+        instance_type: {sku}
+        instance_count: {count}
+        environment: {{image: "{image}"}}
+        """) + extra
+
+
+def state(traffic: dict[str, int], deployments: dict[str, str],
+          mirror: dict[str, int] | None = None, target: str = "docker",
+          files: dict[str, str] | None = None) -> DesiredState:
+    """One endpoint ``my-endpoint``; deployment ``name`` lives in ``ep/<name>.yml`` unless
+    ``files`` says otherwise."""
+    def flow(mapping: dict[str, int]) -> str:
+        return "{" + ", ".join(f"{n}: {p}" for n, p in mapping.items()) + "}"
+
+    endpoint = f"name: my-endpoint\ntraffic: {flow(traffic)}\n"
+    if mirror:
+        endpoint += f"mirror_traffic: {flow(mirror)}\n"
+    sources = [SourceText("ep/endpoint.yml", endpoint)]
+    sources += [SourceText((files or {}).get(n, f"ep/{n}.yml"), text)
+                for n, text in deployments.items()]
+    result = parse(sources)
+    assert not result.diagnostics, result.diagnostics
+    return desired(result.endpoints, Settings(target=target, quota_millis=QUOTA),  # type: ignore[arg-type]
+                   result.diagnostics)
+
+
+def only_deployment(changes: StackChanges, name: str) -> DeploymentChange:
+    (endpoint,) = changes.endpoints
+    return next(d for d in endpoint.deployments if d.name == name)
+
+
+BLUE = dep("blue")
+K8S = "kubernetes"
+
+# (name, base, head, endpoint action, {deployment: action})
+ACTIONS = [
+    ("identical states", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": BLUE}), Action.NO_OP, {"blue": Action.NO_OP}),
+    ("new deployment", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100, "green": 0}, {"blue": BLUE, "green": dep("green")}),
+     Action.UPDATE, {"blue": Action.NO_OP, "green": Action.CREATE}),
+    ("deleted deployment", state({"blue": 0, "green": 100}, {"blue": BLUE, "green": dep("green")}),
+     state({"green": 100}, {"green": dep("green")}),
+     Action.UPDATE, {"blue": Action.DELETE, "green": Action.NO_OP}),
+    ("traffic only", state({"blue": 100, "green": 0}, {"blue": BLUE, "green": dep("green")}),
+     state({"blue": 90, "green": 10}, {"blue": BLUE, "green": dep("green")}),
+     Action.UPDATE, {"blue": Action.NO_OP, "green": Action.NO_OP}),
+    ("image change on docker: delete-first roll", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2")}),
+     Action.UPDATE, {"blue": Action.DELETE_THEN_CREATE}),
+    ("image change on kubernetes: surge roll", state({"blue": 100}, {"blue": BLUE}, target=K8S),
+     state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2")}, target=K8S),
+     Action.UPDATE, {"blue": Action.CREATE_THEN_DELETE}),
+    ("instance type change rolls", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", sku="Standard_NC6s_v3")}),
+     Action.UPDATE, {"blue": Action.DELETE_THEN_CREATE}),
+    ("scale only updates in place", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", 10)}), Action.UPDATE, {"blue": Action.UPDATE}),
+    ("request timeout is a router setting", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", extra="request_settings: "
+                                                     "{request_timeout_ms: 9000}\n")}),
+     Action.UPDATE, {"blue": Action.UPDATE}),
+    ("concurrency sets the worker count: rolls", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", extra=(
+         "request_settings: {max_concurrent_requests_per_instance: 2}\n"))}),
+     Action.UPDATE, {"blue": Action.DELETE_THEN_CREATE}),
+    ("probe change on docker is in place", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", extra="readiness_probe: {period: 5}\n")}),
+     Action.UPDATE, {"blue": Action.UPDATE}),
+    ("probe change on kubernetes rolls", state({"blue": 100}, {"blue": BLUE}, target=K8S),
+     state({"blue": 100}, {"blue": dep("blue", extra="readiness_probe: {period: 5}\n")},
+           target=K8S),
+     Action.UPDATE, {"blue": Action.CREATE_THEN_DELETE}),
+    ("tags are metadata", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", extra="tags: {team: ml}\n")}),
+     Action.UPDATE, {"blue": Action.UPDATE}),
+    ("rename in the same file", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue2": 100}, {"blue2": dep("blue2")}, files={"blue2": "ep/blue.yml"}),
+     Action.UPDATE, {"blue2": Action.CREATE_THEN_DELETE}),
+    ("rename with identical settings in another file", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue2": 100}, {"blue2": dep("blue2")}),
+     Action.UPDATE, {"blue2": Action.CREATE_THEN_DELETE}),
+    ("new name with other settings is create + delete", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue2": 100}, {"blue2": dep("blue2", 4)}),
+     Action.UPDATE, {"blue": Action.DELETE, "blue2": Action.CREATE}),
+    ("target switch replaces everything", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": BLUE}, target=K8S),
+     Action.CREATE_THEN_DELETE, {"blue": Action.CREATE_THEN_DELETE}),
+    ("stack missing at base", None, state({"blue": 100}, {"blue": BLUE}),
+     Action.CREATE, {"blue": Action.CREATE}),
+    ("stack missing at head", state({"blue": 100}, {"blue": BLUE}), None,
+     Action.DELETE, {"blue": Action.DELETE}),
+]
+
+
+@pytest.mark.parametrize(("name", "base", "head", "endpoint_action", "deployment_actions"),
+                         ACTIONS, ids=[a[0] for a in ACTIONS])
+def test_actions(name: str, base: DesiredState | None, head: DesiredState | None,
+                 endpoint_action: Action, deployment_actions: dict[str, Action]) -> None:
+    changes = plan(base, head)
+    (endpoint,) = changes.endpoints
+    assert endpoint.action is endpoint_action
+    assert {d.name: d.action for d in endpoint.deployments} == deployment_actions
+    assert changes.has_changes is (endpoint_action is not Action.NO_OP)
+
+
+def test_roll_schedules_follow_the_target() -> None:
+    base = state({"blue": 100}, {"blue": dep("blue", 10)})
+    head = state({"blue": 100}, {"blue": dep("blue", 10, image="example/scorer:2")})
+    docker = only_deployment(plan(base, head), "blue").roll
+    assert docker is not None
+    assert docker.describe() == "10 instances: 5 batches of 2, at least 8 serving"
+    assert docker.batches[0] == ("my-endpoint-blue-0", "my-endpoint-blue-1")
+    k8s = only_deployment(plan(state({"blue": 100}, {"blue": dep("blue", 10)}, target=K8S),
+                               state({"blue": 100}, {"blue": dep("blue", 10, "example/scorer:2")},
+                                     target=K8S)), "blue").roll
+    assert k8s is not None and k8s.describe() == "10 instances: 5 batches of 2, peak 12"
+
+
+def test_scale_with_a_roll_scales_first_and_warns_mlp301() -> None:
+    changes = plan(state({"blue": 100}, {"blue": BLUE}),
+                   state({"blue": 100}, {"blue": dep("blue", 10, image="example/scorer:2")}))
+    blue = only_deployment(changes, "blue")
+    assert [s.describe() for s in blue.steps] == [
+        "scale 3 -> 10", "10 instances: 5 batches of 2, at least 8 serving"]
+    (warning,) = [d for d in changes.diagnostics if d.code == codes.SCALE_WITH_ROLL]
+    assert warning.path == "ep/blue.yml:4 instance_count"
+    assert "scaling runs first" in warning.message
+
+
+def test_scale_alone_has_no_mlp301_and_names_the_new_instances() -> None:
+    changes = plan(state({"blue": 100}, {"blue": BLUE}),
+                   state({"blue": 100}, {"blue": dep("blue", 5)}))
+    blue = only_deployment(changes, "blue")
+    assert [s.kind for s in blue.steps] == ["scale"]
+    assert blue.reasons[0].startswith("scale 3 -> 5: 2 instances added "
+                                      "(my-endpoint-blue-3 .. my-endpoint-blue-4)")
+    assert not [d for d in changes.diagnostics if d.code == codes.SCALE_WITH_ROLL]
+
+
+def test_deleting_a_live_deployment_says_traffic_moves_first() -> None:
+    changes = plan(state({"blue": 90, "green": 10}, {"blue": BLUE, "green": dep("green")}),
+                   state({"green": 100}, {"green": dep("green")}))
+    (endpoint,) = changes.endpoints
+    assert endpoint.traffic.moves_before_delete == ("blue",)
+    assert any("traffic moves first, delete after" in r for r in endpoint.reasons)
+    blue = only_deployment(changes, "blue")
+    assert any(r.startswith("blue had 90% live traffic: traffic moves first, delete after")
+               for r in blue.reasons)
+    assert endpoint.traffic.stages == ((Stage.RETIRED, "blue"), (Stage.PROMOTED, "green"))
+
+
+def test_field_changes_are_dotted_and_secrets_masked() -> None:
+    before = {"environment": {"image": "a:1"}, "environment_variables": {"API_KEY": "s1"},
+              "instance_count": 3}
+    after = {"environment": {"image": "a:2", "conda_file": "env.yml"},
+             "environment_variables": {"API_KEY": "s2", "MODE": "fast"}, "instance_count": 3}
+    assert field_changes(before, after) == [
+        ("environment.conda_file", None, "env.yml"),
+        ("environment.image", "a:1", "a:2"),
+        ("environment_variables.API_KEY", "(sensitive)", "(sensitive)"),
+        ("environment_variables.MODE", None, "fast"),
+    ]
+
+
+CLASSIFY = [
+    ("environment.image", "docker", Effect.ROLL),
+    ("model.path", "kubernetes", Effect.ROLL),
+    ("instance_count", "docker", Effect.SCALE),
+    ("request_settings.request_timeout_ms", "docker", Effect.IN_PLACE),
+    ("request_settings.max_concurrent_requests_per_instance", "kubernetes", Effect.ROLL),
+    ("liveness_probe.period", "docker", Effect.IN_PLACE),
+    ("liveness_probe.period", "kubernetes", Effect.ROLL),
+    ("size.memory_mib", "docker", Effect.IN_PLACE),
+    ("size.memory_mib", "kubernetes", Effect.ROLL),
+    ("tags.team", "kubernetes", Effect.IN_PLACE),
+    ("scale_settings.max_instances", "kubernetes", Effect.IN_PLACE),
+]
+
+
+@pytest.mark.parametrize(("path", "target", "effect"), CLASSIFY,
+                         ids=[f"{c[0]} on {c[1]}" for c in CLASSIFY])
+def test_classify(path: str, target: str, effect: Effect) -> None:
+    assert classify(path, target)[0] is effect
+
+
+# (name, share, existed, exists, stage) -- the examples of Stage's docstring
+STAGES = [
+    ("created at 0%", Share(0, 0, 0, 0), False, True, Stage.NEW),
+    ("mirrored 10%", Share(0, 0, 0, 10), True, True, Stage.MIRRORED),
+    ("canary 0 -> 10", Share(0, 10, 0, 0), True, True, Stage.CANARY),
+    ("canary 10 -> 50", Share(10, 50, 0, 0), True, True, Stage.CANARY),
+    ("canary created at 10%", Share(0, 10, 0, 0), False, True, Stage.CANARY),
+    ("promoted 10 -> 100", Share(10, 100, 0, 0), True, True, Stage.PROMOTED),
+    ("rolled back 90 -> 100", Share(90, 100, 0, 0), True, True, Stage.ROLLED_BACK),
+    ("drained 90 -> 0", Share(90, 0, 0, 0), True, True, Stage.DRAINED),
+    ("mirror stopped drains", Share(0, 0, 10, 0), True, True, Stage.DRAINED),
+    ("retired", Share(0, 0, 0, 0), True, False, Stage.RETIRED),
+    ("falling share is no stage", Share(100, 90, 0, 0), True, True, None),
+    ("unchanged", Share(90, 90, 0, 0), True, True, None),
+]
+
+
+@pytest.mark.parametrize(("name", "share", "existed", "exists", "expected"), STAGES,
+                         ids=[s[0] for s in STAGES])
+def test_stages(name: str, share: Share, existed: bool, exists: bool,
+                expected: Stage | None) -> None:
+    assert stage_of(share, existed, exists) is expected
+
+
+def test_safe_rollout_sequence_reads_as_its_stages() -> None:
+    """Azure's sequence: green at 0% -> mirror 10 -> 90/10 -> 0/100 -> delete blue."""
+    green = dep("green")
+    states = [
+        state({"blue": 100}, {"blue": BLUE}),
+        state({"blue": 100, "green": 0}, {"blue": BLUE, "green": green}),
+        state({"blue": 100, "green": 0}, {"blue": BLUE, "green": green}, {"green": 10}),
+        state({"blue": 90, "green": 10}, {"blue": BLUE, "green": green}),
+        state({"blue": 0, "green": 100}, {"blue": BLUE, "green": green}),
+        state({"green": 100}, {"green": green}),
+    ]
+    stages = [[s.value for s, _d in plan(a, b).endpoints[0].traffic.stages]
+              for a, b in itertools.pairwise(states)]
+    assert stages == [["new at 0%"], ["mirrored"], ["canary"], ["promoted", "drained"],
+                      ["retired"]]
+
+
+def test_quota_peak_counts_a_renamed_deployment_twice() -> None:
+    changes = plan(state({"blue": 100}, {"blue": BLUE}),
+                   state({"blue2": 100}, {"blue2": dep("blue2")}, files={"blue2": "ep/blue.yml"}))
+    (family,) = changes.quota
+    assert (family.before_millis, family.after_millis, family.peak_millis) == (
+        16_000, 16_000, 32_000)
+    assert (changes.quota_total.limit_after_millis, family.limit_after_millis) == (
+        500_000, 200_000)
+
+
+def test_verbs_round_trip() -> None:
+    for action in Action:
+        assert Action.from_verbs(action.verbs) is action
+    assert Action.CREATE_THEN_DELETE.verbs == ("create", "delete")
+    assert Action.DELETE_THEN_CREATE.symbol == "-/+"
+
+
+@given(st.integers(min_value=1, max_value=500))
+def test_roll_arithmetic(instances: int) -> None:
+    """Surge peaks at exactly the quota reservation; delete-first never drops more than one
+    batch and never exceeds N."""
+    schedule = rollout.RolloutSchedule.of(instances)
+    surge = Roll(schedule, Action.CREATE_THEN_DELETE, ())
+    first = Roll(schedule, Action.DELETE_THEN_CREATE, ())
+    assert surge.peak == reserved_instances(instances, exempt=False)
+    assert surge.min_in_service == instances
+    assert first.peak == instances
+    assert first.min_in_service == instances - rollout.batch_size(instances)
+    assert first.min_in_service >= (4 * instances) // 5 - 1
+
+
+def test_renamed_endpoint_replaces_its_deployments_and_holds_both_reservations() -> None:
+    def named(endpoint: str) -> DesiredState:
+        result = parse([
+            SourceText("ep/endpoint.yml", f"name: {endpoint}\ntraffic: {{blue: 100}}\n"),
+            SourceText("ep/blue.yml", dep("blue").replace("my-endpoint", endpoint))])
+        return desired(result.endpoints, Settings(), result.diagnostics)
+
+    changes = plan(named("my-endpoint"), named("new-endpoint"))
+    (endpoint,) = changes.endpoints
+    assert (endpoint.name, endpoint.renamed_from, endpoint.action) == (
+        "new-endpoint", "my-endpoint", Action.CREATE_THEN_DELETE)
+    assert [(d.name, d.action) for d in endpoint.deployments] == [
+        ("blue", Action.CREATE_THEN_DELETE)]
+    assert changes.quota_total.peak_millis == 2 * changes.quota_total.after_millis

@@ -1,0 +1,95 @@
+"""``mlplan promote`` end to end on a git repository: each ``--write`` is one reviewed step.
+
+After every write the endpoint file still parses, its comments survive, and ``mlplan review
+--base HEAD`` shows exactly that step's traffic change; then the step is committed, as a pull
+request would be merged.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from components.cli import main
+from tests.targets.projects import make_project
+
+ENDPOINT_FILE = "stacks/endpoints/endpoint.yml"
+
+
+def git(root: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+@pytest.fixture()
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = make_project(tmp_path, {"blue": {}, "green": {}}, traffic={"blue": 100, "green": 0})
+    text = (root / ENDPOINT_FILE).read_text()
+    (root / ENDPOINT_FILE).write_text("# owned by the ML platform team\n" + text)
+    git(root, "init", "-q")
+    git(root, "config", "user.email", "ci@example.com")
+    git(root, "config", "user.name", "CI")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    monkeypatch.chdir(root)
+    return root
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_each_write_is_one_reviewed_step(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["--stack", "test", "--to", "green", "--steps", "10,100", "--mirror", "10"]
+    seen = []
+    for _ in range(4):
+        code, out, err = run(["promote", "my-endpoint", *base, "--write"], capsys)
+        assert code == 0, err
+        text = (repo / ENDPOINT_FILE).read_text()
+        assert text.startswith("# owned by the ML platform team\n")
+        code, out, err = run(["review", "--base", "HEAD", "--stack", "test",
+                              "--format", "json"], capsys)
+        assert code == 0, err
+        (endpoint,) = json.loads(out)["stacks"][0]["endpoints"]
+        seen.append((endpoint["traffic"]["live"]["after"], endpoint["traffic"]["mirror"]["after"],
+                     [d["name"] for d in endpoint["deployments"] if d["actions"] == ["delete"]]))
+        git(repo, "add", "-A")
+        git(repo, "commit", "-qm", "step")
+    assert seen == [
+        ({"blue": 100, "green": 0}, {"green": 10}, []),
+        ({"blue": 90, "green": 10}, {}, []),
+        ({"blue": 0, "green": 100}, {}, []),
+        ({"green": 100}, {}, ["blue"]),
+    ]
+    assert not (repo / "stacks/endpoints/blue.yml").exists()
+    code, out, _err = run(["promote", "my-endpoint", *base], capsys)
+    assert code == 1  # nothing left to promote from
+
+
+def test_plan_only_prints_the_steps_and_fails_over_quota(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green"],
+                          capsys)
+    assert code == 0
+    assert "canary    blue 90%, green 10%" in out and "Peak quota: 32 cores" in out
+    stack = repo / "stacks/Pulumi.test.yaml"
+    stack.write_text(stack.read_text().replace("{total: 2000}", "{total: 31}"))
+    code, _out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green"],
+                          capsys)
+    assert code == 1 and "MLP402" in err
+
+
+def test_rollback_returns_traffic_in_one_step(repo: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["promote", "my-endpoint", "--stack", "test", "--to", "green", "--steps", "50,100"]
+    assert run([*args, "--write"], capsys)[0] == 0
+    code, out, _err = run(["rollback", "my-endpoint", "--stack", "test"], capsys)
+    assert code == 0 and "back to blue 100%" in out
+    text = (repo / ENDPOINT_FILE).read_text()
+    assert "blue: 100" in text and "green: 0" in text and "mlplan-promotion" not in text
+    code, _out, err = run(["rollback", "my-endpoint", "--stack", "test"], capsys)
+    assert code == 1 and "no promotion in progress" in err
