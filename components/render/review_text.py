@@ -6,10 +6,10 @@ one per line, the base's prefixed with ``base:``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from components.render import review_tables as t
+from components.render.text import table
 
 _COLOURS = {"create": "32", "update": "33", "replace": "35", "delete": "31", "no-op": "0"}
 
@@ -26,19 +26,6 @@ class _Paint:
 
     def bold(self, text: str) -> str:
         return f"\033[1m{text}\033[0m" if self.enabled else text
-
-
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str,
-          right: frozenset[str] = t.RIGHT_ALIGNED) -> list[str]:
-    """Columns padded to their widest cell; the review's number columns right-aligned."""
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-              for i, h in enumerate(headers)]
-    lines = []
-    for row in (tuple(h.upper() for h in headers), *rows):
-        cells = [cell.rjust(w) if headers[i] in right else cell.ljust(w)
-                 for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
-        lines.append((indent + "  ".join(cells)).rstrip())
-    return lines
 
 
 def _fields(changes: list[dict[str, Any]], indent: str) -> list[str]:
@@ -85,7 +72,7 @@ def _endpoint(endpoint: dict[str, Any], paint: _Paint) -> list[str]:
     out += [f"    - {r}" for r in endpoint.get("reasons") or ()]
     if endpoint["deployments"]:
         out += table(t.DEPLOYMENT_HEADERS, [t.deployment_row(d) for d in endpoint["deployments"]],
-                     "    ")
+                     "    ", t.RIGHT_ALIGNED)
     if endpoint.get("changes"):
         out += _fields(endpoint["changes"], "    ")
     if endpoint.get("resources"):
@@ -115,7 +102,8 @@ def _stack(stack: dict[str, Any], paint: _Paint) -> list[str]:
     rows = t.quota_rows(stack)
     if rows:
         out += ["quota (cores reserved: ceil(1.2 x instances) x cores; exempt SKUs: instances x "
-                "cores; peak: deletes run last)", *table(t.QUOTA_HEADERS, rows, "  "), ""]
+                "cores; peak: deletes run last)",
+                *table(t.QUOTA_HEADERS, rows, "  ", t.RIGHT_ALIGNED), ""]
     out.append(paint.bold(f"Review {stack['stack']}: {t.summary_line(stack)}."))
     return out
 

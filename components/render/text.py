@@ -16,13 +16,14 @@ from components.render.tables import (
 )
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ") -> list[str]:
-    """Columns padded to their widest cell; numbers right-aligned."""
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ",
+          right: frozenset[str] = RIGHT_ALIGNED) -> list[str]:
+    """Columns padded to their widest cell; the columns named in ``right`` right-aligned."""
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
               for i, h in enumerate(headers)]
     lines = []
     for row in (tuple(h.upper() for h in headers), *rows):
-        cells = [cell.rjust(w) if headers[i] in RIGHT_ALIGNED else cell.ljust(w)
+        cells = [cell.rjust(w) if headers[i] in right else cell.ljust(w)
                  for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
         lines.append((indent + "  ".join(cells)).rstrip())
     return lines
