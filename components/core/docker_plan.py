@@ -41,6 +41,7 @@ from components.core.rollout import batches
 from components.core.router import NginxRuntime, render_keys, render_routing, render_static
 from components.core.routing import INFERENCE_PORT, docker_addresses, router_config
 from components.core.state import DeploymentState, EndpointState
+from components.core.validation import describe
 
 APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"
@@ -118,9 +119,13 @@ def parse_settings(raw: Mapping[str, Any], where: Location) -> tuple[DockerSetti
     try:
         spec = DockerSettingsSpec.model_validate(dict(raw))
     except ValidationError as exc:
-        found = [error(codes.SETTINGS, Location(where.file, where.line,
-                                                "mlplan:docker." + ".".join(map(str, e["loc"]))),
-                       f"{e['msg']} (got {e.get('input')!r}).") for e in exc.errors()]
+        known = list(DockerSettingsSpec.model_fields)
+        found = []
+        for e in exc.errors():
+            key = "mlplan:docker." + ".".join(map(str, e["loc"]))
+            found.append(error(codes.SETTINGS, Location(where.file, where.line, key),
+                               describe(e, key, known if len(e["loc"]) == 1 else [],
+                                        noun="setting")))
         return DockerSettings(), found
     return DockerSettings(spec.routerImage, tuple(sorted(spec.ports.items())),
                           spec.publishAddress, spec.host, spec.namePrefix,

@@ -31,7 +31,6 @@ MLP120 errors: gateway-api needs ``gatewayRef`` and ``hostname``.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from components.core import codes
 from components.core.catalog import Toleration
 from components.core.diagnostics import Diagnostic, Location, error, sort_diagnostics
+from components.core.validation import describe
 from components.core.yamlsource import FieldPath, format_path
 
 KEY = "mlplan:kubernetes"
@@ -337,22 +337,8 @@ def _clean(loc: tuple[int | str, ...]) -> FieldPath:
 
 
 def _message(err: Any, path: FieldPath) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(path[-1]) if path else "?"
-        known = list(KubernetesSettingsSpec.model_fields) if len(path) == 1 else []
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else "remove it."
-        return f"unknown setting '{KEY}.{format_path(path)}'; {hint}"
-    if kind in ("union_tag_not_found", "union_tag_invalid"):
+    if err["type"] in ("union_tag_not_found", "union_tag_invalid"):
         return ("a model source is '{pvc: <claim>, subPath: <dir>}' or "
                 "'{image: <image>, path: <dir in the image>}'.")
-    if kind == "missing":
-        return f"'{format_path(path)}' is required; add it."
-    if kind == "literal_error":
-        return f"{err.get('input')!r} is not allowed; use one of {err['ctx']['expected']}."
-    if kind in ("greater_than_equal", "less_than_equal"):
-        bound = err.get("ctx", {})
-        limit = f">= {bound['ge']}" if "ge" in bound else f"<= {bound.get('le')}"
-        return f"{err.get('input')!r} is out of range; it must be {limit}."
-    return f"{err.get('msg', 'invalid value')} (got {err.get('input')!r})."
+    known = list(KubernetesSettingsSpec.model_fields) if len(path) == 1 else []
+    return describe(err, f"{KEY}.{format_path(path)}", known, noun="setting")

@@ -10,7 +10,6 @@ Keys of other namespaces (``docker:host``, ``kubernetes:context``) are left alon
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,6 +21,7 @@ from components.core import codes
 from components.core.catalog import Catalog, InstanceType, Toleration
 from components.core.diagnostics import Diagnostic, Location, error
 from components.core.quantity import QuantityError, cpu_millis, memory_mib
+from components.core.validation import describe
 from components.core.yamlsource import FieldPath, YamlDocument, format_path
 
 NAMESPACE = "mlplan:"
@@ -183,19 +183,9 @@ def from_values(
 
 
 def _settings_message(err: Any, path: FieldPath) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        key = str(path[-1]) if path else "?"
-        known = [f.alias or n for n, f in SettingsSpec.model_fields.items()] if len(path) == 1 \
-            else []
-        close = difflib.get_close_matches(key, known, n=1)
-        hint = f"did you mean '{NAMESPACE}{close[0]}'?" if close else "remove it"
-        return f"unknown setting '{format_path(path)}'; {hint}."
-    if kind == "missing":
-        if path == ("endpoints",):
-            return ("missing; add 'mlplan:endpoints:' with the endpoint YAML files or folders, "
-                    "e.g. '- stacks/endpoints'.")
-        return f"required setting '{format_path(path)}' is missing; add it."
-    if kind == "literal_error":
-        return f"{err.get('input')!r} is not allowed; use one of {err['ctx']['expected']}."
-    return f"{err.get('msg', 'invalid value')} (got {err.get('input')!r})."
+    if err["type"] == "missing" and path == ("endpoints",):
+        return ("missing; add 'mlplan:endpoints:' with the endpoint YAML files or folders, "
+                "e.g. '- stacks/endpoints'.")
+    known = [f.alias or n for n, f in SettingsSpec.model_fields.items()] if len(path) == 1 \
+        else []
+    return describe(err, format_path(path), known, noun="setting", prefix=NAMESPACE)

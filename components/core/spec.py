@@ -47,6 +47,7 @@ from components.core.model import (
     Source,
 )
 from components.core.quantity import QuantityError, cpu_millis, memory_mib
+from components.core.validation import code_for, describe
 from components.core.yamlsource import FieldPath, YamlDocument, format_path, parse_yaml
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
@@ -289,20 +290,6 @@ def _schema_kind(schema: str | None) -> DeploymentKind | None:
 
 # --- pydantic errors -> diagnostics -----------------------------------------------------------
 
-_TYPE_WORDS = {
-    "int_type": "a whole number",
-    "int_parsing": "a whole number",
-    "int_from_float": "a whole number",
-    "string_type": "text",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "dict_type": "a mapping of keys to values",
-    "model_type": "a mapping of keys to values",
-    "model_attributes_type": "a mapping of keys to values",
-    "list_type": "a list",
-    "float_type": "a number",
-    "float_parsing": "a number",
-}
 
 
 _UNION_TAGS = frozenset({"reference", "inline", "str", "int", "float", "bool"})
@@ -362,38 +349,16 @@ def _first_model(annotation: Any) -> Any:
     return None
 
 
-def _describe(err: Any, value: Any, root: type[BaseModel], path: FieldPath) -> tuple[str, str]:
+def _describe(err: Any, root: type[BaseModel], path: FieldPath) -> tuple[str, str]:
     """(code, message) for one pydantic error, phrased as what is wrong and how to fix it."""
     kind = err["type"]
-    field_name = format_path(path) or "document"
-    got = err.get("input")
-    if kind == "extra_forbidden":
-        key = str(path[-1]) if path else "?"
-        parent = _model_at(root, path[:-1])
-        known = _known_keys(parent) if parent else []
-        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-        if close:
-            return codes.UNKNOWN_KEY, f"unknown key '{key}'; did you mean '{close[0]}'?"
-        return codes.UNKNOWN_KEY, (f"unknown key '{key}'; remove it or use one of: "
-                                   f"{', '.join(known)}.")
-    if kind == "missing":
-        return codes.MISSING_FIELD, f"required field '{path[-1] if path else field_name}' is "\
-            "missing; add it."
-    if kind == "literal_error":
-        expected = err.get("ctx", {}).get("expected", "")
-        return codes.INVALID_VALUE, f"{got!r} is not allowed; use one of {expected}."
-    if kind in ("greater_than_equal", "greater_than", "less_than_equal", "less_than"):
-        ctx = err.get("ctx", {})
-        bound = {"greater_than_equal": f">= {ctx.get('ge')}", "greater_than": f"> {ctx.get('gt')}",
-                 "less_than_equal": f"<= {ctx.get('le')}", "less_than": f"< {ctx.get('lt')}"}[kind]
-        return codes.INVALID_VALUE, f"{got!r} is out of range; it must be {bound}."
-    if kind in _TYPE_WORDS or kind.endswith("_type"):
-        word = _TYPE_WORDS.get(kind, kind.removesuffix("_type"))
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        return codes.WRONG_TYPE, f"expected {word}, got {shown}; write {word} here."
-    if kind == "union_tag_invalid" or kind == "union_tag_not_found":
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
         return codes.WRONG_TYPE, "expected text (a reference such as azureml:name:1) or a mapping."
-    return codes.INVALID_VALUE, f"{err.get('msg', 'invalid value')}."
+    key = str(path[-1]) if path else "document"
+    parent = _model_at(root, path[:-1]) if kind == "extra_forbidden" else None
+    known = _known_keys(parent) if parent else []
+    noun = "field" if kind == "missing" else "key"
+    return code_for(kind), describe(err, key, known, noun=noun)
 
 
 def _validation_diagnostics(
@@ -402,7 +367,7 @@ def _validation_diagnostics(
     found: list[Diagnostic] = []
     for err in exc.errors():
         path = _real_path(doc.value, err["loc"])
-        code, message = _describe(err, doc.value, root, path)
+        code, message = _describe(err, root, path)
         found.append(error(code, Location(file, doc.line_of(path), format_path(path)), message))
     return found
 

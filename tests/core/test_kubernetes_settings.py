@@ -108,13 +108,13 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
     ("model source shape", {"models": {"azureml:m:1": {"bucket": "s3://x"}}},
      "mlplan:kubernetes.models.azureml:m:1", "{pvc: <claim>, subPath: <dir>}"),
     ("model source missing path", {"models": {"azureml:m:1": {"image": "x/m:1"}}},
-     "mlplan:kubernetes.models.azureml:m:1.path", "is required"),
+     "mlplan:kubernetes.models.azureml:m:1.path", "is missing; add it"),
     ("absolute subPath", {"models": {"azureml:m:1": {"pvc": "models", "subPath": "/m"}}},
      "mlplan:kubernetes.models.azureml:m:1.subPath", "must be relative"),
     ("relative image path", {"models": {"azureml:m:1": {"image": "x/m:1", "path": "m"}}},
      "mlplan:kubernetes.models.azureml:m:1.path", "absolute path"),
     ("wrong type", {"createNamespace": "sometimes"}, "mlplan:kubernetes.createNamespace",
-     "valid boolean"),
+     "expected true or false"),
 ]
 
 

@@ -57,7 +57,7 @@ BAD = [
     ("endpoints missing", GOOD.replace("  mlplan:endpoints:\n    - stacks/endpoints\n", ""),
      1, "mlplan:endpoints", "add 'mlplan:endpoints:'"),
     ("negative quota", GOOD.replace("standardDSv2Family: 48", "standardDSv2Family: -1"), 8,
-     "mlplan:quota.standardDSv2Family", "greater than or equal to 0"),
+     "mlplan:quota.standardDSv2Family", "out of range; it must be >= 0"),
     ("bad cpu quantity", GOOD.replace("cpu: 500m", "cpu: lots"), 11,
      "mlplan:instanceTypes.gpu-small", "not a quantity"),
 ]
