@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from scaffold import scaffold
+
 SIZES = (10, 100, 1000)
 DEPLOYMENTS = ("blue", "green", "canary", "shadow")
 SKUS = ("Standard_DS3_v2", "Standard_F4s_v2", "Standard_E8s_v3", "Standard_NC4as_T4_v3")
@@ -24,14 +26,8 @@ MLPLAN = str(Path(sys.executable).with_name("mlplan"))
 
 
 def make_project(root: Path, endpoints: int) -> None:
-    (root / "Pulumi.yaml").write_text("name: bench\nruntime: python\nstackConfigDir: stacks\n")
-    stacks = root / "stacks"
-    (stacks / "model").mkdir(parents=True)
-    (stacks / "model" / "model.json").write_text("{}")
-    (stacks / "score").mkdir()
-    (stacks / "score" / "score.py").write_text("def init(): pass\ndef run(d): return d\n")
-    (stacks / "Pulumi.bench.yaml").write_text(
-        "config:\n  mlplan:endpoints: [stacks/endpoints]\n"
+    stacks = scaffold(
+        root,
         f"  mlplan:quota: {{total: {endpoints * 300}}}\n"
         f"  mlplan:limits: {{endpoints: {endpoints}, deployments: {endpoints * 4}}}\n")
     for i in range(endpoints):

@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from scaffold import scaffold
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pulumi
@@ -28,14 +30,8 @@ SIZES = (10, 100)
 
 
 def make_project(root: Path, endpoints: int) -> None:
-    (root / "Pulumi.yaml").write_text("name: bench\nruntime: python\nstackConfigDir: stacks\n")
-    stacks = root / "stacks"
-    (stacks / "model").mkdir(parents=True)
-    (stacks / "model" / "model.json").write_text("{}")
-    (stacks / "score").mkdir()
-    (stacks / "score" / "score.py").write_text("def init(): pass\ndef run(d): return d\n")
-    (stacks / "Pulumi.bench.yaml").write_text(
-        "config:\n  mlplan:endpoints: [stacks/endpoints]\n"
+    stacks = scaffold(
+        root,
         f"  mlplan:quota: {{total: {endpoints * 30}}}\n"
         f"  mlplan:limits: {{endpoints: {endpoints}}}\n")
     for i in range(endpoints):
