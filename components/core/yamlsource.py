@@ -64,6 +64,7 @@ class _Builder:
     def __init__(self, document: YamlDocument) -> None:
         self.document = document
         self.constructor = SafeConstructor()
+        self.active: set[int] = set()
 
     def scalar(self, node: ScalarNode) -> Any:
         if node.tag == STR_TAG:  # most values: no conversion to do
@@ -76,40 +77,42 @@ class _Builder:
             )
             return node.value
 
-    def build(self, node: Node, path: FieldPath, depth: int, active: frozenset[int]) -> Any:
-        if depth > MAX_DEPTH or id(node) in active:
+    def build(self, node: Node, path: FieldPath, depth: int) -> Any:
+        if isinstance(node, ScalarNode):
+            return self.scalar(node)
+        if depth > MAX_DEPTH or id(node) in self.active:
             self.document.problems.append(
                 (node.start_mark.line + 1, format_path(path), "nesting too deep or recursive alias")
             )
             return None
-        if isinstance(node, ScalarNode):
-            return self.scalar(node)
-        active = active | {id(node)}
-        if isinstance(node, SequenceNode):
-            items = []
-            for index, item in enumerate(node.value):
-                self.document.lines.setdefault((*path, index), item.start_mark.line + 1)
-                items.append(self.build(item, (*path, index), depth + 1, active))
-            return items
-        if isinstance(node, MappingNode):
-            return self.mapping(node, path, depth, active)
-        return None
+        self.active.add(id(node))  # the collections being built: an alias back is a cycle
+        try:
+            if isinstance(node, SequenceNode):
+                items = []
+                for index, item in enumerate(node.value):
+                    self.document.lines.setdefault((*path, index), item.start_mark.line + 1)
+                    items.append(self.build(item, (*path, index), depth + 1))
+                return items
+            if isinstance(node, MappingNode):
+                return self.mapping(node, path, depth)
+            return None
+        finally:
+            self.active.discard(id(node))
 
-    def mapping(
-        self, node: MappingNode, path: FieldPath, depth: int, active: frozenset[int]
-    ) -> dict[Any, Any]:
+    def mapping(self, node: MappingNode, path: FieldPath, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == MERGE_TAG:
-                value = self.build(value_node, path, depth + 1, active)
+                value = self.build(value_node, path, depth + 1)
                 sources = value if isinstance(value, list) else [value]
                 for source in sources:
                     if isinstance(source, dict):
                         for key, item in source.items():
                             merged.setdefault(key, item)
                 continue
-            key = self.build(key_node, path, depth + 1, active)
+            key = (key_node.value if isinstance(key_node, ScalarNode) and key_node.tag == STR_TAG
+                   else self.build(key_node, path, depth + 1))
             if isinstance(key, list | dict):
                 self.document.problems.append(
                     (key_node.start_mark.line + 1, format_path(path), "a key must be plain text")
@@ -124,7 +127,7 @@ class _Builder:
                 )
                 continue
             self.document.lines[(*path, key)] = line
-            result[key] = self.build(value_node, (*path, key), depth + 1, active)
+            result[key] = self.build(value_node, (*path, key), depth + 1)
         for key, item in merged.items():
             result.setdefault(key, item)
         return result
@@ -136,7 +139,7 @@ def parse_yaml(text: str) -> YamlFile:
     try:
         for node in _compose_all(text):
             document = YamlDocument(value=None, line=node.start_mark.line + 1)
-            document.value = _Builder(document).build(node, (), 0, frozenset())
+            document.value = _Builder(document).build(node, (), 0)
             documents.append(document)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
