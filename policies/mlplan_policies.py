@@ -4,10 +4,18 @@ Every policy is a stack policy: it turns all resources into ``EndpointFacts`` (f
 the targets stamp) and runs the core rules, then reports only its own codes, each violation
 as ``<code> <message>`` on the resource it concerns. Same codes and messages as ``mlplan plan``.
 
+Both targets: the facts come from the Docker containers or the Kubernetes objects
+(``components.core.policy_facts``). Kubernetes instances must also have liveness probes
+(``check_liveness`` is set per endpoint for Kubernetes facts). An endpoint whose callers are
+checked by a Gateway (routerMode gateway-api) gets MLP504 as a warning, reported by the advisory
+``mlplan-auth-gateway`` (the pack cannot see Gateway policies); ``mlplan-auth-enabled`` reports
+the MLP504 errors (an endpoint without auth).
+
 Configuration (``--policy-pack-config``): every policy takes ``enforcementLevel``; besides,
 ``mlplan-quota`` takes ``quota: {<family>: cores, total: cores}``, ``mlplan-limits`` takes
 ``deploymentsPerEndpoint``/``instancesPerDeployment``, the HA policies take ``minInstances`` and
-``environment`` (overrides the ``mlplan.dev/environment`` label).
+``environment`` (overrides the ``mlplan.dev/environment`` label), the image policies
+``environment``.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import UnknownValueError
 
 from components.core import codes
-from components.core.diagnostics import Diagnostic
+from components.core.diagnostics import Diagnostic, Severity
 from components.core.policy_facts import PlainResource, facts_from_resources
 from components.core.rules import (
     DEFAULT_MIN_INSTANCES,
@@ -49,6 +57,7 @@ class Rule:
     environments: frozenset[str] = frozenset({"development", "production"})
     stack_level: bool = False  # quota: judged over all endpoints at once
     schema: Mapping[str, Any] | None = None
+    severities: frozenset[Severity] = frozenset(Severity)  # which findings of its codes
 
 
 RULES: tuple[Rule, ...] = (
@@ -59,7 +68,9 @@ RULES: tuple[Rule, ...] = (
          MANDATORY, frozenset({codes.TRAFFIC_SUM, codes.TRAFFIC_UNKNOWN_DEPLOYMENT})),
     Rule("mlplan-mirror", "One mirror target, at most 50%, with 0% live traffic.", MANDATORY,
          frozenset({codes.MIRROR_SINGLE, codes.MIRROR_PERCENT, codes.MIRROR_LIVE,
-                    codes.MIRROR_UNKNOWN_DEPLOYMENT, codes.NO_LIVE_DEPLOYMENT})),
+                    codes.MIRROR_UNKNOWN_DEPLOYMENT}), severities=frozenset({Severity.ERROR})),
+    Rule("mlplan-mirror-without-live", "A mirror copies nothing while no deployment is live.",
+         ADVISORY, frozenset({codes.NO_LIVE_DEPLOYMENT}), severities=frozenset({Severity.WARNING})),
     Rule("mlplan-limits", "Deployments per endpoint and instances per deployment.", MANDATORY,
          frozenset({codes.TOO_MANY_DEPLOYMENTS, codes.TOO_MANY_INSTANCES}),
          schema={"deploymentsPerEndpoint": {"type": "integer", "minimum": 1},
@@ -81,7 +92,10 @@ RULES: tuple[Rule, ...] = (
     Rule("mlplan-gpu-resources", "GPU instance types get GPUs; CPU types none.", MANDATORY,
          frozenset({codes.GPU_RESOURCES})),
     Rule("mlplan-auth-enabled", "Endpoints authenticate callers (key or token).", MANDATORY,
-         frozenset({codes.AUTH_ENABLED})),
+         frozenset({codes.AUTH_ENABLED}), severities=frozenset({Severity.ERROR})),
+    Rule("mlplan-auth-gateway", "Gateway-api endpoints: callers are checked by the Gateway, "
+         "which the pack cannot see (advisory).", ADVISORY, frozenset({codes.AUTH_ENABLED}),
+         severities=frozenset({Severity.WARNING})),
     Rule("mlplan-probes", "Instances have readiness (and on Kubernetes liveness) checks.",
          MANDATORY, frozenset({codes.PROBES_PRESENT})),
     Rule("mlplan-names", "Endpoint and deployment names follow Azure's rules.", MANDATORY,
@@ -143,8 +157,9 @@ def findings(
         found = check_stack(facts, options)
     else:
         found = [d for f in facts if f.environment in rule.environments
-                 for d in check_endpoint(f, options)]
-    return [d for d in found if d.code in rule.codes]
+                 for d in check_endpoint(f, replace(
+                     options, check_liveness=f.target == "kubernetes"))]
+    return [d for d in found if d.code in rule.codes and d.severity in rule.severities]
 
 
 def validator(rule: Rule) -> Callable[[StackValidationArgs, ReportViolation], None]:

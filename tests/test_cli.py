@@ -150,3 +150,23 @@ def test_target_settings_problems_are_plan_diagnostics(
     assert code == 1
     assert "stacks/Pulumi.dev.yaml:3 mlplan:docker.routerImag: error MLP120" in err
     assert "mlplan:docker.ports.e: error MLP120" in err
+
+
+def test_kubernetes_checks_show_in_the_plan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Gateway API allows 16 HTTPRoute rules: 16 deployments (16 header rules + the split) is
+    MLP112 in gateway-api mode, and callers' auth is the Gateway's (MLP504 advisory)."""
+    from tests.targets.projects import make_project
+
+    deployments: dict[str, dict[str, object]] = {f"d{i:02d}": {"count": 3} for i in range(16)}
+    root = make_project(
+        tmp_path, deployments, traffic={"d00": 100}, target="kubernetes",
+        extra_config="  mlplan:kubernetes:\n    routerMode: gateway-api\n"
+                     "    gatewayRef: {name: edge, namespace: gateways}\n"
+                     "    hostname: '{endpoint}.ml.example.com'\n")
+    monkeypatch.chdir(root)
+    code, _out, err = run(["plan", "--stack", "test"], capsys)
+    assert code == 1
+    assert "error MLP112" in err and "at most 15" in err
+    assert "warning MLP504" in err and "Gateway edge" in err

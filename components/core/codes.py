@@ -45,7 +45,8 @@ UNKNOWN_INSTANCE_TYPE = _rule("MLP110", "unknown-instance-type",
 KUBERNETES_NAME_LENGTH = _rule("MLP111", "kubernetes-name-length",
                                "on Kubernetes, len(endpoint) + len(deployment) is 6 to 62")
 TOO_MANY_DEPLOYMENTS = _rule("MLP112", "deployments-per-endpoint",
-                             "at most 20 deployments per endpoint (configurable)")
+                             "at most 20 deployments per endpoint (configurable; 15 in "
+                             "Kubernetes gateway-api mode)")
 TOO_MANY_INSTANCES = _rule("MLP113", "instances-per-deployment",
                            "at most 50 instances per deployment (configurable)")
 REQUEST_TIMEOUT_LIMIT = _rule("MLP114", "request-timeout-limit",

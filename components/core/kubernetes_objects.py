@@ -164,6 +164,25 @@ def name_conflicts(state: DesiredState, settings: KubernetesSettings) -> list[Di
     return found
 
 
+#: Gateway API allows at most 16 rules in one HTTPRoute (``spec.rules`` maxItems).
+HTTPROUTE_MAX_RULES = 16
+
+
+def route_limits(state: DesiredState, settings: KubernetesSettings) -> list[Diagnostic]:
+    """MLP112 in gateway-api mode for an endpoint whose HTTPRoute would exceed Gateway API's 16
+    rules: one ``azureml-model-deployment`` rule per deployment plus the split, so at most 15
+    deployments (Azure allows 20). The API server would reject the route at ``pulumi up``."""
+    if settings.router_mode != "gateway-api":
+        return []
+    most = HTTPROUTE_MAX_RULES - 1
+    return [error(codes.TOO_MANY_DEPLOYMENTS, ep.endpoint.source.at("name"),
+                  f"endpoint '{ep.name}' has {len(ep.deployments)} deployments; in routerMode "
+                  "gateway-api its HTTPRoute holds one header rule per deployment plus the "
+                  f"split, and Gateway API allows {HTTPROUTE_MAX_RULES} rules, so at most "
+                  f"{most}. Delete retired deployments or use routerMode nginx.")
+            for ep in state.endpoints if len(ep.deployments) > most]
+
+
 # --- labels ------------------------------------------------------------------------------------
 
 

@@ -6,7 +6,9 @@ Both sides first reduce what they see to ``EndpointFacts``: the plan from the de
 own traffic, quota and limit checks, so a rule is written once.
 
 Levels: MLP501 (HA minimum) and MLP502 (pinned images) are warnings (advisory) in development
-and errors (mandatory) in production; the others are errors.
+and errors (mandatory) in production; MLP504 is a warning for an endpoint whose callers are
+checked by someone else (``auth_by``: a Gateway in routerMode gateway-api); the others are
+errors.
 Example: production, blue at 90% with 2 instances -> MLP501 error "blue serves 90% of live
 traffic with 2 instances; production needs at least 3".
 """
@@ -55,6 +57,10 @@ class EndpointFacts:
     mirror: tuple[tuple[str, int], ...] = ()
     deployments: tuple[DeploymentFacts, ...] = ()
     where: Location = field(default_factory=Location)
+    target: str = ""  # docker | kubernetes: Kubernetes instances also need liveness probes
+    #: who checks callers when it is not mlplan's own router, e.g. "Gateway gw/shared"
+    #: (routerMode gateway-api); MLP504 can then only advise
+    auth_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,12 @@ class RuleOptions:
 
 def facts_from_state(state: DesiredState) -> list[EndpointFacts]:
     """The desired state as facts (what the targets will stamp on the resources)."""
+    kubernetes = state.settings.kubernetes if state.settings.target == "kubernetes" else {}
+    gateway = ""
+    if kubernetes.get("routerMode") == "gateway-api":
+        ref = kubernetes.get("gatewayRef") or {}
+        name = ref.get("name", "") if isinstance(ref, dict) else ""
+        gateway = f"Gateway {name} (routerMode gateway-api)"
     found = []
     for e in state.endpoints:
         deployments = tuple(
@@ -80,7 +92,8 @@ def facts_from_state(state: DesiredState) -> list[EndpointFacts]:
         found.append(EndpointFacts(
             name=e.name, environment=state.settings.environment, auth_mode=e.endpoint.auth_mode,
             traffic=e.endpoint.traffic, mirror=e.endpoint.mirror_traffic,
-            deployments=deployments, where=e.endpoint.source.at("name")))
+            deployments=deployments, where=e.endpoint.source.at("name"),
+            target=state.settings.target, auth_by=gateway))
     return found
 
 
@@ -120,6 +133,13 @@ def check_endpoint(facts: EndpointFacts, options: RuleOptions) -> list[Diagnosti
         found.append(error(codes.AUTH_ENABLED, facts.where,
                            f"endpoint '{facts.name}' does not authenticate callers (auth "
                            f"'{facts.auth_mode}'); use auth_mode key or a token mode."))
+    elif facts.auth_by:
+        found.append(warning(codes.AUTH_ENABLED, facts.where,
+                             f"endpoint '{facts.name}' declares auth_mode {facts.auth_mode}, but "
+                             f"callers reach it through {facts.auth_by}, which mlplan does not "
+                             "configure: make sure it authenticates them (e.g. an API-key "
+                             "policy of the Gateway reading the endpoint's keys Secret). "
+                             "Advisory: mlplan cannot see Gateway policies."))
     live = dict(facts.traffic)
     for d in facts.deployments:
         label = f"{facts.name}/{d.name}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from components.core.diagnostics import Diagnostic, sort_diagnostics
-from components.core.kubernetes_objects import name_conflicts
+from components.core.kubernetes_objects import name_conflicts, route_limits
 from components.core.kubernetes_settings import parse_kubernetes_settings
 from components.core.rules import policy_diagnostics
 from components.core.state import DesiredState
@@ -19,6 +19,7 @@ def stack_diagnostics(state: DesiredState) -> list[Diagnostic]:
     if state.settings.target == "kubernetes":
         settings, _problems = parse_kubernetes_settings(state.settings.kubernetes)
         found.extend(name_conflicts(state, settings))
+        found.extend(route_limits(state, settings))
     return found
 
 

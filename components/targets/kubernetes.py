@@ -51,9 +51,11 @@ router stopped routing to them.
 Router, gateway-api mode: an HTTPRoute on ``gatewayRef`` with ``hostname``: per deployment a
 rule matching header ``azureml-model-deployment: D`` (more header matches win, so these beat
 the split; never mirrored), and a catch-all rule with weighted ``backendRefs`` (the live split)
-and a ``RequestMirror`` filter with ``percent`` (Gateway API >= v1.3). Caller auth then belongs
-to the Gateway (e.g. an API-key policy of the Gateway implementation reading the ``E-keys``
-Secret); the keys are still generated and exported.
+and a ``RequestMirror`` filter with ``percent`` (Gateway API >= v1.3). Gateway API allows 16
+rules per HTTPRoute, so an endpoint has at most 15 deployments in this mode (MLP112). Caller
+auth then belongs to the Gateway (e.g. an API-key policy of the Gateway implementation reading
+the ``E-keys`` Secret); the keys are still generated and exported. The policy pack cannot see
+Gateway policies, so MLP504 is advisory for these endpoints (policy ``mlplan-auth-gateway``).
 
 PDB: ``maxUnavailable: 20%``: a node drain may take one rolling batch (``ceil(0.2 N)``,
 Kubernetes rounds a PDB percent up), the same bound as a rolling update, and a single-instance
@@ -667,6 +669,7 @@ def deploy(state: DesiredState, keys: dict[str, Any],
     settings, problems = parse_kubernetes_settings(state.settings.kubernetes,
                                                    state.settings.file)
     problems.extend(ko.name_conflicts(state, settings))
+    problems.extend(ko.route_limits(state, settings))
     project = root or io.find_project_root(Path.cwd()) or Path.cwd()
     inputs: dict[str, dict[str, DeploymentInputs]] = {}
     for endpoint in state.endpoints:
