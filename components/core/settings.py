@@ -10,6 +10,7 @@ Keys of other namespaces (``docker:host``, ``kubernetes:context``) are left alon
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -25,6 +26,8 @@ from components.core.validation import describe
 from components.core.yamlsource import FieldPath, YamlDocument, format_path
 
 NAMESPACE = "mlplan:"
+#: A Kubernetes label value: custom instance type names are stamped as mlplan.dev/instance-type.
+INSTANCE_TYPE_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
 Target = Literal["docker", "kubernetes"]
 Environment = Literal["development", "production"]
 
@@ -154,6 +157,12 @@ def from_values(
             return Settings(file=file), found
     types: list[InstanceType] = []
     for name, t in sorted((spec.instanceTypes or {}).items()):
+        if not INSTANCE_TYPE_NAME.match(name):
+            found.append(error(codes.SETTINGS, at(("instanceTypes", name)),
+                               f"instance type name '{name}' must be 1-63 letters, digits, '-', "
+                               "'_' or '.', starting and ending with a letter or digit (it "
+                               "becomes a label value); rename it."))
+            continue
         try:
             types.append(InstanceType(
                 name=name, cpu_millis=cpu_millis(t.cpu), memory_mib=memory_mib(t.memory),

@@ -60,6 +60,8 @@ BAD = [
      "mlplan:quota.standardDSv2Family", "out of range; it must be >= 0"),
     ("bad cpu quantity", GOOD.replace("cpu: 500m", "cpu: lots"), 11,
      "mlplan:instanceTypes.gpu-small", "not a quantity"),
+    ("instance type name that cannot be a label", GOOD.replace("gpu-small:", "gpu small/1:"),
+     11, "mlplan:instanceTypes.gpu small/1", "becomes a label value"),
 ]
 
 
