@@ -1,0 +1,202 @@
+#!/usr/bin/env bash
+# Build the Pulumi engine and plugins for mlplan's e2e tests from pinned Go modules into a cache
+# outside the repository:  ${MLPLAN_ENGINE_CACHE:-$HOME/.cache/mlplan-engine}/v3.272.0/bin
+#
+#   pulumi                          CLI + engine        github.com/pulumi/pulumi/pkg/v3 (go.mod)
+#   pulumi-language-python          language host       ./cmd/pulumi-language-python (ours, see there)
+#   pulumi-language-python-exec     Python entry point  sdk/v3@$PY_SDK_VERSION python/cmd
+#   pulumi-resource-pulumi-python   dynamic providers   sdk/v3@$PY_SDK_VERSION python/dist
+#   pulumi-resource-kubernetes      provider            ./kubernetes (its own go.mod)
+#   pulumi-resource-random          provider            ./random (its own go.mod)
+#   pulumi-resource-docker          NOT BUILDABLE from Go modules; the reason is written to
+#                                   bin/unavailable/pulumi-resource-docker.txt (see README.md)
+#
+# Exit codes: 0 built (or up to date); 1 a build failed (compiler error, ...); 2 the engine cannot
+# be built here at all (no go / python3, or the module proxy refused or could not be reached).
+#
+# Each binary has a stamp (hash of its go.mod/go.sum, sources, this script and `go version`);
+# a binary whose stamp matches is not rebuilt. Prints the time each step took. Exits 0 when
+# everything buildable is built; otherwise prints which build failed and the last lines of its
+# log and exits 1. Downloads only through the Go module proxy, verified against go.sum.
+#
+# Options: -f  rebuild everything (ignore stamps).
+# Env: MLPLAN_ENGINE_CACHE (cache root), MLPLAN_GOPROXY (default https://proxy.golang.org),
+#      MLPLAN_ENGINE_JOBS (go build -p, default 2).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+PY_SDK_VERSION=v3.272.0          # pulumi (Python SDK) pinned in pyproject.toml; names the cache
+# h1: hash of github.com/pulumi/pulumi/sdk/v3@$PY_SDK_VERSION (the two Python scripts come from it)
+PY_SDK_SUM="h1:MoJElH3Y/VwV1tfTVNCh2BJuc3HxB7OPmvvYzaDe89c="
+ROOT="${MLPLAN_ENGINE_CACHE:-$HOME/.cache/mlplan-engine}/$PY_SDK_VERSION"
+BIN="$ROOT/bin"
+WORK="$ROOT/work"
+LOGS="$ROOT/logs"
+
+FORCE=0
+[[ "${1:-}" == "-f" ]] && FORCE=1
+
+command -v go >/dev/null || { echo "build.sh: FAILED: go: not on PATH (Go >= 1.25 is needed)" >&2; exit 2; }
+command -v python3 >/dev/null || { echo "build.sh: FAILED: python3: not on PATH" >&2; exit 2; }
+
+export CGO_ENABLED=0
+export GOFLAGS="-trimpath -mod=readonly -buildvcs=false"
+export GOPROXY="${MLPLAN_GOPROXY:-https://proxy.golang.org}"   # no 'direct': proxy only
+export GOTOOLCHAIN=local
+# 2 cores: one `go build` at a time, each using both cores for its compile actions.
+JOBS="${MLPLAN_ENGINE_JOBS:-2}"
+
+mkdir -p "$BIN" "$WORK" "$LOGS" "$BIN/unavailable"
+GO_VERSION="$(go version)"
+TOTAL_START=$(date +%s.%N)
+
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.1f}s')" "$1" "$(date +%s.%N)"; }
+
+# stamp_key FILE... : sha256 over the given files, this script and the Go version.
+stamp_key() {
+  { printf '%s\n' "$GO_VERSION"; cat "$HERE/build.sh" "$@"; } | sha256sum | cut -d' ' -f1
+}
+
+# fail NAME LOG REASON : report a failed build and stop.
+fail() {
+  local name="$1" log="$2" reason="$3"
+  echo "build.sh: FAILED: $name: $reason" >&2
+  if [[ -s "$log" ]]; then
+    echo "---- last lines of $log ----" >&2
+    tail -n 25 "$log" >&2
+    echo "----" >&2
+  fi
+  printf '%s: %s\n' "$name" "$reason" > "$ROOT/FAILED"
+  # Downloads refused by the module proxy or no network: nothing to fix in the code.
+  if grep -qE '403 Forbidden|not available|dial tcp|no such host|i/o timeout|TLS handshake timeout|requires go >=' "$log" 2>/dev/null; then
+    echo "build.sh: $name cannot be built here: the Go module proxy ($GOPROXY) refused or could not be reached" >&2
+    exit 2
+  fi
+  exit 1
+}
+
+# step NAME KEY CMD... : run CMD unless bin/NAME exists with stamp KEY; time it; log to logs/NAME.log.
+step() {
+  local name="$1" key="$2"; shift 2
+  local stamp="$BIN/.stamp-$name" log="$LOGS/$name.log"
+  if [[ $FORCE == 0 && -x "$BIN/$name" && -f "$stamp" && "$(cat "$stamp")" == "$key" ]]; then
+    printf '%-32s up to date\n' "$name"
+    return 0
+  fi
+  local start; start=$(date +%s.%N)
+  rm -f "$stamp"
+  if ! "$@" >"$log" 2>&1; then
+    fail "$name" "$log" "command failed: $*"
+  fi
+  [[ -x "$BIN/$name" ]] || fail "$name" "$log" "no executable $BIN/$name after the build"
+  echo "$key" > "$stamp"
+  printf '%-32s built in %s\n' "$name" "$(elapsed "$start")"
+}
+
+gobuild() {  # gobuild MODULE_DIR OUT LDFLAGS [OVERLAY] PACKAGE
+  local dir="$1" out="$2" ldflags="$3" overlay="$4" pkg="$5"
+  local args=(build -p "$JOBS" -ldflags "-s -w $ldflags" -o "$out")
+  [[ -n "$overlay" ]] && args+=(-overlay "$overlay")
+  (cd "$dir" && go "${args[@]}" "$pkg")
+}
+
+rm -f "$ROOT/FAILED"
+
+# ---- CLI and engine -------------------------------------------------------------------------
+# Read from go.mod (no module graph load, so no network before the steps below).
+CLI_VERSION="$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { print $2; exit }' "$HERE/go.mod")"
+step pulumi "$(stamp_key "$HERE/go.mod" "$HERE/go.sum")" \
+  gobuild "$HERE" "$BIN/pulumi" \
+  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$CLI_VERSION" "" \
+  github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
+
+# ---- Python language host (ours) --------------------------------------------------------------
+step pulumi-language-python \
+  "$(stamp_key "$HERE/go.mod" "$HERE/go.sum" "$HERE/cmd/pulumi-language-python/main.go")" \
+  gobuild "$HERE" "$BIN/pulumi-language-python" \
+  "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$CLI_VERSION" "" \
+  ./cmd/pulumi-language-python
+
+# ---- Python scripts from the SDK module at the Python SDK's version ---------------------------
+copy_python_scripts() {
+  local json dir sum
+  # Outside any module: a plain, proxy-only download; integrity is checked against PY_SDK_SUM.
+  json="$(cd "$WORK" && GOFLAGS=-mod=mod GONOSUMDB=github.com/pulumi/pulumi/sdk/v3 \
+          go mod download -json "github.com/pulumi/pulumi/sdk/v3@$PY_SDK_VERSION")"
+  dir="$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir",""))' <<<"$json")"
+  sum="$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Sum",""), d.get("Error",""))' <<<"$json")"
+  echo "$json"
+  [[ -n "$dir" && -d "$dir" ]] || { echo "download failed: $sum"; return 1; }
+  [[ "${sum%% *}" == "$PY_SDK_SUM" ]] || { echo "checksum mismatch: got ${sum%% *}, want $PY_SDK_SUM"; return 1; }
+  install -m 0755 "$dir/python/cmd/pulumi-language-python-exec" "$BIN/pulumi-language-python-exec"
+  install -m 0755 "$dir/python/dist/pulumi-resource-pulumi-python" "$BIN/pulumi-resource-pulumi-python"
+}
+[[ -x "$BIN/pulumi-resource-pulumi-python" ]] || rm -f "$BIN/.stamp-pulumi-language-python-exec"
+step pulumi-language-python-exec "$(stamp_key <(echo "$PY_SDK_VERSION $PY_SDK_SUM"))" copy_python_scripts
+
+# ---- Kubernetes provider ----------------------------------------------------------------------
+build_kubernetes() {
+  local mod dir ver gen="$WORK/kubernetes"
+  mod=github.com/pulumi/pulumi-kubernetes/provider/v4
+  (cd "$HERE/kubernetes" && go mod download "$mod")
+  dir="$(cd "$HERE/kubernetes" && go list -m -f '{{.Dir}}' "$mod")"
+  ver="$(cd "$HERE/kubernetes" && go list -m -f '{{.Version}}' "$mod")"; ver="${ver#v}"
+  mkdir -p "$gen"
+  # What upstream's `go generate` (cmd/pulumi-resource-kubernetes/generate.go) makes: the schema
+  # with its version set, and the Terraform mapping, minified.
+  python3 - "$dir/cmd/pulumi-resource-kubernetes" "$gen" "$ver" <<'PY'
+import json, sys
+src, out, ver = sys.argv[1:4]
+schema = json.load(open(f"{src}/schema.json"))
+schema["version"] = ver
+json.dump(schema, open(f"{out}/schema-embed.json", "w"), separators=(",", ":"))
+json.dump(json.load(open(f"{src}/terraform-mapping.json")),
+          open(f"{out}/terraform-mapping-embed.json", "w"), separators=(",", ":"))
+PY
+  python3 - "$HERE/kubernetes" "$gen" > "$gen/overlay.json" <<'PY'
+import json, sys
+pkg, gen = sys.argv[1:3]
+print(json.dumps({"Replace": {f"{pkg}/{n}": f"{gen}/{n}"
+                              for n in ("schema-embed.json", "terraform-mapping-embed.json")}}))
+PY
+  gobuild "$HERE/kubernetes" "$BIN/pulumi-resource-kubernetes" \
+    "-X github.com/pulumi/pulumi-kubernetes/provider/v4/pkg/version.Version=$ver" "$gen/overlay.json" .
+}
+step pulumi-resource-kubernetes \
+  "$(stamp_key "$HERE/kubernetes/go.mod" "$HERE/kubernetes/go.sum" "$HERE/kubernetes/main.go")" \
+  build_kubernetes
+
+# ---- Random provider (Terraform random provider through the Pulumi bridge) --------------------
+build_random() {
+  local gen="$WORK/random" ver
+  ver="$(cd "$HERE/random" && go list -m -f '{{.Version}}' github.com/terraform-providers/terraform-provider-random)"
+  ver="0.0.0-tf.${ver#v}"   # not a pulumi-random release: say where it comes from
+  mkdir -p "$gen/schema"
+  local ld="-X mlplan.dev/tests/engine/random/prov.Version=$ver"
+  gobuild "$HERE/random" "$gen/pulumi-tfgen-random" "$ld" "" ./cmd/pulumi-tfgen-random
+  (cd "$gen" && ./pulumi-tfgen-random schema --out "$gen/schema")
+  python3 - "$HERE/random/cmd/pulumi-resource-random" "$gen/schema" > "$gen/overlay.json" <<'PY'
+import json, sys
+pkg, gen = sys.argv[1:3]
+print(json.dumps({"Replace": {f"{pkg}/{n}": f"{gen}/{n}" for n in ("schema.json", "bridge-metadata.json")}}))
+PY
+  gobuild "$HERE/random" "$BIN/pulumi-resource-random" "$ld" "$gen/overlay.json" ./cmd/pulumi-resource-random
+}
+step pulumi-resource-random \
+  "$(stamp_key "$HERE/random/go.mod" "$HERE/random/go.sum" "$HERE/random/shim/go.mod" \
+     "$HERE/random/shim/shim.go" "$HERE/random/prov/info.go" \
+     "$HERE/random/cmd/pulumi-tfgen-random/main.go" "$HERE/random/cmd/pulumi-resource-random/main.go")" \
+  build_random
+
+# ---- Docker provider: not buildable from Go modules -------------------------------------------
+cat > "$BIN/unavailable/pulumi-resource-docker.txt" <<'EOF'
+pulumi-resource-docker (pulumi-docker 5.2.0) cannot be built from Go modules: its provider module
+(github.com/pulumi/pulumi-docker/provider/v5) is not published as a tagged module (the module proxy
+here refuses v5.2.0), and its go.mod replaces github.com/terraform-providers/terraform-provider-docker
+with ../upstream, a patched git submodule that is no module at all. The Terraform Docker provider
+(kreuzwerker, v3.x tags without a /v3 module path) is usable only as pseudo-versions, and the proxy
+here refuses the ones tried. Pulumi's release binaries (GitHub, get.pulumi.com) are not reachable.
+EOF
+printf '%-32s unavailable (see %s)\n' pulumi-resource-docker "$BIN/unavailable/pulumi-resource-docker.txt"
+
+echo "engine binaries in $BIN (total $(elapsed "$TOTAL_START"))"
