@@ -169,6 +169,8 @@ PREVIEWS = [
      "markdown", "preview-docker-image-change-events.md"),
     ("streaming events, json", "docker-image-change.events.jsonl", "json",
      "preview-docker-image-change-events.json"),
+    ("recorded from the real engine: the sample on Kubernetes, markdown",
+     "kubernetes-dev.recorded.json", "markdown", "preview-kubernetes-dev-recorded.md"),
 ]
 
 
