@@ -84,6 +84,7 @@ class AutomationStack:
 
 def run_promote(args: argparse.Namespace) -> int:
     from components.core import promote
+    from components.core.labels import format_split
     from components.promote_io import apply_step
     from components.render import promotion as render
 
@@ -99,8 +100,8 @@ def run_promote(args: argparse.Namespace) -> int:
     endpoint = next(e for e in state.endpoints if e.name == args.endpoint).endpoint
     endpoint_file = endpoint.source.file
     retired_files = [d.source.file for d in endpoint.deployments if d.name in plan.retired]
-    source = promote.format_split([(n, p) for n, p in endpoint.traffic if n in plan.retired]) \
-        or ",".join(f"{n}=0" for n in plan.retired)
+    source = format_split([(n, p) for n, p in endpoint.traffic if n in plan.retired], "") \
+        or format_split((n, 0) for n in plan.retired)
     if args.write:
         step = plan.steps[0]
         for line in apply_step(root, endpoint_file, step, source, args.to, retired_files):

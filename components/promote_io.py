@@ -16,7 +16,8 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from components.core.promote import TAG_FROM, TAG_TO, PromotionStep, parse_split
+from components.core.labels import parse_split
+from components.core.promote import TAG_FROM, TAG_TO, PromotionStep
 
 
 def _yaml() -> YAML:

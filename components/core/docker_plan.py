@@ -267,8 +267,8 @@ def plan_endpoint(
         static_config=render_static(runtime),
         script=ROUTER_SCRIPT,
     )
-    traffic = ",".join(f"{n}={p}" for n, p in endpoint.endpoint.traffic) or "none"
-    mirror = ",".join(f"{n}={p}" for n, p in endpoint.endpoint.mirror_traffic if p) or "none"
+    traffic = labels.format_split(endpoint.endpoint.traffic)
+    mirror = labels.format_split((n, p) for n, p in endpoint.endpoint.mirror_traffic if p)
     config_labels = labels.endpoint_labels(name, "config")
     config_labels.update({labels.TRAFFIC: traffic, labels.MIRROR: mirror,
                           labels.AUTH_MODE: endpoint.endpoint.auth_mode,

@@ -212,8 +212,8 @@ def routing_facts(endpoint: EndpointState, environment: str
     both: ``mlplan.dev/traffic: "blue=90,green=10"`` (an annotation here: label values cannot
     hold ``=`` or ``,``), ``mlplan.dev/mirror: "green=10"`` or ``none``, auth mode and
     environment as labels."""
-    traffic = ",".join(f"{n}={p}" for n, p in endpoint.endpoint.traffic) or "none"
-    mirror = ",".join(f"{n}={p}" for n, p in endpoint.endpoint.mirror_traffic if p) or "none"
+    traffic = labels.format_split(endpoint.endpoint.traffic)
+    mirror = labels.format_split((n, p) for n, p in endpoint.endpoint.mirror_traffic if p)
     return ({labels.AUTH_MODE: endpoint.endpoint.auth_mode, labels.ENVIRONMENT: environment},
             {labels.TRAFFIC: traffic, labels.MIRROR: mirror})
 

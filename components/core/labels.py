@@ -8,6 +8,9 @@ Label values must be <= 63 characters of ``[A-Za-z0-9._-]``; instance types and 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 PREFIX = "mlplan.dev/"
 ENDPOINT = PREFIX + "endpoint"
 DEPLOYMENT = PREFIX + "deployment"
@@ -55,3 +58,18 @@ def deployment_labels(
         "app.kubernetes.io/instance": f"{endpoint}-{deployment}",
     })
     return labels
+
+
+_SPLIT_PART = re.compile(r"([A-Za-z][-A-Za-z0-9]*)=(\d+)")
+
+
+def format_split(split: Iterable[tuple[str, int]], empty: str = "none") -> str:
+    """A split as one label or tag value: ``(("blue", 90), ("green", 10))`` ->
+    ``blue=90,green=10``; nothing -> ``none`` (``empty``)."""
+    return ",".join(f"{name}={percent}" for name, percent in split) or empty
+
+
+def parse_split(text: str) -> tuple[tuple[str, int], ...]:
+    """The inverse of ``format_split``: ``blue=90,green=10`` -> ``(("blue", 90), ("green",
+    10))``; ``none`` or ``""`` -> ``()``; parts that are not ``name=percent`` are skipped."""
+    return tuple((name, int(percent)) for name, percent in _SPLIT_PART.findall(text))

@@ -71,16 +71,6 @@ def docker_labels(props: Mapping[str, Any]) -> dict[str, str]:
     return found
 
 
-def parse_split(text: str) -> tuple[tuple[str, int], ...]:
-    """``"blue=90,green=10"`` -> ``(("blue", 90), ("green", 10))``; ``"none"`` -> ``()``."""
-    pairs: list[tuple[str, int]] = []
-    for part in text.split(","):
-        name, sep, value = part.partition("=")
-        if sep and value.strip().lstrip("-").isdigit():
-            pairs.append((name.strip(), int(value)))
-    return tuple(pairs)
-
-
 def _where(resource: PlainResource) -> Location:
     return Location("", 0, resource.urn or resource.name)
 
@@ -167,8 +157,8 @@ def _endpoint_facts(endpoints: Mapping[str, tuple[PlainResource, dict[str, str]]
             name=endpoint,
             environment=found.get(labels.ENVIRONMENT, "development"),
             auth_mode=found.get(labels.AUTH_MODE, "key" if config else "none"),
-            traffic=parse_split(found.get(labels.TRAFFIC, "")),
-            mirror=parse_split(found.get(labels.MIRROR, "")),
+            traffic=labels.parse_split(found.get(labels.TRAFFIC, "")),
+            mirror=labels.parse_split(found.get(labels.MIRROR, "")),
             deployments=deployments,
             where=_where(config) if config else Location("", 0, endpoint),
             target=target,

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from components.core import codes
+from components.core import codes, labels
 from components.core.diagnostics import Diagnostic, Location, Severity, error
 from components.core.model import Endpoint
 from components.core.state import DesiredState, desired
@@ -35,20 +35,6 @@ DEFAULT_STEPS = (10, 50, 100)
 #: split it started from (``blue=70,red=30``) and its target, for the retire step and rollback.
 TAG_FROM = "mlplan-promotion-from"
 TAG_TO = "mlplan-promotion-to"
-
-
-def parse_split(text: str) -> tuple[tuple[str, int], ...]:
-    """``"blue=70,red=30"`` -> ``(("blue", 70), ("red", 30))``; bad parts are skipped."""
-    pairs = []
-    for part in text.split(","):
-        name, sep, value = part.strip().partition("=")
-        if sep and value.isdigit():
-            pairs.append((name, int(value)))
-    return tuple(pairs)
-
-
-def format_split(split: Sequence[tuple[str, int]]) -> str:
-    return ",".join(f"{n}={p}" for n, p in split)
 
 
 @dataclass(frozen=True)
@@ -131,7 +117,7 @@ def plan(
         found.append(error(codes.PROMOTION, where, f"--mirror {mirror} must be 1 to 50."))
     live = [(n, p) for n, p in endpoint.traffic if p > 0 and n != to]
     tags = dict(endpoint.tags)
-    started_from = [(n, p) for n, p in parse_split(str(tags.get(TAG_FROM, "")))
+    started_from = [(n, p) for n, p in labels.parse_split(str(tags.get(TAG_FROM, "")))
                     if n in names and n != to]
     if not live and endpoint.traffic_map.get(to, 0) == 100 and started_from:
         live = started_from  # promoted already: only the retire step is left

@@ -44,7 +44,6 @@ _MARKUP = re.compile(r"<\{%[a-z-]*%\}>|\x1b\[[0-9;]*m")
 _DIAGNOSTIC = re.compile(r"^(?P<path>.*?): (?P<sev>error|warning|info) (?P<code>MLP\d{3}): "
                          r"(?P<message>.*)$", re.S)
 _CODE = re.compile(r"\b(MLP\d{3})\b")
-_SPLIT = re.compile(r"([A-Za-z][-A-Za-z0-9]*)=(\d+)")
 _PATH_PART = re.compile(r'\.?([A-Za-z_$][\w$-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
 _KNOWN_OPS = {"same", "create", "update", "delete", "replace", "create-replacement",
               "delete-replaced", "read", "refresh", "import", "import-replacement",
@@ -446,7 +445,7 @@ def _split(value: str | None) -> dict[str, int] | None:
     ``{}``; no label -> ``None``."""
     if value is None:
         return None
-    return {name: int(pct) for name, pct in _SPLIT.findall(value)}
+    return dict(labels.parse_split(value))
 
 
 def _traffic(own: list[_Resource], deployments: dict[str, list[_Resource]]) -> _Traffic:
