@@ -132,9 +132,12 @@ def _plan(args: argparse.Namespace) -> int:
         loaded = io.Loaded((), Settings(), (problem,))
     else:
         stack = stack or "dev"
-        loaded = io.load_stack(root, stack)
-        if args.paths:
-            loaded = io.load_paths(args.paths, cwd, loaded.settings)
+        if args.paths:  # plain files with the stack's quota and instance types
+            read = io.load_settings(root, stack)
+            loaded = io.load_paths(args.paths, cwd, read.settings)
+            loaded = replace(loaded, diagnostics=(*read.diagnostics, *loaded.diagnostics))
+        else:
+            loaded = io.load_stack(root, stack)
     settings = loaded.settings
     if args.quota:
         limits = dict(settings.quota_millis)

@@ -124,8 +124,18 @@ def _line(document: YamlDocument, key: str) -> int:
     return document.line_of(("config", key))
 
 
-def load_stack(root: Path, stack: str) -> Loaded:
-    """Read ``Pulumi.<stack>.yaml``, its endpoint files, and check the paths they name."""
+@dataclass(frozen=True)
+class StackSettings:
+    """A stack file read and validated: settings, their problems, the document (for lines)."""
+
+    settings: Settings
+    diagnostics: tuple[Diagnostic, ...]
+    document: YamlDocument | None
+    shown: str
+
+
+def load_settings(root: Path, stack: str) -> StackSettings:
+    """Read and check ``Pulumi.<stack>.yaml`` (mlplan:* and the target's own settings)."""
     config_dir = stack_config_dir(root)
     stack_file = config_dir / f"Pulumi.{stack}.yaml"
     shown = _shown(stack_file, root)
@@ -134,27 +144,15 @@ def load_stack(root: Path, stack: str) -> Loaded:
                        for p in config_dir.glob("Pulumi.*.yaml"))
         message = (f"stack '{stack}' has no config file {shown}; "
                    f"known stacks: {', '.join(known) or 'none'}. Pass --stack NAME.")
-        return Loaded((), Settings(file=shown), (error(codes.SETTINGS, Location(shown),
-                                                       message),), stack)
+        return StackSettings(Settings(file=shown), (error(codes.SETTINGS, Location(shown),
+                                                          message),), None, shown)
     loaded = parse_yaml(read_text(stack_file))
-    found: list[Diagnostic] = []
     if loaded.syntax_error or not loaded.documents:
         line, message = loaded.syntax_error or (0, "empty file")
-        found.append(error(codes.SETTINGS, Location(shown, line), f"YAML: {message}."))
-        return Loaded((), Settings(file=shown), tuple(found), stack)
-    settings, setting_problems = from_stack_document(loaded.documents[0], shown)
-    found.extend(setting_problems)
-    sources: list[SourceText] = []
-    for index, name in enumerate(settings.endpoint_paths):
-        line = loaded.documents[0].line_of(("config", "mlplan:endpoints", index))
-        where = Location(shown, line, f"mlplan:endpoints[{index}]")
-        sources.extend(collect_sources([name], root, found, where))
-    result = parse(sources)
-    found.extend(result.diagnostics)
-    served = settings.kubernetes.get("models") if settings.target == "kubernetes" else None
-    found.extend(assets.check(result.endpoints, settings.assets,
-                              frozenset(served) if isinstance(served, dict) else frozenset()))
+        return StackSettings(Settings(file=shown), (error(
+            codes.SETTINGS, Location(shown, line), f"YAML: {message}."),), None, shown)
     document = loaded.documents[0]
+    settings, found = from_stack_document(document, shown)
     if settings.target == "docker":
         found.extend(docker_plan.parse_settings(
             settings.docker, Location(shown, _line(document, "mlplan:docker"),
@@ -163,5 +161,25 @@ def load_stack(root: Path, stack: str) -> Loaded:
         found.extend(parse_kubernetes_settings(
             settings.kubernetes, shown,
             lambda path: document.line_of(("config", "mlplan:kubernetes", *path)))[1])
+    return StackSettings(replace(settings, file=shown), tuple(found), document, shown)
+
+
+def load_stack(root: Path, stack: str) -> Loaded:
+    """Read ``Pulumi.<stack>.yaml``, its endpoint files, and check the paths they name."""
+    read = load_settings(root, stack)
+    settings, document = read.settings, read.document
+    found: list[Diagnostic] = list(read.diagnostics)
+    if document is None:
+        return Loaded((), settings, tuple(found), stack)
+    sources: list[SourceText] = []
+    for index, name in enumerate(settings.endpoint_paths):
+        line = document.line_of(("config", "mlplan:endpoints", index))
+        where = Location(read.shown, line, f"mlplan:endpoints[{index}]")
+        sources.extend(collect_sources([name], root, found, where))
+    result = parse(sources)
+    found.extend(result.diagnostics)
+    served = settings.kubernetes.get("models") if settings.target == "kubernetes" else None
+    found.extend(assets.check(result.endpoints, settings.assets,
+                              frozenset(served) if isinstance(served, dict) else frozenset()))
     found.extend(check_paths(result.endpoints, root, settings.assets))
-    return Loaded(result.endpoints, replace(settings, file=shown), tuple(found), stack)
+    return Loaded(result.endpoints, settings, tuple(found), stack)

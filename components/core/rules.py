@@ -46,6 +46,8 @@ class DeploymentFacts:
     has_readiness: bool = True
     has_liveness: bool = True
     where: Location = field(default_factory=Location)
+    # Where a finding points: not part of the facts, so two readers' facts compare equal.
+    image_where: Location | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ def facts_from_state(state: DesiredState) -> list[EndpointFacts]:
                 image=resolve_image(d.deployment, state.settings.assets), family=d.size.family,
                 cpu_millis=d.size.cpu_millis, exempt=d.size.exempt,
                 gpus_expected=d.size.whole_gpus, gpus_requested=d.size.whole_gpus,
-                where=d.deployment.source.at("instance_count"))
+                where=d.deployment.source.at("instance_count"),
+                image_where=d.deployment.source.at("environment.image"))
             for d in e.deployments)
         found.append(EndpointFacts(
             name=e.name, environment=state.settings.environment, auth_mode=e.endpoint.auth_mode,
@@ -155,7 +158,7 @@ def check_endpoint(facts: EndpointFacts, options: RuleOptions) -> list[Diagnosti
                 f"least {options.min_instances} for high availability. Raise instance_count."))
         if problem := image_problem(d.image):
             found.append(_by_environment(
-                facts.environment, codes.IMAGE_PINNED, d.where,
+                facts.environment, codes.IMAGE_PINNED, d.image_where or d.where,
                 f"{label}: {problem}; pin a version tag or a digest so every instance and "
                 "every rollback runs the same image."))
         if d.gpus_expected != d.gpus_requested:
