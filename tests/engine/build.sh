@@ -8,11 +8,13 @@
 #   pulumi-resource-pulumi-python   dynamic providers   sdk/v3@$PY_SDK_VERSION python/dist
 #   pulumi-resource-kubernetes      provider            ./kubernetes (its own go.mod)
 #   pulumi-resource-random          provider            ./random (its own go.mod)
-#   pulumi-resource-docker          NOT BUILDABLE from Go modules; the reason is written to
-#                                   bin/unavailable/pulumi-resource-docker.txt (see README.md)
+#   pulumi-resource-docker          provider            ./docker (its own go.mod)
 #
 # Exit codes: 0 built (or up to date); 1 a build failed (compiler error, ...); 2 the engine cannot
 # be built here at all (no go / python3, or the module proxy refused or could not be reached).
+# pulumi-resource-docker is optional: when the proxy refuses (or cannot serve) its modules, the
+# reason is written to bin/unavailable/pulumi-resource-docker.txt (its test is skipped with it) and
+# the other binaries are still built; a compile error fails the build as for the others.
 #
 # Each binary has a stamp (hash of its go.mod/go.sum, sources, this script and `go version`);
 # a binary whose stamp matches is not rebuilt. Prints the time each step took. Exits 0 when
@@ -57,6 +59,9 @@ stamp_key() {
   { printf '%s\n' "$GO_VERSION"; cat "$HERE/build.sh" "$@"; } | sha256sum | cut -d' ' -f1
 }
 
+# What a log says when the module proxy refused a download or could not be reached.
+PROXY_ERRORS='403 Forbidden|404 Not Found|reading https?://[^ ]+: [45][0-9][0-9] |not available|dial tcp|no such host|i/o timeout|TLS handshake timeout|requires go >='
+
 # fail NAME LOG REASON : report a failed build and stop.
 fail() {
   local name="$1" log="$2" reason="$3"
@@ -68,7 +73,7 @@ fail() {
   fi
   printf '%s: %s\n' "$name" "$reason" > "$ROOT/FAILED"
   # Downloads refused by the module proxy or no network: nothing to fix in the code.
-  if grep -qE '403 Forbidden|not available|dial tcp|no such host|i/o timeout|TLS handshake timeout|requires go >=' "$log" 2>/dev/null; then
+  if grep -qE "$PROXY_ERRORS" "$log" 2>/dev/null; then
     echo "build.sh: $name cannot be built here: the Go module proxy ($GOPROXY) refused or could not be reached" >&2
     exit 2
   fi
@@ -91,6 +96,25 @@ step() {
   [[ -x "$BIN/$name" ]] || fail "$name" "$log" "no executable $BIN/$name after the build"
   echo "$key" > "$stamp"
   printf '%-32s built in %s\n' "$name" "$(elapsed "$start")"
+}
+
+# optional_step NAME KEY CMD... : step, except that when NAME cannot be built here (exit 2: the
+# module proxy refused or could not be reached) bin/unavailable/NAME.txt gets the reason and the
+# build goes on. Other failures (exit 1) stop the build as usual.
+optional_step() {
+  local name="$1" note="$BIN/unavailable/$1.txt" rc=0
+  ( step "$@" ) || rc=$?
+  if [[ $rc == 0 ]]; then
+    rm -f "$note"
+  elif [[ $rc == 2 ]]; then
+    { echo "$name cannot be built here: the Go module proxy ($GOPROXY) refused or could not be" \
+           "reached for one of its modules (log: $LOGS/$name.log):"
+      grep -m 3 -E "$PROXY_ERRORS" "$LOGS/$name.log" || true; } > "$note"
+    rm -f "$ROOT/FAILED" "$BIN/$name"
+    printf '%-32s unavailable (see %s)\n' "$name" "$note"
+  else
+    exit "$rc"
+  fi
 }
 
 gobuild() {  # gobuild MODULE_DIR OUT LDFLAGS [OVERLAY] PACKAGE
@@ -188,15 +212,31 @@ step pulumi-resource-random \
      "$HERE/random/cmd/pulumi-tfgen-random/main.go" "$HERE/random/cmd/pulumi-resource-random/main.go")" \
   build_random
 
-# ---- Docker provider: not buildable from Go modules -------------------------------------------
-cat > "$BIN/unavailable/pulumi-resource-docker.txt" <<'EOF'
-pulumi-resource-docker (pulumi-docker 5.2.0) cannot be built from Go modules: its provider module
-(github.com/pulumi/pulumi-docker/provider/v5) is not published as a tagged module (the module proxy
-here refuses v5.2.0), and its go.mod replaces github.com/terraform-providers/terraform-provider-docker
-with ../upstream, a patched git submodule that is no module at all. The Terraform Docker provider
-(kreuzwerker, v3.x tags without a /v3 module path) is usable only as pseudo-versions, and the proxy
-here refuses the ones tried. Pulumi's release binaries (GitHub, get.pulumi.com) are not reachable.
-EOF
-printf '%-32s unavailable (see %s)\n' pulumi-resource-docker "$BIN/unavailable/pulumi-resource-docker.txt"
+# ---- Docker provider (Terraform Docker provider through the Pulumi bridge) --------------------
+# Tags: no_compose leaves out docker_compose (plugin framework, not in pulumi-docker's SDKs).
+DOCKER_TAGS=no_compose
+build_docker() {
+  local gen="$WORK/docker" ver ld
+  # The Terraform provider's version: the kreuzwerker pseudo-version its path is replaced with.
+  ver="$(cd "$HERE/docker" && go list -m -f '{{.Replace.Version}}' github.com/terraform-providers/terraform-provider-docker)" || return 1
+  ver="0.0.0-tf.${ver#v}"   # not a pulumi-docker release: say where it comes from
+  ld="-X mlplan.dev/tests/engine/docker/prov.Version=$ver"
+  rm -rf "$gen/schema" && mkdir -p "$gen/schema" || return 1
+  GOFLAGS="$GOFLAGS -tags=$DOCKER_TAGS" gobuild "$HERE/docker" "$gen/pulumi-tfgen-docker" "$ld" "" \
+    ./cmd/pulumi-tfgen-docker || return 1
+  (cd "$gen" && ./pulumi-tfgen-docker schema --out "$gen/schema") || return 1
+  python3 - "$HERE/docker/cmd/pulumi-resource-docker" "$gen/schema" > "$gen/overlay.json" <<'PY' || return 1
+import json, sys
+pkg, gen = sys.argv[1:3]
+print(json.dumps({"Replace": {f"{pkg}/{n}": f"{gen}/{n}" for n in ("schema.json", "bridge-metadata.json")}}))
+PY
+  GOFLAGS="$GOFLAGS -tags=$DOCKER_TAGS" gobuild "$HERE/docker" "$BIN/pulumi-resource-docker" "$ld" \
+    "$gen/overlay.json" ./cmd/pulumi-resource-docker
+}
+optional_step pulumi-resource-docker \
+  "$(stamp_key "$HERE/docker/go.mod" "$HERE/docker/go.sum" "$HERE/docker/shim/go.mod" \
+     "$HERE/docker/shim/shim.go" "$HERE/docker/prov/info.go" \
+     "$HERE/docker/cmd/pulumi-tfgen-docker/main.go" "$HERE/docker/cmd/pulumi-resource-docker/main.go")" \
+  build_docker
 
 echo "engine binaries in $BIN (total $(elapsed "$TOTAL_START"))"

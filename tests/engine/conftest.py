@@ -5,8 +5,8 @@ backend with a passphrase secrets provider per test.
 The build runs once per session (a no-op in about a second when the cache is warm). When it
 cannot be done at all here (no Go, the module proxy refuses or cannot be reached: build.sh exits
 2) every test of the suite is skipped with build.sh's own words; any other build failure fails
-the tests. A test that needs a provider that cannot be built (Docker: see README.md) is skipped
-with the reason build.sh recorded.
+the tests. A test that needs a provider that cannot be built here (Docker, when the proxy refuses
+one of its modules: see README.md) is skipped with the reason build.sh recorded.
 """
 
 from __future__ import annotations

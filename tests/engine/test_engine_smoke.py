@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
 from textwrap import dedent
 from typing import Any
 
+import pytest
 import yaml
 
 from components.targets.program import load
@@ -67,6 +70,61 @@ def test_preview_dev_stack_docker(engine: Engine, project_copy: Path, pulumi_in:
     # blue 3 + green 3 in stacks/endpoints/my-endpoint
     assert instances == instance_names(project_copy, "dev") and len(instances) == 6, instances
     assert {s["op"] for s in preview["steps"]} == {"create"}
+
+
+def sdk_wire_names() -> tuple[set[str], dict[str, set[str]]]:
+    """The installed pulumi_docker SDK: the tokens it sends, and per class (``ContainerArgs``,
+    ``ContainerHealthcheckArgs``, ``Container``, ...) the property names it puts on the wire
+    (``@pulumi.getter(name="startPeriod")``, or the method's own name)."""
+    import pulumi_docker
+
+    tokens: set[str] = set()
+    classes: dict[str, set[str]] = {}
+    for source in sorted(Path(pulumi_docker.__file__).parent.rglob("*.py")):
+        text = source.read_text(encoding="utf-8")
+        tokens |= set(re.findall(r"'(docker:index/[^']+)'", text))
+        for cls in ast.parse(text).body:
+            if not isinstance(cls, ast.ClassDef):
+                continue
+            names = classes.setdefault(cls.name, set())
+            for fn in cls.body:
+                for d in getattr(fn, "decorator_list", []):
+                    call = d if isinstance(d, ast.Call) else None
+                    target = call.func if call else d
+                    if isinstance(target, ast.Attribute) and target.attr == "getter":
+                        named = {k.arg: k.value for k in call.keywords} if call else {}
+                        name = named.get("name")
+                        names.add(name.value if isinstance(name, ast.Constant) else fn.name)
+    return tokens, classes
+
+
+def test_docker_provider_has_the_python_sdk_names(
+    engine: Engine, pulumi_in: Any, tmp_path: Path,
+) -> None:
+    """Our bridged Docker provider's schema has the tokens and property names pulumi_docker 5.2.0
+    sends: every resource's inputs and outputs, every nested type, the provider config. Only the
+    SDK's native ``docker:index/image:Image`` (buildkit, not Terraform) is not there."""
+    engine.require("docker")
+    pulumi = pulumi_in(tmp_path)
+    schema = json.loads(pulumi.run(
+        "package", "get-schema", str(engine.bin / "pulumi-resource-docker")).stdout)
+    tokens, classes = sdk_wire_names()
+    assert tokens - set(schema["resources"]) - set(schema["functions"]) == {
+        "docker:index/image:Image"}
+    wanted: list[tuple[str, str, set[str]]] = [
+        ("provider", "ProviderArgs", set(schema["provider"]["inputProperties"]))]
+    for tok, res in schema["resources"].items():
+        name = tok.rsplit(":", 1)[1]
+        wanted.append((tok, f"{name}Args", set(res.get("inputProperties", {}))))
+        wanted.append((tok, name, set(res["properties"])))
+    for tok, typ in schema["types"].items():
+        name = tok.rsplit(":", 1)[1]
+        name = name[0].upper() + name[1:]
+        cls = next(c for c in (f"{name}Args", name, f"{name}Result") if c in classes)
+        wanted.append((tok, cls, set(typ.get("properties", {}))))
+    mismatches = [(tok, cls, sorted(classes[cls] ^ names))
+                  for tok, cls, names in wanted if classes[cls] != names]
+    assert not mismatches, mismatches
 
 
 def test_random_password_preview_and_up(engine: Engine, tmp_path: Path, pulumi_in: Any) -> None:
@@ -156,16 +214,20 @@ def policy_pack_copy(tmp_path: Path) -> Path:
     return pack
 
 
+@pytest.mark.parametrize("target", ["docker", "kubernetes"])
 def test_policy_pack_gates_the_preview(
-    engine: Engine, project_copy: Path, pulumi_in: Any, tmp_path: Path,
+    target: str, engine: Engine, project_copy: Path, pulumi_in: Any, tmp_path: Path,
 ) -> None:
-    """``pulumi preview --policy-pack policies/`` passes the sample on Kubernetes and fails,
-    non-zero with the rule code, when the pack's own quota config is smaller than the need."""
-    engine.require("kubernetes", "random")
-    kubernetes_stack(project_copy, tmp_path / "rendered")
+    """``pulumi preview --policy-pack policies/`` passes the sample on either target and fails,
+    non-zero with the rule code, when the pack's own quota config is smaller than the need
+    (the program itself accepts the stack: its quota is the stack's, 32 of 48 cores)."""
+    engine.require(target, "random")
+    if target == "kubernetes":
+        kubernetes_stack(project_copy, tmp_path / "rendered")
+    stack = "k8s" if target == "kubernetes" else "dev"
     pack = policy_pack_copy(tmp_path)
     pulumi = pulumi_in(project_copy)
-    pulumi.run("stack", "init", "k8s")
+    pulumi.run("stack", "init", stack)
     passing = pulumi.run("preview", "--policy-pack", str(pack), check=False)
     assert passing.returncode == 0, passing.stdout[-3000:] + passing.stderr[-3000:]
     config = tmp_path / "pack-config.json"
