@@ -167,12 +167,7 @@ def test_kubernetes_target_renders_manifests(
     update that writes the manifests (no cluster needed) and is stable on a second preview."""
     engine.require("kubernetes", "random")
     rendered = tmp_path / "rendered"
-    dev = yaml.safe_load((project_copy / "stacks" / "Pulumi.dev.yaml").read_text("utf-8"))
-    config = dict(dev["config"])
-    config["mlplan:target"] = "kubernetes"
-    config["mlplan:kubernetes"] = {"renderYamlTo": str(rendered)}
-    (project_copy / "stacks" / "Pulumi.k8s.yaml").write_text(
-        yaml.safe_dump({"config": config}, sort_keys=False), encoding="utf-8")
+    kubernetes_stack(project_copy, rendered)
     pulumi = pulumi_in(project_copy)
     pulumi.run("stack", "init", "k8s")
     preview = pulumi.preview_json()
