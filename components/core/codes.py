@@ -90,6 +90,9 @@ QUOTA_FAMILY = _rule("MLP401", "quota-family",
 QUOTA_TOTAL = _rule("MLP402", "quota-total", "reserved cores in total are within the total limit")
 
 
+QUOTA_PEAK = _rule("MLP403", "quota-peak",
+                   "reserved cores stay within the limits while a change runs (removed and "
+                   "renamed deployments are deleted last)")
 HA_MINIMUM = _rule("MLP501", "ha-minimum",
                    "a deployment with live traffic has at least 3 instances (configurable); "
                    "advisory in development, mandatory in production", "warning")

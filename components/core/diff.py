@@ -40,8 +40,9 @@ from deepdiff import DeepDiff
 from deepdiff.helper import notpresent
 
 from components.core import codes, rollout
-from components.core.diagnostics import Diagnostic, sort_diagnostics, warning
+from components.core.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
 from components.core.model import Deployment, Endpoint
+from components.core.quantity import format_millis
 from components.core.quota import DEFAULT_TOTAL_LIMIT_CORES, TOTAL
 from components.core.settings import Settings
 from components.core.state import DeploymentState, DesiredState, EndpointState
@@ -899,6 +900,20 @@ def quota_rows(base: DesiredState | None, head: DesiredState | None
     return tuple(rows), total
 
 
+def _peak_over(row: QuotaRow, head: DesiredState | None) -> Diagnostic:
+    """MLP403: within the limit after the change, but not while it runs (deletes run last, so
+    removed and renamed deployments keep their reservation until the new ones are up)."""
+    limit = row.limit_after_millis or 0
+    what = "in total" if row.family == TOTAL else f"for family {row.family}"
+    where = Location(head.settings.file if head else "", 0,
+                     "mlplan:quota" if row.family == TOTAL else f"mlplan:quota.{row.family}")
+    peak, after = format_millis(row.peak_millis), format_millis(row.after_millis)
+    return error(codes.QUOTA_PEAK, where,
+                 f"quota exceeded {what} while the change runs: {peak} cores at the peak, "
+                 f"limit {format_millis(limit)} (after the change {after}). Split the change: "
+                 "first add, then delete in a later step, or raise the limit.")
+
+
 def plan(base: DesiredState | None, head: DesiredState | None) -> StackChanges:
     """Compare two desired states of one stack; ``None`` is a side where the stack is missing
     (missing at base: everything is created; missing at head: everything is deleted).
@@ -928,6 +943,7 @@ def plan(base: DesiredState | None, head: DesiredState | None) -> StackChanges:
             for p, b, a in field_changes(settings_projection(base.settings),
                                          settings_projection(head.settings)))
     rows, total = quota_rows(base, head)
+    found.extend(_peak_over(row, head) for row in (*rows, total) if row.peak_over)
     diagnostics = tuple(sort_diagnostics([*(head.diagnostics if head else ()), *found]))
     return StackChanges(
         base_present=base is not None, head_present=head is not None,

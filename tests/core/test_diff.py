@@ -274,6 +274,26 @@ def test_quota_peak_counts_a_renamed_deployment_twice() -> None:
         500_000, 200_000)
 
 
+def test_a_peak_over_the_limit_while_the_change_runs_is_mlp403() -> None:
+    """Renaming blue (16 cores) under a 20-core family limit: 16 before and after, but 32
+    while blue2 starts and blue waits to be deleted."""
+    from dataclasses import replace
+
+    def limited(s: DesiredState) -> DesiredState:
+        return replace(s, settings=replace(s.settings,
+                                           quota_millis={"standardDSv2Family": 20_000}))
+
+    fits = plan(limited(state({"blue": 100}, {"blue": BLUE})),
+                limited(state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2")})))
+    assert codes.QUOTA_PEAK not in {d.code for d in fits.diagnostics}
+    renamed = plan(limited(state({"blue": 100}, {"blue": BLUE})),
+                   limited(state({"blue2": 100}, {"blue2": dep("blue2")},
+                                 files={"blue2": "ep/blue.yml"})))
+    (peak,) = [d for d in renamed.diagnostics if d.code == codes.QUOTA_PEAK]
+    assert peak.severity.name == "ERROR" and peak.location.field == "mlplan:quota.standardDSv2Family"
+    assert "32 cores at the peak, limit 20 (after the change 16)" in peak.message
+
+
 def test_verbs_round_trip() -> None:
     for action in Action:
         assert Action.from_verbs(action.verbs) is action
