@@ -290,7 +290,8 @@ def test_a_peak_over_the_limit_while_the_change_runs_is_mlp403() -> None:
                    limited(state({"blue2": 100}, {"blue2": dep("blue2")},
                                  files={"blue2": "ep/blue.yml"})))
     (peak,) = [d for d in renamed.diagnostics if d.code == codes.QUOTA_PEAK]
-    assert peak.severity.name == "ERROR" and peak.location.field == "mlplan:quota.standardDSv2Family"
+    assert peak.severity.name == "ERROR"
+    assert peak.location.field == "mlplan:quota.standardDSv2Family"
     assert "32 cores at the peak, limit 20 (after the change 16)" in peak.message
 
 
