@@ -170,7 +170,7 @@ def _review(args: argparse.Namespace) -> int:
     from components.core.diff import plan
     from components.core.stackchecks import with_stack_diagnostics
     from components.core.state import DesiredState, desired
-    from components.render import review_document, review_markdown, review_text
+    from components.render import document, review_document, review_markdown, review_text
 
     def state_of(loaded: io.Loaded | None) -> DesiredState | None:
         """As ``mlplan plan`` in stack mode: the desired state plus the policy rules."""
@@ -225,7 +225,7 @@ def _review(args: argparse.Namespace) -> int:
         doc = review_document.review_document(entries, source="desired-state", base=label,
                                               head="working tree")
     if args.format == "json":
-        sys.stdout.write(review_document.render_json(doc))
+        sys.stdout.write(document.render_json(doc))
     elif args.format == "markdown":
         sys.stdout.write(review_markdown.render_review(doc))
         sys.stderr.write(review_text.render_diagnostics(doc))

@@ -9,7 +9,6 @@ Pulumi Automation API with a gate between steps and rollback on failure.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -87,11 +86,12 @@ def run_promote(args: argparse.Namespace) -> int:
     from components.core.labels import format_split
     from components.promote_io import apply_step
     from components.render import promotion as render
+    from components.render.document import render_json
 
     state, root = _load(args.stack)
     plan = promote.plan(state, args.endpoint, args.to, args.steps, args.mirror)
     if args.format == "json":
-        sys.stdout.write(json.dumps(render.document(plan), indent=2, sort_keys=True) + "\n")
+        sys.stdout.write(render_json(render.document(plan)))
     else:
         sys.stdout.write(render.render_text(plan))
     sys.stderr.write(render.diagnostics_text(plan))

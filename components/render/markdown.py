@@ -23,8 +23,10 @@ def escape(cell: str) -> str:
     return cell.replace("|", "\\|").replace("\n", " ")
 
 
-def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    align = ["---:" if h in RIGHT_ALIGNED else "---" for h in headers]
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]],
+          right: frozenset[str] = RIGHT_ALIGNED) -> list[str]:
+    """A Markdown table; the columns named in ``right`` right-aligned, ``|`` escaped."""
+    align = ["---:" if h in right else "---" for h in headers]
     lines = ["| " + " | ".join(headers) + " |",
              "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]

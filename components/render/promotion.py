@@ -6,11 +6,12 @@ from typing import Any
 
 from components.core.promote import Promotion
 from components.render.document import cores, diagnostic_entry
+from components.render.tables import split_text
 from components.render.text import table
 
 
 def _split(pairs: tuple[tuple[str, int], ...]) -> str:
-    return ", ".join(f"{n} {p}%" for n, p in pairs) or "-"
+    return split_text(dict(pairs), empty="-")
 
 
 def render_text(promotion: Promotion) -> str:

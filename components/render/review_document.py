@@ -9,7 +9,6 @@ Actions are Terraform-style verb lists: ``["create"]``, ``["update"]``, ``["crea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -201,5 +200,3 @@ def review_document(stacks: list[dict[str, Any]], *, source: str, base: str, hea
     }
 
 
-def render_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"

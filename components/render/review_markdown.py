@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.render import markdown
 from components.render import review_tables as t
+from components.render.markdown import escape
 
 _ALIGN_RIGHT = t.RIGHT_ALIGNED
-
-
-def escape(cell: str) -> str:
-    return cell.replace("|", "\\|").replace("\n", " ")
 
 
 def code(text: str) -> str:
@@ -27,10 +25,8 @@ def code(text: str) -> str:
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]],
           right: frozenset[str] = _ALIGN_RIGHT) -> list[str]:
-    align = ["---:" if h in right else "---" for h in headers]
-    lines = ["| " + " | ".join(headers) + " |", "| " + " | ".join(align) + " |"]
-    lines += ["| " + " | ".join(escape(c) for c in row) + " |" for row in rows]
-    return lines
+    """The plan's Markdown table with the review's number columns right-aligned."""
+    return markdown.table(headers, rows, right)
 
 
 def _details(summary: str, body: list[str], open_: bool = False) -> list[str]:

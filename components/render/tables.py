@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 DEPLOYMENT_HEADERS = ("Deployment", "Instance type", "Count", "Cores", "GPUs", "Quota cores",
@@ -25,9 +26,9 @@ def deployment_rows(endpoint: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
-def split_text(split: dict[str, int]) -> str:
+def split_text(split: Mapping[str, int], empty: str = "none") -> str:
     """``{"blue": 90, "green": 10}`` -> ``blue 90%, green 10%``; empty -> ``none``."""
-    return ", ".join(f"{name} {pct}%" for name, pct in sorted(split.items())) or "none"
+    return ", ".join(f"{name} {pct}%" for name, pct in sorted(split.items())) or empty
 
 
 def quota_rows(document: dict[str, Any]) -> list[tuple[str, ...]]:
