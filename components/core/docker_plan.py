@@ -12,7 +12,8 @@ Layout per endpoint ``E`` (names as Azure's local endpoints would show them):
 - config container ``E-router-config``: a one-shot container that copies the rendered routing
   and keys into the volume (atomic rename). It is the resource a traffic, mirror or key change
   replaces, and it depends on every instance container, so new instances are healthy before
-  the router routes to them; removed deployments are deleted by the engine at the end;
+  the router routes to them; removed deployments are deleted by the engine at the end. The
+  router depends on it (its script starts nginx once the first files are there);
 - per deployment ``D`` and instance ``i``: container ``E-D-i`` on the network (no host port),
   model and code bind-mounted read-only where Azure's local endpoints mount them
   (``/var/azureml-app/azureml-models/<model>/<version>``, ``/var/azureml-app/<code-folder>``),
@@ -39,7 +40,7 @@ from components.core.assets import resolve_image, resolve_model
 from components.core.diagnostics import Diagnostic, Location, error
 from components.core.rollout import batches
 from components.core.router import NginxRuntime, render_keys, render_routing, render_static
-from components.core.routing import INFERENCE_PORT, docker_addresses, router_config
+from components.core.routing import INFERENCE_PORT, router_config
 from components.core.state import DeploymentState, EndpointState
 from components.core.validation import describe
 
@@ -208,9 +209,16 @@ class EndpointContainers:
     runtime: NginxRuntime
     host: str
 
+    def addresses(self, deployment: DeploymentState) -> tuple[str, ...]:
+        """Where the router reaches ``deployment``: the names of the containers planned here
+        (prefix included), on the inference port. Example: namePrefix ``pr-`` ->
+        ``("pr-my-endpoint-blue-0:5001", ...)``."""
+        planned = next(d for d in self.deployments if d.name == deployment.name)
+        return tuple(f"{c.name}:{c.port}" for c in planned.containers)
+
     def routing_files(self, endpoint: EndpointState, keys: tuple[str, ...]) -> dict[str, str]:
         """``routing.conf`` and ``keys.conf`` for these keys (called inside an Output.apply)."""
-        config = router_config(endpoint, docker_addresses, keys, ROUTER_LISTEN_PORT)
+        config = router_config(endpoint, self.addresses, keys, ROUTER_LISTEN_PORT)
         return {"routing.conf": render_routing(config, self.runtime),
                 "keys.conf": render_keys(config)}
 

@@ -48,8 +48,3 @@ def router_config(
         mirror=tuple((n, p) for n, p in endpoint.endpoint.mirror_traffic if p > 0),
         keys=keys,
     )
-
-
-def docker_addresses(deployment: DeploymentState) -> tuple[str, ...]:
-    """Container names on the endpoint's network: ``my-endpoint-blue-0:5001``, ..."""
-    return tuple(f"{name}:{INFERENCE_PORT}" for name in deployment.instance_names)

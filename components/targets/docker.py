@@ -8,6 +8,9 @@ the engine its order:
   replacement (always delete-first in pulumi-docker) goes batch by batch;
 - the config container ``depends_on`` every instance container (new deployments serve before
   they get traffic) and is the only resource a traffic/mirror/key change replaces;
+- the router ``depends_on`` the config container: its script waits for the first routing files
+  before nginx starts, so the router can only become healthy after them (the other order was a
+  cycle: the first ``pulumi up`` timed out waiting for a router that waited for its config);
 - the router container's inputs hold nothing that changes with traffic.
 """
 
@@ -118,11 +121,36 @@ class OnlineEndpoint(pulumi.ComponentResource):
             for d in plan.deployments
         ]
         router_spec = plan.router
+        router_image = docker.RemoteImage(f"{name}-router-image", name=router_spec.image,
+                                          keep_locally=True, opts=child).image_id
+        files = pulumi.Output.all(self.keys.primary, self.keys.secondary).apply(
+            lambda keys: plan.routing_files(endpoint, (keys[0], keys[1])))
+        instances = [c for d in deployments for c in d.containers]
+        config = docker.Container(
+            f"{name}-router-config",
+            name=plan.config_container,
+            image=router_image,
+            command=["/bin/sh", "-c", docker_plan.CONFIG_COPY_COMMAND],
+            uploads=[
+                docker.ContainerUploadArgs(file="/staging/routing.conf",
+                                           content=files.apply(lambda f: f["routing.conf"])),
+                docker.ContainerUploadArgs(
+                    file="/staging/keys.conf",
+                    content=pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))),
+            ],
+            mounts=[docker.ContainerMountArgs(type="volume", source=volume.name,
+                                              target=docker_plan.ROUTER_CONF_DIR)],
+            network_mode="none",
+            labels=_labels(plan.config_labels),
+            must_run=False,
+            attach=True,
+            logs=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=instances),
+        )
         router = docker.Container(
             f"{name}-router",
             name=router_spec.name,
-            image=docker.RemoteImage(f"{name}-router-image", name=router_spec.image,
-                                     keep_locally=True, opts=child).image_id,
+            image=router_image,
             command=["/bin/sh", docker_plan.ROUTER_SCRIPT_PATH],
             uploads=[
                 docker.ContainerUploadArgs(file=docker_plan.ROUTER_STATIC_CONF,
@@ -145,31 +173,10 @@ class OnlineEndpoint(pulumi.ComponentResource):
             wait=True,
             wait_timeout=60,
             restart="unless-stopped",
-            opts=child,
-        )
-        files = pulumi.Output.all(self.keys.primary, self.keys.secondary).apply(
-            lambda keys: plan.routing_files(endpoint, (keys[0], keys[1])))
-        instances = [c for d in deployments for c in d.containers]
-        docker.Container(
-            f"{name}-router-config",
-            name=plan.config_container,
-            image=router.image,
-            command=["/bin/sh", "-c", docker_plan.CONFIG_COPY_COMMAND],
-            uploads=[
-                docker.ContainerUploadArgs(file="/staging/routing.conf",
-                                           content=files.apply(lambda f: f["routing.conf"])),
-                docker.ContainerUploadArgs(
-                    file="/staging/keys.conf",
-                    content=pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))),
-            ],
-            mounts=[docker.ContainerMountArgs(type="volume", source=volume.name,
-                                              target=docker_plan.ROUTER_CONF_DIR)],
-            network_mode="none",
-            labels=_labels(plan.config_labels),
-            must_run=False,
-            attach=True,
-            logs=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*instances, router]),
+            # The router starts once its first routing.conf/keys.conf are in the volume (its
+            # script waits for them, so it is healthy only then): after the config container.
+            # Only depends_on, never an input: a config replacement leaves the router running.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[config]),
         )
         port: pulumi.Output[int] = (
             pulumi.Output.from_input(router_spec.published_port)

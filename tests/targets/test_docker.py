@@ -132,6 +132,13 @@ def test_router_and_config(tmp_path: Path) -> None:
     deps = set(config.dependencies)
     for name in ("my-endpoint-blue-0", "my-endpoint-blue-1", "my-endpoint-green-0"):
         assert urn_of(recorded, name) in deps  # traffic moves only to healthy instances
+    router_deps = set(router.dependencies)
+    # The router's script waits for the first routing files: it comes up after the config
+    # container, which must not wait for the router (that cycle timed out on a real host).
+    assert urn_of(recorded, "my-endpoint-router-config") in router_deps
+    assert urn_of(recorded, "my-endpoint-router") not in deps
+    assert not {urn_of(recorded, n) for n in ("my-endpoint-blue-0", "my-endpoint-green-0")} \
+        & router_deps  # an instance replacement never touches the router
     network = one(recorded, NETWORK, "my-endpoint-network")
     assert network.inputs["name"] == "my-endpoint"
     component = one(recorded, ENDPOINT_T, "my-endpoint")  # real props, not {}
@@ -247,3 +254,19 @@ def test_unmapped_registered_model_is_a_clear_error(tmp_path: Path) -> None:
                                              "model: azureml:sample-model:3"))
     with pytest.raises(Exception, match="MLP117"):
         program(root)
+
+
+def test_name_prefix_reaches_the_routing_file(tmp_path: Path) -> None:
+    """Two stacks on one host: with ``namePrefix: pr-`` the router must route to the prefixed
+    containers it runs beside, never to the unprefixed ones of the other stack."""
+    root = make_project(tmp_path, {"blue": {"count": 2}},
+                        extra_config="  mlplan:docker: {namePrefix: pr-}\n")
+    recorded = program(root)
+    names = {r.inputs["name"] for r in by_type(recorded, CONTAINER)}
+    assert names == {"pr-my-endpoint-router", "pr-my-endpoint-router-config",
+                     "pr-my-endpoint-blue-0", "pr-my-endpoint-blue-1"}
+    config = one(recorded, CONTAINER, "my-endpoint-router-config")
+    routing = {u["file"]: u["content"] for u in config.inputs["uploads"]}["/staging/routing.conf"]
+    servers = sorted(line.split()[1] for line in routing.splitlines()
+                     if line.strip().startswith("server ") and ":5001" in line)
+    assert servers == ["pr-my-endpoint-blue-0:5001", "pr-my-endpoint-blue-1:5001"]
