@@ -67,6 +67,10 @@ SETTINGS = _rule("MLP120", "stack-settings", "mlplan:* stack settings are valid"
 SETTINGS_PATH = _rule("MLP121", "endpoint-path", "every mlplan:endpoints path exists")
 NO_ENDPOINTS = _rule("MLP122", "no-endpoints", "the inputs declare at least one endpoint",
                      "warning")
+DOCKER_HOST_CAPACITY = _rule("MLP123", "docker-host-capacity",
+                             "on Docker, each instance's CPU limit fits the Docker host "
+                             "(checked when the host answers, before anything is created); "
+                             "a memory limit above the host's memory is a warning")
 TRAFFIC_SUM = _rule("MLP201", "traffic-sum", "live traffic percentages sum to 0 or 100")
 TRAFFIC_UNKNOWN_DEPLOYMENT = _rule("MLP202", "traffic-unknown-deployment",
                                    "traffic names only declared deployments")

@@ -37,7 +37,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from components.core import codes, labels
 from components.core.assets import resolve_image, resolve_model
-from components.core.diagnostics import Diagnostic, Location, error
+from components.core.catalog import DEFAULT_CATALOG, Catalog
+from components.core.diagnostics import Diagnostic, Location, error, warning
 from components.core.rollout import batches
 from components.core.router import NginxRuntime, render_keys, render_routing, render_static
 from components.core.routing import INFERENCE_PORT, router_config
@@ -350,3 +351,57 @@ def _deployment(
         dockerfile=environment.dockerfile_path if environment and build_context else "",
         containers=tuple(containers),
     )
+
+
+@dataclass(frozen=True)
+class DockerHost:
+    """What the Docker host says of itself (``GET /info``): CPUs and memory."""
+
+    cpus: int
+    memory_mib: int
+
+
+def check_host(endpoints: tuple[EndpointState, ...], settings: DockerSettings, host: DockerHost,
+               catalog: Catalog = DEFAULT_CATALOG) -> list[Diagnostic]:
+    """Instance limits the Docker host cannot give, one diagnostic per deployment.
+
+    Rules: Docker refuses a container whose CPU limit exceeds the host's CPUs ("Range of CPUs is
+    from 0.01 to 2.00"), so with ``resourceLimits: enforce`` an instance type with more cores
+    than the host is an error; a memory limit above the host's memory is accepted by Docker but
+    limits nothing, so it is a warning (``enforce`` and ``memory-only``). Example: 2-CPU host,
+    blue on Standard_DS3_v2 (4 cores) -> MLP123 error suggesting ``resourceLimits:
+    memory-only`` or Standard_DS2_v2 (2 cores, the largest of its family that fits).
+    """
+    found: list[Diagnostic] = []
+    limits = settings.resource_limits
+    for endpoint in endpoints:
+        for state in endpoint.deployments:
+            size = state.size
+            where = state.deployment.source.at("instance_type")
+            who = f"deployment {endpoint.name}/{state.name}"
+            if limits == "enforce" and size.cpu_millis > host.cpus * 1000:
+                fits = _largest_fitting(catalog, size.family, host.cpus)
+                hint = f", or an instance type with at most {host.cpus} cores" + (
+                    f" such as {fits}" if fits else "")
+                found.append(error(codes.DOCKER_HOST_CAPACITY, where, (
+                    f"{who}: instance type {size.name} limits each container to "
+                    f"{size.cpu_millis / 1000:g} CPUs but the Docker host has {host.cpus}; "
+                    "Docker would refuse every instance. Set mlplan:docker.resourceLimits: "
+                    f"memory-only (memory limits only) or off{hint}.")))
+            if limits in ("enforce", "memory-only") and size.memory_mib > host.memory_mib:
+                found.append(warning(codes.DOCKER_HOST_CAPACITY, where, (
+                    f"{who}: instance type {size.name} limits each container to "
+                    f"{size.memory_mib} MiB of memory but the Docker host has "
+                    f"{host.memory_mib} MiB, so the limit protects nothing; use a smaller "
+                    "instance type or mlplan:docker.resourceLimits: off.")))
+    return found
+
+
+def _largest_fitting(catalog: Catalog, family: str, cpus: int) -> str:
+    """The largest CPU-only type of ``family`` with at most ``cpus`` cores ("" if none)."""
+    fitting = [t for t in catalog.by_key.values()
+               if family and t.family == family and not t.is_gpu and not t.custom
+               and t.cpu_millis <= cpus * 1000]
+    if not fitting:
+        return ""
+    return max(fitting, key=lambda t: (t.cpu_millis, t.memory_mib, t.name)).name

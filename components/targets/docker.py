@@ -23,8 +23,9 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
+from components import docker_host
 from components.core import docker_plan
-from components.core.diagnostics import Location
+from components.core.diagnostics import Diagnostic, Location
 from components.core.docker_plan import DeploymentContainers, EndpointContainers
 from components.core.state import DesiredState, EndpointState
 from components.targets.common import TOKEN_PREFIX, EndpointKeys, endpoint_keys
@@ -194,6 +195,17 @@ class OnlineEndpoint(pulumi.ComponentResource):
 
 def _published_port(ports: Sequence[docker.outputs.ContainerPort] | None) -> int:
     return (ports[0].external or 0) if ports else 0
+
+
+def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
+    """MLP123 for instance limits the Docker host cannot give, asked before any resource is
+    registered; nothing when the host does not answer (Docker's own error then stands)."""
+    settings, _problems = docker_plan.parse_settings(
+        state.settings.docker, Location(state.settings.file, 0, "mlplan:docker"))
+    host = docker_host.ask(docker_host.address(pulumi.Config("docker").get("host")))
+    if host is None:
+        return []
+    return docker_plan.check_host(state.endpoints, settings, host, state.settings.catalog)
 
 
 def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pulumi
 
 from components import io
+from components.core.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from components.core.state import DesiredState, desired
 from components.targets.common import QuotaCheck, report
 
@@ -27,7 +28,12 @@ def load(cwd: Path | None = None, stack: str | None = None) -> tuple[DesiredStat
 
 def run(cwd: Path | None = None, stack: str | None = None) -> None:
     state, root = load(cwd, stack)
-    report(state.diagnostics)
+    host_problems: list[Diagnostic] = []
+    if state.settings.target == "docker" and not has_errors(state.diagnostics):
+        import components.targets.docker as docker_target
+
+        host_problems = docker_target.host_diagnostics(state)
+    report(tuple(sort_diagnostics([*state.diagnostics, *host_problems])))
     QuotaCheck("quota", state)
     config = pulumi.Config("mlplan")
     # Read plainly only to know which endpoints have configured keys; every value is wrapped

@@ -270,3 +270,25 @@ def test_name_prefix_reaches_the_routing_file(tmp_path: Path) -> None:
     servers = sorted(line.split()[1] for line in routing.splitlines()
                      if line.strip().startswith("server ") and ":5001" in line)
     assert servers == ["pr-my-endpoint-blue-0:5001", "pr-my-endpoint-blue-1:5001"]
+
+
+def test_a_host_with_too_few_cpus_stops_the_program_before_any_resource(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.test_docker_host import http_ok, serve_once
+
+    sock = tmp_path / "docker.sock"
+    thread = serve_once(sock, http_ok({"NCPU": 2, "MemTotal": 8 << 30}))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+    root = make_project(tmp_path / "p", {"blue": {"count": 1}})  # Standard_DS3_v2: 4 cores
+    raised: list[Exception] = []
+
+    def guarded() -> None:
+        try:
+            run(cwd=root, stack="test")
+        except Exception as exc:  # the program's RunError, caught to look at the registrations
+            raised.append(exc)
+
+    recorded = run_program(guarded, stack="test")
+    assert raised and "MLP123" in str(raised[0])
+    assert recorded == []  # not even the quota check: nothing was registered
+    thread.join(5)
