@@ -13,8 +13,13 @@ progress_run() {
   start=$(date +%s)
   echo "$label: started (usually about ${usual} s on a quiet 2-core machine)"
   (
-    trap 'exit 0' TERM
-    while sleep "${MLPLAN_HEARTBEAT_S:-30}"; do
+    # `wait` (unlike a foreground sleep) returns at once when TERM arrives, so the step ends
+    # without waiting out the current heartbeat interval.
+    nap=""
+    trap '[[ -n "$nap" ]] && kill "$nap" 2>/dev/null; exit 0' TERM
+    while true; do
+      sleep "${MLPLAN_HEARTBEAT_S:-30}" & nap=$!
+      wait "$nap" || exit 0
       echo "$label: still working ($(( $(date +%s) - start )) s so far, usually about ${usual} s)"
     done
   ) &
