@@ -171,6 +171,22 @@ class InstanceContainer:
     wait_timeout_s: int
 
 
+def batch_note(endpoint: str, deployment: str, container: InstanceContainer,
+               batch_count: int) -> str:
+    """What an instance container is in its deployment's roll, for the engine's log (shown
+    beside the container's own error when it fails, e.g. never becomes healthy).
+
+    Example: ``my-endpoint/blue batch 1 of 5: replaced or created first; must be healthy within
+    23 s before batch 2 starts``.
+    """
+    after = ("replaced or created first" if container.batch == 1
+             else f"replaced or created after batch {container.batch - 1} is healthy")
+    then = (f"before batch {container.batch + 1} starts" if container.batch < batch_count
+            else "before traffic moves")
+    return (f"{endpoint}/{deployment} batch {container.batch} of {batch_count}: {after}; "
+            f"must be healthy within {container.wait_timeout_s} s {then}")
+
+
 @dataclass(frozen=True)
 class DeploymentContainers:
     name: str

@@ -38,8 +38,8 @@ def _labels(pairs: tuple[tuple[str, str], ...]) -> list[docker.ContainerLabelArg
 class OnlineDeployment(pulumi.ComponentResource):
     """One deployment: its image and one container per instance, chained batch by batch."""
 
-    def __init__(self, name: str, plan: DeploymentContainers, network: docker.Network,
-                 opts: pulumi.ResourceOptions) -> None:
+    def __init__(self, name: str, endpoint: str, plan: DeploymentContainers,
+                 network: docker.Network, opts: pulumi.ResourceOptions) -> None:
         props: dict[str, Any] = {
             "deployment": plan.name,
             "image": plan.image,
@@ -61,6 +61,9 @@ class OnlineDeployment(pulumi.ComponentResource):
         previous: list[docker.Container] = []
         for batch in plan.batches:
             current = [self._container(name, c, image, network, previous) for c in batch]
+            for spec, container in zip(batch, current, strict=True):
+                pulumi.log.info(docker_plan.batch_note(endpoint, plan.name, spec,
+                                                       len(plan.batches)), resource=container)
             self.containers.extend(current)
             previous = current
         self.register_outputs(props)
@@ -117,7 +120,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                                labels=[docker.VolumeLabelArgs(label=k, value=v)
                                        for k, v in plan.router.labels], opts=child)
         deployments = [
-            OnlineDeployment(f"{name}-{d.name}", d, network,
+            OnlineDeployment(f"{name}-{d.name}", endpoint.name, d, network,
                              pulumi.ResourceOptions(parent=self))
             for d in plan.deployments
         ]

@@ -6,7 +6,15 @@ import pytest
 
 from components.core import codes
 from components.core.diagnostics import Severity
-from components.core.docker_plan import DockerHost, DockerSettings, ResourceLimits, check_host
+from components.core.docker_plan import (
+    DockerHost,
+    DockerSettings,
+    Healthcheck,
+    InstanceContainer,
+    ResourceLimits,
+    batch_note,
+    check_host,
+)
 from tests.core.test_state import state
 
 HOST_2_CPUS = DockerHost(cpus=2, memory_mib=24 * 1024)
@@ -42,3 +50,25 @@ def test_check_host(name: str, sku: str, limits: ResourceLimits, host: DockerHos
         assert str(diagnostic.location).startswith("d.yml:4 instance_type"), diagnostic
         for word in words:
             assert word in diagnostic.message, (word, diagnostic.message)
+
+
+def _container(batch: int, wait: int = 23) -> InstanceContainer:
+    check = Healthcheck(("CMD", "true"), "1s", "2s", "1s", 20)
+    return InstanceContainer(name="my-endpoint-blue-0", index=0, batch=batch, image="i",
+                             env=(), mounts=(), labels=(), cpus="", memory_mib=0, gpus=0,
+                             port=5001, healthcheck=check, wait_timeout_s=wait)
+
+
+NOTES = [
+    ("first of five", 1, 5, "my-endpoint/blue batch 1 of 5: replaced or created first; "
+     "must be healthy within 23 s before batch 2 starts"),
+    ("middle", 3, 5, "my-endpoint/blue batch 3 of 5: replaced or created after batch 2 is "
+     "healthy; must be healthy within 23 s before batch 4 starts"),
+    ("last", 5, 5, "my-endpoint/blue batch 5 of 5: replaced or created after batch 4 is "
+     "healthy; must be healthy within 23 s before traffic moves"),
+]
+
+
+@pytest.mark.parametrize(("name", "batch", "count", "expected"), NOTES, ids=[n[0] for n in NOTES])
+def test_batch_note(name: str, batch: int, count: int, expected: str) -> None:
+    assert batch_note("my-endpoint", "blue", _container(batch), count) == expected

@@ -44,6 +44,13 @@ def cache_root() -> Path:
     return Path(base) / PY_SDK_VERSION
 
 
+def skip_or_fail(reason: str) -> None:
+    """A suite that cannot run is skipped on a developer's machine but fails in CI (CI set)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: this suite must run here)", pytrace=False)
+    pytest.skip(reason)
+
+
 @dataclass(frozen=True)
 class Engine:
     """The built binaries (``bin``) and what could not be built (``unavailable``)."""
@@ -60,10 +67,11 @@ class Engine:
         return f"pulumi-resource-{plugin} is not in {self.bin}"
 
     def require(self, *plugins: str) -> None:
+        """Skip (fail when CI is set: the suite must run there) without these providers."""
         for plugin in plugins:
             reason = self.unavailable(plugin)
             if reason:
-                pytest.skip(reason)
+                skip_or_fail(reason)
 
 
 @pytest.fixture(scope="session")
@@ -76,7 +84,7 @@ def engine() -> Engine:
     if proc.returncode != 0:
         reason = (proc.stderr.strip() or proc.stdout.strip())[-3000:]
         if proc.returncode == 2:
-            pytest.skip(f"the engine cannot be built here: {reason}")
+            skip_or_fail(f"the engine cannot be built here: {reason}")
         pytest.fail(f"tests/engine/build.sh failed (exit {proc.returncode}):\n{reason}")
     return Engine(cache_root() / "bin")
 
@@ -160,3 +168,32 @@ def pulumi_in(engine: Engine, tmp_path: Path) -> Iterator[Any]:
         return p
 
     yield make
+
+
+@dataclass
+class DockerEnv:
+    """The private Docker Engine of the suite and the images built into it."""
+
+    daemon: Any  # tests.docker.daemon.DockerDaemon
+    images: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def docker_env() -> Iterator[DockerEnv]:
+    """A private dockerd (tests/docker/daemon.py) with the suite's images, for the session.
+    Failing to start it or to build an image fails the tests that need it, with the reason."""
+    from tests.docker import daemon as docker_daemon
+
+    try:
+        daemon = docker_daemon.start()
+    except docker_daemon.DaemonError as exc:
+        pytest.fail(f"the private Docker Engine cannot start: {exc}", pytrace=False)
+    try:
+        images = docker_daemon.build_images(daemon, stream=False)
+    except docker_daemon.DaemonError as exc:
+        daemon.stop()
+        pytest.fail(f"the e2e images cannot be built: {exc}", pytrace=False)
+    try:
+        yield DockerEnv(daemon, images)
+    finally:
+        daemon.stop()
