@@ -19,7 +19,8 @@ Layout per endpoint ``E`` (names as Azure's local endpoints would show them):
   (``/var/azureml-app/azureml-models/<model>/<version>``, ``/var/azureml-app/<code-folder>``),
   ``AZUREML_MODEL_DIR`` / ``AZUREML_ENTRY_SCRIPT`` / ``AML_APP_ROOT`` / ``WORKER_COUNT`` set,
   CPU/memory limits and GPU requests of the instance type, a healthcheck from the readiness
-  probe. Batches: ``ceil(0.2 N)`` instances each (1-based ``batch`` label); every container of
+  probe. Batches: ``ceil(0.2 N)`` instances each (1-based, not a label: see
+  ``_instance_labels``); every container of
   batch k+1 depends on every container of batch k, and each waits to be healthy, so the engine
   replaces batch after batch and at most one batch is ever out of service.
 
@@ -163,28 +164,12 @@ class InstanceContainer:
     env: tuple[tuple[str, str], ...]
     mounts: tuple[Mount, ...]
     labels: tuple[tuple[str, str], ...]
-    cpus: str  # "" = no limit
-    memory_mib: int  # 0 = no limit
+    cpus: str  # "" = no limit; as the provider reads it back (provider_cpus)
+    memory_mib: int  # 0 = no limit; swap is limited to the same (memory + swap == memory)
     gpus: int
     port: int
     healthcheck: Healthcheck
     wait_timeout_s: int
-
-
-def batch_note(endpoint: str, deployment: str, container: InstanceContainer,
-               batch_count: int) -> str:
-    """What an instance container is in its deployment's roll, for the engine's log (shown
-    beside the container's own error when it fails, e.g. never becomes healthy).
-
-    Example: ``my-endpoint/blue batch 1 of 5: replaced or created first; must be healthy within
-    23 s before batch 2 starts``.
-    """
-    after = ("replaced or created first" if container.batch == 1
-             else f"replaced or created after batch {container.batch - 1} is healthy")
-    then = (f"before batch {container.batch + 1} starts" if container.batch < batch_count
-            else "before traffic moves")
-    return (f"{endpoint}/{deployment} batch {container.batch} of {batch_count}: {after}; "
-            f"must be healthy within {container.wait_timeout_s} s {then}")
 
 
 @dataclass(frozen=True)
@@ -240,6 +225,23 @@ class EndpointContainers:
                 "keys.conf": render_keys(config)}
 
 
+def provider_cpus(millis: int) -> str:
+    """A CPU limit written exactly as the Docker provider reads it back from the container, so
+    that an unchanged limit is no diff (a diff in ``cpus`` replaces the container).
+
+    The provider renders NanoCPUs with 9 decimals; when the text has exactly nine zeros it
+    keeps one decimal, otherwise it strips trailing zeros (a quirk: ten zeros, as in 10, leave
+    the point). Examples: 1000 -> "1.0", 4000 -> "4.0", 16000 -> "16.0", 500 -> "0.5",
+    1250 -> "1.25", 10000 -> "10.", 100000 -> "100.", 50 -> "0.1" (0.050000000: nine zeros).
+    """
+    whole, fraction = divmod(millis, 1000)
+    text = f"{whole}.{fraction * 1_000_000:09d}"
+    if text.count("0") == 9:  # one decimal, halves rounded away from zero (big.Rat)
+        tenths = (millis + 50) // 100
+        return f"{tenths // 10}.{tenths % 10}"
+    return text.rstrip("0")
+
+
 def _seconds(value: int) -> str:
     return f"{value}s"
 
@@ -254,12 +256,16 @@ def healthcheck(state: DeploymentState, port: int, path: str) -> Healthcheck:
                        _seconds(probe.initial_delay), probe.failure_threshold)
 
 
-def _instance_labels(endpoint: str, state: DeploymentState, image: str, index: int,
-                     batch: int) -> tuple[tuple[str, str], ...]:
+def _instance_labels(endpoint: str, state: DeploymentState, image: str,
+                     index: int) -> tuple[tuple[str, str], ...]:
+    """Labels never carry the batch: a label change replaces a Docker container, and an
+    instance's batch changes with the instance count (3 -> 10 moves instance 1 from batch 2 to
+    batch 1), so scaling would restart instances that did not change. The batch follows from
+    the index and the count (``rollout.batches``)."""
     found = labels.endpoint_labels(endpoint, "instance")
     found.update({labels.DEPLOYMENT: state.name,
                   labels.INSTANCE_TYPE: state.size.name,
-                  labels.INSTANCE: str(index), labels.BATCH: str(batch),
+                  labels.INSTANCE: str(index),
                   labels.GPUS: str(state.size.whole_gpus),
                   labels.CPU_MILLIS: str(state.size.cpu_millis),
                   labels.IMAGE: image,
@@ -346,7 +352,7 @@ def _deployment(
         image = f"mlplan/{endpoint}-{dep.name}:local"
     size = state.size
     limits = settings.resource_limits
-    cpus = f"{size.cpu_millis / 1000:g}" if limits == "enforce" and size.cpu_millis else ""
+    cpus = provider_cpus(size.cpu_millis) if limits == "enforce" and size.cpu_millis else ""
     memory = size.memory_mib if limits in ("enforce", "memory-only") else 0
     check = healthcheck(state, port, path)
     probe = dep.readiness_probe
@@ -358,7 +364,7 @@ def _deployment(
                 name=f"{settings.name_prefix}{endpoint}-{dep.name}-{index}",
                 index=index, batch=batch_number, image=image,
                 env=tuple(sorted(env.items())), mounts=tuple(mounts),
-                labels=_instance_labels(endpoint, state, image, index, batch_number),
+                labels=_instance_labels(endpoint, state, image, index),
                 cpus=cpus, memory_mib=memory, gpus=size.whole_gpus, port=port,
                 healthcheck=check, wait_timeout_s=wait_timeout,
             ))
@@ -421,3 +427,29 @@ def _largest_fitting(catalog: Catalog, family: str, cpus: int) -> str:
     if not fitting:
         return ""
     return max(fitting, key=lambda t: (t.cpu_millis, t.memory_mib, t.name)).name
+
+
+def roll_note(endpoint: str, deployment: DeploymentContainers) -> str:
+    """One line for the engine's log: which instance is in which batch, and the wait. Printed
+    with the deployment, so a container that never becomes healthy (``my-endpoint-blue-3``)
+    can be read as "batch 2 of 5" and the batches after it as untouched.
+
+    Example (5 instances, 23 s wait): ``my-endpoint/blue rolls in 5 batches of 1 (batch 1:
+    instance 0, batch 2: 1, ..., batch 5: 4); each batch must be healthy within 23 s before the
+    next starts, and a batch that is not stops the update with the later batches untouched``.
+    """
+    groups = deployment.batches
+    if not groups:
+        return f"{endpoint}/{deployment.name} has no instances"
+    size = len(groups[0])
+    parts = []
+    for number, batch in enumerate(groups, start=1):
+        indexes = ", ".join(str(c.index) for c in batch)
+        noun = "instance" if len(batch) == 1 else "instances"
+        parts.append(f"batch {number}: {noun} {indexes}" if number == 1
+                     else f"batch {number}: {indexes}")
+    wait = max(c.wait_timeout_s for c in deployment.containers)
+    batch_word = "batch" if len(groups) == 1 else "batches"
+    return (f"{endpoint}/{deployment.name} rolls in {len(groups)} {batch_word} of {size} "
+            f"({'; '.join(parts)}); each batch must be healthy within {wait} s before the next "
+            "starts, and a batch that is not stops the update with the later batches untouched")

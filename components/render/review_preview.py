@@ -9,10 +9,12 @@ Two inputs, told apart by their shape:
   ``keys``, ``diffs``, ``detailedDiff``), ``diagnosticEvent`` and ``policyEvent`` the findings.
 
 Steps are grouped by the labels mlplan stamps on concrete resources (``components.core.labels``):
-``mlplan.dev/endpoint``, ``mlplan.dev/deployment``, ``mlplan.dev/instance``, ``mlplan.dev/batch``,
+``mlplan.dev/endpoint``, ``mlplan.dev/deployment``, ``mlplan.dev/instance``,
 read from Docker's ``labels: [{label, value}]`` or Kubernetes' ``metadata.labels``. Unlabelled
 resources join the group of a labelled sibling with the same parent; the rest are "other
-resources". Batches are numbered 1.. in the order of their label values (0- or 1-based alike).
+resources". Batches are numbered 1.. in the order of their ``mlplan.dev/batch`` values (0- or
+1-based alike) or, without that label (mlplan's Docker containers carry none), of the batch
+that the instance index falls in for the deployment's instance count (``rollout.batches``).
 
 Ops per resource become one action: ``same`` no-op, ``create``, ``update``, ``delete``;
 a replacement is ``delete-then-create`` when ``delete-replaced`` comes before
@@ -35,6 +37,7 @@ from typing import Any
 
 from components.core import labels
 from components.core.diff import MASK, Action, Share, Stage, sensitive, stage_of
+from components.core.rollout import batches
 from components.render.review_document import counts, review_document, summarize
 
 QUOTA_TYPE = "mlplan:index:QuotaCheck"
@@ -480,6 +483,15 @@ def _traffic(own: list[_Resource], deployments: dict[str, list[_Resource]]) -> _
                     mirror_a if live_a is not None else None)
 
 
+def _batches_by_index(instances: list[_Resource]) -> dict[str, str]:
+    """Instance index -> 1-based batch, from the count of instances the change leaves
+    (Docker containers carry no batch label: see ``docker_plan._instance_labels``).
+    Example: 10 instances -> {"0": "1", "1": "1", "2": "2", ..., "9": "5"}."""
+    count = sum(1 for r in instances if r.action[0] is not Action.DELETE)
+    return {str(i): str(number) for number, members in enumerate(batches(count), start=1)
+            for i in members}
+
+
 def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dict[str, Any]:
     instances = [r for r in resources if labels.INSTANCE in r.labels]
     others = [r for r in resources if labels.INSTANCE not in r.labels]
@@ -503,8 +515,10 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
         action = Action.UPDATE
     steps: list[dict[str, Any]] = []
     groups: dict[tuple[int, str], list[_Resource]] = {}
+    batch_of = _batches_by_index(instances)
     for r in sorted(replaced, key=lambda r: _index(r.labels.get(labels.INSTANCE))):
-        groups.setdefault(_index(r.labels.get(labels.BATCH)), []).append(r)
+        batch = r.labels.get(labels.BATCH) or batch_of.get(r.labels.get(labels.INSTANCE, ""))
+        groups.setdefault(_index(batch), []).append(r)
     if replaced:
         order = sorted({r.action[0] for r in replaced}, key=lambda a: a.value)
         verbs = " / ".join(" then ".join(a.verbs) for a in order)

@@ -61,11 +61,9 @@ class OnlineDeployment(pulumi.ComponentResource):
         previous: list[docker.Container] = []
         for batch in plan.batches:
             current = [self._container(name, c, image, network, previous) for c in batch]
-            for spec, container in zip(batch, current, strict=True):
-                pulumi.log.info(docker_plan.batch_note(endpoint, plan.name, spec,
-                                                       len(plan.batches)), resource=container)
             self.containers.extend(current)
             previous = current
+        pulumi.log.info(docker_plan.roll_note(endpoint, plan), resource=self)
         self.register_outputs(props)
 
     def _container(self, name: str, spec: docker_plan.InstanceContainer, image: pulumi.Input[str],
@@ -84,6 +82,9 @@ class OnlineDeployment(pulumi.ComponentResource):
                                                                     aliases=[spec.name])],
             cpus=spec.cpus or None,
             memory=spec.memory_mib or None,
+            # Docker's default swap limit is twice the memory; read back into the state it
+            # would be a diff on every preview. Memory + swap == memory: no swap, as on Azure.
+            memory_swap=spec.memory_mib or None,
             device_requests=[docker.ContainerDeviceRequestArgs(
                 driver="nvidia", count=spec.gpus, capabilities=["gpu"])] if spec.gpus else None,
             healthcheck=docker.ContainerHealthcheckArgs(

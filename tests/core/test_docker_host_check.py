@@ -7,14 +7,17 @@ import pytest
 from components.core import codes
 from components.core.diagnostics import Severity
 from components.core.docker_plan import (
+    DeploymentContainers,
     DockerHost,
     DockerSettings,
     Healthcheck,
     InstanceContainer,
     ResourceLimits,
-    batch_note,
     check_host,
+    provider_cpus,
+    roll_note,
 )
+from components.core.rollout import batches
 from tests.core.test_state import state
 
 HOST_2_CPUS = DockerHost(cpus=2, memory_mib=24 * 1024)
@@ -52,23 +55,46 @@ def test_check_host(name: str, sku: str, limits: ResourceLimits, host: DockerHos
             assert word in diagnostic.message, (word, diagnostic.message)
 
 
-def _container(batch: int, wait: int = 23) -> InstanceContainer:
+def _deployment(count: int, wait: int = 23) -> DeploymentContainers:
     check = Healthcheck(("CMD", "true"), "1s", "2s", "1s", 20)
-    return InstanceContainer(name="my-endpoint-blue-0", index=0, batch=batch, image="i",
-                             env=(), mounts=(), labels=(), cpus="", memory_mib=0, gpus=0,
-                             port=5001, healthcheck=check, wait_timeout_s=wait)
+    containers = tuple(
+        InstanceContainer(name=f"my-endpoint-blue-{i}", index=i, batch=b, image="i", env=(),
+                          mounts=(), labels=(), cpus="", memory_mib=0, gpus=0, port=5001,
+                          healthcheck=check, wait_timeout_s=wait)
+        for b, members in enumerate(batches(count), start=1) for i in members)
+    return DeploymentContainers("blue", "i", "", "", containers)
 
 
 NOTES = [
-    ("first of five", 1, 5, "my-endpoint/blue batch 1 of 5: replaced or created first; "
-     "must be healthy within 23 s before batch 2 starts"),
-    ("middle", 3, 5, "my-endpoint/blue batch 3 of 5: replaced or created after batch 2 is "
-     "healthy; must be healthy within 23 s before batch 4 starts"),
-    ("last", 5, 5, "my-endpoint/blue batch 5 of 5: replaced or created after batch 4 is "
-     "healthy; must be healthy within 23 s before traffic moves"),
+    ("one instance", 1, "my-endpoint/blue rolls in 1 batch of 1 (batch 1: instance 0); each "
+     "batch must be healthy within 23 s before the next starts, and a batch that is not stops "
+     "the update with the later batches untouched"),
+    ("ten in fives of two", 10, "my-endpoint/blue rolls in 5 batches of 2 (batch 1: instances "
+     "0, 1; batch 2: 2, 3; batch 3: 4, 5; batch 4: 6, 7; batch 5: 8, 9); each batch must be "
+     "healthy within 23 s before the next starts, and a batch that is not stops the update "
+     "with the later batches untouched"),
+    ("no instances", 0, "my-endpoint/blue has no instances"),
 ]
 
 
-@pytest.mark.parametrize(("name", "batch", "count", "expected"), NOTES, ids=[n[0] for n in NOTES])
-def test_batch_note(name: str, batch: int, count: int, expected: str) -> None:
-    assert batch_note("my-endpoint", "blue", _container(batch), count) == expected
+@pytest.mark.parametrize(("name", "count", "expected"), NOTES, ids=[n[0] for n in NOTES])
+def test_roll_note(name: str, count: int, expected: str) -> None:
+    assert roll_note("my-endpoint", _deployment(count)) == expected
+
+
+CPUS = [
+    # name, millicores, what the Docker provider reads back (so an unchanged limit is no diff)
+    ("one core keeps one decimal", 1000, "1.0"),
+    ("four cores", 4000, "4.0"),
+    ("sixteen cores", 16000, "16.0"),
+    ("half a core", 500, "0.5"),
+    ("fraction kept", 1250, "1.25"),
+    ("ten cores: ten zeros leave the point", 10000, "10."),
+    ("hundred cores", 100000, "100."),
+    ("nine zeros with a fraction: one decimal, half away from zero", 50, "0.1"),
+]
+
+
+@pytest.mark.parametrize(("name", "millis", "expected"), CPUS, ids=[c[0] for c in CPUS])
+def test_provider_cpus(name: str, millis: int, expected: str) -> None:
+    assert provider_cpus(millis) == expected

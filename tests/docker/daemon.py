@@ -7,7 +7,11 @@ must stay short), and network settings that leave any daemon the user already ru
 - ``--bridge=none``: no ``docker0``; the suite uses only user-defined bridge networks;
 - ``--iptables=false``: no iptables chains touched; published ports go through docker-proxy,
   which listens on the host address given (127.0.0.1 in the tests);
-- ``--default-address-pool base=172.30.0.0/16,size=24``: networks away from Docker's defaults.
+- ``--default-address-pool base=172.30.0.0/16,size=24``: networks away from Docker's defaults;
+- with iptables left alone, a host whose FORWARD policy is DROP (as any host that ever ran a
+  Docker daemon with iptables: Docker sets it) drops bridged traffic between containers when
+  br_netfilter is loaded. One rule, ``FORWARD -s POOL -d POOL -j ACCEPT`` with the comment
+  ``mlplan-e2e``, lets traffic inside the pool through; it is removed when the daemon stops.
 
 One run at a time may use a data root (a lock file, released when the process ends). At start,
 containers, networks and volumes left by a crashed earlier run are removed (never images).
@@ -37,7 +41,33 @@ from typing import IO
 HERE = Path(__file__).resolve().parent
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
-ADDRESS_POOL = "base=172.30.0.0/16,size=24"
+POOL = "172.30.0.0/16"
+ADDRESS_POOL = f"base={POOL},size=24"
+RULE = ["FORWARD", "-s", POOL, "-d", POOL, "-m", "comment", "--comment", "mlplan-e2e",
+        "-j", "ACCEPT"]
+
+
+def _iptables(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["iptables", "-w", "5", *args], capture_output=True, text=True,
+                          timeout=30, check=False)
+
+
+def allow_pool() -> None:
+    """Insert the one FORWARD rule (once: a rule left by a crashed run is reused)."""
+    if shutil.which("iptables") is None:
+        return  # no iptables, no FORWARD policy to get past
+    if _iptables("-C", *RULE).returncode != 0:
+        done = _iptables("-I", *RULE)
+        if done.returncode != 0:
+            raise DaemonError(f"iptables -I {' '.join(RULE)} failed: {done.stderr.strip()}")
+
+
+def remove_pool_rule() -> None:
+    if shutil.which("iptables") is None:
+        return
+    while _iptables("-C", *RULE).returncode == 0:
+        if _iptables("-D", *RULE).returncode != 0:
+            break
 
 
 class DaemonError(RuntimeError):
@@ -98,6 +128,7 @@ class DockerDaemon:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(10)
+        remove_pool_rule()
         with contextlib.suppress(OSError):
             fcntl.flock(self.lock, fcntl.LOCK_UN)
             self.lock.close()
@@ -123,8 +154,12 @@ def start(cache: Path | None = None) -> DockerDaemon:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
         lock.close()
-        raise DaemonError(f"another test run is using {data_root} (lock {cache / 'data.lock'}); "
-                          "wait for it or set MLPLAN_DOCKER_CACHE to another folder") from exc
+        holders = subprocess.run(["fuser", str(cache / "data.lock")], capture_output=True,
+                                 text=True, check=False).stdout.split() if shutil.which(
+                                     "fuser") else []
+        raise DaemonError(f"another test run (or the dockerd it left, pids {holders or '?'}) is "
+                          f"using {data_root} (lock {cache / 'data.lock'}); wait for it, stop "
+                          "it, or set MLPLAN_DOCKER_CACHE to another folder") from exc
     run_dir = Path(tempfile.mkdtemp(prefix="mlplan-dockerd-", dir="/tmp"))
     socket = run_dir / "docker.sock"
     log = open(run_dir / "dockerd.log", "wb")  # noqa: SIM115 - the daemon writes it
@@ -134,7 +169,9 @@ def start(cache: Path | None = None) -> DockerDaemon:
          "--bridge=none", "--iptables=false", "--ip-masq=false",
          "--default-address-pool", ADDRESS_POOL, "--log-level", "warn"],
         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True)
+        # dockerd holds the lock too: a daemon outliving a killed test run keeps its data root
+        # from a second daemon.
+        pass_fds=(lock.fileno(),), start_new_session=True)
     log.close()
     daemon = DockerDaemon(f"unix://{socket}", run_dir, data_root, process, lock)
     deadline = time.monotonic() + START_TIMEOUT_S
@@ -150,7 +187,12 @@ def start(cache: Path | None = None) -> DockerDaemon:
             daemon.stop()
             raise DaemonError(f"dockerd did not answer within {START_TIMEOUT_S} s:\n{tail}")
         time.sleep(0.3)
-    daemon.clean()
+    try:
+        allow_pool()
+        daemon.clean()
+    except DaemonError:
+        daemon.stop()
+        raise
     return daemon
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from components.core import labels
+from components.core.rollout import batches
 from components.targets.program import run
 from tests.targets.harness import Recorded, by_type, one, run_program
 from tests.targets.projects import REPO, make_project
@@ -52,7 +53,9 @@ def test_instances_and_batch_chain(name: str, count: int, batch_sizes: list[int]
     recorded = program(make_project(tmp_path, {"blue": {"count": count}}))
     blue = instances(recorded, "blue")
     assert [r.inputs["name"] for r in blue] == [f"my-endpoint-blue-{i}" for i in range(count)]
-    batch_of = {r.name: int(labels_of(r)[labels.BATCH]) for r in blue}
+    assert not any(labels.BATCH in labels_of(r) for r in blue)  # see the scaling scenario
+    batch_of = {r.name: b for b, members in enumerate(batches(count), start=1)
+                for r in blue if int(labels_of(r)[labels.INSTANCE]) in members}
     assert [list(batch_of.values()).count(b) for b in range(1, len(batch_sizes) + 1)] == \
         batch_sizes
     for r in blue:
@@ -81,7 +84,9 @@ def test_instance_container_inputs(tmp_path: Path) -> None:
     mounts = {m["target"]: m for m in blue0.inputs["mounts"]}
     assert mounts["/var/azureml-app/score"]["source"] == str(tmp_path / "stacks" / "score")
     assert mounts["/var/azureml-app/azureml-models/sample-model/1"]["readOnly"] is True
-    assert (blue0.inputs["cpus"], blue0.inputs["memory"]) == ("4", 14336)  # Standard_DS3_v2
+    # Standard_DS3_v2, written as the provider reads them back (else every preview replaces)
+    assert (blue0.inputs["cpus"], blue0.inputs["memory"], blue0.inputs["memorySwap"]) == (
+        "4.0", 14336, 14336)
     assert "deviceRequests" not in blue0.inputs
     health = blue0.inputs["healthcheck"]
     assert (health["interval"], health["timeout"], health["startPeriod"], health["retries"]) == (
@@ -90,7 +95,7 @@ def test_instance_container_inputs(tmp_path: Path) -> None:
     assert blue0.inputs["networksAdvanced"][0]["aliases"] == ["my-endpoint-blue-0"]
     assert labels_of(blue0) | {} == {
         labels.ENDPOINT: "my-endpoint", labels.DEPLOYMENT: "blue",
-        labels.INSTANCE_TYPE: "Standard_DS3_v2", labels.INSTANCE: "0", labels.BATCH: "1",
+        labels.INSTANCE_TYPE: "Standard_DS3_v2", labels.INSTANCE: "0",
         labels.GPUS: "0", labels.CPU_MILLIS: "4000", labels.IMAGE: "example.io/infer:1.0",
         labels.ROLE: "instance", "app.kubernetes.io/name": "my-endpoint",
         "app.kubernetes.io/component": "instance", "app.kubernetes.io/instance":
@@ -176,6 +181,11 @@ CHANGES = [
      ({"blue": {}, "green": {"count": 2}}, {"blue": 100, "green": 0}),
      {"my-endpoint-router-config"},
      {"my-endpoint-green-image", "my-endpoint-green-0", "my-endpoint-green-1"}, set()),
+    ("scale 3 -> 10: existing instances untouched although their batches change",
+     ({"blue": {"count": 3}}, {"blue": 100}),
+     ({"blue": {"count": 10}}, {"blue": 100}),
+     {"my-endpoint-router-config"},
+     {f"my-endpoint-blue-{i}" for i in range(3, 10)}, set()),
     ("remove a deployment: its containers go, routing forgets it",
      ({"blue": {}, "green": {"count": 1}}, {"blue": 100}),
      ({"blue": {}}, {"blue": 100}),
