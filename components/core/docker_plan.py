@@ -170,6 +170,7 @@ class InstanceContainer:
     port: int
     healthcheck: Healthcheck
     wait_timeout_s: int
+    stop_grace_s: int = 0  # SIGTERM, then this long to finish in-flight requests, then SIGKILL
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,14 @@ class EndpointContainers:
         config = router_config(endpoint, self.addresses, keys, ROUTER_LISTEN_PORT)
         return {"routing.conf": render_routing(config, self.runtime),
                 "keys.conf": render_keys(config)}
+
+
+def stop_grace_seconds(request_timeout_ms: int) -> int:
+    """How long a removed instance may drain: the longest request the router lets it serve,
+    in whole seconds, rounded up. Without it the provider's delete is SIGTERM then SIGKILL at
+    once, and a request in flight loses its answer mid-body (seen on a real host during a
+    roll). Examples: 5000 ms -> 5 s; 90500 ms -> 91 s; 1 ms -> 1 s."""
+    return -(-request_timeout_ms // 1000)
 
 
 def provider_cpus(millis: int) -> str:
@@ -321,9 +330,14 @@ def _deployment(
     is_file: Callable[[str], bool],
 ) -> DeploymentContainers:
     dep = state.deployment
+    # WORKER_PRELOAD: azmlinfsrv then runs init() (loads the model) before gunicorn binds its
+    # port, so a replaced instance refuses connections until it can answer, and the router
+    # (which re-resolves the instance's name at once) retries elsewhere instead of queueing a
+    # request behind a booting worker (seen on a real host: 408s during a roll without it).
     env: dict[str, str] = {"MLPLAN_ENDPOINT": endpoint, "MLPLAN_DEPLOYMENT": dep.name,
                            "WORKER_COUNT": str(
-                               dep.request_settings.max_concurrent_requests_per_instance)}
+                               dep.request_settings.max_concurrent_requests_per_instance),
+                           "WORKER_PRELOAD": "true"}
     mounts: list[Mount] = []
     model = resolve_model(dep, assets)
     if model is not None:
@@ -357,6 +371,7 @@ def _deployment(
     check = healthcheck(state, port, path)
     probe = dep.readiness_probe
     wait_timeout = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout
+    grace = stop_grace_seconds(dep.request_settings.request_timeout_ms)
     containers = []
     for batch_number, members in enumerate(batches(dep.instance_count), start=1):
         for index in members:
@@ -366,7 +381,7 @@ def _deployment(
                 env=tuple(sorted(env.items())), mounts=tuple(mounts),
                 labels=_instance_labels(endpoint, state, image, index),
                 cpus=cpus, memory_mib=memory, gpus=size.whole_gpus, port=port,
-                healthcheck=check, wait_timeout_s=wait_timeout,
+                healthcheck=check, wait_timeout_s=wait_timeout, stop_grace_s=grace,
             ))
     return DeploymentContainers(
         name=dep.name, image=image, build_context=build_context,

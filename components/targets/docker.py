@@ -92,6 +92,7 @@ class OnlineDeployment(pulumi.ComponentResource):
                 start_period=check.start_period, retries=check.retries),
             wait=True,
             wait_timeout=spec.wait_timeout_s,
+            destroy_grace_seconds=spec.stop_grace_s or None,
             restart="unless-stopped",
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(previous)),
         )

@@ -16,6 +16,7 @@ from components.core.docker_plan import (
     check_host,
     provider_cpus,
     roll_note,
+    stop_grace_seconds,
 )
 from components.core.rollout import batches
 from tests.core.test_state import state
@@ -98,3 +99,15 @@ CPUS = [
 @pytest.mark.parametrize(("name", "millis", "expected"), CPUS, ids=[c[0] for c in CPUS])
 def test_provider_cpus(name: str, millis: int, expected: str) -> None:
     assert provider_cpus(millis) == expected
+
+
+GRACE = [
+    ("azure default 5 s", 5000, 5),
+    ("rounded up", 90500, 91),
+    ("tiny", 1, 1),
+]
+
+
+@pytest.mark.parametrize(("name", "timeout_ms", "expected"), GRACE, ids=[g[0] for g in GRACE])
+def test_stop_grace_seconds(name: str, timeout_ms: int, expected: int) -> None:
+    assert stop_grace_seconds(timeout_ms) == expected

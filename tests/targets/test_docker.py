@@ -80,7 +80,8 @@ def test_instance_container_inputs(tmp_path: Path) -> None:
         "AML_APP_ROOT": "/var/azureml-app/score",
         "AZUREML_ENTRY_SCRIPT": "score.py",
         "AZUREML_MODEL_DIR": "/var/azureml-app/azureml-models/sample-model/1",
-        "MLPLAN_DEPLOYMENT": "blue", "MLPLAN_ENDPOINT": "my-endpoint", "WORKER_COUNT": "1"}
+        "MLPLAN_DEPLOYMENT": "blue", "MLPLAN_ENDPOINT": "my-endpoint", "WORKER_COUNT": "1",
+        "WORKER_PRELOAD": "true"}
     mounts = {m["target"]: m for m in blue0.inputs["mounts"]}
     assert mounts["/var/azureml-app/score"]["source"] == str(tmp_path / "stacks" / "score")
     assert mounts["/var/azureml-app/azureml-models/sample-model/1"]["readOnly"] is True
@@ -88,6 +89,7 @@ def test_instance_container_inputs(tmp_path: Path) -> None:
     assert (blue0.inputs["cpus"], blue0.inputs["memory"], blue0.inputs["memorySwap"]) == (
         "4.0", 14336, 14336)
     assert "deviceRequests" not in blue0.inputs
+    assert blue0.inputs["destroyGraceSeconds"] == 5  # drains for request_timeout_ms
     health = blue0.inputs["healthcheck"]
     assert (health["interval"], health["timeout"], health["startPeriod"], health["retries"]) == (
         "10s", "2s", "10s", 30)

@@ -1,0 +1,351 @@
+"""``pulumi up`` of the Docker target on a real Docker Engine, end to end.
+
+The real Pulumi CLI, language host and Docker provider (tests/engine/build.sh) apply mlplan's
+program to a private dockerd (tests/docker/daemon.py) with images built here
+(tests/docker/build-images.sh): real nginx routers, real azmlinfsrv instances. One stack lives
+through the module, test after test, the way a user's stack does; each test first declares the
+state it starts from. What ``docker events`` records and what a client streaming requests through
+the router sees are the evidence; the timelines are printed (``pytest -s`` shows them).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.core import labels
+from components.core.rollout import batches
+from tests.dataplane.harness import Client, Stream, chi_square_p, failures, hammer, percentile
+from tests.engine.conftest import DockerEnv, Engine, Pulumi, engine_env
+from tests.engine.docker_host import (
+    ENDPOINT,
+    STACK,
+    DeploymentSpec,
+    DockerProject,
+    EventWatch,
+    timeline,
+    write_project,
+)
+from tests.engine.test_engine_smoke import policy_pack_copy
+
+HEADER = "azureml-model-deployment"
+
+
+def make_project(engine: Engine, docker_env: DockerEnv, root: Path, *, name_prefix: str = "",
+                 **kwargs: Any) -> DockerProject:
+    engine.require("docker", "random")
+    write_project(root, docker_env.images, name_prefix=name_prefix, **kwargs)
+    env = engine_env(engine, root.parent / f"{root.name}-engine")
+    env["DOCKER_HOST"] = docker_env.daemon.host
+    pulumi = Pulumi(root, env)
+    pulumi.run("stack", "init", STACK)
+    return DockerProject(root, pulumi, docker_env.daemon, docker_env.images, name_prefix)
+
+
+@pytest.fixture(scope="module")
+def live(engine: Engine, docker_env: DockerEnv,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[DockerProject]:
+    project = make_project(engine, docker_env, tmp_path_factory.mktemp("docker") / "project")
+    yield project
+    project.pulumi.run("destroy", "--yes", check=False)
+
+
+def inference(docker_env: DockerEnv, tag: str = "inference", **kwargs: Any) -> DeploymentSpec:
+    return DeploymentSpec(image=docker_env.images[tag], **kwargs)
+
+
+def sample(docker_env: DockerEnv, blue_count: int = 3) -> dict[str, DeploymentSpec]:
+    """The bundled sample's two deployments (green scales its answers by 1.1)."""
+    return {"blue": inference(docker_env, count=blue_count),
+            "green": inference(docker_env, env={"SCORE_SCALE": "1.1"})}
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def serving(project: DockerProject) -> dict[str, str]:
+    """name -> health of the instance containers that are running."""
+    return {n: c["health"] for n, c in project.containers().items()
+            if c["labels"].get(labels.ROLE) == "instance" and c["status"] == "running"}
+
+
+def test_up_serves_the_sample(live: DockerProject, docker_env: DockerEnv) -> None:
+    """(a) The sample (blue 3 + green 3, 90/10) comes up healthy and answers with key auth."""
+    live.declare(sample(docker_env), {"blue": 90, "green": 10})
+    started = time.monotonic()
+    live.up()
+    print(f"\nfirst pulumi up: {time.monotonic() - started:.1f} s")
+    live.expect_no_changes()
+    containers = live.containers()
+    instances = {n: c for n, c in containers.items() if c["labels"][labels.ROLE] == "instance"}
+    assert sorted(instances) == sorted(f"{ENDPOINT}-{d}-{i}" for d in ("blue", "green")
+                                       for i in range(3))
+    assert {c["health"] for c in instances.values()} == {"healthy"}
+    assert containers[f"{ENDPOINT}-router"]["health"] == "healthy"
+    assert containers[f"{ENDPOINT}-router-config"]["status"] == "exited"
+    port, key = live.port(), live.key()
+    client = Client(port)
+    answer = client.request(headers=auth(key))
+    assert answer.status == 200, answer
+    assert answer.json()["predictions"] and answer.deployment in ("blue", "green")
+    assert client.request(headers=auth(live.key("secondary"))).status == 200
+    assert client.request().status == 401
+    assert client.request(headers=auth("not-the-key-" + "x" * 20)).status == 401
+    pinned = client.request(headers={**auth(key), HEADER: "green"})
+    assert (pinned.status, pinned.deployment) == (200, "green")
+    assert pinned.json()["predictions"] == [round(1.1 * 2.049, 6)]
+
+
+def test_rolling_replacement_goes_batch_by_batch(live: DockerProject,
+                                                 docker_env: DockerEnv) -> None:
+    """(b) blue at 10 instances, image changed: batches of ceil(0.2 x 10) = 2 in order, each
+    created only after the previous one is healthy, never more than one batch out of service,
+    no failed request in a stream through the router."""
+    live.declare(sample(docker_env, blue_count=10), {"blue": 90, "green": 10})
+    live.up()
+    live.expect_no_changes()
+    changed = sample(docker_env, blue_count=10)
+    changed["blue"] = inference(docker_env, "inference_r2", count=10)
+    live.declare(changed, {"blue": 90, "green": 10})
+    port, key = live.port(), live.key()
+    with EventWatch(live.daemon) as watch, Stream(port, threads=4, max_requests=20_000,
+                                                  headers=auth(key)) as stream:
+        started = time.monotonic()
+        live.up()
+        seconds = time.monotonic() - started
+        results = stream.stop()
+    blue = watch.of("blue")
+    print(f"\nrolling update of blue (10 instances): pulumi up {seconds:.1f} s, "
+          f"{len(results)} requests, {len(failures(results))} failed, p99 "
+          f"{percentile([r.seconds for r in results], 99) * 1000:.1f} ms\n{timeline(blue)}")
+    failed = failures(results)
+    assert not failed, (f"{len(failed)} failed: " + ", ".join(
+        f"{r.status} at {r.started - results[0].started:.1f} s after {r.seconds:.1f} s "
+        f"{r.error or r.body[:60]!r}" for r in failed[:10]))
+    assert len(results) > 100
+    new_image = docker_env.images["inference_r2"]
+    planned = batches(10)
+    assert [len(b) for b in planned] == [2, 2, 2, 2, 2]
+    down: list[tuple[float, float]] = []  # per batch: first old container stops .. last new healthy
+    for number, members in enumerate(planned, start=1):
+        names = {f"{ENDPOINT}-blue-{i}" for i in members}
+        stops = [e.at for e in blue if e.name in names and e.action in ("kill", "die", "destroy")
+                 and e.image != new_image]
+        creates = [e.at for e in blue if e.name in names and e.action == "create"
+                   and e.image == new_image]
+        healthy: dict[str, float] = {}
+        for e in blue:
+            if e.name in names and e.image == new_image and e.action == "health_status: healthy":
+                healthy.setdefault(e.name, e.at)
+        assert len(creates) == 2 and set(healthy) == names, f"batch {number}: {creates} {healthy}"
+        assert stops and min(stops) <= min(creates), f"batch {number}: delete before create"
+        down.append((min(stops), max(healthy.values())))
+    for (_, previous_healthy), (next_stop, _) in itertools.pairwise(down):
+        assert next_stop >= previous_healthy, (
+            "a batch went down before the previous one was healthy:\n" + timeline(blue))
+    live.expect_no_changes()
+    assert set(serving(live).values()) == {"healthy"} and len(serving(live)) == 13
+
+
+def test_split_and_mirror_change_only_the_config_container(live: DockerProject,
+                                                           docker_env: DockerEnv) -> None:
+    """(c) 90/10 -> 50/50, then a 10% mirror to green at 0%: only the config container is
+    replaced, the router keeps its container and start time, no request fails, and 2,000
+    requests afterwards fit 50/50."""
+    deployments = sample(docker_env)
+    live.declare(deployments, {"blue": 90, "green": 10})
+    live.up()
+    before = live.containers()
+    router = f"{ENDPOINT}-router"
+    port, key = live.port(), live.key()
+    for traffic, mirror in (({"blue": 50, "green": 50}, {}),
+                            ({"blue": 100, "green": 0}, {"green": 10})):
+        live.declare(deployments, traffic, mirror)
+        preview = live.pulumi.preview_json()
+        changed = {s["urn"].split("::")[-1]: s["op"] for s in preview["steps"]
+                   if s["op"] != "same"}
+        assert changed == {f"{ENDPOINT}-router-config": "replace"}, changed
+        with Stream(port, threads=4, max_requests=20_000, headers=auth(key)) as stream:
+            live.up()
+            results = stream.stop()
+        print(f"\n{traffic} mirror {mirror}: {len(results)} requests during up, "
+              f"{len(failures(results))} failed")
+        assert not failures(results), failures(results)[:5]
+        after = live.containers()
+        assert (after[router]["id"], after[router]["started"]) == (
+            before[router]["id"], before[router]["started"])
+        instances = {n for n, c in after.items() if c["labels"][labels.ROLE] == "instance"}
+        assert {n: after[n]["id"] for n in instances} == {n: before[n]["id"] for n in instances}
+        live.expect_no_changes()
+        if not mirror:
+            time.sleep(2)  # the router's watcher reloads within a second
+            counted = hammer(port, 2000, threads=4, headers=auth(key))
+            assert not failures(counted)
+            observed = {d: sum(r.deployment == d for r in counted) for d in ("blue", "green")}
+            p = chi_square_p(observed, {"blue": 0.5, "green": 0.5})
+            print(f"50/50 over 2000 requests: {observed}, chi-square p = {p:.3f}")
+            assert p > 0.001, observed
+    time.sleep(2)
+    live_answers = hammer(port, 400, threads=4, headers=auth(key))
+    assert not failures(live_answers, expect="blue")  # mirrored answers never reach a client
+
+
+def test_bad_image_fails_in_the_first_batch_and_the_rest_keeps_serving(
+        live: DockerProject, docker_env: DockerEnv) -> None:
+    """(e) An image that never becomes healthy: ``pulumi up`` fails within the first batch's
+    wait, names the deployment and batch, the untouched instances keep serving; the previous
+    image restores full capacity."""
+    good = {"blue": inference(docker_env, count=5), "green": inference(docker_env, count=1)}
+    live.declare(good, {"blue": 100, "green": 0})
+    live.up()
+    before = live.containers()
+    bad = dict(good)
+    bad["blue"] = inference(docker_env, "inference_broken", count=5)
+    live.declare(bad, {"blue": 100, "green": 0})
+    port, key = live.port(), live.key()
+    with Stream(port, threads=4, max_requests=20_000, headers=auth(key)) as stream:
+        started = time.monotonic()
+        failed = live.up(check=False)
+        seconds = time.monotonic() - started
+        results = stream.stop()
+    output = failed.stdout + failed.stderr
+    print(f"\nbad image: pulumi up exited {failed.returncode} after {seconds:.1f} s; "
+          f"{len(results)} requests, {len(failures(results))} failed")
+    assert failed.returncode != 0
+    wait_timeout = 1 + 1 * 60 + 2  # initial_delay + period x failure_threshold + timeout
+    assert seconds < wait_timeout + 60, seconds
+    assert "my-endpoint-blue-0" in output and "blue" in output
+    # The failed container, and the deployment's batch map beside it in the engine's log.
+    assert "container failed to be in healthy state" in output, output[-3000:]
+    assert "my-endpoint/blue rolls in 5 batches of 1 (batch 1: instance 0;" in output
+    assert not failures(results), failures(results)[:5]
+    after = live.containers()
+    for index in range(1, 5):  # batches 2-5 were never touched
+        name = f"{ENDPOINT}-blue-{index}"
+        assert after[name]["id"] == before[name]["id"], name
+    live.declare(good, {"blue": 100, "green": 0})
+    live.up()
+    live.expect_no_changes()
+    assert sorted(serving(live)) == sorted([*(f"{ENDPOINT}-blue-{i}" for i in range(5)),
+                                            f"{ENDPOINT}-green-0"])
+    assert set(serving(live).values()) == {"healthy"}
+
+
+def mlplan(project: DockerProject, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(project.pulumi.env)
+    return subprocess.run([str(Path(os.environ.get("VIRTUAL_ENV", "")) / "bin" / "mlplan")
+                           if os.environ.get("VIRTUAL_ENV") else _mlplan_binary(), *args],
+                          cwd=project.root, env=env, capture_output=True, text=True,
+                          timeout=1200, check=False)
+
+
+def _mlplan_binary() -> str:
+    from tests.engine.conftest import VENV
+
+    return str(VENV / "bin" / "mlplan")
+
+
+def test_promote_apply_for_real(live: DockerProject, docker_env: DockerEnv,
+                                tmp_path: Path) -> None:
+    """(d) ``mlplan promote --to green --apply`` through every step to retire with the real
+    gates; then a promotion to a deployment whose scoring script fails: the gate fails, the last
+    good step is applied again, the endpoint keeps serving."""
+    live.declare(sample(docker_env), {"blue": 100, "green": 0})
+    live.up()
+    port, key = live.port(), live.key()
+    with Stream(port, threads=2, max_requests=50_000, headers=auth(key)) as stream:
+        done = mlplan(live, "promote", ENDPOINT, "--to", "green", "--stack", STACK, "--apply",
+                      "--bake", "3")
+        results = stream.stop()
+    print(f"\npromote green --apply: exit {done.returncode}\n{done.stdout[-3000:]}"
+          f"{done.stderr[-2000:]}\n{len(results)} requests, {len(failures(results))} failed")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert not failures(results), failures(results)[:5]
+    assert not (live.endpoints_dir / "blue.yml").exists()  # retired
+    assert set(serving(live)) == {f"{ENDPOINT}-green-{i}" for i in range(3)}
+    live.expect_no_changes()
+    # A deployment whose scoring script raises: every /score answer is a 500.
+    broken_code = live.root / "stacks" / "broken-score"
+    broken_code.mkdir(exist_ok=True)
+    (broken_code / "score.py").write_text(
+        "def init():\n    pass\n\n\ndef run(raw_data):\n    raise RuntimeError('broken model')\n",
+        encoding="utf-8")
+    current = {"green": inference(docker_env, env={"SCORE_SCALE": "1.1"}),
+               "red": inference(docker_env, count=1, code="../../broken-score")}
+    live.declare(current, {"green": 100, "red": 0})
+    live.up()
+    (tmp_path / "sample.json").write_text('{"data": [[5.1, 3.5, 1.4, 0.2]]}', encoding="utf-8")
+    with Stream(port, threads=2, max_requests=50_000, headers=auth(key)) as stream:
+        refused = mlplan(live, "promote", ENDPOINT, "--to", "red", "--stack", STACK, "--apply",
+                         "--bake", "3", "--sample", str(tmp_path / "sample.json"))
+        results = stream.stop()
+    print(f"\npromote red --apply: exit {refused.returncode}\n{refused.stdout[-3000:]}"
+          f"{refused.stderr[-2000:]}\n{len(results)} requests, "
+          f"{len(failures(results))} failed ({sum(r.deployment == '' for r in results)} "
+          "without an answer from green)")
+    assert refused.returncode == 1
+    assert not failures([r for r in results if r.headers.get(HEADER) != "red"])
+    endpoint = (live.endpoints_dir / "endpoint.yml").read_text(encoding="utf-8")
+    assert "green: 100" in endpoint and "red: 0" in endpoint
+    assert not failures(hammer(port, 200, threads=2, headers=auth(key)), expect="green")
+    live.expect_no_changes()
+
+
+def test_policy_pack_against_the_live_stack(live: DockerProject, docker_env: DockerEnv,
+                                            tmp_path: Path) -> None:
+    """(h) ``pulumi preview --policy-pack policies/`` on the live stack passes; with the pack's
+    quota below the need it fails with MLP402."""
+    live.declare(sample(docker_env), {"blue": 90, "green": 10})
+    live.up()
+    pack = policy_pack_copy(tmp_path)
+    passing = live.pulumi.run("preview", "--policy-pack", str(pack), check=False)
+    assert passing.returncode == 0, passing.stdout[-3000:] + passing.stderr[-3000:]
+    config = tmp_path / "pack-config.json"
+    config.write_text(json.dumps({"mlplan-quota": {"quota": {"total": 4}}}), encoding="utf-8")
+    failing = live.pulumi.run("preview", "--policy-pack", str(pack),
+                              "--policy-pack-config", str(config), check=False)
+    output = failing.stdout + failing.stderr
+    assert failing.returncode != 0 and "MLP402" in output, output[-3000:]
+
+
+def test_two_stacks_side_by_side(live: DockerProject, engine: Engine, docker_env: DockerEnv,
+                                 tmp_path: Path) -> None:
+    """(g) The sample and a copy with ``namePrefix: pr-`` on one host: both serve, each router
+    only from its own instances (the copy's blue answers are scaled by 3)."""
+    live.declare(sample(docker_env), {"blue": 90, "green": 10})
+    live.up()
+    other = make_project(engine, docker_env, tmp_path / "other", name_prefix="pr-")
+    other.declare({"blue": inference(docker_env, count=1, env={"SCORE_SCALE": "3"})},
+                  {"blue": 100})
+    try:
+        other.up()
+        other.expect_no_changes()
+        assert set(other.containers()) == {"pr-my-endpoint-router", "pr-my-endpoint-router-config",
+                                           "pr-my-endpoint-blue-0"}
+        theirs = hammer(other.port(), 200, threads=2, headers=auth(other.key()))
+        ours = hammer(live.port(), 200, threads=2, headers=auth(live.key()))
+        assert {tuple(r.json()["predictions"]) for r in theirs} == {(round(3 * 2.049, 6),)}
+        assert {tuple(r.json()["predictions"]) for r in ours} <= {
+            (2.049,), (round(1.1 * 2.049, 6),)}
+        live.expect_no_changes()
+    finally:
+        other.pulumi.run("destroy", "--yes", check=False)
+    assert not other.containers()
+
+
+def test_destroy_leaves_nothing(live: DockerProject) -> None:
+    """(f) ``pulumi destroy`` removes every container, network and volume it made."""
+    live.pulumi.run("destroy", "--yes")
+    label = f"label={labels.ENDPOINT}"
+    assert live.docker("ps", "-aq", "--filter", label).split() == []
+    assert live.docker("network", "ls", "-q", "--filter", label).split() == []
+    assert live.docker("volume", "ls", "-q", "--filter", label).split() == []
