@@ -18,9 +18,13 @@ from dataclasses import dataclass, replace
 from components.core import codes, limits, quota, traffic
 from components.core.catalog import Catalog, InstanceType
 from components.core.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
-from components.core.model import Deployment, Endpoint
+from components.core.model import Deployment, Endpoint, skips
 from components.core.rollout import RolloutSchedule
 from components.core.settings import Settings
+
+#: fields a deployment's instances and cores follow from; one reported invalid leaves the
+#: deployment out of the quota and the plan (its instance type is still checked)
+SIZING_FIELDS = ("type", "instance_count", "scale_settings", "resources")
 
 KUBERNETES_NAME_MIN, KUBERNETES_NAME_MAX = 6, 62
 
@@ -84,9 +88,11 @@ def desired(
         deployments: list[DeploymentState] = []
         for dep in endpoint.deployments:
             found.extend(_deployment_limits(endpoint, dep, settings))
+            if skips(dep.skipped, "instance_type"):
+                continue  # reported as invalid: no size, no quota, not planned
             size = _size(dep, catalog, found)
-            if size is None:
-                continue
+            if size is None or skips(dep.skipped, *SIZING_FIELDS):
+                continue  # the instances it needs are unknown: not counted, not planned
             quota_instances = dep.instance_count
             if dep.scale_settings.type == "target_utilization":
                 quota_instances = max(dep.instance_count, dep.scale_settings.max_instances)
@@ -149,8 +155,10 @@ def _deployment_limits(endpoint: Endpoint, dep: Deployment, settings: Settings) 
     caps = settings.limits
     most = max(dep.instance_count, dep.scale_settings.max_instances)
     field = "instance_count" if dep.instance_count >= most else "scale_settings.max_instances"
-    found = limits.instances_per_deployment(most, caps.instances_per_deployment,
-                                            dep.source.at(field))
+    found: list[Diagnostic] = []
+    if not skips(dep.skipped, *SIZING_FIELDS):
+        found.extend(limits.instances_per_deployment(most, caps.instances_per_deployment,
+                                                     dep.source.at(field)))
     kubernetes = dep.kind == "kubernetes" or settings.target == "kubernetes"
     max_timeout = (caps.request_timeout_ms_kubernetes if kubernetes
                    else caps.request_timeout_ms_managed)
