@@ -12,9 +12,14 @@ progress_run() {
   local start rc=0 beat
   start=$(date +%s)
   echo "$label: started (usually about ${usual} s on a quiet 2-core machine)"
+  # The sleep runs in the background and the loop waits for it: a trapped TERM interrupts
+  # `wait` at once, so a step that ends is not held until the current sleep is over.
   (
-    trap 'exit 0' TERM
-    while sleep "${MLPLAN_HEARTBEAT_S:-30}"; do
+    nap=""
+    trap '[[ -n $nap ]] && kill "$nap" 2>/dev/null; exit 0' TERM
+    while true; do
+      sleep "${MLPLAN_HEARTBEAT_S:-30}" & nap=$!
+      wait "$nap"
       echo "$label: still working ($(( $(date +%s) - start )) s so far, usually about ${usual} s)"
     done
   ) &
