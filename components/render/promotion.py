@@ -18,7 +18,7 @@ def render_text(promotion: Promotion) -> str:
     head = (f"mlplan promote {promotion.endpoint} --to {promotion.to}: "
             f"{len(promotion.steps)} steps, retiring {', '.join(promotion.retired) or 'nothing'}")
     rows = [
-        (str(s.number + 1), s.stage, _split(s.traffic), _split(s.mirror),
+        (str(s.number), s.stage, _split(s.traffic), _split(s.mirror),
          ", ".join(f"{n} x{c}" for n, c in s.deployments),
          f"{cores(s.quota_millis)} / {cores(s.quota_limit_millis)}",
          "ok" if s.ok else "INVALID")
@@ -31,6 +31,7 @@ def render_text(promotion: Promotion) -> str:
         lines += ["", f"Peak quota: {cores(promotion.peak_quota_millis)} cores (both "
                       "deployments count until the retire step). Traffic moves first; retired "
                       "deployments are deleted after."]
+    lines += [f"Skipped {what}: {why}." for what, why in promotion.skipped]
     return "\n".join(lines) + "\n"
 
 
@@ -49,11 +50,12 @@ def document(promotion: Promotion) -> dict[str, Any]:
         "retired": list(promotion.retired),
         "ok": promotion.ok,
         "peak_quota_cores": cores(promotion.peak_quota_millis),
-        "steps": [{"number": s.number + 1, "stage": s.stage, "traffic": dict(s.traffic),
+        "steps": [{"number": s.number, "stage": s.stage, "traffic": dict(s.traffic),
                    "mirror_traffic": dict(s.mirror), "instances": dict(s.deployments),
                    "quota_cores": cores(s.quota_millis),
                    "quota_limit_cores": cores(s.quota_limit_millis),
                    "diagnostics": [diagnostic_entry(d) for d in s.diagnostics]}
                   for s in promotion.steps],
+        "skipped": [{"step": what, "reason": why} for what, why in promotion.skipped],
         "diagnostics": [diagnostic_entry(d) for d in promotion.diagnostics],
     }
