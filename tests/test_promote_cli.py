@@ -75,7 +75,7 @@ def test_plan_only_prints_the_steps_and_fails_over_quota(
     code, out, _err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green"],
                           capsys)
     assert code == 0
-    assert "canary    blue 90%, green 10%" in out and "Peak quota: 32 cores" in out
+    assert "canary    blue 90%, green 10%" in out and "Peak: 32 reserved cores" in out
     stack = repo / "stacks/Pulumi.test.yaml"
     stack.write_text(stack.read_text().replace("{total: 2000}", "{total: 31}"))
     code, _out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green"],

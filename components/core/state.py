@@ -100,7 +100,10 @@ def desired(
                                  quota_instances, size.cpu_millis, size.exempt,
                                  dep.source.at("instance_count"))
             uses.append(use)
-            deployments.append(DeploymentState(dep, size, RolloutSchedule.of(dep.instance_count),
+            # Kubernetes surges one batch (exempt SKUs: none); Docker deletes a batch first
+            surge = settings.target == "kubernetes" and not size.exempt
+            deployments.append(DeploymentState(dep, size,
+                                               RolloutSchedule.of(dep.instance_count, surge),
                                                quota_instances, use.reserved_millis))
         states.append(EndpointState(endpoint, tuple(deployments)))
     report = quota.check(uses, settings.quota_millis)

@@ -26,9 +26,9 @@ def render_text(promotion: Promotion) -> str:
     ]
     lines = [head, ""]
     if rows:
-        lines += table(("Step", "Stage", "Traffic", "Mirror", "Deployments", "Quota cores",
+        lines += table(("Step", "Stage", "Traffic", "Mirror", "Deployments", "Reserved cores",
                         "Check"), rows)
-        lines += ["", f"Peak quota: {cores(promotion.peak_quota_millis)} cores (both "
+        lines += ["", f"Peak: {cores(promotion.peak_quota_millis)} reserved cores (both "
                       "deployments count until the retire step). Traffic moves first; retired "
                       "deployments are deleted after."]
     lines += [f"Skipped {what}: {why}." for what, why in promotion.skipped]
@@ -44,16 +44,16 @@ def diagnostics_text(promotion: Promotion) -> str:
 
 def document(promotion: Promotion) -> dict[str, Any]:
     return {
-        "format_version": 1,
+        "format_version": 2,  # 2: reserved_cores, limit_cores, peak_reserved_cores, skipped
         "endpoint": promotion.endpoint,
         "to": promotion.to,
         "retired": list(promotion.retired),
         "ok": promotion.ok,
-        "peak_quota_cores": cores(promotion.peak_quota_millis),
+        "peak_reserved_cores": cores(promotion.peak_quota_millis),
         "steps": [{"number": s.number, "stage": s.stage, "traffic": dict(s.traffic),
                    "mirror_traffic": dict(s.mirror), "instances": dict(s.deployments),
-                   "quota_cores": cores(s.quota_millis),
-                   "quota_limit_cores": cores(s.quota_limit_millis),
+                   "reserved_cores": cores(s.quota_millis),
+                   "limit_cores": cores(s.quota_limit_millis),
                    "diagnostics": [diagnostic_entry(d) for d in s.diagnostics]}
                   for s in promotion.steps],
         "skipped": [{"step": what, "reason": why} for what, why in promotion.skipped],

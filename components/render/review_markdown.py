@@ -83,7 +83,7 @@ def _endpoint(endpoint: dict[str, Any]) -> list[str]:
     verbs = endpoint["actions"]
     renamed = f" (was `{endpoint['renamed_from']}`)" if endpoint.get("renamed_from") else ""
     out = [f"#### `{t.symbol(verbs).strip() or '='}` endpoint `{endpoint['name']}`{renamed}: "
-           f"{t.action(verbs).value}", ""]
+           f"{t.endpoint_action_text(endpoint)}", ""]
     line = t.traffic_line(endpoint)
     if line:
         out += [f"Traffic: {escape(line)}", ""]
@@ -129,11 +129,11 @@ def _stack(stack: dict[str, Any], base: str) -> list[str]:
     if not stack["summary"]["changes"]:
         out += ["No changes.", ""]
     for endpoint in stack["endpoints"]:
-        if endpoint["actions"] != ["no-op"]:
+        if endpoint["changed"]:
             out += _endpoint(endpoint)
-    unchanged = [e["name"] for e in stack["endpoints"] if e["actions"] == ["no-op"]]
-    if unchanged:
-        out += [f"Unchanged: {', '.join(code(n) for n in unchanged)}", ""]
+    line = t.unchanged_line(stack)
+    if line:
+        out += [line[0].upper() + line[1:], ""]
     if stack.get("other_resources"):
         out += ["#### Other resources", "", *_resources(stack["other_resources"]), ""]
     if stack.get("settings_changes"):

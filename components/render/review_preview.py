@@ -537,7 +537,7 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
     return {
         "name": name, "renamed_from": None, "actions": list(action.verbs), "source": None,
         "reasons": reasons, "changes": _field_changes(changed),
-        "instances": None, "instance_type": _type_pair(resources), "quota_cores": None,
+        "instances": None, "instance_type": _type_pair(resources), "reserved_cores": None,
         "traffic": ({"live": {"before": share.live_before, "after": share.live_after},
                      "mirror": {"before": share.mirror_before, "after": share.mirror_after}}
                     if traffic.known else None),
@@ -566,10 +566,11 @@ def _endpoint(name: str, own: list[_Resource], deployments: dict[str, list[_Reso
     traffic = _traffic(own, deployments)
     deps = [_deployment(d, deployments[d], traffic) for d in sorted(deployments)]
     changed_own = [r for r in own if r.action[0] is not Action.NO_OP]
-    every = {r.action[0] for r in changed_own} | {Action.from_verbs(d["actions"]) for d in deps}
-    every.discard(Action.NO_OP)
-    if not every:
-        action = Action.NO_OP
+    own_actions = {r.action[0] for r in changed_own}
+    dep_actions = {Action.from_verbs(d["actions"]) for d in deps}
+    every = (own_actions | dep_actions) - {Action.NO_OP}
+    if not own_actions - {Action.NO_OP}:
+        action = Action.NO_OP  # only deployments change: the endpoint's own resources stay
     elif every == {Action.CREATE} and own and all(r.old is None for r in own):
         action = Action.CREATE
     elif every == {Action.DELETE} and own and all(r.new is None for r in own):
@@ -589,6 +590,7 @@ def _endpoint(name: str, own: list[_Resource], deployments: dict[str, list[_Reso
     t = traffic
     return {
         "name": name, "renamed_from": None, "actions": list(action.verbs), "source": None,
+        "changed": action is not Action.NO_OP or bool(dep_actions - {Action.NO_OP}),
         "reasons": reasons, "changes": _field_changes(changed_own),
         "traffic": ({"live": {"before": t.live_before or {}, "after": t.live_after or {}},
                      "mirror": {"before": t.mirror_before or {}, "after": t.mirror_after or {}},
