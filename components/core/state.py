@@ -17,7 +17,14 @@ from dataclasses import dataclass, replace
 
 from components.core import codes, limits, quota, traffic
 from components.core.catalog import Catalog, InstanceType
-from components.core.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
+from components.core.diagnostics import (
+    Diagnostic,
+    Location,
+    Severity,
+    error,
+    sort_diagnostics,
+    warning,
+)
 from components.core.model import Deployment, Endpoint, skips
 from components.core.rollout import RolloutSchedule
 from components.core.settings import Settings
@@ -71,13 +78,17 @@ def desired(
     settings: Settings,
     diagnostics: Iterable[Diagnostic] = (),
 ) -> DesiredState:
-    """Resolve sizes, check limits, traffic and quota; collect every diagnostic."""
+    """Resolve sizes, check limits, traffic and quota; collect every diagnostic.
+
+    MLP122 (no endpoint) only when the inputs had no error: a missing stack file, a missing
+    endpoint path or files that failed to parse already say why nothing is declared.
+    """
     catalog = settings.catalog
     found: list[Diagnostic] = list(diagnostics)
     states: list[EndpointState] = []
     uses: list[quota.QuotaUse] = []
     all_endpoints = list(endpoints)
-    if not all_endpoints:
+    if not all_endpoints and not any(d.severity is Severity.ERROR for d in found):
         found.append(warning(codes.NO_ENDPOINTS, Location(settings.file, 0, "mlplan:endpoints"),
                              "no online endpoint is declared in the inputs; point "
                              "mlplan:endpoints (or the PATHs) at endpoint YAML files."))

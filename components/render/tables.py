@@ -24,6 +24,12 @@ def deployment_rows(endpoint: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+def nothing_planned(document: dict[str, Any]) -> bool:
+    """True when errors left nothing to plan (no stack file, no readable endpoint): the
+    renderers then show only the errors, no empty quota table."""
+    return not document["endpoints"] and document["summary"]["errors"] > 0
+
+
 def split_text(split: Mapping[str, int], empty: str = "none") -> str:
     """``{"blue": 90, "green": 10}`` -> ``blue 90%, green 10%``; empty -> ``none``."""
     return ", ".join(f"{name} {pct}%" for name, pct in sorted(split.items())) or empty
