@@ -39,8 +39,8 @@ def stack(endpoints: int, changed: int, *, warnings: bool = False) -> DesiredSta
     sources = []
     for i in range(endpoints):
         name = f"ep-{i:04d}"
-        sources.append(SourceText(f"e/{name}/endpoint.yml",
-                                  f"name: {name}\nauth_mode: key\ntraffic: {{blue: 90, green: 10}}\n"))
+        text = f"name: {name}\nauth_mode: key\ntraffic: {{blue: 90, green: 10}}\n"
+        sources.append(SourceText(f"e/{name}/endpoint.yml", text))
         image = IMAGE_2 if i < changed else IMAGE_1
         count = 2 if warnings else 3  # MLP501 warns about 2 instances with live traffic
         sources.append(SourceText(f"e/{name}/blue.yml", deployment(name, "blue", image, count)))
