@@ -84,3 +84,19 @@ def test_the_same_rollout_and_cores_in_plan_review_and_promotion(
     assert "endpoint my-endpoint: unchanged itself; 1 deployment changes" in review_text
     assert "endpoint my-endpoint: update" not in review_text
     assert review["summary"]["changes"] is True
+
+
+def test_a_review_from_a_pulumi_preview_uses_the_same_words() -> None:
+    """The recorded Docker preview replaces blue's 3 containers batch by batch: the review of
+    the engine's preview reads like the plan's (peak 3, at least 2 serving)."""
+    from components.render.review_preview import review_document_from_preview
+
+    fixture = Path(__file__).parent / "fixtures" / "preview" / "docker-image-change.json"
+    doc = review_document_from_preview(fixture.read_text(), base="pulumi state",
+                                       head="pulumi preview", stack="dev")
+    (endpoint,) = doc["stacks"][0]["endpoints"]
+    blue = next(d for d in endpoint["deployments"] if d["name"] == "blue")
+    (roll,) = blue["steps"]
+    assert roll["summary"] == "3 instances: 3 batches of 1, peak 3, at least 2 serving"
+    assert (roll["peak_instances"], roll["min_serving_instances"]) == (3, 2)
+    assert endpoint["actions"] == ["no-op"] and endpoint["changed"] is True

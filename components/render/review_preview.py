@@ -33,7 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from components.core import labels
+from components.core import labels, rollout
 from components.core.diff import MASK, Action, Share, Stage, sensitive, stage_of
 from components.render.review_document import counts, review_document, summarize
 
@@ -508,10 +508,20 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
     if replaced:
         order = sorted({r.action[0] for r in replaced}, key=lambda a: a.value)
         verbs = " / ".join(" then ".join(a.verbs) for a in order)
+        summary = (f"roll {len(replaced)} of {len(instances)} instances in "
+                   f"{len(groups)} batch{'es' if len(groups) != 1 else ''}, {verbs}")
+        schedule = rollout.RolloutSchedule.of(
+            len(instances), surge=order == [Action.CREATE_THEN_DELETE])
+        whole = (len(order) == 1 and len(replaced) == len(instances)
+                 and len(groups) == schedule.batches)
+        extra: dict[str, Any] = {}
+        if whole:  # every instance, batch by batch: the plan's words and numbers
+            summary = schedule.describe()
+            extra = {"batch_size": schedule.batch_size, "batch_count": schedule.batches,
+                     "peak_instances": schedule.peak_instances,
+                     "min_serving_instances": schedule.min_serving}
         steps.append({
-            "kind": "roll", "from": None, "to": None,
-            "summary": f"roll {len(replaced)} of {len(instances)} instances in "
-                       f"{len(groups)} batch{'es' if len(groups) != 1 else ''}, {verbs}",
+            "kind": "roll", "from": None, "to": None, "summary": summary, **extra,
             "order": list(order[0].verbs) if len(order) == 1 else None,
             "batches": [{"batch": number if key[0] != 1 << 30 else None,
                          "instances": [{"name": r.name, "actions": list(r.action[0].verbs)}
