@@ -428,11 +428,11 @@ def _validate_partially(
     diagnostics, skipped ``{"instance_count", "request_settings.request_timout_ms"}``, and a
     spec with Azure's defaults there, whose ``instance_type`` is still checked.
     """
-    value = copy.deepcopy(doc.value)
     try:
-        return root.model_validate(value), [], frozenset()
+        return root.model_validate(doc.value), [], frozenset()
     except ValidationError as exc:
         errors: list[Any] = list(exc.errors())
+    value = copy.deepcopy(doc.value)  # what is left after each removal; doc stays as written
     diagnostics, meant = _validation_diagnostics(errors, doc, file, root)
     skipped = {format_path(path) for path in meant}
     for _round in range(MAX_SKIP_ROUNDS):
