@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                            "(PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1); - reads stdin")
     review.add_argument("--stack", help="review one stack (default: every stacks/Pulumi.*.yaml)")
     review.add_argument("--format", choices=("markdown", "text", "json"), default="text")
+    review.add_argument("--max-chars", type=int, default=65536, metavar="N",
+                        help="markdown: fit the review in N characters (default 65536, "
+                             "GitHub's limit for one comment; 0: no limit)")
     review.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 2 when there are changes, 0 when none, 1 on errors")
     promote_cli.add_parsers(commands)
@@ -227,7 +230,7 @@ def _review(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.write(document.render_json(doc))
     elif args.format == "markdown":
-        sys.stdout.write(review_markdown.render_review(doc))
+        sys.stdout.write(review_markdown.render_review(doc, args.max_chars))
         sys.stderr.write(review_text.render_diagnostics(doc))
     else:
         colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")

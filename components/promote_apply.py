@@ -95,7 +95,7 @@ def gate(uri: str, key: str, bake_seconds: float, max_error_rate: float, *,
 class ApplyResult:
     ok: bool
     completed: int  # steps applied and gated
-    rolled_back_to: int | None  # step number written back after a failed gate, if any
+    rolled_back_to: int | None  # step number (as printed) written back after a failed gate
     reason: str
 
 
@@ -112,7 +112,7 @@ def apply(
     last_good: PromotionStep | None = None
     total = len(promotion.steps)
     for step in promotion.steps:
-        label = f"step {step.number + 1}/{total} {step.stage} " + ", ".join(
+        label = f"step {step.number}/{total} {step.stage} " + ", ".join(
             f"{n} {p}%" for n, p in step.traffic)
         progress(f"{label}: pulumi up")
         write(step)
@@ -138,12 +138,12 @@ def _roll_back(last_good: PromotionStep | None,
                write: Callable[[PromotionStep], object], restore: Callable[[], None],
                driver: StackDriver, progress: Callable[[str], None],
                reason: str) -> ApplyResult:
-    completed = last_good.number + 1 if last_good else 0
+    completed = last_good.number if last_good else 0
     if last_good is None:
         progress("rolling back to the state before the promotion")
         restore()
     else:
-        progress(f"rolling back to step {last_good.number + 1} ({last_good.stage})")
+        progress(f"rolling back to step {last_good.number} ({last_good.stage})")
         write(last_good)
     driver.up()
     return ApplyResult(False, completed, last_good.number if last_good else None, reason)

@@ -57,12 +57,18 @@ def add_parsers(commands: Any) -> None:
 
 def _load(stack: str) -> tuple[Any, Path]:
     from components import io
+    from components.core.diagnostics import has_errors
     from components.core.state import desired
 
     root = io.find_project_root(Path.cwd())
     if root is None:
         raise SystemExit("mlplan: no Pulumi.yaml here or above; run inside an mlplan project")
     loaded = io.load_stack(root, stack)
+    if not loaded.endpoints and has_errors(loaded.diagnostics):
+        # nothing could be read (no stack file, no readable endpoint): only the real errors,
+        # not "endpoint ... is not declared" on top
+        sys.stderr.write("".join(f"{d}\n" for d in loaded.diagnostics))
+        raise SystemExit(EXIT_ERROR)
     return desired(loaded.endpoints, loaded.settings, loaded.diagnostics), root
 
 

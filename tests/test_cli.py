@@ -43,21 +43,27 @@ def test_sample_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]
     code, out, err = run(["plan", "--format", "json"], capsys)
     assert (code, err) == (0, "")
     doc = json.loads(out)
-    assert doc["format_version"] == 1
+    assert doc["format_version"] == 2
     (endpoint,) = doc["endpoints"]
     assert {"name", "auth_mode", "traffic", "mirror_traffic", "deployments"} <= set(endpoint)
     assert endpoint["traffic"] == {"blue": 90, "green": 10}
     blue = endpoint["deployments"][0]
+    # 3 instances reserve ceil(1.2 x 3) = 4, x 4 cores = 16: the names say what they count
     assert {k: blue[k] for k in ("name", "instance_type", "instance_count", "cores_per_instance",
-                                 "gpus_per_instance", "exempt", "quota_cores")} == {
+                                 "gpus_per_instance", "exempt", "reserved_instances",
+                                 "reserved_cores")} == {
         "name": "blue", "instance_type": "Standard_DS3_v2", "instance_count": 3,
-        "cores_per_instance": 4, "gpus_per_instance": 0, "exempt": False, "quota_cores": 16}
-    assert blue["rollout"] == {"batch_size": 1, "batches": 3, "peak_instances": 4,
-                               "summary": "3 instances: 3 batches of 1, peak 4"}
-    assert doc["quota"]["families"] == [{"family": "standardDSv2Family", "required_cores": 32,
-                                         "limit": 48, "users": ["my-endpoint/blue",
-                                                                "my-endpoint/green"]}]
-    assert (doc["quota"]["total_required_cores"], doc["quota"]["total_limit"]) == (32, 100)
+        "cores_per_instance": 4, "gpus_per_instance": 0, "exempt": False,
+        "reserved_instances": 4, "reserved_cores": 16}
+    assert "quota_instances" not in blue and "quota_cores" not in blue
+    # Docker takes a batch out first: peak 3, at least 2 serving (the review's words)
+    assert blue["rollout"] == {"batch_size": 1, "batch_count": 3, "peak_instances": 3,
+                               "min_serving_instances": 2,
+                               "summary": "3 batches of 1, peak 3, at least 2 serving"}
+    assert doc["quota"]["families"] == [{"family": "standardDSv2Family", "reserved_cores": 32,
+                                         "limit_cores": 48, "users": ["my-endpoint/blue",
+                                                                      "my-endpoint/green"]}]
+    assert (doc["quota"]["total_reserved_cores"], doc["quota"]["total_limit_cores"]) == (32, 100)
     assert doc["diagnostics"] == []
 
 

@@ -75,7 +75,7 @@ def test_plan_only_prints_the_steps_and_fails_over_quota(
     code, out, _err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green"],
                           capsys)
     assert code == 0
-    assert "canary    blue 90%, green 10%" in out and "Peak quota: 32 cores" in out
+    assert "canary    blue 90%, green 10%" in out and "Peak: 32 reserved cores" in out
     stack = repo / "stacks/Pulumi.test.yaml"
     stack.write_text(stack.read_text().replace("{total: 2000}", "{total: 31}"))
     code, _out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green"],
@@ -93,3 +93,30 @@ def test_rollback_returns_traffic_in_one_step(repo: Path,
     assert "blue: 100" in text and "green: 0" in text and "mlplan-promotion" not in text
     code, _out, err = run(["rollback", "my-endpoint", "--stack", "test"], capsys)
     assert code == 1 and "no promotion in progress" in err
+
+
+def test_write_names_the_step_as_the_table_numbers_it(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The table's first row is step 1; --write reports writing step 1, not "step 0"."""
+    code, out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green",
+                          "--steps", "10,100", "--write"], capsys)
+    assert code == 0, err
+    first_row = next(line for line in out.splitlines() if "canary" in line)
+    assert first_row.split()[:2] == ["1", "canary"]
+    assert f"wrote {ENDPOINT_FILE}: step 1 (canary)" in out.splitlines()
+
+
+def test_a_dropped_mirror_is_explained(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (repo / ENDPOINT_FILE).write_text((repo / ENDPOINT_FILE).read_text()
+                                      .replace("blue: 100", "blue: 90")
+                                      .replace("green: 0", "green: 10"))
+    code, out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green",
+                          "--mirror", "10", "--format", "json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["skipped"][0] == {
+        "step": "mirror 10%", "reason": "green already has 10% live traffic, and a deployment "
+        "gets live or mirrored traffic, not both"}
+    assert [(s["number"], s["stage"]) for s in doc["steps"]] == [
+        (1, "canary"), (2, "promoted"), (3, "retire")]

@@ -18,9 +18,10 @@ no-op                         nothing changes
 ====================  ======  ==========================================================
 
 Example: blue's image changes on 10 instances on Docker -> ``delete-then-create``, roll
-``10 instances: 5 batches of 2, at least 8 serving``; the same on Kubernetes ->
-``create-then-delete``, ``10 instances: 5 batches of 2, peak 12``. instance_count 3 -> 10 alone
--> ``update`` (scale); with an image change too -> scale first, then roll, plus MLP301.
+``10 instances: 5 batches of 2, peak 10, at least 8 serving``; the same on Kubernetes ->
+``create-then-delete``, ``10 instances: 5 batches of 2, peak 12, at least 10 serving``.
+instance_count 3 -> 10 alone -> ``update`` (scale); with an image change too -> scale first,
+then roll, plus MLP301.
 
 Pure: no I/O. Values of secret-looking fields (``*_KEY``, ``password``, ``token``...) and Pulumi
 ``secure:`` values are masked before they reach any renderer.
@@ -167,8 +168,8 @@ class Roll:
     maxSurge 20%, maxUnavailable 0: peak ``N + batch``, all N keep serving) and
     ``delete-then-create`` when it cannot (Docker: containers keep their names, so a batch is
     stopped before its replacements start: peak N, ``N - batch`` serving).
-    Example: 10 on Kubernetes -> ``10 instances: 5 batches of 2, peak 12``; on Docker ->
-    ``10 instances: 5 batches of 2, at least 8 serving``.
+    Example: 10 on Kubernetes -> ``10 instances: 5 batches of 2, peak 12, at least 10
+    serving``; on Docker -> ``10 instances: 5 batches of 2, peak 10, at least 8 serving``.
     """
 
     schedule: rollout.RolloutSchedule
@@ -181,18 +182,19 @@ class Roll:
 
     @property
     def peak(self) -> int:
-        return self.schedule.peak_instances if self.surge else self.schedule.instances
+        return self._schedule.peak_instances
 
     @property
     def min_in_service(self) -> int:
-        s = self.schedule
-        return s.instances if self.surge else max(0, s.instances - s.batch_size)
+        return self._schedule.min_serving
+
+    @property
+    def _schedule(self) -> rollout.RolloutSchedule:
+        """The schedule in this roll's order (surge or delete-first)."""
+        return rollout.RolloutSchedule.of(self.schedule.instances, self.surge)
 
     def describe(self) -> str:
-        if self.surge:
-            return self.schedule.describe()
-        head = self.schedule.describe().rsplit(", peak", 1)[0]
-        return f"{head}, at least {self.min_in_service} serving"
+        return self._schedule.describe()
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,13 @@ class EndpointChange:
     renamed_from: str = ""
     source: str = ""
 
+    @property
+    def has_changes(self) -> bool:
+        """The endpoint or one of its deployments changes (``action`` is the endpoint's own:
+        ``no-op`` when only a deployment's instances roll)."""
+        return self.action is not Action.NO_OP or any(
+            d.action is not Action.NO_OP for d in self.deployments)
+
 
 @dataclass(frozen=True)
 class QuotaRow:
@@ -328,8 +337,7 @@ class StackChanges:
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.settings_changes) or any(
-            e.action is not Action.NO_OP for e in self.endpoints)
+        return bool(self.settings_changes) or any(e.has_changes for e in self.endpoints)
 
 
 # --- projections: plain dicts of what matters, without file/line bookkeeping -------------------
@@ -527,6 +535,23 @@ _TARGET_WHY = {
 }
 
 
+#: Deployment fields the endpoint's router config holds (timeouts, overload limit; on Docker
+#: the instance containers are its upstream servers): a change to one updates the endpoint too.
+_ROUTER_FIELDS = ("request_settings.request_timeout_ms",
+                  "request_settings.max_concurrent_requests_per_instance")
+_DOCKER_ROUTER_FIELDS = ("instance_count",)
+
+
+def touches_router(path: str, target: str) -> bool:
+    """True if the endpoint's router config changes with this deployment field.
+
+    Examples: ``request_settings.request_timeout_ms`` -> True; ``environment.image`` -> False;
+    ``instance_count`` -> True on Docker (named upstream servers), False on Kubernetes.
+    """
+    fields = _ROUTER_FIELDS + (_DOCKER_ROUTER_FIELDS if target != "kubernetes" else ())
+    return any(path == f or path.startswith(f + ".") for f in fields)
+
+
 def classify(path: str, target: str) -> tuple[Effect, str]:
     """Effect of a changed deployment field on ``target``, and why.
 
@@ -628,7 +653,8 @@ def _roll(endpoint: str, deployment: str, instances: int, target: str) -> Roll:
     else:
         batches = tuple(_instance_names(endpoint, deployment, b)
                         for b in rollout.batches(instances))
-    return Roll(rollout.RolloutSchedule.of(instances), order, batches)
+    schedule = rollout.RolloutSchedule.of(instances, surge=order is Action.CREATE_THEN_DELETE)
+    return Roll(schedule, order, batches)
 
 
 def _traffic_reasons(name: str, old: _Side) -> list[str]:
@@ -818,6 +844,8 @@ def _endpoint_change(
     traffic = TrafficChange(_pairs(live_b), _pairs(live_a), _pairs(mirror_b), _pairs(mirror_a),
                             tuple(stages), moved)
     reasons: list[str] = []
+    router = sorted(f"{d.name} {c.path}" for d in changes_out for c in d.changes
+                    if touches_router(c.path, target))
     if new is None:
         action = Action.DELETE
         reasons.append("removed: its router, network and deployments are deleted")
@@ -828,8 +856,13 @@ def _endpoint_change(
     elif replaced:
         action = Action.CREATE_THEN_DELETE
         reasons.append(replaced)
-    elif fields or any(d.action is not Action.NO_OP for d in changes_out):
+    elif fields or traffic.changed or router or any(
+            d.action in (Action.CREATE, Action.DELETE) or d.renamed_from for d in changes_out):
+        # its own settings, its split, what its router holds of a deployment, or the set of
+        # deployments it sends to; a deployment rolled in place leaves the endpoint unchanged
         action = Action.UPDATE
+        if router:
+            reasons.append(f"router config reload ({', '.join(router)}); no restart")
         if traffic.changed:
             reasons.append("traffic: router config reload; no restart, no dropped requests")
         if moved:

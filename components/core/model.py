@@ -37,6 +37,15 @@ class Source:
         return Location(self.file, self.line, field_path)
 
 
+def skips(skipped: frozenset[str], *fields: str) -> bool:
+    """True if any of ``fields`` or a field under one was skipped.
+
+    Example: ``skips({"request_settings.request_timeout_ms"}, "request_settings")`` is True;
+    ``skips({"tags.a"}, "traffic")`` is False.
+    """
+    return any(s == f or s.startswith((f"{f}.", f"{f}[")) for s in skipped for f in fields)
+
+
 @dataclass(frozen=True)
 class Probe:
     """Azure defaults: initial_delay 10 s, period 10 s, timeout 2 s, success 1, failure 30."""
@@ -138,6 +147,9 @@ class Deployment:
     description: str = ""
     tags: tuple[tuple[str, str], ...] = ()
     source: Source = Source()
+    #: dotted paths of fields that failed their schema check: reported, then left at Azure's
+    #: default so the rest is still checked; rules that read them stay silent (see ``skips``)
+    skipped: frozenset[str] = field(default=frozenset(), compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,10 @@ class Endpoint:
     public_network_access: str = "enabled"
     deployments: tuple[Deployment, ...] = ()
     source: Source = Source()
+    skipped: frozenset[str] = field(default=frozenset(), compare=False, hash=False)
+    #: deployments declared for this endpoint whose files were reported unusable (e.g. no
+    #: ``name``): traffic naming them is not "undeclared"; ``"*"`` when a name is unknown
+    unusable_deployments: frozenset[str] = field(default=frozenset(), compare=False, hash=False)
 
     def deployment(self, name: str) -> Deployment | None:
         return next((d for d in self.deployments if d.name == name), None)

@@ -3,20 +3,23 @@
 From the endpoint's current split, promoting ``to`` with steps ``(10, 50, 100)`` and
 ``mirror=10`` gives (Azure's safe-rollout sequence):
 
-    0. mirror   blue 100, green 0, mirror green 10   (shadow: green sees copies, answers dropped)
-    1. canary   blue 90,  green 10                    (mirror off: one target is live or mirrored)
-    2. step     blue 50,  green 50
-    3. promoted blue 0,   green 100
-    4. retire   green 100; blue deleted                (traffic moved first, delete after)
+    1. mirror   blue 100, green 0, mirror green 10   (shadow: green sees copies, answers dropped)
+    2. canary   blue 90,  green 10                    (mirror off: one target is live or mirrored)
+    3. step     blue 50,  green 50
+    4. promoted blue 0,   green 100
+    5. retire   green 100; blue deleted                (traffic moved first, delete after)
+
+Steps are numbered from 1, as printed and as ``--write`` reports them.
 
 Only the deployments live before the promotion are retired; others (say a 0% shadow) stay.
 
 Rules: steps strictly increase and end at 100; a step the endpoint has already reached is
-skipped, and so is the mirror stage once mirrored or once live. The remaining percent is shared
-by the deployments live now, in proportion to their current weights (largest remainder, ties
-by name), so every step sums to 100. Every state is checked by the core's traffic rules, and
-the quota is the stack's with the endpoint at that state: both deployments count until the
-retire step, so the peak is what must fit.
+skipped, and so is the mirror stage once mirrored or once live; every skip is listed with its
+reason (``Promotion.skipped``), e.g. "mirror 10%: green already has 10% live traffic". The
+remaining percent is shared by the deployments live now, in proportion to their current weights
+(largest remainder, ties by name), so every step sums to 100. Every state is checked by the
+core's traffic rules, and the quota is the stack's with the endpoint at that state: both
+deployments count until the retire step, so the peak is what must fit.
 Example: blue 70 + red 30 promoting green to 50 -> blue 35, red 15, green 50.
 """
 
@@ -60,6 +63,8 @@ class Promotion:
     retired: tuple[str, ...]
     steps: tuple[PromotionStep, ...]
     diagnostics: tuple[Diagnostic, ...]  # problems with the request itself
+    #: (what, why) of each requested step left out, e.g. ("mirror 10%", "green already ...")
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -128,9 +133,20 @@ def plan(
     if found:
         return Promotion(endpoint_name, to, (), (), tuple(found))
     already = endpoint.traffic_map.get(to, 0)
+    mirrored = endpoint.mirror_map.get(to, 0)
     states: list[tuple[str, Endpoint]] = []
-    if mirror and already == 0 and endpoint.mirror_map.get(to, 0) != mirror:
+    skipped: list[tuple[str, str]] = []
+    if mirror and already > 0:
+        skipped.append((f"mirror {mirror}%", f"{to} already has {already}% live traffic, and a "
+                        "deployment gets live or mirrored traffic, not both"))
+    elif mirror and mirrored == mirror:
+        skipped.append((f"mirror {mirror}%", f"{to} already mirrors {mirror}%"))
+    elif mirror:
         states.append(("mirror", replace(endpoint, mirror_traffic=((to, mirror),))))
+    reached = [p for p in steps if p <= already]
+    if reached:
+        listed = ", ".join(f"{p}%" for p in reached)
+        skipped.append((listed, f"{to} already has {already}% live traffic"))
     for percent in (p for p in steps if p > already):
         traffic = (*share(live, 100 - percent), (to, percent))
         others = tuple((n, 0) for n in names if n != to and n not in dict(live))
@@ -145,8 +161,8 @@ def plan(
         mirror_traffic=(),
         deployments=tuple(d for d in final.deployments if d.name not in retired))))
     return Promotion(endpoint_name, to, retired, tuple(
-        _step(state, number, stage, changed) for number, (stage, changed) in enumerate(states)),
-        ())
+        _step(state, number, stage, changed)
+        for number, (stage, changed) in enumerate(states, start=1)), (), tuple(skipped))
 
 
 def _step(state: DesiredState, number: int, stage: str, changed: Endpoint) -> PromotionStep:

@@ -46,24 +46,40 @@ def batches(instances: int) -> tuple[tuple[int, ...], ...]:
 
 @dataclass(frozen=True)
 class RolloutSchedule:
-    """The in-place update schedule of one deployment."""
+    """The in-place update schedule of one deployment, in the words every output uses.
+
+    ``surge``: the target starts a batch's replacements before it stops the batch (Kubernetes
+    ``maxSurge 20%``): peak ``N + batch``, all N serving. Without (Docker containers keep their
+    names, so a batch is deleted first; Kubernetes exempt SKUs roll with ``maxSurge 0``): peak N,
+    at least ``N - batch`` serving.
+    Example: 3 on Docker -> ``3 instances: 3 batches of 1, peak 3, at least 2 serving``; on
+    Kubernetes -> ``3 instances: 3 batches of 1, peak 4, at least 3 serving``.
+    """
 
     instances: int
     batch_size: int
     batches: int
     peak_instances: int
+    min_serving: int = 0
+    surge: bool = True
 
     @classmethod
-    def of(cls, instances: int) -> RolloutSchedule:
-        return cls(instances, batch_size(instances), batch_count(instances),
-                   peak_instances(instances))
+    def of(cls, instances: int, surge: bool = True) -> RolloutSchedule:
+        size = batch_size(instances)
+        peak = peak_instances(instances) if surge else instances
+        serving = instances if surge else max(0, instances - size)
+        return cls(instances, size, batch_count(instances), peak, serving, surge)
 
     def describe(self) -> str:
-        """``10 instances: 5 batches of 2, peak 12``."""
+        """``10 instances: 5 batches of 2, peak 12, at least 10 serving``."""
         noun = "instance" if self.instances == 1 else "instances"
+        return f"{self.instances} {noun}: {self.summary()}"
+
+    def summary(self) -> str:
+        """``5 batches of 2, peak 12, at least 10 serving`` (the plan's column)."""
         batch_noun = "batch" if self.batches == 1 else "batches"
-        return (f"{self.instances} {noun}: {self.batches} {batch_noun} of {self.batch_size}, "
-                f"peak {self.peak_instances}")
+        return (f"{self.batches} {batch_noun} of {self.batch_size}, peak {self.peak_instances}, "
+                f"at least {self.min_serving} serving")
 
 
 StepKind = Literal["scale", "roll"]

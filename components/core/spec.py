@@ -13,6 +13,7 @@ skipped; the same in a file named explicitly is an error.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import posixpath
 import re
@@ -45,6 +46,7 @@ from components.core.model import (
     Route,
     ScaleSettings,
     Source,
+    skips,
 )
 from components.core.quantity import QuantityError, cpu_millis, memory_mib
 from components.core.validation import code_for, describe
@@ -362,14 +364,93 @@ def _describe(err: Any, root: type[BaseModel], path: FieldPath) -> tuple[str, st
 
 
 def _validation_diagnostics(
-    exc: ValidationError, doc: YamlDocument, file: str, root: type[BaseModel]
-) -> list[Diagnostic]:
+    errors: Sequence[Any], doc: YamlDocument, file: str, root: type[BaseModel]
+) -> tuple[list[Diagnostic], set[FieldPath]]:
+    """One diagnostic per pydantic error, except a required key missing beside an unknown key
+    that is its misspelling (``scoring_scrip`` -> "did you mean 'scoring_script'?"): the typo
+    is the one mistake, reported once. Also returns the keys the typos meant (``instnce_type``
+    -> ``instance_type``): later rules must not report them missing."""
     found: list[Diagnostic] = []
-    for err in exc.errors():
+    typos: set[FieldPath] = set()
+    for err in errors:
+        if err["type"] != "extra_forbidden":
+            continue
         path = _real_path(doc.value, err["loc"])
+        parent = _model_at(root, path[:-1])
+        close = difflib.get_close_matches(str(path[-1]), _known_keys(parent), n=1, cutoff=0.6) \
+            if parent and path else []
+        if close:
+            typos.add((*path[:-1], close[0]))
+    for err in errors:
+        path = _real_path(doc.value, err["loc"])
+        if err["type"] == "missing" and path in typos:
+            continue
         code, message = _describe(err, root, path)
         found.append(error(code, Location(file, doc.line_of(path), format_path(path)), message))
-    return found
+    return found, typos
+
+
+MAX_SKIP_ROUNDS = 8
+
+
+def _skip_target(path: FieldPath, kind: str) -> FieldPath:
+    """The key to remove for one failed check: the key itself, or for a missing required key
+    its parent mapping (``code_configuration`` without ``code``); a list item's whole list.
+    ``()`` means the document itself cannot stand (no ``name``)."""
+    target = path[:-1] if kind == "missing" else path
+    while target and isinstance(target[-1], int):
+        target = target[:-1]
+    return target
+
+
+def _remove(value: Any, path: FieldPath) -> bool:
+    current = value
+    for part in path[:-1]:
+        if not isinstance(current, dict) or part not in current:
+            return False
+        current = current[part]
+    if isinstance(current, dict) and path and path[-1] in current:
+        del current[path[-1]]
+        return True
+    return False
+
+
+def _validate_partially(
+    root: type[BaseModel], doc: YamlDocument, file: str
+) -> tuple[BaseModel | None, list[Diagnostic], frozenset[str]]:
+    """Validate a document; every field that fails its check is reported once and removed, and
+    the rest is validated again, so one bad field never hides the problems of the others.
+
+    Returns (spec of what is left or None if the document cannot stand without what failed,
+    the diagnostics of the first pass, the dotted paths skipped). Errors of later passes are
+    consequences of the removal (a required key now missing) and are not reported.
+    Example: ``instance_count: -1`` and ``request_settings: {request_timout_ms: 1}`` -> two
+    diagnostics, skipped ``{"instance_count", "request_settings.request_timout_ms"}``, and a
+    spec with Azure's defaults there, whose ``instance_type`` is still checked.
+    """
+    try:
+        return root.model_validate(doc.value), [], frozenset()
+    except ValidationError as exc:
+        errors: list[Any] = list(exc.errors())
+    value = copy.deepcopy(doc.value)  # what is left after each removal; doc stays as written
+    diagnostics, meant = _validation_diagnostics(errors, doc, file, root)
+    skipped = {format_path(path) for path in meant}
+    for _round in range(MAX_SKIP_ROUNDS):
+        removed = False
+        for err in errors:
+            target = _skip_target(_real_path(value, err["loc"]), err["type"])
+            if not target:
+                return None, diagnostics, frozenset(skipped)
+            if _remove(value, target):
+                skipped.add(format_path(target))
+                removed = True
+        if not removed:
+            break
+        try:
+            return root.model_validate(value), diagnostics, frozenset(skipped)
+        except ValidationError as exc:
+            errors = list(exc.errors())
+    return None, diagnostics, frozenset(skipped)
 
 
 # --- conversion to domain values --------------------------------------------------------------
@@ -554,15 +635,18 @@ def _deployment(
 def _check_deployment_fields(spec: DeploymentSpec, dep: Deployment) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     src = dep.source
-    if dep.kind == "managed" and not spec.instance_type:
+    skipped = dep.skipped
+    if skips(skipped, "type"):  # the kind is unknown: what follows from it is not judged
+        skipped = skipped | {"instance_type"}
+    if dep.kind == "managed" and not spec.instance_type and not skips(skipped, "instance_type"):
         found.append(error(codes.MISSING_FIELD, src.at("instance_type"),
                            "a managed deployment needs instance_type; add e.g. "
                            "'instance_type: Standard_DS3_v2'."))
-    if spec.resources is not None and dep.kind != "kubernetes":
+    if spec.resources is not None and dep.kind != "kubernetes" and not skips(skipped, "type"):
         found.append(error(codes.INVALID_VALUE, src.at("resources"),
                            "'resources' is only for Kubernetes deployments; add 'type: kubernetes' "
                            "or remove 'resources'."))
-    res = spec.resources
+    res = None if skips(skipped, "resources") else spec.resources
     if res is not None and res.requests is not None and res.requests.cpu is None:
         found.append(error(codes.MISSING_FIELD, src.at("resources.requests"),
                            "resources.requests needs cpu (e.g. cpu: \"500m\")."))
@@ -577,12 +661,15 @@ def _check_deployment_fields(spec: DeploymentSpec, dep: Deployment) -> list[Diag
             found.append(error(codes.INVALID_VALUE, src.at(f"scale_settings.{extra[0]}"),
                                f"'{extra[0]}' only applies to 'type: target_utilization'; "
                                "change the type or remove it."))
-    if scale is not None and scale.type == "target_utilization" and dep.kind == "managed":
+    if (scale is not None and scale.type == "target_utilization" and dep.kind == "managed"
+            and not skips(skipped, "type")):
         found.append(error(codes.INVALID_VALUE, src.at("scale_settings.type"),
                            "managed deployments support only 'scale_settings.type: default'; "
                            "autoscale them with a separate rule or use a Kubernetes deployment."))
     s = dep.scale_settings
-    if s.type == "target_utilization" and s.min_instances > s.max_instances:
+    bounds_known = not skips(skipped, "scale_settings.min_instances",
+                             "scale_settings.max_instances")
+    if s.type == "target_utilization" and s.min_instances > s.max_instances and bounds_known:
         found.append(error(codes.INVALID_VALUE, src.at("scale_settings.min_instances"),
                            f"min_instances {s.min_instances} is above max_instances "
                            f"{s.max_instances}; raise max_instances or lower min_instances."))
@@ -597,7 +684,8 @@ def _check_deployment_fields(spec: DeploymentSpec, dep: Deployment) -> list[Diag
         found.append(error(codes.INVALID_VALUE, src.at("environment"),
                            f"environment '{env.reference}' is neither a registered asset "
                            "('azureml:<name>:<version>') nor an inline mapping with 'image'."))
-    if env is not None and not env.reference and not (env.image or env.build_path):
+    if (env is not None and not env.reference and not (env.image or env.build_path)
+            and not skips(skipped, "environment")):
         found.append(error(codes.MISSING_FIELD, src.at("environment"),
                            "an inline environment needs 'image' or 'build'; add "
                            "'image: <registry>/<name>:<tag>'."))
@@ -615,6 +703,9 @@ class _Collected:
     failed_links: list[tuple[str, Location]]
     # names of endpoints that failed validation: declared, so no "unknown endpoint" for them
     failed_endpoints: set[str]
+    # (endpoint_name or "", folder, name or "*") of deployments that failed validation: declared,
+    # so traffic naming them gets no "add its deployment file"
+    failed_deployments: list[tuple[str, str, str]]
 
 
 def parse(sources: Iterable[SourceText]) -> ParseResult:
@@ -623,7 +714,7 @@ def parse(sources: Iterable[SourceText]) -> ParseResult:
     Output is deterministic: endpoints sorted by name, deployments by name.
     """
     found: list[Diagnostic] = []
-    collected = _Collected([], [], [], set())
+    collected = _Collected([], [], [], set(), [])
     for source in sources:
         _parse_file(source, collected, found)
     endpoints = _link(collected, found)
@@ -674,19 +765,18 @@ def _validate_document(
     kind: str, doc: YamlDocument, file: str, collected: _Collected, found: list[Diagnostic]
 ) -> None:
     root: type[BaseModel] = EndpointSpec if kind == "endpoint" else DeploymentSpec
-    try:
-        spec = root.model_validate(doc.value)
-    except ValidationError as exc:
-        found.extend(_validation_diagnostics(exc, doc, file, root))
+    spec, problems, skipped = _validate_partially(root, doc, file)
+    found.extend(problems)
+    if spec is None:
         _check_invalid_document(kind, doc, file, collected, found)
         return
     if isinstance(spec, EndpointSpec):
-        endpoint = _endpoint(spec, file, doc)
+        endpoint = replace(_endpoint(spec, file, doc), skipped=skipped)
         if problem := name_problem(endpoint.name):
             found.append(error(codes.INVALID_NAME, endpoint.source.at("name"), problem))
         collected.endpoints.append((spec, endpoint))
     elif isinstance(spec, DeploymentSpec):
-        deployment = _deployment(spec, file, doc, found)
+        deployment = replace(_deployment(spec, file, doc, found), skipped=skipped)
         if problem := name_problem(deployment.name):
             found.append(error(codes.INVALID_NAME, deployment.source.at("name"), problem))
         found.extend(_check_deployment_fields(spec, deployment))
@@ -707,6 +797,10 @@ def _check_invalid_document(
     if kind == "deployment" and isinstance(target, str):
         where = Location(file, doc.line_of(("endpoint_name",)), "endpoint_name")
         collected.failed_links.append((target, where))
+    if kind == "deployment":
+        collected.failed_deployments.append((target if isinstance(target, str) else "",
+                                             posixpath.dirname(file),
+                                             name if isinstance(name, str) else "*"))
 
 
 def _unknown_endpoint(name: str, known: list[str], where: Location) -> Diagnostic:
@@ -730,6 +824,10 @@ def _link(collected: _Collected, found: list[Diagnostic]) -> tuple[Endpoint, ...
         by_name[endpoint.name] = endpoint
     children: dict[str, list[Deployment]] = {name: [] for name in by_name}
     for _deployment_spec, declared in collected.deployments:
+        if skips(declared.skipped, "endpoint_name"):  # reported: its endpoint is unknown
+            collected.failed_deployments.append(
+                ("", posixpath.dirname(declared.source.file), declared.name))
+            continue
         deployment = declared if declared.endpoint_name else _infer_endpoint(declared, by_name)
         if not deployment.endpoint_name:
             found.append(error(codes.MISSING_FIELD, deployment.source.at("endpoint_name"),
@@ -754,11 +852,18 @@ def _link(collected: _Collected, found: list[Diagnostic]) -> tuple[Endpoint, ...
     for target, where in collected.failed_links:
         if target not in by_name and target not in collected.failed_endpoints:
             found.append(_unknown_endpoint(target, list(by_name), where))
+    unusable: dict[str, set[str]] = {name: set() for name in by_name}
+    for target, folder, deployment_name in collected.failed_deployments:
+        nearby = [e.name for e in by_name.values() if posixpath.dirname(e.source.file) == folder]
+        owner = target or (nearby[0] if len(nearby) == 1 else "")
+        if owner in unusable:
+            unusable[owner].add(deployment_name)
     linked = []
     for name in sorted(by_name):
         endpoint = by_name[name]
         deployments = tuple(sorted(children[name], key=lambda d: d.name))
-        linked.append(_with_deployments(endpoint, deployments))
+        linked.append(replace(_with_deployments(endpoint, deployments),
+                              unusable_deployments=frozenset(unusable[name])))
     return tuple(linked)
 
 

@@ -17,10 +17,21 @@ from dataclasses import dataclass, replace
 
 from components.core import codes, limits, quota, traffic
 from components.core.catalog import Catalog, InstanceType
-from components.core.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
-from components.core.model import Deployment, Endpoint
+from components.core.diagnostics import (
+    Diagnostic,
+    Location,
+    Severity,
+    error,
+    sort_diagnostics,
+    warning,
+)
+from components.core.model import Deployment, Endpoint, skips
 from components.core.rollout import RolloutSchedule
 from components.core.settings import Settings
+
+#: fields a deployment's instances and cores follow from; one reported invalid leaves the
+#: deployment out of the quota and the plan (its instance type is still checked)
+SIZING_FIELDS = ("type", "instance_count", "scale_settings", "resources")
 
 KUBERNETES_NAME_MIN, KUBERNETES_NAME_MAX = 6, 62
 
@@ -67,13 +78,17 @@ def desired(
     settings: Settings,
     diagnostics: Iterable[Diagnostic] = (),
 ) -> DesiredState:
-    """Resolve sizes, check limits, traffic and quota; collect every diagnostic."""
+    """Resolve sizes, check limits, traffic and quota; collect every diagnostic.
+
+    MLP122 (no endpoint) only when the inputs had no error: a missing stack file, a missing
+    endpoint path or files that failed to parse already say why nothing is declared.
+    """
     catalog = settings.catalog
     found: list[Diagnostic] = list(diagnostics)
     states: list[EndpointState] = []
     uses: list[quota.QuotaUse] = []
     all_endpoints = list(endpoints)
-    if not all_endpoints:
+    if not all_endpoints and not any(d.severity is Severity.ERROR for d in found):
         found.append(warning(codes.NO_ENDPOINTS, Location(settings.file, 0, "mlplan:endpoints"),
                              "no online endpoint is declared in the inputs; point "
                              "mlplan:endpoints (or the PATHs) at endpoint YAML files."))
@@ -84,9 +99,11 @@ def desired(
         deployments: list[DeploymentState] = []
         for dep in endpoint.deployments:
             found.extend(_deployment_limits(endpoint, dep, settings))
+            if skips(dep.skipped, "instance_type"):
+                continue  # reported as invalid: no size, no quota, not planned
             size = _size(dep, catalog, found)
-            if size is None:
-                continue
+            if size is None or skips(dep.skipped, *SIZING_FIELDS):
+                continue  # the instances it needs are unknown: not counted, not planned
             quota_instances = dep.instance_count
             if dep.scale_settings.type == "target_utilization":
                 quota_instances = max(dep.instance_count, dep.scale_settings.max_instances)
@@ -94,7 +111,10 @@ def desired(
                                  quota_instances, size.cpu_millis, size.exempt,
                                  dep.source.at("instance_count"))
             uses.append(use)
-            deployments.append(DeploymentState(dep, size, RolloutSchedule.of(dep.instance_count),
+            # Kubernetes surges one batch (exempt SKUs: none); Docker deletes a batch first
+            surge = settings.target == "kubernetes" and not size.exempt
+            deployments.append(DeploymentState(dep, size,
+                                               RolloutSchedule.of(dep.instance_count, surge),
                                                quota_instances, use.reserved_millis))
         states.append(EndpointState(endpoint, tuple(deployments)))
     report = quota.check(uses, settings.quota_millis)
@@ -149,8 +169,10 @@ def _deployment_limits(endpoint: Endpoint, dep: Deployment, settings: Settings) 
     caps = settings.limits
     most = max(dep.instance_count, dep.scale_settings.max_instances)
     field = "instance_count" if dep.instance_count >= most else "scale_settings.max_instances"
-    found = limits.instances_per_deployment(most, caps.instances_per_deployment,
-                                            dep.source.at(field))
+    found: list[Diagnostic] = []
+    if not skips(dep.skipped, *SIZING_FIELDS):
+        found.extend(limits.instances_per_deployment(most, caps.instances_per_deployment,
+                                                     dep.source.at(field)))
     kubernetes = dep.kind == "kubernetes" or settings.target == "kubernetes"
     max_timeout = (caps.request_timeout_ms_kubernetes if kubernetes
                    else caps.request_timeout_ms_managed)

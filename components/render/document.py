@@ -13,9 +13,13 @@ from typing import Any
 
 from components import __version__
 from components.core.diagnostics import Diagnostic, Severity
+from components.core.quota import reserved_instances
 from components.core.state import DeploymentState, DesiredState, EndpointState
 
-FORMAT_VERSION = 1
+#: 2: names say what they count (reserved_instances/reserved_cores, batch_count,
+#: min_serving_instances, reserved_cores/limit_cores in quota); 1 had quota_instances (the
+#: count the reservation is computed from, not the instances reserved) and quota_cores.
+FORMAT_VERSION = 2
 
 
 def cores(millis: int) -> int | float:
@@ -47,17 +51,18 @@ def _deployment(state: DeploymentState) -> dict[str, Any]:
         "gpus_per_instance": gpus(size.gpus),
         "family": size.family,
         "exempt": size.exempt,
-        "quota_instances": state.quota_instances,
-        "quota_cores": cores(state.reserved_millis),
+        "reserved_instances": reserved_instances(state.quota_instances, size.exempt),
+        "reserved_cores": cores(state.reserved_millis),
         "scale": {"type": scale.type, "min_instances": scale.min_instances,
                   "max_instances": scale.max_instances,
                   "target_utilization_percentage": scale.target_utilization_percentage},
         "request_timeout_ms": dep.request_settings.request_timeout_ms,
         "rollout": {
             "batch_size": state.rollout.batch_size,
-            "batches": state.rollout.batches,
+            "batch_count": state.rollout.batches,
             "peak_instances": state.rollout.peak_instances,
-            "summary": state.rollout.describe(),
+            "min_serving_instances": state.rollout.min_serving,
+            "summary": state.rollout.summary(),
         },
     }
 
@@ -100,13 +105,13 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
         "endpoints": endpoints,
         "quota": {
             "families": [
-                {"family": f.family, "required_cores": cores(f.required_millis),
-                 "limit": cores(f.limit_millis) if f.limit_millis is not None else None,
+                {"family": f.family, "reserved_cores": cores(f.required_millis),
+                 "limit_cores": cores(f.limit_millis) if f.limit_millis is not None else None,
                  "users": list(f.users)}
                 for f in report.families
             ],
-            "total_required_cores": cores(report.total_required_millis),
-            "total_limit": cores(report.total_limit_millis),
+            "total_reserved_cores": cores(report.total_required_millis),
+            "total_limit_cores": cores(report.total_limit_millis),
         },
         "diagnostics": [diagnostic_entry(d) for d in state.diagnostics],
     }

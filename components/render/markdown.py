@@ -11,6 +11,7 @@ from components.render.tables import (
     QUOTA_HEADERS,
     RIGHT_ALIGNED,
     deployment_rows,
+    nothing_planned,
     quota_rows,
     split_text,
     summary_line,
@@ -37,6 +38,10 @@ def render_plan(document: dict[str, Any]) -> str:
     stack = f" `{document['stack']}`" if document["stack"] else ""
     out = [f"### mlplan plan{stack} ({document['target']}, {document['environment']})", "",
            f"**{summary_line(document)}**", ""]
+    if nothing_planned(document):  # only the errors: no empty quota table
+        errors = document["summary"]["errors"]
+        out = [f"### mlplan plan{stack}", "",
+               f"**No plan: {errors} error{'' if errors == 1 else 's'}.**"]
     for endpoint in document["endpoints"]:
         out.append(f"#### `+` endpoint `{endpoint['name']}` ({endpoint['kind']}, auth "
                    f"{endpoint['auth_mode']})")
@@ -48,12 +53,13 @@ def render_plan(document: dict[str, Any]) -> str:
                    + (f"; mirror: {split_text(endpoint['mirror_traffic'])}"
                       if endpoint["mirror_traffic"] else ""))
         out.append("")
-    out.append("#### Quota")
-    out.append("")
-    out.extend(table(QUOTA_HEADERS, quota_rows(document)))
-    out.append("")
-    out.append("Reserved cores per deployment: `ceil(1.2 x instances) x cores`; exempt SKUs "
-               "`instances x cores`.")
+    if not nothing_planned(document):
+        out.append("#### Quota")
+        out.append("")
+        out.extend(table(QUOTA_HEADERS, quota_rows(document)))
+        out.append("")
+        out.append("Reserved cores per deployment: `ceil(1.2 x instances) x cores`; exempt "
+                   "SKUs `instances x cores`.")
     diagnostics = document["diagnostics"]
     if diagnostics:
         out.append("")

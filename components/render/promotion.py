@@ -18,7 +18,7 @@ def render_text(promotion: Promotion) -> str:
     head = (f"mlplan promote {promotion.endpoint} --to {promotion.to}: "
             f"{len(promotion.steps)} steps, retiring {', '.join(promotion.retired) or 'nothing'}")
     rows = [
-        (str(s.number + 1), s.stage, _split(s.traffic), _split(s.mirror),
+        (str(s.number), s.stage, _split(s.traffic), _split(s.mirror),
          ", ".join(f"{n} x{c}" for n, c in s.deployments),
          f"{cores(s.quota_millis)} / {cores(s.quota_limit_millis)}",
          "ok" if s.ok else "INVALID")
@@ -26,11 +26,12 @@ def render_text(promotion: Promotion) -> str:
     ]
     lines = [head, ""]
     if rows:
-        lines += table(("Step", "Stage", "Traffic", "Mirror", "Deployments", "Quota cores",
+        lines += table(("Step", "Stage", "Traffic", "Mirror", "Deployments", "Reserved cores",
                         "Check"), rows)
-        lines += ["", f"Peak quota: {cores(promotion.peak_quota_millis)} cores (both "
+        lines += ["", f"Peak: {cores(promotion.peak_quota_millis)} reserved cores (both "
                       "deployments count until the retire step). Traffic moves first; retired "
                       "deployments are deleted after."]
+    lines += [f"Skipped {what}: {why}." for what, why in promotion.skipped]
     return "\n".join(lines) + "\n"
 
 
@@ -43,17 +44,18 @@ def diagnostics_text(promotion: Promotion) -> str:
 
 def document(promotion: Promotion) -> dict[str, Any]:
     return {
-        "format_version": 1,
+        "format_version": 2,  # 2: reserved_cores, limit_cores, peak_reserved_cores, skipped
         "endpoint": promotion.endpoint,
         "to": promotion.to,
         "retired": list(promotion.retired),
         "ok": promotion.ok,
-        "peak_quota_cores": cores(promotion.peak_quota_millis),
-        "steps": [{"number": s.number + 1, "stage": s.stage, "traffic": dict(s.traffic),
+        "peak_reserved_cores": cores(promotion.peak_quota_millis),
+        "steps": [{"number": s.number, "stage": s.stage, "traffic": dict(s.traffic),
                    "mirror_traffic": dict(s.mirror), "instances": dict(s.deployments),
-                   "quota_cores": cores(s.quota_millis),
-                   "quota_limit_cores": cores(s.quota_limit_millis),
+                   "reserved_cores": cores(s.quota_millis),
+                   "limit_cores": cores(s.quota_limit_millis),
                    "diagnostics": [diagnostic_entry(d) for d in s.diagnostics]}
                   for s in promotion.steps],
+        "skipped": [{"step": what, "reason": why} for what, why in promotion.skipped],
         "diagnostics": [diagnostic_entry(d) for d in promotion.diagnostics],
     }

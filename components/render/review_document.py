@@ -24,7 +24,9 @@ from components.core.diff import (
 )
 from components.render.document import cores, diagnostic_entry
 
-FORMAT_VERSION = 1
+#: 2: per deployment reserved_cores (was quota_cores); per roll peak_instances,
+#: min_serving_instances and batch_count (were peak, min_in_service)
+FORMAT_VERSION = 2
 COUNTED = ("create", "update", "replace", "delete", "no-op")
 
 
@@ -60,7 +62,8 @@ def _step(step: Step) -> dict[str, Any]:
         roll = step.roll
         entry.update({
             "order": list(roll.order.verbs), "batch_size": roll.schedule.batch_size,
-            "peak": roll.peak, "min_in_service": roll.min_in_service,
+            "batch_count": roll.schedule.batches, "peak_instances": roll.peak,
+            "min_serving_instances": roll.min_in_service,
             "batches": [{"batch": i, "instances": [{"name": n, "actions": list(roll.order.verbs)}
                                                    for n in names]}
                         for i, names in enumerate(roll.batches, start=1)],
@@ -84,7 +87,7 @@ def deployment_entry(change: DeploymentChange) -> dict[str, Any]:
         "changes": [field_entry(c) for c in change.changes],
         "instances": _pair(b.instances if b else None, a.instances if a else None),
         "instance_type": _pair(b.instance_type if b else None, a.instance_type if a else None),
-        "quota_cores": _pair(_cores(b.reserved_millis) if b else None,
+        "reserved_cores": _pair(_cores(b.reserved_millis) if b else None,
                              _cores(a.reserved_millis) if a else None),
         "traffic": {"live": _pair(s.live_before if b else None, s.live_after if a else None),
                     "mirror": _pair(s.mirror_before if b else None,
@@ -100,6 +103,7 @@ def endpoint_entry(change: EndpointChange) -> dict[str, Any]:
         "name": change.name,
         "renamed_from": change.renamed_from or None,
         "actions": list(change.action.verbs),
+        "changed": change.has_changes,
         "source": change.source or None,
         "reasons": list(change.reasons),
         "changes": [field_entry(c) for c in change.changes],
@@ -142,7 +146,7 @@ def summarize(stack: dict[str, Any]) -> dict[str, Any]:
     errors, warnings = _severity_counts(stack["diagnostics"], "head")
     base_errors, base_warnings = _severity_counts(stack["diagnostics"], "base")
     total = stack["quota"]["total"] if stack.get("quota") else None
-    changes = (any(e["actions"] != ["no-op"] for e in endpoints)
+    changes = (any(e["changed"] for e in endpoints)
                or bool(stack.get("settings_changes")) or bool(stack.get("other_resources")))
     return {
         "endpoints": counts(e["actions"] for e in endpoints),

@@ -83,7 +83,7 @@ def _endpoint(endpoint: dict[str, Any]) -> list[str]:
     verbs = endpoint["actions"]
     renamed = f" (was `{endpoint['renamed_from']}`)" if endpoint.get("renamed_from") else ""
     out = [f"#### `{t.symbol(verbs).strip() or '='}` endpoint `{endpoint['name']}`{renamed}: "
-           f"{t.action(verbs).value}", ""]
+           f"{t.endpoint_action_text(endpoint)}", ""]
     line = t.traffic_line(endpoint)
     if line:
         out += [f"Traffic: {escape(line)}", ""]
@@ -107,7 +107,9 @@ def _endpoint(endpoint: dict[str, Any]) -> list[str]:
     return out
 
 
-def _diagnostics(stack: dict[str, Any], base: str) -> list[str]:
+def _diagnostics(stack: dict[str, Any], base: str, limit: int | None = None) -> list[str]:
+    """Diagnostics by side and severity; with ``limit``, at most that many lines per group and
+    a line saying how many more there are."""
     diagnostics = stack["diagnostics"]
     if not diagnostics:
         return []
@@ -115,25 +117,41 @@ def _diagnostics(stack: dict[str, Any], base: str) -> list[str]:
     for side, label in (("head", ""), ("base", f"base ({escape(base)}): ")):
         for severity, chosen in t.by_severity(diagnostics, side):
             lines = [f"- `{d['code']}` `{escape(d['path'])}`: {escape(d['message'])}"
-                     for d in chosen]
+                     for d in chosen[:limit]]
+            if limit is not None and len(chosen) > limit:
+                lines.append(f"- ... {len(chosen) - limit} more {severity}s not shown here "
+                             f"({CUT_HOW})")
             summary = f"{label}{t.plural(len(chosen), severity)}"
             out += _details(summary, lines, open_=side == "head" and severity == "error")
     return out
 
 
-def _stack(stack: dict[str, Any], base: str) -> list[str]:
+Shown = set[tuple[str, str]]  # (stack, endpoint) whose details are in the comment
+
+
+def _stack(stack: dict[str, Any], base: str, shown: Shown | None = None,
+           diagnostics_limit: int | None = None) -> list[str]:
+    """One stack's section; ``shown``: the changed endpoints whose details fit (None: all),
+    the others are counted in a line saying where the full review is."""
     out = [f"### Stack `{stack['stack']}`", ""]
     sides = t.sides_line(stack)
     counted = t.diagnostics_line(stack, strong="**")
     out += [f"{sides} · {counted}" if sides else counted, ""]
     if not stack["summary"]["changes"]:
         out += ["No changes.", ""]
-    for endpoint in stack["endpoints"]:
-        if endpoint["actions"] != ["no-op"]:
+    changed = [e for e in stack["endpoints"] if e["changed"]]
+    for endpoint in changed:
+        if shown is None or (stack["stack"], endpoint["name"]) in shown:
             out += _endpoint(endpoint)
-    unchanged = [e["name"] for e in stack["endpoints"] if e["actions"] == ["no-op"]]
-    if unchanged:
-        out += [f"Unchanged: {', '.join(code(n) for n in unchanged)}", ""]
+    left_out = [e["name"] for e in changed
+                if shown is not None and (stack["stack"], e["name"]) not in shown]
+    if left_out:
+        out += [f"**{t.plural(len(left_out), 'changed endpoint')} not shown here** to fit one "
+                f"comment (`--max-chars`): {_names(left_out)}. {CUT_HOW[0].upper()}"
+                f"{CUT_HOW[1:]}.", ""]
+    line = t.unchanged_line(stack)
+    if line:
+        out += [line[0].upper() + line[1:], ""]
     if stack.get("other_resources"):
         out += ["#### Other resources", "", *_resources(stack["other_resources"]), ""]
     if stack.get("settings_changes"):
@@ -144,11 +162,23 @@ def _stack(stack: dict[str, Any], base: str) -> list[str]:
                 "Reserved cores: `ceil(1.2 x instances) x cores` (exempt SKUs "
                 "`instances x cores`). Peak: deletes run last, so removed and renamed "
                 "deployments hold their cores while new ones start.", ""]
-    out += _diagnostics(stack, base)
+    out += _diagnostics(stack, base, diagnostics_limit)
     return out
 
 
-def render_review(document: dict[str, Any]) -> str:
+def _names(names: list[str], most: int = 5) -> str:
+    shown = ", ".join(code(escape(n)) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+#: GitHub refuses comments over 65,536 characters.
+DEFAULT_MAX_CHARS = 65536
+CUT_HOW = ("the full review: the same `mlplan review` with `--format json`, or with "
+           "`--max-chars 0` for all of the Markdown")
+
+
+def _render(document: dict[str, Any], shown: Shown | None = None,
+            diagnostics_limit: int | None = None) -> str:
     stacks = document["stacks"]
     out: list[str] = []
     for stack in stacks:
@@ -158,7 +188,47 @@ def render_review(document: dict[str, Any]) -> str:
     out += [f"mlplan review: {code(document['base'])} -> {document['head']}", "",
             f"<sub>{t.legend()}</sub>", ""]
     for stack in stacks:
-        out += _stack(stack, document["base"])
+        out += _stack(stack, document["base"], shown, diagnostics_limit)
     while out and out[-1] == "":
         out.pop()
     return "\n".join(out) + "\n"
+
+
+def render_review(document: dict[str, Any], max_chars: int = DEFAULT_MAX_CHARS) -> str:
+    """The review as Markdown of at most ``max_chars`` characters (0: no limit).
+
+    What always stays: the summary line per stack (what changes, quota), each stack's counts of
+    errors and warnings, its quota table and its diagnostics (policy findings among them).
+    When the whole does not fit, endpoint details are left out from the last changed endpoint
+    backwards, and a line names how many and how to get the full review; if even that does not
+    fit, diagnostics are listed up to a count per severity; the last resort cuts at a line.
+    Example: 1000 endpoints, 100 changed -> the summary, the quota and the first changed
+    endpoints' details that fit, then "**60 changed endpoints not shown here** ...".
+    """
+    full = _render(document)
+    if max_chars <= 0 or len(full) <= max_chars:
+        return full
+    changed = [(st["stack"], e) for st in document["stacks"] for e in st["endpoints"]
+               if e["changed"]]
+    for diagnostics_limit in (None, 50, 10, 3, 0):
+        skeleton = _render(document, set(), diagnostics_limit)
+        if len(skeleton) > max_chars:
+            continue
+        room = max_chars - len(skeleton)
+        shown: Shown = set()
+        for stack_name, endpoint in changed:
+            size = len("\n".join(_endpoint(endpoint))) + 1
+            if size > room:
+                break
+            shown.add((stack_name, endpoint["name"]))
+            room -= size
+        text = _render(document, shown, diagnostics_limit)
+        while len(text) > max_chars and shown:  # the cut line's names may grow a little
+            shown.discard(next((s, e["name"]) for s, e in reversed(changed)
+                               if (s, e["name"]) in shown))
+            text = _render(document, shown, diagnostics_limit)
+        if len(text) <= max_chars:
+            return text
+    note = f"\n**Cut at {max_chars} characters**: {CUT_HOW}.\n"
+    head = skeleton[:max(0, max_chars - len(note))]
+    return head[:head.rfind("\n") + 1] + note.lstrip("\n")

@@ -35,7 +35,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from components.core import labels
+from components.core import labels, rollout
 from components.core.diff import MASK, Action, Share, Stage, sensitive, stage_of
 from components.core.rollout import batches
 from components.render.review_document import counts, review_document, summarize
@@ -522,10 +522,20 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
     if replaced:
         order = sorted({r.action[0] for r in replaced}, key=lambda a: a.value)
         verbs = " / ".join(" then ".join(a.verbs) for a in order)
+        summary = (f"roll {len(replaced)} of {len(instances)} instances in "
+                   f"{len(groups)} batch{'es' if len(groups) != 1 else ''}, {verbs}")
+        schedule = rollout.RolloutSchedule.of(
+            len(instances), surge=order == [Action.CREATE_THEN_DELETE])
+        whole = (len(order) == 1 and len(replaced) == len(instances)
+                 and len(groups) == schedule.batches)
+        extra: dict[str, Any] = {}
+        if whole:  # every instance, batch by batch: the plan's words and numbers
+            summary = schedule.describe()
+            extra = {"batch_size": schedule.batch_size, "batch_count": schedule.batches,
+                     "peak_instances": schedule.peak_instances,
+                     "min_serving_instances": schedule.min_serving}
         steps.append({
-            "kind": "roll", "from": None, "to": None,
-            "summary": f"roll {len(replaced)} of {len(instances)} instances in "
-                       f"{len(groups)} batch{'es' if len(groups) != 1 else ''}, {verbs}",
+            "kind": "roll", "from": None, "to": None, "summary": summary, **extra,
             "order": list(order[0].verbs) if len(order) == 1 else None,
             "batches": [{"batch": number if key[0] != 1 << 30 else None,
                          "instances": [{"name": r.name, "actions": list(r.action[0].verbs)}
@@ -551,7 +561,7 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
     return {
         "name": name, "renamed_from": None, "actions": list(action.verbs), "source": None,
         "reasons": reasons, "changes": _field_changes(changed),
-        "instances": None, "instance_type": _type_pair(resources), "quota_cores": None,
+        "instances": None, "instance_type": _type_pair(resources), "reserved_cores": None,
         "traffic": ({"live": {"before": share.live_before, "after": share.live_after},
                      "mirror": {"before": share.mirror_before, "after": share.mirror_after}}
                     if traffic.known else None),
@@ -580,10 +590,11 @@ def _endpoint(name: str, own: list[_Resource], deployments: dict[str, list[_Reso
     traffic = _traffic(own, deployments)
     deps = [_deployment(d, deployments[d], traffic) for d in sorted(deployments)]
     changed_own = [r for r in own if r.action[0] is not Action.NO_OP]
-    every = {r.action[0] for r in changed_own} | {Action.from_verbs(d["actions"]) for d in deps}
-    every.discard(Action.NO_OP)
-    if not every:
-        action = Action.NO_OP
+    own_actions = {r.action[0] for r in changed_own}
+    dep_actions = {Action.from_verbs(d["actions"]) for d in deps}
+    every = (own_actions | dep_actions) - {Action.NO_OP}
+    if not own_actions - {Action.NO_OP}:
+        action = Action.NO_OP  # only deployments change: the endpoint's own resources stay
     elif every == {Action.CREATE} and own and all(r.old is None for r in own):
         action = Action.CREATE
     elif every == {Action.DELETE} and own and all(r.new is None for r in own):
@@ -603,6 +614,7 @@ def _endpoint(name: str, own: list[_Resource], deployments: dict[str, list[_Reso
     t = traffic
     return {
         "name": name, "renamed_from": None, "actions": list(action.verbs), "source": None,
+        "changed": action is not Action.NO_OP or bool(dep_actions - {Action.NO_OP}),
         "reasons": reasons, "changes": _field_changes(changed_own),
         "traffic": ({"live": {"before": t.live_before or {}, "after": t.live_after or {}},
                      "mirror": {"before": t.mirror_before or {}, "after": t.mirror_after or {}},

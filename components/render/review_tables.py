@@ -11,12 +11,12 @@ from typing import Any
 from components.core.diff import LEGEND, Action
 from components.render.tables import split_text
 
-DEPLOYMENT_HEADERS = ("", "Deployment", "Action", "Instances", "Instance type", "Quota cores",
+DEPLOYMENT_HEADERS = ("", "Deployment", "Action", "Instances", "Instance type", "Reserved cores",
                       "Live", "Mirror", "Stage", "Rollout")
 FIELD_HEADERS = ("Field", "Before", "After", "Effect")
 QUOTA_HEADERS = ("Family", "Before", "After", "Peak", "Limit", "Free after")
 RESOURCE_HEADERS = ("", "Resource", "Type", "Action", "Why")
-RIGHT_ALIGNED = frozenset({"Instances", "Quota cores", "Live", "Mirror", "Before", "After",
+RIGHT_ALIGNED = frozenset({"Instances", "Reserved cores", "Live", "Mirror", "Before", "After",
                            "Peak", "Limit", "Free after"})
 _SEVERITIES = ("error", "warning", "info")
 
@@ -85,7 +85,7 @@ def deployment_row(dep: dict[str, Any]) -> tuple[str, ...]:
     traffic = dep.get("traffic") or {}
     return (symbol(dep["actions"]).strip(), deployment_name(dep),
             action(dep["actions"]).value, pair(dep.get("instances")),
-            pair(dep.get("instance_type")), pair(dep.get("quota_cores")),
+            pair(dep.get("instance_type")), pair(dep.get("reserved_cores")),
             pair(traffic.get("live"), "%"), pair(traffic.get("mirror"), "%", blank_zero=True),
             dep.get("stage") or "", rollout_text(dep))
 
@@ -197,3 +197,21 @@ def by_severity(diagnostics: list[dict[str, Any]], side: str) -> list[tuple[str,
 def has_details(dep: dict[str, Any]) -> bool:
     return bool(dep.get("changes") or dep.get("steps") or dep.get("reasons")
                 or dep.get("resources"))
+
+
+def endpoint_action_text(endpoint: dict[str, Any]) -> str:
+    """The endpoint's own action, or what changes under it when it stays as it is.
+
+    Example: only blue's image changes -> ``unchanged itself; 1 deployment changes``.
+    """
+    if endpoint["actions"] != ["no-op"]:
+        return action(endpoint["actions"]).value
+    changed = sum(1 for d in endpoint["deployments"] if d["actions"] != ["no-op"])
+    verb = "changes" if changed == 1 else "change"
+    return f"unchanged itself; {plural(changed, 'deployment')} {verb}"
+
+
+def unchanged_line(stack: dict[str, Any]) -> str:
+    """``unchanged: 997 endpoints`` (counted, never listed one by one); "" if none."""
+    count = sum(1 for e in stack["endpoints"] if not e["changed"])
+    return f"unchanged: {plural(count, 'endpoint')}" if count else ""

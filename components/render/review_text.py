@@ -65,7 +65,7 @@ def _endpoint(endpoint: dict[str, Any], paint: _Paint) -> list[str]:
     renamed = f" (was {endpoint['renamed_from']})" if endpoint.get("renamed_from") else ""
     source = f"  ({endpoint['source']})" if endpoint.get("source") else ""
     out = [f"{paint(verbs, t.symbol(verbs))} endpoint {paint(verbs, endpoint['name'])}{renamed}: "
-           f"{t.action(verbs).value}{source}"]
+           f"{t.endpoint_action_text(endpoint)}{source}"]
     line = t.traffic_line(endpoint)
     if line:
         out.append(f"    traffic: {line}")
@@ -90,11 +90,11 @@ def _stack(stack: dict[str, Any], paint: _Paint) -> list[str]:
     if not stack["summary"]["changes"]:
         out += ["  No changes.", ""]
     for endpoint in stack["endpoints"]:
-        if endpoint["actions"] != ["no-op"]:
+        if endpoint["changed"]:
             out += [*_endpoint(endpoint, paint), ""]
-    unchanged = [e["name"] for e in stack["endpoints"] if e["actions"] == ["no-op"]]
-    if unchanged:
-        out += [f"unchanged: {', '.join(unchanged)}", ""]
+    line = t.unchanged_line(stack)
+    if line:
+        out += [line, ""]
     if stack.get("other_resources"):
         out += ["other resources", *_resources(stack["other_resources"], "  ", paint), ""]
     if stack.get("settings_changes"):

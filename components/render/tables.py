@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-DEPLOYMENT_HEADERS = ("Deployment", "Instance type", "Count", "Cores", "GPUs", "Quota cores",
+DEPLOYMENT_HEADERS = ("Deployment", "Instance type", "Count", "Cores", "GPUs", "Reserved cores",
                       "Rolling update")
-QUOTA_HEADERS = ("Family", "Required", "Limit", "Free", "Used by")
-RIGHT_ALIGNED = frozenset({"Count", "Cores", "GPUs", "Quota cores", "Required", "Limit", "Free"})
+QUOTA_HEADERS = ("Family", "Reserved", "Limit", "Free", "Used by")
+RIGHT_ALIGNED = frozenset({"Count", "Cores", "GPUs", "Reserved cores", "Reserved", "Limit",
+                           "Free"})
 
 
 def deployment_rows(endpoint: dict[str, Any]) -> list[tuple[str, ...]]:
@@ -17,13 +18,16 @@ def deployment_rows(endpoint: dict[str, Any]) -> list[tuple[str, ...]]:
         count = str(d["instance_count"])
         if d["scale"]["type"] == "target_utilization":
             count = f"{count} ({d['scale']['min_instances']}-{d['scale']['max_instances']})"
-        quota = str(d["quota_cores"]) + (" (exempt)" if d["exempt"] else "")
-        rollout = d["rollout"]
+        quota = str(d["reserved_cores"]) + (" (exempt)" if d["exempt"] else "")
         rows.append((d["name"], d["instance_type"], count, str(d["cores_per_instance"]),
-                     str(d["gpus_per_instance"]), quota,
-                     f"{_plural(rollout['batches'], 'batch', 'batches')} of "
-                     f"{rollout['batch_size']}, peak {rollout['peak_instances']}"))
+                     str(d["gpus_per_instance"]), quota, d["rollout"]["summary"]))
     return rows
+
+
+def nothing_planned(document: dict[str, Any]) -> bool:
+    """True when errors left nothing to plan (no stack file, no readable endpoint): the
+    renderers then show only the errors, no empty quota table."""
+    return not document["endpoints"] and document["summary"]["errors"] > 0
 
 
 def split_text(split: Mapping[str, int], empty: str = "none") -> str:
@@ -35,11 +39,11 @@ def quota_rows(document: dict[str, Any]) -> list[tuple[str, ...]]:
     quota = document["quota"]
     rows: list[tuple[str, ...]] = []
     for f in quota["families"]:
-        limit = f["limit"]
-        free = "-" if limit is None else _num(limit - f["required_cores"])
-        rows.append((f["family"], str(f["required_cores"]), "-" if limit is None else str(limit),
+        limit = f["limit_cores"]
+        free = "-" if limit is None else _num(limit - f["reserved_cores"])
+        rows.append((f["family"], str(f["reserved_cores"]), "-" if limit is None else str(limit),
                      free, ", ".join(f["users"])))
-    total, limit = quota["total_required_cores"], quota["total_limit"]
+    total, limit = quota["total_reserved_cores"], quota["total_limit_cores"]
     rows.append(("total", str(total), str(limit), _num(limit - total), ""))
     return rows
 
@@ -54,7 +58,7 @@ def summary_line(document: dict[str, Any]) -> str:
     quota = document["quota"]
     return (f"{_plural(s['endpoints'], 'endpoint')}, {_plural(s['deployments'], 'deployment')} "
             f"({_plural(s['instances'], 'instance')}) to create; quota "
-            f"{quota['total_required_cores']} of {quota['total_limit']} cores; "
+            f"{quota['total_reserved_cores']} of {quota['total_limit_cores']} cores; "
             f"{_plural(s['errors'], 'error')}, {_plural(s['warnings'], 'warning')}")
 
 

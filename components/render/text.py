@@ -10,6 +10,7 @@ from components.render.tables import (
     QUOTA_HEADERS,
     RIGHT_ALIGNED,
     deployment_rows,
+    nothing_planned,
     quota_rows,
     split_text,
     summary_line,
@@ -30,6 +31,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "
 
 
 def render_plan(document: dict[str, Any]) -> str:
+    """The plan; "" when errors left nothing to plan (the errors go to stderr)."""
+    if nothing_planned(document):
+        return ""
     head = ["mlplan plan"]
     if document["stack"]:
         head.append(f"stack {document['stack']}")

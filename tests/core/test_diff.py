@@ -86,13 +86,13 @@ ACTIONS = [
      Action.UPDATE, {"blue": Action.NO_OP, "green": Action.NO_OP}),
     ("image change on docker: delete-first roll", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2")}),
-     Action.UPDATE, {"blue": Action.DELETE_THEN_CREATE}),
+     Action.NO_OP, {"blue": Action.DELETE_THEN_CREATE}),
     ("image change on kubernetes: surge roll", state({"blue": 100}, {"blue": BLUE}, target=K8S),
      state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2")}, target=K8S),
-     Action.UPDATE, {"blue": Action.CREATE_THEN_DELETE}),
+     Action.NO_OP, {"blue": Action.CREATE_THEN_DELETE}),
     ("instance type change rolls", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", sku="Standard_NC6s_v3")}),
-     Action.UPDATE, {"blue": Action.DELETE_THEN_CREATE}),
+     Action.NO_OP, {"blue": Action.DELETE_THEN_CREATE}),
     ("scale only updates in place", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", 10)}), Action.UPDATE, {"blue": Action.UPDATE}),
     ("request timeout is a router setting", state({"blue": 100}, {"blue": BLUE}),
@@ -105,14 +105,14 @@ ACTIONS = [
      Action.UPDATE, {"blue": Action.DELETE_THEN_CREATE}),
     ("probe change on docker is in place", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", extra="readiness_probe: {period: 5}\n")}),
-     Action.UPDATE, {"blue": Action.UPDATE}),
+     Action.NO_OP, {"blue": Action.UPDATE}),
     ("probe change on kubernetes rolls", state({"blue": 100}, {"blue": BLUE}, target=K8S),
      state({"blue": 100}, {"blue": dep("blue", extra="readiness_probe: {period: 5}\n")},
            target=K8S),
-     Action.UPDATE, {"blue": Action.CREATE_THEN_DELETE}),
+     Action.NO_OP, {"blue": Action.CREATE_THEN_DELETE}),
     ("tags are metadata", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", extra="tags: {team: ml}\n")}),
-     Action.UPDATE, {"blue": Action.UPDATE}),
+     Action.NO_OP, {"blue": Action.UPDATE}),
     ("rename in the same file", state({"blue": 100}, {"blue": BLUE}),
      state({"blue2": 100}, {"blue2": dep("blue2")}, files={"blue2": "ep/blue.yml"}),
      Action.UPDATE, {"blue2": Action.CREATE_THEN_DELETE}),
@@ -140,7 +140,9 @@ def test_actions(name: str, base: DesiredState | None, head: DesiredState | None
     (endpoint,) = changes.endpoints
     assert endpoint.action is endpoint_action
     assert {d.name: d.action for d in endpoint.deployments} == deployment_actions
-    assert changes.has_changes is (endpoint_action is not Action.NO_OP)
+    changed = endpoint_action is not Action.NO_OP or any(
+        a is not Action.NO_OP for a in deployment_actions.values())
+    assert changes.has_changes is changed and endpoint.has_changes is changed
 
 
 def test_roll_schedules_follow_the_target() -> None:
@@ -148,12 +150,13 @@ def test_roll_schedules_follow_the_target() -> None:
     head = state({"blue": 100}, {"blue": dep("blue", 10, image="example/scorer:2")})
     docker = only_deployment(plan(base, head), "blue").roll
     assert docker is not None
-    assert docker.describe() == "10 instances: 5 batches of 2, at least 8 serving"
+    assert docker.describe() == "10 instances: 5 batches of 2, peak 10, at least 8 serving"
     assert docker.batches[0] == ("my-endpoint-blue-0", "my-endpoint-blue-1")
     k8s = only_deployment(plan(state({"blue": 100}, {"blue": dep("blue", 10)}, target=K8S),
                                state({"blue": 100}, {"blue": dep("blue", 10, "example/scorer:2")},
                                      target=K8S)), "blue").roll
-    assert k8s is not None and k8s.describe() == "10 instances: 5 batches of 2, peak 12"
+    assert k8s is not None
+    assert k8s.describe() == "10 instances: 5 batches of 2, peak 12, at least 10 serving"
 
 
 def test_scale_with_a_roll_scales_first_and_warns_mlp301() -> None:
@@ -161,7 +164,7 @@ def test_scale_with_a_roll_scales_first_and_warns_mlp301() -> None:
                    state({"blue": 100}, {"blue": dep("blue", 10, image="example/scorer:2")}))
     blue = only_deployment(changes, "blue")
     assert [s.describe() for s in blue.steps] == [
-        "scale 3 -> 10", "10 instances: 5 batches of 2, at least 8 serving"]
+        "scale 3 -> 10", "10 instances: 5 batches of 2, peak 10, at least 8 serving"]
     (warning,) = [d for d in changes.diagnostics if d.code == codes.SCALE_WITH_ROLL]
     assert warning.path == "ep/blue.yml:4 instance_count"
     assert "scaling runs first" in warning.message

@@ -71,6 +71,31 @@ def test_sequences(name: str, s: DesiredState, kwargs: dict[str, object],
     assert promotion.retired == ("blue",)
 
 
+SKIPS = [
+    ("mirror dropped: the target already has live traffic", state("{blue: 90, green: 10}"),
+     dict(steps=(10, 50, 100), mirror=10),
+     [("mirror 10%", "green already has 10% live traffic, and a deployment gets live or "
+       "mirrored traffic, not both"), ("10%", "green already has 10% live traffic")]),
+    ("mirror already in place", state("{blue: 100, green: 0}\nmirror_traffic: {green: 10}"),
+     dict(steps=(10, 100), mirror=10), [("mirror 10%", "green already mirrors 10%")]),
+    ("nothing skipped", state(), dict(steps=(10, 100), mirror=10), []),
+]
+
+
+@pytest.mark.parametrize(("name", "s", "kwargs", "expected"), SKIPS, ids=[s[0] for s in SKIPS])
+def test_every_skipped_step_is_explained(name: str, s: DesiredState, kwargs: dict[str, object],
+                                         expected: list[tuple[str, str]]) -> None:
+    promotion = plan(s, "ep", "green", **kwargs)  # type: ignore[arg-type]
+    assert promotion.ok
+    assert list(promotion.skipped) == expected
+
+
+def test_steps_are_numbered_from_one_as_printed() -> None:
+    promotion = plan(state(), "ep", "green", steps=(10, 100), mirror=10)
+    assert [(s.number, s.stage) for s in promotion.steps] == [
+        (1, "mirror"), (2, "canary"), (3, "promoted"), (4, "retire")]
+
+
 QUOTA = [
     # both deployments count until retire: 3 x DS3_v2 each = 16 + 16 = 32 cores
     ("quota just fitting", 32, True),

@@ -17,26 +17,34 @@ from components.core.rollout import (
 )
 
 SCENARIOS = [
-    # name, instances, batch size, batches, peak
-    ("single instance", 1, 1, 1, 2),
-    ("three instances (HA minimum)", 3, 1, 3, 4),
-    ("five instances: exactly 20% is one", 5, 1, 5, 6),
-    ("six instances round the batch up", 6, 2, 3, 8),
-    ("ten instances: Azure's 2 at a time", 10, 2, 5, 12),
-    ("eleven instances: last batch is short", 11, 3, 4, 14),
-    ("fifty instances: Azure's maximum", 50, 10, 5, 60),
+    # name, instances, batch size, batches, peak with surge, serving when a batch goes first
+    ("single instance", 1, 1, 1, 2, 0),
+    ("three instances (HA minimum)", 3, 1, 3, 4, 2),
+    ("five instances: exactly 20% is one", 5, 1, 5, 6, 4),
+    ("six instances round the batch up", 6, 2, 3, 8, 4),
+    ("ten instances: Azure's 2 at a time", 10, 2, 5, 12, 8),
+    ("eleven instances: last batch is short", 11, 3, 4, 14, 8),
+    ("fifty instances: Azure's maximum", 50, 10, 5, 60, 40),
 ]
 
 
-@pytest.mark.parametrize(("name", "n", "size", "count", "peak"), SCENARIOS,
+@pytest.mark.parametrize(("name", "n", "size", "count", "peak", "serving"), SCENARIOS,
                          ids=[s[0] for s in SCENARIOS])
-def test_schedule(name: str, n: int, size: int, count: int, peak: int) -> None:
-    assert RolloutSchedule.of(n) == RolloutSchedule(n, size, count, peak)
+def test_schedule(name: str, n: int, size: int, count: int, peak: int, serving: int) -> None:
+    # Kubernetes surges one batch: peak N + batch, all N serving
+    assert RolloutSchedule.of(n) == RolloutSchedule(n, size, count, peak, n, True)
+    # Docker (and Kubernetes exempt SKUs) take a batch out first: peak N, N - batch serving
+    assert RolloutSchedule.of(n, surge=False) == RolloutSchedule(n, size, count, n, serving,
+                                                                 False)
 
 
-def test_describe_reads_like_the_review() -> None:
-    assert RolloutSchedule.of(10).describe() == "10 instances: 5 batches of 2, peak 12"
-    assert RolloutSchedule.of(1).describe() == "1 instance: 1 batch of 1, peak 2"
+def test_describe_reads_the_same_in_plan_and_review() -> None:
+    assert (RolloutSchedule.of(10).describe()
+            == "10 instances: 5 batches of 2, peak 12, at least 10 serving")
+    assert (RolloutSchedule.of(3, surge=False).describe()
+            == "3 instances: 3 batches of 1, peak 3, at least 2 serving")
+    assert (RolloutSchedule.of(1).describe()
+            == "1 instance: 1 batch of 1, peak 2, at least 1 serving")
 
 
 BATCH_SCENARIOS = [

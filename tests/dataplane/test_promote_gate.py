@@ -83,7 +83,7 @@ def test_a_failing_gate_rolls_back_to_the_last_good_step(
     """Green's instances are down: the mirror step passes (copies are discarded, live traffic
     is blue's), the 50% step fails its gate and the mirror step is written and applied back."""
     result, stack, _original, progress = run(tmp_path, fleet, router, False, (50, 100), 10)
-    assert not result.ok and result.completed == 1 and result.rolled_back_to == 0
+    assert not result.ok and result.completed == 1 and result.rolled_back_to == 1
     assert "gate failed" in result.reason and "probes failed" in result.reason
     text = (stack.root / ENDPOINT_FILE).read_text()
     assert "blue: 100" in text and "green: 10" in text  # the mirror step again

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,13 +75,32 @@ class Engine:
                 skip_or_fail(reason)
 
 
+def _build(bash: str, config: pytest.Config) -> subprocess.CompletedProcess[str]:
+    """Run build.sh; its progress lines (start, usual time, heartbeat, done) reach the terminal
+    as they come, past pytest's capture, so a cold build is never a silent wait."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    lines: list[str] = []
+    with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
+            [bash, str(HERE / "build.sh")], stdout=subprocess.PIPE, stderr=errors,
+            text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if capture is not None:
+                with capture.global_and_fixture_disabled():
+                    print(f"engine build: {line}", end="", flush=True)
+        returncode = proc.wait(timeout=BUILD_TIMEOUT_S)
+        errors.seek(0)
+        stderr = errors.read()
+    return subprocess.CompletedProcess(proc.args, returncode, "".join(lines), stderr)
+
+
 @pytest.fixture(scope="session")
-def engine() -> Engine:
+def engine(pytestconfig: pytest.Config) -> Engine:
     bash = shutil.which("bash")
     if bash is None:
         pytest.skip("bash is not installed")
-    proc = subprocess.run([bash, str(HERE / "build.sh")], capture_output=True, text=True,
-                          timeout=BUILD_TIMEOUT_S, check=False)
+    proc = _build(bash, pytestconfig)
     if proc.returncode != 0:
         reason = (proc.stderr.strip() or proc.stdout.strip())[-3000:]
         if proc.returncode == 2:
