@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,19 +18,35 @@ from typing import NoReturn
 from components import promote_cli
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+STACK_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 
 def _quota_flag(text: str) -> tuple[str, float]:
-    """``standardDSv2Family=48`` -> (``standardDSv2Family``, 48.0)."""
+    """``standardDSv2Family=48`` -> (``standardDSv2Family``, 48.0); cores are read by
+    ``numbers.parse_number`` (``1e400``, ``inf`` and ``nan`` are refused)."""
+    from components.core.numbers import NumberError, parse_number
+
     family, sep, value = text.partition("=")
     try:
-        cores = float(value)
-    except ValueError:
+        cores = parse_number(value)
+    except NumberError as exc:
+        if sep and family:
+            raise argparse.ArgumentTypeError(f"--quota {family[:60]}: {exc}") from None
         cores = -1.0
     if not sep or not family or cores < 0:
         raise argparse.ArgumentTypeError(
-            f"'{text}' is not FAMILY=CORES (e.g. standardDSv2Family=48 or total=100)")
+            f"'{text[:80]}' is not FAMILY=CORES (e.g. standardDSv2Family=48 or total=100)")
     return family, cores
+
+
+def stack_flag(text: str) -> str:
+    """``--stack NAME``: a Pulumi stack name (letters, digits, ``-``, ``_``, ``.``; 1-100
+    characters, not starting with ``.``), so it cannot be empty or name a path."""
+    if not STACK_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r} is not a stack name; use letters, digits, '-', '_' and '.', "
+            "e.g. --stack dev")
+    return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "endpoint/deployment YAML files and folders. Nothing is contacted.")
     plan.add_argument("paths", nargs="*", metavar="PATH",
                       help="YAML files or folders to plan instead of the stack's endpoints")
-    plan.add_argument("--stack", help="stack name (stacks/Pulumi.<stack>.yaml); default dev")
+    plan.add_argument("--stack", type=stack_flag,
+                      help="stack name (stacks/Pulumi.<stack>.yaml); default dev")
     plan.add_argument("--quota", action="append", type=_quota_flag, default=[],
                       metavar="FAMILY=CORES",
                       help="core limit for a VM family, or total=CORES; overrides mlplan:quota")
@@ -72,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--preview-json", metavar="FILE",
                       help="'pulumi preview --json' output, or its streaming events "
                            "(PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1); - reads stdin")
-    review.add_argument("--stack", help="review one stack (default: every stacks/Pulumi.*.yaml)")
+    review.add_argument("--stack", type=stack_flag,
+                        help="review one stack (default: every stacks/Pulumi.*.yaml)")
     review.add_argument("--format", choices=("markdown", "text", "json"), default="text")
     review.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 2 when there are changes, 0 when none, 1 on errors")

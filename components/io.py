@@ -18,7 +18,7 @@ from components.core.kubernetes_settings import parse_kubernetes_settings
 from components.core.model import Endpoint
 from components.core.settings import Settings, from_stack_document
 from components.core.spec import SourceText, parse
-from components.core.yamlsource import YamlDocument, parse_yaml
+from components.core.yamlsource import YamlDocument, decode, parse_yaml
 
 YAML_SUFFIXES = (".yml", ".yaml")
 
@@ -50,8 +50,9 @@ def stack_config_dir(root: Path) -> Path:
 
 
 def read_text(path: Path) -> str:
-    """File text with CRLF folded to LF (Azure's examples have both)."""
-    return path.read_bytes().decode("utf-8", errors="replace").replace("\r\n", "\n")
+    """File text (``yamlsource.decode``: UTF-8, or UTF-16/32 with a byte order mark) with CRLF
+    folded to LF (Azure's examples have both)."""
+    return decode(path.read_bytes())
 
 
 def collect_sources(
@@ -152,7 +153,12 @@ def load_settings(root: Path, stack: str) -> StackSettings:
         return StackSettings(Settings(file=shown), (error(
             codes.SETTINGS, Location(shown, line), f"YAML: {message}."),), None, shown)
     document = loaded.documents[0]
+    problems = [error(codes.SETTINGS, Location(shown, line, field), f"YAML: {message}.")
+                for line, field, message in document.problems]
+    if document.value is None:  # cut short (too many values): its settings are not read
+        return StackSettings(Settings(file=shown), tuple(problems), None, shown)
     settings, found = from_stack_document(document, shown)
+    found[:0] = problems
     if settings.target == "docker":
         found.extend(docker_plan.parse_settings(
             settings.docker, Location(shown, _line(document, "mlplan:docker"),

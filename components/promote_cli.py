@@ -25,6 +25,25 @@ def _steps(text: str) -> tuple[int, ...]:
             f"'{text}' is not a list of percents like 10,50,100") from None
 
 
+def _number(text: str) -> float:
+    """A finite, non-negative number (``numbers.parse_number``): ``--bake inf`` is refused."""
+    from components.core.numbers import NumberError, parse_number
+
+    try:
+        value = parse_number(text)
+    except NumberError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; write 0 or more")
+    return value
+
+
+def _stack(text: str) -> str:
+    from components.cli import stack_flag
+
+    return stack_flag(text)
+
+
 def add_parsers(commands: Any) -> None:
     promote = commands.add_parser(
         "promote", help="plan, write or apply a blue/green promotion step by step",
@@ -35,15 +54,15 @@ def add_parsers(commands: Any) -> None:
     promote.add_argument("--steps", type=_steps, default=(10, 50, 100), metavar="10,50,100")
     promote.add_argument("--mirror", type=int, metavar="PERCENT",
                          help="mirror this share to the new deployment first (1-50)")
-    promote.add_argument("--stack", default="dev")
+    promote.add_argument("--stack", default="dev", type=_stack)
     mode = promote.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true",
                       help="edit the endpoint YAML to the next step only")
     mode.add_argument("--apply", action="store_true",
                       help="run every step with pulumi up and a gate between steps")
-    promote.add_argument("--max-error-rate", type=float, default=0.01, metavar="RATE",
+    promote.add_argument("--max-error-rate", type=_number, default=0.01, metavar="RATE",
                          help="gate: highest share of failed probes (default 0.01)")
-    promote.add_argument("--bake", type=float, default=60.0, metavar="SECONDS",
+    promote.add_argument("--bake", type=_number, default=60.0, metavar="SECONDS",
                          help="gate: how long to probe each step (default 60)")
     promote.add_argument("--sample", type=Path, metavar="FILE",
                          help="gate: POST this JSON to the scoring URI instead of GET /")
@@ -51,7 +70,7 @@ def add_parsers(commands: Any) -> None:
     rollback = commands.add_parser(
         "rollback", help="return all live traffic to where a promotion started, in one step")
     rollback.add_argument("endpoint")
-    rollback.add_argument("--stack", default="dev")
+    rollback.add_argument("--stack", default="dev", type=_stack)
     rollback.add_argument("--apply", action="store_true", help="also run pulumi up")
 
 

@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import cast
 
 from components import io
+from components.core.yamlsource import decode
 
 STACK_GLOB = "Pulumi.*.yaml"
 
@@ -45,8 +46,8 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
 
 
 def _text(data: bytes) -> str:
-    """As ``io.read_text``: UTF-8 (invalid bytes replaced), CRLF folded to LF."""
-    return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    """As ``io.read_text``: ``yamlsource.decode`` (UTF-8 or a BOM's encoding, CRLF -> LF)."""
+    return decode(data)
 
 
 @dataclass

@@ -21,13 +21,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from components.core import codes
 from components.core.catalog import Catalog, InstanceType, Toleration
 from components.core.diagnostics import Diagnostic, Location, error
+from components.core.numbers import FiniteNumber, WholeNumber
 from components.core.quantity import QuantityError, cpu_millis, memory_mib
 from components.core.validation import describe
 from components.core.yamlsource import FieldPath, YamlDocument, format_path
 
 NAMESPACE = "mlplan:"
 #: A Kubernetes label value: custom instance type names are stamped as mlplan.dev/instance-type.
-INSTANCE_TYPE_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+INSTANCE_TYPE_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
 Target = Literal["docker", "kubernetes"]
 Environment = Literal["development", "production"]
 
@@ -46,25 +47,25 @@ class TolerationSpec(_Strict):
 class InstanceTypeSpec(_Strict):
     cpu: str | int | float
     memory: str | int | float
-    gpu: Annotated[int, Field(ge=0)] = 0
+    gpu: Annotated[WholeNumber, Field(ge=0)] = 0
     family: str | None = None
     nodeSelector: dict[str, str] | None = None
     tolerations: list[TolerationSpec] | None = None
 
 
 class LimitsSpec(_Strict):
-    deploymentsPerEndpoint: Annotated[int, Field(ge=1)] = 20
-    instancesPerDeployment: Annotated[int, Field(ge=1)] = 50
-    endpoints: Annotated[int, Field(ge=1)] = 100
-    deployments: Annotated[int, Field(ge=1)] = 500
-    requestTimeoutMsManaged: Annotated[int, Field(ge=1)] = 180_000
-    requestTimeoutMsKubernetes: Annotated[int, Field(ge=1)] = 300_000
+    deploymentsPerEndpoint: Annotated[WholeNumber, Field(ge=1)] = 20
+    instancesPerDeployment: Annotated[WholeNumber, Field(ge=1)] = 50
+    endpoints: Annotated[WholeNumber, Field(ge=1)] = 100
+    deployments: Annotated[WholeNumber, Field(ge=1)] = 500
+    requestTimeoutMsManaged: Annotated[WholeNumber, Field(ge=1)] = 180_000
+    requestTimeoutMsKubernetes: Annotated[WholeNumber, Field(ge=1)] = 300_000
 
 
 class SettingsSpec(_Strict):
     target: Literal["docker", "kubernetes"] = "docker"
     endpoints: list[str]
-    quota: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    quota: dict[str, Annotated[FiniteNumber, Field(ge=0)]] | None = None
     environment: Literal["development", "production"] = "development"
     instanceTypes: dict[str, InstanceTypeSpec] | None = None
     limits: LimitsSpec | None = None

@@ -59,6 +59,8 @@ def describe(err: Mapping[str, Any], key: str, known: Sequence[str] = (), *,
         return f"unknown {noun} '{key}'; remove it."
     if kind == "missing":
         return f"required {noun} '{key}' is missing; add it."
+    if kind == "mlplan_value":  # components.core.numbers: the message is complete
+        return f"{err['msg']}."
     if kind == "literal_error":
         return f"{got!r} is not allowed; use one of {err.get('ctx', {}).get('expected', '')}."
     if kind in _BOUNDS:
