@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from components import promote_cli
 
@@ -99,9 +99,38 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Guarded:
+    """stdout/stderr as the CLI writes them: ``safe.masked`` then ``safe.terminal`` on every
+    write, the last guard against a secret or a raw control character reaching the reader."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from components.render import safe
+
+        return int(self._stream.write(safe.terminal(safe.masked(text))))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; everything it prints goes through ``_Guarded``."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Guarded(out), _Guarded(err)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors and --help: their code, not a traceback
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     if args.version:
         from components import __version__
 

@@ -157,6 +157,9 @@ def load_settings(root: Path, stack: str) -> StackSettings:
                 for line, field, message in document.problems]
     if document.value is None:  # cut short (too many values): its settings are not read
         return StackSettings(Settings(file=shown), tuple(problems), None, shown)
+    config = document.value.get("config") if isinstance(document.value, dict) else None
+    if isinstance(config, dict):
+        _register_secrets(config.get("mlplan:keys"))
     settings, found = from_stack_document(document, shown)
     found[:0] = problems
     if settings.target == "docker":
@@ -168,6 +171,40 @@ def load_settings(root: Path, stack: str) -> StackSettings:
             settings.kubernetes, shown,
             lambda path: document.line_of(("config", "mlplan:kubernetes", *path)))[1])
     return StackSettings(replace(settings, file=shown), tuple(found), document, shown)
+
+
+def _register_secrets(value: Any) -> None:
+    """Every text under ``mlplan:keys`` is masked in all output (``render.safe``)."""
+    from components.render import safe
+
+    if isinstance(value, str):
+        safe.register_secret(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _register_secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            _register_secrets(item)
+
+
+def _check_key_endpoints(settings: Settings, endpoints: tuple[Endpoint, ...],
+                         document: YamlDocument, shown: str) -> list[Diagnostic]:
+    """Each endpoint named under ``mlplan:keys`` must be declared (else its keys would be
+    ignored and others generated, silently)."""
+    import difflib
+
+    declared = [e.name for e in endpoints]
+    found = []
+    for name in sorted(settings.key_digests):
+        if name == "*" or name in declared:
+            continue
+        close = difflib.get_close_matches(name, declared, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        line = document.line_of(("config", "mlplan:keys", name))
+        found.append(error(codes.SETTINGS, Location(shown, line, f"mlplan:keys.{name}"),
+                           f"endpoint '{name}' is not declared, so these keys would be unused; "
+                           f"{hint}fix the name (endpoints: {', '.join(declared) or 'none'})."))
+    return found
 
 
 def load_stack(root: Path, stack: str) -> Loaded:
@@ -188,4 +225,5 @@ def load_stack(root: Path, stack: str) -> Loaded:
     found.extend(assets.check(result.endpoints, settings.assets,
                               frozenset(served) if isinstance(served, dict) else frozenset()))
     found.extend(check_paths(result.endpoints, root, settings.assets))
+    found.extend(_check_key_endpoints(settings, result.endpoints, document, read.shown))
     return Loaded(result.endpoints, settings, tuple(found), stack)

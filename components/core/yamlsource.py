@@ -222,6 +222,11 @@ def parse_yaml(text: str) -> YamlFile:
         if started != line:
             problem += f" (the construct starts on line {started})"
         return YamlFile(documents, (line, problem))
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at a position
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        return YamlFile(documents, (line, f"character U+{exc.character:04X} is not allowed in "
+                                          "YAML; remove it, or write it as an escape such as "
+                                          "\\x1b inside double quotes"), not_text=True)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return YamlFile(documents, (0, f"invalid YAML: {exc}"))
     return YamlFile(documents)

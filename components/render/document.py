@@ -14,6 +14,7 @@ from typing import Any
 from components import __version__
 from components.core.diagnostics import Diagnostic, Severity
 from components.core.state import DeploymentState, DesiredState, EndpointState
+from components.render import safe
 
 FORMAT_VERSION = 1
 
@@ -113,4 +114,6 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
 
 
 def render_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    """JSON text; strings masked and capped (``safe.for_json``); ``json.dumps`` escapes the
+    control characters."""
+    return json.dumps(safe.for_json(document), indent=2, sort_keys=True) + "\n"
