@@ -101,9 +101,19 @@ class AutomationStack:
 
 
 def run_promote(args: argparse.Namespace) -> int:
+    from components.promote_io import PromoteError
+
+    try:
+        return _promote(args)
+    except PromoteError as exc:
+        print(f"mlplan promote: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _promote(args: argparse.Namespace) -> int:
     from components.core import promote
     from components.core.labels import format_split
-    from components.promote_io import apply_step
+    from components.promote_io import apply_step, snapshot
     from components.render import promotion as render
     from components.render.document import render_json
 
@@ -119,11 +129,17 @@ def run_promote(args: argparse.Namespace) -> int:
     endpoint = next(e for e in state.endpoints if e.name == args.endpoint).endpoint
     endpoint_file = endpoint.source.file
     retired_files = [d.source.file for d in endpoint.deployments if d.name in plan.retired]
-    source = format_split([(n, p) for n, p in endpoint.traffic if n in plan.retired], "") \
-        or format_split((n, 0) for n in plan.retired)
+    expected = snapshot(root, [endpoint_file, *retired_files])
+    tags = dict(endpoint.tags)
+    if tags.get(promote.TAG_TO) == args.to and tags.get(promote.TAG_FROM):
+        source = str(tags[promote.TAG_FROM])  # later steps keep where the promotion started
+    else:
+        source = format_split([(n, p) for n, p in endpoint.traffic if n in plan.retired], "") \
+            or format_split((n, 0) for n in plan.retired)
     if args.write:
         step = plan.steps[0]
-        for line in apply_step(root, endpoint_file, step, source, args.to, retired_files):
+        for line in apply_step(root, endpoint_file, step, source, args.to, retired_files,
+                               expected):
             print(line)
         print("review it with: mlplan review --base HEAD")
         return EXIT_OK
@@ -135,15 +151,15 @@ def run_promote(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, source: str,
            retired_files: list[str]) -> int:
     from components.promote_apply import apply, gate
-    from components.promote_io import apply_step
+    from components.promote_io import apply_step, atomic_write
 
-    originals = {f: (root / f).read_text(encoding="utf-8")
-                 for f in [endpoint_file, *retired_files]}
+    originals = {f: (root / f).read_bytes() for f in [endpoint_file, *retired_files]}
     body = args.sample.read_bytes() if args.sample else None
 
     def restore() -> None:
-        for file, text in originals.items():
-            (root / file).write_text(text, encoding="utf-8")
+        for file, data in originals.items():
+            atomic_write(root / file, data.decode("utf-8", errors="replace"), None) \
+                if (root / file).exists() else (root / file).write_bytes(data)
 
     def run_gate(outputs: Mapping[str, Any]) -> Any:
         uri = str(outputs.get(f"{args.endpoint}-scoring-uri", ""))
@@ -168,12 +184,28 @@ def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, 
 
 
 def run_rollback(args: argparse.Namespace) -> int:
+    from components.promote_io import PromoteError
+
+    try:
+        return _rollback(args)
+    except PromoteError as exc:
+        print(f"mlplan rollback: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from components.core.diagnostics import Severity
     from components.promote_io import load, rollback_split, write_rollback
 
     state, root = _load(args.stack)
     current = next((e for e in state.endpoints if e.name == args.endpoint), None)
     if current is None:
-        print(f"mlplan rollback: endpoint '{args.endpoint}' is not declared", file=sys.stderr)
+        errors = [d for d in state.diagnostics if d.severity is Severity.ERROR]
+        for problem in errors:
+            print(problem, file=sys.stderr)
+        first = " (the stack's files have errors, above: fix them first)" if errors else ""
+        print(f"mlplan rollback: endpoint '{args.endpoint}' is not declared{first}",
+              file=sys.stderr)
         return EXIT_ERROR
     endpoint_file = current.endpoint.source.file
     _yaml, document = load(root / endpoint_file)
@@ -185,6 +217,12 @@ def run_rollback(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     split, _to = recorded
     names = [d.name for d in current.endpoint.deployments]
+    gone = [n for n, _p in split if n not in names]
+    if gone:
+        print(f"mlplan rollback: the promotion on '{args.endpoint}' was retired already "
+              f"({', '.join(gone)} deleted), so there is nothing to roll back to; finish it "
+              f"with: mlplan promote {args.endpoint} --to {_to} --write", file=sys.stderr)
+        return EXIT_ERROR
     print(write_rollback(root, endpoint_file, split, names))
     if args.apply:
         AutomationStack(root, args.stack).up()
