@@ -235,7 +235,10 @@ def _review(args: argparse.Namespace) -> int:
         from components.render import review_preview
 
         try:
-            text = review_io.read_preview(args.preview_json)
+            try:
+                text = review_io.read_preview(args.preview_json)
+            except io.PathProblem as exc:
+                return fail(f"--preview-json {args.preview_json[:200]}: {exc}.")
             doc = review_preview.review_document_from_preview(
                 text, base="pulumi state", head=f"pulumi preview ({args.preview_json})",
                 stack=args.stack or "")

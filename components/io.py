@@ -3,10 +3,18 @@
 Everything read here is handed to the pure core as text; the core never touches the disk.
 Paths shown to users are relative to the project root (where ``Pulumi.yaml`` is) in stack mode
 and as given in path mode.
+
+Paths are contained (``resolve``): every path a stack file names (``mlplan:endpoints``, model,
+code and conda paths, ``stackConfigDir``) must resolve, symlinks followed, inside the project
+root; ``MLPLAN_ALLOW_OUTSIDE_ROOT=1`` in the environment lifts that for a trusted checkout.
+Only regular files are read (a FIFO, a device or a socket is refused), at most
+``MAX_FILE_BYTES`` (4 MiB) each, and a folder scan stops after ``MAX_FILES`` (10,000) entries.
 """
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +29,72 @@ from components.core.spec import SourceText, parse
 from components.core.yamlsource import YamlDocument, decode, parse_yaml
 
 YAML_SUFFIXES = (".yml", ".yaml")
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_FILES = 10_000
+MAX_PREVIEW_BYTES = 64 * 1024 * 1024  # a recorded pulumi preview of a large stack
+MAX_PATH = 1024
+OUTSIDE_ROOT_ENV = "MLPLAN_ALLOW_OUTSIDE_ROOT"
+
+
+class PathProblem(Exception):
+    """A path mlplan will not read; the text says why and how to fix it."""
+
+
+def _in_tree(path: Path) -> bool:
+    """A path inside a git tree (``review_io.TreePath``): checked lexically, no disk."""
+    return hasattr(path, "tree")
+
+
+def resolve(root: Path, name: str, *, contained: bool = True) -> Path:
+    """``root / name``, refused (``PathProblem``) when too long, or, if ``contained``, when it
+    resolves (symlinks followed) outside ``root``. Example: ``resolve(root, "../x")`` ->
+    "'../x' is outside the project root ...".
+    """
+    if len(name) > MAX_PATH or any(len(part) > 255 for part in name.split("/")):
+        raise PathProblem(f"'{name[:60]}...' is too long a path ({len(name)} characters); "
+                          "shorten it")
+    if "\0" in name:
+        raise PathProblem("the path holds a NUL character; fix it")
+    path = root / name
+    if not contained or os.environ.get(OUTSIDE_ROOT_ENV) == "1":
+        return path
+    if _in_tree(root):
+        normal = os.path.normpath(name)
+        if os.path.isabs(name) or normal == ".." or normal.startswith("../"):
+            raise PathProblem(_outside(name))
+        return path
+    try:
+        real_root = os.path.realpath(root)
+        real = os.path.realpath(path)
+    except (OSError, ValueError) as exc:
+        raise PathProblem(f"'{name[:80]}' cannot be resolved ({exc}); fix the path") from None
+    if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
+        raise PathProblem(_outside(name))
+    return path
+
+
+def _outside(name: str) -> str:
+    return (f"'{name[:80]}' is outside the project root; name a path inside it (relative to "
+            f"the root), or set {OUTSIDE_ROOT_ENV}=1 for a checkout you trust")
+
+
+def kind_problem(path: Path, want: str) -> str:
+    """"" when ``path`` is what is wanted (``file``: a regular file; ``folder``; ``any``:
+    either), else what is wrong. FIFOs, devices and sockets are never read."""
+    if _in_tree(path):
+        ok = path.is_file() or path.is_dir()
+        return "" if ok else "does not exist"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return "" if want in ("file", "any") else "is a file, not a folder"
+    if stat.S_ISDIR(mode):
+        return "" if want in ("folder", "any") else "is a folder, not a file"
+    return "is not a regular file or folder (a FIFO, device or socket); mlplan does not read it"
 
 
 @dataclass(frozen=True)
@@ -41,18 +115,55 @@ def find_project_root(start: Path) -> Path | None:
 
 def stack_config_dir(root: Path) -> Path:
     project = root / "Pulumi.yaml"
-    loaded = parse_yaml(project.read_text(encoding="utf-8")) if project.is_file() else None
+    try:
+        loaded = parse_yaml(read_text(project)) if project.is_file() else None
+    except PathProblem:
+        loaded = None
     if loaded and loaded.documents and isinstance(loaded.documents[0].value, dict):
         configured = loaded.documents[0].value.get("stackConfigDir")
         if isinstance(configured, str) and configured:
-            return root / configured
+            try:
+                return resolve(root, configured)
+            except PathProblem:
+                return root  # then the stack file is not found there, and that is said
     return root
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     """File text (``yamlsource.decode``: UTF-8, or UTF-16/32 with a byte order mark) with CRLF
-    folded to LF (Azure's examples have both)."""
-    return decode(path.read_bytes())
+    folded to LF (Azure's examples have both); ``PathProblem`` for a special file or one over
+    ``MAX_FILE_BYTES``."""
+    if _in_tree(path):
+        return decode(path.read_bytes())
+    problem = kind_problem(path, "file")
+    if problem:
+        raise PathProblem(problem)
+    with path.open("rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise PathProblem(f"is over {limit // 1024 // 1024} MiB; mlplan reads files of this "
+                          "kind up to that size")
+    return decode(data)
+
+
+def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[Path]:
+    """YAML files below ``folder`` in sorted order, symlinked folders not followed, at most
+    ``MAX_FILES`` entries looked at."""
+    if _in_tree(folder):
+        return sorted(p for p in folder.rglob("*") if p.suffix in YAML_SUFFIXES
+                      and p.is_file())
+    files: list[Path] = []
+    seen = 0
+    for top, dirs, names in os.walk(folder, followlinks=False):
+        dirs.sort()
+        seen += len(dirs) + len(names)
+        if seen > MAX_FILES:
+            found.append(error(codes.SETTINGS_PATH if where.field else codes.PATH_NOT_FOUND,
+                               where, f"'{folder}' holds over {MAX_FILES} files and folders; "
+                               "name the folder of the endpoint files instead"))
+            return []
+        files.extend(Path(top) / n for n in names if n.endswith(YAML_SUFFIXES))
+    return sorted(files)
 
 
 def collect_sources(
@@ -60,19 +171,33 @@ def collect_sources(
 ) -> list[SourceText]:
     """Files named, plus every ``*.yml``/``*.yaml`` below folders named, in sorted order."""
     sources: list[SourceText] = []
+    code = codes.SETTINGS_PATH if where else codes.PATH_NOT_FOUND
     for name in paths:
-        path = base / name
-        if path.is_file():
-            sources.append(SourceText(_shown(path, base), read_text(path), explicit=True))
-        elif path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES):
-                if child.is_file():
-                    sources.append(SourceText(_shown(child, base), read_text(child),
-                                              explicit=False))
-        else:
-            found.append(error(codes.SETTINGS_PATH if where else codes.PATH_NOT_FOUND,
-                               where or Location(name),
-                               f"'{name}' does not exist (looked in {base}); fix the path."))
+        at = where or Location(name[:200])
+        try:
+            path = resolve(base, name, contained=where is not None)
+            problem = kind_problem(path, "any")
+        except PathProblem as exc:
+            found.append(error(code, at, f"{exc}."))
+            continue
+        if problem == "does not exist":
+            found.append(error(code, at, f"'{name}' does not exist (looked in {base}); fix the "
+                                         "path."))
+            continue
+        if problem:
+            found.append(error(code, at, f"'{name}' {problem}."))
+            continue
+        explicit = not path.is_dir()
+        for child in [path] if explicit else _walk(path, found, at):
+            shown = _shown(child, base)
+            try:
+                if where is not None and not explicit:
+                    resolve(base, shown)  # a symlink in the folder may point out of the root
+                sources.append(SourceText(shown, read_text(child), explicit=explicit))
+            except PathProblem as exc:
+                found.append(error(code, Location(shown) if not explicit else at,
+                                   f"'{shown}' {exc}." if not str(exc).startswith("'")
+                                   else f"{exc}."))
     return sources
 
 
@@ -106,10 +231,20 @@ def check_paths(
             for field, relative, what in wanted:
                 if "://" in relative or relative.startswith("azureml:"):
                     continue
-                if not (root / relative).exists():
+                want = {"model": "any", "code folder": "folder"}.get(what, "file")
+                try:
+                    problem = kind_problem(resolve(root, relative), want)
+                except PathProblem as exc:
+                    found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
+                                       f"{what}: {exc}."))
+                    continue
+                if problem == "does not exist":
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
                                        f"{what} '{relative}' does not exist; fix the path "
                                        "(relative to the YAML file)."))
+                elif problem:
+                    found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
+                                       f"{what} '{relative}' {problem}; fix the path."))
     return found
 
 
@@ -147,7 +282,12 @@ def load_settings(root: Path, stack: str) -> StackSettings:
                    f"known stacks: {', '.join(known) or 'none'}. Pass --stack NAME.")
         return StackSettings(Settings(file=shown), (error(codes.SETTINGS, Location(shown),
                                                           message),), None, shown)
-    loaded = parse_yaml(read_text(stack_file))
+    try:
+        text = read_text(stack_file)
+    except PathProblem as exc:
+        return StackSettings(Settings(file=shown), (error(codes.SETTINGS, Location(shown),
+                                                          f"{exc}."),), None, shown)
+    loaded = parse_yaml(text)
     if loaded.syntax_error or not loaded.documents:
         line, message = loaded.syntax_error or (0, "empty file")
         return StackSettings(Settings(file=shown), (error(

@@ -218,7 +218,11 @@ def load_stack_at(tree: GitTree, stack: str) -> io.Loaded | None:
 
 
 def read_preview(name: str) -> str:
-    """A ``pulumi preview --json`` file (``-`` reads stdin)."""
+    """A ``pulumi preview --json`` file (``-`` reads stdin), at most ``io.MAX_PREVIEW_BYTES``
+    (64 MiB); ``io.PathProblem`` for more, or for a special file."""
     if name == "-":
-        return sys.stdin.read()
-    return io.read_text(Path(name))
+        text = sys.stdin.read(io.MAX_PREVIEW_BYTES + 1)
+        if len(text) > io.MAX_PREVIEW_BYTES:
+            raise io.PathProblem("stdin is over 64 MiB; mlplan reads previews up to that size")
+        return text
+    return io.read_text(Path(name), io.MAX_PREVIEW_BYTES)

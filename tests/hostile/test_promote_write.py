@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from components import promote_io
 from components.core import promote
-from components.promote_io import PromoteError, apply_step
 from components.targets.program import load as load_state
 from tests.hostile.harness import REPO, check_output, project, run_cli
 
@@ -78,8 +78,9 @@ def test_02_a_file_changed_since_read_is_refused(tmp_path: Path, changed: str) -
     with (root / changed).open("a") as handle:  # the user's edit while promote runs
         handle.write("# added by the user\n")
     edited = {f: (root / f).read_bytes() for f in (ENDPOINT, BLUE)}
-    with pytest.raises(PromoteError, match="changed since mlplan read it; nothing was written"):
-        apply_step(root, ENDPOINT, retire, "blue=100", "green", [BLUE], expected)
+    with pytest.raises(promote_io.PromoteError,
+                       match="changed since mlplan read it; nothing was written"):
+        promote_io.apply_step(root, ENDPOINT, retire, "blue=100", "green", [BLUE], expected)
     assert {f: (root / f).read_bytes() for f in (ENDPOINT, BLUE)} == edited
 
 
@@ -109,7 +110,8 @@ def test_03_a_retire_cut_short_is_finished_by_promote_and_refused_by_rollback(
     text = (root / ENDPOINT).read_text()
     assert "mlplan-promotion-from: blue=100" in text
     assert "traffic: {blue: 0, green: 100}" in text
-    (root / ENDPOINT).write_text(text.replace("traffic: {blue: 0, green: 100}", "traffic: {green: 100}"))
+    (root / ENDPOINT).write_text(
+        text.replace("traffic: {blue: 0, green: 100}", "traffic: {green: 100}"))
     (root / BLUE).unlink()
     rollback = run_cli(["rollback", "my-endpoint", "--stack", "test"], root)
     check_output(rollback)

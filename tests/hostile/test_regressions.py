@@ -7,6 +7,7 @@ Every run is a child process under ``harness`` limits (1 GiB, 20 s) and passes
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Callable
@@ -132,6 +133,40 @@ CASES: dict[str, Case] = {
     "07-name-with-final-newline": Case(
         (edit(ENDPOINT, "name: my-endpoint", 'name: "my-endpoint\\n"'),),
         expect=(r"endpoint\.yml:2 name: error MLP105: 'my-endpoint\\n' is not a valid name",)),
+    # 9. paths are contained, special files refused, reads bounded
+    **{f"09-endpoints-{label}": Case(
+        (edit(STACK, "[stacks/endpoints]", value),),
+        expect=(r"mlplan:endpoints\[0\]: error MLP121: '.*' is outside the project root",),
+        max_seconds=10.0)
+       for label, value in (("root", "['/']"), ("proc", "['/proc']"), ("parent", "['..']"))},
+    "09-endpoints-fifo": Case(
+        (lambda root: os.mkfifo(root / "stacks/endpoints/fifo.yml"),),
+        expect=(r"error MLP121: 'stacks/endpoints/fifo\.yml' is not a regular file",),
+        max_seconds=10.0),
+    **{f"09-model-path-{label}": Case(
+        (edit(BLUE, "path: ../model/sample-model", f"path: {value}"),),
+        expect=(expected,), max_seconds=10.0)
+       for label, value, expected in (
+           ("parents", "../../../../../../etc", r"model\.path: error MLP115: model: '.*' is "
+                                                 r"outside the project root"),
+           ("absolute", "/etc/shadow", r"model\.path: error MLP115: model: '.*' is outside"))},
+    "09-scoring-script-is-a-folder": Case(
+        (edit(BLUE, "scoring_script: score.py", "scoring_script: ."),),
+        expect=(r"code_configuration\.scoring_script: error MLP115: scoring script '.*' is a "
+                r"folder, not a file",)),
+    "09-fifo-as-conda-file": Case(
+        (lambda root: os.mkfifo(root / "stacks/score/env.yml"),
+         edit(BLUE, "  image: example.io/infer:1.0", "  image: example.io/infer:1.0\n"
+                                                      "  conda_file: ../score/env.yml")),
+        expect=(r"environment\.conda_file: error MLP115: conda file '.*' is not a regular",),
+        max_seconds=10.0),
+    "09-fifo-as-preview": Case(
+        (lambda root: os.mkfifo(root / "preview.json"),),
+        args=("review", "--preview-json", "preview.json"),
+        expect=(r"--preview-json preview\.json: is not a regular file",), max_seconds=10.0),
+    "09-fifty-megabyte-file": Case(
+        (write(BLUE, "# " + "x" * 50_000_000 + "\n"),),
+        expect=(r"blue\.yml is over 4 MiB",), max_seconds=10.0),
     # 10. numbers out of range are diagnostics, not internal errors
     "10-quota-1e400-in-config": Case(
         (edit(STACK, "{total: 2000}", "{total: 1e400}"),),
