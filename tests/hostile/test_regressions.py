@@ -166,7 +166,7 @@ CASES: dict[str, Case] = {
         expect=(r"--preview-json preview\.json: is not a regular file",), max_seconds=10.0),
     "09-fifty-megabyte-file": Case(
         (write(BLUE, "# " + "x" * 50_000_000 + "\n"),),
-        expect=(r"blue\.yml is over 4 MiB",), max_seconds=10.0),
+        expect=(r"blue\.yml' is over 4 MiB",), max_seconds=10.0),
     # 10. numbers out of range are diagnostics, not internal errors
     "10-quota-1e400-in-config": Case(
         (edit(STACK, "{total: 2000}", "{total: 1e400}"),),
