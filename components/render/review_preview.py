@@ -150,7 +150,25 @@ def _stack_of(steps: Iterable[Step]) -> str:
 
 
 def parse_preview(text: str) -> Preview:
-    """Either form -> steps (first of each urn+op, engine order) and diagnostics."""
+    """Either form -> steps (first of each urn+op, engine order) and diagnostics.
+    ``PreviewFormatError`` for JSON of another shape (``{"steps": [1]}``) or nested too deep."""
+    try:
+        return _parse_preview(text)
+    except RecursionError:
+        raise PreviewFormatError("JSON nested too deep for a pulumi preview") from None
+
+
+def _objects(value: Any, what: str) -> list[dict[str, Any]]:
+    """``value`` as a list of JSON objects (missing -> []); ``PreviewFormatError`` else."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise PreviewFormatError(f"'{what}' must be a list of JSON objects; pass the output "
+                                 "of 'pulumi preview --json'")
+    return value
+
+
+def _parse_preview(text: str) -> Preview:
     try:
         whole: Any = json.loads(text)
         events = [whole] if isinstance(whole, dict) and "sequence" in whole else None
@@ -171,11 +189,11 @@ def parse_preview(text: str) -> Preview:
                                                & set(whole)):
             raise PreviewFormatError("not a 'pulumi preview --json' document (no steps, "
                                      "changeSummary or diagnostics)")
-        for s in whole.get("steps") or ():
-            steps.append(_step(s.get("op"), s.get("urn"), None, s.get("oldState"),
-                               s.get("newState"), s.get("diffReasons"),
-                               s.get("replaceReasons"), s.get("detailedDiff")))
-        for d in whole.get("diagnostics") or ():
+        for raw in _objects(whole.get("steps"), "steps"):
+            steps.append(_step(raw.get("op"), raw.get("urn"), None, raw.get("oldState"),
+                               raw.get("newState"), raw.get("diffReasons"),
+                               raw.get("replaceReasons"), raw.get("detailedDiff")))
+        for d in _objects(whole.get("diagnostics"), "diagnostics"):
             entry = _diagnostic(d.get("urn"), d.get("severity"), d.get("message"))
             if entry:
                 found.append(entry)
@@ -184,7 +202,8 @@ def parse_preview(text: str) -> Preview:
             if not isinstance(event, dict):
                 raise PreviewFormatError("an event line is not a JSON object")
             for key in ("resourcePreEvent", "resOutputsEvent"):
-                meta = (event.get(key) or {}).get("metadata")
+                body = event.get(key)
+                meta = body.get("metadata") if isinstance(body, dict) else None
                 if isinstance(meta, dict):
                     steps.append(_step(meta.get("op"), meta.get("urn"), meta.get("type"),
                                        meta.get("old"), meta.get("new"), meta.get("diffs"),
