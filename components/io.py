@@ -160,7 +160,7 @@ def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[Path]:
         if seen > MAX_FILES:
             found.append(error(codes.SETTINGS_PATH if where.field else codes.PATH_NOT_FOUND,
                                where, f"'{folder}' holds over {MAX_FILES} files and folders; "
-                               "name the folder of the endpoint files instead"))
+                               "name the folder of the endpoint files instead."))
             return []
         files.extend(Path(top) / n for n in names if n.endswith(YAML_SUFFIXES))
     return sorted(files)

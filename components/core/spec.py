@@ -401,7 +401,8 @@ def _source(file: str, doc: YamlDocument) -> Source:
 def name_problem(name: str) -> str:
     """"" if ``name`` is a valid endpoint or deployment name, else what is wrong and the fix."""
     if not NAME_MIN <= len(name) <= NAME_MAX:
-        return f"'{name}' has {len(name)} characters; use {NAME_MIN} to {NAME_MAX}."
+        shown = name if len(name) <= 2 * NAME_MAX else name[:NAME_MAX] + "..."
+        return f"'{shown}' has {len(name)} characters; use {NAME_MIN} to {NAME_MAX}."
     if not NAME_PATTERN.match(name):
         return (f"'{name}' is not a valid name; start with a letter, use letters, digits and "
                 "dashes, end with a letter or digit.")
