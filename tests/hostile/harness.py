@@ -42,12 +42,20 @@ class Run:
         return self.out + self.err
 
 
-# The child records its peak resident memory (KiB) in the file named by its first argument.
+# The child records its peak resident memory (KiB) in the file named by its first argument:
+# VmHWM of /proc/self/status (ru_maxrss may carry the forking parent's size on Linux).
 _CHILD = """
 import atexit, resource, sys
 peak_file = sys.argv.pop(1)
-atexit.register(lambda: open(peak_file, "w").write(
-    str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)))
+def peak():
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return line.split()[1]
+    except OSError:
+        pass
+    return str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+atexit.register(lambda: open(peak_file, "w").write(peak()))
 from components.cli import main
 sys.exit(main(sys.argv[1:]))
 """

@@ -70,6 +70,7 @@ class Case:
     env: dict[str, str] = field(default_factory=dict)
     with_base: bool = False  # copy the project to ../base before ``setup`` (for review)
     max_output: int = 200_000  # characters of stdout + stderr
+    max_peak_mib: int = 200  # resident memory of the child (a plan takes about 35 MiB)
 
 
 SECRET = "SEKRETstr0001"
@@ -250,3 +251,4 @@ def test_regression(name: str, tmp_path: Path) -> None:
         assert not re.search(pattern, run.both), f"{pattern!r} in:\n{run.both[-3000:]}"
     assert run.seconds < case.max_seconds
     assert len(run.both) < case.max_output
+    assert run.peak_kib < case.max_peak_mib * 1024, f"peak {run.peak_kib} KiB"
