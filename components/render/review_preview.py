@@ -28,6 +28,7 @@ Pulumi's unknown sentinel reads ``(known after apply)``; secret-looking fields a
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -104,11 +105,16 @@ def _detailed(value: Any) -> tuple[tuple[str, str], ...]:
 def _step(op: Any, urn: Any, type_: Any, old: Any, new: Any, diffs: Any, keys: Any,
           detailed: Any) -> Step:
     urn = str(urn or "")
+    old = old if isinstance(old, dict) else None
+    new = new if isinstance(new, dict) else None
     return Step(str(op or ""), urn, str(type_ or (new or old or {}).get("type") or
                                        _urn_type(urn)),
-                old if isinstance(old, dict) else None, new if isinstance(new, dict) else None,
-                tuple(str(d) for d in diffs or ()), tuple(str(k) for k in keys or ()),
-                _detailed(detailed))
+                old, new, _texts(diffs), _texts(keys), _detailed(detailed))
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """A list of names from the preview (anything else: none)."""
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _diagnostic(urn: Any, severity: Any, message: Any) -> dict[str, Any] | None:
@@ -630,10 +636,12 @@ def _quota(resources: list[_Resource]) -> dict[str, Any] | None:
         if not state:
             return {}
         props = state.get("outputs") or state.get("inputs") or {}
+        if not isinstance(props, dict):
+            return {}
         rows: dict[str, tuple[float, float | None]] = {
             str(f.get("family")): (_num(f.get("requiredCores")),
                                    _num_or_none(f.get("limitCores")))
-            for f in props.get("families") or () if isinstance(f, dict)}
+            for f in _list(props.get("families")) if isinstance(f, dict)}
         rows["total"] = (_num(props.get("totalRequiredCores")),
                          _num_or_none(props.get("totalLimitCores")))
         return rows
@@ -647,7 +655,13 @@ def _quota(resources: list[_Resource]) -> dict[str, Any] | None:
                         "peak": max(before, after), "limit_before": limit_before,
                         "limit": limit, "over": limit is not None and after > limit,
                         "peak_over": False})
+    if not entries:
+        return None
     return {"families": entries[:-1], "total": entries[-1]}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _num(value: Any) -> float:
@@ -656,9 +670,13 @@ def _num(value: Any) -> float:
 
 
 def _num_or_none(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(number) or abs(number) > 1e12:  # JSON has no inf; nor does a quota
         return None
     return int(number) if number.is_integer() else number
 

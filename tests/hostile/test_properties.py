@@ -5,7 +5,8 @@ allowed as on github.com before its sanitiser) turns into no HTML of the user's,
 and a table whose cells hold exactly the values. Runs in-process for speed under a per-example
 alarm (time bound); the memory-bound cases run as child processes in test_regressions.
 
-Examples per surface in CI: ``EXAMPLES`` below (about 1-2 minutes in all on 2 cores).
+Examples per surface in CI: ``EXAMPLES`` below (about 1-2 minutes in all on 2 cores);
+``MLPLAN_HOSTILE_SCALE`` multiplies them.
 """
 
 from __future__ import annotations
@@ -38,9 +39,15 @@ BLUE = "stacks/endpoints/blue.yml"
 STACK = "stacks/Pulumi.test.yaml"
 ALLOWED_TAGS = {"h3", "h4", "p", "strong", "em", "code", "table", "thead", "tbody", "tr", "th",
                 "td", "details", "summary", "sub", "ul", "ol", "li", "br"}
+#: ``MLPLAN_HOSTILE_SCALE=20`` runs 20 times the examples, randomized (a deeper local hunt);
+#: by default the examples are fixed (derandomized) so CI is reproducible.
+SCALE = int(os.environ.get("MLPLAN_HOSTILE_SCALE", "1"))
+
+
 def budget(surface: str) -> settings:
-    return settings(max_examples=EXAMPLES[surface], deadline=None, derandomize=True,
-                    suppress_health_check=list(HealthCheck), database=None)
+    return settings(max_examples=EXAMPLES[surface] * SCALE, deadline=None,
+                    derandomize=SCALE == 1, suppress_health_check=list(HealthCheck),
+                    database=None)
 
 
 @contextlib.contextmanager
@@ -89,11 +96,13 @@ class _Html(HTMLParser):
         super().__init__()
         self.tags: set[str] = set()
         self.comments = 0
+        self.items = 0  # list items: one per diagnostic in mlplan's Markdown
         self.cells: list[str] = []
         self._cell: list[str] | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
+        self.items += tag == "li"
         if tag in ("td", "th"):
             self._cell = []
 
@@ -232,8 +241,50 @@ json_values = st.recursive(
                                  "changeSummary", "x"]), inner, max_size=4)), max_leaves=20)
 
 
+URNS = st.sampled_from([
+    "urn:pulumi:dev::mlplan::mlplan:index:Endpoint::my-endpoint",
+    "urn:pulumi:dev::mlplan::mlplan:index:Endpoint$mlplan:index:Deployment$docker:index/"
+    "container:Container::my-endpoint-blue-0",
+    "urn:pulumi:dev::mlplan::mlplan:index:Endpoint$kubernetes:apps/v1:Deployment::x",
+    "urn:pulumi:dev::mlplan::mlplan:index:QuotaCheck::quota", "x", ""])
+LABELS = st.dictionaries(st.sampled_from(["mlplan.dev/endpoint", "mlplan.dev/deployment",
+                                          "mlplan.dev/weight", "mlplan.dev/traffic",
+                                          "mlplan.dev/mirror", "mlplan.dev/instance-type",
+                                          "mlplan.dev/cpu-millis"]), json_values, max_size=5)
+STATE = st.fixed_dictionaries({}, optional={
+    "type": st.one_of(st.text(max_size=5), st.sampled_from(["docker:index/container:Container",
+                                                           "kubernetes:core/v1:Secret"])),
+    "inputs": st.one_of(json_values, st.fixed_dictionaries({}, optional={
+        "labels": st.one_of(LABELS, st.lists(st.fixed_dictionaries(
+            {"label": st.text(max_size=20), "value": json_values}), max_size=3)),
+        "envs": st.lists(st.one_of(st.text(max_size=20), st.just(f"API_KEY={SECRET}")),
+                         max_size=3),
+        "image": json_values, "metadata": st.fixed_dictionaries({"labels": LABELS})})),
+    "outputs": json_values})
+STEP = st.fixed_dictionaries({"op": st.sampled_from(["create", "update", "replace", "delete",
+                                                     "same", "create-replacement", "x"]),
+                              "urn": URNS}, optional={
+    "newState": STATE, "oldState": STATE, "diffReasons": json_values,
+    "replaceReasons": json_values,
+    "detailedDiff": st.dictionaries(st.sampled_from(["envs[3]", "labels", "image", "x.y[0]",
+                                                     "metadata.labels"]),
+                                    st.one_of(json_values, st.fixed_dictionaries(
+                                        {"kind": st.sampled_from(["add", "update", "delete",
+                                                                  "add-replace"])})),
+                                    max_size=3)})
+PREVIEWS = st.fixed_dictionaries({"steps": st.lists(STEP, max_size=5)}, optional={
+    "diagnostics": st.lists(st.fixed_dictionaries({}, optional={
+        "urn": URNS, "severity": st.sampled_from(["error", "warning", "info", 3]),
+        "message": st.one_of(st.text(max_size=40), st.just(
+            "stacks/x.yml:3 name: error MLP105: \x1b[2K <!-- bad")),
+    }), max_size=3), "changeSummary": json_values})
+
+
 @budget("preview-json")
-@given(value=st.one_of(json_values, st.just("deep"), st.just("steps1"), st.just("diag1")),
+@given(value=st.one_of(json_values, PREVIEWS, PREVIEWS.map(lambda p: p["steps"]).map(
+    lambda steps: [{"sequence": i, "resourcePreEvent": {"metadata": s}}
+                   for i, s in enumerate(steps)]),
+    st.just("deep"), st.just("steps1"), st.just("diag1")),
        fmt=st.sampled_from(["text", "json", "markdown"]))
 def test_preview_json(value: object, fmt: str) -> None:
     with scratch() as root:
@@ -243,11 +294,16 @@ def test_preview_json(value: object, fmt: str) -> None:
             text = '{"steps":[1]}'
         elif value == "diag1":
             text = '{"diagnostics":[1]}'
+        elif isinstance(value, list) and value and isinstance(value[0], dict) and \
+                "sequence" in value[0]:
+            text = "\n".join(json.dumps(event) for event in value)  # streaming events
         else:
             text = json.dumps(value)
         (root / "preview.json").write_text(text)
         code, output = run(["review", "--preview-json", "preview.json", "--format", fmt], root)
         check(code, output)
+        if (fmt == "markdown" and code != 1) or (code == 0 and fmt == "markdown"):
+            check_markdown(LAST_STDOUT[0])
 
 
 @budget("git-trees")
