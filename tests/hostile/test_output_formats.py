@@ -36,8 +36,8 @@ def test_04_markdown_of_hostile_values_is_inert_on_github(tmp_path: Path, value:
     check_output(run)
     assert run.code == 0, run.both
     parsed = check_markdown(run.out)
-    from components.render.safe import text as shown
-    assert shown(value) in parsed.cells, (shown(value), parsed.cells)
+    shown = value.replace("\r", "\\r")  # what the text output shows too
+    assert shown in parsed.cells, (shown, parsed.cells)
     with (root / BLUE).open("a") as handle:  # now errors that echo the value
         handle.write(f"{json.dumps(value)}: 1\ninstnce_type: x\n")
     plan = run_cli(["plan", "--stack", "test", "--format", "markdown"], root)
