@@ -107,9 +107,12 @@ class _Guarded:
         self._stream = stream
 
     def write(self, text: str) -> int:
+        """Messages are masked in full; a rendered document (large) was masked value by value
+        already, so only the configured secrets are looked for again."""
         from components.render import safe
 
-        return int(self._stream.write(safe.terminal(safe.masked(text))))
+        masked = safe.masked(text) if len(text) < 65536 else safe.masked_literals(text)
+        return int(self._stream.write(safe.terminal(masked)))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

@@ -13,6 +13,7 @@ Only regular files are read (a FIFO, a device or a socket is refused), at most
 
 from __future__ import annotations
 
+import functools
 import os
 import stat
 from collections.abc import Mapping
@@ -64,13 +65,30 @@ def resolve(root: Path, name: str, *, contained: bool = True) -> Path:
             raise PathProblem(_outside(name))
         return path
     try:
-        real_root = os.path.realpath(root)
-        real = os.path.realpath(path)
+        real_root = _realpath(str(root))
+        real = _realpath(str(path))
     except (OSError, ValueError) as exc:
         raise PathProblem(f"'{name[:80]}' cannot be resolved ({exc}); fix the path") from None
     if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
         raise PathProblem(_outside(name))
     return path
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_folder(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
+def _realpath(path: str) -> str:
+    """``os.path.realpath`` with the folder part cached (a stack names thousands of files in
+    a few folders): only the last part is looked at anew, and followed if it is a link."""
+    if ".." in path.split("/"):  # ".." after a link is relative to the link's target
+        return os.path.realpath(path)
+    folder, name = os.path.split(os.path.normpath(path))
+    if name in ("", ".", ".."):
+        return os.path.realpath(path)
+    joined = os.path.join(_real_folder(folder or "."), name)
+    return os.path.realpath(joined) if os.path.islink(joined) else joined
 
 
 def _outside(name: str) -> str:
@@ -135,10 +153,13 @@ def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     ``MAX_FILE_BYTES``."""
     if _in_tree(path):
         return decode(path.read_bytes())
-    problem = kind_problem(path, "file")
-    if problem:
-        raise PathProblem(problem)
-    with path.open("rb") as handle:
+    try:  # O_NONBLOCK: opening a FIFO returns at once, and fstat then refuses it
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        raise PathProblem(kind_problem(path, "file") or "cannot be read") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise PathProblem(kind_problem(path, "file") or "is not a regular file")
         data = handle.read(limit + 1)
     if len(data) > limit:
         raise PathProblem(f"is over {limit // 1024 // 1024} MiB; mlplan reads files of this "
@@ -146,23 +167,33 @@ def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
     return decode(data)
 
 
-def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[Path]:
-    """YAML files below ``folder`` in sorted order, symlinked folders not followed, at most
-    ``MAX_FILES`` entries looked at."""
+def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[tuple[Path, bool]]:
+    """(YAML file, is a symlink) below ``folder`` in sorted order, symlinked folders not
+    followed, at most ``MAX_FILES`` entries looked at."""
     if _in_tree(folder):
-        return sorted(p for p in folder.rglob("*") if p.suffix in YAML_SUFFIXES
+        return sorted((p, False) for p in folder.rglob("*") if p.suffix in YAML_SUFFIXES
                       and p.is_file())
-    files: list[Path] = []
+    files: list[tuple[Path, bool]] = []
     seen = 0
-    for top, dirs, names in os.walk(folder, followlinks=False):
-        dirs.sort()
-        seen += len(dirs) + len(names)
+    pending = [str(folder)]
+    while pending:
+        top = pending.pop()
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        seen += len(entries)
         if seen > MAX_FILES:
             found.append(error(codes.SETTINGS_PATH if where.field else codes.PATH_NOT_FOUND,
                                where, f"'{folder}' holds over {MAX_FILES} files and folders; "
                                "name the folder of the endpoint files instead."))
             return []
-        files.extend(Path(top) / n for n in names if n.endswith(YAML_SUFFIXES))
+        for entry in entries:
+            link = entry.is_symlink()
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif entry.name.endswith(YAML_SUFFIXES):
+                files.append((Path(entry.path), link))
     return sorted(files)
 
 
@@ -188,10 +219,10 @@ def collect_sources(
             found.append(error(code, at, f"'{name}' {problem}."))
             continue
         explicit = not path.is_dir()
-        for child in [path] if explicit else _walk(path, found, at):
+        for child, link in [(path, False)] if explicit else _walk(path, found, at):
             shown = _shown(child, base)
             try:
-                if where is not None and not explicit:
+                if where is not None and link:
                     resolve(base, shown)  # a symlink in the folder may point out of the root
                 sources.append(SourceText(shown, read_text(child), explicit=explicit))
             except PathProblem as exc:
@@ -211,8 +242,10 @@ def _shown(path: Path, base: Path) -> str:
 def check_paths(
     endpoints: tuple[Endpoint, ...], root: Path, asset_map: Mapping[str, Any]
 ) -> list[Diagnostic]:
-    """Model (inline or mapped), code folder, scoring script and conda file must exist."""
+    """Model (inline or mapped), code folder, scoring script and conda file must exist, inside
+    the root, and be a file or folder as each must."""
     found: list[Diagnostic] = []
+    checked: dict[tuple[str, str], str] = {}  # (path, wanted kind) -> problem; "!..." refused
     for endpoint in endpoints:
         for dep in endpoint.deployments:
             wanted: list[tuple[str, str, str]] = []
@@ -232,11 +265,15 @@ def check_paths(
                 if "://" in relative or relative.startswith("azureml:"):
                     continue
                 want = {"model": "any", "code folder": "folder"}.get(what, "file")
-                try:
-                    problem = kind_problem(resolve(root, relative), want)
-                except PathProblem as exc:
+                if (relative, want) not in checked:  # deployments share their folders
+                    try:
+                        checked[relative, want] = kind_problem(resolve(root, relative), want)
+                    except PathProblem as exc:
+                        checked[relative, want] = f"!{exc}"
+                problem = checked[relative, want]
+                if problem.startswith("!"):
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
-                                       f"{what}: {exc}."))
+                                       f"{what}: {problem[1:]}."))
                     continue
                 if problem == "does not exist":
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),

@@ -56,11 +56,17 @@ def mask(text: str, literals: Iterable[str] = ()) -> str:
     for literal in sorted(literals, key=len, reverse=True):
         if literal and literal in text:
             text = text.replace(literal, MASK)
-    if not any(c in text for c in "=@-:") and " " not in text:
-        return text  # nothing of the patterns below can match: the usual case, fast
-    text = _PEM.sub(MASK, text)
-    text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
-    text = _AUTH.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
-    text = _QUERY.sub(lambda m: m.group(1) + MASK, text)
-    text = _JSON_PAIR.sub(_json_pair, text)
-    return _ASSIGN.sub(_assign, text)
+    # each pattern runs only when the text holds what it needs (most texts hold none of it)
+    if "PRIVATE KEY-----" in text:
+        text = _PEM.sub(MASK, text)
+    if "://" in text and "@" in text:
+        text = _URL_PASSWORD.sub(lambda m: m.group(1) + MASK + m.group(3), text)
+    lower = text.lower()
+    if "bearer" in lower or "basic" in lower:
+        text = _AUTH.sub(lambda m: m.group(1) + m.group(2) + MASK, text)
+    if "=" in text:
+        text = _QUERY.sub(lambda m: m.group(1) + MASK, text)
+        text = _ASSIGN.sub(_assign, text)
+    if '":' in text or '" :' in text:
+        text = _JSON_PAIR.sub(_json_pair, text)
+    return text

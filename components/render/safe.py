@@ -68,6 +68,13 @@ def masked(text: str) -> str:
     return secrets.mask(text, _SECRETS)
 
 
+def masked_literals(text: str) -> str:
+    """Only the registered secrets masked (``masked`` does the patterns too)."""
+    for literal in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(literal, secrets.MASK)
+    return text
+
+
 def text(value: str) -> str:
     """One string for a terminal: masked, capped, control characters escaped."""
     return escape_controls(cap(masked(value)))
@@ -78,14 +85,23 @@ def json_value(value: str) -> str:
 
 
 def walk(document: Any, clean: Callable[[str], str]) -> Any:
-    """``document`` (dicts, lists, scalars) with ``clean`` applied to every string, keys too."""
-    if isinstance(document, str):
-        return clean(document)
-    if isinstance(document, dict):
-        return {walk(k, clean): walk(v, clean) for k, v in document.items()}
-    if isinstance(document, list | tuple):
-        return [walk(v, clean) for v in document]
-    return document
+    """``document`` (dicts, lists, scalars) with ``clean`` applied to every string, keys too
+    (each distinct string once: names and actions repeat thousands of times in a plan)."""
+    done: dict[str, str] = {}
+
+    def one(value: Any) -> Any:
+        if isinstance(value, str):
+            found = done.get(value)
+            if found is None:
+                found = done[value] = clean(value)
+            return found
+        if isinstance(value, dict):
+            return {one(k): one(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [one(v) for v in value]
+        return value
+
+    return one(document)
 
 
 def for_text(document: Any) -> Any:
