@@ -9,27 +9,44 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from components import promote_cli
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+STACK_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 
 def _quota_flag(text: str) -> tuple[str, float]:
-    """``standardDSv2Family=48`` -> (``standardDSv2Family``, 48.0)."""
+    """``standardDSv2Family=48`` -> (``standardDSv2Family``, 48.0); cores are read by
+    ``numbers.parse_number`` (``1e400``, ``inf`` and ``nan`` are refused)."""
+    from components.core.numbers import NumberError, parse_number
+
     family, sep, value = text.partition("=")
     try:
-        cores = float(value)
-    except ValueError:
+        cores = parse_number(value)
+    except NumberError as exc:
+        if sep and family:
+            raise argparse.ArgumentTypeError(f"--quota {family[:60]}: {exc}") from None
         cores = -1.0
     if not sep or not family or cores < 0:
         raise argparse.ArgumentTypeError(
-            f"'{text}' is not FAMILY=CORES (e.g. standardDSv2Family=48 or total=100)")
+            f"'{text[:80]}' is not FAMILY=CORES (e.g. standardDSv2Family=48 or total=100)")
     return family, cores
+
+
+def stack_flag(text: str) -> str:
+    """``--stack NAME``: a Pulumi stack name (letters, digits, ``-``, ``_``, ``.``; 1-100
+    characters, not starting with ``.``), so it cannot be empty or name a path."""
+    if not STACK_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:80]!r} is not a stack name; use letters, digits, '-', '_' and '.', "
+            "e.g. --stack dev")
+    return text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "endpoint/deployment YAML files and folders. Nothing is contacted.")
     plan.add_argument("paths", nargs="*", metavar="PATH",
                       help="YAML files or folders to plan instead of the stack's endpoints")
-    plan.add_argument("--stack", help="stack name (stacks/Pulumi.<stack>.yaml); default dev")
+    plan.add_argument("--stack", type=stack_flag,
+                      help="stack name (stacks/Pulumi.<stack>.yaml); default dev")
     plan.add_argument("--quota", action="append", type=_quota_flag, default=[],
                       metavar="FAMILY=CORES",
                       help="core limit for a VM family, or total=CORES; overrides mlplan:quota")
@@ -72,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--preview-json", metavar="FILE",
                       help="'pulumi preview --json' output, or its streaming events "
                            "(PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1); - reads stdin")
-    review.add_argument("--stack", help="review one stack (default: every stacks/Pulumi.*.yaml)")
+    review.add_argument("--stack", type=stack_flag,
+                        help="review one stack (default: every stacks/Pulumi.*.yaml)")
     review.add_argument("--format", choices=("markdown", "text", "json"), default="text")
     review.add_argument("--max-chars", type=int, default=65536, metavar="N",
                         help="markdown: fit the review in N characters (default 65536, "
@@ -83,9 +102,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Guarded:
+    """stdout/stderr as the CLI writes them: ``safe.masked`` then ``safe.terminal`` on every
+    write, the last guard against a secret or a raw control character reaching the reader."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Messages are masked in full; a rendered document (large) was masked value by value
+        already, so only the configured secrets are looked for again."""
+        from components.render import safe
+
+        masked = safe.masked(text) if len(text) < 65536 else safe.masked_literals(text)
+        return int(self._stream.write(safe.terminal(masked)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; everything it prints goes through ``_Guarded``."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = _Guarded(out), _Guarded(err)
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout, sys.stderr = out, err
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors and --help: their code, not a traceback
+        return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     if args.version:
         from components import __version__
 
@@ -100,6 +151,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return commands[args.command](args)
     except KeyboardInterrupt:
         return 130
+    except SystemExit as exc:  # a command's own "stop here": its message and an exit code
+        if isinstance(exc.code, int):
+            return exc.code
+        if exc.code is not None:
+            print(exc.code, file=sys.stderr)
+        return EXIT_ERROR
     except OSError as exc:
         print(f"mlplan: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
               file=sys.stderr)
@@ -190,7 +247,10 @@ def _review(args: argparse.Namespace) -> int:
         from components.render import review_preview
 
         try:
-            text = review_io.read_preview(args.preview_json)
+            try:
+                text = review_io.read_preview(args.preview_json)
+            except io.PathProblem as exc:
+                return fail(f"--preview-json {args.preview_json[:200]}: {exc}.")
             doc = review_preview.review_document_from_preview(
                 text, base="pulumi state", head=f"pulumi preview ({args.preview_json})",
                 stack=args.stack or "")

@@ -25,6 +25,25 @@ def _steps(text: str) -> tuple[int, ...]:
             f"'{text}' is not a list of percents like 10,50,100") from None
 
 
+def _number(text: str) -> float:
+    """A finite, non-negative number (``numbers.parse_number``): ``--bake inf`` is refused."""
+    from components.core.numbers import NumberError, parse_number
+
+    try:
+        value = parse_number(text)
+    except NumberError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; write 0 or more")
+    return value
+
+
+def _stack(text: str) -> str:
+    from components.cli import stack_flag
+
+    return stack_flag(text)
+
+
 def add_parsers(commands: Any) -> None:
     promote = commands.add_parser(
         "promote", help="plan, write or apply a blue/green promotion step by step",
@@ -35,15 +54,15 @@ def add_parsers(commands: Any) -> None:
     promote.add_argument("--steps", type=_steps, default=(10, 50, 100), metavar="10,50,100")
     promote.add_argument("--mirror", type=int, metavar="PERCENT",
                          help="mirror this share to the new deployment first (1-50)")
-    promote.add_argument("--stack", default="dev")
+    promote.add_argument("--stack", default="dev", type=_stack)
     mode = promote.add_mutually_exclusive_group()
     mode.add_argument("--write", action="store_true",
                       help="edit the endpoint YAML to the next step only")
     mode.add_argument("--apply", action="store_true",
                       help="run every step with pulumi up and a gate between steps")
-    promote.add_argument("--max-error-rate", type=float, default=0.01, metavar="RATE",
+    promote.add_argument("--max-error-rate", type=_number, default=0.01, metavar="RATE",
                          help="gate: highest share of failed probes (default 0.01)")
-    promote.add_argument("--bake", type=float, default=60.0, metavar="SECONDS",
+    promote.add_argument("--bake", type=_number, default=60.0, metavar="SECONDS",
                          help="gate: how long to probe each step (default 60)")
     promote.add_argument("--sample", type=Path, metavar="FILE",
                          help="gate: POST this JSON to the scoring URI instead of GET /")
@@ -51,7 +70,7 @@ def add_parsers(commands: Any) -> None:
     rollback = commands.add_parser(
         "rollback", help="return all live traffic to where a promotion started, in one step")
     rollback.add_argument("endpoint")
-    rollback.add_argument("--stack", default="dev")
+    rollback.add_argument("--stack", default="dev", type=_stack)
     rollback.add_argument("--apply", action="store_true", help="also run pulumi up")
 
 
@@ -88,9 +107,19 @@ class AutomationStack:
 
 
 def run_promote(args: argparse.Namespace) -> int:
+    from components.promote_io import PromoteError
+
+    try:
+        return _promote(args)
+    except PromoteError as exc:
+        print(f"mlplan promote: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _promote(args: argparse.Namespace) -> int:
     from components.core import promote
     from components.core.labels import format_split
-    from components.promote_io import apply_step
+    from components.promote_io import apply_step, snapshot
     from components.render import promotion as render
     from components.render.document import render_json
 
@@ -106,11 +135,17 @@ def run_promote(args: argparse.Namespace) -> int:
     endpoint = next(e for e in state.endpoints if e.name == args.endpoint).endpoint
     endpoint_file = endpoint.source.file
     retired_files = [d.source.file for d in endpoint.deployments if d.name in plan.retired]
-    source = format_split([(n, p) for n, p in endpoint.traffic if n in plan.retired], "") \
-        or format_split((n, 0) for n in plan.retired)
+    expected = snapshot(root, [endpoint_file, *retired_files])
+    tags = dict(endpoint.tags)
+    if tags.get(promote.TAG_TO) == args.to and tags.get(promote.TAG_FROM):
+        source = str(tags[promote.TAG_FROM])  # later steps keep where the promotion started
+    else:
+        source = format_split([(n, p) for n, p in endpoint.traffic if n in plan.retired], "") \
+            or format_split((n, 0) for n in plan.retired)
     if args.write:
         step = plan.steps[0]
-        for line in apply_step(root, endpoint_file, step, source, args.to, retired_files):
+        for line in apply_step(root, endpoint_file, step, source, args.to, retired_files,
+                               expected):
             print(line)
         print("review it with: mlplan review --base HEAD")
         return EXIT_OK
@@ -122,15 +157,15 @@ def run_promote(args: argparse.Namespace) -> int:
 def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, source: str,
            retired_files: list[str]) -> int:
     from components.promote_apply import apply, gate
-    from components.promote_io import apply_step
+    from components.promote_io import apply_step, atomic_write
 
-    originals = {f: (root / f).read_text(encoding="utf-8")
-                 for f in [endpoint_file, *retired_files]}
+    originals = {f: (root / f).read_bytes() for f in [endpoint_file, *retired_files]}
     body = args.sample.read_bytes() if args.sample else None
 
     def restore() -> None:
-        for file, text in originals.items():
-            (root / file).write_text(text, encoding="utf-8")
+        for file, data in originals.items():
+            atomic_write(root / file, data.decode("utf-8", errors="replace"), None) \
+                if (root / file).exists() else (root / file).write_bytes(data)
 
     def run_gate(outputs: Mapping[str, Any]) -> Any:
         uri = str(outputs.get(f"{args.endpoint}-scoring-uri", ""))
@@ -155,12 +190,28 @@ def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, 
 
 
 def run_rollback(args: argparse.Namespace) -> int:
+    from components.promote_io import PromoteError
+
+    try:
+        return _rollback(args)
+    except PromoteError as exc:
+        print(f"mlplan rollback: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from components.core.diagnostics import Severity
     from components.promote_io import load, rollback_split, write_rollback
 
     state, root = _load(args.stack)
     current = next((e for e in state.endpoints if e.name == args.endpoint), None)
     if current is None:
-        print(f"mlplan rollback: endpoint '{args.endpoint}' is not declared", file=sys.stderr)
+        errors = [d for d in state.diagnostics if d.severity is Severity.ERROR]
+        for problem in errors:
+            print(problem, file=sys.stderr)
+        first = " (the stack's files have errors, above: fix them first)" if errors else ""
+        print(f"mlplan rollback: endpoint '{args.endpoint}' is not declared{first}",
+              file=sys.stderr)
         return EXIT_ERROR
     endpoint_file = current.endpoint.source.file
     _yaml, document = load(root / endpoint_file)
@@ -172,6 +223,12 @@ def run_rollback(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     split, _to = recorded
     names = [d.name for d in current.endpoint.deployments]
+    gone = [n for n, _p in split if n not in names]
+    if gone:
+        print(f"mlplan rollback: the promotion on '{args.endpoint}' was retired already "
+              f"({', '.join(gone)} deleted), so there is nothing to roll back to; finish it "
+              f"with: mlplan promote {args.endpoint} --to {_to} --write", file=sys.stderr)
+        return EXIT_ERROR
     print(write_rollback(root, endpoint_file, split, names))
     if args.apply:
         AutomationStack(root, args.stack).up()

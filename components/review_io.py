@@ -23,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import cast
 
 from components import io
+from components.core.yamlsource import decode
 
 STACK_GLOB = "Pulumi.*.yaml"
 
@@ -44,9 +45,52 @@ def _git(root: Path, *args: str, stdin: bytes | None = None) -> bytes:
     return done.stdout
 
 
+MAX_LINK_HOPS = 8
+
+
+def _resolve_links(root: Path, entries: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """rel -> blob to read: regular files as they are; a symlink (mode 120000, whose blob is
+    the link's target text) followed inside the tree, up to ``MAX_LINK_HOPS``, as a checkout
+    would read it. A link that dangles, loops or leaves the project is left out (the file
+    then does not exist at the base, as ``io`` would refuse it on disk)."""
+    links = {rel: blob for rel, (mode, blob) in entries.items() if mode == "120000"}
+    targets: dict[str, str] = {}
+    if links:
+        order = sorted(links)
+        out = _git(root, "cat-file", "--batch", stdin="".join(
+            links[r] + "\n" for r in order).encode())
+        at = 0
+        for rel in order:
+            end = out.index(b"\n", at)
+            header = out[at:end].split()
+            at = end + 1
+            size = int(header[2]) if len(header) == 3 else 0
+            targets[rel] = out[at:at + size].decode("utf-8", errors="surrogateescape")
+            at += size + 1 if size or len(header) == 3 else 0
+    blobs: dict[str, str] = {}
+    for rel, (mode, blob) in entries.items():
+        current = rel
+        for _hop in range(MAX_LINK_HOPS):
+            if current not in links:
+                break
+            target = targets.get(current, "")
+            if not target or target.startswith("/"):
+                current = ""
+                break
+            current = posixpath.normpath(posixpath.join(posixpath.dirname(current), target))
+        else:
+            current = ""
+        if current and current in entries and current not in links and \
+                not current.startswith("../"):
+            blobs[rel] = entries[current][1]
+        elif mode != "120000":
+            blobs[rel] = blob
+    return blobs
+
+
 def _text(data: bytes) -> str:
-    """As ``io.read_text``: UTF-8 (invalid bytes replaced), CRLF folded to LF."""
-    return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+    """As ``io.read_text``: ``yamlsource.decode`` (UTF-8 or a BOM's encoding, CRLF -> LF)."""
+    return decode(data)
 
 
 @dataclass
@@ -61,6 +105,10 @@ class GitTree:
     files: frozenset[str]
     dirs: frozenset[str]
     _texts: dict[str, str] = field(default_factory=dict)
+    #: the blob each file reads: its own, or for a symlink the blob of the file it points to
+    #: inside the tree (``_resolve_links``); files are asked of ``git cat-file`` by blob id,
+    #: never by name, so a name holding a newline cannot break the batch
+    blobs: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path, ref: str) -> GitTree:
@@ -74,17 +122,24 @@ class GitTree:
                           f"{ref}^{{commit}}").decode().strip()
         except ReviewInputError as exc:
             raise ReviewInputError(f"unknown git ref '{ref}' in {root}") from exc
-        listing = _git(root, "ls-tree", "-r", "-z", "--full-tree", "--name-only", commit)
+        listing = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit)
         top = prefix.rstrip("/") or "."
-        files = frozenset(posixpath.relpath(p, top) for p in
-                          listing.decode("utf-8", errors="surrogateescape").split("\0") if p)
+        entries: dict[str, tuple[str, str]] = {}  # rel -> (mode, blob)
+        for record in listing.decode("utf-8", errors="surrogateescape").split("\0"):
+            meta, tab, name = record.partition("\t")
+            parts = meta.split()
+            if not tab or len(parts) != 3 or parts[1] != "blob":
+                continue  # submodules (commit entries) and empty records
+            entries[posixpath.relpath(name, top)] = (parts[0], parts[2])
+        blobs = _resolve_links(root, entries)
+        files = frozenset(blobs)
         dirs = {posixpath.dirname(f) for f in files}
         for d in list(dirs):
             while d:
                 d = posixpath.dirname(d)
                 dirs.add(d)
         dirs.discard("")
-        return cls(root, ref, commit, prefix, files, frozenset(dirs))
+        return cls(root, ref, commit, prefix, files, frozenset(dirs), blobs=blobs)
 
     @property
     def label(self) -> str:
@@ -121,7 +176,7 @@ class GitTree:
         wanted = sorted({self.norm(r) for r in rels} - set(self._texts))
         if not wanted:
             return
-        names = [f"{self.commit}:{posixpath.normpath(self.prefix + w)}" for w in wanted]
+        names = [self.blobs.get(w, "0" * 40) for w in wanted]
         out = _git(self.root, "cat-file", "--batch", stdin="".join(n + "\n" for n in names)
                    .encode())
         at = 0
@@ -217,7 +272,11 @@ def load_stack_at(tree: GitTree, stack: str) -> io.Loaded | None:
 
 
 def read_preview(name: str) -> str:
-    """A ``pulumi preview --json`` file (``-`` reads stdin)."""
+    """A ``pulumi preview --json`` file (``-`` reads stdin), at most ``io.MAX_PREVIEW_BYTES``
+    (64 MiB); ``io.PathProblem`` for more, or for a special file."""
     if name == "-":
-        return sys.stdin.read()
-    return io.read_text(Path(name))
+        text = sys.stdin.read(io.MAX_PREVIEW_BYTES + 1)
+        if len(text) > io.MAX_PREVIEW_BYTES:
+            raise io.PathProblem("stdin is over 64 MiB; mlplan reads previews up to that size")
+        return text
+    return io.read_text(Path(name), io.MAX_PREVIEW_BYTES)

@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,7 @@ from typing import Any
 from deepdiff import DeepDiff
 from deepdiff.helper import notpresent
 
-from components.core import codes, rollout
+from components.core import codes, rollout, secrets
 from components.core.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
 from components.core.model import Deployment, Endpoint
 from components.core.quantity import format_millis
@@ -49,10 +48,7 @@ from components.core.settings import Settings
 from components.core.state import DeploymentState, DesiredState, EndpointState
 
 Scalar = str | int | float | bool
-MASK = "(sensitive)"
-_SENSITIVE = re.compile(
-    r"(?i)(secret|passw|token|credential|api_?key|access_?key|private_?key|connection_?string"
-    r"|^keys?$|[_-]key$)")
+MASK = secrets.MASK
 
 
 class Action(enum.Enum):
@@ -445,8 +441,11 @@ def endpoint_projection(endpoint: Endpoint) -> dict[str, Any]:
 
 
 def settings_projection(settings: Settings) -> dict[str, Any]:
-    """Stack settings that are not per endpoint (``mlplan:keys`` is never part of Settings)."""
+    """Stack settings that are not per endpoint. ``mlplan:keys`` appears only as a digest per
+    endpoint under ``keys`` (a name that masks its values), so a rotation is a change."""
     return _prune({  # type: ignore[no-any-return]
+        "keys": {name: {"digest": digest}
+                 for name, digest in sorted(settings.key_digests.items())},
         "target": settings.target, "environment": settings.environment,
         "quota": {k: _cores(v) for k, v in sorted(settings.quota_millis.items())},
         "limits": _plain(settings.limits),
@@ -475,8 +474,9 @@ def _leaves(before: Any, after: Any, path: tuple[str, ...]) -> Iterator[tuple[tu
 
 
 def sensitive(name: str) -> bool:
-    """Whether a field or variable name looks secret: ``API_KEY``, ``db_password``, ``token``."""
-    return bool(_SENSITIVE.search(name))
+    """Whether a field or variable name looks secret (``secrets.sensitive``): ``API_KEY``,
+    ``db_password``, ``token``, ``primaryKey``."""
+    return secrets.sensitive(name)
 
 
 def _masked(path: tuple[str, ...], value: Any) -> Scalar | None:

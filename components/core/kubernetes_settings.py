@@ -59,13 +59,13 @@ DEFAULT_GPU_TOLERATIONS: tuple[Toleration, ...] = (
 RouterMode = Literal["nginx", "gateway-api"]
 ServiceType = Literal["ClusterIP", "LoadBalancer", "NodePort"]
 
-DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\Z")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*"
-                        r"[A-Za-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$")
+                        r"[A-Za-z0-9])?\Z")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?\Z")
 #: Paths handed to a shell-free init container and to mounts: a plain absolute path.
-_PATH = re.compile(r"^/[A-Za-z0-9._/+-]*$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/+-]*\Z")
 
 
 class _Strict(BaseModel):

@@ -103,11 +103,13 @@ def plan(
     where = Location("", 0, f"promote {endpoint_name}")
     found: list[Diagnostic] = []
     current = next((e for e in state.endpoints if e.name == endpoint_name), None)
-    if current is None:
+    if current is None:  # the files' own errors first (a syntax error hides the endpoint)
         known = ", ".join(e.name for e in state.endpoints) or "none"
-        return Promotion(endpoint_name, to, (), (), (error(
+        errors = tuple(d for d in state.diagnostics if d.severity is Severity.ERROR)
+        first = "; the stack's files have errors, fix them first" if errors else ""
+        return Promotion(endpoint_name, to, (), (), (*errors, error(
             codes.PROMOTION, where, f"endpoint '{endpoint_name}' is not declared (endpoints: "
-            f"{known})."),))
+            f"{known}){first}."),))
     endpoint = current.endpoint
     names = [d.name for d in endpoint.deployments]
     if to not in names:
@@ -126,6 +128,9 @@ def plan(
                     if n in names and n != to]
     if not live and endpoint.traffic_map.get(to, 0) == 100 and started_from:
         live = started_from  # promoted already: only the retire step is left
+    elif not live and endpoint.traffic_map.get(to, 0) == 100 and to in names and \
+            tags.get(TAG_TO) == to and tags.get(TAG_FROM):  # retired, tags left: finish
+        return Promotion(endpoint_name, to, (), (_step(state, 0, "retire", endpoint),), ())
     if not live and to in names:
         found.append(error(codes.PROMOTION, where,
                            f"no deployment other than '{to}' has live traffic on "

@@ -16,7 +16,10 @@ _MEMORY_FACTORS = {
     "": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50,
 }
-_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z]*)\s*\Z")
+
+
+MAX_QUANTITY = Decimal(10) ** 18
 
 
 class QuantityError(ValueError):
@@ -30,9 +33,12 @@ def _split(text: str | int | float) -> tuple[Decimal, str]:
     if not match:
         raise QuantityError(f"{text!r} is not a quantity")
     try:
-        return Decimal(match.group(1)), match.group(2)
+        number = Decimal(match.group(1))
     except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
         raise QuantityError(f"{text!r} is not a quantity") from exc
+    if number > MAX_QUANTITY:  # 1e99999999 would take minutes to round to an int
+        raise QuantityError(f"{str(text)[:40]!r} is too large a quantity")
+    return number, match.group(2)
 
 
 def cpu_millis(text: str | int | float) -> int:

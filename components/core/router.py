@@ -64,16 +64,16 @@ import json
 import re
 from dataclasses import dataclass
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~+/-]+=*$")  # RFC 6750 b64token
-PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._/+-]*$")
+NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
+KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~+/-]+=*\Z")  # RFC 6750 b64token
+PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._/+-]*\Z")
 _HOST_PATTERN = re.compile(
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
-    r"[A-Za-z0-9])?)*$"
+    r"[A-Za-z0-9])?)*\Z"
 )
-_IPV6_PATTERN = re.compile(r"^\[[0-9A-Fa-f:.]+\]$")
-_IPV4_PATTERN = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
-_USER_PATTERN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_IPV6_PATTERN = re.compile(r"^\[[0-9A-Fa-f:.]+\]\Z")
+_IPV4_PATTERN = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}\Z")
+_USER_PATTERN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
 
 HEADER = "azureml-model-deployment"
 HEALTH_PATH = "/-/healthy"

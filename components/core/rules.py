@@ -29,7 +29,7 @@ from components.core.state import DesiredState
 
 DEFAULT_MIN_INSTANCES = 3
 UNPINNED_TAGS = frozenset({"latest", "stable", "main", "master", "dev", "edge", "nightly"})
-_TAG = re.compile(r":([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$")
+_TAG = re.compile(r":([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})\Z")
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,14 @@ Keys: ``mlplan:target`` (docker | kubernetes), ``mlplan:endpoints`` (files or fo
 the project root), ``mlplan:quota`` ({family: cores, total: cores}), ``mlplan:environment``
 (development | production), ``mlplan:instanceTypes`` (custom sizes), ``mlplan:limits`` (Azure's
 limits, overridable). ``mlplan:assets``, ``mlplan:docker``, ``mlplan:kubernetes`` and
-``mlplan:keys`` belong to the targets and are only checked to be mappings here.
+``mlplan:keys`` belong to the targets and are only checked to be mappings here, but for
+``mlplan:keys``, whose shape is checked here without ever echoing a value (``check_keys``).
 Keys of other namespaces (``docker:host``, ``kubernetes:context``) are left alone.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,13 +23,15 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from components.core import codes
 from components.core.catalog import Catalog, InstanceType, Toleration
 from components.core.diagnostics import Diagnostic, Location, error
+from components.core.numbers import FiniteNumber, WholeNumber
 from components.core.quantity import QuantityError, cpu_millis, memory_mib
+from components.core.router import KEY_PATTERN, MIN_KEY_LENGTH
 from components.core.validation import describe
 from components.core.yamlsource import FieldPath, YamlDocument, format_path
 
 NAMESPACE = "mlplan:"
 #: A Kubernetes label value: custom instance type names are stamped as mlplan.dev/instance-type.
-INSTANCE_TYPE_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+INSTANCE_TYPE_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
 Target = Literal["docker", "kubernetes"]
 Environment = Literal["development", "production"]
 
@@ -46,32 +50,32 @@ class TolerationSpec(_Strict):
 class InstanceTypeSpec(_Strict):
     cpu: str | int | float
     memory: str | int | float
-    gpu: Annotated[int, Field(ge=0)] = 0
+    gpu: Annotated[WholeNumber, Field(ge=0)] = 0
     family: str | None = None
     nodeSelector: dict[str, str] | None = None
     tolerations: list[TolerationSpec] | None = None
 
 
 class LimitsSpec(_Strict):
-    deploymentsPerEndpoint: Annotated[int, Field(ge=1)] = 20
-    instancesPerDeployment: Annotated[int, Field(ge=1)] = 50
-    endpoints: Annotated[int, Field(ge=1)] = 100
-    deployments: Annotated[int, Field(ge=1)] = 500
-    requestTimeoutMsManaged: Annotated[int, Field(ge=1)] = 180_000
-    requestTimeoutMsKubernetes: Annotated[int, Field(ge=1)] = 300_000
+    deploymentsPerEndpoint: Annotated[WholeNumber, Field(ge=1)] = 20
+    instancesPerDeployment: Annotated[WholeNumber, Field(ge=1)] = 50
+    endpoints: Annotated[WholeNumber, Field(ge=1)] = 100
+    deployments: Annotated[WholeNumber, Field(ge=1)] = 500
+    requestTimeoutMsManaged: Annotated[WholeNumber, Field(ge=1)] = 180_000
+    requestTimeoutMsKubernetes: Annotated[WholeNumber, Field(ge=1)] = 300_000
 
 
 class SettingsSpec(_Strict):
     target: Literal["docker", "kubernetes"] = "docker"
     endpoints: list[str]
-    quota: dict[str, Annotated[float, Field(ge=0)]] | None = None
+    quota: dict[str, Annotated[FiniteNumber, Field(ge=0)]] | None = None
     environment: Literal["development", "production"] = "development"
     instanceTypes: dict[str, InstanceTypeSpec] | None = None
     limits: LimitsSpec | None = None
     assets: dict[str, Any] | None = None
     docker: dict[str, Any] | None = None
     kubernetes: dict[str, Any] | None = None
-    keys: dict[str, Any] | None = None
+    keys: Any = None  # checked by check_keys, which never echoes a value
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ class Settings:
     docker: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     kubernetes: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     file: str = ""
+    #: per endpoint named under ``mlplan:keys``: a digest of its keys, never shown (a review
+    #: compares them to see a rotation); ``"*"`` for a whole encrypted ``mlplan:keys``
+    key_digests: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     @property
     def catalog(self) -> Catalog:
@@ -173,6 +180,8 @@ def from_values(
             ))
         except QuantityError as exc:
             found.append(error(codes.SETTINGS, at(("instanceTypes", name)), f"{exc}."))
+    digests, key_problems = check_keys(spec.keys, lambda path: at(("keys", *path)))
+    found.extend(key_problems)
     lim = spec.limits or LimitsSpec()
     settings = Settings(
         target=spec.target,
@@ -187,11 +196,78 @@ def from_values(
         docker=spec.docker or {},
         kubernetes=spec.kubernetes or {},
         file=file,
+        key_digests=digests,
     )
     return settings, found
 
 
+KEY_SHAPE = ("'mlplan:keys' maps each endpoint name to {primary: KEY, secondary: KEY} (set them "
+             "with 'pulumi config set --secret --path mlplan:keys.<endpoint>.primary ...')")
+
+
+def _key_text(value: Any) -> str | None:
+    """A key as written: plain text, or Pulumi's ``{secure: <ciphertext>}``."""
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        value = value["secure"]
+    return value if isinstance(value, str) and value else None
+
+
+def check_keys(value: Any, at: Any) -> tuple[dict[str, str], list[Diagnostic]]:
+    """The shape of ``mlplan:keys`` -> (digest per endpoint, problems). No message shows a
+    value: they are secrets. A plain key must be 16-1024 characters of a bearer token
+    (``A-Za-z0-9._~+/-``, ``=`` padding), as the router requires.
+
+    Example: ``{"my-endpoint": {"primary": "p" * 16}}`` -> ``secondary`` is missing.
+    """
+    digests: dict[str, str] = {}
+    found: list[Diagnostic] = []
+    if value is None:
+        return digests, found
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return {"*": _digest(str(value["secure"]))}, found  # one encrypted object
+    if not isinstance(value, dict):
+        found.append(error(codes.SETTINGS, at(()),
+                           f"must be a mapping, got {type(value).__name__} (not shown: it may "
+                           f"be a secret); {KEY_SHAPE}."))
+        return digests, found
+    for endpoint, keys in value.items():
+        where = (str(endpoint),)
+        if not isinstance(keys, dict):
+            found.append(error(codes.SETTINGS, at(where),
+                               f"must be a mapping, got {type(keys).__name__} (not shown); "
+                               f"{KEY_SHAPE}."))
+            continue
+        texts: list[str] = []
+        for which in ("primary", "secondary"):
+            text = _key_text(keys.get(which))
+            if which not in keys:
+                found.append(error(codes.SETTINGS, at(where),
+                                   f"'{which}' is missing; {KEY_SHAPE}."))
+            elif text is None:
+                found.append(error(codes.SETTINGS, at((*where, which)),
+                                   "must be a non-empty text (not shown); " f"{KEY_SHAPE}."))
+            elif not isinstance(keys.get(which), dict) and not (
+                    MIN_KEY_LENGTH <= len(text) <= 1024 and KEY_PATTERN.match(text)):
+                found.append(error(codes.SETTINGS, at((*where, which)),
+                                   f"must be {MIN_KEY_LENGTH}-1024 characters of A-Z a-z 0-9 "
+                                   "._~+/- (and = at the end); the value is not shown. Pick a "
+                                   "longer random key, e.g. 'openssl rand -hex 24'."))
+            if text:
+                texts.append(text)
+        for extra in sorted(str(k) for k in keys if k not in ("primary", "secondary")):
+            found.append(error(codes.SETTINGS, at((*where, extra)),
+                               f"unknown key '{extra[:60]}'; only primary and secondary."))
+        digests[str(endpoint)] = _digest("\0".join(texts))
+    return digests, found
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(b"mlplan-keys\0" + text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def _settings_message(err: Any, path: FieldPath) -> str:
+    if path[:1] == ("keys",):  # never echo a value under mlplan:keys
+        return f"has the wrong shape (the value is not shown: it may be a secret); {KEY_SHAPE}."
     if err["type"] == "missing" and path == ("endpoints",):
         return ("missing; add 'mlplan:endpoints:' with the endpoint YAML files or folders, "
                 "e.g. '- stacks/endpoints'.")

@@ -48,11 +48,12 @@ from components.core.model import (
     Source,
     skips,
 )
+from components.core.numbers import WholeNumber
 from components.core.quantity import QuantityError, cpu_millis, memory_mib
 from components.core.validation import code_for, describe
 from components.core.yamlsource import FieldPath, YamlDocument, format_path, parse_yaml
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$")
+NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
 NAME_MIN, NAME_MAX = 3, 32
 
 
@@ -70,9 +71,9 @@ def _scalar_text(value: Any) -> Any:
 
 
 Text = Annotated[str, BeforeValidator(_scalar_text)]
-Percent = Annotated[int, Field(ge=0, le=100)]
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+Percent = Annotated[WholeNumber, Field(ge=0, le=100)]
+PositiveInt = Annotated[WholeNumber, Field(ge=1)]
+NonNegativeInt = Annotated[WholeNumber, Field(ge=0)]
 
 
 class _Strict(BaseModel):
@@ -481,7 +482,8 @@ def _source(file: str, doc: YamlDocument) -> Source:
 def name_problem(name: str) -> str:
     """"" if ``name`` is a valid endpoint or deployment name, else what is wrong and the fix."""
     if not NAME_MIN <= len(name) <= NAME_MAX:
-        return f"'{name}' has {len(name)} characters; use {NAME_MIN} to {NAME_MAX}."
+        shown = name if len(name) <= 2 * NAME_MAX else name[:NAME_MAX] + "..."
+        return f"'{shown}' has {len(name)} characters; use {NAME_MIN} to {NAME_MAX}."
     if not NAME_PATTERN.match(name):
         return (f"'{name}' is not a valid name; start with a letter, use letters, digits and "
                 "dashes, end with a letter or digit.")
@@ -726,9 +728,10 @@ def _parse_file(source: SourceText, collected: _Collected, found: list[Diagnosti
     text_lines = source.text.splitlines()
     if loaded.syntax_error:
         line, message = loaded.syntax_error
-        hint = _fix_hint(text_lines, line, "Fix the indentation or quoting there.")
+        hint = "" if loaded.not_text else _fix_hint(text_lines, line,
+                                                    "Fix the indentation or quoting there.")
         found.append(error(codes.YAML_SYNTAX, Location(source.path, line),
-                           f"YAML syntax error: {message}. {hint}"))
+                           f"YAML syntax error: {message}. {hint}".strip()))
     for doc in loaded.documents:
         for line, field_name, message in doc.problems:
             found.append(error(codes.YAML_SYNTAX, Location(source.path, line, field_name),

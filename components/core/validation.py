@@ -32,6 +32,19 @@ _BOUNDS = {"greater_than_equal": (">=", "ge"), "greater_than": (">", "gt"),
            "less_than_equal": ("<=", "le"), "less_than": ("<", "lt")}
 
 
+MAX_ECHO = 80
+
+
+def echo(value: Any) -> str:
+    """A value as messages quote it: ``repr``, cut past ``MAX_ECHO`` characters with its
+    length, so a 52 MB value costs a line. Example: ``"x" * 100`` -> ``'xxx...x'... (100
+    characters)``."""
+    if isinstance(value, str) and len(value) > MAX_ECHO:
+        return f"{value[:MAX_ECHO]!r}... ({len(value):,} characters)"
+    shown = repr(value)
+    return shown if len(shown) <= MAX_ECHO + 20 else f"{shown[:MAX_ECHO]}... (cut)"
+
+
 def code_for(kind: str) -> str:
     """The MLP1xx code a pydantic error type maps to in endpoint files."""
     if kind == "extra_forbidden":
@@ -50,7 +63,8 @@ def describe(err: Mapping[str, Any], key: str, known: Sequence[str] = (), *,
     kind = str(err["type"])
     got = err.get("input")
     if kind == "extra_forbidden":
-        name = key.rsplit(".", 1)[-1]
+        name = key.rsplit(".", 1)[-1][:MAX_ECHO * 2]
+        key = key if len(key) <= MAX_ECHO * 2 else f"{key[:MAX_ECHO]}... ({len(key):,} characters)"
         close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
         if close:
             return f"unknown {noun} '{key}'; did you mean '{prefix}{close[0]}'?"
@@ -59,15 +73,17 @@ def describe(err: Mapping[str, Any], key: str, known: Sequence[str] = (), *,
         return f"unknown {noun} '{key}'; remove it."
     if kind == "missing":
         return f"required {noun} '{key}' is missing; add it."
+    if kind == "mlplan_value":  # components.core.numbers: the message is complete
+        return f"{err['msg']}."
     if kind == "literal_error":
-        return f"{got!r} is not allowed; use one of {err.get('ctx', {}).get('expected', '')}."
+        return f"{echo(got)} is not allowed; use one of {err.get('ctx', {}).get('expected', '')}."
     if kind in _BOUNDS:
         sign, name = _BOUNDS[kind]
         bound = err.get("ctx", {}).get(name)
         shown = f"{bound:g}" if isinstance(bound, float) else str(bound)
-        return f"{got!r} is out of range; it must be {sign} {shown}."
+        return f"{echo(got)} is out of range; it must be {sign} {shown}."
     if kind in TYPE_WORDS or kind.endswith("_type"):
         word = TYPE_WORDS.get(kind, kind.removesuffix("_type"))
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+        shown = echo(got) if not isinstance(got, dict | list) else type(got).__name__
         return f"expected {word}, got {shown}; write {word} here."
-    return f"{err.get('msg', 'invalid value')} (got {got!r})."
+    return f"{err.get('msg', 'invalid value')} (got {echo(got)})."

@@ -7,6 +7,18 @@ sequence item keeps its 1-based line. Paths are tuples such as ``("request_setti
 
 Example: ``"name: blue\\ninstance_count: 3\\n"`` gives ``{"name": "blue", "instance_count": 3}``
 with ``lines == {("name",): 1, ("instance_count",): 2}``.
+
+Hostile input is bounded here, once for every file mlplan reads:
+
+- Values built are counted, aliases included: past ``MAX_NODES`` (100,000; Azure's examples
+  have under 100) the file is reported instead of expanded, so a 488-byte "billion laughs"
+  file (10 levels of 9 aliases, 9**10 values) stops after 100,000 values, in well under a
+  second, instead of growing past 3 GB.
+- YAML 1.1 traps are reported instead of silently converted: ``1:30`` (base 60, 90 in YAML
+  1.1) stays the text ``"1:30"``; ``!!binary`` values are refused; a merge key ``<<`` whose
+  value is not a mapping or a list of mappings is reported, not ignored.
+- A NUL character is reported with its line (a binary or UTF-16 file without a byte order
+  mark); ``decode`` reads UTF-8, and UTF-16/32 when the file starts with a byte order mark.
 """
 
 from __future__ import annotations
@@ -21,6 +33,11 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 FieldPath = tuple[str | int, ...]
 MAX_DEPTH = 64
+MAX_NODES = 100_000
+BINARY_TAG = "tag:yaml.org,2002:binary"
+NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+         (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"), (b"\xef\xbb\xbf", "utf-8"))
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
 
@@ -47,6 +64,8 @@ class YamlDocument:
 class YamlFile:
     documents: list[YamlDocument]
     syntax_error: tuple[int, str] | None = None  # (line, message)
+    #: the text is not YAML at all (a NUL character): no indentation or quoting hint applies
+    not_text: bool = False
 
 
 def format_path(path: FieldPath) -> str:
@@ -60,15 +79,43 @@ def format_path(path: FieldPath) -> str:
     return out
 
 
+def decode(data: bytes) -> str:
+    """File bytes -> text: a byte order mark picks UTF-8/16/32 (and is dropped), else UTF-8;
+    invalid bytes become U+FFFD; CRLF is folded to LF.
+
+    Example: ``b"\\xff\\xfen\\x00:\\x001\\x00"`` (UTF-16-LE with BOM) -> ``"n:1"``.
+    """
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(encoding, errors="replace").replace("\r\n", "\n")
+    return data.decode("utf-8", errors="replace").replace("\r\n", "\n")
+
+
+class _Budget:
+    """Values built so far in one file, shared by its documents."""
+
+    def __init__(self) -> None:
+        self.left = MAX_NODES
+        self.reported = False
+
+
 class _Builder:
-    def __init__(self, document: YamlDocument) -> None:
+    def __init__(self, document: YamlDocument, budget: _Budget | None = None) -> None:
         self.document = document
         self.constructor = SafeConstructor()
         self.active: set[int] = set()
+        self.budget = budget or _Budget()
 
     def scalar(self, node: ScalarNode) -> Any:
         if node.tag == STR_TAG:  # most values: no conversion to do
             return node.value
+        if node.tag in NUMBER_TAGS and ":" in node.value:  # YAML 1.1 base 60: 1:30 is 90
+            return node.value
+        if node.tag == BINARY_TAG:
+            self.document.problems.append(
+                (node.start_mark.line + 1, "", "!!binary values are not accepted; write the "
+                 "value as plain text"))
+            return None
         try:
             return self.constructor.construct_object(node, deep=True)
         except Exception as exc:  # e.g. an impossible date such as 2001-02-30
@@ -78,6 +125,15 @@ class _Builder:
             return node.value
 
     def build(self, node: Node, path: FieldPath, depth: int) -> Any:
+        self.budget.left -= 1
+        if self.budget.left < 0:
+            if not self.budget.reported:
+                self.budget.reported = True
+                self.document.problems.append(
+                    (self.document.line_of(path[:1]), format_path(path[:1]),
+                     f"more than {MAX_NODES} values (aliases expanding too far?); "
+                     "write the values out or split the file"))
+            return None
         if isinstance(node, ScalarNode):
             return self.scalar(node)
         if depth > MAX_DEPTH or id(node) in self.active:
@@ -110,6 +166,12 @@ class _Builder:
                     if isinstance(source, dict):
                         for key, item in source.items():
                             merged.setdefault(key, item)
+                    elif not self.budget.reported:
+                        self.document.problems.append(
+                            (key_node.start_mark.line + 1, format_path((*path, "<<")),
+                             "a merge key '<<' takes a mapping or a list of mappings "
+                             f"(got {type(source).__name__}); merge a mapping or remove it"))
+                        break
                 continue
             key = (key_node.value if isinstance(key_node, ScalarNode) and key_node.tag == STR_TAG
                    else self.build(key_node, path, depth + 1))
@@ -136,11 +198,22 @@ class _Builder:
 def parse_yaml(text: str) -> YamlFile:
     """All documents of ``text``; a syntax error stops there and is returned, never raised."""
     documents: list[YamlDocument] = []
+    nul = text.find("\0")
+    if nul >= 0:
+        line = text.count("\n", 0, nul) + 1
+        return YamlFile(documents, (line, "the file holds a NUL character (a binary file, or "
+                                          "UTF-16 without a byte order mark?); save it as UTF-8 "
+                                          "text"), not_text=True)
+    budget = _Budget()
     try:
         for node in _compose_all(text):
             document = YamlDocument(value=None, line=node.start_mark.line + 1)
-            document.value = _Builder(document).build(node, (), 0)
+            document.value = _Builder(document, budget).build(node, (), 0)
             documents.append(document)
+            if budget.reported:  # a value cut short would only add misleading errors
+                for built in documents:
+                    built.value = None
+                break
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -149,6 +222,11 @@ def parse_yaml(text: str) -> YamlFile:
         if started != line:
             problem += f" (the construct starts on line {started})"
         return YamlFile(documents, (line, problem))
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow, at a position
+        line = text.count("\n", 0, max(exc.position, 0)) + 1
+        return YamlFile(documents, (line, f"character U+{exc.character:04X} is not allowed in "
+                                          "YAML; remove it, or write it as an escape such as "
+                                          "\\x1b inside double quotes"), not_text=True)
     except (yaml.YAMLError, RecursionError, ValueError) as exc:
         return YamlFile(documents, (0, f"invalid YAML: {exc}"))
     return YamlFile(documents)

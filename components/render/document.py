@@ -15,6 +15,7 @@ from components import __version__
 from components.core.diagnostics import Diagnostic, Severity
 from components.core.quota import reserved_instances
 from components.core.state import DeploymentState, DesiredState, EndpointState
+from components.render import safe
 
 #: 2: names say what they count (reserved_instances/reserved_cores, batch_count,
 #: min_serving_instances, reserved_cores/limit_cores in quota); 1 had quota_instances (the
@@ -118,4 +119,6 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
 
 
 def render_json(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    """JSON text; strings masked and capped (``safe.for_json``); ``json.dumps`` escapes the
+    control characters."""
+    return json.dumps(safe.for_json(document), indent=2, sort_keys=True) + "\n"

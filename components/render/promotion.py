@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.core.promote import Promotion
+from components.render import safe
 from components.render.document import cores, diagnostic_entry
 from components.render.tables import split_text
 from components.render.text import table
@@ -32,14 +33,14 @@ def render_text(promotion: Promotion) -> str:
                       "deployments count until the retire step). Traffic moves first; retired "
                       "deployments are deleted after."]
     lines += [f"Skipped {what}: {why}." for what, why in promotion.skipped]
-    return "\n".join(lines) + "\n"
+    return "".join(f"{safe.text(line)}\n" for line in lines)
 
 
 def diagnostics_text(promotion: Promotion) -> str:
     found = [*promotion.diagnostics,
              *(d for s in promotion.steps for d in s.diagnostics)]
     unique = list(dict.fromkeys(found))
-    return "".join(f"{d}\n" for d in unique)
+    return "".join(f"{safe.text(str(d))}\n" for d in unique)
 
 
 def document(promotion: Promotion) -> dict[str, Any]:

@@ -12,15 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from components.render import markdown
+from components.render import markdown, safe
 from components.render import review_tables as t
-from components.render.markdown import escape
+from components.render.markdown import code, escape
 
 _ALIGN_RIGHT = t.RIGHT_ALIGNED
-
-
-def code(text: str) -> str:
-    return f"`{text}`" if text else ""
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]],
@@ -36,24 +32,25 @@ def _details(summary: str, body: list[str], open_: bool = False) -> list[str]:
 
 def _field_table(changes: list[dict[str, Any]]) -> list[str]:
     rows = [(code(c["path"]), code(t.value(c["before"])), code(t.value(c["after"])),
-             f"{c['effect']}: {c['why']}") for c in changes]
+             escape(f"{c['effect']}: {c['why']}")) for c in changes]
     return table(t.FIELD_HEADERS, rows, right=frozenset())
 
 
 def _steps(dep: dict[str, Any]) -> list[str]:
     out: list[str] = []
     for number, step in enumerate(dep.get("steps") or (), start=1):
-        out.append(f"{number}. {t.step_text(step)}")
+        out.append(f"{number}. {escape(t.step_text(step))}")
         for batch in step.get("batches") or ():
             names = ", ".join(code(i["name"]) for i in batch["instances"])
             verbs = {" then ".join(i["actions"]) for i in batch["instances"]}
-            out.append(f"   - batch {batch['batch']}: {names} ({', '.join(sorted(verbs))})")
+            out.append(f"   - batch {escape(str(batch['batch']))}: {names} "
+                       f"({escape(', '.join(sorted(verbs)))})")
     return out
 
 
 def _resources(resources: list[dict[str, Any]]) -> list[str]:
-    rows = [(code(t.symbol(r["actions"]).strip()), code(r["name"]), r["type"],
-             t.action(r["actions"]).value, "; ".join(r.get("reasons") or ()))
+    rows = [(code(t.symbol(r["actions"]).strip()), code(r["name"]), escape(r["type"]),
+             escape(t.action(r["actions"]).value), escape("; ".join(r.get("reasons") or ())))
             for r in resources]
     return table(t.RESOURCE_HEADERS, rows)
 
@@ -75,15 +72,16 @@ def _deployment_details(endpoint: str, dep: dict[str, Any]) -> list[str]:
         body += ["Order of work:", "", *steps, ""]
     if dep.get("resources"):
         body += [*_resources(dep["resources"]), ""]
-    summary = f"<code>{endpoint}/{t.deployment_name(dep)}</code>: {', '.join(parts)}"
+    summary = (f"<code>{safe.html(endpoint)}/{safe.html(t.deployment_name(dep))}</code>: "
+               f"{safe.html(', '.join(parts))}")
     return _details(summary, body[:-1] if body and body[-1] == "" else body)
 
 
 def _endpoint(endpoint: dict[str, Any]) -> list[str]:
     verbs = endpoint["actions"]
-    renamed = f" (was `{endpoint['renamed_from']}`)" if endpoint.get("renamed_from") else ""
-    out = [f"#### `{t.symbol(verbs).strip() or '='}` endpoint `{endpoint['name']}`{renamed}: "
-           f"{t.endpoint_action_text(endpoint)}", ""]
+    renamed = f" (was {code(endpoint['renamed_from'])})" if endpoint.get("renamed_from") else ""
+    out = [f"#### `{t.symbol(verbs).strip() or '='}` endpoint {code(endpoint['name'])}{renamed}: "
+           f"{escape(t.endpoint_action_text(endpoint))}", ""]
     line = t.traffic_line(endpoint)
     if line:
         out += [f"Traffic: {escape(line)}", ""]
@@ -91,14 +89,15 @@ def _endpoint(endpoint: dict[str, Any]) -> list[str]:
     if reasons:
         out += [*reasons, ""]
     if endpoint["deployments"]:
-        rows = [(code(r[0]), *r[1:]) for r in map(t.deployment_row, endpoint["deployments"])]
+        rows = [(code(r[0]), *map(escape, r[1:]))
+                for r in map(t.deployment_row, endpoint["deployments"])]
         out += [*table(t.DEPLOYMENT_HEADERS, rows), ""]
     if endpoint.get("changes"):
-        out += _details(f"<code>{endpoint['name']}</code>: "
+        out += _details(f"<code>{safe.html(endpoint['name'])}</code>: "
                         f"{t.plural(len(endpoint['changes']), 'field change')}",
                         _field_table(endpoint["changes"]))
     if endpoint.get("resources"):
-        out += _details(f"<code>{endpoint['name']}</code>: "
+        out += _details(f"<code>{safe.html(endpoint['name'])}</code>: "
                         f"{t.plural(len(endpoint['resources']), 'endpoint resource')}",
                         _resources(endpoint["resources"]))
     for dep in endpoint["deployments"]:
@@ -114,9 +113,9 @@ def _diagnostics(stack: dict[str, Any], base: str, limit: int | None = None) -> 
     if not diagnostics:
         return []
     out = ["#### Diagnostics", ""]
-    for side, label in (("head", ""), ("base", f"base ({escape(base)}): ")):
+    for side, label in (("head", ""), ("base", f"base ({safe.html(base)}): ")):
         for severity, chosen in t.by_severity(diagnostics, side):
-            lines = [f"- `{d['code']}` `{escape(d['path'])}`: {escape(d['message'])}"
+            lines = [f"- {code(d['code'])} {code(d['path'])}: {escape(d['message'])}"
                      for d in chosen[:limit]]
             if limit is not None and len(chosen) > limit:
                 lines.append(f"- ... {len(chosen) - limit} more {severity}s not shown here "
@@ -133,7 +132,7 @@ def _stack(stack: dict[str, Any], base: str, shown: Shown | None = None,
            diagnostics_limit: int | None = None) -> list[str]:
     """One stack's section; ``shown``: the changed endpoints whose details fit (None: all),
     the others are counted in a line saying where the full review is."""
-    out = [f"### Stack `{stack['stack']}`", ""]
+    out = [f"### Stack {code(stack['stack'])}", ""]
     sides = t.sides_line(stack)
     counted = t.diagnostics_line(stack, strong="**")
     out += [f"{sides} · {counted}" if sides else counted, ""]
@@ -158,7 +157,7 @@ def _stack(stack: dict[str, Any], base: str, shown: Shown | None = None,
         out += ["#### Stack settings", "", *_field_table(stack["settings_changes"]), ""]
     rows = t.quota_rows(stack)
     if rows:
-        out += ["#### Quota", "", *table(t.QUOTA_HEADERS, rows), "",
+        out += ["#### Quota", "", *table(t.QUOTA_HEADERS, markdown.prose_rows(rows)), "",
                 "Reserved cores: `ceil(1.2 x instances) x cores` (exempt SKUs "
                 "`instances x cores`). Peak: deletes run last, so removed and renamed "
                 "deployments hold their cores while new ones start.", ""]
@@ -167,7 +166,7 @@ def _stack(stack: dict[str, Any], base: str, shown: Shown | None = None,
 
 
 def _names(names: list[str], most: int = 5) -> str:
-    shown = ", ".join(code(escape(n)) for n in names[:most])
+    shown = ", ".join(code(n) for n in names[:most])
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
@@ -182,10 +181,10 @@ def _render(document: dict[str, Any], shown: Shown | None = None,
     stacks = document["stacks"]
     out: list[str] = []
     for stack in stacks:
-        out += [f"**`{stack['stack']}`** {t.summary_line(stack)}", ""]
+        out += [f"**{code(stack['stack'])}** {escape(t.summary_line(stack))}", ""]
     if not stacks:
         out += ["**No stacks to review.**", ""]
-    out += [f"mlplan review: {code(document['base'])} -> {document['head']}", "",
+    out += [f"mlplan review: {code(document['base'])} -> {escape(document['head'])}", "",
             f"<sub>{t.legend()}</sub>", ""]
     for stack in stacks:
         out += _stack(stack, document["base"], shown, diagnostics_limit)
@@ -205,6 +204,7 @@ def render_review(document: dict[str, Any], max_chars: int = DEFAULT_MAX_CHARS) 
     Example: 1000 endpoints, 100 changed -> the summary, the quota and the first changed
     endpoints' details that fit, then "**60 changed endpoints not shown here** ...".
     """
+    document = safe.for_markdown(document)
     full = _render(document)
     if max_chars <= 0 or len(full) <= max_chars:
         return full

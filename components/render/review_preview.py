@@ -30,6 +30,7 @@ Pulumi's unknown sentinel reads ``(known after apply)``; secret-looking fields a
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -107,11 +108,16 @@ def _detailed(value: Any) -> tuple[tuple[str, str], ...]:
 def _step(op: Any, urn: Any, type_: Any, old: Any, new: Any, diffs: Any, keys: Any,
           detailed: Any) -> Step:
     urn = str(urn or "")
+    old = old if isinstance(old, dict) else None
+    new = new if isinstance(new, dict) else None
     return Step(str(op or ""), urn, str(type_ or (new or old or {}).get("type") or
                                        _urn_type(urn)),
-                old if isinstance(old, dict) else None, new if isinstance(new, dict) else None,
-                tuple(str(d) for d in diffs or ()), tuple(str(k) for k in keys or ()),
-                _detailed(detailed))
+                old, new, _texts(diffs), _texts(keys), _detailed(detailed))
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """A list of names from the preview (anything else: none)."""
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
 def _diagnostic(urn: Any, severity: Any, message: Any) -> dict[str, Any] | None:
@@ -153,7 +159,25 @@ def _stack_of(steps: Iterable[Step]) -> str:
 
 
 def parse_preview(text: str) -> Preview:
-    """Either form -> steps (first of each urn+op, engine order) and diagnostics."""
+    """Either form -> steps (first of each urn+op, engine order) and diagnostics.
+    ``PreviewFormatError`` for JSON of another shape (``{"steps": [1]}``) or nested too deep."""
+    try:
+        return _parse_preview(text)
+    except RecursionError:
+        raise PreviewFormatError("JSON nested too deep for a pulumi preview") from None
+
+
+def _objects(value: Any, what: str) -> list[dict[str, Any]]:
+    """``value`` as a list of JSON objects (missing -> []); ``PreviewFormatError`` else."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise PreviewFormatError(f"'{what}' must be a list of JSON objects; pass the output "
+                                 "of 'pulumi preview --json'")
+    return value
+
+
+def _parse_preview(text: str) -> Preview:
     try:
         whole: Any = json.loads(text)
         events = [whole] if isinstance(whole, dict) and "sequence" in whole else None
@@ -174,11 +198,11 @@ def parse_preview(text: str) -> Preview:
                                                & set(whole)):
             raise PreviewFormatError("not a 'pulumi preview --json' document (no steps, "
                                      "changeSummary or diagnostics)")
-        for s in whole.get("steps") or ():
-            steps.append(_step(s.get("op"), s.get("urn"), None, s.get("oldState"),
-                               s.get("newState"), s.get("diffReasons"),
-                               s.get("replaceReasons"), s.get("detailedDiff")))
-        for d in whole.get("diagnostics") or ():
+        for raw in _objects(whole.get("steps"), "steps"):
+            steps.append(_step(raw.get("op"), raw.get("urn"), None, raw.get("oldState"),
+                               raw.get("newState"), raw.get("diffReasons"),
+                               raw.get("replaceReasons"), raw.get("detailedDiff")))
+        for d in _objects(whole.get("diagnostics"), "diagnostics"):
             entry = _diagnostic(d.get("urn"), d.get("severity"), d.get("message"))
             if entry:
                 found.append(entry)
@@ -187,7 +211,8 @@ def parse_preview(text: str) -> Preview:
             if not isinstance(event, dict):
                 raise PreviewFormatError("an event line is not a JSON object")
             for key in ("resourcePreEvent", "resOutputsEvent"):
-                meta = (event.get(key) or {}).get("metadata")
+                body = event.get(key)
+                meta = body.get("metadata") if isinstance(body, dict) else None
                 if isinstance(meta, dict):
                     steps.append(_step(meta.get("op"), meta.get("urn"), meta.get("type"),
                                        meta.get("old"), meta.get("new"), meta.get("diffs"),
@@ -637,10 +662,12 @@ def _quota(resources: list[_Resource]) -> dict[str, Any] | None:
         if not state:
             return {}
         props = state.get("outputs") or state.get("inputs") or {}
+        if not isinstance(props, dict):
+            return {}
         rows: dict[str, tuple[float, float | None]] = {
             str(f.get("family")): (_num(f.get("requiredCores")),
                                    _num_or_none(f.get("limitCores")))
-            for f in props.get("families") or () if isinstance(f, dict)}
+            for f in _list(props.get("families")) if isinstance(f, dict)}
         rows["total"] = (_num(props.get("totalRequiredCores")),
                          _num_or_none(props.get("totalLimitCores")))
         return rows
@@ -654,7 +681,13 @@ def _quota(resources: list[_Resource]) -> dict[str, Any] | None:
                         "peak": max(before, after), "limit_before": limit_before,
                         "limit": limit, "over": limit is not None and after > limit,
                         "peak_over": False})
+    if not entries:
+        return None
     return {"families": entries[:-1], "total": entries[-1]}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _num(value: Any) -> float:
@@ -663,9 +696,13 @@ def _num(value: Any) -> float:
 
 
 def _num_or_none(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(number) or abs(number) > 1e12:  # JSON has no inf; nor does a quota
         return None
     return int(number) if number.is_integer() else number
 

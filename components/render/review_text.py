@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from components.render import review_tables as t
+from components.render import safe
 from components.render.text import table
 
 _COLOURS = {"create": "32", "update": "33", "replace": "35", "delete": "31", "no-op": "0"}
@@ -109,6 +110,7 @@ def _stack(stack: dict[str, Any], paint: _Paint) -> list[str]:
 
 
 def render_review(document: dict[str, Any], colour: bool = False) -> str:
+    document = safe.for_text(document)
     paint = _Paint(colour)
     out = [f"mlplan review · base {document['base']} -> {document['head']}", ""]
     for stack in document["stacks"]:
@@ -121,6 +123,7 @@ def render_review(document: dict[str, Any], colour: bool = False) -> str:
 
 def render_diagnostics(document: dict[str, Any]) -> str:
     """``path: severity CODE: message`` per line; base lines start with ``base:``."""
+    document = safe.for_text(document)
     lines = []
     for stack in document["stacks"]:
         for d in stack["diagnostics"]:

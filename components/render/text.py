@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from components.render import safe
 from components.render.tables import (
     DEPLOYMENT_HEADERS,
     QUOTA_HEADERS,
@@ -34,6 +35,7 @@ def render_plan(document: dict[str, Any]) -> str:
     """The plan; "" when errors left nothing to plan (the errors go to stderr)."""
     if nothing_planned(document):
         return ""
+    document = safe.for_text(document)
     head = ["mlplan plan"]
     if document["stack"]:
         head.append(f"stack {document['stack']}")
@@ -61,5 +63,6 @@ def render_plan(document: dict[str, Any]) -> str:
 
 def render_diagnostics(document: dict[str, Any]) -> str:
     """One line per diagnostic: ``path: severity CODE: message``."""
+    document = safe.for_text(document)
     return "".join(f"{d['path']}: {d['severity']} {d['code']}: {d['message']}\n"
                    for d in document["diagnostics"])

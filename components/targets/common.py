@@ -17,6 +17,7 @@ import pulumi_random as random
 from components.core.diagnostics import Diagnostic, Severity
 from components.core.quantity import format_millis
 from components.core.state import DesiredState
+from components.render import safe
 
 KEY_LENGTH = 48
 TOKEN_PREFIX = "mlplan:index:"
@@ -50,7 +51,7 @@ def report(diagnostics: tuple[Diagnostic, ...]) -> None:
     """Log every diagnostic with its code; raise once if any is an error (nothing registered)."""
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     for d in diagnostics:
-        (pulumi.log.error if d.severity is Severity.ERROR else pulumi.log.warn)(str(d))
+        (pulumi.log.error if d.severity is Severity.ERROR else pulumi.log.warn)(safe.text(str(d)))
     if errors:
         codes = ", ".join(sorted({d.code for d in errors}))
         raise pulumi.RunError(
