@@ -68,6 +68,18 @@ def sample(docker_env: DockerEnv, blue_count: int = 3) -> dict[str, DeploymentSp
             "green": inference(docker_env, env={"SCORE_SCALE": "1.1"})}
 
 
+def router_errors(project: DockerProject) -> str:
+    """The router's own error lines (nginx error log on stderr), for a failure's message."""
+    logs = project.daemon.docker("logs", f"{project.name_prefix}{ENDPOINT}-router", check=False)
+    return "\n".join(line for line in logs.stderr.splitlines()
+                     if "[error]" in line or "[warn]" in line or "[crit]" in line)[-4000:]
+
+
+def covered(stream: Stream, results: list[Any]) -> None:
+    """The stream ran until it was stopped (not cut short by its request cap)."""
+    assert len(results) < stream.max_requests, "the stream hit its cap before the change ended"
+
+
 def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
@@ -117,12 +129,13 @@ def test_rolling_replacement_goes_batch_by_batch(live: DockerProject,
     changed["blue"] = inference(docker_env, "inference_r2", count=10)
     live.declare(changed, {"blue": 90, "green": 10})
     port, key = live.port(), live.key()
-    with EventWatch(live.daemon) as watch, Stream(port, threads=4, max_requests=20_000,
+    with EventWatch(live.daemon) as watch, Stream(port, threads=4, max_requests=200_000,
                                                   headers=auth(key)) as stream:
         started = time.monotonic()
         live.up()
         seconds = time.monotonic() - started
         results = stream.stop()
+    covered(stream, results)
     blue = watch.of("blue")
     print(f"\nrolling update of blue (10 instances): pulumi up {seconds:.1f} s, "
           f"{len(results)} requests, {len(failures(results))} failed, p99 "
@@ -130,7 +143,7 @@ def test_rolling_replacement_goes_batch_by_batch(live: DockerProject,
     failed = failures(results)
     assert not failed, (f"{len(failed)} failed: " + ", ".join(
         f"{r.status} at {r.started - results[0].started:.1f} s after {r.seconds:.1f} s "
-        f"{r.error or r.body[:60]!r}" for r in failed[:10]))
+        f"{r.error or r.body[:60]!r}" for r in failed[:10]) + "\n" + router_errors(live))
     assert len(results) > 100
     new_image = docker_env.images["inference_r2"]
     planned = batches(10)
@@ -176,7 +189,7 @@ def test_split_and_mirror_change_only_the_config_container(live: DockerProject,
                    if s["op"] != "same"
                    and not s["urn"].split("::")[2].split("$")[-1].startswith("mlplan:index:")}
         assert changed == {f"{ENDPOINT}-router-config": "replace"}, changed
-        with Stream(port, threads=4, max_requests=20_000, headers=auth(key)) as stream:
+        with Stream(port, threads=4, max_requests=200_000, headers=auth(key)) as stream:
             live.up()
             results = stream.stop()
         print(f"\n{traffic} mirror {mirror}: {len(results)} requests during up, "
@@ -197,8 +210,24 @@ def test_split_and_mirror_change_only_the_config_container(live: DockerProject,
             print(f"50/50 over 2000 requests: {observed}, chi-square p = {p:.3f}")
             assert p > 0.001, observed
     time.sleep(2)
-    live_answers = hammer(port, 400, threads=4, headers=auth(key))
+    copies_before = scored(live, "green")
+    live_answers = hammer(port, 1000, threads=4, headers=auth(key))
     assert not failures(live_answers, expect="blue")  # mirrored answers never reach a client
+    time.sleep(2)  # copies are sent in the background
+    copies = scored(live, "green") - copies_before
+    print(f"mirror 10%: green scored {copies} copies of 1000 live requests")
+    assert 50 <= copies <= 150, copies  # 10% +- 5 points (binomial sd 0.95 points)
+
+
+def scored(project: DockerProject, deployment: str) -> int:
+    """POST /score requests the deployment's instances answered, from their own logs."""
+    total = 0
+    for name, container in project.containers().items():
+        if container["labels"].get(labels.DEPLOYMENT) == deployment:
+            logs = project.daemon.docker("logs", name, check=False)
+            total += sum("POST /score" in line and "gunicorn.access" in line
+                         for line in (logs.stdout + logs.stderr).splitlines())
+    return total
 
 
 def test_bad_image_fails_in_the_first_batch_and_the_rest_keeps_serving(
@@ -214,11 +243,12 @@ def test_bad_image_fails_in_the_first_batch_and_the_rest_keeps_serving(
     bad["blue"] = inference(docker_env, "inference_broken", count=5)
     live.declare(bad, {"blue": 100, "green": 0})
     port, key = live.port(), live.key()
-    with Stream(port, threads=4, max_requests=20_000, headers=auth(key)) as stream:
+    with Stream(port, threads=4, max_requests=200_000, headers=auth(key)) as stream:
         started = time.monotonic()
         failed = live.up(check=False)
         seconds = time.monotonic() - started
         results = stream.stop()
+    covered(stream, results)
     output = failed.stdout + failed.stderr
     print(f"\nbad image: pulumi up exited {failed.returncode} after {seconds:.1f} s; "
           f"{len(results)} requests, {len(failures(results))} failed")
@@ -229,7 +259,7 @@ def test_bad_image_fails_in_the_first_batch_and_the_rest_keeps_serving(
     # The failed container, and the deployment's batch map beside it in the engine's log.
     assert "container failed to be in healthy state" in output, output[-3000:]
     assert "my-endpoint/blue rolls in 5 batches of 1 (batch 1: instance 0;" in output
-    assert not failures(results), failures(results)[:5]
+    assert not failures(results), (failures(results)[:5], router_errors(live))
     after = live.containers()
     for index in range(1, 5):  # batches 2-5 were never touched
         name = f"{ENDPOINT}-blue-{index}"
@@ -264,7 +294,7 @@ def test_promote_apply_for_real(live: DockerProject, docker_env: DockerEnv,
     live.declare(sample(docker_env), {"blue": 100, "green": 0})
     live.up()
     port, key = live.port(), live.key()
-    with Stream(port, threads=2, max_requests=50_000, headers=auth(key)) as stream:
+    with Stream(port, threads=2, max_requests=200_000, headers=auth(key)) as stream:
         done = mlplan(live, "promote", ENDPOINT, "--to", "green", "--stack", STACK, "--apply",
                       "--bake", "3")
         results = stream.stop()
@@ -286,7 +316,7 @@ def test_promote_apply_for_real(live: DockerProject, docker_env: DockerEnv,
     live.declare(current, {"green": 100, "red": 0})
     live.up()
     (tmp_path / "sample.json").write_text('{"data": [[5.1, 3.5, 1.4, 0.2]]}', encoding="utf-8")
-    with Stream(port, threads=2, max_requests=50_000, headers=auth(key)) as stream:
+    with Stream(port, threads=2, max_requests=200_000, headers=auth(key)) as stream:
         refused = mlplan(live, "promote", ENDPOINT, "--to", "red", "--stack", STACK, "--apply",
                          "--bake", "3", "--sample", str(tmp_path / "sample.json"))
         results = stream.stop()
@@ -308,6 +338,7 @@ def test_policy_pack_against_the_live_stack(live: DockerProject, docker_env: Doc
     quota below the need it fails with MLP402."""
     live.declare(sample(docker_env), {"blue": 90, "green": 10})
     live.up()
+    live.expect_no_changes()
     pack = policy_pack_copy(tmp_path)
     passing = live.pulumi.run("preview", "--policy-pack", str(pack), check=False)
     assert passing.returncode == 0, passing.stdout[-3000:] + passing.stderr[-3000:]
