@@ -13,6 +13,7 @@ from components.core.rollout import (
     batch_size,
     batches,
     peak_instances,
+    surges,
     update_steps,
 )
 
@@ -37,6 +38,21 @@ def test_schedule(name: str, n: int, size: int, count: int, peak: int) -> None:
 def test_describe_reads_like_the_review() -> None:
     assert RolloutSchedule.of(10).describe() == "10 instances: 5 batches of 2, peak 12"
     assert RolloutSchedule.of(1).describe() == "1 instance: 1 batch of 1, peak 2"
+
+
+SURGES = [
+    # name, target, exempt, surges
+    ("kubernetes surges one batch", "kubernetes", False, True),
+    ("exempt SKU on kubernetes: no surge quota", "kubernetes", True, False),
+    ("docker never surges", "docker", False, False),
+    ("docker, exempt", "docker", True, False),
+]
+
+
+@pytest.mark.parametrize(("name", "target", "exempt", "expected"), SURGES,
+                         ids=[s[0] for s in SURGES])
+def test_surges(name: str, target: str, exempt: bool, expected: bool) -> None:
+    assert surges(target, exempt) is expected
 
 
 BATCH_SCENARIOS = [
