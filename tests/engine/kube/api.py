@@ -124,8 +124,9 @@ class Api:
 class Recorder:
     """Records every watch event of a list path in a background thread, with its arrival time.
 
-    ``start()`` lists first (so the state before the change is known), then watches from that
-    resourceVersion; ``stop()`` ends it. ``events`` is ``[(t, type, object)]``.
+    ``start()`` lists first (so the state before the change is known: events of type
+    ``LISTED``), then watches from that resourceVersion; ``stop()`` ends it. ``events`` is
+    ``[(t, type, object)]``.
     """
 
     api: Api
@@ -138,7 +139,7 @@ class Recorder:
         listing = self.api.get(self.path)
         now = time.monotonic()
         for item in listing.get("items", []):
-            self.events.append((now, "ADDED", item))
+            self.events.append((now, "LISTED", item))
         rv = listing["metadata"]["resourceVersion"]
         sep = "&" if "?" in self.path else "?"
         self._thread = threading.Thread(target=self._run, args=(f"{self.path}{sep}"

@@ -47,28 +47,33 @@ class Timeline:
                 f"terminating), at least {self.min_ready} ready")
 
 
-def pod_timeline(events: Iterable[Event], after: float = 0.0) -> Timeline:
-    """Counts after every event; peaks and the ready minimum from time ``after`` on."""
+def pod_timeline(events: Iterable[Event]) -> Timeline:
+    """Counts after every event. ``LISTED`` events (the state before the change) are applied
+    together and give the first state; peaks and the ready minimum cover it and all later
+    states."""
     live: dict[str, dict[str, Any]] = {}
     out = Timeline()
-    first = True
-    for t, kind, pod in sorted(events, key=lambda e: e[0]):
+    ordered = sorted(events, key=lambda e: (e[0], e[1] != "LISTED"))
+    listed = sum(1 for e in ordered if e[1] == "LISTED")
+    measured = False
+    for index, (_t, kind, pod) in enumerate(ordered):
         uid = pod["metadata"]["uid"]
         out.uids.add(uid)
         if kind == "DELETED":
             live.pop(uid, None)
         else:
             live[uid] = pod
+        if index + 1 < listed:
+            continue  # the listing is one state
         pods = sum(1 for p in live.values() if not p["metadata"].get("deletionTimestamp"))
         ready = sum(1 for p in live.values() if _ready(p))
         state = (pods, ready)
         if not out.sequence or out.sequence[-1] != state:
             out.sequence.append(state)
-        if t >= after:
-            out.peak_pods = max(out.peak_pods, pods)
-            out.peak_present = max(out.peak_present, len(live))
-            out.min_ready = ready if first else min(out.min_ready, ready)
-            first = False
+        out.peak_pods = max(out.peak_pods, pods)
+        out.peak_present = max(out.peak_present, len(live))
+        out.min_ready = min(out.min_ready, ready) if measured else ready
+        measured = True
     current = [p for p in live.values() if not p["metadata"].get("deletionTimestamp")]
     out.final_pods = len(current)
     out.final_ready = sum(1 for p in current if _ready(p))
@@ -80,16 +85,21 @@ def pod_timeline(events: Iterable[Event], after: float = 0.0) -> Timeline:
 
 
 def rs_sequence(events: Iterable[Event]) -> list[tuple[int, ...]]:
-    """``spec.replicas`` of the ReplicaSets (oldest first) after each event, distinct states."""
+    """``spec.replicas`` of the ReplicaSets (oldest first) after each event, distinct states;
+    the ``LISTED`` ones give the first state."""
     replicas: dict[str, tuple[str, int]] = {}
     seq: list[tuple[int, ...]] = []
-    for _t, kind, rs in sorted(events, key=lambda e: e[0]):
+    ordered = sorted(events, key=lambda e: (e[0], e[1] != "LISTED"))
+    listed = sum(1 for e in ordered if e[1] == "LISTED")
+    for index, (_t, kind, rs) in enumerate(ordered):
         meta = rs["metadata"]
         if kind == "DELETED":
             replicas.pop(meta["uid"], None)
         else:
             replicas[meta["uid"]] = (meta["creationTimestamp"] + meta["name"],
                                      int(rs["spec"].get("replicas", 0)))
+        if index + 1 < listed:
+            continue
         state = tuple(n for _k, n in sorted(replicas.values()))
         if not seq or seq[-1] != state:
             seq.append(state)
