@@ -13,8 +13,13 @@ progress_run() {
   start=$(date +%s)
   echo "$label: started (usually about ${usual} s on a quiet 2-core machine)"
   (
-    trap 'exit 0' TERM
-    while sleep "${MLPLAN_HEARTBEAT_S:-30}"; do
+    # sleep in the background and wait for it: a TERM then ends the heartbeat at once (bash
+    # runs a trap only after a foreground command, which would hold the caller up to 30 s).
+    nap=""
+    trap 'kill $nap 2>/dev/null; exit 0' TERM
+    while :; do
+      sleep "${MLPLAN_HEARTBEAT_S:-30}" & nap=$!
+      wait "$nap"
       echo "$label: still working ($(( $(date +%s) - start )) s so far, usually about ${usual} s)"
     done
   ) &

@@ -290,8 +290,7 @@ def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: i
         "--service-cluster-ip-range", SERVICE_CIDR, "--controllers", "*"])
     _spawn(cluster, "kube-scheduler", [
         str(bin_dir / "kube-scheduler"), "--kubeconfig", kc, "--leader-elect=false",
-        "--bind-address", "127.0.0.1", "--secure-port", str(free_port()),
-        "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc])
+        "--bind-address", "127.0.0.1", "--secure-port", "0"])
     stages = sorted((share / "kwok-stages").glob("*.yaml"))
     if not stages:
         raise AssertionError(f"no kwok stage files in {share / 'kwok-stages'} "
