@@ -7,7 +7,7 @@ garbage collector are Kubernetes' own; kwok only plays the kubelets: it keeps th
 (heartbeat stage) and marks scheduled pods Running/Ready at once (no containers run).
 
 Nodes (``NODES``): 3 CPU nodes ``cpu-0..2`` (64 cores, 256Gi) and 2 GPU nodes ``gpu-0..1``
-(192 cores, 2048Gi, 8 ``nvidia.com/gpu``) with the label ``nvidia.com/gpu.present=true`` and
+(192 cores, 2Ti, 8 ``nvidia.com/gpu``) with the label ``nvidia.com/gpu.present=true`` and
 the taint ``nvidia.com/gpu:NoSchedule``, the target's defaults. Gateway API v1.3 CRDs
 (standard channel) are installed.
 
@@ -76,7 +76,7 @@ class NodeSpec:
 
 NODES = (
     *(NodeSpec(f"cpu-{i}", "64", "256Gi") for i in range(3)),
-    *(NodeSpec(f"gpu-{i}", "192", "2048Gi", gpus=8) for i in range(2)),
+    *(NodeSpec(f"gpu-{i}", "192", "2Ti", gpus=8) for i in range(2)),
 )
 
 
