@@ -8,8 +8,10 @@ Only what the tests need: JSON requests and a watch stream. Example::
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
+import socket
 import ssl
 import threading
 import time
@@ -93,22 +95,28 @@ class Api:
             raise
         return True
 
-    def stream(self, path: str, stop: threading.Event) -> Iterator[dict[str, Any]]:
-        """Watch events of a list path (``?watch=1`` is added) until ``stop`` is set."""
+    def stream(self, path: str, stop: threading.Event,
+               opened: Callable[[http.client.HTTPSConnection], None] = lambda c: None,
+               ) -> Iterator[dict[str, Any]]:
+        """Watch events of a list path (``?watch=1`` is added) until ``stop`` is set or the
+        connection is shut down (``opened`` receives it, so another thread can do that)."""
         sep = "&" if "?" in path else "?"
-        conn = self._conn(timeout=1.0)
+        conn = self._conn(timeout=None)
         conn.request("GET", f"{path}{sep}watch=1&allowWatchBookmarks=false",
                      headers={"Authorization": f"Bearer {self.token}"})
         resp = conn.getresponse()
         if resp.status != 200:
             raise ApiError("WATCH", path, resp.status, resp.read().decode("utf-8", "replace"))
+        opened(conn)
         buf = b""
         try:
             while not stop.is_set():
                 try:
                     chunk = resp.read1(65536)
-                except TimeoutError:
-                    continue
+                except (OSError, ValueError, http.client.HTTPException):
+                    if stop.is_set():
+                        return
+                    raise
                 if not chunk:
                     return
                 buf += chunk
@@ -148,9 +156,12 @@ class Recorder:
         self._thread.start()
         return self
 
+    def _opened(self, conn: http.client.HTTPSConnection) -> None:
+        self._conn = conn
+
     def _run(self, path: str) -> None:
         try:
-            for event in self.api.stream(path, self._stop):
+            for event in self.api.stream(path, self._stop, self._opened):
                 if event.get("type") == "ERROR":
                     self.errors.append(json.dumps(event.get("object", {}))[:500])
                     return
@@ -160,6 +171,10 @@ class Recorder:
 
     def stop(self) -> list[tuple[float, str, dict[str, Any]]]:
         self._stop.set()
+        conn = getattr(self, "_conn", None)
+        if conn is not None and conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
         self._thread.join(timeout=10)
         if self.errors:
             raise AssertionError(f"watch of {self.path} failed: {self.errors}")

@@ -186,17 +186,18 @@ def _ready(cluster: Cluster, name: str, check: Callable[[], Any], usual_s: int,
     say(f"kube cluster: waiting for {name} (usually about {usual_s} s)")
     deadline = start + START_TIMEOUT_S
     beat = start
+    last = "not ready"
     while True:
         cluster.check_alive()
         try:
             if check():
                 break
-        except (OSError, ApiError, ValueError):
-            pass
+        except (OSError, ApiError, ValueError, KeyError, TypeError) as e:
+            last = f"{type(e).__name__}: {e}"
         now = time.monotonic()
         if now > deadline:
-            raise AssertionError(f"{name} was not ready after {START_TIMEOUT_S} s; last lines "
-                                 f"of its log:\n{cluster.log_tail(name.split()[0])}")
+            raise AssertionError(f"{name} was not ready after {START_TIMEOUT_S} s ({last}); last "
+                                 f"lines of its log:\n{cluster.log_tail(name.split()[0])}")
         if now - beat >= 30:
             beat = now
             say(f"kube cluster: still waiting for {name} ({now - start:.0f} s so far)")
@@ -311,7 +312,7 @@ def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: i
     def nodes_ready() -> bool:
         nodes = api.items("/api/v1/nodes")
         ready = [n for n in nodes if any(c["type"] == "Ready" and c["status"] == "True"
-                                         for c in n.get("status", {}).get("conditions", []))]
+                                         for c in (n.get("status") or {}).get("conditions") or [])]
         return len(ready) == len(NODES)
 
     _ready(cluster, "kwok nodes", nodes_ready, 3, say)
@@ -320,7 +321,7 @@ def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: i
         crds = api.items("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
         return bool(crds) and all(
             any(c["type"] == "Established" and c["status"] == "True"
-                for c in crd.get("status", {}).get("conditions", [])) for crd in crds)
+                for c in (crd.get("status") or {}).get("conditions") or []) for crd in crds)
 
     _ready(cluster, "Gateway API CRDs", crds_established, 2, say)
     _ready(cluster, "kube-controller-manager (default service account)",
