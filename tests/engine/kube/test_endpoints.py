@@ -134,6 +134,8 @@ def test_autoscaled_deployment_gets_its_hpa(
     """A ``target_utilization`` deployment: an HPA ``min..max`` at the CPU target, no replicas
     in the Deployment (the HPA owns them), and the apply is still stable."""
     write_endpoint(project_copy, "hpa", "auto", {"web": {
+        "$schema": "https://azuremlschemas.azureedge.net/latest/"
+                   "kubernetesOnlineDeployment.schema.json",
         "instance_count": 2, "readiness_probe": FAST_PROBE,
         "scale_settings": {"type": "target_utilization", "min_instances": 2,
                            "max_instances": 4, "target_utilization_percentage": 70}}},
@@ -221,7 +223,7 @@ def test_surging_roll_of_exempt_sku_is_refused_by_the_quota(
     """Why exempt SKUs roll without surge: they reserve only N, so with the namespace quota the
     API server refuses a surge pod, and a maxSurge/maxUnavailable 0 roll cannot move at all.
     (Patched by hand past mlplan; the manifests mlplan writes roll with maxSurge 0.)"""
-    write_endpoint(project_copy, "exempt", "ex", {"big": {
+    write_endpoint(project_copy, "exempt", "exempt", {"big": {
         "instance_type": "Standard_NC24ads_A100_v4", "instance_count": 5,
         "readiness_probe": FAST_PROBE}}, {"big": 100})
     write_stack(project_copy, "k", namespace, endpoints=["stacks/exempt/endpoints"],
@@ -230,7 +232,7 @@ def test_surging_roll_of_exempt_sku_is_refused_by_the_quota(
     pulumi = bind(pulumi_in(project_copy), cluster)
     pulumi.run("stack", "init", "k")
     up(pulumi)
-    path = ns_path(namespace, "deployments", "ex-big")
+    path = ns_path(namespace, "deployments", "exempt-big")
     assert api.get(path)["spec"]["strategy"]["rollingUpdate"] == \
         {"maxSurge": 0, "maxUnavailable": 1}
     api.merge_patch(path, {"spec": {
@@ -311,7 +313,7 @@ def test_quota_admits_the_plan_and_refuses_what_mlplan_rejects(
     """With ``resourceQuota: true`` the planned change (a scale-up with its surge room) is
     admitted; a scale that mlplan rejects (MLP401) is refused by the API server when forced
     past mlplan (``kubectl scale``-style patch), and so is a pod beyond the reservation."""
-    folder = write_endpoint(project_copy, "quota", "q", {
+    folder = write_endpoint(project_copy, "quota", "quota", {
         "blue": {"instance_count": 3, "readiness_probe": FAST_PROBE}}, {"blue": 100})
     write_stack(project_copy, "k", namespace, endpoints=["stacks/quota/endpoints"],
                 quota={"standardDSv2Family": 32, "total": 32}, resourceQuota=True,
@@ -334,7 +336,7 @@ def test_quota_admits_the_plan_and_refuses_what_mlplan_rejects(
     plan = mlplan(project_copy, "plan", "--stack", "k")
     assert plan.returncode == 1 and "MLP401" in plan.stdout + plan.stderr, plan.stdout
     # Forced past mlplan: the ResourceQuota (6 blue pods, 3 routers) lets one more blue pod in.
-    api.merge_patch(ns_path(namespace, "deployments", "q-blue"), {"spec": {"replicas": 7}})
+    api.merge_patch(ns_path(namespace, "deployments", "quota-blue"), {"spec": {"replicas": 7}})
 
     def refused() -> list[str]:
         return [e["message"] for e in api.items(ns_path(namespace, "events"))
@@ -367,7 +369,7 @@ def test_split_change_keeps_instance_pods(
 ) -> None:
     """90/10 -> 50/50: every instance pod keeps its UID; in nginx mode only the router rolls,
     in gateway-api mode only the HTTPRoute (validated by the real CRD) changes."""
-    folder = write_endpoint(project_copy, "split", "s", {
+    folder = write_endpoint(project_copy, "split", "split", {
         "blue": {"instance_count": 2, "readiness_probe": FAST_PROBE},
         "green": {"instance_count": 2, "readiness_probe": FAST_PROBE}},
         {"blue": 90, "green": 10})
@@ -386,7 +388,7 @@ def test_split_change_keeps_instance_pods(
                 if not p["metadata"].get("deletionTimestamp")}
 
     instances, routers = uids("instance"), uids("router")
-    route_before = api.get(ns_path(namespace, "httproutes", "s")) if mode != "nginx" else None
+    route_before = api.get(ns_path(namespace, "httproutes", "split")) if mode != "nginx" else None
     edit_endpoint(folder, traffic={"blue": 50, "green": 50})
     up(pulumi)
     assert uids("instance") == instances
@@ -397,10 +399,10 @@ def test_split_change_keeps_instance_pods(
              f"replaced ({len(routers)} -> {len(after)} new)")
     else:
         assert routers == set() == uids("router")
-        route = api.get(ns_path(namespace, "httproutes", "s"))
+        route = api.get(ns_path(namespace, "httproutes", "split"))
         assert route_before is not None
         weights = {b["name"]: b["weight"] for b in route["spec"]["rules"][-1]["backendRefs"]}
-        assert weights == {"s-blue": 50, "s-green": 50}, weights
+        assert weights == {"split-blue": 50, "split-green": 50}, weights
         assert route["metadata"]["generation"] == route_before["metadata"]["generation"] + 1
         note(f"(e) gateway-api: {len(instances)} instance pods kept their UIDs; HTTPRoute "
              f"generation {route_before['metadata']['generation']} -> "
