@@ -83,6 +83,10 @@ class Api:
     def merge_patch(self, path: str, body: Any) -> Any:
         return self.request("PATCH", path, body, "application/merge-patch+json")
 
+    def strategic_patch(self, path: str, body: Any) -> Any:
+        """Kubernetes' strategic merge patch: lists such as ``containers`` merge by name."""
+        return self.request("PATCH", path, body, "application/strategic-merge-patch+json")
+
     def delete(self, path: str) -> Any:
         return self.request("DELETE", path)
 

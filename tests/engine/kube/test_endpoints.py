@@ -235,7 +235,7 @@ def test_surging_roll_of_exempt_sku_is_refused_by_the_quota(
     path = ns_path(namespace, "deployments", "exempt-big")
     assert api.get(path)["spec"]["strategy"]["rollingUpdate"] == \
         {"maxSurge": 0, "maxUnavailable": 1}
-    api.merge_patch(path, {"spec": {
+    api.strategic_patch(path, {"spec": {
         "strategy": {"rollingUpdate": {"maxSurge": "20%", "maxUnavailable": 0}},
         "template": {"spec": {"containers": [{"name": "inference", "image": IMAGE_V2}]}}}})
 
