@@ -8,6 +8,7 @@ placement, ResourceQuota admission, and garbage collection on destroy.
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -284,9 +285,14 @@ def test_gpu_and_cpu_placement_and_unschedulable_gpu_deployment(
     write_endpoint(project_copy, "place", "place", {"huge": {
         "instance_type": "Standard_NC6s_v3", "instance_count": 13,
         "readiness_probe": FAST_PROBE}}, {"cpu": 50, "gpu": 50, "huge": 0})
-    budget = ko.DEFAULT_AWAIT_S
+    state, _root = load(project_copy, "k")
+    (huge,) = [d for e in state.endpoints for d in e.deployments if d.name == "huge"]
+    budget = ko.await_seconds(huge)  # the Deployment's customTimeouts: 600 s (the floor)
     start = time.monotonic()
-    failed = pulumi.run("up", "--yes", "--skip-preview", check=False)
+    # The harness's usual 600 s command timeout equals this budget: give pulumi its own.
+    failed = subprocess.run(["pulumi", "up", "--yes", "--skip-preview", "--non-interactive"],
+                            cwd=pulumi.cwd, env=pulumi.env, capture_output=True, text=True,
+                            timeout=budget + 300, check=False)
     took = time.monotonic() - start
     out = failed.stdout + failed.stderr
     pending = [p for p in api.items(ns_path(namespace, "pods") +
