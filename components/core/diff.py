@@ -12,16 +12,18 @@ create                ``+``   new endpoint or deployment
 update                ``~``   changed in place: traffic (router reload), scale, metadata
 create-then-delete    ``+/-`` new copy first, old deleted after: Kubernetes rolling pods
                               (surge), a renamed deployment, a target switch
-delete-then-create    ``-/+`` old copy deleted first: Docker instance containers, per batch
+delete-then-create    ``-/+`` old copy deleted first: Docker instance containers, per batch;
+                              Kubernetes pods of SKUs exempt from the 20% quota surge
 delete                ``-``   removed; Pulumi runs deletes last, after traffic moved
 no-op                         nothing changes
 ====================  ======  ==========================================================
 
 Example: blue's image changes on 10 instances on Docker -> ``delete-then-create``, roll
 ``10 instances: 5 batches of 2, peak 10, at least 8 serving``; the same on Kubernetes ->
-``create-then-delete``, ``10 instances: 5 batches of 2, peak 12, at least 10 serving``.
-instance_count 3 -> 10 alone -> ``update`` (scale); with an image change too -> scale first,
-then roll, plus MLP301.
+``create-then-delete``, ``10 instances: 5 batches of 2, peak 12, at least 10 serving`` (for an
+exempt SKU such as Standard_NC24ads_A100_v4: ``delete-then-create``, ``..., peak 10, at least 8
+serving``, which is what it reserved). instance_count 3 -> 10 alone -> ``update`` (scale); with
+an image change too -> scale first, then roll, plus MLP301.
 
 Pure: no I/O. Values of secret-looking fields (``*_KEY``, ``password``, ``token``...) and Pulumi
 ``secure:`` values are masked before they reach any renderer.
@@ -162,8 +164,9 @@ class Roll:
 
     ``order`` is ``create-then-delete`` when the target surges (Kubernetes RollingUpdate with
     maxSurge 20%, maxUnavailable 0: peak ``N + batch``, all N keep serving) and
-    ``delete-then-create`` when it cannot (Docker: containers keep their names, so a batch is
-    stopped before its replacements start: peak N, ``N - batch`` serving).
+    ``delete-then-create`` when it cannot (Docker: containers keep their names; Kubernetes with
+    an exempt SKU: its quota holds no surge; see ``rollout.surges``), so a batch is stopped
+    before its replacements start: peak N, ``N - batch`` serving.
     Example: 10 on Kubernetes -> ``10 instances: 5 batches of 2, peak 12, at least 10
     serving``; on Docker -> ``10 instances: 5 batches of 2, peak 10, at least 8 serving``.
     """
@@ -644,10 +647,11 @@ def _span(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
 
 
-def _roll(endpoint: str, deployment: str, instances: int, target: str) -> Roll:
+def _roll(endpoint: str, deployment: str, instances: int, target: str, exempt: bool) -> Roll:
     """Docker batches name the containers; Kubernetes picks the pods itself, so its batches
-    count replicas (``replica 0``, ``replica 1``...)."""
-    order = Action.CREATE_THEN_DELETE if target == "kubernetes" else Action.DELETE_THEN_CREATE
+    count replicas (``replica 0``, ``replica 1``...). The order: ``rollout.surges``."""
+    order = Action.CREATE_THEN_DELETE if rollout.surges(target, exempt) \
+        else Action.DELETE_THEN_CREATE
     if target == "kubernetes":
         batches = tuple(tuple(f"replica {i}" for i in b) for b in rollout.batches(instances))
     else:
@@ -710,9 +714,11 @@ def _deployment_change(
     effects = {c.effect for c in changes}
     rolls = Effect.ROLL in effects
     before_n, after_n = old.dep.instance_count, new.dep.instance_count
+    exempt = new.state is not None and new.state.size.exempt
+    surge = rollout.surges(target, exempt)
     steps = tuple(
         Step(s.kind, s.from_instances, s.to_instances,
-             _roll(endpoint, name, s.to_instances, target) if s.kind == "roll" else None)
+             _roll(endpoint, name, s.to_instances, target, exempt) if s.kind == "roll" else None)
         for s in rollout.update_steps(before_n, after_n, rolls))
     reasons = []
     found: list[Diagnostic] = []
@@ -725,10 +731,16 @@ def _deployment_change(
                        "keep running")
     if rolls:
         rolled = ", ".join(c.path for c in changes if c.effect is Effect.ROLL)
-        if target == "kubernetes":
+        if target == "kubernetes" and surge:
             reasons.append(f"rolling update ({rolled}): Kubernetes starts a batch of new pods, "
                            "then stops a batch of old ones (maxSurge 20%, maxUnavailable 0); "
                            "the Deployment is updated in place")
+        elif target == "kubernetes":
+            reasons.append(f"rolling update ({rolled}): Kubernetes stops a batch of old pods, "
+                           "then starts their replacements (maxSurge 0, maxUnavailable one "
+                           "batch: the instance type is exempt from the 20% surge reservation, "
+                           "so the quota has no room for extra pods); the Deployment is "
+                           "updated in place")
         else:
             reasons.append(f"rolling replacement ({rolled}): Docker cannot change these in a "
                            "running container, so each batch is deleted, then recreated; the "
@@ -748,8 +760,7 @@ def _deployment_change(
             if reason not in reasons:
                 reasons.append(reason)
     if rolls:
-        action = Action.CREATE_THEN_DELETE if target == "kubernetes" \
-            else Action.DELETE_THEN_CREATE
+        action = Action.CREATE_THEN_DELETE if surge else Action.DELETE_THEN_CREATE
     elif changes:
         action = Action.UPDATE
     else:

@@ -58,7 +58,7 @@ from components.core.diagnostics import Diagnostic, Location, error
 from components.core.kubernetes_settings import KubernetesSettings, VolumeSource
 from components.core.model import Route
 from components.core.quota import reserved_instances
-from components.core.rollout import batch_size
+from components.core.rollout import batch_size, surges
 from components.core.router import NginxRuntime
 from components.core.routing import INFERENCE_PORT
 from components.core.state import DeploymentState, DesiredState, EndpointState
@@ -340,9 +340,9 @@ def replicas(dep: DeploymentState) -> int | None:
 def rolling_strategy(dep: DeploymentState) -> tuple[int | str, int | str]:
     """(maxSurge, maxUnavailable). Examples: DS3_v2 -> ("20%", 0); 5 x NC24ads_A100_v4
     (exempt) -> (0, 1); 10 of them -> (0, 2)."""
-    if dep.size.exempt:
-        return 0, ("20%" if autoscaler(dep) is not None else dep.rollout.batch_size)
-    return "20%", 0
+    if surges("kubernetes", dep.size.exempt):
+        return "20%", 0
+    return 0, ("20%" if autoscaler(dep) is not None else dep.rollout.batch_size)
 
 
 def peak_pods(dep: DeploymentState, instances: int) -> int:

@@ -90,6 +90,11 @@ ACTIONS = [
     ("image change on kubernetes: surge roll", state({"blue": 100}, {"blue": BLUE}, target=K8S),
      state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2")}, target=K8S),
      Action.NO_OP, {"blue": Action.CREATE_THEN_DELETE}),
+    ("image change of an exempt SKU on kubernetes: delete-first roll, no surge quota",
+     state({"blue": 100}, {"blue": dep("blue", sku="Standard_NC24ads_A100_v4")}, target=K8S),
+     state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2",
+                                       sku="Standard_NC24ads_A100_v4")}, target=K8S),
+     Action.NO_OP, {"blue": Action.DELETE_THEN_CREATE}),
     ("instance type change rolls", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", sku="Standard_NC6s_v3")}),
      Action.NO_OP, {"blue": Action.DELETE_THEN_CREATE}),
@@ -157,6 +162,37 @@ def test_roll_schedules_follow_the_target() -> None:
                                      target=K8S)), "blue").roll
     assert k8s is not None
     assert k8s.describe() == "10 instances: 5 batches of 2, peak 12, at least 10 serving"
+
+
+A100 = "Standard_NC24ads_A100_v4"
+# (name, sku, N, order, peak, fewest serving, reason fragment): what the Deployment controller
+# did on a real API server with the manifests of kubernetes_objects.rolling_strategy.
+K8S_ROLLS = [
+    ("surging SKU: one batch extra", "Standard_DS3_v2", 10, Action.CREATE_THEN_DELETE, 12, 10,
+     "maxSurge 20%, maxUnavailable 0"),
+    ("exempt SKU: one batch out, never above N", A100, 10, Action.DELETE_THEN_CREATE, 10, 8,
+     "maxSurge 0, maxUnavailable one batch"),
+    ("exempt SKU, 3 instances", A100, 3, Action.DELETE_THEN_CREATE, 3, 2,
+     "maxSurge 0, maxUnavailable one batch"),
+]
+
+
+@pytest.mark.parametrize(("name", "sku", "n", "order", "peak", "serving", "why"), K8S_ROLLS,
+                         ids=[r[0] for r in K8S_ROLLS])
+def test_kubernetes_roll_matches_the_manifests(name: str, sku: str, n: int, order: Action,
+                                               peak: int, serving: int, why: str) -> None:
+    """Review's roll of an image change on Kubernetes is the manifests' strategy: peak and
+    fewest serving pods equal what the quota reserved (N + batch, or N when exempt)."""
+    base = state({"blue": 100}, {"blue": dep("blue", n, sku=sku)}, target=K8S)
+    head = state({"blue": 100}, {"blue": dep("blue", n, "example/scorer:2", sku=sku)},
+                 target=K8S)
+    change = only_deployment(plan(base, head), "blue")
+    roll = change.roll
+    assert roll is not None
+    assert (change.action, roll.order, roll.peak, roll.min_in_service) == \
+        (order, order, peak, serving)
+    assert roll.peak == reserved_instances(n, exempt=sku == A100)
+    assert any(why in reason for reason in change.reasons), change.reasons
 
 
 def test_scale_with_a_roll_scales_first_and_warns_mlp301() -> None:

@@ -13,6 +13,7 @@ from components.core.rollout import (
     batch_size,
     batches,
     peak_instances,
+    surges,
     update_steps,
 )
 
@@ -45,6 +46,21 @@ def test_describe_reads_the_same_in_plan_and_review() -> None:
             == "3 instances: 3 batches of 1, peak 3, at least 2 serving")
     assert (RolloutSchedule.of(1).describe()
             == "1 instance: 1 batch of 1, peak 2, at least 1 serving")
+
+
+SURGES = [
+    # name, target, exempt, surges
+    ("kubernetes surges one batch", "kubernetes", False, True),
+    ("exempt SKU on kubernetes: no surge quota", "kubernetes", True, False),
+    ("docker never surges", "docker", False, False),
+    ("docker, exempt", "docker", True, False),
+]
+
+
+@pytest.mark.parametrize(("name", "target", "exempt", "expected"), SURGES,
+                         ids=[s[0] for s in SURGES])
+def test_surges(name: str, target: str, exempt: bool, expected: bool) -> None:
+    assert surges(target, exempt) is expected
 
 
 BATCH_SCENARIOS = [
