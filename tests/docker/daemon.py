@@ -41,7 +41,9 @@ from typing import IO
 HERE = Path(__file__).resolve().parent
 START_TIMEOUT_S = 60
 STOP_TIMEOUT_S = 30
-POOL = "172.30.0.0/16"
+#: Address pool of the daemon's networks; another value lets a second run (a benchmark beside
+#: the suite) keep its own networks and its own FORWARD rule.
+POOL = os.environ.get("MLPLAN_DOCKER_POOL", "172.30.0.0/16")
 ADDRESS_POOL = f"base={POOL},size=24"
 RULE = ["FORWARD", "-s", POOL, "-d", POOL, "-m", "comment", "--comment", "mlplan-e2e",
         "-j", "ACCEPT"]
