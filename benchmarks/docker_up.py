@@ -66,6 +66,9 @@ def main() -> int:
             results = stream.stop()
         destroy = timed(lambda: pulumi.run("destroy", "--yes"))
     p99_ms = percentile([r.seconds for r in results], 99) * 1000
+    for failed in failures(results):
+        print(f"failed request: status {failed.status} after {failed.seconds:.2f} s "
+              f"{failed.error or failed.body[:80]!r}")
     print(f"first up (6 instances): {first:.1f} s; unchanged up: {unchanged:.1f} s; "
           f"scale blue 3 -> 10: {scale:.1f} s; rolling update of 10 (5 batches of 2): "
           f"{roll:.1f} s with {len(results)} requests, {len(failures(results))} failed, "
