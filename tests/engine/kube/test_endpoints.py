@@ -201,21 +201,22 @@ def test_rolling_update_matches_review(
                 if kind == "ADDED" and e.get("reason") == "FailedCreate"]
     cores = {"Standard_DS3_v2": 4, "Standard_NC24ads_A100_v4": 24}[instance_type]
     note(f"(b) {instance_type} x {n}: review {dep['actions']} '{roll['summary']}' peak "
-         f"{roll['peak']} min serving {roll['min_in_service']}, quota peak {family['peak']} "
-         f"cores; observed {seen.describe()}; ReplicaSets (old, new) {replica_sets}; "
+         f"{roll['peak_instances']} min serving {roll['min_serving_instances']}, quota peak "
+         f"{family['peak']} cores; observed {seen.describe()}; ReplicaSets (old, new) {replica_sets}; "
          f"pulumi up {took:.0f} s; FailedCreate events {len(refusals)}")
     assert seen.final_pods == seen.final_ready == n, seen
     assert seen.images == {IMAGE_V2: n}, seen.images
-    assert seen.peak_pods == roll["peak"], seen.describe()
-    assert seen.min_ready == roll["min_in_service"], seen.describe()
-    assert family["peak"] == roll["peak"] * cores, (family, roll)
+    assert seen.peak_pods == roll["peak_instances"], seen.describe()
+    assert seen.min_ready == roll["min_serving_instances"], seen.describe()
+    assert family["peak"] == roll["peak_instances"] * cores, (family, roll)
     # At the exact limit a surge pod can be refused for a moment: quota admission counts a
     # deleted pod until the quota controller has released it (a terminating pod counts until
     # it is gone). The ReplicaSet controller retries; the roll completes within the limit.
     assert all("exceeded quota: mlplan-quota" in m for m in refusals), refusals
-    assert seen.peak_present <= roll["peak"], seen.describe()
+    assert seen.peak_present <= roll["peak_instances"], seen.describe()
     if instance_type == "Standard_DS3_v2":  # Azure's rule for surging SKUs
-        assert roll["peak"] == n + batch_size(n) and roll["min_in_service"] == n
+        assert roll["peak_instances"] == n + batch_size(n)
+        assert roll["min_serving_instances"] == n
 
 
 def test_surging_roll_of_exempt_sku_is_refused_by_the_quota(
