@@ -202,8 +202,8 @@ def test_rolling_update_matches_review(
     cores = {"Standard_DS3_v2": 4, "Standard_NC24ads_A100_v4": 24}[instance_type]
     note(f"(b) {instance_type} x {n}: review {dep['actions']} '{roll['summary']}' peak "
          f"{roll['peak_instances']} min serving {roll['min_serving_instances']}, quota peak "
-         f"{family['peak']} cores; observed {seen.describe()}; ReplicaSets (old, new) {replica_sets}; "
-         f"pulumi up {took:.0f} s; FailedCreate events {len(refusals)}")
+         f"{family['peak']} cores; observed {seen.describe()}; ReplicaSets (old, new) "
+         f"{replica_sets}; pulumi up {took:.0f} s; FailedCreate events {len(refusals)}")
     assert seen.final_pods == seen.final_ready == n, seen
     assert seen.images == {IMAGE_V2: n}, seen.images
     assert seen.peak_pods == roll["peak_instances"], seen.describe()
