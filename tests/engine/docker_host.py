@@ -162,7 +162,6 @@ class Event:
     action: str  # create, start, kill, die, destroy, health_status: healthy, ...
     name: str
     deployment: str
-    index: int  # instance index (-1: not an instance)
     image: str
 
 
@@ -199,7 +198,6 @@ class EventWatch:
                 at=raw.get("timeNano", 0) / 1e9 - self.started,
                 action=str(raw.get("Action") or raw.get("status", "")),
                 name=attrs.get("name", ""), deployment=attrs.get(labels.DEPLOYMENT, ""),
-                index=int(attrs.get(labels.INSTANCE, "-1") or -1),
                 image=attrs.get(labels.IMAGE, "")))
 
     def __exit__(self, *exc: object) -> None:

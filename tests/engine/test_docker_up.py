@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import pytest
 from components.core import labels
 from components.core.rollout import batches
 from tests.dataplane.harness import Client, Stream, chi_square_p, failures, hammer, percentile
-from tests.engine.conftest import DockerEnv, Engine, Pulumi, engine_env
+from tests.engine.conftest import VENV, DockerEnv, Engine, Pulumi, engine_env
 from tests.engine.docker_host import (
     ENDPOINT,
     STACK,
@@ -273,17 +272,10 @@ def test_bad_image_fails_in_the_first_batch_and_the_rest_keeps_serving(
 
 
 def mlplan(project: DockerProject, *args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(project.pulumi.env)
-    return subprocess.run([str(Path(os.environ.get("VIRTUAL_ENV", "")) / "bin" / "mlplan")
-                           if os.environ.get("VIRTUAL_ENV") else _mlplan_binary(), *args],
-                          cwd=project.root, env=env, capture_output=True, text=True,
+    """The project's own ``mlplan`` with the stack's engine environment (backend, DOCKER_HOST)."""
+    return subprocess.run([str(VENV / "bin" / "mlplan"), *args], cwd=project.root,
+                          env=dict(project.pulumi.env), capture_output=True, text=True,
                           timeout=1200, check=False)
-
-
-def _mlplan_binary() -> str:
-    from tests.engine.conftest import VENV
-
-    return str(VENV / "bin" / "mlplan")
 
 
 def test_promote_apply_for_real(live: DockerProject, docker_env: DockerEnv,
