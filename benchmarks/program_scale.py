@@ -2,7 +2,7 @@
 
 Each endpoint has 2 deployments x 5 instances (Standard_DS2_v2) on the Docker target: per
 endpoint 16 resources plus components. The program is the real one (``stacks/``'s
-``components.targets.program.run``) reading a generated project; mocks answer every
+``mlplan.edge.program.run``) reading a generated project; mocks answer every
 registration at once, so the figure is the program's own cost (parse, plan, register).
 Run: ``.venv/bin/python benchmarks/program_scale.py``.
 """
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import pulumi
 
-from components.targets.program import run
+from mlplan.edge.program import run
 from tests.targets.harness import run_program
 
 SIZES = (10, 100)

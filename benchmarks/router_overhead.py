@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from components.core.router import RouterBackend, RouterConfig
+from mlplan.router.nginx import RouterBackend, RouterConfig
 from tests.dataplane.harness import (
     Instance,
     Result,

@@ -5,7 +5,7 @@ the targets stamp) and runs the core rules, then reports only its own codes, eac
 as ``<code> <message>`` on the resource it concerns. Same codes and messages as ``mlplan plan``.
 
 Both targets: the facts come from the Docker containers or the Kubernetes objects
-(``components.core.policy_facts``). Kubernetes instances must also have liveness probes
+(``mlplan.rules.facts``). Kubernetes instances must also have liveness probes
 (``check_liveness`` is set per endpoint for Kubernetes facts). An endpoint whose callers are
 checked by a Gateway (routerMode gateway-api) gets MLP504 as a warning, reported by the advisory
 ``mlplan-auth-gateway`` (the pack cannot see Gateway policies); ``mlplan-auth-enabled`` reports
@@ -33,17 +33,17 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from components.core import codes
-from components.core.diagnostics import Diagnostic, Severity
-from components.core.policy_facts import PlainResource, facts_from_resources
-from components.core.rules import (
+from mlplan.domain import codes
+from mlplan.domain.diagnostics import Diagnostic, Severity
+from mlplan.domain.settings import Limits, quota_from_cores
+from mlplan.rules.facts import PlainResource, facts_from_resources
+from mlplan.rules.policy import (
     DEFAULT_MIN_INSTANCES,
     EndpointFacts,
     RuleOptions,
     check_endpoint,
     check_stack,
 )
-from components.core.settings import Limits, quota_from_cores
 
 ADVISORY, MANDATORY = EnforcementLevel.ADVISORY, EnforcementLevel.MANDATORY
 

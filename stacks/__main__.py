@@ -1,5 +1,5 @@
-"""mlplan's Pulumi program: everything lives in components.targets.program (kept thin here)."""
+"""mlplan's Pulumi program: everything lives in mlplan.edge.program (kept thin here)."""
 
-from components.targets.program import run
+from mlplan.edge.program import run
 
 run()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cli import main
+from mlplan.edge.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "tests" / "fixtures" / "azureml-examples"
@@ -135,7 +135,7 @@ def test_outside_a_project_needs_paths(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_plan_never_imports_pulumi() -> None:
-    probe = ("import sys; from components.cli import main; code = main(['plan', '--format', "
+    probe = ("import sys; from mlplan.edge.cli import main; code = main(['plan', '--format', "
              "'json']); assert code == 0, code; "
              "assert not [m for m in sys.modules if m.startswith('pulumi')], 'pulumi imported'")
     done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,

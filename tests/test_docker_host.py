@@ -1,4 +1,4 @@
-"""Asking the Docker host (components/docker_host.py) over a real unix socket."""
+"""Asking the Docker host (mlplan.targets.docker.host) over a real unix socket."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from components import docker_host
-from components.core.docker_plan import DockerHost
+from mlplan.targets.docker import host as docker_host
+from mlplan.targets.docker.plan import DockerHost
 
 
 def serve_once(path: Path, response: bytes) -> threading.Thread:

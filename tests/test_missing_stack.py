@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cli import main
+from mlplan.edge.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 REAL_ERROR = ("stacks/Pulumi.nope.yaml: error MLP120: stack 'nope' has no config file "

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
-from components.cli import main
-from components.core import labels
-from components.targets import program
+from mlplan.domain import labels
+from mlplan.edge import program
+from mlplan.edge.cli import main
 from tests.targets.harness import Recorded, by_type, one, run_program
 
 REPO = Path(__file__).resolve().parents[1]

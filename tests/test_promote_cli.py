@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cli import main
+from mlplan.edge.cli import main
 from tests.targets.projects import make_project
 
 ENDPOINT_FILE = "stacks/endpoints/endpoint.yml"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from components.core import promote
-from components.core.spec import SourceText, parse
-from components.promote_apply import GateResult, apply, gate
-from components.promote_io import TAG_FROM, apply_step, load, rollback_split, write_rollback
-from components.targets.program import load as load_state
+from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.program import load as load_state
+from mlplan.edge.promote_apply import GateResult, apply, gate
+from mlplan.edge.promote_io import TAG_FROM, apply_step, load, rollback_split, write_rollback
+from mlplan.planning import promote
 from tests.targets.projects import make_project
 
 ENDPOINT_FILE = "stacks/endpoints/endpoint.yml"

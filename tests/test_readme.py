@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pytest
 
-from components.cli import build_parser
-from components.core.codes import catalogue
+from mlplan.domain.codes import catalogue
+from mlplan.edge.cli import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from components import io, review_io
-from components.cli import main
+from mlplan.edge import io, review_io
+from mlplan.edge.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 PREVIEW = REPO / "tests" / "fixtures" / "preview"
@@ -375,7 +375,7 @@ def test_secrets_never_reach_the_review(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_review_never_imports_pulumi(tmp_path: Path) -> None:
-    probe = ("import sys; from components.cli import main; "
+    probe = ("import sys; from mlplan.edge.cli import main; "
              "code = main(['review', '--preview-json', sys.argv[1], '--format', 'json']); "
              "assert code == 0, code; "
              "assert not [m for m in sys.modules if m.startswith('pulumi')], 'pulumi imported'")
@@ -388,7 +388,7 @@ def test_review_never_imports_pulumi(tmp_path: Path) -> None:
 def test_colour_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:
     """The CLI colours text only on a tty (never under pytest); the renderer on request."""
-    from components.render import review_text
+    from mlplan.render import review_text
 
     monkeypatch.chdir(_setup(tmp_path, MIRROR_10, SPLIT_0_100))
     _code, out, _err = review(["--base-dir", "../base", "--format", "json"], capsys)

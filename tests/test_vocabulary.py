@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from components.cli import main
+from mlplan.edge.cli import main
 from tests.targets.projects import make_project
 
 IMAGE_2 = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cpu-inference:20250601.v1"
@@ -89,7 +89,7 @@ def test_the_same_rollout_and_cores_in_plan_review_and_promotion(
 def test_a_review_from_a_pulumi_preview_uses_the_same_words() -> None:
     """The recorded Docker preview replaces blue's 3 containers batch by batch: the review of
     the engine's preview reads like the plan's (peak 3, at least 2 serving)."""
-    from components.render.review_preview import review_document_from_preview
+    from mlplan.render.review_preview import review_document_from_preview
 
     fixture = Path(__file__).parent / "fixtures" / "preview" / "docker-image-change.json"
     doc = review_document_from_preview(fixture.read_text(), base="pulumi state",

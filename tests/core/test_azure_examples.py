@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from components.core import codes
-from components.core.settings import Settings
-from components.core.spec import SourceText, parse
-from components.core.state import desired
+from mlplan.domain import codes
+from mlplan.domain.settings import Settings
+from mlplan.domain.spec import SourceText, parse
+from mlplan.planning.state import desired
 
 ROOT = Path(__file__).parents[1] / "fixtures" / "azureml-examples"
 

@@ -4,7 +4,7 @@ from fractions import Fraction
 
 import pytest
 
-from components.core.catalog import AZURE_SKUS, DEFAULT_CATALOG, Catalog, InstanceType
+from mlplan.domain.catalog import AZURE_SKUS, DEFAULT_CATALOG, Catalog, InstanceType
 
 # The exempt list, verbatim from shared/reference/azureml-online-endpoints.md.
 EXEMPT = {

@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import codes, rollout
-from components.core.diff import (
+from mlplan.domain import codes
+from mlplan.domain.settings import Settings
+from mlplan.domain.spec import SourceText, parse
+from mlplan.planning import rollout
+from mlplan.planning.diff import (
     Action,
     DeploymentChange,
     Effect,
@@ -24,10 +27,8 @@ from components.core.diff import (
     plan,
     stage_of,
 )
-from components.core.quota import reserved_instances
-from components.core.settings import Settings
-from components.core.spec import SourceText, parse
-from components.core.state import DesiredState, desired
+from mlplan.planning.quota import reserved_instances
+from mlplan.planning.state import DesiredState, desired
 
 QUOTA = {"standardDSv2Family": 200_000, "total": 500_000}
 

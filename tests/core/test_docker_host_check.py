@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from components.core import codes
-from components.core.diagnostics import Severity
-from components.core.docker_plan import (
+from mlplan.domain import codes
+from mlplan.domain.diagnostics import Severity
+from mlplan.planning.rollout import batches
+from mlplan.targets.docker.plan import (
     DeploymentContainers,
     DockerHost,
     DockerSettings,
@@ -18,7 +19,6 @@ from components.core.docker_plan import (
     roll_note,
     stop_grace_seconds,
 )
-from components.core.rollout import batches
 from tests.core.test_state import state
 
 HOST_2_CPUS = DockerHost(cpus=2, memory_mib=24 * 1024)

@@ -13,16 +13,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import codes
-from components.core import kubernetes_objects as ko
-from components.core.catalog import InstanceType, Toleration
-from components.core.kubernetes_settings import KubernetesSettings, parse_kubernetes_settings
-from components.core.model import Deployment
-from components.core.quota import reserved_instances
-from components.core.rollout import RolloutSchedule
-from components.core.settings import Settings
-from components.core.spec import SourceText, parse
-from components.core.state import DeploymentState, DesiredState, desired
+from mlplan.domain import codes
+from mlplan.domain.catalog import InstanceType, Toleration
+from mlplan.domain.model import Deployment
+from mlplan.domain.settings import Settings
+from mlplan.domain.spec import SourceText, parse
+from mlplan.planning.quota import reserved_instances
+from mlplan.planning.rollout import RolloutSchedule
+from mlplan.planning.state import DeploymentState, DesiredState, desired
+from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes.settings import KubernetesSettings, parse_kubernetes_settings
 
 ENDPOINT = dedent("""\
     name: {endpoint}

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from components.core import codes
-from components.core.catalog import Toleration
-from components.core.kubernetes_settings import (
+from mlplan.domain import codes
+from mlplan.domain.catalog import Toleration
+from mlplan.targets.kubernetes.settings import (
     DEFAULT_GPU_NODE_SELECTOR,
     DEFAULT_GPU_TOLERATIONS,
     DEFAULT_ROUTER_IMAGE,

@@ -12,10 +12,10 @@ from textwrap import dedent
 
 import pytest
 
-from components.core import codes
-from components.core.settings import Settings
-from components.core.spec import SourceText, parse
-from components.core.state import desired
+from mlplan.domain import codes
+from mlplan.domain.settings import Settings
+from mlplan.domain.spec import SourceText, parse
+from mlplan.planning.state import desired
 
 ENDPOINT = dedent("""\
     $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json

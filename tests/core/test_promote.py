@@ -4,11 +4,11 @@ from textwrap import dedent
 
 import pytest
 
-from components.core import codes
-from components.core.promote import plan, share
-from components.core.settings import Settings
-from components.core.spec import SourceText, parse
-from components.core.state import DesiredState, desired
+from mlplan.domain import codes
+from mlplan.domain.settings import Settings
+from mlplan.domain.spec import SourceText, parse
+from mlplan.planning.promote import plan, share
+from mlplan.planning.state import DesiredState, desired
 
 ENDPOINT = "name: ep\nauth_mode: key\ntraffic: {traffic}\n"
 DEPLOYMENT = dedent("""\

@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core import codes
-from components.core.catalog import DEFAULT_CATALOG
-from components.core.quota import QuotaUse, check, reserved_instances
-from components.core.rollout import peak_instances
+from mlplan.domain import codes
+from mlplan.domain.catalog import DEFAULT_CATALOG
+from mlplan.planning.quota import QuotaUse, check, reserved_instances
+from mlplan.planning.rollout import peak_instances
 
 
 def use(dep: str, sku: str, n: int, endpoint: str = "ep") -> QuotaUse:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core.rollout import (
+from mlplan.planning.rollout import (
     RolloutSchedule,
     batch_count,
     batch_size,

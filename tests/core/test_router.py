@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from components.core.router import (
+from mlplan.router.nginx import (
     KEYS_FILE,
     MAIN_FILE,
     ROUTING_FILE,

@@ -2,9 +2,9 @@
 
 import pytest
 
-from components.core import codes
-from components.core.diagnostics import Severity
-from components.core.rules import (
+from mlplan.domain import codes
+from mlplan.domain.diagnostics import Severity
+from mlplan.rules.policy import (
     DeploymentFacts,
     EndpointFacts,
     RuleOptions,

@@ -4,9 +4,9 @@ from textwrap import dedent
 
 import pytest
 
-from components.core import codes
-from components.core.settings import from_stack_document
-from components.core.yamlsource import parse_yaml
+from mlplan.domain import codes
+from mlplan.domain.settings import from_stack_document
+from mlplan.domain.yamlsource import parse_yaml
 
 GOOD = dedent("""\
     config:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.core import codes
-from components.core.spec import SourceText, parse
+from mlplan.domain import codes
+from mlplan.domain.spec import SourceText, parse
 
 ENDPOINT = dedent("""\
     $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json

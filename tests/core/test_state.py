@@ -5,10 +5,10 @@ from textwrap import dedent
 
 import pytest
 
-from components.core import codes
-from components.core.settings import Limits, Settings
-from components.core.spec import SourceText, parse
-from components.core.state import DesiredState, desired
+from mlplan.domain import codes
+from mlplan.domain.settings import Limits, Settings
+from mlplan.domain.spec import SourceText, parse
+from mlplan.planning.state import DesiredState, desired
 
 ENDPOINT = dedent("""\
     name: {endpoint}

@@ -2,9 +2,9 @@
 
 import pytest
 
-from components.core import codes
-from components.core.model import Deployment, Endpoint, Source
-from components.core.traffic import check
+from mlplan.domain import codes
+from mlplan.domain.model import Deployment, Endpoint, Source
+from mlplan.planning.traffic import check
 
 
 def endpoint(traffic: dict[str, int], mirror: dict[str, int] | None = None,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from components.core.router import RouterBackend, RouterConfig
+from mlplan.router.nginx import RouterBackend, RouterConfig
 from tests.dataplane.harness import (
     PROBE_SCRIPT,
     Instance,

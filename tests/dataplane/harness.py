@@ -4,7 +4,7 @@
   1.5.1 hard-codes ``0.0.0.0`` as its bind host; ``azmlinfsrv_argv`` runs the same CLI entry
   point (``amlserver.run``) with that constant set to ``127.0.0.1`` so nothing listens beyond
   loopback.
-- ``Router``: nginx with files rendered by ``components.core.router``; ``apply`` is what the
+- ``Router``: nginx with files rendered by ``mlplan.router.nginx``; ``apply`` is what the
   Docker target does on a traffic change (rewrite routing.conf, ``nginx -t``, ``nginx -s reload``).
 - ``Client``: http.client on a keep-alive connection per thread, bounded loops in ``hammer``.
 
@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.core.router import (
+from mlplan.router.nginx import (
     KEYS_FILE,
     MAIN_FILE,
     NginxRuntime,

@@ -120,7 +120,7 @@ def test_down_mirror_target_does_not_fail_live_requests(fleet, router) -> None:
 def test_nginx_mirror_without_relay_holds_the_keepalive_connection(fleet, router) -> None:
     """Why the relay exists: with ``mirror`` pointing straight at a slow target, nginx 1.22 only
     reads the client's next keep-alive request after the copy ended. If this ever stops holding,
-    the relay in components/core/router.py can go."""
+    the relay in mlplan/router/nginx.py can go."""
     nginx = router(
         backends=(
             fleet.backend("blue"),

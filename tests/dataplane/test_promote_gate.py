@@ -8,12 +8,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from components.core import promote
-from components.core.router import RouterBackend, RouterConfig
-from components.core.spec import SourceText, parse
-from components.promote_apply import apply, gate
-from components.promote_io import apply_step
-from components.targets.program import load
+from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.program import load
+from mlplan.edge.promote_apply import apply, gate
+from mlplan.edge.promote_io import apply_step
+from mlplan.planning import promote
+from mlplan.router.nginx import RouterBackend, RouterConfig
 from tests.dataplane.conftest import Fleet
 from tests.dataplane.harness import Router
 from tests.targets.projects import make_project

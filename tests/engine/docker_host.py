@@ -20,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from components.core import labels
+from mlplan.domain import labels
 from tests.docker.daemon import DockerDaemon
 from tests.engine.conftest import REPO, VENV, Pulumi
 

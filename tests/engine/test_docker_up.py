@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from components.core import labels
-from components.core.rollout import batches
+from mlplan.domain import labels
+from mlplan.planning.rollout import batches
 from tests.dataplane.harness import Client, Stream, chi_square_p, failures, hammer, percentile
 from tests.engine.conftest import VENV, DockerEnv, Engine, Pulumi, engine_env
 from tests.engine.docker_host import (

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.targets.program import load
+from mlplan.edge.program import load
 from tests.engine.conftest import VENV, Engine
 
 ENDPOINT = "my-endpoint"

@@ -1,7 +1,7 @@
 """Shared pieces of the hostile-input suite: a scratch project, the CLI run in a child process
 under limits, and the checks every run must pass.
 
-``run_cli`` runs ``python -m components.cli`` in a subprocess with an address-space limit
+``run_cli`` runs ``python -m mlplan.edge.cli`` in a subprocess with an address-space limit
 (``MEMORY_LIMIT``, 1 GiB) and a wall-clock timeout (``TIME_LIMIT``, 20 s), so a hang or a memory
 blow-up fails the test instead of the machine. ``check_output`` asserts what must hold for any
 input: exit code 0, 1 or 2; no Python traceback; no raw control character (other than newline)
@@ -56,7 +56,7 @@ def peak():
         pass
     return str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 atexit.register(lambda: open(peak_file, "w").write(peak()))
-from components.cli import main
+from mlplan.edge.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

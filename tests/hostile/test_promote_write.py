@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from components import promote_io
-from components.core import promote
-from components.targets.program import load as load_state
+from mlplan.edge import promote_io
+from mlplan.edge.program import load as load_state
+from mlplan.planning import promote
 from tests.hostile.harness import REPO, check_output, project, run_cli
 
 ENDPOINT = "stacks/endpoints/endpoint.yml"
@@ -39,7 +39,7 @@ def test_02_kill_during_write_leaves_the_old_or_the_new_file(tmp_path: Path) -> 
     before = _padded(root, 4)
     path = root / ENDPOINT
     stamp = path.stat()
-    child = subprocess.Popen([sys.executable, "-m", "components.cli", *PROMOTE], cwd=root,
+    child = subprocess.Popen([sys.executable, "-m", "mlplan.edge.cli", *PROMOTE], cwd=root,
                              env={**os.environ, "PYTHONPATH": str(REPO)},
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60

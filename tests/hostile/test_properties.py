@@ -29,7 +29,7 @@ from cmarkgfm.cmark import Options
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.cli import main
+from mlplan.edge.cli import main
 from tests.hostile.harness import RAW_CONTROL, REPO, project
 
 EXAMPLES = {"yaml-values": 100, "yaml-files": 150, "stack-settings": 80, "cli-flags": 150,
@@ -172,7 +172,7 @@ def test_yaml_values(value: str, where: str) -> None:
         check(code, output)
         parsed = check_markdown(LAST_STDOUT[0])
         if where == "description" and code == 0 and value:
-            from components.render.safe import text as shown
+            from mlplan.render.safe import text as shown
             assert shown(value) in parsed.cells, (shown(value), parsed.cells)
 
 
@@ -336,7 +336,7 @@ def test_promote_write_killed_at_any_time(delay: float) -> None:
         path = root / "stacks/endpoints/endpoint.yml"
         before = path.read_text()
         child = subprocess.Popen(
-            [sys.executable, "-m", "components.cli", "promote", "my-endpoint", "--stack",
+            [sys.executable, "-m", "mlplan.edge.cli", "promote", "my-endpoint", "--stack",
              "test", "--to", "green", "--write"], cwd=root,
             env={**os.environ, "PYTHONPATH": str(REPO)},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from pulumi_policy import PolicyResource, PolicyResourceOptions, StackValidationArgs
 
-from components.core import codes
-from components.targets.program import load, run
+from mlplan.domain import codes
+from mlplan.edge.program import load, run
 from tests.targets.harness import Recorded, run_program
 from tests.targets.projects import REPO, make_project
 
@@ -67,7 +67,7 @@ def test_the_sample_dev_stack_passes() -> None:
 
 def deployed_anyway(root: Path, stack: str = "test") -> list[Recorded]:
     """The Docker target's resources for the stack's state, errors or not (preview mocks)."""
-    import components.targets.docker as docker_target
+    import mlplan.targets.docker.resources as docker_target
 
     def program() -> None:
         state, project = load(root, stack)

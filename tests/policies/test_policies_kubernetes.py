@@ -21,10 +21,10 @@ import pytest
 from pulumi_policy import StackValidationArgs
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from components.core import codes, labels
-from components.core.policy_facts import PlainResource, facts_from_resources, from_kubernetes
-from components.core.rules import EndpointFacts, facts_from_state
-from components.targets.program import load, run
+from mlplan.domain import codes, labels
+from mlplan.edge.program import load, run
+from mlplan.rules.facts import PlainResource, facts_from_resources, from_kubernetes
+from mlplan.rules.policy import EndpointFacts, facts_from_state
 from tests.policies.test_policies import POLICIES, as_policy_resources, codes_of, violations
 from tests.targets.harness import Recorded, run_program
 from tests.targets.projects import REPO
@@ -43,7 +43,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
 def deployed_anyway(project: Project, preview: bool = True) -> list[Recorded]:
     """The Kubernetes target's objects for the stack's state, errors or not (preview mocks:
     generated keys are unknown, as in a real first preview)."""
-    import components.targets.kubernetes as kubernetes_target
+    import mlplan.targets.kubernetes.resources as kubernetes_target
 
     def program() -> None:
         state, root = load(project.root, STACK)

@@ -13,13 +13,13 @@ from textwrap import dedent
 
 import pytest
 
-from components.core.diff import plan
-from components.core.settings import Settings
-from components.core.spec import SourceText, parse
-from components.core.stackchecks import with_stack_diagnostics
-from components.core.state import DesiredState, desired
-from components.render import review_document
-from components.render.review_markdown import DEFAULT_MAX_CHARS, render_review
+from mlplan.check import with_stack_diagnostics
+from mlplan.domain.settings import Settings
+from mlplan.domain.spec import SourceText, parse
+from mlplan.planning.diff import plan
+from mlplan.planning.state import DesiredState, desired
+from mlplan.render import review_document
+from mlplan.render.review_markdown import DEFAULT_MAX_CHARS, render_review
 
 IMAGE_1 = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cpu-inference:20250101.v1"
 IMAGE_2 = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cpu-inference:20250601.v1"

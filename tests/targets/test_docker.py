@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from components.core import labels
-from components.core.rollout import batches
-from components.targets.program import run
+from mlplan.domain import labels
+from mlplan.edge.program import run
+from mlplan.planning.rollout import batches
 from tests.targets.harness import Recorded, by_type, one, run_program
 from tests.targets.projects import REPO, make_project
 

@@ -18,10 +18,10 @@ import pytest
 import yaml
 from pulumi.runtime.sync_await import _sync_await
 
-from components.core import codes, labels
-from components.core import kubernetes_objects as ko
-from components.targets import kubernetes as target
-from components.targets import program
+from mlplan.domain import codes, labels
+from mlplan.edge import program
+from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes import resources as target
 from tests.targets import harness
 from tests.targets.harness import Recorded, by_type, one, run_program
 
@@ -420,8 +420,8 @@ def test_exports(name: str, settings: dict[str, Any], uri: str, project: Project
     exports: dict[str, Any] = {}
 
     def run() -> None:
-        state, _root = program.load(project.root, STACK)
-        exports.update(target.deploy(state, KEYS))
+        state, root = program.load(project.root, STACK)
+        exports.update(target.deploy(state, KEYS, root))
 
     run_program(run, stack=STACK)
     assert _sync_await(exports["my-endpoint-scoring-uri"].future()) == uri

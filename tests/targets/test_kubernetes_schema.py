@@ -43,8 +43,8 @@ import pytest
 import yaml
 from referencing import Registry, Resource
 
-from components.core import codes, labels
-from components.targets import program
+from mlplan.domain import codes, labels
+from mlplan.edge import program
 from tests.targets.harness import Recorded, run_program
 from tests.targets.test_kubernetes import GATEWAY, KUBERNETES, Project, deployment_file
 

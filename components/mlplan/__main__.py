@@ -1,0 +1,5 @@
+"""``python -m mlplan``: the command line (``mlplan.edge.cli``)."""
+
+from mlplan.edge.cli import main
+
+raise SystemExit(main())

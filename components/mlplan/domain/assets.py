@@ -1,0 +1,96 @@
+"""Registered assets (``azureml:<name>:<version>``) -> what runs off Azure.
+
+Off Azure there is no registry to resolve ``azureml:`` references, so a stack maps them:
+
+    mlplan:assets:
+      models:        {"azureml:sample-model:1": stacks/model/sample-model}   # local path
+      environments:  {"azureml:sklearn-env:3": "registry.example.com/sklearn:1.4"}  # image
+      code:          {"azureml:score-code:1": stacks/score}                  # local folder
+
+Paths are relative to the project root. An unmapped reference is an MLP117 error in stack mode
+(plain-file plans accept references, as Azure resolves them). Example: ``azureml:m:1`` mapped to
+``stacks/model/m`` resolves to ``("m", "1", "stacks/model/m")``.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Container, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mlplan.domain import codes
+from mlplan.domain.diagnostics import Diagnostic, error
+from mlplan.domain.model import Deployment, Endpoint
+
+KINDS = ("models", "environments", "code")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Name and version Azure would mount the model under, and its project-relative path."""
+
+    name: str
+    version: str
+    path: str
+
+
+def _table(assets: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    table = assets.get(kind)
+    return table if isinstance(table, Mapping) else {}
+
+
+def resolve_model(deployment: Deployment, assets: Mapping[str, Any]) -> ResolvedModel | None:
+    """Inline ``path`` models keep their name (or the folder name) and version (or ``1``)."""
+    model = deployment.model
+    if model is None:
+        return None
+    if model.reference:
+        path = _table(assets, "models").get(model.reference)
+        if not isinstance(path, str):
+            return None
+        return ResolvedModel(model.name or posixpath.basename(path), model.version or "1",
+                             posixpath.normpath(path))
+    name = model.name or posixpath.basename(model.path.rstrip("/")) or "model"
+    return ResolvedModel(name, model.version or "1", model.path)
+
+
+def resolve_image(deployment: Deployment, assets: Mapping[str, Any]) -> str:
+    """The container image: inline ``image``, or a mapped environment reference; "" if none."""
+    env = deployment.environment
+    if env is None:
+        return ""
+    if env.reference:
+        image = _table(assets, "environments").get(env.reference)
+        return image if isinstance(image, str) else ""
+    return env.image
+
+
+def check(endpoints: Iterable[Endpoint], assets: Mapping[str, Any],
+          served_models: Container[str] = frozenset()) -> list[Diagnostic]:
+    """MLP117 for every ``azureml:`` reference that ``mlplan:assets`` does not map
+    (``served_models``: references a target serves itself, e.g. from a Kubernetes volume)."""
+    found: list[Diagnostic] = []
+    for endpoint in endpoints:
+        for dep in endpoint.deployments:
+            model = dep.model
+            if (model and model.reference and model.reference not in served_models
+                    and resolve_model(dep, assets) is None):
+                found.append(_unmapped(dep, "model", "models", model.reference,
+                                       "stacks/model/<name>"))
+            env = dep.environment
+            if env and env.reference and not resolve_image(dep, assets):
+                found.append(_unmapped(dep, "environment", "environments", env.reference,
+                                       "registry.example.com/<image>:<tag>"))
+            if dep.environment is None:
+                found.append(error(codes.MISSING_FIELD, dep.source.at("environment"),
+                                   "no environment: off Azure a deployment needs an image; add "
+                                   "'environment: {image: <registry>/<name>:<tag>}'."))
+    return found
+
+
+def _unmapped(dep: Deployment, field: str, kind: str, reference: str, example: str) -> Diagnostic:
+    return error(codes.UNRESOLVED_ASSET, dep.source.at(field),
+                 f"{field} '{reference}' is a registered Azure ML asset, which is not reachable "
+                 f"here; map it in the stack config: mlplan:assets: {{{kind}: "
+                 f"{{\"{reference}\": {example}}}}}.")

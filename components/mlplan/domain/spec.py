@@ -1,0 +1,882 @@
+"""Azure ML CLI v2 endpoint and deployment YAML -> ``Endpoint`` values plus diagnostics.
+
+The YAML keys are exactly Azure's (``reference-yaml-endpoint-online``,
+``reference-yaml-deployment-managed-online``, ``reference-yaml-deployment-kubernetes-online``).
+Enum-like values match case-insensitively, as Azure's tooling does (``auth_mode: Key``).
+Every problem in every file is collected in one pass; nothing here raises for bad input.
+
+Kind of a document: its ``$schema`` (``...OnlineEndpoint...`` / ``...OnlineDeployment...``) or,
+without one, its keys (``endpoint_name``, ``model``, ``instance_type``... make a deployment).
+Documents of another kind found while scanning a folder (a conda file, a batch endpoint) are
+skipped; the same in a file named explicitly is an error.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import posixpath
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+)
+
+from mlplan.domain import codes
+from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics
+from mlplan.domain.model import (
+    CodeConfiguration,
+    Deployment,
+    DeploymentKind,
+    Endpoint,
+    EnvironmentRef,
+    KubernetesResources,
+    ModelRef,
+    Probe,
+    RequestSettings,
+    Route,
+    ScaleSettings,
+    Source,
+    skips,
+)
+from mlplan.domain.numbers import WholeNumber
+from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
+from mlplan.domain.validation import code_for, describe
+from mlplan.domain.yamlsource import FieldPath, YamlDocument, format_path, parse_yaml
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
+NAME_MIN, NAME_MAX = 3, 32
+
+
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
+def _scalar_text(value: Any) -> Any:
+    """Env vars and tags may be written as numbers or booleans; Azure sends them as text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return value
+
+
+Text = Annotated[str, BeforeValidator(_scalar_text)]
+Percent = Annotated[WholeNumber, Field(ge=0, le=100)]
+PositiveInt = Annotated[WholeNumber, Field(ge=1)]
+NonNegativeInt = Annotated[WholeNumber, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class IdentitySpec(_Strict):
+    type: Annotated[
+        Literal["system_assigned", "user_assigned", "system_assigned,user_assigned", "none"],
+        BeforeValidator(_lower),
+    ]
+    user_assigned_identities: list[dict[str, Any]] | None = None
+
+
+class EndpointSpec(_Strict):
+    schema_: str | None = Field(default=None, alias="$schema")
+    name: str
+    description: str | None = None
+    tags: dict[str, Text] | None = None
+    auth_mode: Annotated[
+        Literal["key", "aml_token", "aad_token"], BeforeValidator(_lower)
+    ] = "key"
+    compute: str | None = None
+    identity: IdentitySpec | None = None
+    traffic: dict[str, Percent] | None = None
+    mirror_traffic: dict[str, Percent] | None = None
+    public_network_access: Annotated[
+        Literal["enabled", "disabled"], BeforeValidator(_lower)
+    ] = "enabled"
+    type: Annotated[Literal["online"], BeforeValidator(_lower)] | None = None
+    properties: dict[str, Text] | None = None
+
+
+class ModelSpec(_Strict):
+    name: str | None = None
+    version: Text | None = None
+    path: str | None = None
+    type: Annotated[
+        Literal["custom_model", "mlflow_model", "triton_model"], BeforeValidator(_lower)
+    ] | None = None
+    description: str | None = None
+    tags: dict[str, Text] | None = None
+    properties: dict[str, Text] | None = None
+    stage: str | None = None
+
+
+class RouteSpec(_Strict):
+    path: str
+    port: PositiveInt
+
+
+class InferenceConfigSpec(_Strict):
+    liveness_route: RouteSpec | None = None
+    readiness_route: RouteSpec | None = None
+    scoring_route: RouteSpec | None = None
+
+
+class BuildSpec(_Strict):
+    path: str
+    dockerfile_path: str | None = None
+
+
+class EnvironmentSpec(_Strict):
+    name: str | None = None
+    version: Text | None = None
+    description: str | None = None
+    tags: dict[str, Text] | None = None
+    image: str | None = None
+    conda_file: str | dict[str, Any] | None = None
+    build: BuildSpec | None = None
+    inference_config: InferenceConfigSpec | None = None
+    os_type: Annotated[Literal["linux", "windows"], BeforeValidator(_lower)] | None = None
+
+
+class CodeConfigurationSpec(_Strict):
+    code: str
+    scoring_script: str
+
+
+class ProbeSpec(_Strict):
+    initial_delay: NonNegativeInt = 10
+    period: PositiveInt = 10
+    timeout: PositiveInt = 2
+    success_threshold: PositiveInt = 1
+    failure_threshold: PositiveInt = 30
+
+
+class RequestSettingsSpec(_Strict):
+    request_timeout_ms: PositiveInt = 5000
+    max_concurrent_requests_per_instance: PositiveInt = 1
+    max_queue_wait_ms: NonNegativeInt = 500
+
+
+class ScaleSettingsSpec(_Strict):
+    type: Annotated[Literal["default", "target_utilization"], BeforeValidator(_lower)]
+    min_instances: NonNegativeInt | None = None
+    max_instances: PositiveInt | None = None
+    target_utilization_percentage: Annotated[int, Field(ge=1, le=100)] | None = None
+    polling_interval: PositiveInt | None = None
+
+
+Quantity = str | int | float
+
+
+class ResourceRequestsSpec(_Strict):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class ResourceLimitsSpec(_Strict):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+    nvidia_gpu: NonNegativeInt | None = Field(default=None, alias="nvidia.com/gpu")
+
+
+class ResourcesSpec(_Strict):
+    requests: ResourceRequestsSpec | None = None
+    limits: ResourceLimitsSpec | None = None
+
+
+class DataCollectorSpec(BaseModel):
+    """Free-form in Azure (collections, sampling_rate, rolling_rate, ...); kept, not interpreted."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+def _ref_or_inline(value: Any) -> str:
+    return "reference" if isinstance(value, str) else "inline"
+
+
+class DeploymentSpec(_Strict):
+    schema_: str | None = Field(default=None, alias="$schema")
+    name: str
+    type: Annotated[Literal["managed", "kubernetes"], BeforeValidator(_lower)] | None = None
+    endpoint_name: str | None = None
+    description: str | None = None
+    tags: dict[str, Text] | None = None
+    properties: dict[str, Text] | None = None
+    model: Annotated[
+        Annotated[str, Tag("reference")] | Annotated[ModelSpec, Tag("inline")],
+        Discriminator(_ref_or_inline),
+    ] | None = None
+    model_mount_path: str | None = None
+    code_configuration: CodeConfigurationSpec | None = None
+    environment: Annotated[
+        Annotated[str, Tag("reference")] | Annotated[EnvironmentSpec, Tag("inline")],
+        Discriminator(_ref_or_inline),
+    ] | None = None
+    environment_variables: dict[str, Text] | None = None
+    instance_type: str | None = None
+    instance_count: PositiveInt | None = None
+    app_insights_enabled: bool | None = None
+    scale_settings: ScaleSettingsSpec | None = None
+    request_settings: RequestSettingsSpec | None = None
+    liveness_probe: ProbeSpec | None = None
+    readiness_probe: ProbeSpec | None = None
+    egress_public_network_access: Annotated[
+        Literal["enabled", "disabled"], BeforeValidator(_lower)
+    ] | None = None
+    data_collector: DataCollectorSpec | None = None
+    resources: ResourcesSpec | None = None
+    instance_segment: str | None = None
+
+
+ENDPOINT_ONLY_KEYS = frozenset({"auth_mode", "traffic", "mirror_traffic", "compute", "identity",
+                                "public_network_access"})
+DEPLOYMENT_ONLY_KEYS = frozenset({"endpoint_name", "model", "code_configuration", "environment",
+                                  "instance_type", "instance_count", "scale_settings",
+                                  "request_settings", "liveness_probe", "readiness_probe",
+                                  "environment_variables", "resources", "model_mount_path"})
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A file's text and the project-relative path it is known by."""
+
+    path: str
+    text: str
+    explicit: bool = True  # named by the user (not found by scanning a folder)
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    endpoints: tuple[Endpoint, ...]
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def document_kind(value: dict[str, Any]) -> Literal["endpoint", "deployment", "other", ""]:
+    """``endpoint`` / ``deployment`` / ``other`` (another Azure ML schema) / ``""`` (unknown)."""
+    schema = value.get("$schema")
+    if isinstance(schema, str) and schema:
+        folded = schema.casefold()
+        if "onlineendpoint" in folded:
+            return "endpoint"
+        if "onlinedeployment" in folded:
+            return "deployment"
+        if "azureml" in folded:
+            return "other"
+    keys = set(value)
+    if keys & DEPLOYMENT_ONLY_KEYS:
+        return "deployment"
+    if keys & ENDPOINT_ONLY_KEYS:
+        return "endpoint"
+    return ""
+
+
+def _schema_kind(schema: str | None) -> DeploymentKind | None:
+    if not schema:
+        return None
+    folded = schema.casefold()
+    if "kubernetesonline" in folded:
+        return "kubernetes"
+    if "managedonline" in folded:
+        return "managed"
+    return None
+
+
+# --- pydantic errors -> diagnostics -----------------------------------------------------------
+
+
+
+_UNION_TAGS = frozenset({"reference", "inline", "str", "int", "float", "bool"})
+
+
+def _real_path(value: Any, loc: Sequence[str | int]) -> FieldPath:
+    """Drop pydantic's union tags from ``loc`` by following it through the actual data.
+
+    Example: loc ``("model", "inline", "foo")`` over ``{"model": {"foo": 1}}`` -> ``("model",
+    "foo")``. A key that is missing from the data (a required field) is kept as the last part.
+    """
+    path: list[str | int] = []
+    current = value
+    for part in loc:
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, dict) and isinstance(part, str) and part not in _UNION_TAGS:
+            path.append(part)
+            current = None
+    return tuple(path)
+
+
+def _known_keys(model: type[BaseModel]) -> list[str]:
+    return sorted(f.alias or name for name, f in model.model_fields.items())
+
+
+def _model_at(root: type[BaseModel], path: FieldPath) -> type[BaseModel] | None:
+    """The pydantic model class describing the mapping at ``path`` (for key suggestions)."""
+    current: Any = root
+    for part in path:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None:
+            return None
+        match = next((f for n, f in fields.items() if (f.alias or n) == part), None)
+        if match is None:
+            return None
+        current = _first_model(match.annotation)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _first_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _first_model(arg)
+        if found is not None:
+            return found
+    for meta in getattr(annotation, "__metadata__", ()) or ():
+        found = _first_model(meta)
+        if found is not None:
+            return found
+    return None
+
+
+def _describe(err: Any, root: type[BaseModel], path: FieldPath) -> tuple[str, str]:
+    """(code, message) for one pydantic error, phrased as what is wrong and how to fix it."""
+    kind = err["type"]
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        return codes.WRONG_TYPE, "expected text (a reference such as azureml:name:1) or a mapping."
+    key = str(path[-1]) if path else "document"
+    parent = _model_at(root, path[:-1]) if kind == "extra_forbidden" else None
+    known = _known_keys(parent) if parent else []
+    noun = "field" if kind == "missing" else "key"
+    return code_for(kind), describe(err, key, known, noun=noun)
+
+
+def _validation_diagnostics(
+    errors: Sequence[Any], doc: YamlDocument, file: str, root: type[BaseModel]
+) -> tuple[list[Diagnostic], set[FieldPath]]:
+    """One diagnostic per pydantic error, except a required key missing beside an unknown key
+    that is its misspelling (``scoring_scrip`` -> "did you mean 'scoring_script'?"): the typo
+    is the one mistake, reported once. Also returns the keys the typos meant (``instnce_type``
+    -> ``instance_type``): later rules must not report them missing."""
+    found: list[Diagnostic] = []
+    typos: set[FieldPath] = set()
+    for err in errors:
+        if err["type"] != "extra_forbidden":
+            continue
+        path = _real_path(doc.value, err["loc"])
+        parent = _model_at(root, path[:-1])
+        close = difflib.get_close_matches(str(path[-1]), _known_keys(parent), n=1, cutoff=0.6) \
+            if parent and path else []
+        if close:
+            typos.add((*path[:-1], close[0]))
+    for err in errors:
+        path = _real_path(doc.value, err["loc"])
+        if err["type"] == "missing" and path in typos:
+            continue
+        code, message = _describe(err, root, path)
+        found.append(error(code, Location(file, doc.line_of(path), format_path(path)), message))
+    return found, typos
+
+
+MAX_SKIP_ROUNDS = 8
+
+
+def _skip_target(path: FieldPath, kind: str) -> FieldPath:
+    """The key to remove for one failed check: the key itself, or for a missing required key
+    its parent mapping (``code_configuration`` without ``code``); a list item's whole list.
+    ``()`` means the document itself cannot stand (no ``name``)."""
+    target = path[:-1] if kind == "missing" else path
+    while target and isinstance(target[-1], int):
+        target = target[:-1]
+    return target
+
+
+def _remove(value: Any, path: FieldPath) -> bool:
+    current = value
+    for part in path[:-1]:
+        if not isinstance(current, dict) or part not in current:
+            return False
+        current = current[part]
+    if isinstance(current, dict) and path and path[-1] in current:
+        del current[path[-1]]
+        return True
+    return False
+
+
+def _validate_partially(
+    root: type[BaseModel], doc: YamlDocument, file: str
+) -> tuple[BaseModel | None, list[Diagnostic], frozenset[str]]:
+    """Validate a document; every field that fails its check is reported once and removed, and
+    the rest is validated again, so one bad field never hides the problems of the others.
+
+    Returns (spec of what is left or None if the document cannot stand without what failed,
+    the diagnostics of the first pass, the dotted paths skipped). Errors of later passes are
+    consequences of the removal (a required key now missing) and are not reported.
+    Example: ``instance_count: -1`` and ``request_settings: {request_timout_ms: 1}`` -> two
+    diagnostics, skipped ``{"instance_count", "request_settings.request_timout_ms"}``, and a
+    spec with Azure's defaults there, whose ``instance_type`` is still checked.
+    """
+    try:
+        return root.model_validate(doc.value), [], frozenset()
+    except ValidationError as exc:
+        errors: list[Any] = list(exc.errors())
+    value = copy.deepcopy(doc.value)  # what is left after each removal; doc stays as written
+    diagnostics, meant = _validation_diagnostics(errors, doc, file, root)
+    skipped = {format_path(path) for path in meant}
+    for _round in range(MAX_SKIP_ROUNDS):
+        removed = False
+        for err in errors:
+            target = _skip_target(_real_path(value, err["loc"]), err["type"])
+            if not target:
+                return None, diagnostics, frozenset(skipped)
+            if _remove(value, target):
+                skipped.add(format_path(target))
+                removed = True
+        if not removed:
+            break
+        try:
+            return root.model_validate(value), diagnostics, frozenset(skipped)
+        except ValidationError as exc:
+            errors = list(exc.errors())
+    return None, diagnostics, frozenset(skipped)
+
+
+# --- conversion to domain values --------------------------------------------------------------
+
+
+def _rel(base_file: str, path: str | None) -> str:
+    """Resolve ``path`` against the directory of ``base_file``.
+
+    Example: ``../m`` named in ``a/b/x.yml`` -> ``a/m``. References and absolute paths stay.
+    """
+    if not path:
+        return ""
+    if path.startswith(("azureml:", "http://", "https://", "/")) or "://" in path:
+        return path
+    directory = posixpath.dirname(base_file)
+    return posixpath.normpath(posixpath.join(directory, path))
+
+
+def _pairs(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((mapping or {}).items()))
+
+
+def _source(file: str, doc: YamlDocument) -> Source:
+    lines = {format_path(p): line for p, line in doc.lines.items()}
+    return Source(file=file, line=doc.line, lines=lines)
+
+
+def name_problem(name: str) -> str:
+    """"" if ``name`` is a valid endpoint or deployment name, else what is wrong and the fix."""
+    if not NAME_MIN <= len(name) <= NAME_MAX:
+        shown = name if len(name) <= 2 * NAME_MAX else name[:NAME_MAX] + "..."
+        return f"'{shown}' has {len(name)} characters; use {NAME_MIN} to {NAME_MAX}."
+    if not NAME_PATTERN.match(name):
+        return (f"'{name}' is not a valid name; start with a letter, use letters, digits and "
+                "dashes, end with a letter or digit.")
+    return ""
+
+
+def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument) -> Endpoint:
+    kind = _schema_kind(spec.schema_) or ("kubernetes" if spec.compute else "managed")
+    return Endpoint(
+        name=spec.name,
+        kind=kind,
+        auth_mode=spec.auth_mode,
+        traffic=_pairs(spec.traffic),
+        mirror_traffic=_pairs(spec.mirror_traffic),
+        traffic_declared=spec.traffic is not None,
+        description=spec.description or "",
+        tags=_pairs(spec.tags),
+        compute=spec.compute or "",
+        public_network_access=spec.public_network_access,
+        source=_source(file, doc),
+    )
+
+
+def _model(spec: DeploymentSpec, file: str) -> ModelRef | None:
+    if spec.model is None:
+        return None
+    if isinstance(spec.model, str):
+        parts = spec.model.split(":")
+        name = parts[1] if len(parts) > 1 else ""
+        version = parts[2] if len(parts) > 2 else ""
+        return ModelRef(reference=spec.model, name=name, version=version)
+    m = spec.model
+    return ModelRef(path=_rel(file, m.path), name=m.name or "", version=m.version or "",
+                    type=m.type or "")
+
+
+def _route(spec: RouteSpec | None) -> Route | None:
+    return Route(spec.path, spec.port) if spec else None
+
+
+def _environment(spec: DeploymentSpec, file: str) -> EnvironmentRef | None:
+    env = spec.environment
+    if env is None:
+        return None
+    if isinstance(env, str):
+        return EnvironmentRef(reference=env)
+    inference = env.inference_config or InferenceConfigSpec()
+    conda = env.conda_file if isinstance(env.conda_file, str) else ""
+    return EnvironmentRef(
+        image=env.image or "",
+        conda_file=_rel(file, conda),
+        build_path=_rel(file, env.build.path) if env.build else "",
+        dockerfile_path=(env.build.dockerfile_path or "Dockerfile") if env.build else "",
+        liveness_route=_route(inference.liveness_route),
+        readiness_route=_route(inference.readiness_route),
+        scoring_route=_route(inference.scoring_route),
+    )
+
+
+def _probe(spec: ProbeSpec | None) -> Probe:
+    return Probe(**spec.model_dump()) if spec else Probe()
+
+
+def _scale(spec: ScaleSettingsSpec | None, kind: DeploymentKind, count: int) -> ScaleSettings:
+    """Azure's defaults: managed ``default``; Kubernetes ``target_utilization`` 1..1 at 70%."""
+    if spec is None:
+        return ScaleSettings(type="target_utilization" if kind == "kubernetes" else "default",
+                             min_instances=count, max_instances=count)
+    if spec.type == "default":
+        return ScaleSettings(type="default", min_instances=count, max_instances=count)
+    return ScaleSettings(
+        type="target_utilization",
+        min_instances=spec.min_instances if spec.min_instances is not None else 1,
+        max_instances=spec.max_instances if spec.max_instances is not None else 1,
+        target_utilization_percentage=spec.target_utilization_percentage or 70,
+        polling_interval=spec.polling_interval or 1,
+    )
+
+
+def _resources(
+    spec: ResourcesSpec | None, file: str, doc: YamlDocument, found: list[Diagnostic]
+) -> KubernetesResources | None:
+    if spec is None:
+        return None
+    values: dict[str, int] = {}
+    parts = (("requests", spec.requests), ("limits", spec.limits))
+    for section, block in parts:
+        if block is None:
+            continue
+        for key, parse in (("cpu", cpu_millis), ("memory", memory_mib)):
+            raw = getattr(block, key)
+            if raw is None:
+                continue
+            try:
+                values[f"{section}_{key}"] = parse(raw)
+            except QuantityError as exc:
+                path: FieldPath = ("resources", section, key)
+                found.append(error(codes.INVALID_VALUE,
+                                   Location(file, doc.line_of(path), format_path(path)), f"{exc}."))
+    return KubernetesResources(
+        requests_cpu_millis=values.get("requests_cpu", 0),
+        requests_memory_mib=values.get("requests_memory", 0),
+        limits_cpu_millis=values.get("limits_cpu", 0),
+        limits_memory_mib=values.get("limits_memory", 0),
+        limits_gpus=(spec.limits.nvidia_gpu or 0) if spec.limits else 0,
+    )
+
+
+def _deployment(
+    spec: DeploymentSpec, file: str, doc: YamlDocument, found: list[Diagnostic]
+) -> Deployment:
+    kind: DeploymentKind = spec.type or _schema_kind(spec.schema_) or "managed"
+    if kind == "kubernetes" and spec.resources is None and spec.instance_type is None:
+        instance_type = "defaultinstancetype"
+    else:
+        instance_type = spec.instance_type or ""
+    scale = spec.scale_settings
+    if spec.instance_count is not None:
+        count = spec.instance_count
+    elif scale is not None and scale.type == "target_utilization":
+        count = scale.min_instances or 1
+    else:
+        count = 1
+    code = spec.code_configuration
+    return Deployment(
+        name=spec.name,
+        endpoint_name=spec.endpoint_name or "",
+        kind=kind,
+        instance_type=instance_type,
+        instance_count=count,
+        model=_model(spec, file),
+        model_mount_path=spec.model_mount_path or "",
+        code_configuration=CodeConfiguration(_rel(file, code.code), code.scoring_script)
+        if code else None,
+        environment=_environment(spec, file),
+        environment_variables=_pairs(spec.environment_variables),
+        request_settings=RequestSettings(**spec.request_settings.model_dump())
+        if spec.request_settings else RequestSettings(),
+        liveness_probe=_probe(spec.liveness_probe),
+        readiness_probe=_probe(spec.readiness_probe),
+        scale_settings=_scale(spec.scale_settings, kind, count),
+        resources=_resources(spec.resources, file, doc, found),
+        app_insights_enabled=bool(spec.app_insights_enabled),
+        egress_public_network_access=spec.egress_public_network_access or "enabled",
+        description=spec.description or "",
+        tags=_pairs(spec.tags),
+        source=_source(file, doc),
+    )
+
+
+def _check_deployment_fields(spec: DeploymentSpec, dep: Deployment) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    src = dep.source
+    skipped = dep.skipped
+    if skips(skipped, "type"):  # the kind is unknown: what follows from it is not judged
+        skipped = skipped | {"instance_type"}
+    if dep.kind == "managed" and not spec.instance_type and not skips(skipped, "instance_type"):
+        found.append(error(codes.MISSING_FIELD, src.at("instance_type"),
+                           "a managed deployment needs instance_type; add e.g. "
+                           "'instance_type: Standard_DS3_v2'."))
+    if spec.resources is not None and dep.kind != "kubernetes" and not skips(skipped, "type"):
+        found.append(error(codes.INVALID_VALUE, src.at("resources"),
+                           "'resources' is only for Kubernetes deployments; add 'type: kubernetes' "
+                           "or remove 'resources'."))
+    res = None if skips(skipped, "resources") else spec.resources
+    if res is not None and res.requests is not None and res.requests.cpu is None:
+        found.append(error(codes.MISSING_FIELD, src.at("resources.requests"),
+                           "resources.requests needs cpu (e.g. cpu: \"500m\")."))
+    if res is not None and res.requests is not None and res.requests.memory is None:
+        found.append(error(codes.MISSING_FIELD, src.at("resources.requests"),
+                           "resources.requests needs memory (e.g. memory: 1Gi)."))
+    scale = spec.scale_settings
+    if scale is not None and scale.type == "default":
+        extra = [k for k in ("min_instances", "max_instances", "target_utilization_percentage",
+                             "polling_interval") if getattr(scale, k) is not None]
+        if extra:
+            found.append(error(codes.INVALID_VALUE, src.at(f"scale_settings.{extra[0]}"),
+                               f"'{extra[0]}' only applies to 'type: target_utilization'; "
+                               "change the type or remove it."))
+    if (scale is not None and scale.type == "target_utilization" and dep.kind == "managed"
+            and not skips(skipped, "type")):
+        found.append(error(codes.INVALID_VALUE, src.at("scale_settings.type"),
+                           "managed deployments support only 'scale_settings.type: default'; "
+                           "autoscale them with a separate rule or use a Kubernetes deployment."))
+    s = dep.scale_settings
+    bounds_known = not skips(skipped, "scale_settings.min_instances",
+                             "scale_settings.max_instances")
+    if s.type == "target_utilization" and s.min_instances > s.max_instances and bounds_known:
+        found.append(error(codes.INVALID_VALUE, src.at("scale_settings.min_instances"),
+                           f"min_instances {s.min_instances} is above max_instances "
+                           f"{s.max_instances}; raise max_instances or lower min_instances."))
+    if dep.model is not None and dep.model.reference and not dep.model.reference.startswith(
+        "azureml:"
+    ):
+        found.append(error(codes.INVALID_VALUE, src.at("model"),
+                           f"model '{dep.model.reference}' is neither a registered asset "
+                           "('azureml:<name>:<version>') nor an inline mapping with 'path'."))
+    env = dep.environment
+    if env is not None and env.reference and not env.reference.startswith("azureml:"):
+        found.append(error(codes.INVALID_VALUE, src.at("environment"),
+                           f"environment '{env.reference}' is neither a registered asset "
+                           "('azureml:<name>:<version>') nor an inline mapping with 'image'."))
+    if (env is not None and not env.reference and not (env.image or env.build_path)
+            and not skips(skipped, "environment")):
+        found.append(error(codes.MISSING_FIELD, src.at("environment"),
+                           "an inline environment needs 'image' or 'build'; add "
+                           "'image: <registry>/<name>:<tag>'."))
+    return found
+
+
+# --- the entry point --------------------------------------------------------------------------
+
+
+@dataclass
+class _Collected:
+    endpoints: list[tuple[EndpointSpec, Endpoint]]
+    deployments: list[tuple[DeploymentSpec, Deployment]]
+    # (endpoint_name, where) of deployments that failed validation, still checked for linkage
+    failed_links: list[tuple[str, Location]]
+    # names of endpoints that failed validation: declared, so no "unknown endpoint" for them
+    failed_endpoints: set[str]
+    # (endpoint_name or "", folder, name or "*") of deployments that failed validation: declared,
+    # so traffic naming them gets no "add its deployment file"
+    failed_deployments: list[tuple[str, str, str]]
+
+
+def parse(sources: Iterable[SourceText]) -> ParseResult:
+    """Parse every document of every source; link deployments to endpoints; check names.
+
+    Output is deterministic: endpoints sorted by name, deployments by name.
+    """
+    found: list[Diagnostic] = []
+    collected = _Collected([], [], [], set(), [])
+    for source in sources:
+        _parse_file(source, collected, found)
+    endpoints = _link(collected, found)
+    return ParseResult(endpoints=endpoints, diagnostics=tuple(sort_diagnostics(found)))
+
+
+def _parse_file(source: SourceText, collected: _Collected, found: list[Diagnostic]) -> None:
+    loaded = parse_yaml(source.text)
+    text_lines = source.text.splitlines()
+    if loaded.syntax_error:
+        line, message = loaded.syntax_error
+        hint = "" if loaded.not_text else _fix_hint(text_lines, line,
+                                                    "Fix the indentation or quoting there.")
+        found.append(error(codes.YAML_SYNTAX, Location(source.path, line),
+                           f"YAML syntax error: {message}. {hint}".strip()))
+    for doc in loaded.documents:
+        for line, field_name, message in doc.problems:
+            found.append(error(codes.YAML_SYNTAX, Location(source.path, line, field_name),
+                               f"{message}. {_fix_hint(text_lines, line, '')}".strip()))
+        if doc.value is None:
+            continue
+        if not isinstance(doc.value, dict):
+            found.append(error(codes.WRONG_TYPE, Location(source.path, doc.line),
+                               "expected a mapping of keys (name, endpoint_name, ...) at the top "
+                               f"level, got {type(doc.value).__name__}."))
+            continue
+        kind = document_kind(doc.value)
+        if kind in ("", "other"):
+            if source.explicit:
+                found.append(error(codes.UNKNOWN_DOCUMENT, Location(source.path, doc.line),
+                                   "not an online endpoint or deployment; add '$schema: https://"
+                                   "azuremlschemas.azureedge.net/latest/managedOnlineEndpoint."
+                                   "schema.json' (or ...OnlineDeployment...) or the keys of one."))
+            continue
+        _validate_document(kind, doc, source.path, collected, found)
+
+
+def _fix_hint(text_lines: list[str], line: int, default: str) -> str:
+    """Unquoted ``{{NAME}}`` template placeholders are the usual cause of YAML errors in Azure's
+    examples: ``endpoint_name: {{ENDPOINT_NAME}}`` is a flow mapping, not text."""
+    text = text_lines[line - 1] if 0 < line <= len(text_lines) else ""
+    if "{{" in text:
+        return ("This line holds a template placeholder ({{...}}); substitute it before planning, "
+                "or quote the value.")
+    return default
+
+
+def _validate_document(
+    kind: str, doc: YamlDocument, file: str, collected: _Collected, found: list[Diagnostic]
+) -> None:
+    root: type[BaseModel] = EndpointSpec if kind == "endpoint" else DeploymentSpec
+    spec, problems, skipped = _validate_partially(root, doc, file)
+    found.extend(problems)
+    if spec is None:
+        _check_invalid_document(kind, doc, file, collected, found)
+        return
+    if isinstance(spec, EndpointSpec):
+        endpoint = replace(_endpoint(spec, file, doc), skipped=skipped)
+        if problem := name_problem(endpoint.name):
+            found.append(error(codes.INVALID_NAME, endpoint.source.at("name"), problem))
+        collected.endpoints.append((spec, endpoint))
+    elif isinstance(spec, DeploymentSpec):
+        deployment = replace(_deployment(spec, file, doc, found), skipped=skipped)
+        if problem := name_problem(deployment.name):
+            found.append(error(codes.INVALID_NAME, deployment.source.at("name"), problem))
+        found.extend(_check_deployment_fields(spec, deployment))
+        collected.deployments.append((spec, deployment))
+
+
+def _check_invalid_document(
+    kind: str, doc: YamlDocument, file: str, collected: _Collected, found: list[Diagnostic]
+) -> None:
+    """Name and endpoint link of a document that failed validation, so one pass finds all."""
+    name = doc.value.get("name")
+    if isinstance(name, str) and (problem := name_problem(name)):
+        found.append(error(codes.INVALID_NAME, Location(file, doc.line_of(("name",)), "name"),
+                           problem))
+    if kind == "endpoint" and isinstance(name, str):
+        collected.failed_endpoints.add(name)
+    target = doc.value.get("endpoint_name")
+    if kind == "deployment" and isinstance(target, str):
+        where = Location(file, doc.line_of(("endpoint_name",)), "endpoint_name")
+        collected.failed_links.append((target, where))
+    if kind == "deployment":
+        collected.failed_deployments.append((target if isinstance(target, str) else "",
+                                             posixpath.dirname(file),
+                                             name if isinstance(name, str) else "*"))
+
+
+def _unknown_endpoint(name: str, known: list[str], where: Location) -> Diagnostic:
+    listed = ", ".join(sorted(known)) or "none declared"
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return error(codes.UNKNOWN_ENDPOINT, where,
+                 f"endpoint '{name}' is not declared; {hint}declare it or fix the name "
+                 f"(endpoints: {listed}).")
+
+
+def _link(collected: _Collected, found: list[Diagnostic]) -> tuple[Endpoint, ...]:
+    by_name: dict[str, Endpoint] = {}
+    for _endpoint_spec, endpoint in collected.endpoints:
+        first = by_name.get(endpoint.name)
+        if first is not None:
+            found.append(error(codes.DUPLICATE_ENDPOINT, endpoint.source.at("name"),
+                               f"endpoint '{endpoint.name}' is also declared at "
+                               f"{first.source.at('name')}; keep one or rename this one."))
+            continue
+        by_name[endpoint.name] = endpoint
+    children: dict[str, list[Deployment]] = {name: [] for name in by_name}
+    for _deployment_spec, declared in collected.deployments:
+        if skips(declared.skipped, "endpoint_name"):  # reported: its endpoint is unknown
+            collected.failed_deployments.append(
+                ("", posixpath.dirname(declared.source.file), declared.name))
+            continue
+        deployment = declared if declared.endpoint_name else _infer_endpoint(declared, by_name)
+        if not deployment.endpoint_name:
+            found.append(error(codes.MISSING_FIELD, deployment.source.at("endpoint_name"),
+                               "endpoint_name is missing and no single endpoint is declared in "
+                               "the same folder to infer it from; add 'endpoint_name: <name>'."))
+            continue
+        if deployment.endpoint_name in collected.failed_endpoints:
+            continue  # its endpoint has its own errors; planning it waits for their fix
+        siblings = children.get(deployment.endpoint_name)
+        if siblings is None:
+            found.append(_unknown_endpoint(deployment.endpoint_name, list(by_name),
+                                           deployment.source.at("endpoint_name")))
+            continue
+        twin = next((d for d in siblings if d.name == deployment.name), None)
+        if twin is not None:
+            found.append(error(codes.DUPLICATE_DEPLOYMENT, deployment.source.at("name"),
+                               f"deployment '{deployment.name}' of endpoint "
+                               f"'{deployment.endpoint_name}' is also declared at "
+                               f"{twin.source.at('name')}; keep one or rename this one."))
+            continue
+        siblings.append(deployment)
+    for target, where in collected.failed_links:
+        if target not in by_name and target not in collected.failed_endpoints:
+            found.append(_unknown_endpoint(target, list(by_name), where))
+    unusable: dict[str, set[str]] = {name: set() for name in by_name}
+    for target, folder, deployment_name in collected.failed_deployments:
+        nearby = [e.name for e in by_name.values() if posixpath.dirname(e.source.file) == folder]
+        owner = target or (nearby[0] if len(nearby) == 1 else "")
+        if owner in unusable:
+            unusable[owner].add(deployment_name)
+    linked = []
+    for name in sorted(by_name):
+        endpoint = by_name[name]
+        deployments = tuple(sorted(children[name], key=lambda d: d.name))
+        linked.append(replace(_with_deployments(endpoint, deployments),
+                              unusable_deployments=frozenset(unusable[name])))
+    return tuple(linked)
+
+
+def _infer_endpoint(deployment: Deployment, endpoints: dict[str, Endpoint]) -> Deployment:
+    """``az ml`` takes a missing endpoint_name from ``--endpoint-name``; mlplan takes it from the
+    one endpoint declared in the same folder, if there is exactly one."""
+    folder = posixpath.dirname(deployment.source.file)
+    nearby = [e.name for e in endpoints.values() if posixpath.dirname(e.source.file) == folder]
+    return replace(deployment, endpoint_name=nearby[0]) if len(nearby) == 1 else deployment
+
+
+def _with_deployments(endpoint: Endpoint, deployments: tuple[Deployment, ...]) -> Endpoint:
+    return replace(endpoint, deployments=deployments)

@@ -1,0 +1,407 @@
+"""Side effects at the edge: find the project, read stack config and endpoint YAML files.
+
+Everything read here is handed to the pure core as text; the core never touches the disk.
+Paths shown to users are relative to the project root (where ``Pulumi.yaml`` is) in stack mode
+and as given in path mode.
+
+Paths are contained (``resolve``): every path a stack file names (``mlplan:endpoints``, model,
+code and conda paths, ``stackConfigDir``) must resolve, symlinks followed, inside the project
+root; ``MLPLAN_ALLOW_OUTSIDE_ROOT=1`` in the environment lifts that for a trusted checkout.
+Only regular files are read (a FIFO, a device or a socket is refused), at most
+``MAX_FILE_BYTES`` (4 MiB) each, and a folder scan stops after ``MAX_FILES`` (10,000) entries.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from mlplan.domain import assets, codes
+from mlplan.domain.diagnostics import Diagnostic, Location, error
+from mlplan.domain.model import Endpoint
+from mlplan.domain.settings import Settings, from_stack_document
+from mlplan.domain.spec import SourceText, parse
+from mlplan.domain.yamlsource import YamlDocument, decode, parse_yaml
+from mlplan.targets.docker import plan as docker_plan
+from mlplan.targets.kubernetes.settings import parse_kubernetes_settings
+
+YAML_SUFFIXES = (".yml", ".yaml")
+MAX_FILE_BYTES = 4 * 1024 * 1024
+MAX_FILES = 10_000
+MAX_PREVIEW_BYTES = 64 * 1024 * 1024  # a recorded pulumi preview of a large stack
+MAX_PATH = 1024
+OUTSIDE_ROOT_ENV = "MLPLAN_ALLOW_OUTSIDE_ROOT"
+
+
+class PathProblem(Exception):
+    """A path mlplan will not read; the text says why and how to fix it."""
+
+
+def _in_tree(path: Path) -> bool:
+    """A path inside a git tree (``review_io.TreePath``): checked lexically, no disk."""
+    return hasattr(path, "tree")
+
+
+def resolve(root: Path, name: str, *, contained: bool = True) -> Path:
+    """``root / name``, refused (``PathProblem``) when too long, or, if ``contained``, when it
+    resolves (symlinks followed) outside ``root``. Example: ``resolve(root, "../x")`` ->
+    "'../x' is outside the project root ...".
+    """
+    if len(name) > MAX_PATH or any(len(part) > 255 for part in name.split("/")):
+        raise PathProblem(f"'{name[:60]}...' is too long a path ({len(name)} characters); "
+                          "shorten it")
+    if "\0" in name:
+        raise PathProblem("the path holds a NUL character; fix it")
+    path = root / name
+    if not contained or os.environ.get(OUTSIDE_ROOT_ENV) == "1":
+        return path
+    if _in_tree(root):
+        normal = os.path.normpath(name)
+        if os.path.isabs(name) or normal == ".." or normal.startswith("../"):
+            raise PathProblem(_outside(name))
+        return path
+    try:
+        real_root = _realpath(str(root))
+        real = _realpath(str(path))
+    except (OSError, ValueError) as exc:
+        raise PathProblem(f"'{name[:80]}' cannot be resolved ({exc}); fix the path") from None
+    if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
+        raise PathProblem(_outside(name))
+    return path
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_folder(folder: str) -> str:
+    return os.path.realpath(folder)
+
+
+def _realpath(path: str) -> str:
+    """``os.path.realpath`` with the folder part cached (a stack names thousands of files in
+    a few folders): only the last part is looked at anew, and followed if it is a link."""
+    if ".." in path.split("/"):  # ".." after a link is relative to the link's target
+        return os.path.realpath(path)
+    folder, name = os.path.split(os.path.normpath(path))
+    if name in ("", ".", ".."):
+        return os.path.realpath(path)
+    joined = os.path.join(_real_folder(folder or "."), name)
+    return os.path.realpath(joined) if os.path.islink(joined) else joined
+
+
+def _outside(name: str) -> str:
+    return (f"'{name[:80]}' is outside the project root; name a path inside it (relative to "
+            f"the root), or set {OUTSIDE_ROOT_ENV}=1 for a checkout you trust")
+
+
+def kind_problem(path: Path, want: str) -> str:
+    """"" when ``path`` is what is wanted (``file``: a regular file; ``folder``; ``any``:
+    either), else what is wrong. FIFOs, devices and sockets are never read."""
+    if _in_tree(path):
+        ok = path.is_file() or path.is_dir()
+        return "" if ok else "does not exist"
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if stat.S_ISREG(mode):
+        return "" if want in ("file", "any") else "is a file, not a folder"
+    if stat.S_ISDIR(mode):
+        return "" if want in ("folder", "any") else "is a folder, not a file"
+    return "is not a regular file or folder (a FIFO, device or socket); mlplan does not read it"
+
+
+@dataclass(frozen=True)
+class Loaded:
+    endpoints: tuple[Endpoint, ...]
+    settings: Settings
+    diagnostics: tuple[Diagnostic, ...]
+    stack: str = ""
+
+
+def find_project_root(start: Path) -> Path | None:
+    """The nearest folder at or above ``start`` holding ``Pulumi.yaml``."""
+    for folder in (start, *start.parents):
+        if (folder / "Pulumi.yaml").is_file() or (folder / "Pulumi.yml").is_file():
+            return folder
+    return None
+
+
+def stack_config_dir(root: Path) -> Path:
+    project = root / "Pulumi.yaml"
+    try:
+        loaded = parse_yaml(read_text(project)) if project.is_file() else None
+    except PathProblem:
+        loaded = None
+    if loaded and loaded.documents and isinstance(loaded.documents[0].value, dict):
+        configured = loaded.documents[0].value.get("stackConfigDir")
+        if isinstance(configured, str) and configured:
+            try:
+                return resolve(root, configured)
+            except PathProblem:
+                return root  # then the stack file is not found there, and that is said
+    return root
+
+
+def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+    """File text (``yamlsource.decode``: UTF-8, or UTF-16/32 with a byte order mark) with CRLF
+    folded to LF (Azure's examples have both); ``PathProblem`` for a special file or one over
+    ``MAX_FILE_BYTES``."""
+    if _in_tree(path):
+        return decode(path.read_bytes())
+    try:  # O_NONBLOCK: opening a FIFO returns at once, and fstat then refuses it
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError:
+        raise PathProblem(kind_problem(path, "file") or "cannot be read") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise PathProblem(kind_problem(path, "file") or "is not a regular file")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise PathProblem(f"is over {limit // 1024 // 1024} MiB; mlplan reads files of this "
+                          "kind up to that size")
+    return decode(data)
+
+
+def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[tuple[Path, bool]]:
+    """(YAML file, is a symlink) below ``folder`` in sorted order, symlinked folders not
+    followed, at most ``MAX_FILES`` entries looked at."""
+    if _in_tree(folder):
+        return sorted((p, False) for p in folder.rglob("*") if p.suffix in YAML_SUFFIXES
+                      and p.is_file())
+    files: list[tuple[Path, bool]] = []
+    seen = 0
+    pending = [str(folder)]
+    while pending:
+        top = pending.pop()
+        try:
+            entries = list(os.scandir(top))
+        except OSError:
+            continue
+        seen += len(entries)
+        if seen > MAX_FILES:
+            found.append(error(codes.SETTINGS_PATH if where.field else codes.PATH_NOT_FOUND,
+                               where, f"'{folder}' holds over {MAX_FILES} files and folders; "
+                               "name the folder of the endpoint files instead."))
+            return []
+        for entry in entries:
+            link = entry.is_symlink()
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif entry.name.endswith(YAML_SUFFIXES):
+                files.append((Path(entry.path), link))
+    return sorted(files)
+
+
+def collect_sources(
+    paths: list[str], base: Path, found: list[Diagnostic], where: Location | None = None
+) -> list[SourceText]:
+    """Files named, plus every ``*.yml``/``*.yaml`` below folders named, in sorted order."""
+    sources: list[SourceText] = []
+    code = codes.SETTINGS_PATH if where else codes.PATH_NOT_FOUND
+    for name in paths:
+        at = where or Location(name[:200])
+        try:
+            path = resolve(base, name, contained=where is not None)
+            problem = kind_problem(path, "any")
+        except PathProblem as exc:
+            found.append(error(code, at, f"{exc}."))
+            continue
+        if problem == "does not exist":
+            found.append(error(code, at, f"'{name}' does not exist (looked in {base}); fix the "
+                                         "path."))
+            continue
+        if problem:
+            found.append(error(code, at, f"'{name}' {problem}."))
+            continue
+        explicit = not path.is_dir()
+        for child, link in [(path, False)] if explicit else _walk(path, found, at):
+            shown = _shown(child, base)
+            try:
+                if where is not None and link:
+                    resolve(base, shown)  # a symlink in the folder may point out of the root
+                sources.append(SourceText(shown, read_text(child), explicit=explicit))
+            except PathProblem as exc:
+                found.append(error(code, Location(shown) if not explicit else at,
+                                   f"'{shown}' {exc}." if not str(exc).startswith("'")
+                                   else f"{exc}."))
+    return sources
+
+
+def _shown(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def check_paths(
+    endpoints: tuple[Endpoint, ...], root: Path, asset_map: Mapping[str, Any]
+) -> list[Diagnostic]:
+    """Model (inline or mapped), code folder, scoring script and conda file must exist, inside
+    the root, and be a file or folder as each must."""
+    found: list[Diagnostic] = []
+    checked: dict[tuple[str, str], str] = {}  # (path, wanted kind) -> problem; "!..." refused
+    for endpoint in endpoints:
+        for dep in endpoint.deployments:
+            wanted: list[tuple[str, str, str]] = []
+            model = assets.resolve_model(dep, asset_map)
+            if model is not None:
+                field = "model.path" if dep.model and dep.model.path else "model"
+                wanted.append((field, model.path, "model"))
+            if dep.code_configuration:
+                code = dep.code_configuration
+                wanted.append(("code_configuration.code", code.code, "code folder"))
+                wanted.append(("code_configuration.scoring_script",
+                               f"{code.code}/{code.scoring_script}", "scoring script"))
+            if dep.environment and dep.environment.conda_file:
+                wanted.append(("environment.conda_file", dep.environment.conda_file,
+                               "conda file"))
+            for field, relative, what in wanted:
+                if "://" in relative or relative.startswith("azureml:"):
+                    continue
+                want = {"model": "any", "code folder": "folder"}.get(what, "file")
+                if (relative, want) not in checked:  # deployments share their folders
+                    try:
+                        checked[relative, want] = kind_problem(resolve(root, relative), want)
+                    except PathProblem as exc:
+                        checked[relative, want] = f"!{exc}"
+                problem = checked[relative, want]
+                if problem.startswith("!"):
+                    found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
+                                       f"{what}: {problem[1:]}."))
+                    continue
+                if problem == "does not exist":
+                    found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
+                                       f"{what} '{relative}' does not exist; fix the path "
+                                       "(relative to the YAML file)."))
+                elif problem:
+                    found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
+                                       f"{what} '{relative}' {problem}; fix the path."))
+    return found
+
+
+def load_paths(paths: list[str], cwd: Path, settings: Settings) -> Loaded:
+    """Plan plain Azure ML YAML files or folders, no stack: spec only, paths not checked."""
+    found: list[Diagnostic] = []
+    sources = collect_sources(paths, cwd, found)
+    result = parse(sources)
+    return Loaded(result.endpoints, settings, (*found, *result.diagnostics))
+
+
+def _line(document: YamlDocument, key: str) -> int:
+    return document.line_of(("config", key))
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """A stack file read and validated: settings, their problems, the document (for lines)."""
+
+    settings: Settings
+    diagnostics: tuple[Diagnostic, ...]
+    document: YamlDocument | None
+    shown: str
+
+
+def load_settings(root: Path, stack: str) -> StackSettings:
+    """Read and check ``Pulumi.<stack>.yaml`` (mlplan:* and the target's own settings)."""
+    config_dir = stack_config_dir(root)
+    stack_file = config_dir / f"Pulumi.{stack}.yaml"
+    shown = _shown(stack_file, root)
+    if not stack_file.is_file():
+        known = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")
+                       for p in config_dir.glob("Pulumi.*.yaml"))
+        message = (f"stack '{stack}' has no config file {shown}; "
+                   f"known stacks: {', '.join(known) or 'none'}. Pass --stack NAME.")
+        return StackSettings(Settings(file=shown), (error(codes.SETTINGS, Location(shown),
+                                                          message),), None, shown)
+    try:
+        text = read_text(stack_file)
+    except PathProblem as exc:
+        return StackSettings(Settings(file=shown), (error(codes.SETTINGS, Location(shown),
+                                                          f"{exc}."),), None, shown)
+    loaded = parse_yaml(text)
+    if loaded.syntax_error or not loaded.documents:
+        line, message = loaded.syntax_error or (0, "empty file")
+        return StackSettings(Settings(file=shown), (error(
+            codes.SETTINGS, Location(shown, line), f"YAML: {message}."),), None, shown)
+    document = loaded.documents[0]
+    problems = [error(codes.SETTINGS, Location(shown, line, field), f"YAML: {message}.")
+                for line, field, message in document.problems]
+    if document.value is None:  # cut short (too many values): its settings are not read
+        return StackSettings(Settings(file=shown), tuple(problems), None, shown)
+    config = document.value.get("config") if isinstance(document.value, dict) else None
+    if isinstance(config, dict):
+        _register_secrets(config.get("mlplan:keys"))
+    settings, found = from_stack_document(document, shown)
+    found[:0] = problems
+    if settings.target == "docker":
+        found.extend(docker_plan.parse_settings(
+            settings.docker, Location(shown, _line(document, "mlplan:docker"),
+                                      "mlplan:docker"))[1])
+    else:
+        found.extend(parse_kubernetes_settings(
+            settings.kubernetes, shown,
+            lambda path: document.line_of(("config", "mlplan:kubernetes", *path)))[1])
+    return StackSettings(replace(settings, file=shown), tuple(found), document, shown)
+
+
+def _register_secrets(value: Any) -> None:
+    """Every text under ``mlplan:keys`` is masked in all output (``render.safe``)."""
+    from mlplan.render import safe
+
+    if isinstance(value, str):
+        safe.register_secret(value)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _register_secrets(item)
+    elif isinstance(value, list):
+        for item in value:
+            _register_secrets(item)
+
+
+def _check_key_endpoints(settings: Settings, endpoints: tuple[Endpoint, ...],
+                         document: YamlDocument, shown: str) -> list[Diagnostic]:
+    """Each endpoint named under ``mlplan:keys`` must be declared (else its keys would be
+    ignored and others generated, silently)."""
+    import difflib
+
+    declared = [e.name for e in endpoints]
+    found = []
+    for name in sorted(settings.key_digests):
+        if name == "*" or name in declared:
+            continue
+        close = difflib.get_close_matches(name, declared, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        line = document.line_of(("config", "mlplan:keys", name))
+        found.append(error(codes.SETTINGS, Location(shown, line, f"mlplan:keys.{name}"),
+                           f"endpoint '{name}' is not declared, so these keys would be unused; "
+                           f"{hint}fix the name (endpoints: {', '.join(declared) or 'none'})."))
+    return found
+
+
+def load_stack(root: Path, stack: str) -> Loaded:
+    """Read ``Pulumi.<stack>.yaml``, its endpoint files, and check the paths they name."""
+    read = load_settings(root, stack)
+    settings, document = read.settings, read.document
+    found: list[Diagnostic] = list(read.diagnostics)
+    if document is None:
+        return Loaded((), settings, tuple(found), stack)
+    sources: list[SourceText] = []
+    for index, name in enumerate(settings.endpoint_paths):
+        line = document.line_of(("config", "mlplan:endpoints", index))
+        where = Location(read.shown, line, f"mlplan:endpoints[{index}]")
+        sources.extend(collect_sources([name], root, found, where))
+    result = parse(sources)
+    found.extend(result.diagnostics)
+    served = settings.kubernetes.get("models") if settings.target == "kubernetes" else None
+    found.extend(assets.check(result.endpoints, settings.assets,
+                              frozenset(served) if isinstance(served, dict) else frozenset()))
+    found.extend(check_paths(result.endpoints, root, settings.assets))
+    found.extend(_check_key_endpoints(settings, result.endpoints, document, read.shown))
+    return Loaded(result.endpoints, settings, tuple(found), stack)

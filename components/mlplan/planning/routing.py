@@ -1,0 +1,50 @@
+"""Desired state -> router config: the bridge between the planner and the nginx generator.
+
+Pure. The targets say where instances live (Docker: container names on the endpoint network;
+Kubernetes: the deployment's Service) and which keys to accept; everything else (split, mirror,
+timeouts, concurrency) comes from the same ``EndpointState`` the plan shows.
+Only a state without errors is turned into a router config; ``RouterConfig`` validates again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mlplan.planning.state import DeploymentState, EndpointState
+from mlplan.router.nginx import RouterBackend, RouterConfig
+
+INFERENCE_PORT = 5001  # azmlinfsrv's default port, as in Azure's local endpoints
+
+
+def router_config(
+    endpoint: EndpointState,
+    addresses: Callable[[DeploymentState], tuple[str, ...]],
+    keys: tuple[str, ...],
+    listen_port: int,
+    listen_address: str = "0.0.0.0",
+) -> RouterConfig:
+    """One backend per deployment with its instance addresses and request settings.
+
+    Example: Docker, blue with 2 instances -> backend ``blue`` with
+    ``("my-endpoint-blue-0:5001", "my-endpoint-blue-1:5001")``, timeout from
+    ``request_settings.request_timeout_ms``.
+    """
+    backends = tuple(
+        RouterBackend(
+            name=d.name,
+            instances=addresses(d),
+            request_timeout_ms=d.deployment.request_settings.request_timeout_ms,
+            max_concurrent_requests_per_instance=(
+                d.deployment.request_settings.max_concurrent_requests_per_instance),
+        )
+        for d in endpoint.deployments
+    )
+    return RouterConfig(
+        endpoint=endpoint.name,
+        listen_port=listen_port,
+        listen_address=listen_address,
+        backends=backends,
+        traffic=tuple((n, p) for n, p in endpoint.endpoint.traffic),
+        mirror=tuple((n, p) for n, p in endpoint.endpoint.mirror_traffic if p > 0),
+        keys=keys,
+    )

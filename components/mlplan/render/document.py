@@ -1,0 +1,124 @@
+"""The plan as one JSON-ready document; the text and Markdown renderers read the same document,
+so the three formats cannot disagree.
+
+Numbers: cores are whole numbers where whole (48), else decimals (0.2); GPUs likewise (1/6 of a
+GPU shows as 0.1667). Lists are sorted; keys are emitted sorted by ``json.dumps``.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from typing import Any
+
+from mlplan import __version__
+from mlplan.domain.diagnostics import Diagnostic, Severity
+from mlplan.planning.quota import reserved_instances
+from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
+from mlplan.render import safe
+
+#: 2: names say what they count (reserved_instances/reserved_cores, batch_count,
+#: min_serving_instances, reserved_cores/limit_cores in quota); 1 had quota_instances (the
+#: count the reservation is computed from, not the instances reserved) and quota_cores.
+FORMAT_VERSION = 2
+
+
+def cores(millis: int) -> int | float:
+    """48000 -> 48; 2500 -> 2.5."""
+    return millis // 1000 if millis % 1000 == 0 else round(millis / 1000, 3)
+
+
+def gpus(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else round(float(value), 4)
+
+
+def diagnostic_entry(d: Diagnostic) -> dict[str, Any]:
+    return {"severity": str(d.severity), "code": d.code, "path": d.path, "message": d.message}
+
+
+def _deployment(state: DeploymentState) -> dict[str, Any]:
+    dep = state.deployment
+    size = state.size
+    scale = dep.scale_settings
+    return {
+        "name": dep.name,
+        "action": "create",
+        "kind": dep.kind,
+        "source": dep.source.file,
+        "instance_type": size.name if not dep.instance_type else dep.instance_type,
+        "instance_count": dep.instance_count,
+        "cores_per_instance": cores(size.cpu_millis),
+        "memory_mib_per_instance": size.memory_mib,
+        "gpus_per_instance": gpus(size.gpus),
+        "family": size.family,
+        "exempt": size.exempt,
+        "reserved_instances": reserved_instances(state.quota_instances, size.exempt),
+        "reserved_cores": cores(state.reserved_millis),
+        "scale": {"type": scale.type, "min_instances": scale.min_instances,
+                  "max_instances": scale.max_instances,
+                  "target_utilization_percentage": scale.target_utilization_percentage},
+        "request_timeout_ms": dep.request_settings.request_timeout_ms,
+        "rollout": {
+            "batch_size": state.rollout.batch_size,
+            "batch_count": state.rollout.batches,
+            "peak_instances": state.rollout.peak_instances,
+            "min_serving_instances": state.rollout.min_serving,
+            "summary": state.rollout.summary(),
+        },
+    }
+
+
+def _endpoint(state: EndpointState) -> dict[str, Any]:
+    endpoint = state.endpoint
+    return {
+        "name": endpoint.name,
+        "action": "create",
+        "kind": endpoint.kind,
+        "source": endpoint.source.file,
+        "auth_mode": endpoint.auth_mode,
+        "traffic": dict(endpoint.traffic),
+        "mirror_traffic": dict(endpoint.mirror_traffic),
+        "deployments": [_deployment(d) for d in state.deployments],
+    }
+
+
+def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
+    report = state.quota
+    errors = sum(1 for d in state.diagnostics if d.severity is Severity.ERROR)
+    warnings = sum(1 for d in state.diagnostics if d.severity is Severity.WARNING)
+    endpoints = [_endpoint(e) for e in state.endpoints]
+    deployments = sum(len(e.deployments) for e in state.endpoints)
+    instances = sum(d.deployment.instance_count for e in state.endpoints for d in e.deployments)
+    return {
+        "format_version": FORMAT_VERSION,
+        "tool": {"name": "mlplan", "version": __version__},
+        "stack": stack or None,
+        "target": state.settings.target,
+        "environment": state.settings.environment,
+        "summary": {
+            "endpoints": len(endpoints),
+            "deployments": deployments,
+            "instances": instances,
+            "to_create": len(endpoints) + deployments,
+            "errors": errors,
+            "warnings": warnings,
+        },
+        "endpoints": endpoints,
+        "quota": {
+            "families": [
+                {"family": f.family, "reserved_cores": cores(f.required_millis),
+                 "limit_cores": cores(f.limit_millis) if f.limit_millis is not None else None,
+                 "users": list(f.users)}
+                for f in report.families
+            ],
+            "total_reserved_cores": cores(report.total_required_millis),
+            "total_limit_cores": cores(report.total_limit_millis),
+        },
+        "diagnostics": [diagnostic_entry(d) for d in state.diagnostics],
+    }
+
+
+def render_json(document: dict[str, Any]) -> str:
+    """JSON text; strings masked and capped (``safe.for_json``); ``json.dumps`` escapes the
+    control characters."""
+    return json.dumps(safe.for_json(document), indent=2, sort_keys=True) + "\n"

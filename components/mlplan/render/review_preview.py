@@ -1,0 +1,752 @@
+"""A Pulumi preview -> the review document, so a real engine's plan reads like ``mlplan review``.
+
+Two inputs, told apart by their shape:
+
+- ``pulumi preview --json``: one object ``{steps: [{op, urn, oldState, newState, diffReasons,
+  replaceReasons, detailedDiff}], diagnostics, changeSummary}``. Policy violations are not in it.
+- the streaming form (``PULUMI_ENABLE_STREAMING_JSON_PREVIEW=1 pulumi preview --json``): one
+  engine event per line; ``resourcePreEvent.metadata`` gives the steps (``old``/``new``,
+  ``keys``, ``diffs``, ``detailedDiff``), ``diagnosticEvent`` and ``policyEvent`` the findings.
+
+Steps are grouped by the labels mlplan stamps on concrete resources (``mlplan.domain.labels``):
+``mlplan.dev/endpoint``, ``mlplan.dev/deployment``, ``mlplan.dev/instance``,
+read from Docker's ``labels: [{label, value}]`` or Kubernetes' ``metadata.labels``. Unlabelled
+resources join the group of a labelled sibling with the same parent; the rest are "other
+resources". Batches are numbered 1.. in the order of their ``mlplan.dev/batch`` values (0- or
+1-based alike) or, without that label (mlplan's Docker containers carry none), of the batch
+that the instance index falls in for the deployment's instance count (``rollout.batches``).
+
+Ops per resource become one action: ``same`` no-op, ``create``, ``update``, ``delete``;
+a replacement is ``delete-then-create`` when ``delete-replaced`` comes before
+``create-replacement`` (or, with only ``replace`` shown, for Docker containers, whose provider
+always deletes first) and ``create-then-delete`` otherwise (Pulumi's default).
+Traffic comes from the ``mlplan.dev/traffic`` / ``mlplan.dev/mirror`` labels of the endpoint's
+routing resource (``blue=90,green=10``; per-deployment ``mlplan.dev/weight`` labels otherwise),
+quota from the ``mlplan:index:QuotaCheck`` component, both before (old state) and after (new
+state). Without ``--show-sames`` unchanged resources are absent, so counts cover what is shown.
+Pulumi's unknown sentinel reads ``(known after apply)``; secret-looking fields are masked.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from mlplan.domain import labels
+from mlplan.planning import rollout
+from mlplan.planning.diff import MASK, Action, Share, Stage, sensitive, stage_of
+from mlplan.planning.rollout import batches
+from mlplan.render.review_document import counts, review_document, summarize
+
+QUOTA_TYPE = "mlplan:index:QuotaCheck"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how Pulumi's JSON shows an unknown string
+DELETE_FIRST_TYPES = frozenset({"docker:index/container:Container"})
+_MARKUP = re.compile(r"<\{%[a-z-]*%\}>|\x1b\[[0-9;]*m")
+_DIAGNOSTIC = re.compile(r"^(?P<path>.*?): (?P<sev>error|warning|info) (?P<code>MLP\d{3}): "
+                         r"(?P<message>.*)$", re.S)
+_CODE = re.compile(r"\b(MLP\d{3})\b")
+_PATH_PART = re.compile(r'\.?([A-Za-z_$][\w$-]*)|\[(\d+)\]|\["((?:[^"\\]|\\.)*)"\]')
+_KNOWN_OPS = {"same", "create", "update", "delete", "replace", "create-replacement",
+              "delete-replaced", "read", "refresh", "import", "import-replacement",
+              "discard", "discard-replaced", "remove-pending-replace", "read-replacement"}
+
+
+class PreviewFormatError(ValueError):
+    """The text is neither ``pulumi preview --json`` output nor its event stream."""
+
+
+@dataclass(frozen=True)
+class Step:
+    op: str
+    urn: str
+    type: str
+    old: dict[str, Any] | None
+    new: dict[str, Any] | None
+    diffs: tuple[str, ...]
+    keys: tuple[str, ...]  # replace reasons
+    detailed: tuple[tuple[str, str], ...]  # (property path, diff kind)
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+    @property
+    def parent(self) -> str:
+        state = self.new or self.old or {}
+        return str(state.get("parent") or "")
+
+
+@dataclass(frozen=True)
+class Preview:
+    stack: str
+    steps: tuple[Step, ...]
+    diagnostics: tuple[dict[str, Any], ...]
+
+
+# --- reading -----------------------------------------------------------------------------------
+
+
+def _clean(text: Any) -> str:
+    return _MARKUP.sub("", str(text or "")).strip()
+
+
+def _urn_type(urn: str) -> str:
+    parts = urn.split("::")
+    return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else ""
+
+
+def _detailed(value: Any) -> tuple[tuple[str, str], ...]:
+    if not isinstance(value, dict):
+        return ()
+    return tuple(sorted((str(path), str(d.get("kind") or d.get("diffKind") or "update"))
+                        for path, d in value.items() if isinstance(d, dict)))
+
+
+def _step(op: Any, urn: Any, type_: Any, old: Any, new: Any, diffs: Any, keys: Any,
+          detailed: Any) -> Step:
+    urn = str(urn or "")
+    old = old if isinstance(old, dict) else None
+    new = new if isinstance(new, dict) else None
+    return Step(str(op or ""), urn, str(type_ or (new or old or {}).get("type") or
+                                       _urn_type(urn)),
+                old, new, _texts(diffs), _texts(keys), _detailed(detailed))
+
+
+def _texts(value: Any) -> tuple[str, ...]:
+    """A list of names from the preview (anything else: none)."""
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
+def _diagnostic(urn: Any, severity: Any, message: Any) -> dict[str, Any] | None:
+    text = _clean(message)
+    sev = str(severity or "").split("#", 1)[0]
+    parsed = _DIAGNOSTIC.match(text)
+    if parsed:
+        return {"side": "head", "severity": parsed["sev"], "code": parsed["code"],
+                "path": parsed["path"], "message": parsed["message"].strip()}
+    if sev not in ("error", "warning") or not text:
+        return None
+    code = _CODE.search(text)
+    return {"side": "head", "severity": sev, "code": code.group(1) if code else "pulumi",
+            "path": str(urn or "").rsplit("::", 1)[-1], "message": text}
+
+
+def _policy(event: dict[str, Any]) -> dict[str, Any]:
+    level = str(event.get("enforcementLevel") or "advisory")
+    severity = "error" if level == "mandatory" else "warning" if level in (
+        "advisory", "warning") else "info"
+    text = _clean(event.get("message"))
+    code = _CODE.search(text)
+    if code and text.startswith(code.group(1)):
+        text = text[len(code.group(1)):].lstrip(": ")
+    pack = f"{event.get('policyPackName', '')}@{event.get('policyPackVersion', '')}".strip("@")
+    where = str(event.get("resourceUrn") or "").rsplit("::", 1)[-1] or "stack"
+    return {"side": "head", "severity": severity,
+            "code": code.group(1) if code else str(event.get("policyName") or "policy"),
+            "path": f"{where} (policy {event.get('policyName', '')}, {pack}, {level})",
+            "message": text}
+
+
+def _stack_of(steps: Iterable[Step]) -> str:
+    for s in steps:
+        parts = s.urn.split("::")
+        if parts and parts[0].startswith("urn:pulumi:"):
+            return parts[0].removeprefix("urn:pulumi:")
+    return ""
+
+
+def parse_preview(text: str) -> Preview:
+    """Either form -> steps (first of each urn+op, engine order) and diagnostics.
+    ``PreviewFormatError`` for JSON of another shape (``{"steps": [1]}``) or nested too deep."""
+    try:
+        return _parse_preview(text)
+    except RecursionError:
+        raise PreviewFormatError("JSON nested too deep for a pulumi preview") from None
+
+
+def _objects(value: Any, what: str) -> list[dict[str, Any]]:
+    """``value`` as a list of JSON objects (missing -> []); ``PreviewFormatError`` else."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise PreviewFormatError(f"'{what}' must be a list of JSON objects; pass the output "
+                                 "of 'pulumi preview --json'")
+    return value
+
+
+def _parse_preview(text: str) -> Preview:
+    try:
+        whole: Any = json.loads(text)
+        events = [whole] if isinstance(whole, dict) and "sequence" in whole else None
+    except json.JSONDecodeError:
+        whole, events = None, []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise PreviewFormatError(
+                        f"line {number}: not JSON ({exc.msg}); pass the output of "
+                        "'pulumi preview --json'") from exc
+    steps: list[Step] = []
+    found: list[dict[str, Any]] = []
+    if events is None:
+        if not isinstance(whole, dict) or not ({"steps", "changeSummary", "diagnostics"}
+                                               & set(whole)):
+            raise PreviewFormatError("not a 'pulumi preview --json' document (no steps, "
+                                     "changeSummary or diagnostics)")
+        for raw in _objects(whole.get("steps"), "steps"):
+            steps.append(_step(raw.get("op"), raw.get("urn"), None, raw.get("oldState"),
+                               raw.get("newState"), raw.get("diffReasons"),
+                               raw.get("replaceReasons"), raw.get("detailedDiff")))
+        for d in _objects(whole.get("diagnostics"), "diagnostics"):
+            entry = _diagnostic(d.get("urn"), d.get("severity"), d.get("message"))
+            if entry:
+                found.append(entry)
+    else:
+        for event in events:
+            if not isinstance(event, dict):
+                raise PreviewFormatError("an event line is not a JSON object")
+            for key in ("resourcePreEvent", "resOutputsEvent"):
+                body = event.get(key)
+                meta = body.get("metadata") if isinstance(body, dict) else None
+                if isinstance(meta, dict):
+                    steps.append(_step(meta.get("op"), meta.get("urn"), meta.get("type"),
+                                       meta.get("old"), meta.get("new"), meta.get("diffs"),
+                                       meta.get("keys"), meta.get("detailedDiff")))
+            diag = event.get("diagnosticEvent")
+            if isinstance(diag, dict) and not diag.get("ephemeral"):
+                entry = _diagnostic(diag.get("urn"), diag.get("severity"), diag.get("message"))
+                if entry:
+                    found.append(entry)
+            policy = event.get("policyEvent")
+            if isinstance(policy, dict):
+                found.append(_policy(policy))
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for s in steps:
+        if (s.urn, s.op) not in seen and s.urn:
+            seen.add((s.urn, s.op))
+            unique.append(s)
+    ordered = sorted({json.dumps(d, sort_keys=True) for d in found})
+    diagnostics = sorted((json.loads(d) for d in ordered),
+                         key=lambda d: (d["path"], d["code"], d["message"]))
+    return Preview(_stack_of(unique), tuple(unique), tuple(diagnostics))
+
+
+# --- labels, paths, values ---------------------------------------------------------------------
+
+
+def _inputs(state: dict[str, Any] | None) -> dict[str, Any]:
+    if not state:
+        return {}
+    inputs = state.get("inputs")
+    return inputs if isinstance(inputs, dict) else {}
+
+
+def labels_of(state: dict[str, Any] | None) -> dict[str, str]:
+    """Docker ``labels: [{label, value}]`` or Kubernetes ``metadata.labels`` of a state."""
+    inputs = _inputs(state)
+    found: dict[str, str] = {}
+    raw = inputs.get("labels")
+    if isinstance(raw, list):
+        for item in raw:
+            if isinstance(item, dict) and "label" in item:
+                found[str(item["label"])] = str(item.get("value", ""))
+    elif isinstance(raw, dict):
+        found.update({str(k): str(v) for k, v in raw.items()})
+    meta = inputs.get("metadata")
+    if isinstance(meta, dict) and isinstance(meta.get("labels"), dict):
+        found.update({str(k): str(v) for k, v in meta["labels"].items()})
+    return found
+
+
+def _parse_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    at = 0
+    while at < len(path):
+        match = _PATH_PART.match(path, at)
+        if not match or match.end() == at:
+            return [path]
+        name, index, quoted = match.groups()
+        parts.append(int(index) if index is not None else name if name is not None
+                     else quoted.replace('\\"', '"'))
+        at = match.end()
+    return parts
+
+
+def _lookup(inputs: Any, parts: list[str | int]) -> Any:
+    value = inputs
+    for part in parts:
+        found = (isinstance(part, int) and isinstance(value, list) and part < len(value)) or (
+            isinstance(part, str) and isinstance(value, dict) and part in value)
+        if not found:
+            return None
+        value = value[part]
+    return value
+
+
+def _shown_path(path: str, state: dict[str, Any] | None) -> str:
+    """``labels[3].value`` -> ``labels[mlplan.dev/weight]`` when the state names the label."""
+    parts = _parse_path(path)
+    if len(parts) >= 2 and parts[0] == "labels" and isinstance(parts[1], int):
+        item = _lookup(_inputs(state), parts[:2])
+        if isinstance(item, dict) and "label" in item:
+            return f"labels[{item['label']}]"
+    return path
+
+
+def _display(parts: list[str | int], value: Any) -> Any:
+    if value == UNKNOWN:
+        return "(known after apply)"
+    if value is None or isinstance(value, dict | list):
+        return None if value is None else json.dumps(value, sort_keys=True)
+    if any(isinstance(p, str) and sensitive(p) for p in parts):
+        return MASK
+    if isinstance(value, str) and "=" in value and sensitive(value.split("=", 1)[0]):
+        return value.split("=", 1)[0] + "=" + MASK
+    return value
+
+
+# --- grouping ----------------------------------------------------------------------------------
+
+
+def resource_action(ops: list[str], type_: str) -> tuple[Action, list[str]]:
+    """Ops of one resource, in engine order -> its action and why.
+
+    Examples: ``["same"]`` -> no-op; ``["delete-replaced", "replace", "create-replacement"]``
+    -> delete-then-create; ``["replace"]`` on a Docker container -> delete-then-create
+    (inferred), on anything else -> create-then-delete (Pulumi's default).
+    """
+    real = [op for op in ops if op not in ("same", "read", "refresh")]
+    if not real:
+        return Action.NO_OP, []
+    replaced = {"replace", "create-replacement", "delete-replaced", "import-replacement",
+                "read-replacement"} & set(real)
+    if replaced:
+        if "delete-replaced" in real and "create-replacement" in real:
+            first = real.index("delete-replaced") < real.index("create-replacement")
+            return (Action.DELETE_THEN_CREATE if first else Action.CREATE_THEN_DELETE), []
+        if type_ in DELETE_FIRST_TYPES:
+            return Action.DELETE_THEN_CREATE, ["order inferred: pulumi-docker replaces "
+                                               "containers delete-first"]
+        return Action.CREATE_THEN_DELETE, ["order inferred: Pulumi creates the replacement "
+                                           "first unless deleteBeforeReplace"]
+    if "create" in real or "import" in real:
+        return (Action.CREATE_THEN_DELETE if "delete" in real else Action.CREATE), []
+    if "delete" in real or "discard" in real or "remove-pending-replace" in real:
+        return Action.DELETE, []
+    unknown = sorted(set(real) - _KNOWN_OPS)
+    return Action.UPDATE, [f"op {', '.join(unknown)}"] if unknown else []
+
+
+@dataclass
+class _Resource:
+    urn: str
+    type: str
+    name: str
+    steps: list[Step]
+    labels: dict[str, str]
+    old_labels: dict[str, str]
+    new_labels: dict[str, str]
+    parent: str
+
+    @property
+    def action(self) -> tuple[Action, list[str]]:
+        return resource_action([s.op for s in self.steps], self.type)
+
+    @property
+    def old(self) -> dict[str, Any] | None:
+        return next((s.old for s in self.steps if s.old), None)
+
+    @property
+    def new(self) -> dict[str, Any] | None:
+        news = [s.new for s in self.steps if s.new and s.op not in ("delete", "delete-replaced")]
+        return news[-1] if news else None
+
+
+def _resources(steps: Iterable[Step]) -> list[_Resource]:
+    by_urn: dict[str, list[Step]] = {}
+    for s in steps:
+        by_urn.setdefault(s.urn, []).append(s)
+    out = []
+    for urn, group in by_urn.items():
+        first = group[0]
+        old = next((s.old for s in group if s.old), None)
+        new = next((s.new for s in reversed(group) if s.new), None)
+        old_labels, new_labels = labels_of(old), labels_of(new)
+        out.append(_Resource(urn, first.type, first.name, group, {**old_labels, **new_labels},
+                             old_labels, new_labels, first.parent))
+    return out
+
+
+def _reasons(resource: _Resource) -> list[str]:
+    action, why = resource.action
+    keys = sorted({k for s in resource.steps for k in s.keys})
+    diffs = sorted({d for s in resource.steps for d in s.diffs})
+    out = list(why)
+    if keys and action.replaces:
+        out.append("replaced because " + ", ".join(keys) + " changed")
+    elif diffs and action is Action.UPDATE:
+        out.append("changes " + ", ".join(diffs))
+    return out
+
+
+def _resource_entry(r: _Resource) -> dict[str, Any]:
+    action, _why = r.action
+    return {"name": r.name, "type": r.type, "urn": r.urn, "actions": list(action.verbs),
+            "reasons": _reasons(r)}
+
+
+def _short_type(type_: str) -> str:
+    """``docker:index/container:Container`` -> ``Container``."""
+    return type_.rsplit(":", 1)[-1] or type_
+
+
+def _one(values: set[str]) -> Any:
+    return json.loads(next(iter(values))) if len(values) == 1 else "(varies)"
+
+
+def _field_changes(resources: list[_Resource]) -> list[dict[str, Any]]:
+    """detailedDiff of the resources, merged per resource type and property path, with the
+    values where the inputs hold them (``(known after apply)`` for preview unknowns)."""
+    merged: dict[str, dict[str, Any]] = {}
+    for r in resources:
+        detailed = {p: k for s in r.steps for p, k in s.detailed}
+        if not detailed:
+            detailed = {k: "update-replace" for s in r.steps for k in s.keys}
+            detailed.update({d: "update" for s in r.steps for d in s.diffs if d not in detailed})
+        for path, kind in detailed.items():
+            shown = f"{_short_type(r.type)}.{_shown_path(path, r.new or r.old)}"
+            parts = _parse_path(path)
+            before = _display(parts, _lookup(_inputs(r.old), parts))
+            after = _display(parts, _lookup(_inputs(r.new), parts))
+            entry = merged.setdefault(shown, {"kinds": set(), "before": set(), "after": set(),
+                                              "count": 0})
+            entry["kinds"].add(kind)
+            entry["before"].add(json.dumps(before))
+            entry["after"].add(json.dumps(after))
+            entry["count"] += 1
+    out = []
+    for shown, entry in sorted(merged.items()):
+        kinds = sorted(entry["kinds"])
+        replace = any(k.endswith("-replace") for k in kinds)
+        n = entry["count"]
+        out.append({"path": shown, "before": _one(entry["before"]),
+                    "after": _one(entry["after"]),
+                    "effect": "replaces the resource" if replace else "in place",
+                    "why": f"{'/'.join(kinds)} on {n} resource{'s' if n != 1 else ''}"})
+    return out
+
+
+def _index(value: str | None) -> tuple[int, str]:
+    text = value or ""
+    return (int(text), text) if text.isdigit() else (1 << 30, text)
+
+
+@dataclass(frozen=True)
+class _Traffic:
+    """An endpoint's split on both sides, from its resources' labels (``None``: unknown)."""
+
+    live_before: dict[str, int] | None
+    live_after: dict[str, int] | None
+    mirror_before: dict[str, int] | None
+    mirror_after: dict[str, int] | None
+
+    def share(self, name: str) -> Share:
+        def get(table: dict[str, int] | None) -> int:
+            return (table or {}).get(name, 0)
+
+        return Share(get(self.live_before), get(self.live_after), get(self.mirror_before),
+                     get(self.mirror_after))
+
+    @property
+    def known(self) -> bool:
+        return self.live_before is not None or self.live_after is not None
+
+
+def _split(value: str | None) -> dict[str, int] | None:
+    """``blue=90,green=10`` (or space-separated) -> ``{"blue": 90, "green": 10}``; ``none`` ->
+    ``{}``; no label -> ``None``."""
+    if value is None:
+        return None
+    return dict(labels.parse_split(value))
+
+
+def _traffic(own: list[_Resource], deployments: dict[str, list[_Resource]]) -> _Traffic:
+    """From the ``mlplan.dev/traffic`` / ``mlplan.dev/mirror`` labels of the endpoint's routing
+    resource (old state: before, new state: after); else from per-deployment ``weight`` labels."""
+    def endpoint_label(side: str, key: str) -> dict[str, int] | None:
+        for r in own:
+            table = r.old_labels if side == "old" else r.new_labels
+            if labels.TRAFFIC in table:
+                return _split(table.get(key, "none"))
+        return None
+
+    found = [endpoint_label(side, key) for side in ("old", "new")
+             for key in (labels.TRAFFIC, labels.MIRROR)]
+    if any(v is not None for v in found):
+        return _Traffic(found[0], found[2], found[1], found[3])
+
+    def weights(side: str, key: str) -> dict[str, int] | None:
+        table: dict[str, int] = {}
+        for name, resources in deployments.items():
+            for r in resources:
+                got = (r.old_labels if side == "old" else r.new_labels).get(key, "")
+                if got.isdigit():
+                    table[name] = int(got)
+                    break
+        return table or None
+
+    live_b, live_a = weights("old", labels.WEIGHT), weights("new", labels.WEIGHT)
+    mirror_b = {k: v for k, v in (weights("old", labels.MIRROR) or {}).items() if v}
+    mirror_a = {k: v for k, v in (weights("new", labels.MIRROR) or {}).items() if v}
+    return _Traffic(live_b, live_a, mirror_b if live_b is not None else None,
+                    mirror_a if live_a is not None else None)
+
+
+def _batches_by_index(instances: list[_Resource]) -> dict[str, str]:
+    """Instance index -> 1-based batch, from the count of instances the change leaves
+    (Docker containers carry no batch label: see ``docker_plan._instance_labels``).
+    Example: 10 instances -> {"0": "1", "1": "1", "2": "2", ..., "9": "5"}."""
+    count = sum(1 for r in instances if r.action[0] is not Action.DELETE)
+    return {str(i): str(number) for number, members in enumerate(batches(count), start=1)
+            for i in members}
+
+
+def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dict[str, Any]:
+    instances = [r for r in resources if labels.INSTANCE in r.labels]
+    others = [r for r in resources if labels.INSTANCE not in r.labels]
+    changed = [r for r in resources if r.action[0] is not Action.NO_OP]
+    actions = {r.action[0] for r in changed}
+    indexes = {r.labels.get(labels.INSTANCE) for r in resources}
+    replaced = [r for r in instances if r.action[0].replaces]
+    if not changed:
+        action = Action.NO_OP
+    elif actions == {Action.CREATE} and ("0" in indexes or not instances):
+        action = Action.CREATE
+    elif actions == {Action.DELETE} and ("0" in indexes or not instances):
+        action = Action.DELETE
+    elif replaced:
+        orders = {r.action[0] for r in replaced}
+        action = Action.DELETE_THEN_CREATE if orders == {Action.DELETE_THEN_CREATE} \
+            else Action.CREATE_THEN_DELETE
+    elif len(actions) == 1 and next(iter(actions)).replaces:
+        action = next(iter(actions))
+    else:
+        action = Action.UPDATE
+    steps: list[dict[str, Any]] = []
+    groups: dict[tuple[int, str], list[_Resource]] = {}
+    batch_of = _batches_by_index(instances)
+    for r in sorted(replaced, key=lambda r: _index(r.labels.get(labels.INSTANCE))):
+        batch = r.labels.get(labels.BATCH) or batch_of.get(r.labels.get(labels.INSTANCE, ""))
+        groups.setdefault(_index(batch), []).append(r)
+    if replaced:
+        order = sorted({r.action[0] for r in replaced}, key=lambda a: a.value)
+        verbs = " / ".join(" then ".join(a.verbs) for a in order)
+        summary = (f"roll {len(replaced)} of {len(instances)} instances in "
+                   f"{len(groups)} batch{'es' if len(groups) != 1 else ''}, {verbs}")
+        schedule = rollout.RolloutSchedule.of(
+            len(instances), surge=order == [Action.CREATE_THEN_DELETE])
+        whole = (len(order) == 1 and len(replaced) == len(instances)
+                 and len(groups) == schedule.batches)
+        extra: dict[str, Any] = {}
+        if whole:  # every instance, batch by batch: the plan's words and numbers
+            summary = schedule.describe()
+            extra = {"batch_size": schedule.batch_size, "batch_count": schedule.batches,
+                     "peak_instances": schedule.peak_instances,
+                     "min_serving_instances": schedule.min_serving}
+        steps.append({
+            "kind": "roll", "from": None, "to": None, "summary": summary, **extra,
+            "order": list(order[0].verbs) if len(order) == 1 else None,
+            "batches": [{"batch": number if key[0] != 1 << 30 else None,
+                         "instances": [{"name": r.name, "actions": list(r.action[0].verbs)}
+                                       for r in group]}
+                        for number, (key, group) in enumerate(sorted(groups.items()), start=1)],
+        })
+    added = [r for r in instances if r.action[0] is Action.CREATE]
+    removed = [r for r in instances if r.action[0] is Action.DELETE]
+    if action is Action.UPDATE and (added or removed):
+        text = ", ".join(part for part in (
+            f"{len(added)} instance{'s' if len(added) != 1 else ''} added" if added else "",
+            f"{len(removed)} removed" if removed else "") if part)
+        steps.insert(0, {"kind": "scale", "from": None, "to": None, "summary": text,
+                         "batches": []})
+    share = traffic.share(name)
+    existed = any(r.old is not None for r in resources)
+    exists = any(r.new is not None for r in resources)
+    stage = stage_of(share, existed, exists) if traffic.known else None
+    reasons = sorted({why for r in changed for why in r.action[1]})
+    if action is Action.DELETE_THEN_CREATE:
+        reasons.append("containers are deleted, then recreated, batch by batch; the router "
+                       "retries requests on the other instances")
+    return {
+        "name": name, "renamed_from": None, "actions": list(action.verbs), "source": None,
+        "reasons": reasons, "changes": _field_changes(changed),
+        "instances": None, "instance_type": _type_pair(resources), "reserved_cores": None,
+        "traffic": ({"live": {"before": share.live_before, "after": share.live_after},
+                     "mirror": {"before": share.mirror_before, "after": share.mirror_after}}
+                    if traffic.known else None),
+        "stage": stage.value if stage else None,
+        "steps": steps,
+        "resources": [_resource_entry(r) for r in others if r.action[0] is not Action.NO_OP],
+    }
+
+
+def _type_pair(resources: list[_Resource]) -> dict[str, Any] | None:
+    old = next((r.old_labels[labels.INSTANCE_TYPE] for r in resources
+                if labels.INSTANCE_TYPE in r.old_labels), None)
+    new = next((r.new_labels[labels.INSTANCE_TYPE] for r in resources
+                if labels.INSTANCE_TYPE in r.new_labels), None)
+    return {"before": old, "after": new} if old or new else None
+
+
+_ROLE_NOTES = {
+    "router": "the router is replaced: the endpoint does not answer while it restarts",
+    "config": "the routing config is replaced: the router reloads it without a restart",
+}
+
+
+def _endpoint(name: str, own: list[_Resource], deployments: dict[str, list[_Resource]]
+              ) -> dict[str, Any]:
+    traffic = _traffic(own, deployments)
+    deps = [_deployment(d, deployments[d], traffic) for d in sorted(deployments)]
+    changed_own = [r for r in own if r.action[0] is not Action.NO_OP]
+    own_actions = {r.action[0] for r in changed_own}
+    dep_actions = {Action.from_verbs(d["actions"]) for d in deps}
+    every = (own_actions | dep_actions) - {Action.NO_OP}
+    if not own_actions - {Action.NO_OP}:
+        action = Action.NO_OP  # only deployments change: the endpoint's own resources stay
+    elif every == {Action.CREATE} and own and all(r.old is None for r in own):
+        action = Action.CREATE
+    elif every == {Action.DELETE} and own and all(r.new is None for r in own):
+        action = Action.DELETE
+    else:
+        action = Action.UPDATE
+    reasons = sorted({_ROLE_NOTES[r.labels[labels.ROLE]] for r in changed_own
+                      if r.action[0].replaces and r.labels.get(labels.ROLE) in _ROLE_NOTES})
+    order = {s.value: i for i, s in enumerate(Stage)}
+    stages = sorted(({"stage": d["stage"], "deployment": d["name"]} for d in deps if d["stage"]),
+                    key=lambda s: (order[s["stage"]], s["deployment"]))
+    moved = sorted(d["name"] for d in deps if d["actions"] == ["delete"] and d["traffic"]
+                   and (d["traffic"]["live"]["before"] or d["traffic"]["mirror"]["before"]))
+    if moved and action is Action.UPDATE:
+        reasons.append(f"traffic moves first, delete after: {', '.join(moved)} had traffic; "
+                       "Pulumi deletes last")
+    t = traffic
+    return {
+        "name": name, "renamed_from": None, "actions": list(action.verbs), "source": None,
+        "changed": action is not Action.NO_OP or bool(dep_actions - {Action.NO_OP}),
+        "reasons": reasons, "changes": _field_changes(changed_own),
+        "traffic": ({"live": {"before": t.live_before or {}, "after": t.live_after or {}},
+                     "mirror": {"before": t.mirror_before or {}, "after": t.mirror_after or {}},
+                     "changed": (t.live_before, t.mirror_before) != (t.live_after,
+                                                                     t.mirror_after)
+                     and action not in (Action.CREATE, Action.DELETE),
+                     "stages": stages, "delete_after_traffic": moved}
+                    if t.known else None),
+        "deployments": deps,
+        "resources": [_resource_entry(r) for r in changed_own],
+    }
+
+
+def _quota(resources: list[_Resource]) -> dict[str, Any] | None:
+    check = next((r for r in resources if r.type == QUOTA_TYPE), None)
+    if check is None:
+        return None
+
+    def table(state: dict[str, Any] | None) -> dict[str, tuple[float, float | None]]:
+        if not state:
+            return {}
+        props = state.get("outputs") or state.get("inputs") or {}
+        if not isinstance(props, dict):
+            return {}
+        rows: dict[str, tuple[float, float | None]] = {
+            str(f.get("family")): (_num(f.get("requiredCores")),
+                                   _num_or_none(f.get("limitCores")))
+            for f in _list(props.get("families")) if isinstance(f, dict)}
+        rows["total"] = (_num(props.get("totalRequiredCores")),
+                         _num_or_none(props.get("totalLimitCores")))
+        return rows
+
+    old, new = table(check.old), table(check.new or check.old)
+    entries = []
+    for family in sorted(set(old) | set(new), key=lambda f: (f == "total", f)):
+        before, limit_before = old.get(family, (0, None))
+        after, limit = new.get(family, (0, None))
+        entries.append({"family": family, "before": before, "after": after,
+                        "peak": max(before, after), "limit_before": limit_before,
+                        "limit": limit, "over": limit is not None and after > limit,
+                        "peak_over": False})
+    if not entries:
+        return None
+    return {"families": entries[:-1], "total": entries[-1]}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _num(value: Any) -> float:
+    got = _num_or_none(value)
+    return 0 if got is None else got
+
+
+def _num_or_none(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(number) or abs(number) > 1e12:  # JSON has no inf; nor does a quota
+        return None
+    return int(number) if number.is_integer() else number
+
+
+def review_document_from_preview(text: str, *, base: str, head: str, stack: str = ""
+                                 ) -> dict[str, Any]:
+    """Parse either preview form and build the review document (``source: pulumi-preview``)."""
+    preview = parse_preview(text)
+    resources = [r for r in _resources(preview.steps) if r.type != "pulumi:pulumi:Stack"]
+    parents: dict[str, tuple[str, str]] = {}
+    for r in resources:
+        if labels.ENDPOINT in r.labels and r.parent:
+            parents.setdefault(r.parent, (r.labels[labels.ENDPOINT],
+                                          r.labels.get(labels.DEPLOYMENT, "")))
+    endpoints: dict[str, tuple[list[_Resource], dict[str, list[_Resource]]]] = {}
+    other: list[_Resource] = []
+    for r in resources:
+        if r.type.startswith("mlplan:index:"):
+            continue  # logical components: their children are the real changes
+        endpoint = r.labels.get(labels.ENDPOINT)
+        deployment = r.labels.get(labels.DEPLOYMENT, "")
+        if endpoint is None and r.parent in parents:
+            endpoint, deployment = parents[r.parent]
+        if endpoint is None:
+            other.append(r)
+            continue
+        own, deps = endpoints.setdefault(endpoint, ([], {}))
+        if deployment:
+            deps.setdefault(deployment, []).append(r)
+        else:
+            own.append(r)
+    entries = [_endpoint(name, *endpoints[name]) for name in sorted(endpoints)]
+    stack_entry: dict[str, Any] = {
+        "stack": stack or preview.stack or "(unknown)",
+        "base": None, "head": None,
+        "settings_changes": [],
+        "endpoints": entries,
+        "other_resources": [_resource_entry(r) for r in sorted(other, key=lambda r: r.urn)
+                            if r.action[0] is not Action.NO_OP],
+        "quota": _quota(resources),
+        "diagnostics": list(preview.diagnostics),
+    }
+    stack_entry["summary"] = summarize(stack_entry)
+    stack_entry["summary"]["resources"] = counts(
+        list(r.action[0].verbs) for r in resources if not r.type.startswith("mlplan:index:"))
+    return review_document([stack_entry], source="pulumi-preview", base=base, head=head)

@@ -1,0 +1,1 @@
+"""The router: nginx configuration generated from a ``RouterConfig`` (pure; no mlplan import)."""

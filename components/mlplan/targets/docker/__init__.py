@@ -1,0 +1,2 @@
+"""The Docker target: ``plan`` (pure), ``host`` (asks the Docker host) and ``resources``
+(pulumi-docker)."""

@@ -1,0 +1,470 @@
+"""Desired state -> the containers of one endpoint on a Docker host (pure; the adapter in
+``mlplan.targets.docker.resources`` only turns these values into pulumi-docker resources).
+
+Layout per endpoint ``E`` (names as Azure's local endpoints would show them):
+
+- network ``E`` (user-defined bridge: Docker's DNS at 127.0.0.11 resolves container names);
+- volume ``E-router-config`` holding ``routing.conf`` and ``keys.conf``;
+- router container ``E-router``: nginx with the static ``nginx.conf`` baked in by upload, the
+  only container publishing a host port. Its inputs never include traffic, mirror or keys, so a
+  split change can never replace it: it watches the volume and reloads gracefully
+  (``nginx -t && nginx -s reload``) when the files change;
+- config container ``E-router-config``: a one-shot container that copies the rendered routing
+  and keys into the volume (atomic rename). It is the resource a traffic, mirror or key change
+  replaces, and it depends on every instance container, so new instances are healthy before
+  the router routes to them; removed deployments are deleted by the engine at the end. The
+  router depends on it (its script starts nginx once the first files are there);
+- per deployment ``D`` and instance ``i``: container ``E-D-i`` on the network (no host port),
+  model and code bind-mounted read-only where Azure's local endpoints mount them
+  (``/var/azureml-app/azureml-models/<model>/<version>``, ``/var/azureml-app/<code-folder>``),
+  ``AZUREML_MODEL_DIR`` / ``AZUREML_ENTRY_SCRIPT`` / ``AML_APP_ROOT`` / ``WORKER_COUNT`` set,
+  CPU/memory limits and GPU requests of the instance type, a healthcheck from the readiness
+  probe. Batches: ``ceil(0.2 N)`` instances each (1-based, not a label: see
+  ``_instance_labels``); every container of
+  batch k+1 depends on every container of batch k, and each waits to be healthy, so the engine
+  replaces batch after batch and at most one batch is ever out of service.
+
+Example: blue with 11 instances -> batches of 3: [0,1,2], [3,4,5], [6,7,8], [9,10].
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlplan.domain import codes, labels
+from mlplan.domain.assets import resolve_image, resolve_model
+from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
+from mlplan.domain.diagnostics import Diagnostic, Location, error, warning
+from mlplan.domain.validation import describe
+from mlplan.planning.rollout import batches
+from mlplan.planning.routing import INFERENCE_PORT, router_config
+from mlplan.planning.state import DeploymentState, EndpointState
+from mlplan.router.nginx import NginxRuntime, render_keys, render_routing, render_static
+
+APP_ROOT = "/var/azureml-app"
+MODELS_ROOT = f"{APP_ROOT}/azureml-models"
+ROUTER_CONF_DIR = "/etc/mlplan-router"
+ROUTER_LISTEN_PORT = 8080
+ROUTER_STATIC_CONF = "/etc/nginx/nginx.conf"
+ROUTER_SCRIPT_PATH = "/usr/local/bin/mlplan-router"
+DOCKER_DNS = "127.0.0.11"
+DEFAULT_ROUTER_IMAGE = "nginx:1.28.0-alpine"  # >= 1.27.3: upstream `resolve` re-resolves names
+
+#: The router container's command: wait for the first config, run nginx, reload on change.
+ROUTER_SCRIPT = f"""#!/bin/sh
+# mlplan router: nginx in the foreground; routing.conf and keys.conf come from the config
+# volume and are applied with a graceful reload (no dropped request) whenever they change.
+set -u
+conf={ROUTER_CONF_DIR}
+until [ -s "$conf/routing.conf" ] && [ -s "$conf/keys.conf" ]; do sleep 0.2; done
+digest() {{ cat "$conf/routing.conf" "$conf/keys.conf" | md5sum; }}
+nginx -c {ROUTER_STATIC_CONF} -g 'daemon off;' &
+nginx_pid=$!
+trap 'nginx -s quit; wait "$nginx_pid"; exit 0' TERM INT
+last=$(digest)
+while kill -0 "$nginx_pid" 2>/dev/null; do
+  sleep 1
+  now=$(digest)
+  if [ "$now" != "$last" ]; then
+    last=$now
+    if nginx -t -q -c {ROUTER_STATIC_CONF}; then
+      nginx -s reload -c {ROUTER_STATIC_CONF} && echo "mlplan-router: configuration reloaded"
+    else
+      echo "mlplan-router: new configuration rejected; still serving the previous one" >&2
+    fi
+  fi
+done
+wait "$nginx_pid"
+"""
+
+#: The config container's command: copy the staged files into the volume atomically.
+CONFIG_COPY_COMMAND = (
+    "set -eu; for f in keys.conf routing.conf; do "
+    f"cp /staging/$f {ROUTER_CONF_DIR}/.$f.new && mv {ROUTER_CONF_DIR}/.$f.new "
+    f"{ROUTER_CONF_DIR}/$f; done"
+)
+
+ResourceLimits = Literal["enforce", "memory-only", "off"]
+
+
+class DockerSettingsSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    routerImage: str = DEFAULT_ROUTER_IMAGE  # stack config keys are camelCase
+    ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = {}
+    publishAddress: str = "127.0.0.1"
+    host: str = "localhost"
+    namePrefix: str = ""
+    resourceLimits: ResourceLimits = "enforce"
+
+
+@dataclass(frozen=True)
+class DockerSettings:
+    """``mlplan:docker``: router image, fixed host ports per endpoint, publish address (only
+    loopback by default), the host name used in scoring URIs, a container name prefix (to run
+    two stacks on one host) and whether instance types' limits apply (``enforce``)."""
+
+    router_image: str = DEFAULT_ROUTER_IMAGE
+    ports: tuple[tuple[str, int], ...] = ()
+    publish_address: str = "127.0.0.1"
+    host: str = "localhost"
+    name_prefix: str = ""
+    resource_limits: ResourceLimits = "enforce"
+
+
+def parse_settings(raw: Mapping[str, Any], where: Location) -> tuple[DockerSettings,
+                                                                     list[Diagnostic]]:
+    try:
+        spec = DockerSettingsSpec.model_validate(dict(raw))
+    except ValidationError as exc:
+        known = list(DockerSettingsSpec.model_fields)
+        found = []
+        for e in exc.errors():
+            key = "mlplan:docker." + ".".join(map(str, e["loc"]))
+            found.append(error(codes.SETTINGS, Location(where.file, where.line, key),
+                               describe(e, key, known if len(e["loc"]) == 1 else [],
+                                        noun="setting")))
+        return DockerSettings(), found
+    return DockerSettings(spec.routerImage, tuple(sorted(spec.ports.items())),
+                          spec.publishAddress, spec.host, spec.namePrefix,
+                          spec.resourceLimits), []
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str  # absolute host path
+    target: str
+    read_only: bool = True
+
+
+@dataclass(frozen=True)
+class Healthcheck:
+    """Docker healthcheck from a readiness probe: period -> interval, failure_threshold ->
+    retries, initial_delay -> start period. Example (Azure defaults): every 10 s, 2 s timeout,
+    30 retries, 10 s start period."""
+
+    test: tuple[str, ...]
+    interval: str
+    timeout: str
+    start_period: str
+    retries: int
+
+
+@dataclass(frozen=True)
+class InstanceContainer:
+    name: str
+    index: int
+    batch: int  # 1-based
+    image: str
+    env: tuple[tuple[str, str], ...]
+    mounts: tuple[Mount, ...]
+    labels: tuple[tuple[str, str], ...]
+    cpus: str  # "" = no limit; as the provider reads it back (provider_cpus)
+    memory_mib: int  # 0 = no limit; swap is limited to the same (memory + swap == memory)
+    gpus: int
+    port: int
+    healthcheck: Healthcheck
+    wait_timeout_s: int
+    stop_grace_s: int = 0  # SIGTERM, then this long to finish in-flight requests, then SIGKILL
+
+
+@dataclass(frozen=True)
+class DeploymentContainers:
+    name: str
+    image: str
+    build_context: str  # absolute path when the environment builds an image, else ""
+    dockerfile: str
+    containers: tuple[InstanceContainer, ...]
+
+    @property
+    def batches(self) -> tuple[tuple[InstanceContainer, ...], ...]:
+        count = max((c.batch for c in self.containers), default=0)
+        return tuple(tuple(c for c in self.containers if c.batch == b)
+                     for b in range(1, count + 1))
+
+
+@dataclass(frozen=True)
+class RouterContainer:
+    name: str
+    image: str
+    listen_port: int
+    published_port: int | None  # None: Docker picks one
+    publish_address: str
+    labels: tuple[tuple[str, str], ...]
+    static_config: str
+    script: str
+
+
+@dataclass(frozen=True)
+class EndpointContainers:
+    endpoint: str
+    network: str
+    volume: str
+    router: RouterContainer
+    config_container: str
+    config_labels: tuple[tuple[str, str], ...]
+    deployments: tuple[DeploymentContainers, ...]
+    runtime: NginxRuntime
+    host: str
+
+    def addresses(self, deployment: DeploymentState) -> tuple[str, ...]:
+        """Where the router reaches ``deployment``: the names of the containers planned here
+        (prefix included), on the inference port. Example: namePrefix ``pr-`` ->
+        ``("pr-my-endpoint-blue-0:5001", ...)``."""
+        planned = next(d for d in self.deployments if d.name == deployment.name)
+        return tuple(f"{c.name}:{c.port}" for c in planned.containers)
+
+    def routing_files(self, endpoint: EndpointState, keys: tuple[str, ...]) -> dict[str, str]:
+        """``routing.conf`` and ``keys.conf`` for these keys (called inside an Output.apply)."""
+        config = router_config(endpoint, self.addresses, keys, ROUTER_LISTEN_PORT)
+        return {"routing.conf": render_routing(config, self.runtime),
+                "keys.conf": render_keys(config)}
+
+
+def stop_grace_seconds(request_timeout_ms: int) -> int:
+    """How long a removed instance may drain: the longest request the router lets it serve,
+    in whole seconds, rounded up. Without it the provider's delete is SIGTERM then SIGKILL at
+    once, and a request in flight loses its answer mid-body (seen on a real host during a
+    roll). Examples: 5000 ms -> 5 s; 90500 ms -> 91 s; 1 ms -> 1 s."""
+    return -(-request_timeout_ms // 1000)
+
+
+def provider_cpus(millis: int) -> str:
+    """A CPU limit written exactly as the Docker provider reads it back from the container, so
+    that an unchanged limit is no diff (a diff in ``cpus`` replaces the container).
+
+    The provider renders NanoCPUs with 9 decimals; when the text has exactly nine zeros it
+    keeps one decimal, otherwise it strips trailing zeros (a quirk: ten zeros, as in 10, leave
+    the point). Examples: 1000 -> "1.0", 4000 -> "4.0", 16000 -> "16.0", 500 -> "0.5",
+    1250 -> "1.25", 10000 -> "10.", 100000 -> "100.", 50 -> "0.1" (0.050000000: nine zeros).
+    """
+    whole, fraction = divmod(millis, 1000)
+    text = f"{whole}.{fraction * 1_000_000:09d}"
+    if text.count("0") == 9:  # one decimal, halves rounded away from zero (big.Rat)
+        tenths = (millis + 50) // 100
+        return f"{tenths // 10}.{tenths % 10}"
+    return text.rstrip("0")
+
+
+def _seconds(value: int) -> str:
+    return f"{value}s"
+
+
+def healthcheck(state: DeploymentState, port: int, path: str) -> Healthcheck:
+    probe = state.deployment.readiness_probe
+    url = f"http://127.0.0.1:{port}{path}"
+    command = (f"curl -fsS -o /dev/null {url} || wget -q -O /dev/null {url} || "
+               f"python3 -c \"import urllib.request; urllib.request.urlopen('{url}', "
+               f"timeout={probe.timeout})\"")
+    return Healthcheck(("CMD-SHELL", command), _seconds(probe.period), _seconds(probe.timeout),
+                       _seconds(probe.initial_delay), probe.failure_threshold)
+
+
+def _instance_labels(endpoint: str, state: DeploymentState, image: str,
+                     index: int) -> tuple[tuple[str, str], ...]:
+    """Labels never carry the batch: a label change replaces a Docker container, and an
+    instance's batch changes with the instance count (3 -> 10 moves instance 1 from batch 2 to
+    batch 1), so scaling would restart instances that did not change. The batch follows from
+    the index and the count (``rollout.batches``)."""
+    found = labels.endpoint_labels(endpoint, "instance")
+    found.update({labels.DEPLOYMENT: state.name,
+                  labels.INSTANCE_TYPE: state.size.name,
+                  labels.INSTANCE: str(index),
+                  labels.GPUS: str(state.size.whole_gpus),
+                  labels.CPU_MILLIS: str(state.size.cpu_millis),
+                  labels.IMAGE: image,
+                  "app.kubernetes.io/instance": f"{endpoint}-{state.name}"})
+    return tuple(sorted(found.items()))
+
+
+def plan_endpoint(
+    endpoint: EndpointState,
+    environment: str,
+    settings: DockerSettings,
+    assets: Mapping[str, Any],
+    absolute: Callable[[str], str],
+    is_file: Callable[[str], bool],
+) -> EndpointContainers:
+    """All containers of one endpoint. ``absolute`` maps a project-relative path to the host
+    path; ``is_file`` tells a model file from a model folder (both supplied by the edge)."""
+    name = endpoint.name
+    prefix = settings.name_prefix
+    deployments = tuple(_deployment(endpoint.name, d, settings, assets, absolute, is_file)
+                        for d in endpoint.deployments)
+    runtime = NginxRuntime(conf_dir=ROUTER_CONF_DIR, resolver=DOCKER_DNS)
+    router = RouterContainer(
+        name=f"{prefix}{name}-router",
+        image=settings.router_image,
+        listen_port=ROUTER_LISTEN_PORT,
+        published_port=dict(settings.ports).get(name),
+        publish_address=settings.publish_address,
+        labels=tuple(sorted(labels.endpoint_labels(name, "router").items())),
+        static_config=render_static(runtime),
+        script=ROUTER_SCRIPT,
+    )
+    traffic = labels.format_split(endpoint.endpoint.traffic)
+    mirror = labels.format_split((n, p) for n, p in endpoint.endpoint.mirror_traffic if p)
+    config_labels = labels.endpoint_labels(name, "config")
+    config_labels.update({labels.TRAFFIC: traffic, labels.MIRROR: mirror,
+                          labels.AUTH_MODE: endpoint.endpoint.auth_mode,
+                          labels.ENVIRONMENT: environment})
+    return EndpointContainers(
+        endpoint=name, network=f"{prefix}{name}", volume=f"{prefix}{name}-router-config",
+        router=router, config_container=f"{prefix}{name}-router-config",
+        config_labels=tuple(sorted(config_labels.items())), deployments=deployments,
+        runtime=runtime, host=settings.host,
+    )
+
+
+def _deployment(
+    endpoint: str,
+    state: DeploymentState,
+    settings: DockerSettings,
+    assets: Mapping[str, Any],
+    absolute: Callable[[str], str],
+    is_file: Callable[[str], bool],
+) -> DeploymentContainers:
+    dep = state.deployment
+    # WORKER_PRELOAD: azmlinfsrv then runs init() (loads the model) before gunicorn binds its
+    # port, so a replaced instance refuses connections until it can answer, and the router
+    # (which re-resolves the instance's name at once) retries elsewhere instead of queueing a
+    # request behind a booting worker (seen on a real host: 408s during a roll without it).
+    env: dict[str, str] = {"MLPLAN_ENDPOINT": endpoint, "MLPLAN_DEPLOYMENT": dep.name,
+                           "WORKER_COUNT": str(
+                               dep.request_settings.max_concurrent_requests_per_instance),
+                           "WORKER_PRELOAD": "true"}
+    mounts: list[Mount] = []
+    model = resolve_model(dep, assets)
+    if model is not None:
+        model_dir = dep.model_mount_path or f"{MODELS_ROOT}/{model.name}/{model.version}"
+        target = model_dir
+        if is_file(model.path):
+            target = f"{model_dir}/{posixpath.basename(model.path)}"
+        mounts.append(Mount(absolute(model.path), target))
+        env["AZUREML_MODEL_DIR"] = model_dir
+    code = dep.code_configuration
+    if code is not None:
+        code_dir = f"{APP_ROOT}/{posixpath.basename(code.code.rstrip('/')) or 'code'}"
+        mounts.append(Mount(absolute(code.code), code_dir))
+        env["AML_APP_ROOT"] = code_dir
+        env["AZUREML_ENTRY_SCRIPT"] = code.scoring_script
+    env.update(dict(dep.environment_variables))
+    environment = dep.environment
+    port = INFERENCE_PORT
+    path = "/"
+    if environment is not None and environment.readiness_route is not None:
+        port, path = environment.readiness_route.port, environment.readiness_route.path
+    image = resolve_image(dep, assets)
+    build_context = ""
+    if environment is not None and environment.build_path and not image:
+        build_context = absolute(environment.build_path)
+        image = f"mlplan/{endpoint}-{dep.name}:local"
+    size = state.size
+    limits = settings.resource_limits
+    cpus = provider_cpus(size.cpu_millis) if limits == "enforce" and size.cpu_millis else ""
+    memory = size.memory_mib if limits in ("enforce", "memory-only") else 0
+    check = healthcheck(state, port, path)
+    probe = dep.readiness_probe
+    wait_timeout = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout
+    grace = stop_grace_seconds(dep.request_settings.request_timeout_ms)
+    containers = []
+    for batch_number, members in enumerate(batches(dep.instance_count), start=1):
+        for index in members:
+            containers.append(InstanceContainer(
+                name=f"{settings.name_prefix}{endpoint}-{dep.name}-{index}",
+                index=index, batch=batch_number, image=image,
+                env=tuple(sorted(env.items())), mounts=tuple(mounts),
+                labels=_instance_labels(endpoint, state, image, index),
+                cpus=cpus, memory_mib=memory, gpus=size.whole_gpus, port=port,
+                healthcheck=check, wait_timeout_s=wait_timeout, stop_grace_s=grace,
+            ))
+    return DeploymentContainers(
+        name=dep.name, image=image, build_context=build_context,
+        dockerfile=environment.dockerfile_path if environment and build_context else "",
+        containers=tuple(containers),
+    )
+
+
+@dataclass(frozen=True)
+class DockerHost:
+    """What the Docker host says of itself (``GET /info``): CPUs and memory."""
+
+    cpus: int
+    memory_mib: int
+
+
+def check_host(endpoints: tuple[EndpointState, ...], settings: DockerSettings, host: DockerHost,
+               catalog: Catalog = DEFAULT_CATALOG) -> list[Diagnostic]:
+    """Instance limits the Docker host cannot give, one diagnostic per deployment.
+
+    Rules: Docker refuses a container whose CPU limit exceeds the host's CPUs ("Range of CPUs is
+    from 0.01 to 2.00"), so with ``resourceLimits: enforce`` an instance type with more cores
+    than the host is an error; a memory limit above the host's memory is accepted by Docker but
+    limits nothing, so it is a warning (``enforce`` and ``memory-only``). Example: 2-CPU host,
+    blue on Standard_DS3_v2 (4 cores) -> MLP123 error suggesting ``resourceLimits:
+    memory-only`` or Standard_DS2_v2 (2 cores, the largest of its family that fits).
+    """
+    found: list[Diagnostic] = []
+    limits = settings.resource_limits
+    for endpoint in endpoints:
+        for state in endpoint.deployments:
+            size = state.size
+            where = state.deployment.source.at("instance_type")
+            who = f"deployment {endpoint.name}/{state.name}"
+            if limits == "enforce" and size.cpu_millis > host.cpus * 1000:
+                fits = _largest_fitting(catalog, size.family, host.cpus)
+                hint = f", or an instance type with at most {host.cpus} cores" + (
+                    f" such as {fits}" if fits else "")
+                found.append(error(codes.DOCKER_HOST_CAPACITY, where, (
+                    f"{who}: instance type {size.name} limits each container to "
+                    f"{size.cpu_millis / 1000:g} CPUs but the Docker host has {host.cpus}; "
+                    "Docker would refuse every instance. Set mlplan:docker.resourceLimits: "
+                    f"memory-only (memory limits only) or off{hint}.")))
+            if limits in ("enforce", "memory-only") and size.memory_mib > host.memory_mib:
+                found.append(warning(codes.DOCKER_HOST_CAPACITY, where, (
+                    f"{who}: instance type {size.name} limits each container to "
+                    f"{size.memory_mib} MiB of memory but the Docker host has "
+                    f"{host.memory_mib} MiB, so the limit protects nothing; use a smaller "
+                    "instance type or mlplan:docker.resourceLimits: off.")))
+    return found
+
+
+def _largest_fitting(catalog: Catalog, family: str, cpus: int) -> str:
+    """The largest CPU-only type of ``family`` with at most ``cpus`` cores ("" if none)."""
+    fitting = [t for t in catalog.by_key.values()
+               if family and t.family == family and not t.is_gpu and not t.custom
+               and t.cpu_millis <= cpus * 1000]
+    if not fitting:
+        return ""
+    return max(fitting, key=lambda t: (t.cpu_millis, t.memory_mib, t.name)).name
+
+
+def roll_note(endpoint: str, deployment: DeploymentContainers) -> str:
+    """One line for the engine's log: which instance is in which batch, and the wait. Printed
+    with the deployment, so a container that never becomes healthy (``my-endpoint-blue-3``)
+    can be read as "batch 2 of 5" and the batches after it as untouched.
+
+    Example (5 instances, 23 s wait): ``my-endpoint/blue rolls in 5 batches of 1 (batch 1:
+    instance 0, batch 2: 1, ..., batch 5: 4); each batch must be healthy within 23 s before the
+    next starts, and a batch that is not stops the update with the later batches untouched``.
+    """
+    groups = deployment.batches
+    if not groups:
+        return f"{endpoint}/{deployment.name} has no instances"
+    size = len(groups[0])
+    parts = []
+    for number, batch in enumerate(groups, start=1):
+        indexes = ", ".join(str(c.index) for c in batch)
+        noun = "instance" if len(batch) == 1 else "instances"
+        parts.append(f"batch {number}: {noun} {indexes}" if number == 1
+                     else f"batch {number}: {indexes}")
+    wait = max(c.wait_timeout_s for c in deployment.containers)
+    batch_word = "batch" if len(groups) == 1 else "batches"
+    return (f"{endpoint}/{deployment.name} rolls in {len(groups)} {batch_word} of {size} "
+            f"({'; '.join(parts)}); each batch must be healthy within {wait} s before the next "
+            "starts, and a batch that is not stops the update with the later batches untouched")

@@ -1,0 +1,236 @@
+"""Docker target: ``EndpointContainers`` (from ``mlplan.targets.docker.plan``) -> resources.
+
+Decides nothing: names, batches, env, mounts, limits and the router's files all come from the
+core. What lives here is the translation to pulumi-docker and the resource options that give
+the engine its order:
+
+- instance containers of batch k+1 ``depends_on`` batch k and ``wait`` for health, so a
+  replacement (always delete-first in pulumi-docker) goes batch by batch;
+- the config container ``depends_on`` every instance container (new deployments serve before
+  they get traffic) and is the only resource a traffic/mirror/key change replaces;
+- the router ``depends_on`` the config container: its script waits for the first routing files
+  before nginx starts, so the router can only become healthy after them (the other order was a
+  cycle: the first ``pulumi up`` timed out waiting for a router that waited for its config);
+- the router container's inputs hold nothing that changes with traffic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_docker as docker
+
+from mlplan.domain.diagnostics import Diagnostic, Location
+from mlplan.planning.state import DesiredState, EndpointState
+from mlplan.targets.docker import host as docker_host
+from mlplan.targets.docker import plan as docker_plan
+from mlplan.targets.docker.plan import DeploymentContainers, EndpointContainers
+from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys
+
+
+def _labels(pairs: tuple[tuple[str, str], ...]) -> list[docker.ContainerLabelArgs]:
+    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in pairs]
+
+
+class OnlineDeployment(pulumi.ComponentResource):
+    """One deployment: its image and one container per instance, chained batch by batch."""
+
+    def __init__(self, name: str, endpoint: str, plan: DeploymentContainers,
+                 network: docker.Network, opts: pulumi.ResourceOptions) -> None:
+        props: dict[str, Any] = {
+            "deployment": plan.name,
+            "image": plan.image,
+            "instanceCount": len(plan.containers),
+            "batches": [[c.name for c in batch] for batch in plan.batches],
+        }
+        super().__init__(TOKEN_PREFIX + "OnlineDeployment", name, props, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if plan.build_context:
+            image: pulumi.Input[str] = docker.RemoteImage(
+                f"{name}-image", name=plan.image, keep_locally=True,
+                build=docker.RemoteImageBuildArgs(context=plan.build_context,
+                                                  dockerfile=plan.dockerfile),
+                opts=child).image_id
+        else:
+            image = docker.RemoteImage(f"{name}-image", name=plan.image, keep_locally=True,
+                                       opts=child).image_id
+        self.containers: list[docker.Container] = []
+        previous: list[docker.Container] = []
+        for batch in plan.batches:
+            current = [self._container(name, c, image, network, previous) for c in batch]
+            self.containers.extend(current)
+            previous = current
+        pulumi.log.info(docker_plan.roll_note(endpoint, plan), resource=self)
+        self.register_outputs(props)
+
+    def _container(self, name: str, spec: docker_plan.InstanceContainer, image: pulumi.Input[str],
+                   network: docker.Network, previous: list[docker.Container]) -> docker.Container:
+        check = spec.healthcheck
+        return docker.Container(
+            f"{name}-{spec.index}",
+            name=spec.name,
+            hostname=spec.name,
+            image=image,
+            envs=[f"{k}={v}" for k, v in spec.env],
+            mounts=[docker.ContainerMountArgs(type="bind", source=m.source, target=m.target,
+                                              read_only=m.read_only) for m in spec.mounts],
+            labels=_labels(spec.labels),
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name,
+                                                                    aliases=[spec.name])],
+            cpus=spec.cpus or None,
+            memory=spec.memory_mib or None,
+            # Docker's default swap limit is twice the memory; read back into the state it
+            # would be a diff on every preview. Memory + swap == memory: no swap, as on Azure.
+            memory_swap=spec.memory_mib or None,
+            device_requests=[docker.ContainerDeviceRequestArgs(
+                driver="nvidia", count=spec.gpus, capabilities=["gpu"])] if spec.gpus else None,
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=list(check.test), interval=check.interval, timeout=check.timeout,
+                start_period=check.start_period, retries=check.retries),
+            wait=True,
+            wait_timeout=spec.wait_timeout_s,
+            destroy_grace_seconds=spec.stop_grace_s or None,
+            restart="unless-stopped",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(previous)),
+        )
+
+
+class OnlineEndpoint(pulumi.ComponentResource):
+    """One endpoint: network, router, its routing config, keys and deployments."""
+
+    scoring_uri: pulumi.Output[str]
+
+    def __init__(self, name: str, endpoint: EndpointState, plan: EndpointContainers,
+                 configured_keys: Any, opts: pulumi.ResourceOptions | None = None) -> None:
+        props: dict[str, Any] = {
+            "endpoint": endpoint.name,
+            "authMode": endpoint.endpoint.auth_mode,
+            "traffic": dict(endpoint.endpoint.traffic),
+            "mirrorTraffic": dict(endpoint.endpoint.mirror_traffic),
+            "deployments": {d.name: len(d.containers) for d in plan.deployments},
+        }
+        super().__init__(TOKEN_PREFIX + "OnlineEndpoint", name, props, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.keys: EndpointKeys = endpoint_keys(name, configured_keys, self)
+        network = docker.Network(f"{name}-network", name=plan.network, driver="bridge",
+                                 labels=[docker.NetworkLabelArgs(label=k, value=v)
+                                         for k, v in plan.router.labels], opts=child)
+        volume = docker.Volume(f"{name}-router-volume", name=plan.volume,
+                               labels=[docker.VolumeLabelArgs(label=k, value=v)
+                                       for k, v in plan.router.labels], opts=child)
+        deployments = [
+            OnlineDeployment(f"{name}-{d.name}", endpoint.name, d, network,
+                             pulumi.ResourceOptions(parent=self))
+            for d in plan.deployments
+        ]
+        router_spec = plan.router
+        router_image = docker.RemoteImage(f"{name}-router-image", name=router_spec.image,
+                                          keep_locally=True, opts=child).image_id
+        files = pulumi.Output.all(self.keys.primary, self.keys.secondary).apply(
+            lambda keys: plan.routing_files(endpoint, (keys[0], keys[1])))
+        instances = [c for d in deployments for c in d.containers]
+        config = docker.Container(
+            f"{name}-router-config",
+            name=plan.config_container,
+            image=router_image,
+            command=["/bin/sh", "-c", docker_plan.CONFIG_COPY_COMMAND],
+            uploads=[
+                docker.ContainerUploadArgs(file="/staging/routing.conf",
+                                           content=files.apply(lambda f: f["routing.conf"])),
+                docker.ContainerUploadArgs(
+                    file="/staging/keys.conf",
+                    content=pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))),
+            ],
+            mounts=[docker.ContainerMountArgs(type="volume", source=volume.name,
+                                              target=docker_plan.ROUTER_CONF_DIR)],
+            network_mode="none",
+            labels=_labels(plan.config_labels),
+            must_run=False,
+            attach=True,
+            logs=True,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=instances),
+        )
+        router = docker.Container(
+            f"{name}-router",
+            name=router_spec.name,
+            image=router_image,
+            command=["/bin/sh", docker_plan.ROUTER_SCRIPT_PATH],
+            uploads=[
+                docker.ContainerUploadArgs(file=docker_plan.ROUTER_STATIC_CONF,
+                                           content=router_spec.static_config),
+                docker.ContainerUploadArgs(file=docker_plan.ROUTER_SCRIPT_PATH,
+                                           content=router_spec.script, executable=True),
+            ],
+            mounts=[docker.ContainerMountArgs(type="volume", source=volume.name,
+                                              target=docker_plan.ROUTER_CONF_DIR,
+                                              read_only=True)],
+            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
+            ports=[docker.ContainerPortArgs(internal=router_spec.listen_port,
+                                            external=router_spec.published_port,
+                                            ip=router_spec.publish_address)],
+            labels=_labels(router_spec.labels),
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:"
+                                    f"{router_spec.listen_port}/-/healthy"],
+                interval="5s", timeout="2s", start_period="2s", retries=3),
+            wait=True,
+            wait_timeout=60,
+            restart="unless-stopped",
+            # The router starts once its first routing.conf/keys.conf are in the volume (its
+            # script waits for them, so it is healthy only then): after the config container.
+            # Only depends_on, never an input: a config replacement leaves the router running.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[config]),
+        )
+        port: pulumi.Output[int] = (
+            pulumi.Output.from_input(router_spec.published_port)
+            if router_spec.published_port
+            else router.ports.apply(_published_port))
+        self.scoring_uri = pulumi.Output.concat("http://", plan.host, ":",
+                                                port.apply(str), "/score")
+        self.swagger_uri = pulumi.Output.concat("http://", plan.host, ":",
+                                                port.apply(str), "/swagger.json")
+        self.register_outputs({**props, "scoringUri": self.scoring_uri,
+                               "swaggerUri": self.swagger_uri,
+                               "primaryKey": self.keys.primary,
+                               "secondaryKey": self.keys.secondary})
+
+
+def _published_port(ports: Sequence[docker.outputs.ContainerPort] | None) -> int:
+    return (ports[0].external or 0) if ports else 0
+
+
+def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
+    """MLP123 for instance limits the Docker host cannot give, asked before any resource is
+    registered; nothing when the host does not answer (Docker's own error then stands)."""
+    settings, _problems = docker_plan.parse_settings(
+        state.settings.docker, Location(state.settings.file, 0, "mlplan:docker"))
+    host = docker_host.ask(docker_host.address(pulumi.Config("docker").get("host")))
+    if host is None:
+        return []
+    return docker_plan.check_host(state.endpoints, settings, host, state.settings.catalog)
+
+
+def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str, Any]:
+    """One ``OnlineEndpoint`` per endpoint; returns the stack exports. ``mlplan:docker``
+    problems were reported with the plan's diagnostics, before any resource. Paths in the
+    state are relative to ``project`` (the folder of Pulumi.yaml)."""
+    settings, _problems = docker_plan.parse_settings(
+        state.settings.docker, Location(state.settings.file, 0, "mlplan:docker"))
+    exports: dict[str, Any] = {}
+    for endpoint in state.endpoints:
+        plan = docker_plan.plan_endpoint(
+            endpoint, state.settings.environment, settings, state.settings.assets,
+            absolute=lambda p: str((project / p).resolve()),
+            is_file=lambda p: (project / p).is_file(),
+        )
+        component = OnlineEndpoint(endpoint.name, endpoint, plan, keys.get(endpoint.name))
+        exports[f"{endpoint.name}-scoring-uri"] = component.scoring_uri
+        exports[f"{endpoint.name}-swagger-uri"] = component.swagger_uri
+        exports[f"{endpoint.name}-primary-key"] = component.keys.primary
+        exports[f"{endpoint.name}-secondary-key"] = component.keys.secondary
+        exports[f"{endpoint.name}-deployments"] = {d.name: len(d.containers)
+                                                    for d in plan.deployments}
+    return exports

@@ -1,0 +1,2 @@
+"""The Kubernetes target: ``settings``, ``plan`` (pure manifests) and ``resources``
+(pulumi-kubernetes)."""

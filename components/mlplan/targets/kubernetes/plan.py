@@ -1,0 +1,553 @@
+"""Desired state -> the numbers, names and choices of the Kubernetes target (pure).
+
+The adapter ``mlplan.targets.kubernetes.resources`` only writes manifests from these values.
+
+Names (explicit ``metadata.name`` everywhere, lowercase because Kubernetes names are; labels keep
+Azure's spelling). Endpoint ``E``, deployment ``D``, namespace ``NS``:
+
+- per deployment: Deployment, Service, PodDisruptionBudget and HPA ``E-D`` (a DNS label of at
+  most 63 characters: MLP111 keeps ``len(E) + len(D) <= 62``); immutable ConfigMaps
+  ``E-D-model-<hash>`` / ``E-D-code-<hash>``; the router reaches it at
+  ``E-D.NS.svc.cluster.local:5001``;
+- per endpoint: router Deployment, Service and PodDisruptionBudget ``E`` (the endpoint *is* its
+  router), immutable ConfigMap ``E-router-<hash>``, Secret ``E-keys``, HTTPRoute ``E``
+  (gateway-api mode).
+  ``E-D`` of one endpoint can equal ``E`` or ``E-D`` of another (``a-b`` vs ``a`` + ``b``):
+  ``name_conflicts`` reports that as MLP118 before anything is applied (server-side apply would
+  otherwise let one resource silently take over the other's object).
+
+Rolling update: ``maxSurge 20%`` (rounded up: ``ceil(0.2 N)`` = one batch) and
+``maxUnavailable 0``, so the peak is ``ceil(1.2 N)`` pods, exactly the quota reservation.
+Exempt SKUs reserve only ``N``: they roll with ``maxSurge 0`` and ``maxUnavailable`` one batch
+(a fixed count; ``20%`` when autoscaled, which Kubernetes rounds down but never below 1), so
+the peak stays ``N``. Example: 10 x Standard_DS3_v2 -> surge 2, peak 12 = 48 cores reserved.
+
+Replicas: ``instance_count`` for ``default`` scale settings; omitted when an HPA manages the
+Deployment (``target_utilization``), since a declared count would be re-applied by every
+``pulumi up`` and fight the autoscaler. The HPA keeps ``min_instances..max_instances`` at the
+CPU target; the quota reserves for ``max_instances``. (Switching an existing deployment from
+``default`` to ``target_utilization`` drops the field from the applied manifest, so the
+Deployment falls back to 1 replica until the HPA scales it up: Kubernetes' documented caveat.)
+
+Environment: ``AML_APP_ROOT`` is the code folder (``/var/azureml-app/<code folder>``; plain
+``/var/azureml-app`` without code) and ``AZUREML_ENTRY_SCRIPT`` the script name, as the Docker
+target does: ``azmlinfsrv`` appends ``AML_APP_ROOT`` to ``sys.path``, so a scoring script can
+import its sibling modules. ``WORKER_COUNT`` = max_concurrent_requests_per_instance.
+
+Resources: an Azure SKU or custom instance type is one instance: requests = limits = its cores
+and memory (Guaranteed QoS, so the namespace quota equals the quota check), whole GPUs as
+``nvidia.com/gpu`` limits (a partial A10 takes a device). Azure's Kubernetes default type
+``defaultinstancetype`` is requests 100m/2Gi, limits 2/2Gi. A Kubernetes deployment's own
+``resources`` are used as written (requests default to the limits).
+
+Model and code delivery (``delivery``): see ``mlplan.targets.kubernetes.resources``.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mlplan.domain import codes, labels
+from mlplan.domain.assets import resolve_image, resolve_model
+from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
+from mlplan.domain.diagnostics import Diagnostic, Location, error
+from mlplan.domain.model import Route
+from mlplan.planning.quota import reserved_instances
+from mlplan.planning.rollout import batch_size, surges
+from mlplan.planning.routing import INFERENCE_PORT
+from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
+from mlplan.router.nginx import NginxRuntime
+from mlplan.targets.kubernetes.settings import KubernetesSettings, VolumeSource
+
+APP_ROOT = "/var/azureml-app"
+MODELS_ROOT = f"{APP_ROOT}/azureml-models"
+ROUTER_LISTEN_PORT = 8080
+ROUTER_SERVICE_PORT = 80
+ROUTER_CONF_DIR = "/etc/mlplan-router"
+ROUTER_RUN_DIR = "/var/run/mlplan"
+ROUTER_WORKERS = 2
+PRESTOP_SLEEP_S = 5  # lets Service endpoints drop a terminating pod before it stops serving
+#: A ConfigMap holds at most 1 MiB; keep room for its metadata.
+CONFIGMAP_BUDGET_BYTES = 1_000_000
+DEFAULT_AWAIT_S = 600
+
+
+def router_runtime() -> NginxRuntime:
+    """nginx's files in the router pod: config from volumes, writable paths on emptyDirs, so
+    the container runs as a non-root user on a read-only root file system."""
+    return NginxRuntime(
+        conf_dir=ROUTER_CONF_DIR,
+        pid_path=f"{ROUTER_RUN_DIR}/router.pid",
+        temp_dir="/tmp",
+        mirror_socket=f"{ROUTER_RUN_DIR}/mirror.sock",
+        worker_processes=ROUTER_WORKERS,
+    )
+
+
+# --- names ------------------------------------------------------------------------------------
+
+
+def object_name(*parts: str) -> str:
+    """``object_name("My-Endpoint", "blue")`` -> ``my-endpoint-blue``."""
+    return "-".join(parts).lower()
+
+
+def router_name(endpoint: str) -> str:
+    return object_name(endpoint)
+
+
+def keys_secret_name(endpoint: str) -> str:
+    return object_name(endpoint, "keys")
+
+
+def config_map_name(owner: str, role: str, digest: str) -> str:
+    """Immutable ConfigMaps are named by their content: ``e-blue-model-0123456789``. A change
+    is a new ConfigMap and a rolling update of the pods that mount it; the old one is deleted
+    after the rollout."""
+    return f"{owner}-{role}-{digest[:10]}"
+
+
+def deployment_name(endpoint: str, deployment: str) -> str:
+    return object_name(endpoint, deployment)
+
+
+def service_host(endpoint: str, deployment: str, namespace: str) -> str:
+    """Cluster DNS name of a deployment's Service: ``e-blue.mlplan.svc.cluster.local``."""
+    return f"{deployment_name(endpoint, deployment)}.{namespace}.svc.cluster.local"
+
+
+def object_names(state: DesiredState, settings: KubernetesSettings
+                 ) -> list[tuple[str, str, Location, str]]:
+    """(kind, name, where declared, owner) of every fixed-name object in the namespace."""
+    found: list[tuple[str, str, Location, str]] = []
+    nginx = settings.router_mode == "nginx"
+    for ep in state.endpoints:
+        where = ep.endpoint.source.at("name")
+        owner = f"endpoint '{ep.name}'"
+        found.append(("Secret", keys_secret_name(ep.name), where, owner))
+        if nginx:
+            for kind in ("Deployment", "Service", "PodDisruptionBudget"):
+                found.append((kind, router_name(ep.name), where, owner))
+        else:
+            found.append(("HTTPRoute", router_name(ep.name), where, owner))
+            found.append(("hostname", settings.host(ep.name), where, owner))
+        for dep in ep.deployments:
+            dep_where = dep.deployment.source.at("name")
+            dep_owner = f"deployment '{dep.name}' of endpoint '{ep.name}'"
+            kinds = ["Deployment", "Service", "PodDisruptionBudget"]
+            if autoscaler(dep) is not None:
+                kinds.append("HorizontalPodAutoscaler")
+            for kind in kinds:
+                found.append((kind, deployment_name(ep.name, dep.name), dep_where, dep_owner))
+    return found
+
+
+def name_conflicts(state: DesiredState, settings: KubernetesSettings) -> list[Diagnostic]:
+    """MLP118 for two objects of one kind with one name in the namespace (or one host name
+    for two endpoints' HTTPRoutes)."""
+    seen: dict[tuple[str, str], str] = {}
+    found: list[Diagnostic] = []
+    for kind, name, where, owner in object_names(state, settings):
+        first = seen.setdefault((kind, name), owner)
+        if first == owner:
+            continue
+        what = f"host name '{name}'" if kind == "hostname" else f"{kind} '{name}'"
+        fix = ("put '{endpoint}' in mlplan:kubernetes.hostname" if kind == "hostname"
+               else "rename one of them")
+        found.append(error(codes.KUBERNETES_NAME_CONFLICT, where,
+                           f"on Kubernetes, {owner} needs {what} in namespace "
+                           f"'{settings.namespace}', which {first} also needs; {fix}."))
+    return found
+
+
+#: Gateway API allows at most 16 rules in one HTTPRoute (``spec.rules`` maxItems).
+HTTPROUTE_MAX_RULES = 16
+
+
+def route_limits(state: DesiredState, settings: KubernetesSettings) -> list[Diagnostic]:
+    """MLP112 in gateway-api mode for an endpoint whose HTTPRoute would exceed Gateway API's 16
+    rules: one ``azureml-model-deployment`` rule per deployment plus the split, so at most 15
+    deployments (Azure allows 20). The API server would reject the route at ``pulumi up``."""
+    if settings.router_mode != "gateway-api":
+        return []
+    most = HTTPROUTE_MAX_RULES - 1
+    return [error(codes.TOO_MANY_DEPLOYMENTS, ep.endpoint.source.at("name"),
+                  f"endpoint '{ep.name}' has {len(ep.deployments)} deployments; in routerMode "
+                  "gateway-api its HTTPRoute holds one header rule per deployment plus the "
+                  f"split, and Gateway API allows {HTTPROUTE_MAX_RULES} rules, so at most "
+                  f"{most}. Delete retired deployments or use routerMode nginx.")
+            for ep in state.endpoints if len(ep.deployments) > most]
+
+
+# --- labels ------------------------------------------------------------------------------------
+
+
+def selector(endpoint: str, deployment: str = "") -> dict[str, str]:
+    """The labels a Deployment/Service/PDB selects on: fixed for the object's life (a
+    Deployment's selector cannot change in place). Router: role ``router``."""
+    if not deployment:
+        return {labels.ENDPOINT: endpoint, labels.ROLE: "router"}
+    return {labels.ENDPOINT: endpoint, labels.DEPLOYMENT: deployment, labels.ROLE: "instance"}
+
+
+def deployment_object_labels(endpoint: EndpointState, dep: DeploymentState) -> dict[str, str]:
+    """Labels of a deployment's Deployment, Service, PDB and HPA: ``labels.deployment_labels``
+    (with the live and mirror percents, for policies) plus ``mlplan.dev/gpus`` and
+    ``mlplan.dev/cpu-millis`` of one instance."""
+    live, mirror = weights(endpoint)[dep.name]
+    found = labels.deployment_labels(endpoint.name, dep.name, dep.size.name, live, mirror)
+    found[labels.GPUS] = str(dep.size.whole_gpus)
+    found[labels.CPU_MILLIS] = str(dep.size.cpu_millis)
+    return found
+
+
+def routing_facts(endpoint: EndpointState, environment: str
+                  ) -> tuple[dict[str, str], dict[str, str]]:
+    """(labels, annotations) of the object that carries an endpoint's routing (the router
+    ConfigMap, or the HTTPRoute), in the Docker target's format so one policy reader fits
+    both: ``mlplan.dev/traffic: "blue=90,green=10"`` (an annotation here: label values cannot
+    hold ``=`` or ``,``), ``mlplan.dev/mirror: "green=10"`` or ``none``, auth mode and
+    environment as labels."""
+    traffic = labels.format_split(endpoint.endpoint.traffic)
+    mirror = labels.format_split((n, p) for n, p in endpoint.endpoint.mirror_traffic if p)
+    return ({labels.AUTH_MODE: endpoint.endpoint.auth_mode, labels.ENVIRONMENT: environment},
+            {labels.TRAFFIC: traffic, labels.MIRROR: mirror})
+
+
+def pod_labels(endpoint: EndpointState, dep: DeploymentState) -> dict[str, str]:
+    """Pod template labels: the object labels without weight and mirror, so a traffic change
+    never touches the template (and never rolls the pods)."""
+    found = deployment_object_labels(endpoint, dep)
+    del found[labels.WEIGHT], found[labels.MIRROR]
+    return found
+
+
+# --- one deployment's pods ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Amounts:
+    """CPU in millicores and memory in MiB; 0 = not set."""
+
+    cpu_millis: int = 0
+    memory_mib: int = 0
+
+    def quantities(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        if self.cpu_millis:
+            out["cpu"] = cpu_quantity(self.cpu_millis)
+        if self.memory_mib:
+            out["memory"] = memory_quantity(self.memory_mib)
+        return out
+
+
+@dataclass(frozen=True)
+class ContainerResources:
+    requests: Amounts
+    limits: Amounts
+    gpus: int = 0
+
+    def manifest(self, with_gpus: bool = True) -> dict[str, dict[str, str]]:
+        """``{"requests": {...}, "limits": {...}}``; GPUs only in limits (Azure's rule)."""
+        limits = self.limits.quantities()
+        if with_gpus and self.gpus:
+            limits["nvidia.com/gpu"] = str(self.gpus)
+        out = {"requests": self.requests.quantities()}
+        if limits:
+            out["limits"] = limits
+        return out
+
+
+def cpu_quantity(millis: int) -> str:
+    """4000 -> ``4``, 250 -> ``250m``."""
+    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
+
+
+def memory_quantity(mib: int) -> str:
+    """14336 -> ``14Gi``, 3584 -> ``3584Mi``."""
+    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
+
+
+ROUTER_RESOURCES = ContainerResources(Amounts(100, 64), Amounts(1000, 256))
+#: Azure's ``defaultinstancetype`` on Kubernetes compute.
+KUBERNETES_DEFAULT_RESOURCES = ContainerResources(Amounts(100, 2048), Amounts(2000, 2048))
+
+
+def container_resources(dep: DeploymentState) -> ContainerResources:
+    """Requests/limits of one instance (see the module docstring for the rules).
+
+    Examples: Standard_DS3_v2 -> requests = limits = cpu 4, memory 14Gi; Standard_NC6s_v3 ->
+    cpu 6, memory 112Gi, limits nvidia.com/gpu 1; ``resources: {requests: {cpu: 100m,
+    memory: 512Mi}}`` -> requests only.
+    """
+    res = dep.deployment.resources
+    if res is not None and dep.deployment.kind == "kubernetes":
+        limits = Amounts(res.limits_cpu_millis, res.limits_memory_mib)
+        requests = Amounts(res.requests_cpu_millis or res.limits_cpu_millis,
+                           res.requests_memory_mib or res.limits_memory_mib)
+        return ContainerResources(requests, limits, dep.size.whole_gpus)
+    if dep.size.name.casefold() == KUBERNETES_DEFAULT.name.casefold() and not dep.size.gpus:
+        return KUBERNETES_DEFAULT_RESOURCES
+    size = Amounts(dep.size.cpu_millis, dep.size.memory_mib)
+    return ContainerResources(size, size, dep.size.whole_gpus)
+
+
+@dataclass(frozen=True)
+class Placement:
+    node_selector: tuple[tuple[str, str], ...] = ()
+    tolerations: tuple[Toleration, ...] = ()
+
+
+def placement(dep: DeploymentState, settings: KubernetesSettings) -> Placement:
+    """GPU types get the GPU node selector and tolerations; every type adds its own (from
+    ``mlplan:instanceTypes``). Example: Standard_NC6s_v3 -> ``nvidia.com/gpu.present: "true"``
+    and toleration ``nvidia.com/gpu`` Exists NoSchedule; Standard_DS3_v2 -> nothing."""
+    selector: dict[str, str] = {}
+    tolerations: list[Toleration] = []
+    if dep.size.is_gpu:
+        selector.update(settings.gpu_node_selector)
+        tolerations.extend(settings.gpu_tolerations)
+    selector.update(dep.size.node_selector)
+    tolerations.extend(t for t in dep.size.tolerations if t not in tolerations)
+    return Placement(tuple(sorted(selector.items())), tuple(tolerations))
+
+
+@dataclass(frozen=True)
+class Autoscaler:
+    min_replicas: int
+    max_replicas: int
+    cpu_percent: int
+
+
+def autoscaler(dep: DeploymentState) -> Autoscaler | None:
+    """``target_utilization`` -> an HPA (min at least 1: scale to zero needs a feature gate)."""
+    scale = dep.deployment.scale_settings
+    if scale.type != "target_utilization":
+        return None
+    low = max(1, scale.min_instances)
+    return Autoscaler(low, max(low, scale.max_instances), scale.target_utilization_percentage)
+
+
+def replicas(dep: DeploymentState) -> int | None:
+    """``instance_count``, or None when an HPA owns the count."""
+    return None if autoscaler(dep) is not None else dep.deployment.instance_count
+
+
+def rolling_strategy(dep: DeploymentState) -> tuple[int | str, int | str]:
+    """(maxSurge, maxUnavailable). Examples: DS3_v2 -> ("20%", 0); 5 x NC24ads_A100_v4
+    (exempt) -> (0, 1); 10 of them -> (0, 2)."""
+    if surges("kubernetes", dep.size.exempt):
+        return "20%", 0
+    return 0, ("20%" if autoscaler(dep) is not None else dep.rollout.batch_size)
+
+
+def peak_pods(dep: DeploymentState, instances: int) -> int:
+    """Pods alive at the peak of a roll of ``instances`` with ``rolling_strategy``: Kubernetes
+    rounds a percent ``maxSurge`` up, so ``20%`` of N is ``ceil(0.2 N)`` = one batch."""
+    surge, _unavailable = rolling_strategy(dep)
+    return instances + (batch_size(instances) if surge == "20%" else 0)
+
+
+def termination_grace_seconds(request_timeout_ms: int) -> int:
+    """Long enough for the slowest request after the preStop pause; never below Kubernetes'
+    default 30 s. Example: 5000 ms -> 30; 300000 ms -> 310."""
+    return max(30, math.ceil(request_timeout_ms / 1000) + PRESTOP_SLEEP_S + 5)
+
+
+def await_seconds(dep: DeploymentState) -> int:
+    """How long Pulumi waits for a rollout: every batch may take the readiness probe's full
+    failure budget. Example: 10 instances, Azure's probe defaults -> 5 x 370 s = 1850 s."""
+    probe = dep.deployment.readiness_probe
+    per_batch = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout + 50
+    return max(DEFAULT_AWAIT_S, dep.rollout.batches * per_batch)
+
+
+def serving_port(dep: DeploymentState) -> int:
+    """The container's scoring port: the environment's ``scoring_route`` port, else 5001."""
+    env = dep.deployment.environment
+    if env is not None and env.scoring_route is not None:
+        return env.scoring_route.port
+    return INFERENCE_PORT
+
+
+def probe_route(dep: DeploymentState, which: Literal["liveness", "readiness"]) -> Route:
+    """HTTP GET target of a probe: the environment's inference_config route, else ``/`` on the
+    serving port (``azmlinfsrv`` answers ``GET /`` with ``Healthy``)."""
+    env = dep.deployment.environment
+    route = None
+    if env is not None:
+        route = env.liveness_route if which == "liveness" else env.readiness_route
+    return route or Route("/", serving_port(dep))
+
+
+def container_ports(dep: DeploymentState) -> tuple[int, ...]:
+    ports = {serving_port(dep), probe_route(dep, "liveness").port,
+             probe_route(dep, "readiness").port}
+    return (serving_port(dep), *sorted(ports - {serving_port(dep)}))
+
+
+# --- model, code and image -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How image, model and code reach one deployment's pods.
+
+    ``model_path`` / ``code_path``: project-relative local path packed into a ConfigMap;
+    ``model_volume``: a PVC or image source from ``mlplan:kubernetes.models`` instead.
+    """
+
+    image: str
+    model_dir: str = ""
+    model_path: str = ""
+    model_volume: VolumeSource | None = None
+    code_dir: str = ""
+    code_path: str = ""
+    entry_script: str = ""
+
+    @property
+    def app_root(self) -> str:
+        return self.code_dir or APP_ROOT
+
+
+def delivery(dep: DeploymentState, assets: Mapping[str, Any],
+             settings: KubernetesSettings) -> tuple[Delivery, list[Diagnostic]]:
+    """Image, model and code of a deployment, or MLP117/MLP119 saying why one cannot reach
+    the pods. Example: inline ``model: {path: ../model/m}`` -> ``model_path`` ``stacks/model/m``
+    mounted at ``/var/azureml-app/azureml-models/m/1``."""
+    d = dep.deployment
+    found: list[Diagnostic] = []
+    image = resolve_image(d, assets)
+    env = d.environment
+    if not image:
+        if env is not None and env.reference:
+            found.append(error(codes.UNRESOLVED_ASSET, d.source.at("environment"),
+                               f"environment '{env.reference}' is a registered asset; map it "
+                               "to an image: mlplan:assets: {environments: {\""
+                               f"{env.reference}\": <registry>/<image>:<tag>}}}}."))
+        elif env is not None and env.build_path:
+            found.append(error(codes.KUBERNETES_DELIVERY, d.source.at("environment.build"),
+                               "the Kubernetes target pulls images from a registry and builds "
+                               "none; build and push this image, then set 'environment.image'."))
+        else:
+            found.append(error(codes.KUBERNETES_DELIVERY, d.source.at("environment"),
+                               "no image: add 'environment: {image: <registry>/<name>:<tag>}'."))
+    model_dir = model_path = ""
+    volume: VolumeSource | None = None
+    if d.model is not None:
+        key = d.model.reference or d.model.path
+        volume = settings.model_source(key)
+        resolved = resolve_model(d, assets)
+        name = d.model.name or posixpath.basename(d.model.path.rstrip("/")) or "model"
+        version = d.model.version or "1"
+        if resolved is not None:
+            name, version = resolved.name, resolved.version
+            model_path = "" if volume else resolved.path
+        elif volume is None:
+            found.append(error(codes.UNRESOLVED_ASSET, d.source.at("model"),
+                               f"model '{d.model.reference}' is a registered asset; map it in "
+                               "the stack config: mlplan:assets: {models: {\""
+                               f"{d.model.reference}\": <local folder>}}}} or, for a big model, "
+                               "mlplan:kubernetes: {models: {\"" + d.model.reference +
+                               "\": {pvc: <claim>, subPath: <dir>}}}."))
+        model_dir = d.model_mount_path or f"{MODELS_ROOT}/{name}/{version}"
+    code_dir = code_path = entry = ""
+    if d.code_configuration is not None:
+        code = d.code_configuration
+        code_path = code.code
+        code_dir = f"{APP_ROOT}/{posixpath.basename(code.code.rstrip('/')) or 'code'}"
+        entry = code.scoring_script
+    return Delivery(image, model_dir, model_path, volume, code_dir, code_path, entry), found
+
+
+def environment(endpoint: str, dep: DeploymentState, where: Delivery) -> tuple[tuple[str, str],
+                                                                               ...]:
+    """The container's env, sorted: Azure's server variables, mlplan's names, then the
+    deployment's ``environment_variables`` (which win, except ``MLPLAN_*``)."""
+    d = dep.deployment
+    env: dict[str, str] = {
+        "AML_APP_ROOT": where.app_root,
+        "WORKER_COUNT": str(d.request_settings.max_concurrent_requests_per_instance),
+    }
+    if where.model_dir:
+        env["AZUREML_MODEL_DIR"] = where.model_dir
+    if where.entry_script:
+        env["AZUREML_ENTRY_SCRIPT"] = where.entry_script
+    env.update(dict(d.environment_variables))
+    env.update({"MLPLAN_ENDPOINT": endpoint, "MLPLAN_DEPLOYMENT": d.name})
+    return tuple(sorted(env.items()))
+
+
+# --- the namespace -----------------------------------------------------------------------------
+
+
+def namespace_quota(state: DesiredState, settings: KubernetesSettings
+                    ) -> tuple[tuple[str, str], ...]:
+    """ResourceQuota ``hard`` sized by the quota check: per deployment ``reserved_instances``
+    (``ceil(1.2 n)``, ``n`` if exempt, ``n`` = max_instances when autoscaled) pods of its
+    resources, plus ``routerReplicas + 1`` router pods per endpoint (nginx mode).
+
+    For instance types (requests = limits = size) ``requests.cpu`` equals the quota check's
+    total. ``limits.*`` is only set when every pod has limits (a quota on limits rejects pods
+    without them). Example: blue 3 x DS3_v2, green 2 x DS3_v2, 2 routers -> requests.cpu 28 +
+    0.3 = ``28300m``, pods 4 + 3 + 3 = 10.
+    """
+    req_cpu = req_mem = lim_cpu = lim_mem = gpus = pods = 0
+    all_limited = True
+    usage: list[tuple[int, ContainerResources]] = []
+    for ep in state.endpoints:
+        for dep in ep.deployments:
+            usage.append((reserved_instances(dep.quota_instances, dep.size.exempt),
+                          container_resources(dep)))
+        if settings.router_mode == "nginx":
+            usage.append((settings.router_replicas + 1, ROUTER_RESOURCES))
+    for count, res in usage:
+        pods += count
+        req_cpu += count * res.requests.cpu_millis
+        req_mem += count * res.requests.memory_mib
+        lim_cpu += count * res.limits.cpu_millis
+        lim_mem += count * res.limits.memory_mib
+        gpus += count * res.gpus
+        all_limited = all_limited and bool(res.limits.cpu_millis and res.limits.memory_mib)
+    hard = {
+        "pods": str(pods),
+        "requests.cpu": cpu_quantity(req_cpu),
+        "requests.memory": memory_quantity(req_mem),
+        "requests.nvidia.com/gpu": str(gpus),
+    }
+    if all_limited:
+        hard["limits.cpu"] = cpu_quantity(lim_cpu)
+        hard["limits.memory"] = memory_quantity(lim_mem)
+    return tuple(sorted(hard.items()))
+
+
+# --- Gateway API -------------------------------------------------------------------------------
+
+
+def gateway_duration(ms: int) -> str:
+    """Gateway API duration (``^([0-9]{1,5}(h|m|s|ms)){1,4}$``): 5000 -> ``5s``, 1500 ->
+    ``1s500ms``, 300000 -> ``300s``."""
+    seconds, rest = divmod(ms, 1000)
+    parts = ([f"{seconds}s"] if seconds else []) + ([f"{rest}ms"] if rest else [])
+    return "".join(parts) or "0s"
+
+
+def live_split(endpoint: EndpointState) -> tuple[tuple[str, int], ...]:
+    """Positive live weights, sorted by deployment name."""
+    return tuple(sorted((n, p) for n, p in endpoint.endpoint.traffic if p > 0))
+
+
+def mirror_target(endpoint: EndpointState) -> tuple[str, int] | None:
+    active = [(n, p) for n, p in endpoint.endpoint.mirror_traffic if p > 0]
+    return active[0] if active else None
+
+
+def weights(endpoint: EndpointState) -> dict[str, tuple[int, int]]:
+    """Deployment -> (live percent, mirror percent), for labels."""
+    live = dict(endpoint.endpoint.traffic)
+    mirror = dict(endpoint.endpoint.mirror_traffic)
+    return {d.name: (live.get(d.name, 0), mirror.get(d.name, 0)) for d in endpoint.deployments}

@@ -1,0 +1,722 @@
+"""Kubernetes target: desired state -> pulumi-kubernetes resources in one namespace.
+
+Decides nothing of its own: names, sizes, strategies, probes, env, quota and asset sources come
+from ``mlplan.targets.kubernetes.plan`` and ``kubernetes_settings``; the router's files come
+from ``mlplan.router.nginx``. What lives here is the manifests and the resource options that
+give the engine its order.
+
+Resources (``E`` endpoint, ``D`` deployment; every object has an explicit ``metadata.name``,
+the namespace and the ``mlplan.dev/*`` + ``app.kubernetes.io/*`` labels):
+
+- ``mlplan:index:OnlineEndpoint`` ``E``: Secret ``E-keys`` (primary, secondary key and the
+  router's ``keys.conf``); nginx mode: ConfigMap ``E-router-<hash>`` (``nginx.conf``,
+  ``routing.conf``), router Deployment, Service and PDB ``E``; gateway-api mode: HTTPRoute ``E``.
+- ``mlplan:index:OnlineDeployment`` ``E-D`` (child of its endpoint): Deployment, Service
+  (ClusterIP, port 5001), PodDisruptionBudget, HPA (target_utilization), model/code ConfigMaps.
+- the stack: Namespace (``createNamespace``, retained on delete: deleting a namespace deletes
+  everything in it, ours or not), ResourceQuota (``resourceQuota``; it sizes the namespace, so
+  it belongs to the stack, next to the QuotaCheck it is computed from), the explicit Provider
+  (``kubeconfig``/``context``/``renderYamlTo``).
+
+Model and code delivery. Azure mounts model and code into the inference container; here:
+
+- local model/code folders (inline ``path`` or an ``mlplan:assets`` mapping) become immutable
+  ConfigMaps named by a hash of their content, mounted read-only where Azure mounts them
+  (``/var/azureml-app/azureml-models/<name>/<version>``, ``/var/azureml-app/<code folder>``).
+  A scoring script and a small model work out of the box with nothing to upload or build, and a
+  content change is a new ConfigMap plus a rolling update (old pods keep the old files; a
+  mutable ConfigMap would change under them). Limit: 1 MiB per ConfigMap (MLP119 beyond);
+- a bigger model comes from a volume, ``mlplan:kubernetes.models: {<azureml ref or path>:
+  {pvc: CLAIM, subPath: DIR}}`` (mounted read-only) or ``{image: IMAGE, path: DIR}`` (an init
+  container copies DIR into an emptyDir, for models shipped as OCI images);
+- the image is the environment's ``image`` (or the ``mlplan:assets.environments`` mapping of a
+  registered one). ``conda_file`` is not applied: the image must hold the dependencies. A
+  ``build`` environment is MLP119: the cluster pulls from a registry. Model and code can also be
+  baked into the image: leave ``model``/``code_configuration`` out.
+
+Router, nginx mode: the same generated config as the Docker target (``router_config`` with the
+deployments' Service DNS names, ``render_files``); ``keys.conf`` lives in the Secret and is
+projected next to the ConfigMap's files. A traffic or mirror change renames the ConfigMap, which
+changes the pod template: Kubernetes rolls the router (``maxSurge 1``, ``maxUnavailable 0``,
+readiness on ``/-/healthy``), each old pod leaves the Service, waits ``PRESTOP_SLEEP_S`` and
+quits gracefully (``nginx -s quit`` finishes in-flight requests). No request is dropped, the
+change is visible in the preview, and Pulumi waits for it. A key change updates the Secret and a
+checksum annotation (itself a secret) rolls the router the same way. (A reload sidecar watching
+the mounted files was rejected: kubelet refreshes volumes after up to a minute, unobserved by
+Pulumi, so a preview could not say when the split changes.)
+The router objects depend on every OnlineDeployment: new deployments are rolled out and ready
+before traffic moves to them; removed ones are deleted at the end of the update, after the
+router stopped routing to them.
+
+Router, gateway-api mode: an HTTPRoute on ``gatewayRef`` with ``hostname``: per deployment a
+rule matching header ``azureml-model-deployment: D`` (more header matches win, so these beat
+the split; never mirrored), and a catch-all rule with weighted ``backendRefs`` (the live split)
+and a ``RequestMirror`` filter with ``percent`` (Gateway API >= v1.3). Gateway API allows 16
+rules per HTTPRoute, so an endpoint has at most 15 deployments in this mode (MLP112). Caller
+auth then belongs to the Gateway (e.g. an API-key policy of the Gateway implementation reading
+the ``E-keys`` Secret); the keys are still generated and exported. The policy pack cannot see
+Gateway policies, so MLP504 is advisory for these endpoints (policy ``mlplan-auth-gateway``).
+
+PDB: ``maxUnavailable: 20%``: a node drain may take one rolling batch (``ceil(0.2 N)``,
+Kubernetes rounds a PDB percent up), the same bound as a rolling update, and a single-instance
+deployment can still be drained. ``unhealthyPodEvictionPolicy: AlwaysAllow`` so crash-looping
+pods never block a drain. The router's PDB allows 1.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from mlplan.domain import codes, labels
+from mlplan.domain.diagnostics import Diagnostic, error, sort_diagnostics
+from mlplan.domain.quantity import format_millis
+from mlplan.planning.routing import INFERENCE_PORT, router_config
+from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
+from mlplan.router.nginx import HEALTH_PATH, render_files, render_keys
+from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes.settings import (
+    KubernetesSettings,
+    VolumeSource,
+    parse_kubernetes_settings,
+)
+from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys, report
+
+HEADER = "azureml-model-deployment"
+SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
+SKIPPED_SUFFIXES = (".pyc", ".pyo")
+KEYS_CHECKSUM = "mlplan.dev/keys-checksum"
+
+
+def _any(value: object) -> Any:
+    """Manifests are plain camelCase dicts (what ``kubectl apply`` takes); the SDK's typed
+    ``*ArgsDict`` signatures do not accept ``dict[str, Any]``."""
+    return value
+
+
+# --- local files -> ConfigMap ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PackedFiles:
+    """A local file or folder as ConfigMap ``data``/``binaryData`` plus volume ``items``."""
+
+    data: tuple[tuple[str, str], ...]
+    binary: tuple[tuple[str, str], ...]
+    items: tuple[tuple[str, str], ...]  # (key, path in the volume)
+    digest: str
+    size: int
+
+
+def pack(path: Path) -> PackedFiles:
+    """Files below ``path`` (or ``path`` itself), sorted; keys are the relative paths with
+    ``/`` and other characters a key cannot hold replaced by ``_`` (made unique)."""
+    if path.is_file():
+        files = [(path.name, path)]
+    else:
+        files = sorted(
+            (p.relative_to(path).as_posix(), p) for p in path.rglob("*")
+            if p.is_file() and not SKIPPED_DIRS & set(p.relative_to(path).parts)
+            and not p.name.endswith(SKIPPED_SUFFIXES)
+        )
+    digest = hashlib.sha256()
+    data: list[tuple[str, str]] = []
+    binary: list[tuple[str, str]] = []
+    items: list[tuple[str, str]] = []
+    used: set[str] = set()
+    size = 0
+    for relative, file in files:
+        content = file.read_bytes()
+        digest.update(relative.encode() + b"\0" + content + b"\0")
+        key = re.sub(r"[^-._a-zA-Z0-9]", "_", relative)[-200:].lstrip(".") or "file"
+        while key in used:
+            key = f"{key}-{len(used)}"
+        used.add(key)
+        try:
+            data.append((key, content.decode("utf-8")))
+            size += len(content)
+        except UnicodeDecodeError:
+            encoded = base64.b64encode(content).decode("ascii")
+            binary.append((key, encoded))
+            size += len(encoded)
+        items.append((key, relative))
+    return PackedFiles(tuple(data), tuple(binary), tuple(items), digest.hexdigest(), size)
+
+
+@dataclass(frozen=True)
+class DeploymentInputs:
+    delivery: ko.Delivery
+    model_files: PackedFiles | None
+    code_files: PackedFiles | None
+
+
+def _inputs(dep: DeploymentState, settings: KubernetesSettings, state: DesiredState,
+            project: Path, found: list[Diagnostic]) -> DeploymentInputs:
+    where, problems = ko.delivery(dep, state.settings.assets, settings)
+    found.extend(problems)
+    packed: dict[str, PackedFiles | None] = {"model": None, "code": None}
+    for what, relative, field in (("model", where.model_path, "model"),
+                                  ("code", where.code_path, "code_configuration.code")):
+        if not relative:
+            continue
+        path = project / relative
+        location = dep.deployment.source.at(field)
+        if not path.exists():
+            found.append(error(codes.PATH_NOT_FOUND, location,
+                               f"{what} '{relative}' does not exist; fix the path."))
+            continue
+        files = pack(path)
+        if files.size > ko.CONFIGMAP_BUDGET_BYTES:
+            model = dep.deployment.model
+            key = (model.reference or model.path) if model else relative
+            hint = ("serve it from a volume: mlplan:kubernetes: {models: {\"" + key +
+                    "\": {pvc: <claim>, subPath: <dir>}}} (or {image: <image>, path: <dir>}), "
+                    "or bake it into the image" if what == "model"
+                    else "bake it into the image and drop code_configuration")
+            found.append(error(codes.KUBERNETES_DELIVERY, location,
+                               f"{what} '{relative}' has {files.size} bytes; a ConfigMap holds "
+                               f"at most {ko.CONFIGMAP_BUDGET_BYTES}: {hint}."))
+            continue
+        packed[what] = files
+    return DeploymentInputs(where, packed["model"], packed["code"])
+
+
+# --- components --------------------------------------------------------------------------------
+
+
+def _meta(name: str, namespace: str, object_labels: dict[str, str],
+          annotations: dict[str, Any] | None = None) -> Any:
+    meta: dict[str, Any] = {"name": name, "namespace": namespace,
+                            "labels": dict(sorted(object_labels.items()))}
+    if annotations:
+        meta["annotations"] = annotations
+    return _any(meta)
+
+
+def _probe(dep: DeploymentState, which: str) -> dict[str, Any]:
+    spec = (dep.deployment.liveness_probe if which == "liveness"
+            else dep.deployment.readiness_probe)
+    route = ko.probe_route(dep, "liveness" if which == "liveness" else "readiness")
+    return {
+        "httpGet": {"path": route.path, "port": route.port},
+        "initialDelaySeconds": spec.initial_delay,
+        "periodSeconds": spec.period,
+        "timeoutSeconds": spec.timeout,
+        # Kubernetes requires successThreshold 1 for liveness probes.
+        "successThreshold": 1 if which == "liveness" else spec.success_threshold,
+        "failureThreshold": spec.failure_threshold,
+    }
+
+
+def _tolerations(place: ko.Placement) -> list[dict[str, str]]:
+    out = []
+    for t in place.tolerations:
+        item = {"key": t.key, "operator": t.operator}
+        if t.value:
+            item["value"] = t.value
+        if t.effect:
+            item["effect"] = t.effect
+        out.append(item)
+    return out
+
+
+class OnlineDeployment(pulumi.ComponentResource):
+    """One deployment: Deployment, Service, PDB, HPA (autoscaled) and its files."""
+
+    def __init__(self, name: str, endpoint: EndpointState, dep: DeploymentState,
+                 inputs: DeploymentInputs, settings: KubernetesSettings,
+                 depends_on: list[pulumi.Resource], opts: pulumi.ResourceOptions) -> None:
+        ns = settings.namespace
+        k8s_name = ko.deployment_name(endpoint.name, dep.name)
+        live, mirror = ko.weights(endpoint)[dep.name]
+        scaler = ko.autoscaler(dep)
+        surge, unavailable = ko.rolling_strategy(dep)
+        resources = ko.container_resources(dep)
+        where = inputs.delivery
+        props: dict[str, Any] = {
+            "endpoint": endpoint.name,
+            "deployment": dep.name,
+            "namespace": ns,
+            "instanceType": dep.size.name,
+            "instanceCount": dep.deployment.instance_count,
+            "replicas": ko.replicas(dep),
+            "autoscale": {"minReplicas": scaler.min_replicas, "maxReplicas": scaler.max_replicas,
+                          "cpuPercent": scaler.cpu_percent} if scaler else None,
+            "weight": live,
+            "mirror": mirror,
+            "image": where.image,
+            "service": f"{ko.service_host(endpoint.name, dep.name, ns)}:{INFERENCE_PORT}",
+            "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable,
+                              "peakPods": ko.peak_pods(dep, dep.quota_instances)},
+            "resources": resources.manifest(),
+            "reservedCores": format_millis(dep.reserved_millis),
+        }
+        super().__init__(TOKEN_PREFIX + "OnlineDeployment", name, props, opts)
+        child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
+        object_labels = ko.deployment_object_labels(endpoint, dep)
+        # stable labels only: a label change of an immutable ConfigMap would be a replacement
+        config_labels = {**labels.endpoint_labels(endpoint.name, "config"),
+                         labels.DEPLOYMENT: dep.name,
+                         "app.kubernetes.io/instance": f"{endpoint.name}-{dep.name}"}
+        select = ko.selector(endpoint.name, dep.name)
+
+        volumes: list[dict[str, Any]] = []
+        mounts: list[dict[str, Any]] = []
+        init: list[dict[str, Any]] = []
+        self.config_maps: list[k8s.core.v1.ConfigMap] = []
+        for role, files, directory in (("model", inputs.model_files, where.model_dir),
+                                       ("code", inputs.code_files, where.code_dir)):
+            if files is None:
+                continue
+            cm_name = ko.config_map_name(k8s_name, role, files.digest)
+            self.config_maps.append(k8s.core.v1.ConfigMap(
+                f"{name}-{role}",
+                metadata=_meta(cm_name, ns, config_labels),
+                data=dict(files.data) or None,
+                binary_data=dict(files.binary) or None,
+                immutable=True,
+                opts=child,
+            ))
+            volumes.append({"name": role, "configMap": {
+                "name": cm_name, "items": [{"key": k, "path": p} for k, p in files.items]}})
+            mounts.append({"name": role, "mountPath": directory, "readOnly": True})
+        if where.model_volume is not None:
+            volumes.append(_model_volume(where.model_volume))
+            mounts.append({"name": "model", "mountPath": where.model_dir,
+                           "readOnly": where.model_volume.kind == "pvc",
+                           **({"subPath": where.model_volume.sub_path}
+                              if where.model_volume.sub_path else {})})
+            if where.model_volume.kind == "image":
+                init.append(_copy_model(where.model_volume, resources))
+
+        place = ko.placement(dep, settings)
+        container: dict[str, Any] = {
+            "name": "inference",
+            "image": where.image,
+            "imagePullPolicy": "IfNotPresent",
+            "ports": [{"name": "http" if i == 0 else f"p{port}", "containerPort": port,
+                       "protocol": "TCP"} for i, port in enumerate(ko.container_ports(dep))],
+            "env": [{"name": k, "value": v}
+                    for k, v in ko.environment(endpoint.name, dep, where)],
+            "resources": resources.manifest(),
+            "livenessProbe": _probe(dep, "liveness"),
+            "readinessProbe": _probe(dep, "readiness"),
+            "lifecycle": {"preStop": {"exec": {"command": [
+                "/bin/sh", "-c", f"sleep {ko.PRESTOP_SLEEP_S}"]}}},
+        }
+        if mounts:
+            container["volumeMounts"] = mounts
+        pod: dict[str, Any] = {
+            "containers": [container],
+            "terminationGracePeriodSeconds": ko.termination_grace_seconds(
+                dep.deployment.request_settings.request_timeout_ms),
+            "enableServiceLinks": False,
+            "automountServiceAccountToken": False,
+            "topologySpreadConstraints": [{
+                "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": select}}],
+        }
+        if init:
+            pod["initContainers"] = init
+        if volumes:
+            pod["volumes"] = volumes
+        if place.node_selector:
+            pod["nodeSelector"] = dict(place.node_selector)
+        if place.tolerations:
+            pod["tolerations"] = _tolerations(place)
+        if settings.image_pull_secrets:
+            pod["imagePullSecrets"] = [{"name": n} for n in settings.image_pull_secrets]
+        spec: dict[str, Any] = {
+            "selector": {"matchLabels": select},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}},
+            "template": {"metadata": {"labels": dict(sorted(ko.pod_labels(endpoint,
+                                                                          dep).items()))},
+                         "spec": pod},
+        }
+        replicas = ko.replicas(dep)
+        if replicas is not None:
+            spec = {"replicas": replicas, **spec}
+        wait = f"{ko.await_seconds(dep)}s"
+        self.deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=_meta(k8s_name, ns, object_labels,
+                           {labels.IMAGE: where.image,
+                            "mlplan.dev/rollout": dep.rollout.describe()}),
+            spec=_any(spec),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                custom_timeouts=pulumi.CustomTimeouts(create=wait, update=wait))),
+        )
+        self.service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=_meta(k8s_name, ns, object_labels),
+            spec=_any({"type": "ClusterIP", "selector": select, "ports": [{
+                "name": "http", "port": INFERENCE_PORT, "targetPort": ko.serving_port(dep),
+                "protocol": "TCP"}]}),
+            opts=child,
+        )
+        self.pdb = k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata=_meta(k8s_name, ns, object_labels),
+            spec=_any({"maxUnavailable": "20%", "selector": {"matchLabels": select},
+                       "unhealthyPodEvictionPolicy": "AlwaysAllow"}),
+            opts=child,
+        )
+        if scaler is not None:
+            k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                metadata=_meta(k8s_name, ns, object_labels),
+                spec=_any({
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
+                                       "name": k8s_name},
+                    "minReplicas": scaler.min_replicas,
+                    "maxReplicas": scaler.max_replicas,
+                    "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                        "type": "Utilization", "averageUtilization": scaler.cpu_percent}}}],
+                }),
+                opts=child,
+            )
+        self.register_outputs(props)
+
+
+def _model_volume(source: VolumeSource) -> dict[str, Any]:
+    if source.kind == "pvc":
+        return {"name": "model", "persistentVolumeClaim": {"claimName": source.claim,
+                                                           "readOnly": True}}
+    return {"name": "model", "emptyDir": {}}
+
+
+def _copy_model(source: VolumeSource, resources: ko.ContainerResources) -> dict[str, Any]:
+    """Init container: copy the model folder out of its image into the shared emptyDir. It gets
+    the main container's CPU/memory (so the pod's quota footprint does not grow)."""
+    return {
+        "name": "model",
+        "image": source.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", 'cp -R "$1/." /mlplan-model/', "copy-model", source.path],
+        "volumeMounts": [{"name": "model", "mountPath": "/mlplan-model"}],
+        "resources": resources.manifest(with_gpus=False),
+    }
+
+
+class OnlineEndpoint(pulumi.ComponentResource):
+    """One endpoint: keys, its deployments and the router (nginx Deployment or HTTPRoute)."""
+
+    scoring_uri: pulumi.Output[str]
+
+    def __init__(self, name: str, endpoint: EndpointState, inputs: dict[str, DeploymentInputs],
+                 settings: KubernetesSettings, environment: str, configured_keys: Any,
+                 depends_on: list[pulumi.Resource],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        ns = settings.namespace
+        props: dict[str, Any] = {
+            "endpoint": endpoint.name,
+            "namespace": ns,
+            "routerMode": settings.router_mode,
+            "authMode": endpoint.endpoint.auth_mode,
+            "traffic": dict(endpoint.endpoint.traffic),
+            "mirrorTraffic": dict(endpoint.endpoint.mirror_traffic),
+            "deployments": {d.name: d.deployment.instance_count for d in endpoint.deployments},
+        }
+        super().__init__(TOKEN_PREFIX + "OnlineEndpoint", name, props, opts)
+        self.keys: EndpointKeys = endpoint_keys(name, configured_keys, self)
+        self.deployments = [
+            OnlineDeployment(f"{name}-{d.name}", endpoint, d, inputs[d.name], settings,
+                             depends_on, pulumi.ResourceOptions(parent=self))
+            for d in endpoint.deployments
+        ]
+        addresses = {d.name: (f"{ko.service_host(endpoint.name, d.name, ns)}:{INFERENCE_PORT}",)
+                     for d in endpoint.deployments}
+        runtime = ko.router_runtime()
+
+        def config(keys: tuple[str, ...]) -> Any:
+            return router_config(endpoint, lambda d: addresses[d.name], keys,
+                                 ko.ROUTER_LISTEN_PORT)
+
+        keys_conf = pulumi.Output.all(self.keys.primary, self.keys.secondary).apply(
+            lambda k: render_keys(config((k[0], k[1]))))
+        secret_data: dict[str, Any] = {"primary-key": self.keys.primary,
+                                       "secondary-key": self.keys.secondary}
+        if settings.router_mode == "nginx":
+            secret_data["keys.conf"] = keys_conf
+        string_data: pulumi.Output[dict[str, Any]] = pulumi.Output.secret(
+            pulumi.Output.all(**secret_data))
+        self.secret = k8s.core.v1.Secret(
+            f"{name}-keys",
+            metadata=_meta(ko.keys_secret_name(endpoint.name), ns,
+                           labels.endpoint_labels(endpoint.name, "config")),
+            type="Opaque",
+            string_data=string_data,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
+        )
+        after_deployments = pulumi.ResourceOptions(
+            parent=self, depends_on=[*depends_on, *self.deployments])
+        if settings.router_mode == "nginx":
+            files = render_files(config(()), runtime)
+            self.scoring_uri = self._nginx_router(name, endpoint, settings, environment, files,
+                                                  keys_conf, after_deployments, depends_on)
+        else:
+            self.scoring_uri = self._http_route(name, endpoint, settings, environment,
+                                                after_deployments)
+        self.swagger_uri = self.scoring_uri.apply(
+            lambda uri: uri.removesuffix("/score") + "/swagger.json")
+        self.register_outputs({**props, "scoringUri": self.scoring_uri})
+
+    def _nginx_router(self, name: str, endpoint: EndpointState, settings: KubernetesSettings,
+                      environment: str, files: dict[str, str], keys_conf: pulumi.Output[str],
+                      opts: pulumi.ResourceOptions,
+                      namespace_deps: list[pulumi.Resource]) -> pulumi.Output[str]:
+        ns = settings.namespace
+        router = ko.router_name(endpoint.name)
+        runtime = ko.router_runtime()
+        static = {k: v for k, v in files.items() if k != "keys.conf"}
+        digest = hashlib.sha256("".join(f"{k}\0{v}\0" for k, v in
+                                        sorted(static.items())).encode()).hexdigest()
+        facts, annotations = ko.routing_facts(endpoint, environment)
+        cm_name = ko.config_map_name(router, "router", digest)
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-router-config",
+            metadata=_meta(cm_name, ns, {**labels.endpoint_labels(endpoint.name, "config"),
+                                         **facts}, annotations),
+            data=static,
+            immutable=True,
+            opts=opts,
+        )
+        select = ko.selector(endpoint.name)
+        router_labels = labels.endpoint_labels(endpoint.name, "router")
+        conf = f"{ko.ROUTER_CONF_DIR}/nginx.conf"
+        timeout = max((d.deployment.request_settings.request_timeout_ms
+                       for d in endpoint.deployments), default=5000)
+        health = {"httpGet": {"path": HEALTH_PATH, "port": "http"}, "timeoutSeconds": 2}
+        checksum: pulumi.Output[str] = pulumi.Output.secret(keys_conf.apply(
+            lambda text: hashlib.sha256(text.encode()).hexdigest()))
+        container = {
+            "name": "router",
+            "image": settings.router_image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["nginx", "-e", "/dev/stderr", "-c", conf, "-g", "daemon off;"],
+            "ports": [{"name": "http", "containerPort": ko.ROUTER_LISTEN_PORT,
+                       "protocol": "TCP"}],
+            "readinessProbe": {**health, "periodSeconds": 2, "failureThreshold": 2},
+            "livenessProbe": {**health, "periodSeconds": 10, "failureThreshold": 3},
+            "resources": ko.ROUTER_RESOURCES.manifest(),
+            "volumeMounts": [
+                {"name": "config", "mountPath": ko.ROUTER_CONF_DIR, "readOnly": True},
+                {"name": "run", "mountPath": ko.ROUTER_RUN_DIR},
+                {"name": "tmp", "mountPath": runtime.temp_dir},
+            ],
+            "securityContext": {"runAsNonRoot": True, "runAsUser": 101, "runAsGroup": 101,
+                                "readOnlyRootFilesystem": True,
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]}},
+            "lifecycle": {"preStop": {"exec": {"command": [
+                "/bin/sh", "-c",
+                f"sleep {ko.PRESTOP_SLEEP_S}; nginx -c {conf} -s quit; "
+                f"while [ -e {runtime.pid_path} ]; do sleep 1; done"]}}},
+        }
+        pod: dict[str, Any] = {
+            "containers": [container],
+            "volumes": [
+                {"name": "config", "projected": {"defaultMode": 0o444, "sources": [
+                    {"configMap": {"name": cm_name, "items": [
+                        {"key": k, "path": k} for k in sorted(static)]}},
+                    {"secret": {"name": ko.keys_secret_name(endpoint.name),
+                                "items": [{"key": "keys.conf", "path": "keys.conf"}]}}]}},
+                {"name": "run", "emptyDir": {}},
+                {"name": "tmp", "emptyDir": {}},
+            ],
+            "terminationGracePeriodSeconds": ko.termination_grace_seconds(timeout) + 10,
+            "enableServiceLinks": False,
+            "automountServiceAccountToken": False,
+            "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{
+                "weight": 100, "podAffinityTerm": {
+                    "topologyKey": "kubernetes.io/hostname",
+                    "labelSelector": {"matchLabels": select}}}]}},
+        }
+        if settings.image_pull_secrets:
+            pod["imagePullSecrets"] = [{"name": n} for n in settings.image_pull_secrets]
+        after_config = pulumi.ResourceOptions.merge(
+            opts, pulumi.ResourceOptions(depends_on=[config_map, self.secret]))
+        k8s.apps.v1.Deployment(
+            f"{name}-router",
+            metadata=_meta(router, ns, router_labels),
+            spec=_any({
+                "replicas": settings.router_replicas,
+                # a new pod serves 5 s before an old one goes: time for the Service's
+                # endpoints to reach every node
+                "minReadySeconds": ko.PRESTOP_SLEEP_S,
+                "selector": {"matchLabels": select},
+                "strategy": {"type": "RollingUpdate",
+                             "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "template": {"metadata": {"labels": dict(sorted(router_labels.items())),
+                                          "annotations": {KEYS_CHECKSUM: checksum}},
+                             "spec": pod},
+            }),
+            opts=after_config,
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-router-service",
+            metadata=_meta(router, ns, router_labels),
+            spec=_any({"type": settings.service_type, "selector": select, "ports": [{
+                "name": "http", "port": ko.ROUTER_SERVICE_PORT, "targetPort": "http",
+                "protocol": "TCP"}]}),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=namespace_deps),
+        )
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-router-pdb",
+            metadata=_meta(router, ns, router_labels),
+            spec=_any({"maxUnavailable": 1, "selector": {"matchLabels": select}}),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=namespace_deps),
+        )
+        if settings.hostname:
+            return pulumi.Output.from_input(
+                f"{settings.uri_scheme}://{settings.host(endpoint.name)}/score")
+        in_cluster = f"http://{router}.{ns}.svc.cluster.local/score"
+        if settings.service_type != "LoadBalancer":
+            return pulumi.Output.from_input(in_cluster)
+        return service.status.apply(lambda status: _balancer_uri(status, in_cluster))
+
+    def _http_route(self, name: str, endpoint: EndpointState, settings: KubernetesSettings,
+                    environment: str, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        ns = settings.namespace
+        ref = settings.gateway_ref
+        assert ref is not None  # parse_kubernetes_settings requires it in this mode
+        parent: dict[str, Any] = {"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                  "name": ref.name, "namespace": ref.namespace}
+        if ref.section_name:
+            parent["sectionName"] = ref.section_name
+        if ref.port:
+            parent["port"] = ref.port
+        by_name = {d.name: d for d in endpoint.deployments}
+
+        def backend(deployment: str, weight: int | None = None) -> dict[str, Any]:
+            out: dict[str, Any] = {"name": ko.deployment_name(endpoint.name, deployment),
+                                   "port": INFERENCE_PORT}
+            if weight is not None:
+                out["weight"] = weight
+            return out
+
+        def timeout(names: list[str]) -> dict[str, str]:
+            ms = max((by_name[n].deployment.request_settings.request_timeout_ms
+                      for n in names), default=0)
+            return {"request": ko.gateway_duration(ms)} if ms else {}
+
+        prefix = {"path": {"type": "PathPrefix", "value": "/"}}
+        rules: list[dict[str, Any]] = []
+        for dep in sorted(endpoint.deployments, key=lambda d: d.name):
+            rules.append({
+                "matches": [{**prefix, "headers": [
+                    {"type": "Exact", "name": HEADER, "value": dep.name}]}],
+                "backendRefs": [backend(dep.name)],
+                "timeouts": timeout([dep.name]),
+            })
+        live = ko.live_split(endpoint)
+        split: dict[str, Any] = {"matches": [prefix],
+                                 "backendRefs": [backend(n, p) for n, p in live]}
+        mirrored = ko.mirror_target(endpoint)
+        if mirrored and live:
+            split["filters"] = [{"type": "RequestMirror", "requestMirror": {
+                "backendRef": backend(mirrored[0]), "percent": mirrored[1]}}]
+        if live:
+            split["timeouts"] = timeout([n for n, _ in live])
+        rules.append(split)
+        facts, annotations = ko.routing_facts(endpoint, environment)
+        host = settings.host(endpoint.name)
+        k8s.apiextensions.CustomResource(
+            f"{name}-route",
+            api_version="gateway.networking.k8s.io/v1",
+            kind="HTTPRoute",
+            metadata=_meta(ko.router_name(endpoint.name), ns,
+                           {**labels.endpoint_labels(endpoint.name, "router"), **facts},
+                           annotations),
+            spec=_any({"parentRefs": [parent], "hostnames": [host], "rules": rules}),
+            opts=opts,
+        )
+        return pulumi.Output.from_input(f"{settings.uri_scheme}://{host}/score")
+
+
+def _balancer_uri(status: Any, fallback: str) -> str:
+    """``http://<load balancer ip or host>/score`` once the Service has one."""
+    ingress = getattr(getattr(status, "load_balancer", None), "ingress", None) or []
+    for entry in ingress:
+        host = getattr(entry, "hostname", None) or getattr(entry, "ip", None)
+        if host:
+            return f"http://{host}/score"
+    return fallback
+
+
+# --- the stack ---------------------------------------------------------------------------------
+
+
+def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str, Any]:
+    """One ``OnlineEndpoint`` per endpoint in the namespace; returns the stack exports.
+
+    Problems only this target sees (``mlplan:kubernetes`` settings, name conflicts, files too
+    big for a ConfigMap) are reported together before any resource. Paths in the state are
+    relative to ``project`` (the folder of Pulumi.yaml, which the program found).
+    """
+    settings, problems = parse_kubernetes_settings(state.settings.kubernetes,
+                                                   state.settings.file)
+    problems.extend(ko.name_conflicts(state, settings))
+    problems.extend(ko.route_limits(state, settings))
+    inputs: dict[str, dict[str, DeploymentInputs]] = {}
+    for endpoint in state.endpoints:
+        inputs[endpoint.name] = {d.name: _inputs(d, settings, state, project, problems)
+                                 for d in endpoint.deployments}
+    report(tuple(sort_diagnostics(problems)))
+
+    provider = _provider(settings, project)
+    stack_opts = pulumi.ResourceOptions(provider=provider)
+    stack_labels = {labels.MANAGED_BY: "mlplan", "app.kubernetes.io/part-of": "mlplan"}
+    depends_on: list[pulumi.Resource] = []
+    if settings.create_namespace:
+        depends_on.append(k8s.core.v1.Namespace(
+            "namespace", metadata=_any({"name": settings.namespace, "labels": stack_labels}),
+            opts=pulumi.ResourceOptions.merge(stack_opts,
+                                              pulumi.ResourceOptions(retain_on_delete=True))))
+    if settings.resource_quota:
+        depends_on.append(k8s.core.v1.ResourceQuota(
+            "namespace-quota",
+            metadata=_meta("mlplan-quota", settings.namespace, stack_labels),
+            spec=_any({"hard": dict(ko.namespace_quota(state, settings))}),
+            opts=pulumi.ResourceOptions.merge(stack_opts,
+                                              pulumi.ResourceOptions(depends_on=depends_on[:]))))
+    exports: dict[str, Any] = {}
+    for endpoint in state.endpoints:
+        component = OnlineEndpoint(
+            endpoint.name, endpoint, inputs[endpoint.name], settings,
+            state.settings.environment, keys.get(endpoint.name), depends_on,
+            pulumi.ResourceOptions(providers=[provider] if provider else None))
+        exports[f"{endpoint.name}-scoring-uri"] = component.scoring_uri
+        exports[f"{endpoint.name}-swagger-uri"] = component.swagger_uri
+        exports[f"{endpoint.name}-primary-key"] = pulumi.Output.secret(component.keys.primary)
+        exports[f"{endpoint.name}-secondary-key"] = pulumi.Output.secret(
+            component.keys.secondary)
+        exports[f"{endpoint.name}-deployments"] = {
+            d.name: d.deployment.instance_count for d in endpoint.deployments}
+    return exports
+
+
+def _provider(settings: KubernetesSettings, project: Path) -> k8s.Provider | None:
+    if not settings.explicit_provider:
+        return None
+    render = ""
+    if settings.render_yaml_to:
+        render = str((project / settings.render_yaml_to).resolve())
+        pulumi.log.warn(f"mlplan: renderYamlTo: manifests are written to {render} instead of "
+                        "being applied; Secrets (the endpoint keys) are written in plain text.")
+    return k8s.Provider(
+        "kubernetes",
+        kubeconfig=settings.kubeconfig or None,
+        context=settings.context or None,
+        render_yaml_to_directory=render or None,
+    )
+
