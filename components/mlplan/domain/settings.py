@@ -23,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mlplan.domain import codes
 from mlplan.domain.catalog import Catalog, InstanceType, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
+from mlplan.domain.names import KEY_PATTERN, MAX_KEY_LENGTH, MIN_KEY_LENGTH
 from mlplan.domain.numbers import FiniteNumber, WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
 from mlplan.domain.validation import describe
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, format_path
-from mlplan.router.nginx import KEY_PATTERN, MIN_KEY_LENGTH
 
 NAMESPACE = "mlplan:"
 #: A Kubernetes label value: custom instance type names are stamped as mlplan.dev/instance-type.
@@ -247,9 +247,10 @@ def check_keys(value: Any, at: Any) -> tuple[dict[str, str], list[Diagnostic]]:
                 found.append(error(codes.SETTINGS, at((*where, which)),
                                    "must be a non-empty text (not shown); " f"{KEY_SHAPE}."))
             elif not isinstance(keys.get(which), dict) and not (
-                    MIN_KEY_LENGTH <= len(text) <= 1024 and KEY_PATTERN.match(text)):
+                    MIN_KEY_LENGTH <= len(text) <= MAX_KEY_LENGTH and KEY_PATTERN.match(text)):
                 found.append(error(codes.SETTINGS, at((*where, which)),
-                                   f"must be {MIN_KEY_LENGTH}-1024 characters of A-Z a-z 0-9 "
+                                   f"must be {MIN_KEY_LENGTH}-{MAX_KEY_LENGTH} characters of "
+                                   "A-Z a-z 0-9 "
                                    "._~+/- (and = at the end); the value is not shown. Pick a "
                                    "longer random key, e.g. 'openssl rand -hex 24'."))
             if text:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import difflib
 import posixpath
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
@@ -48,12 +47,12 @@ from mlplan.domain.model import (
     Source,
     skips,
 )
+from mlplan.domain.names import NAME_PATTERN
 from mlplan.domain.numbers import WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
 from mlplan.domain.validation import code_for, describe
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, format_path, parse_yaml
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
 NAME_MIN, NAME_MAX = 3, 32
 
 

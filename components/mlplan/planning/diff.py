@@ -44,6 +44,7 @@ from deepdiff.helper import notpresent
 from mlplan.domain import codes, secrets
 from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
 from mlplan.domain.model import Deployment, Endpoint
+from mlplan.domain.names import instance_name
 from mlplan.domain.quantity import format_millis
 from mlplan.domain.settings import Settings
 from mlplan.planning import rollout
@@ -641,7 +642,7 @@ def _sized(side: _Side | None) -> Sized | None:
 
 
 def _instance_names(endpoint: str, deployment: str, indexes: Iterable[int]) -> tuple[str, ...]:
-    return tuple(f"{endpoint}-{deployment}-{i}" for i in indexes)
+    return tuple(instance_name(endpoint, deployment, i) for i in indexes)
 
 
 def _span(names: tuple[str, ...]) -> str:

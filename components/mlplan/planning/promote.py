@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from mlplan.domain import codes, labels
 from mlplan.domain.diagnostics import Diagnostic, Location, Severity, error
 from mlplan.domain.model import Endpoint
+from mlplan.domain.names import MAX_MIRROR_PERCENT
 from mlplan.planning.state import DesiredState, desired
 
 DEFAULT_STEPS = (10, 50, 100)
@@ -120,8 +121,9 @@ def plan(
         found.append(error(codes.PROMOTION, where,
                            f"steps {','.join(map(str, steps))} must rise strictly and end at "
                            "100, e.g. 10,50,100."))
-    if mirror is not None and not 0 < mirror <= 50:
-        found.append(error(codes.PROMOTION, where, f"--mirror {mirror} must be 1 to 50."))
+    if mirror is not None and not 0 < mirror <= MAX_MIRROR_PERCENT:
+        found.append(error(codes.PROMOTION, where,
+                           f"--mirror {mirror} must be 1 to {MAX_MIRROR_PERCENT}."))
     live = [(n, p) for n, p in endpoint.traffic if p > 0 and n != to]
     tags = dict(endpoint.tags)
     started_from = [(n, p) for n, p in labels.parse_split(str(tags.get(TAG_FROM, "")))

@@ -26,6 +26,7 @@ from mlplan.domain.diagnostics import (
     warning,
 )
 from mlplan.domain.model import Deployment, Endpoint, skips
+from mlplan.domain.names import instance_name
 from mlplan.domain.settings import Settings
 from mlplan.planning import quota, traffic
 from mlplan.planning.rollout import RolloutSchedule
@@ -52,8 +53,9 @@ class DeploymentState:
     @property
     def instance_names(self) -> tuple[str, ...]:
         """``my-endpoint-blue-0`` ... one per instance."""
-        prefix = f"{self.deployment.endpoint_name}-{self.deployment.name}"
-        return tuple(f"{prefix}-{i}" for i in range(self.deployment.instance_count))
+        dep = self.deployment
+        return tuple(instance_name(dep.endpoint_name, dep.name, i)
+                     for i in range(dep.instance_count))
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,7 @@ from __future__ import annotations
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Diagnostic, error, warning
 from mlplan.domain.model import Endpoint, skips
-
-MAX_MIRROR_PERCENT = 50
+from mlplan.domain.names import MAX_MIRROR_PERCENT
 
 
 def check(endpoint: Endpoint) -> list[Diagnostic]:

@@ -1,1 +1,2 @@
-"""The router: nginx configuration generated from a ``RouterConfig`` (pure; no mlplan import)."""
+"""The router: nginx configuration generated from a ``RouterConfig`` (pure; imports only the
+names and caps of ``mlplan.domain.names``)."""

@@ -64,8 +64,15 @@ import json
 import re
 from dataclasses import dataclass
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
-KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~+/-]+=*\Z")  # RFC 6750 b64token
+from mlplan.domain.names import (
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
+    MAX_MIRROR_PERCENT,
+    MIN_KEY_LENGTH,
+    NAME_PATTERN,
+    ROUTING_HEADER,
+)
+
 PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._/+-]*\Z")
 _HOST_PATTERN = re.compile(
     r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}"
@@ -75,13 +82,11 @@ _IPV6_PATTERN = re.compile(r"^\[[0-9A-Fa-f:.]+\]\Z")
 _IPV4_PATTERN = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}\Z")
 _USER_PATTERN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
 
-HEADER = "azureml-model-deployment"
+HEADER = ROUTING_HEADER
 HEALTH_PATH = "/-/healthy"
 MAIN_FILE = "nginx.conf"
 ROUTING_FILE = "routing.conf"
 KEYS_FILE = "keys.conf"
-MIN_KEY_LENGTH = 16
-MAX_MIRROR_PERCENT = 50
 NO_VALID_DEPLOYMENT = "The endpoint doesn't have any valid deployment with positive weight"
 TIMEOUT_STATUS = 408
 # Passive health: an instance failing this often within FAIL_TIMEOUT_S is skipped that long.
@@ -215,9 +220,9 @@ class RouterConfig:
             if live.get(name, 0) > 0:
                 raise ValueError(f"mirror_traffic {name}: a mirror target must have 0% live")
         for index, key in enumerate(self.keys):  # never echo a key
-            if not (MIN_KEY_LENGTH <= len(key) <= 1024 and KEY_PATTERN.match(key)):
+            if not (MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH and KEY_PATTERN.match(key)):
                 raise ValueError(
-                    f"keys[{index}]: must be {MIN_KEY_LENGTH}..1024 characters of "
+                    f"keys[{index}]: must be {MIN_KEY_LENGTH}..{MAX_KEY_LENGTH} characters of "
                     "A-Z a-z 0-9 - . _ ~ + / with optional trailing ="
                 )
 

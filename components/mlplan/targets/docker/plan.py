@@ -40,6 +40,7 @@ from mlplan.domain import codes, labels
 from mlplan.domain.assets import resolve_image, resolve_model
 from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
 from mlplan.domain.diagnostics import Diagnostic, Location, error, warning
+from mlplan.domain.names import instance_name
 from mlplan.domain.validation import describe
 from mlplan.planning.rollout import batches
 from mlplan.planning.routing import INFERENCE_PORT, router_config
@@ -376,7 +377,7 @@ def _deployment(
     for batch_number, members in enumerate(batches(dep.instance_count), start=1):
         for index in members:
             containers.append(InstanceContainer(
-                name=f"{settings.name_prefix}{endpoint}-{dep.name}-{index}",
+                name=instance_name(endpoint, dep.name, index, settings.name_prefix),
                 index=index, batch=batch_number, image=image,
                 env=tuple(sorted(env.items())), mounts=tuple(mounts),
                 labels=_instance_labels(endpoint, state, image, index),

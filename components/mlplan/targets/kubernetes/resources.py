@@ -77,6 +77,7 @@ import pulumi_kubernetes as k8s
 
 from mlplan.domain import codes, labels
 from mlplan.domain.diagnostics import Diagnostic, error, sort_diagnostics
+from mlplan.domain.names import ROUTING_HEADER
 from mlplan.domain.quantity import format_millis
 from mlplan.planning.routing import INFERENCE_PORT, router_config
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
@@ -89,7 +90,6 @@ from mlplan.targets.kubernetes.settings import (
 )
 from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys, report
 
-HEADER = "azureml-model-deployment"
 SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 KEYS_CHECKSUM = "mlplan.dev/keys-checksum"
@@ -614,7 +614,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         for dep in sorted(endpoint.deployments, key=lambda d: d.name):
             rules.append({
                 "matches": [{**prefix, "headers": [
-                    {"type": "Exact", "name": HEADER, "value": dep.name}]}],
+                    {"type": "Exact", "name": ROUTING_HEADER, "value": dep.name}]}],
                 "backendRefs": [backend(dep.name)],
                 "timeouts": timeout([dep.name]),
             })
