@@ -59,6 +59,11 @@ def memory_mib(text: str | int | float) -> int:
     return math.ceil(number * _MEMORY_FACTORS[suffix] / 2**20)
 
 
+def cores(millis: int) -> int | float:
+    """Cores as a JSON number: 48000 -> 48, 2500 -> 2.5, 1 -> 0.001 (millicores are exact)."""
+    return millis // 1000 if millis % 1000 == 0 else round(millis / 1000, 3)
+
+
 def format_millis(millis: int) -> str:
     """Cores for people: 48000 -> ``48``, 2500 -> ``2.5``, 100 -> ``0.1``."""
     whole, rest = divmod(millis, 1000)

@@ -57,12 +57,14 @@ class InstanceTypeSpec(_Strict):
 
 
 class LimitsSpec(_Strict):
-    deploymentsPerEndpoint: Annotated[WholeNumber, Field(ge=1)] = 20
-    instancesPerDeployment: Annotated[WholeNumber, Field(ge=1)] = 50
-    endpoints: Annotated[WholeNumber, Field(ge=1)] = 100
-    deployments: Annotated[WholeNumber, Field(ge=1)] = 500
-    requestTimeoutMsManaged: Annotated[WholeNumber, Field(ge=1)] = 180_000
-    requestTimeoutMsKubernetes: Annotated[WholeNumber, Field(ge=1)] = 300_000
+    """``mlplan:limits``; an unset field takes ``Limits``' default (Azure's value)."""
+
+    deploymentsPerEndpoint: Annotated[WholeNumber, Field(ge=1)] | None = None
+    instancesPerDeployment: Annotated[WholeNumber, Field(ge=1)] | None = None
+    endpoints: Annotated[WholeNumber, Field(ge=1)] | None = None
+    deployments: Annotated[WholeNumber, Field(ge=1)] | None = None
+    requestTimeoutMsManaged: Annotated[WholeNumber, Field(ge=1)] | None = None
+    requestTimeoutMsKubernetes: Annotated[WholeNumber, Field(ge=1)] | None = None
 
 
 class SettingsSpec(_Strict):
@@ -88,6 +90,13 @@ class Limits:
     deployments: int = 500
     request_timeout_ms_managed: int = 180_000
     request_timeout_ms_kubernetes: int = 300_000
+
+
+_LIMIT_FIELDS = {"deploymentsPerEndpoint": "deployments_per_endpoint",
+                 "instancesPerDeployment": "instances_per_deployment",
+                 "endpoints": "endpoints", "deployments": "deployments",
+                 "requestTimeoutMsManaged": "request_timeout_ms_managed",
+                 "requestTimeoutMsKubernetes": "request_timeout_ms_kubernetes"}
 
 
 @dataclass(frozen=True)
@@ -189,9 +198,8 @@ def from_values(
         quota_millis=quota_from_cores(spec.quota or {}),
         environment=spec.environment,
         instance_types=tuple(types),
-        limits=Limits(lim.deploymentsPerEndpoint, lim.instancesPerDeployment, lim.endpoints,
-                      lim.deployments, lim.requestTimeoutMsManaged,
-                      lim.requestTimeoutMsKubernetes),
+        limits=Limits(**{_LIMIT_FIELDS[k]: v
+                         for k, v in lim.model_dump(exclude_none=True).items()}),
         assets=spec.assets or {},
         docker=spec.docker or {},
         kubernetes=spec.kubernetes or {},

@@ -45,7 +45,7 @@ from mlplan.domain import codes, secrets
 from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
 from mlplan.domain.model import Deployment, Endpoint
 from mlplan.domain.names import instance_name
-from mlplan.domain.quantity import format_millis
+from mlplan.domain.quantity import cores, format_millis
 from mlplan.domain.settings import Settings
 from mlplan.planning import rollout
 from mlplan.planning.quota import DEFAULT_TOTAL_LIMIT_CORES, TOTAL
@@ -376,10 +376,6 @@ def _prune(value: Any) -> Any:
     return value
 
 
-def _cores(millis: int) -> int | float:
-    return millis // 1000 if millis % 1000 == 0 else millis / 1000
-
-
 def _scale(dep: Deployment) -> dict[str, Any]:
     s = dep.scale_settings
     if s.type != "target_utilization":
@@ -428,7 +424,7 @@ def deployment_projection(
     }
     if state is not None:
         size = state.size
-        out["size"] = {"cores": _cores(size.cpu_millis), "memory_mib": size.memory_mib,
+        out["size"] = {"cores": cores(size.cpu_millis), "memory_mib": size.memory_mib,
                        "gpus": str(size.gpus), "family": size.family, "exempt": size.exempt,
                        "node_selector": _plain(size.node_selector),
                        "tolerations": _plain(size.tolerations)}
@@ -452,7 +448,7 @@ def settings_projection(settings: Settings) -> dict[str, Any]:
         "keys": {name: {"digest": digest}
                  for name, digest in sorted(settings.key_digests.items())},
         "target": settings.target, "environment": settings.environment,
-        "quota": {k: _cores(v) for k, v in sorted(settings.quota_millis.items())},
+        "quota": {k: cores(v) for k, v in sorted(settings.quota_millis.items())},
         "limits": _plain(settings.limits),
         "instance_types": {t.name: _plain(t) for t in settings.instance_types},
         "docker": _plain(settings.docker), "kubernetes": _plain(settings.kubernetes),

@@ -13,6 +13,7 @@ from typing import Any
 
 from mlplan import __version__
 from mlplan.domain.diagnostics import Diagnostic, Severity
+from mlplan.domain.quantity import cores
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.render import safe
@@ -21,11 +22,6 @@ from mlplan.render import safe
 #: min_serving_instances, reserved_cores/limit_cores in quota); 1 had quota_instances (the
 #: count the reservation is computed from, not the instances reserved) and quota_cores.
 FORMAT_VERSION = 2
-
-
-def cores(millis: int) -> int | float:
-    """48000 -> 48; 2500 -> 2.5."""
-    return millis // 1000 if millis % 1000 == 0 else round(millis / 1000, 3)
 
 
 def gpus(value: Fraction) -> int | float:

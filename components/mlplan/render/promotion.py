@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlplan.domain.quantity import cores
 from mlplan.planning.promote import Promotion
 from mlplan.render import safe
-from mlplan.render.document import cores, diagnostic_entry
+from mlplan.render.document import diagnostic_entry
 from mlplan.render.tables import split_text
 from mlplan.render.text import table
 

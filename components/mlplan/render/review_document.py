@@ -14,6 +14,7 @@ from typing import Any
 
 from mlplan import __version__
 from mlplan.domain.diagnostics import Diagnostic, Severity
+from mlplan.domain.quantity import cores
 from mlplan.planning.diff import (
     DeploymentChange,
     EndpointChange,
@@ -22,7 +23,7 @@ from mlplan.planning.diff import (
     StackChanges,
     Step,
 )
-from mlplan.render.document import cores, diagnostic_entry
+from mlplan.render.document import diagnostic_entry
 
 #: 2: per deployment reserved_cores (was quota_cores); per roll peak_instances,
 #: min_serving_instances and batch_count (were peak, min_in_service)
