@@ -21,6 +21,8 @@ MAX_MIRROR_PERCENT = 50
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~+/-]+=*\Z")  # RFC 6750 b64token
 MIN_KEY_LENGTH = 16
 MAX_KEY_LENGTH = 1024
+# The router image both targets default to: nginx >= 1.27.3 (upstream `resolve` re-resolves names).
+DEFAULT_ROUTER_IMAGE = "nginx:1.28.0-alpine"
 
 
 def instance_name(endpoint: str, deployment: str, index: int, prefix: str = "") -> str:

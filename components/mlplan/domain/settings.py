@@ -23,6 +23,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mlplan.domain import codes
 from mlplan.domain.catalog import Catalog, InstanceType, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
+from mlplan.domain.docker_settings import DockerSettings
+from mlplan.domain.docker_settings import parse_settings as parse_docker_settings
 from mlplan.domain.names import KEY_PATTERN, MAX_KEY_LENGTH, MIN_KEY_LENGTH
 from mlplan.domain.numbers import FiniteNumber, WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
@@ -109,6 +111,8 @@ class Settings:
     limits: Limits = Limits()
     assets: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     docker: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: ``docker`` parsed (``mlplan:docker``; its problems were reported with the settings')
+    docker_settings: DockerSettings = field(default_factory=DockerSettings, compare=False)
     kubernetes: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     file: str = ""
     #: per endpoint named under ``mlplan:keys``: a digest of its keys, never shown (a review
@@ -191,6 +195,11 @@ def from_values(
             found.append(error(codes.SETTINGS, at(("instanceTypes", name)), f"{exc}."))
     digests, key_problems = check_keys(spec.keys, lambda path: at(("keys", *path)))
     found.extend(key_problems)
+    docker_settings = DockerSettings()
+    if spec.target == "docker":
+        docker_settings, docker_problems = parse_docker_settings(spec.docker or {},
+                                                                 at(("docker",)))
+        found.extend(docker_problems)
     lim = spec.limits or LimitsSpec()
     settings = Settings(
         target=spec.target,
@@ -202,6 +211,7 @@ def from_values(
                          for k, v in lim.model_dump(exclude_none=True).items()}),
         assets=spec.assets or {},
         docker=spec.docker or {},
+        docker_settings=docker_settings,
         kubernetes=spec.kubernetes or {},
         file=file,
         key_digests=digests,

@@ -27,7 +27,6 @@ from mlplan.domain.model import Endpoint
 from mlplan.domain.settings import Settings, from_stack_document
 from mlplan.domain.spec import SourceText, parse
 from mlplan.domain.yamlsource import YamlDocument, decode, parse_yaml
-from mlplan.targets.docker import plan as docker_plan
 from mlplan.targets.kubernetes.settings import parse_kubernetes_settings
 
 YAML_SUFFIXES = (".yml", ".yaml")
@@ -294,10 +293,6 @@ def load_paths(paths: list[str], cwd: Path, settings: Settings) -> Loaded:
     return Loaded(result.endpoints, settings, (*found, *result.diagnostics))
 
 
-def _line(document: YamlDocument, key: str) -> int:
-    return document.line_of(("config", key))
-
-
 @dataclass(frozen=True)
 class StackSettings:
     """A stack file read and validated: settings, their problems, the document (for lines)."""
@@ -340,11 +335,7 @@ def load_settings(root: Path, stack: str) -> StackSettings:
         _register_secrets(config.get("mlplan:keys"))
     settings, found = from_stack_document(document, shown)
     found[:0] = problems
-    if settings.target == "docker":
-        found.extend(docker_plan.parse_settings(
-            settings.docker, Location(shown, _line(document, "mlplan:docker"),
-                                      "mlplan:docker"))[1])
-    else:
+    if settings.target == "kubernetes":
         found.extend(parse_kubernetes_settings(
             settings.kubernetes, shown,
             lambda path: document.line_of(("config", "mlplan:kubernetes", *path)))[1])

@@ -637,23 +637,26 @@ def _sized(side: _Side | None) -> Sized | None:
     return Sized(side.dep.instance_count, instance_type, reserved)
 
 
-def _instance_names(endpoint: str, deployment: str, indexes: Iterable[int]) -> tuple[str, ...]:
-    return tuple(instance_name(endpoint, deployment, i) for i in indexes)
+def _instance_names(endpoint: str, deployment: str, indexes: Iterable[int],
+                    prefix: str = "") -> tuple[str, ...]:
+    return tuple(instance_name(endpoint, deployment, i, prefix) for i in indexes)
 
 
 def _span(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
 
 
-def _roll(endpoint: str, deployment: str, instances: int, target: str, exempt: bool) -> Roll:
-    """Docker batches name the containers; Kubernetes picks the pods itself, so its batches
-    count replicas (``replica 0``, ``replica 1``...). The order: ``rollout.surges``."""
+def _roll(endpoint: str, deployment: str, instances: int, target: str, exempt: bool,
+          name_prefix: str = "") -> Roll:
+    """Docker batches name the containers (with the stack's ``namePrefix``, as the Docker plan
+    names them); Kubernetes picks the pods itself, so its batches count replicas (``replica 0``,
+    ``replica 1``...). The order: ``rollout.surges``."""
     order = Action.CREATE_THEN_DELETE if rollout.surges(target, exempt) \
         else Action.DELETE_THEN_CREATE
     if target == "kubernetes":
         batches = tuple(tuple(f"replica {i}" for i in b) for b in rollout.batches(instances))
     else:
-        batches = tuple(_instance_names(endpoint, deployment, b)
+        batches = tuple(_instance_names(endpoint, deployment, b, name_prefix)
                         for b in rollout.batches(instances))
     schedule = rollout.RolloutSchedule.of(instances, surge=order is Action.CREATE_THEN_DELETE)
     return Roll(schedule, order, batches)
@@ -672,6 +675,7 @@ def _traffic_reasons(name: str, old: _Side) -> list[str]:
 def _deployment_change(
     endpoint: str, name: str, old: _Side | None, new: _Side | None, target: str,
     replaced_because: str, renamed_from: str = "", whole_endpoint: bool = False,
+    name_prefix: str = "",
 ) -> tuple[DeploymentChange, list[Diagnostic]]:
     """Classify one deployment; ``replaced_because`` forces create-then-delete (rename...).
     ``whole_endpoint``: the endpoint itself is created or deleted (no promotion stages)."""
@@ -716,7 +720,8 @@ def _deployment_change(
     surge = rollout.surges(target, exempt)
     steps = tuple(
         Step(s.kind, s.from_instances, s.to_instances,
-             _roll(endpoint, name, s.to_instances, target, exempt) if s.kind == "roll" else None)
+             _roll(endpoint, name, s.to_instances, target, exempt, name_prefix)
+             if s.kind == "roll" else None)
         for s in rollout.update_steps(before_n, after_n, rolls))
     reasons = []
     found: list[Diagnostic] = []
@@ -799,6 +804,7 @@ def _endpoint_change(
     target_before = base.settings.target if base else ""
     target_after = head.settings.target if head else target_before
     target = target_after or "docker"
+    prefix = head.settings.docker_settings.name_prefix if head and target == "docker" else ""
     olds = _sides(old, base.settings) if base else {}
     news = _sides(new, head.settings) if head else {}
     replaced = ""
@@ -827,7 +833,8 @@ def _endpoint_change(
                        f"names derive from it), so {dep_name} is created and {was} deleted "
                        "after traffic moved")
         change, more = _deployment_change(name, dep_name, o, n, target, because, was,
-                                          whole_endpoint=old is None or new is None)
+                                          whole_endpoint=old is None or new is None,
+                                          name_prefix=prefix)
         changes_out.append(change)
         found.extend(more)
     e_old = endpoint_projection(old.endpoint) if old else {}

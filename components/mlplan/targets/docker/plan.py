@@ -32,16 +32,16 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing import Any
 
 from mlplan.domain import codes, labels
 from mlplan.domain.assets import resolve_image, resolve_model
 from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
-from mlplan.domain.diagnostics import Diagnostic, Location, error, warning
+from mlplan.domain.diagnostics import Diagnostic, error, warning
+from mlplan.domain.docker_settings import DockerSettings as DockerSettings
+from mlplan.domain.docker_settings import ResourceLimits as ResourceLimits
+from mlplan.domain.docker_settings import parse_settings as parse_settings
 from mlplan.domain.names import instance_name
-from mlplan.domain.validation import describe
 from mlplan.planning.rollout import batches
 from mlplan.planning.routing import INFERENCE_PORT, router_config
 from mlplan.planning.state import DeploymentState, EndpointState
@@ -54,7 +54,6 @@ ROUTER_LISTEN_PORT = 8080
 ROUTER_STATIC_CONF = "/etc/nginx/nginx.conf"
 ROUTER_SCRIPT_PATH = "/usr/local/bin/mlplan-router"
 DOCKER_DNS = "127.0.0.11"
-DEFAULT_ROUTER_IMAGE = "nginx:1.28.0-alpine"  # >= 1.27.3: upstream `resolve` re-resolves names
 
 #: The router container's command: wait for the first config, run nginx, reload on change.
 ROUTER_SCRIPT = f"""#!/bin/sh
@@ -89,52 +88,6 @@ CONFIG_COPY_COMMAND = (
     f"cp /staging/$f {ROUTER_CONF_DIR}/.$f.new && mv {ROUTER_CONF_DIR}/.$f.new "
     f"{ROUTER_CONF_DIR}/$f; done"
 )
-
-ResourceLimits = Literal["enforce", "memory-only", "off"]
-
-
-class DockerSettingsSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    routerImage: str = DEFAULT_ROUTER_IMAGE  # stack config keys are camelCase
-    ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = {}
-    publishAddress: str = "127.0.0.1"
-    host: str = "localhost"
-    namePrefix: str = ""
-    resourceLimits: ResourceLimits = "enforce"
-
-
-@dataclass(frozen=True)
-class DockerSettings:
-    """``mlplan:docker``: router image, fixed host ports per endpoint, publish address (only
-    loopback by default), the host name used in scoring URIs, a container name prefix (to run
-    two stacks on one host) and whether instance types' limits apply (``enforce``)."""
-
-    router_image: str = DEFAULT_ROUTER_IMAGE
-    ports: tuple[tuple[str, int], ...] = ()
-    publish_address: str = "127.0.0.1"
-    host: str = "localhost"
-    name_prefix: str = ""
-    resource_limits: ResourceLimits = "enforce"
-
-
-def parse_settings(raw: Mapping[str, Any], where: Location) -> tuple[DockerSettings,
-                                                                     list[Diagnostic]]:
-    try:
-        spec = DockerSettingsSpec.model_validate(dict(raw))
-    except ValidationError as exc:
-        known = list(DockerSettingsSpec.model_fields)
-        found = []
-        for e in exc.errors():
-            key = "mlplan:docker." + ".".join(map(str, e["loc"]))
-            found.append(error(codes.SETTINGS, Location(where.file, where.line, key),
-                               describe(e, key, known if len(e["loc"]) == 1 else [],
-                                        noun="setting")))
-        return DockerSettings(), found
-    return DockerSettings(spec.routerImage, tuple(sorted(spec.ports.items())),
-                          spec.publishAddress, spec.host, spec.namePrefix,
-                          spec.resourceLimits), []
-
 
 @dataclass(frozen=True)
 class Mount:

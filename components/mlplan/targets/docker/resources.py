@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
-from mlplan.domain.diagnostics import Diagnostic, Location
+from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets.docker import host as docker_host
 from mlplan.targets.docker import plan as docker_plan
@@ -205,8 +205,7 @@ def _published_port(ports: Sequence[docker.outputs.ContainerPort] | None) -> int
 def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
     """MLP123 for instance limits the Docker host cannot give, asked before any resource is
     registered; nothing when the host does not answer (Docker's own error then stands)."""
-    settings, _problems = docker_plan.parse_settings(
-        state.settings.docker, Location(state.settings.file, 0, "mlplan:docker"))
+    settings = state.settings.docker_settings
     host = docker_host.ask(docker_host.address(pulumi.Config("docker").get("host")))
     if host is None:
         return []
@@ -217,8 +216,7 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
     """One ``OnlineEndpoint`` per endpoint; returns the stack exports. ``mlplan:docker``
     problems were reported with the plan's diagnostics, before any resource. Paths in the
     state are relative to ``project`` (the folder of Pulumi.yaml)."""
-    settings, _problems = docker_plan.parse_settings(
-        state.settings.docker, Location(state.settings.file, 0, "mlplan:docker"))
+    settings = state.settings.docker_settings
     exports: dict[str, Any] = {}
     for endpoint in state.endpoints:
         plan = docker_plan.plan_endpoint(

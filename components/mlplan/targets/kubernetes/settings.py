@@ -41,13 +41,13 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from mlplan.domain import codes
 from mlplan.domain.catalog import Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics
+from mlplan.domain.names import DEFAULT_ROUTER_IMAGE
 from mlplan.domain.validation import describe
 from mlplan.domain.yamlsource import FieldPath, format_path
 
 KEY = "mlplan:kubernetes"
 DEFAULT_NAMESPACE = "mlplan"
 #: Pinned nginx (stable branch 1.28, Alpine): >= 1.27.3, so ``server ... resolve`` is available.
-DEFAULT_ROUTER_IMAGE = "nginx:1.28.0-alpine"
 DEFAULT_ROUTER_REPLICAS = 2
 #: Label set by NVIDIA GPU Feature Discovery (GPU operator) on nodes with a GPU.
 DEFAULT_GPU_NODE_SELECTOR: tuple[tuple[str, str], ...] = (("nvidia.com/gpu.present", "true"),)
