@@ -230,7 +230,7 @@ def _key_text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def check_keys(value: Any, at: Any) -> tuple[dict[str, str], list[Diagnostic]]:
+def check_keys(value: Any, at: Any) -> tuple[dict[str, str], list[Diagnostic]]:  # noqa: C901
     """The shape of ``mlplan:keys`` -> (digest per endpoint, problems). No message shows a
     value: they are secrets. A plain key must be 16-1024 characters of a bearer token
     (``A-Za-z0-9._~+/-``, ``=`` padding), as the router requires.

@@ -633,7 +633,7 @@ def _deployment(
     )
 
 
-def _check_deployment_fields(spec: DeploymentSpec, dep: Deployment) -> list[Diagnostic]:
+def _check_deployment_fields(spec: DeploymentSpec, dep: Deployment) -> list[Diagnostic]:  # noqa: C901
     found: list[Diagnostic] = []
     src = dep.source
     skipped = dep.skipped
@@ -814,7 +814,7 @@ def _unknown_endpoint(name: str, known: list[str], where: Location) -> Diagnosti
                  f"(endpoints: {listed}).")
 
 
-def _link(collected: _Collected, found: list[Diagnostic]) -> tuple[Endpoint, ...]:
+def _link(collected: _Collected, found: list[Diagnostic]) -> tuple[Endpoint, ...]:  # noqa: C901, PLR0912
     by_name: dict[str, Endpoint] = {}
     for _endpoint_spec, endpoint in collected.endpoints:
         first = by_name.get(endpoint.name)

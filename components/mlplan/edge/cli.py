@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout, sys.stderr = out, err
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None) -> int:  # noqa: C901
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -213,7 +213,7 @@ def _plan(args: argparse.Namespace) -> int:
     return EXIT_CHANGES if args.detailed_exitcode and changes else EXIT_OK
 
 
-def _review(args: argparse.Namespace) -> int:
+def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
     """``mlplan review``: base (git ref, folder) vs working tree, or a Pulumi preview."""
     from mlplan.check import with_stack_diagnostics
     from mlplan.edge import io, review_io

@@ -239,7 +239,7 @@ def _shown(path: Path, base: Path) -> str:
         return path.as_posix()
 
 
-def check_paths(
+def check_paths(  # noqa: C901
     endpoints: tuple[Endpoint, ...], root: Path, asset_map: Mapping[str, Any]
 ) -> list[Diagnostic]:
     """Model (inline or mapped), code folder, scoring script and conda file must exist, inside

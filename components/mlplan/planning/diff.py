@@ -672,7 +672,7 @@ def _traffic_reasons(name: str, old: _Side) -> list[str]:
     return found
 
 
-def _deployment_change(
+def _deployment_change(  # noqa: C901, PLR0912, PLR0915
     endpoint: str, name: str, old: _Side | None, new: _Side | None, target: str,
     replaced_because: str, renamed_from: str = "", whole_endpoint: bool = False,
     name_prefix: str = "",
@@ -797,7 +797,7 @@ def _pairs(mapping: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(mapping.items()))
 
 
-def _endpoint_change(
+def _endpoint_change(  # noqa: C901, PLR0912, PLR0915
     name: str, old: EndpointState | None, new: EndpointState | None,
     base: DesiredState | None, head: DesiredState | None, renamed_from: str = "",
 ) -> tuple[EndpointChange, list[Diagnostic]]:

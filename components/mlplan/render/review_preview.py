@@ -178,7 +178,7 @@ def _objects(value: Any, what: str) -> list[dict[str, Any]]:
     return value
 
 
-def _parse_preview(text: str) -> Preview:
+def _parse_preview(text: str) -> Preview:  # noqa: C901, PLR0912
     try:
         whole: Any = json.loads(text)
         events = [whole] if isinstance(whole, dict) and "sequence" in whole else None
@@ -518,7 +518,7 @@ def _batches_by_index(instances: list[_Resource]) -> dict[str, str]:
             for i in members}
 
 
-def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dict[str, Any]:
+def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dict[str, Any]:  # noqa: C901
     instances = [r for r in resources if labels.INSTANCE in r.labels]
     others = [r for r in resources if labels.INSTANCE not in r.labels]
     changed = [r for r in resources if r.action[0] is not Action.NO_OP]

@@ -185,7 +185,7 @@ class RouterConfig:
     mirror: tuple[tuple[str, int], ...] = ()
     keys: tuple[str, ...] = ()
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901, PLR0912
         _check_name("endpoint", self.endpoint)
         if not 1 <= self.listen_port <= 65535:
             raise ValueError("listen_port must be 1..65535")

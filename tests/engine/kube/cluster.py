@@ -238,7 +238,7 @@ def start(run_dir: Path, root: Path | None = None, say: Callable[[str], None] = 
     return cluster
 
 
-def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: int,
+def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: int,  # noqa: C901
            peer_port: int, api_port: int, say: Callable[[str], None]) -> None:
     etcd_url, peer_url = f"http://127.0.0.1:{etcd_port}", f"http://127.0.0.1:{peer_port}"
     _spawn(cluster, "etcd", [

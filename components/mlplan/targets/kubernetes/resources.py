@@ -267,34 +267,8 @@ class OnlineDeployment(pulumi.ComponentResource):
                          "app.kubernetes.io/instance": f"{endpoint.name}-{dep.name}"}
         select = ko.selector(endpoint.name, dep.name)
 
-        volumes: list[dict[str, Any]] = []
-        mounts: list[dict[str, Any]] = []
-        init: list[dict[str, Any]] = []
-        self.config_maps: list[k8s.core.v1.ConfigMap] = []
-        for role, files, directory in (("model", inputs.model_files, where.model_dir),
-                                       ("code", inputs.code_files, where.code_dir)):
-            if files is None:
-                continue
-            cm_name = ko.config_map_name(k8s_name, role, files.digest)
-            self.config_maps.append(k8s.core.v1.ConfigMap(
-                f"{name}-{role}",
-                metadata=_meta(cm_name, ns, config_labels),
-                data=dict(files.data) or None,
-                binary_data=dict(files.binary) or None,
-                immutable=True,
-                opts=child,
-            ))
-            volumes.append({"name": role, "configMap": {
-                "name": cm_name, "items": [{"key": k, "path": p} for k, p in files.items]}})
-            mounts.append({"name": role, "mountPath": directory, "readOnly": True})
-        if where.model_volume is not None:
-            volumes.append(_model_volume(where.model_volume))
-            mounts.append({"name": "model", "mountPath": where.model_dir,
-                           "readOnly": where.model_volume.kind == "pvc",
-                           **({"subPath": where.model_volume.sub_path}
-                              if where.model_volume.sub_path else {})})
-            if where.model_volume.kind == "image":
-                init.append(_copy_model(where.model_volume, resources))
+        volumes, mounts, init = self._file_volumes(name, k8s_name, ns, inputs, config_labels,
+                                                   resources, child)
 
         place = ko.placement(dep, settings)
         container: dict[str, Any] = {
@@ -385,6 +359,43 @@ class OnlineDeployment(pulumi.ComponentResource):
                 opts=child,
             )
         self.register_outputs(props)
+
+    def _file_volumes(self, name: str, k8s_name: str, ns: str, inputs: DeploymentInputs,
+                      config_labels: dict[str, str], resources: ko.ContainerResources,
+                      child: pulumi.ResourceOptions,
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """The model and code: an immutable ConfigMap each (``self.config_maps``), or the
+        model's volume (PVC, host path or an image copied by an init container)."""
+        where = inputs.delivery
+        volumes: list[dict[str, Any]] = []
+        mounts: list[dict[str, Any]] = []
+        init: list[dict[str, Any]] = []
+        self.config_maps: list[k8s.core.v1.ConfigMap] = []
+        for role, files, directory in (("model", inputs.model_files, where.model_dir),
+                                       ("code", inputs.code_files, where.code_dir)):
+            if files is None:
+                continue
+            cm_name = ko.config_map_name(k8s_name, role, files.digest)
+            self.config_maps.append(k8s.core.v1.ConfigMap(
+                f"{name}-{role}",
+                metadata=_meta(cm_name, ns, config_labels),
+                data=dict(files.data) or None,
+                binary_data=dict(files.binary) or None,
+                immutable=True,
+                opts=child,
+            ))
+            volumes.append({"name": role, "configMap": {
+                "name": cm_name, "items": [{"key": k, "path": p} for k, p in files.items]}})
+            mounts.append({"name": role, "mountPath": directory, "readOnly": True})
+        if where.model_volume is not None:
+            volumes.append(_model_volume(where.model_volume))
+            mounts.append({"name": "model", "mountPath": where.model_dir,
+                           "readOnly": where.model_volume.kind == "pvc",
+                           **({"subPath": where.model_volume.sub_path}
+                              if where.model_volume.sub_path else {})})
+            if where.model_volume.kind == "image":
+                init.append(_copy_model(where.model_volume, resources))
+        return volumes, mounts, init
 
 
 def _model_volume(source: VolumeSource) -> dict[str, Any]:

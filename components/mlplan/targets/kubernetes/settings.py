@@ -254,7 +254,7 @@ def _settings(spec: KubernetesSettingsSpec) -> KubernetesSettings:
     )
 
 
-def _checks(spec: KubernetesSettingsSpec,
+def _checks(spec: KubernetesSettingsSpec,  # noqa: C901, PLR0912
             at: Callable[[FieldPath], Location]) -> list[Diagnostic]:
     """What the types cannot say: Kubernetes name syntax and the gateway-api requirements."""
     found: list[Diagnostic] = []
