@@ -20,6 +20,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from mlplan.domain import codes, labels
 from mlplan.edge import program
+from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import plan as ko
 from mlplan.targets.kubernetes import resources as target
 from tests.targets import harness
@@ -660,6 +661,20 @@ def test_errors_stop_the_program_before_any_resource(name: str, change: Callable
     assert recorded == []
 
 
+@pytest.mark.parametrize(("name", "change", "code"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_mlplan_plan_reports_what_the_program_refuses(
+        name: str, change: Callable[[Project], Any], code: str, project: Project,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One check pipeline (``mlplan.check``): every error that stops the program stops
+    ``mlplan plan --stack`` too, with the same code (a model over a ConfigMap's 1 MiB: MLP119
+    before any ``pulumi preview``)."""
+    from mlplan.edge.cli import main
+
+    change(project)
+    assert main(["plan", "--stack", STACK]) == 1
+    assert code in capsys.readouterr().err
+
+
 def test_pack_folders_into_configmap_data(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     (folder / "sub dir").mkdir(parents=True)
@@ -668,16 +683,16 @@ def test_pack_folders_into_configmap_data(tmp_path: Path) -> None:
     (folder / "sub dir" / "weights.bin").write_bytes(b"\x00\xff" * 4)
     (folder / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"cache")
     (folder / "score.pyc").write_bytes(b"cache")
-    packed = target.pack(folder)
+    packed = local_files.pack(folder)
     assert dict(packed.data) == {"config.json": '{"a": 1}'}
     assert dict(packed.binary) == {"sub_dir_weights.bin": "AP8A/wD/AP8="}
     assert dict(packed.items) == {"config.json": "config.json",
                                   "sub_dir_weights.bin": "sub dir/weights.bin"}
     (folder / "__pycache__" / "y.pyc").write_bytes(b"other")  # caches never change the name
-    assert target.pack(folder).digest == packed.digest
+    assert local_files.pack(folder).digest == packed.digest
     (folder / "config.json").write_text('{"a": 2}')
-    assert target.pack(folder).digest != packed.digest
-    single = target.pack(folder / "config.json")
+    assert local_files.pack(folder).digest != packed.digest
+    single = local_files.pack(folder / "config.json")
     assert dict(single.items) == {"config.json": "config.json"}
 
 

@@ -195,8 +195,9 @@ def _plan(args: argparse.Namespace) -> int:
     state = desired(loaded.endpoints, settings, loaded.diagnostics)
     if stack:  # a stack is deployed: the policy rules and the target's own checks apply
         from mlplan.check import with_stack_diagnostics
+        from mlplan.targets.kubernetes.files import packer
 
-        state = with_stack_diagnostics(state)
+        state = with_stack_diagnostics(state, packer(root) if root else None)
     doc = document.plan_document(state, stack)
     if args.format == "json":
         sys.stdout.write(document.render_json(doc))

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 import posixpath
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -551,3 +551,70 @@ def weights(endpoint: EndpointState) -> dict[str, tuple[int, int]]:
     live = dict(endpoint.endpoint.traffic)
     mirror = dict(endpoint.endpoint.mirror_traffic)
     return {d.name: (live.get(d.name, 0), mirror.get(d.name, 0)) for d in endpoint.deployments}
+
+
+@dataclass(frozen=True)
+class PackedFiles:
+    """A local file or folder as ConfigMap ``data``/``binaryData`` plus volume ``items``."""
+
+    data: tuple[tuple[str, str], ...]
+    binary: tuple[tuple[str, str], ...]
+    items: tuple[tuple[str, str], ...]  # (key, path in the volume)
+    digest: str
+    size: int
+
+
+#: relative path -> its files packed, or None when nothing is there (``files.packer``)
+Packer = Callable[[str], PackedFiles | None]
+
+
+@dataclass(frozen=True)
+class DeploymentInputs:
+    delivery: Delivery
+    model_files: PackedFiles | None
+    code_files: PackedFiles | None
+
+
+def deployment_inputs(dep: DeploymentState, settings: KubernetesSettings,
+                      assets: Mapping[str, Any], pack: Packer,
+                      found: list[Diagnostic]) -> DeploymentInputs:
+    """What reaches the pods (``delivery``) and its files packed for ConfigMaps; MLP119 when a
+    folder is over ``CONFIGMAP_BUDGET_BYTES`` (then serve it from a volume or an image)."""
+    where, problems = delivery(dep, assets, settings)
+    found.extend(problems)
+    packed: dict[str, PackedFiles | None] = {"model": None, "code": None}
+    for what, relative, field in (("model", where.model_path, "model"),
+                                  ("code", where.code_path, "code_configuration.code")):
+        if not relative:
+            continue
+        location = dep.deployment.source.at(field)
+        files = pack(relative)
+        if files is None:
+            found.append(error(codes.PATH_NOT_FOUND, location,
+                               f"{what} '{relative}' does not exist; fix the path."))
+            continue
+        if files.size > CONFIGMAP_BUDGET_BYTES:
+            model = dep.deployment.model
+            key = (model.reference or model.path) if model else relative
+            hint = ("serve it from a volume: mlplan:kubernetes: {models: {\"" + key +
+                    "\": {pvc: <claim>, subPath: <dir>}}} (or {image: <image>, path: <dir>}), "
+                    "or bake it into the image" if what == "model"
+                    else "bake it into the image and drop code_configuration")
+            found.append(error(codes.KUBERNETES_DELIVERY, location,
+                               f"{what} '{relative}' has {files.size} bytes; a ConfigMap holds "
+                               f"at most {CONFIGMAP_BUDGET_BYTES}: {hint}."))
+            continue
+        packed[what] = files
+    return DeploymentInputs(where, packed["model"], packed["code"])
+
+
+def stack_problems(state: DesiredState, settings: KubernetesSettings, pack: Packer,
+                   ) -> tuple[dict[str, dict[str, DeploymentInputs]], list[Diagnostic]]:
+    """Every problem only this target sees (name conflicts, route limits, delivery: MLP117 /
+    MLP118 / MLP119), with each deployment's inputs: ``inputs[endpoint][deployment]``. The
+    program registers no resource when one is an error; ``mlplan plan`` reports the same."""
+    found = [*name_conflicts(state, settings), *route_limits(state, settings)]
+    inputs = {e.name: {d.name: deployment_inputs(d, settings, state.settings.assets, pack, found)
+                       for d in e.deployments}
+              for e in state.endpoints}
+    return inputs, found

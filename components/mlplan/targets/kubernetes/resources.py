@@ -65,24 +65,23 @@ pods never block a drain. The router's PDB allows 1.
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplan.domain import codes, labels
-from mlplan.domain.diagnostics import Diagnostic, error, sort_diagnostics
+from mlplan.domain import labels
+from mlplan.domain.diagnostics import sort_diagnostics
 from mlplan.domain.names import ROUTING_HEADER
 from mlplan.domain.quantity import format_millis
 from mlplan.planning.routing import INFERENCE_PORT, router_config
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import HEALTH_PATH, render_files, render_keys
+from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes.plan import DeploymentInputs
 from mlplan.targets.kubernetes.settings import (
     KubernetesSettings,
     VolumeSource,
@@ -90,8 +89,6 @@ from mlplan.targets.kubernetes.settings import (
 )
 from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys, report
 
-SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
-SKIPPED_SUFFIXES = (".pyc", ".pyo")
 KEYS_CHECKSUM = "mlplan.dev/keys-checksum"
 
 
@@ -99,93 +96,6 @@ def _any(value: object) -> Any:
     """Manifests are plain camelCase dicts (what ``kubectl apply`` takes); the SDK's typed
     ``*ArgsDict`` signatures do not accept ``dict[str, Any]``."""
     return value
-
-
-# --- local files -> ConfigMap ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PackedFiles:
-    """A local file or folder as ConfigMap ``data``/``binaryData`` plus volume ``items``."""
-
-    data: tuple[tuple[str, str], ...]
-    binary: tuple[tuple[str, str], ...]
-    items: tuple[tuple[str, str], ...]  # (key, path in the volume)
-    digest: str
-    size: int
-
-
-def pack(path: Path) -> PackedFiles:
-    """Files below ``path`` (or ``path`` itself), sorted; keys are the relative paths with
-    ``/`` and other characters a key cannot hold replaced by ``_`` (made unique)."""
-    if path.is_file():
-        files = [(path.name, path)]
-    else:
-        files = sorted(
-            (p.relative_to(path).as_posix(), p) for p in path.rglob("*")
-            if p.is_file() and not SKIPPED_DIRS & set(p.relative_to(path).parts)
-            and not p.name.endswith(SKIPPED_SUFFIXES)
-        )
-    digest = hashlib.sha256()
-    data: list[tuple[str, str]] = []
-    binary: list[tuple[str, str]] = []
-    items: list[tuple[str, str]] = []
-    used: set[str] = set()
-    size = 0
-    for relative, file in files:
-        content = file.read_bytes()
-        digest.update(relative.encode() + b"\0" + content + b"\0")
-        key = re.sub(r"[^-._a-zA-Z0-9]", "_", relative)[-200:].lstrip(".") or "file"
-        while key in used:
-            key = f"{key}-{len(used)}"
-        used.add(key)
-        try:
-            data.append((key, content.decode("utf-8")))
-            size += len(content)
-        except UnicodeDecodeError:
-            encoded = base64.b64encode(content).decode("ascii")
-            binary.append((key, encoded))
-            size += len(encoded)
-        items.append((key, relative))
-    return PackedFiles(tuple(data), tuple(binary), tuple(items), digest.hexdigest(), size)
-
-
-@dataclass(frozen=True)
-class DeploymentInputs:
-    delivery: ko.Delivery
-    model_files: PackedFiles | None
-    code_files: PackedFiles | None
-
-
-def _inputs(dep: DeploymentState, settings: KubernetesSettings, state: DesiredState,
-            project: Path, found: list[Diagnostic]) -> DeploymentInputs:
-    where, problems = ko.delivery(dep, state.settings.assets, settings)
-    found.extend(problems)
-    packed: dict[str, PackedFiles | None] = {"model": None, "code": None}
-    for what, relative, field in (("model", where.model_path, "model"),
-                                  ("code", where.code_path, "code_configuration.code")):
-        if not relative:
-            continue
-        path = project / relative
-        location = dep.deployment.source.at(field)
-        if not path.exists():
-            found.append(error(codes.PATH_NOT_FOUND, location,
-                               f"{what} '{relative}' does not exist; fix the path."))
-            continue
-        files = pack(path)
-        if files.size > ko.CONFIGMAP_BUDGET_BYTES:
-            model = dep.deployment.model
-            key = (model.reference or model.path) if model else relative
-            hint = ("serve it from a volume: mlplan:kubernetes: {models: {\"" + key +
-                    "\": {pvc: <claim>, subPath: <dir>}}} (or {image: <image>, path: <dir>}), "
-                    "or bake it into the image" if what == "model"
-                    else "bake it into the image and drop code_configuration")
-            found.append(error(codes.KUBERNETES_DELIVERY, location,
-                               f"{what} '{relative}' has {files.size} bytes; a ConfigMap holds "
-                               f"at most {ko.CONFIGMAP_BUDGET_BYTES}: {hint}."))
-            continue
-        packed[what] = files
-    return DeploymentInputs(where, packed["model"], packed["code"])
 
 
 # --- components --------------------------------------------------------------------------------
@@ -676,13 +586,8 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
     """
     settings, problems = parse_kubernetes_settings(state.settings.kubernetes,
                                                    state.settings.file)
-    problems.extend(ko.name_conflicts(state, settings))
-    problems.extend(ko.route_limits(state, settings))
-    inputs: dict[str, dict[str, DeploymentInputs]] = {}
-    for endpoint in state.endpoints:
-        inputs[endpoint.name] = {d.name: _inputs(d, settings, state, project, problems)
-                                 for d in endpoint.deployments}
-    report(tuple(sort_diagnostics(problems)))
+    inputs, more = ko.stack_problems(state, settings, local_files.packer(project))
+    report(tuple(sort_diagnostics([*problems, *more])))
 
     provider = _provider(settings, project)
     stack_opts = pulumi.ResourceOptions(provider=provider)
