@@ -352,6 +352,27 @@ def peak_pods(dep: DeploymentState, instances: int) -> int:
     return instances + (batch_size(instances) if surge == "20%" else 0)
 
 
+#: The router rolls one extra pod at a time and never runs below its replicas.
+ROUTER_ROLLING_UPDATE: dict[str, int] = {"maxSurge": 1, "maxUnavailable": 0}
+#: nginx's unprivileged user (uid/gid 101 in the official images), read-only root.
+ROUTER_SECURITY_CONTEXT: dict[str, Any] = {
+    "runAsNonRoot": True, "runAsUser": 101, "runAsGroup": 101, "readOnlyRootFilesystem": True,
+    "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def deployment_disruption_budget(select: Mapping[str, str]) -> dict[str, Any]:
+    """PDB of a deployment: a drain may take one rolling batch (``20%``, which Kubernetes
+    rounds up: ``ceil(0.2 N)``, so one instance of 1-5 can go); crash-looping pods never
+    block a drain (``AlwaysAllow``)."""
+    return {"maxUnavailable": "20%", "selector": {"matchLabels": dict(select)},
+            "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
+def router_disruption_budget(select: Mapping[str, str]) -> dict[str, Any]:
+    """PDB of the router: one pod at a time."""
+    return {"maxUnavailable": 1, "selector": {"matchLabels": dict(select)}}
+
+
 def termination_grace_seconds(request_timeout_ms: int) -> int:
     """Long enough for the slowest request after the preStop pause; never below Kubernetes'
     default 30 s. Example: 5000 ms -> 30; 300000 ms -> 310."""

@@ -250,8 +250,7 @@ class OnlineDeployment(pulumi.ComponentResource):
         self.pdb = k8s.policy.v1.PodDisruptionBudget(
             f"{name}-pdb",
             metadata=_meta(k8s_name, ns, object_labels),
-            spec=_any({"maxUnavailable": "20%", "selector": {"matchLabels": select},
-                       "unhealthyPodEvictionPolicy": "AlwaysAllow"}),
+            spec=_any(ko.deployment_disruption_budget(select)),
             opts=child,
         )
         if scaler is not None:
@@ -434,10 +433,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 {"name": "run", "mountPath": ko.ROUTER_RUN_DIR},
                 {"name": "tmp", "mountPath": runtime.temp_dir},
             ],
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 101, "runAsGroup": 101,
-                                "readOnlyRootFilesystem": True,
-                                "allowPrivilegeEscalation": False,
-                                "capabilities": {"drop": ["ALL"]}},
+            "securityContext": ko.ROUTER_SECURITY_CONTEXT,
             "lifecycle": {"preStop": {"exec": {"command": [
                 "/bin/sh", "-c",
                 f"sleep {ko.PRESTOP_SLEEP_S}; nginx -c {conf} -s quit; "
@@ -475,8 +471,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 # endpoints to reach every node
                 "minReadySeconds": ko.PRESTOP_SLEEP_S,
                 "selector": {"matchLabels": select},
-                "strategy": {"type": "RollingUpdate",
-                             "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": ko.ROUTER_ROLLING_UPDATE},
                 "template": {"metadata": {"labels": dict(sorted(router_labels.items())),
                                           "annotations": {KEYS_CHECKSUM: checksum}},
                              "spec": pod},
@@ -494,7 +489,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         k8s.policy.v1.PodDisruptionBudget(
             f"{name}-router-pdb",
             metadata=_meta(router, ns, router_labels),
-            spec=_any({"maxUnavailable": 1, "selector": {"matchLabels": select}}),
+            spec=_any(ko.router_disruption_budget(select)),
             opts=pulumi.ResourceOptions(parent=self, depends_on=namespace_deps),
         )
         if settings.hostname:
