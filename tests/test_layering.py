@@ -18,7 +18,7 @@ import setuptools
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "components" / "mlplan"
 PURE = ["domain", "planning", "rules", "router", "render", "check.py",
-        "targets/docker/plan.py", "targets/kubernetes/plan.py", "targets/kubernetes/settings.py"]
+        "targets/docker/plan.py", "targets/kubernetes/plan.py", "domain/kubernetes_settings.py"]
 IO = frozenset({"os", "sys", "io", "pathlib", "shutil", "tempfile", "subprocess", "socket",
                 "http", "urllib", "time", "glob", "fcntl", "signal", "select", "threading",
                 "multiprocessing", "asyncio", "logging"})

@@ -17,13 +17,12 @@ from mlplan.domain.diagnostics import Diagnostic, sort_diagnostics
 from mlplan.planning.state import DesiredState
 from mlplan.rules.policy import policy_diagnostics
 from mlplan.targets.kubernetes.plan import Packer, name_conflicts, route_limits, stack_problems
-from mlplan.targets.kubernetes.settings import parse_kubernetes_settings
 
 
 def stack_diagnostics(state: DesiredState, pack: Packer | None = None) -> list[Diagnostic]:
     found = policy_diagnostics(state)
     if state.settings.target == "kubernetes":
-        settings, _problems = parse_kubernetes_settings(state.settings.kubernetes)
+        settings = state.settings.kubernetes_settings
         if pack is None:
             found.extend(name_conflicts(state, settings))
             found.extend(route_limits(state, settings))

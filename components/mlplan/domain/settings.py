@@ -25,6 +25,7 @@ from mlplan.domain.catalog import Catalog, InstanceType, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.docker_settings import DockerSettings
 from mlplan.domain.docker_settings import parse_settings as parse_docker_settings
+from mlplan.domain.kubernetes_settings import KubernetesSettings, parse_kubernetes_settings
 from mlplan.domain.names import KEY_PATTERN, MAX_KEY_LENGTH, MIN_KEY_LENGTH
 from mlplan.domain.numbers import FiniteNumber, WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
@@ -113,6 +114,9 @@ class Settings:
     docker: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     #: ``docker`` parsed (``mlplan:docker``; its problems were reported with the settings')
     docker_settings: DockerSettings = field(default_factory=DockerSettings, compare=False)
+    #: ``kubernetes`` parsed (``mlplan:kubernetes``), likewise
+    kubernetes_settings: KubernetesSettings = field(default_factory=KubernetesSettings,
+                                                    compare=False)
     kubernetes: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     file: str = ""
     #: per endpoint named under ``mlplan:keys``: a digest of its keys, never shown (a review
@@ -200,6 +204,11 @@ def from_values(
         docker_settings, docker_problems = parse_docker_settings(spec.docker or {},
                                                                  at(("docker",)))
         found.extend(docker_problems)
+    kubernetes_settings = KubernetesSettings()
+    if spec.target == "kubernetes":
+        kubernetes_settings, kubernetes_problems = parse_kubernetes_settings(
+            spec.kubernetes or {}, file, lambda path: doc.line_of(("kubernetes", *path)))
+        found.extend(kubernetes_problems)
     lim = spec.limits or LimitsSpec()
     settings = Settings(
         target=spec.target,
@@ -212,6 +221,7 @@ def from_values(
         assets=spec.assets or {},
         docker=spec.docker or {},
         docker_settings=docker_settings,
+        kubernetes_settings=kubernetes_settings,
         kubernetes=spec.kubernetes or {},
         file=file,
         key_digests=digests,

@@ -27,7 +27,6 @@ from mlplan.domain.model import Endpoint
 from mlplan.domain.settings import Settings, from_stack_document
 from mlplan.domain.spec import SourceText, parse
 from mlplan.domain.yamlsource import YamlDocument, decode, parse_yaml
-from mlplan.targets.kubernetes.settings import parse_kubernetes_settings
 
 YAML_SUFFIXES = (".yml", ".yaml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -335,10 +334,6 @@ def load_settings(root: Path, stack: str) -> StackSettings:
         _register_secrets(config.get("mlplan:keys"))
     settings, found = from_stack_document(document, shown)
     found[:0] = problems
-    if settings.target == "kubernetes":
-        found.extend(parse_kubernetes_settings(
-            settings.kubernetes, shown,
-            lambda path: document.line_of(("config", "mlplan:kubernetes", *path)))[1])
     return StackSettings(replace(settings, file=shown), tuple(found), document, shown)
 
 

@@ -76,11 +76,10 @@ class RuleOptions:
 
 def facts_from_state(state: DesiredState) -> list[EndpointFacts]:
     """The desired state as facts (what the targets will stamp on the resources)."""
-    kubernetes = state.settings.kubernetes if state.settings.target == "kubernetes" else {}
+    kubernetes = state.settings.kubernetes_settings
     gateway = ""
-    if kubernetes.get("routerMode") == "gateway-api":
-        ref = kubernetes.get("gatewayRef") or {}
-        name = ref.get("name", "") if isinstance(ref, dict) else ""
+    if state.settings.target == "kubernetes" and kubernetes.router_mode == "gateway-api":
+        name = kubernetes.gateway_ref.name if kubernetes.gateway_ref else ""
         gateway = f"Gateway {name} (routerMode gateway-api)"
     found = []
     for e in state.endpoints:

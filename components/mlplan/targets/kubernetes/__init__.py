@@ -1,2 +1,2 @@
-"""The Kubernetes target: ``settings``, ``plan`` (pure manifests) and ``resources``
-(pulumi-kubernetes)."""
+"""The Kubernetes target: ``plan`` (pure: every manifest decision), ``files`` (reads the model
+and code for ConfigMaps) and ``resources`` (pulumi-kubernetes)."""

@@ -74,6 +74,10 @@ import pulumi_kubernetes as k8s
 
 from mlplan.domain import labels
 from mlplan.domain.diagnostics import sort_diagnostics
+from mlplan.domain.kubernetes_settings import (
+    KubernetesSettings,
+    VolumeSource,
+)
 from mlplan.domain.names import ROUTING_HEADER
 from mlplan.domain.quantity import format_millis
 from mlplan.planning.routing import INFERENCE_PORT, router_config
@@ -82,11 +86,6 @@ from mlplan.router.nginx import HEALTH_PATH, render_files, render_keys
 from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import plan as ko
 from mlplan.targets.kubernetes.plan import DeploymentInputs
-from mlplan.targets.kubernetes.settings import (
-    KubernetesSettings,
-    VolumeSource,
-    parse_kubernetes_settings,
-)
 from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys, report
 
 KEYS_CHECKSUM = "mlplan.dev/keys-checksum"
@@ -575,14 +574,14 @@ def _balancer_uri(status: Any, fallback: str) -> str:
 def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str, Any]:
     """One ``OnlineEndpoint`` per endpoint in the namespace; returns the stack exports.
 
-    Problems only this target sees (``mlplan:kubernetes`` settings, name conflicts, files too
-    big for a ConfigMap) are reported together before any resource. Paths in the state are
+    Problems only this target sees (``plan.stack_problems``: name conflicts, route limits,
+    files too big for a ConfigMap; ``mlplan:kubernetes`` was checked with the settings) are
+    reported together before any resource. Paths in the state are
     relative to ``project`` (the folder of Pulumi.yaml, which the program found).
     """
-    settings, problems = parse_kubernetes_settings(state.settings.kubernetes,
-                                                   state.settings.file)
-    inputs, more = ko.stack_problems(state, settings, local_files.packer(project))
-    report(tuple(sort_diagnostics([*problems, *more])))
+    settings = state.settings.kubernetes_settings  # its problems came with the settings'
+    inputs, problems = ko.stack_problems(state, settings, local_files.packer(project))
+    report(tuple(sort_diagnostics(problems)))
 
     provider = _provider(settings, project)
     stack_opts = pulumi.ResourceOptions(provider=provider)
