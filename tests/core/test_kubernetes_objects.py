@@ -3,6 +3,7 @@ delivery of image/model/code, env, namespace quota, names and Gateway durations.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from fractions import Fraction
@@ -188,6 +189,22 @@ def test_peak_pods_is_the_quota_reservation(instances: int, exempt: bool) -> Non
     assert surge or unavailable  # Kubernetes rejects 0/0
     if exempt:
         assert unavailable == dep.rollout.batch_size
+
+
+WAIT_FOR = [
+    ("fixed count: N updated, N in total (old pods gone), N available", 3, [
+        "jsonpath={.status.updatedReplicas}=3", "jsonpath={.status.replicas}=3",
+        "jsonpath={.status.availableReplicas}=3"]),
+    ("autoscaled: the controller's own verdict", None, [
+        'jsonpath={.status.conditions[?(@.type=="Progressing")].reason}=NewReplicaSetAvailable']),
+]
+
+
+@pytest.mark.parametrize(("name", "replicas", "conditions"), WAIT_FOR,
+                         ids=[w[0] for w in WAIT_FOR])
+def test_pulumi_waits_for_the_complete_rollout(name: str, replicas: int | None,
+                                               conditions: list[str]) -> None:
+    assert json.loads(ko.rollout_complete(replicas)) == conditions
 
 
 GRACE = [("Azure's default 5 s", 5000, 30), ("300 s Kubernetes maximum", 300_000, 310),

@@ -213,8 +213,16 @@ def test_replicas_hpa_and_strategy(name: str, patch: dict[str, Any], replicas: i
                                    hpa: tuple[int, int, int] | None,
                                    strategy: tuple[Any, Any], project: Project) -> None:
     recorded = project.patch("blue", patch).run()
-    spec = one(recorded, DEPLOYMENT, "my-endpoint-blue-deployment").inputs["spec"]
+    blue = one(recorded, DEPLOYMENT, "my-endpoint-blue-deployment").inputs
+    spec = blue["spec"]
     assert spec.get("replicas") == replicas
+    # pulumi up waits for the complete rollout (every old pod gone), not the first batch
+    wait_for = json.loads(blue["metadata"]["annotations"]["pulumi.com/waitFor"])
+    assert wait_for == ([f"jsonpath={{.status.{field}}}={replicas}" for field in
+                         ("updatedReplicas", "replicas", "availableReplicas")]
+                        if replicas is not None else
+                        ['jsonpath={.status.conditions[?(@.type=="Progressing")].reason}'
+                         "=NewReplicaSetAvailable"])
     assert ("replicas" in spec) == (hpa is None)
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {
         "maxSurge": strategy[0], "maxUnavailable": strategy[1]}}
@@ -347,6 +355,11 @@ def _nginx(recorded: list[Recorded]) -> None:
     spec = router.inputs["spec"]
     assert spec["replicas"] >= 2
     assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
+    replicas = int(spec["replicas"])  # the mocks hand numbers back as floats
+    assert json.loads(router.inputs["metadata"]["annotations"]["pulumi.com/waitFor"]) == [
+        f"jsonpath={{.status.updatedReplicas}}={replicas}",
+        f"jsonpath={{.status.replicas}}={replicas}",
+        f"jsonpath={{.status.availableReplicas}}={replicas}"]
     nginx = spec["template"]["spec"]["containers"][0]
     assert nginx["image"] == "nginx:1.28.0-alpine"
     assert nginx["readinessProbe"]["httpGet"] == {"path": "/-/healthy", "port": "http"}

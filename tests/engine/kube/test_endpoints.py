@@ -194,6 +194,12 @@ def test_rolling_update_matches_review(
                     f"?labelSelector={selector}").start()
     events = Recorder(api, ns_path(namespace, "events")).start()
     took = up(pulumi)
+    # when pulumi up returns the rollout is complete: no old pod serves any more
+    status = api.get(ns_path(namespace, "deployments", "roll-big"))["status"]
+    old_serving = [p["metadata"]["name"] for p in api.items(
+        ns_path(namespace, "pods") + f"?labelSelector={selector}")
+        if not p["metadata"].get("deletionTimestamp")
+        and p["spec"]["containers"][0]["image"] != IMAGE_V2]
     time.sleep(1)  # the last pod deletions reach the watch
     seen = pod_timeline(pods.stop())
     replica_sets = rs_sequence(sets.stop())
@@ -204,6 +210,9 @@ def test_rolling_update_matches_review(
          f"{roll['peak_instances']} min serving {roll['min_serving_instances']}, quota peak "
          f"{family['peak']} cores; observed {seen.describe()}; ReplicaSets (old, new) "
          f"{replica_sets}; pulumi up {took:.0f} s; FailedCreate events {len(refusals)}")
+    assert old_serving == [], old_serving
+    assert (status["updatedReplicas"], status["replicas"], status["availableReplicas"]) == \
+        (n, n, n), status
     assert seen.final_pods == seen.final_ready == n, seen
     assert seen.images == {IMAGE_V2: n}, seen.images
     assert seen.peak_pods == roll["peak_instances"], seen.describe()

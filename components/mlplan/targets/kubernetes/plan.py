@@ -45,6 +45,7 @@ Model and code delivery (``delivery``): see ``mlplan.targets.kubernetes.resource
 
 from __future__ import annotations
 
+import json
 import math
 import posixpath
 from collections.abc import Callable, Mapping
@@ -385,6 +386,34 @@ def await_seconds(dep: DeploymentState) -> int:
     probe = dep.deployment.readiness_probe
     per_batch = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout + 50
     return max(DEFAULT_AWAIT_S, dep.rollout.batches * per_batch)
+
+
+ROLLOUT_COMPLETE_REASON = "NewReplicaSetAvailable"
+WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
+
+
+def rollout_complete(replicas: int | None) -> str:
+    """The ``pulumi.com/waitFor`` annotation of every Deployment: Pulumi's create or update
+    succeeds only when the rollout is complete, as ``kubectl rollout status`` decides it.
+
+    Why: the provider's own Deployment await reads the *live* new ReplicaSet's
+    ``spec.replicas``, which is the first surge batch mid-roll, and the Deployment's conditions
+    from an event that may predate the rollout. On a real control plane (pods ready within
+    milliseconds) ``pulumi up`` returned with 1 new and 2 old router pods of 2. Each condition
+    here is checked by the provider only once ``status.observedGeneration`` is current, so no
+    stale status passes. With a fixed count N: N updated, N in total (every old pod gone or
+    terminating) and N available. Autoscaled (an HPA owns the count, unknown here): the
+    controller's own verdict, ``Progressing`` with reason ``NewReplicaSetAvailable`` (set only
+    when updated = total = available = the wanted count). Example: 2 ->
+    ``["jsonpath={.status.updatedReplicas}=2", "jsonpath={.status.replicas}=2",
+    "jsonpath={.status.availableReplicas}=2"]``."""
+    if replicas is None:
+        conditions = ['jsonpath={.status.conditions[?(@.type=="Progressing")].reason}='
+                      + ROLLOUT_COMPLETE_REASON]
+    else:
+        conditions = [f"jsonpath={{.status.{field}}}={replicas}"
+                      for field in ("updatedReplicas", "replicas", "availableReplicas")]
+    return json.dumps(conditions)
 
 
 def serving_port(dep: DeploymentState) -> int:

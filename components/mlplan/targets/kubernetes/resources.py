@@ -57,6 +57,10 @@ auth then belongs to the Gateway (e.g. an API-key policy of the Gateway implemen
 the ``E-keys`` Secret); the keys are still generated and exported. The policy pack cannot see
 Gateway policies, so MLP504 is advisory for these endpoints (policy ``mlplan-auth-gateway``).
 
+Await: every Deployment carries ``pulumi.com/waitFor`` = ``ko.rollout_complete``, so
+``pulumi up`` returns only when the rollout is complete (every old pod gone or terminating),
+not when the first surge batch is ready (the provider's built-in Deployment await can pass then).
+
 PDB: ``maxUnavailable: 20%``: a node drain may take one rolling batch (``ceil(0.2 N)``,
 Kubernetes rounds a PDB percent up), the same bound as a rolling update, and a single-instance
 deployment can still be drained. ``unhealthyPodEvictionPolicy: AlwaysAllow`` so crash-looping
@@ -233,7 +237,8 @@ class OnlineDeployment(pulumi.ComponentResource):
             f"{name}-deployment",
             metadata=_meta(k8s_name, ns, object_labels,
                            {labels.IMAGE: where.image,
-                            "mlplan.dev/rollout": dep.rollout.describe()}),
+                            "mlplan.dev/rollout": dep.rollout.describe(),
+                            ko.WAIT_FOR_ANNOTATION: ko.rollout_complete(replicas)}),
             spec=_any(spec),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
                 custom_timeouts=pulumi.CustomTimeouts(create=wait, update=wait))),
@@ -463,7 +468,8 @@ class OnlineEndpoint(pulumi.ComponentResource):
             opts, pulumi.ResourceOptions(depends_on=[config_map, self.secret]))
         k8s.apps.v1.Deployment(
             f"{name}-router",
-            metadata=_meta(router, ns, router_labels),
+            metadata=_meta(router, ns, router_labels, {
+                ko.WAIT_FOR_ANNOTATION: ko.rollout_complete(settings.router_replicas)}),
             spec=_any({
                 "replicas": settings.router_replicas,
                 # a new pod serves 5 s before an old one goes: time for the Service's
