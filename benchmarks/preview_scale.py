@@ -32,10 +32,9 @@ from pathlib import Path
 
 from scaffold import scaffold
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.engine.conftest import VENV, Engine, cache_root, engine_env
+from tests.engine.conftest import REPO, VENV, Engine, cache_root, engine_env
 
 STACK = "bench"
 INSTANCES = 5
@@ -47,7 +46,7 @@ def mlplan_project(root: Path, endpoints: int) -> None:
     stacks = scaffold(
         root,
         f"  mlplan:quota: {{total: {endpoints * 30}}}\n"
-        f"  mlplan:limits: {{endpoints: {endpoints}}}\n")
+        f"  mlplan:limits: {{endpoints: {endpoints}, deployments: {endpoints * 2}}}\n")
     project_file(root)
     shutil.copy(REPO / "stacks" / "__main__.py", stacks / "__main__.py")
     for i in range(endpoints):
@@ -69,7 +68,7 @@ def project_file(root: Path) -> None:
         f"    virtualenv: {VENV}\nmain: stacks/\nstackConfigDir: stacks\n")
 
 
-PLAIN_PROGRAM = '''"""Generated: the types and counts of an mlplan preview, trivial inputs, no options."""
+PLAIN_PROGRAM = '''"""Generated: an mlplan preview's types and counts, trivial inputs."""
 import json
 from pathlib import Path
 
