@@ -1,7 +1,11 @@
 """``pulumi preview`` of mlplan's program against a plain program of the same resources.
 
 Real engine (tests/engine/build.sh's CLI, language host and providers; a fresh ``file://``
-backend per run; no Docker host is contacted by a preview): for each size N (default 5, 20,
+backend per run). ``DOCKER_HOST`` is tests/docker's private dockerd (set
+``MLPLAN_DOCKER_CACHE`` / ``MLPLAN_DOCKER_POOL`` as for the e2e suite), empty, as a user's host
+before the first ``pulumi up``: mlplan asks it which instances exist, and new ones are not
+chained; ``--no-docker`` previews with no host (every instance chained, as for a replacement).
+The provider's preview itself contacts no Docker host. For each size N (default 5, 20,
 50) a generated mlplan project of N endpoints x 2 deployments x 5 instances on the Docker
 target is previewed (``pulumi preview --json``); the resource types and counts of that preview
 (components included) become a generated *plain* program that registers exactly those types,
@@ -13,13 +17,15 @@ under ``pulumi.runtime.set_mocks`` for 10, 100 and 300 endpoints, and the 300/10
 (3.0 = linear).
 
 Run: ``.venv/bin/python benchmarks/preview_scale.py [--sizes 5,20,50] [--mock-sizes
-10,100,300] [--repeat 1]``; ``--sizes ''`` or ``--mock-sizes ''`` leaves that part out.
+10,100,300] [--repeat 1] [--no-docker]``; ``--sizes ''`` or ``--mock-sizes ''`` leaves that
+part out.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import shutil
@@ -34,6 +40,7 @@ from scaffold import scaffold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.docker import daemon as docker_daemon
 from tests.engine.conftest import REPO, VENV, Engine, cache_root, engine_env
 
 STACK = "bench"
@@ -114,11 +121,14 @@ def plain_project(root: Path, counts: dict[str, int]) -> None:
     (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text("config: {}\n")
 
 
-def preview(engine: Engine, root: Path, work: Path) -> tuple[float, dict[str, int]]:
+def preview(engine: Engine, root: Path, work: Path, docker_host: str
+            ) -> tuple[float, dict[str, int]]:
     """Seconds of one ``pulumi preview --json`` on a fresh backend, and its resource counts
     by type (the stack and default providers left out)."""
     env = engine_env(engine, work)
     env.pop("DOCKER_HOST", None)
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host
     subprocess.run(["pulumi", "stack", "init", STACK, "--non-interactive"], cwd=root, env=env,
                    check=True, capture_output=True)
     started = time.perf_counter()
@@ -136,7 +146,8 @@ def preview(engine: Engine, root: Path, work: Path) -> tuple[float, dict[str, in
     return seconds, dict(counts)
 
 
-def real_engine(sizes: list[int], repeat: int, figures: dict[str, str]) -> None:
+def real_engine(sizes: list[int], repeat: int, docker_host: str,
+                figures: dict[str, str]) -> None:
     build = subprocess.run(["bash", str(REPO / "tests" / "engine" / "build.sh")], check=False,
                            stdout=subprocess.DEVNULL)
     if build.returncode != 0:
@@ -150,11 +161,13 @@ def real_engine(sizes: list[int], repeat: int, figures: dict[str, str]) -> None:
             ours, plain = [], []
             counts: dict[str, int] = {}
             for run in range(repeat):
-                seconds, counts = preview(engine, base / "mlplan", base / f"engine-m{run}")
+                seconds, counts = preview(engine, base / "mlplan", base / f"engine-m{run}",
+                                          docker_host)
                 ours.append(seconds)
                 if run == 0:
                     plain_project(base / "plain", counts)
-                seconds, plain_counts = preview(engine, base / "plain", base / f"engine-p{run}")
+                seconds, plain_counts = preview(engine, base / "plain", base / f"engine-p{run}",
+                                                      docker_host)
                 if plain_counts != counts:
                     raise SystemExit(f"the plain program registered {plain_counts}, "
                                      f"mlplan {counts}")
@@ -201,11 +214,19 @@ def main() -> None:
                         help="endpoints per run under mocks (default 10,100,300)")
     parser.add_argument("--repeat", type=int, default=1,
                         help="real-engine previews per size and program (median)")
+    parser.add_argument("--no-docker", action="store_true",
+                        help="preview with no Docker host (mlplan then chains every instance)")
     args = parser.parse_args()
     figures: dict[str, str] = {}
     print(f"real engine: pulumi preview of N endpoints x {len(DEPLOYMENTS)} deployments x "
-          f"{INSTANCES} instances, mlplan vs a plain program of the same resources")
-    real_engine(args.sizes, args.repeat, figures)
+          f"{INSTANCES} instances, mlplan vs a plain program of the same resources; "
+          + ("no Docker host" if args.no_docker else "DOCKER_HOST: tests/docker's private "
+             "dockerd (empty: every instance is new)"))
+    with contextlib.ExitStack() as stack:
+        host = ""
+        if args.sizes and not args.no_docker:
+            host = stack.enter_context(docker_daemon.running()).host
+        real_engine(args.sizes, args.repeat, host, figures)
     print("mocks: the program constructed under pulumi.runtime.set_mocks")
     mocks(args.mock_sizes, figures)
     print(" ".join(f"{k}={v}" for k, v in figures.items()))
