@@ -6,8 +6,9 @@ Azure's limits raised so the plan is clean). The base is that project as generat
 changes the image of every tenth deployment (1000 x 4 -> 400 deployments replaced). ``--base-dir``
 reads a copy of the base; ``--base HEAD`` reads it from a git commit (the head is the working
 tree). For scale, ``mlplan plan`` of the head is timed too, and the review/plan ratio. Every
-figure is the median of 3 runs of the real console script in a fresh process, peak memory the
-largest max RSS (``wait4``). Goal at 1000: review under 3 s and within 2x of the plan.
+figure is the median of 3 runs of the real console script in a fresh process: wall seconds and
+CPU seconds (user + system, ``wait4``; steadier than wall time on a shared machine), peak
+memory the largest max RSS. Goal at 1000: review under 3 s and within 2x of the plan.
 Run: ``.venv/bin/python benchmarks/review_scale.py [--sizes 100,1000]``.
 """
 
@@ -19,9 +20,10 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
-from plan_scale import DEPLOYMENTS, MLPLAN, make_project, run_measured
+from plan_scale import DEPLOYMENTS, MLPLAN, make_project
 
 RUNS = 3
 CHANGED_IMAGE = "example.io/infer:2.0"
@@ -47,12 +49,24 @@ def git(root: Path, *args: str) -> None:
                    stdout=subprocess.DEVNULL)
 
 
-def measure(args: list[str], cwd: Path, accept: set[int]) -> tuple[float, float]:
-    runs = [run_measured(args, cwd) for _ in range(RUNS)]
-    codes = {code for _t, _m, code in runs}
-    if not codes <= accept:
+def run_once(args: list[str], cwd: Path) -> tuple[float, float, float, int]:
+    """(wall seconds, CPU seconds user + system, peak RSS MiB, exit code) of one process."""
+    start = time.perf_counter()
+    process = subprocess.Popen(args, cwd=cwd, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    return (time.perf_counter() - start, usage.ru_utime + usage.ru_stime,
+            usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+
+
+def measure(args: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Median wall and CPU seconds of RUNS runs, largest peak RSS; exit 0 expected."""
+    runs = [run_once(args, cwd) for _ in range(RUNS)]
+    codes = {r[3] for r in runs}
+    if codes != {0}:
         raise SystemExit(f"{' '.join(args[1:])} in {cwd} exited {codes}")
-    return statistics.median(t for t, _m, _c in runs), max(m for _t, m, _c in runs)
+    return (statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs),
+            max(r[2] for r in runs))
 
 
 def main() -> None:
@@ -72,24 +86,24 @@ def main() -> None:
             git(head, "commit", "-q", "-m", "base")
             changed = change_every_tenth(head, size)
             review = [MLPLAN, "review", "--stack", "bench", "--format", "json"]
-            plan_s, plan_mib = measure([MLPLAN, "plan", "--stack", "bench", "--format", "json"],
-                                       head, {0})
-            dir_s, dir_mib = measure([*review, "--base-dir", str(base)], head, {0})
-            git_s, git_mib = measure([*review, "--base", "HEAD"], head, {0})
-            print(f"{size:5d} endpoints x 4, {changed} deployments changed: plan {plan_s:.2f} s "
-                  f"{plan_mib:.0f} MiB; review --base-dir {dir_s:.2f} s {dir_mib:.0f} MiB; "
-                  f"review --base HEAD {git_s:.2f} s {git_mib:.0f} MiB")
-            figures.update({
-                f"endpoints_{size}_changed": str(changed),
-                f"endpoints_{size}_plan_s": f"{plan_s:.2f}",
-                f"endpoints_{size}_plan_peak_mib": f"{plan_mib:.0f}",
-                f"endpoints_{size}_review_dir_s": f"{dir_s:.2f}",
-                f"endpoints_{size}_review_dir_peak_mib": f"{dir_mib:.0f}",
-                f"endpoints_{size}_review_git_s": f"{git_s:.2f}",
-                f"endpoints_{size}_review_git_peak_mib": f"{git_mib:.0f}",
-                f"endpoints_{size}_review_dir_over_plan": f"{dir_s / plan_s:.2f}",
-                f"endpoints_{size}_review_git_over_plan": f"{git_s / plan_s:.2f}",
-            })
+            runs = {
+                "plan": measure([MLPLAN, "plan", "--stack", "bench", "--format", "json"], head),
+                "review_dir": measure([*review, "--base-dir", str(base)], head),
+                "review_git": measure([*review, "--base", "HEAD"], head),
+            }
+            print(f"{size:5d} endpoints x 4, {changed} deployments changed: " + "; ".join(
+                f"{what} {wall:.2f} s (CPU {cpu:.2f} s) {mib:.0f} MiB"
+                for what, (wall, cpu, mib) in runs.items()))
+            figures[f"endpoints_{size}_changed"] = str(changed)
+            for what, (wall, cpu, mib) in runs.items():
+                figures[f"endpoints_{size}_{what}_s"] = f"{wall:.2f}"
+                figures[f"endpoints_{size}_{what}_cpu_s"] = f"{cpu:.2f}"
+                figures[f"endpoints_{size}_{what}_peak_mib"] = f"{mib:.0f}"
+            for what in ("review_dir", "review_git"):
+                figures[f"endpoints_{size}_{what}_over_plan"] = (
+                    f"{runs[what][0] / runs['plan'][0]:.2f}")
+                figures[f"endpoints_{size}_{what}_over_plan_cpu"] = (
+                    f"{runs[what][1] / runs['plan'][1]:.2f}")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     print(" ".join(f"{k}={v}" for k, v in figures.items()))
