@@ -218,16 +218,18 @@ def main() -> None:
                         help="preview with no Docker host (mlplan then chains every instance)")
     args = parser.parse_args()
     figures: dict[str, str] = {}
-    print(f"real engine: pulumi preview of N endpoints x {len(DEPLOYMENTS)} deployments x "
-          f"{INSTANCES} instances, mlplan vs a plain program of the same resources; "
-          + ("no Docker host" if args.no_docker else "DOCKER_HOST: tests/docker's private "
-             "dockerd (empty: every instance is new)"))
+    if args.sizes:
+        print(f"real engine: pulumi preview of N endpoints x {len(DEPLOYMENTS)} deployments x "
+              f"{INSTANCES} instances, mlplan vs a plain program of the same resources; "
+              + ("no Docker host" if args.no_docker else "DOCKER_HOST: tests/docker's private "
+                 "dockerd (empty: every instance is new)"))
     with contextlib.ExitStack() as stack:
         host = ""
         if args.sizes and not args.no_docker:
             host = stack.enter_context(docker_daemon.running()).host
         real_engine(args.sizes, args.repeat, host, figures)
-    print("mocks: the program constructed under pulumi.runtime.set_mocks")
+    if args.mock_sizes:
+        print("mocks: the program constructed under pulumi.runtime.set_mocks (no Docker host)")
     mocks(args.mock_sizes, figures)
     print(" ".join(f"{k}={v}" for k, v in figures.items()))
 
