@@ -33,7 +33,7 @@ def make_project(root: Path, endpoints: int) -> None:
     stacks = scaffold(
         root,
         f"  mlplan:quota: {{total: {endpoints * 30}}}\n"
-        f"  mlplan:limits: {{endpoints: {endpoints}}}\n")
+        f"  mlplan:limits: {{endpoints: {endpoints}, deployments: {endpoints * 2}}}\n")
     for i in range(endpoints):
         folder = stacks / "endpoints" / f"ep-{i:03d}"
         folder.mkdir(parents=True)

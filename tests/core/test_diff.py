@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 from textwrap import dedent
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -240,6 +241,30 @@ def test_field_changes_are_dotted_and_secrets_masked() -> None:
         ("environment_variables.API_KEY", "(sensitive)", "(sensitive)"),
         ("environment_variables.MODE", None, "fast"),
     ]
+
+
+FIELD_CHANGES = [
+    pytest.param({"a": 1}, {"a": 1}, [], id="equal"),
+    pytest.param({"a": 1}, {"a": 1.0}, [], id="int-and-float-equal"),
+    pytest.param({"a": {"b": 1, "c": 2}}, {"a": {"b": 1, "c": 3}}, [("a.c", 2, 3)],
+                 id="nested-value"),
+    pytest.param({}, {"a": {"b": 1, "c": {"d": "x"}}}, [("a.b", None, 1), ("a.c.d", None, "x")],
+                 id="dict-added-gives-its-leaves"),
+    pytest.param({"a": {"b": 1}}, {}, [("a.b", 1, None)], id="dict-removed"),
+    pytest.param({"a": "s"}, {"a": {"b": 1}}, [("a", "s", None), ("a.b", None, 1)],
+                 id="scalar-becomes-dict"),
+    pytest.param({"a": [1, 2]}, {"a": [1, 3, 4]}, [("a.1", 2, 3), ("a.2", None, 4)],
+                 id="list-item-by-item"),
+    pytest.param({"a": None}, {}, [], id="none-is-absent"),
+    pytest.param({"tags": {"db_password": "x"}}, {"tags": {"db_password": "y"}},
+                 [("tags.db_password", "(sensitive)", "(sensitive)")], id="secret-masked"),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "expected"), FIELD_CHANGES)
+def test_field_changes_table(before: dict[str, Any], after: dict[str, Any],
+                             expected: list[tuple[str, Any, Any]]) -> None:
+    assert field_changes(before, after) == expected
 
 
 CLASSIFY = [

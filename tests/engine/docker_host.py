@@ -28,8 +28,11 @@ ENDPOINT = "my-endpoint"
 STACK = "e2e"
 #: Small CPU type: a real 1-CPU limit per container on any host of 1 or more CPUs.
 INSTANCE_TYPE = "Standard_DS1_v2"
-#: 1 s checks; up to 60 failures (a loaded 2-core CI machine starts azmlinfsrv in 5-40 s).
-FAST_PROBE = {"initial_delay": 1, "period": 1, "timeout": 2, "failure_threshold": 60}
+#: 1 s checks; up to 120 failures. A 1-CPU instance starts azmlinfsrv in 5-40 s on a loaded
+#: 2-core CI machine, and took 52-65 s (one batch past a 63 s budget) with four engineers'
+#: suites on the same 2 cores (load average 16): the budget is the machine's, not the product's
+#: (every assertion is about order and requests, none about speed).
+FAST_PROBE = {"initial_delay": 1, "period": 1, "timeout": 2, "failure_threshold": 120}
 
 
 @dataclass

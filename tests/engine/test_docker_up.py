@@ -26,6 +26,7 @@ from tests.dataplane.harness import Client, Stream, chi_square_p, failures, hamm
 from tests.engine.conftest import VENV, DockerEnv, Engine, Pulumi, engine_env
 from tests.engine.docker_host import (
     ENDPOINT,
+    FAST_PROBE,
     STACK,
     DeploymentSpec,
     DockerProject,
@@ -252,7 +253,9 @@ def test_bad_image_fails_in_the_first_batch_and_the_rest_keeps_serving(
     print(f"\nbad image: pulumi up exited {failed.returncode} after {seconds:.1f} s; "
           f"{len(results)} requests, {len(failures(results))} failed")
     assert failed.returncode != 0
-    wait_timeout = 1 + 1 * 60 + 2  # initial_delay + period x failure_threshold + timeout
+    # initial_delay + period x failure_threshold + timeout: the product's health wait
+    wait_timeout = (FAST_PROBE["initial_delay"] + FAST_PROBE["period"] *
+                    FAST_PROBE["failure_threshold"] + FAST_PROBE["timeout"])
     assert seconds < wait_timeout + 60, seconds
     assert "my-endpoint-blue-0" in output and "blue" in output
     # The failed container, and the deployment's batch map beside it in the engine's log.

@@ -709,6 +709,10 @@ class _Collected:
     failed_deployments: list[tuple[str, str, str]]
 
 
+_PARSED: dict[tuple[str, str, bool], tuple[_Collected, list[Diagnostic]]] = {}
+_PARSED_LIMIT = 50_000
+
+
 def parse(sources: Iterable[SourceText]) -> ParseResult:
     """Parse every document of every source; link deployments to endpoints; check names.
 
@@ -717,7 +721,24 @@ def parse(sources: Iterable[SourceText]) -> ParseResult:
     found: list[Diagnostic] = []
     collected = _Collected([], [], [], set(), [])
     for source in sources:
-        _parse_file(source, collected, found)
+        # A file is parsed once per process for its (path, text): ``mlplan review`` reads the
+        # base and the head, and most files are the same on both sides. The result depends on
+        # nothing else and holds frozen values only, so a copy of the lists is all it takes.
+        key = (source.path, source.text, source.explicit)
+        one = _PARSED.get(key)
+        if one is None:
+            one = (_Collected([], [], [], set(), []), [])
+            _parse_file(source, one[0], one[1])
+            if len(_PARSED) >= _PARSED_LIMIT:
+                _PARSED.clear()
+            _PARSED[key] = one
+        part, problems = one
+        collected.endpoints.extend(part.endpoints)
+        collected.deployments.extend(part.deployments)
+        collected.failed_links.extend(part.failed_links)
+        collected.failed_endpoints.update(part.failed_endpoints)
+        collected.failed_deployments.extend(part.failed_deployments)
+        found.extend(problems)
     endpoints = _link(collected, found)
     return ParseResult(endpoints=endpoints, diagnostics=tuple(sort_diagnostics(found)))
 

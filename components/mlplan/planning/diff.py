@@ -1,6 +1,6 @@
 """Changes between two desired states (base -> head): what a reviewer needs, as data.
 
-``plan(base, head)`` compares plain-dict projections of the two states with deepdiff, then
+``plan(base, head)`` compares plain-dict projections of the two states leaf by leaf, then
 classifies every changed field (``environment.image``, ``instance_count``) by its effect on the
 target and gives each endpoint and deployment one action from a closed set. The replace order is
 part of the action (Terraform style); reasons only explain:
@@ -37,9 +37,6 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from deepdiff import DeepDiff
-from deepdiff.helper import notpresent
 
 from mlplan.domain import codes, secrets
 from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
@@ -344,15 +341,31 @@ class StackChanges:
 # --- projections: plain dicts of what matters, without file/line bookkeeping -------------------
 
 
+_SCALARS = (str, int, float, bool)
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def _plain(value: Any) -> Any:
+    """A dataclass or mapping as a nested dict; a list or tuple as its JSON text (``()`` ->
+    ``"[]"``), so it compares as one leaf; ``None`` as ``{}``."""
     if value is None:
         return {}
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: _plain(getattr(value, name)) for name in _field_names(cls)}
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return json.dumps(_jsonable(value), sort_keys=True)
+        return json.dumps(_jsonable(value), sort_keys=True) if value else "[]"
     return value
 
 
@@ -461,6 +474,13 @@ def settings_projection(settings: Settings) -> dict[str, Any]:
 
 def _leaves(before: Any, after: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...],
                                                                              Any, Any]]:
+    """Changed leaves under ``path``; equal subtrees are skipped at once (``==``), so two
+    identical projections cost one comparison. A dict against a non-dict yields the scalar
+    (removed or added) and every leaf of the dict; lists compare item by item (index as the
+    path part). Example: ``{"a": {"b": 1}}`` -> ``{"a": 2}`` gives ``(("a", "b"), 1, None)``
+    and ``(("a",), None, 2)``."""
+    if before == after:
+        return
     if isinstance(before, dict) or isinstance(after, dict):
         b = before if isinstance(before, dict) else {}
         a = after if isinstance(after, dict) else {}
@@ -470,7 +490,12 @@ def _leaves(before: Any, after: Any, path: tuple[str, ...]) -> Iterator[tuple[tu
             yield path, None, after
         for key in sorted(set(b) | set(a)):
             yield from _leaves(b.get(key), a.get(key), (*path, str(key)))
-    elif before != after:
+    elif isinstance(before, list) and isinstance(after, list):
+        for index in range(max(len(before), len(after))):
+            yield from _leaves(before[index] if index < len(before) else None,
+                               after[index] if index < len(after) else None,
+                               (*path, str(index)))
+    else:
         yield path, before, after
 
 
@@ -490,21 +515,15 @@ def _masked(path: tuple[str, ...], value: Any) -> Scalar | None:
 
 def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
         tuple[str, Scalar | None, Scalar | None]]:
-    """deepdiff of two projections -> sorted ``(dotted path, before, after)`` leaves.
+    """Two projections -> sorted ``(dotted path, before, after)`` leaves (``_leaves``).
 
     Example: ``{"environment": {"image": "a:1"}}`` -> ``{"environment": {"image": "a:2"}}``
     gives ``[("environment.image", "a:1", "a:2")]``; a whole dict added gives its leaves.
+    Values equal by ``==`` are no change (``1`` and ``1.0``).
     """
-    found: list[tuple[str, Scalar | None, Scalar | None]] = []
-    tree = DeepDiff(dict(before), dict(after), view="tree", verbose_level=2)
-    for _report, levels in tree.items():
-        for level in levels:
-            start = tuple(str(p) for p in level.path(output_format="list"))
-            t1 = None if level.t1 is notpresent else level.t1
-            t2 = None if level.t2 is notpresent else level.t2
-            for path, b, a in _leaves(t1, t2, start):
-                found.append((".".join(path), _masked(path, b), _masked(path, a)))
-    return sorted(set(found), key=lambda c: c[0])
+    found = {(".".join(path), _masked(path, b), _masked(path, a))
+             for path, b, a in _leaves(dict(before), dict(after), ())}
+    return sorted(found, key=lambda c: c[0])
 
 
 # Field effects: (dotted prefix, effect on Docker, effect on Kubernetes, why). First match wins;

@@ -1,0 +1,238 @@
+"""``pulumi preview`` of mlplan's program against a plain program of the same resources.
+
+Real engine (tests/engine/build.sh's CLI, language host and providers; a fresh ``file://``
+backend per run). ``DOCKER_HOST`` is tests/docker's private dockerd (set
+``MLPLAN_DOCKER_CACHE`` / ``MLPLAN_DOCKER_POOL`` as for the e2e suite), empty, as a user's host
+before the first ``pulumi up``: mlplan asks it which instances exist, and new ones are not
+chained; ``--no-docker`` previews with no host (every instance chained, as for a replacement).
+The provider's preview itself contacts no Docker host. For each size N (default 5, 20,
+50) a generated mlplan project of N endpoints x 2 deployments x 5 instances on the Docker
+target is previewed (``pulumi preview --json``); the resource types and counts of that preview
+(components included) become a generated *plain* program that registers exactly those types,
+as many of each, with trivial inputs and the same SDKs, no ``depends_on`` and no applies. The
+ratio mlplan / plain is what mlplan's program adds on top of the engine's own cost.
+
+Mocks (``benchmarks/program_scale.py --one N`` in a fresh process): the program constructed
+under ``pulumi.runtime.set_mocks`` for 10, 100 and 300 endpoints, and the 300/100 time ratio
+(3.0 = linear).
+
+Run: ``.venv/bin/python benchmarks/preview_scale.py [--sizes 5,20,50] [--mock-sizes
+10,100,300] [--repeat 1] [--no-docker]``; ``--sizes ''`` or ``--mock-sizes ''`` leaves that
+part out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from scaffold import scaffold
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.docker import daemon as docker_daemon
+from tests.engine.conftest import REPO, VENV, Engine, cache_root, engine_env
+
+STACK = "bench"
+INSTANCES = 5
+DEPLOYMENTS = ("blue", "green")
+
+
+def mlplan_project(root: Path, endpoints: int) -> None:
+    """N endpoints x blue/green x 5 instances of Standard_DS2_v2, Docker target."""
+    stacks = scaffold(
+        root,
+        f"  mlplan:quota: {{total: {endpoints * 30}}}\n"
+        f"  mlplan:limits: {{endpoints: {endpoints}, deployments: {endpoints * 2}}}\n")
+    project_file(root)
+    shutil.copy(REPO / "stacks" / "__main__.py", stacks / "__main__.py")
+    for i in range(endpoints):
+        folder = stacks / "endpoints" / f"ep-{i:03d}"
+        folder.mkdir(parents=True)
+        (folder / "endpoint.yml").write_text(
+            f"name: ep-{i:03d}\nauth_mode: key\ntraffic: {{blue: 90, green: 10}}\n")
+        for name in DEPLOYMENTS:
+            (folder / f"{name}.yml").write_text(
+                f"name: {name}\nendpoint_name: ep-{i:03d}\nmodel: {{path: ../../model}}\n"
+                "code_configuration: {code: ../../score, scoring_script: score.py}\n"
+                "environment: {image: 'example.io/infer:1.0'}\n"
+                f"instance_type: Standard_DS2_v2\ninstance_count: {INSTANCES}\n")
+
+
+def project_file(root: Path) -> None:
+    (root / "Pulumi.yaml").write_text(
+        "name: bench\nruntime:\n  name: python\n  options:\n    toolchain: pip\n"
+        f"    virtualenv: {VENV}\nmain: stacks/\nstackConfigDir: stacks\n")
+
+
+PLAIN_PROGRAM = '''"""Generated: an mlplan preview's types and counts, trivial inputs."""
+import json
+from pathlib import Path
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_random as random
+
+counts = json.loads((Path(__file__).parent / "counts.json").read_text())
+makers = {
+    "docker:index/network:Network": lambda n: docker.Network(n, name=n),
+    "docker:index/volume:Volume": lambda n: docker.Volume(n, name=n),
+    "docker:index/remoteImage:RemoteImage": lambda n: docker.RemoteImage(
+        n, name="example.io/infer:1.0", keep_locally=True),
+    "docker:index/container:Container": lambda n: docker.Container(
+        n, name=n, image="example.io/infer:1.0"),
+    "random:index/randomPassword:RandomPassword": lambda n: random.RandomPassword(
+        n, length=48, special=False),
+}
+
+
+class Component(pulumi.ComponentResource):
+    def __init__(self, token: str, name: str) -> None:
+        super().__init__(token, name, {}, None)
+        self.register_outputs({})
+
+
+for token, count in sorted(counts.items()):
+    short = token.rsplit(":", 1)[-1].lower()
+    for i in range(count):
+        name = f"{short}-{i}"
+        if token in makers:
+            makers[token](name)
+        else:
+            Component(token, name)
+'''
+
+
+def plain_project(root: Path, counts: dict[str, int]) -> None:
+    (root / "stacks").mkdir(parents=True)
+    project_file(root)
+    (root / "stacks" / "__main__.py").write_text(PLAIN_PROGRAM)
+    (root / "stacks" / "counts.json").write_text(json.dumps(counts, sort_keys=True))
+    (root / "stacks" / f"Pulumi.{STACK}.yaml").write_text("config: {}\n")
+
+
+def preview(engine: Engine, root: Path, work: Path, docker_host: str
+            ) -> tuple[float, dict[str, int]]:
+    """Seconds of one ``pulumi preview --json`` on a fresh backend, and its resource counts
+    by type (the stack and default providers left out)."""
+    env = engine_env(engine, work)
+    env.pop("DOCKER_HOST", None)
+    if docker_host:
+        env["DOCKER_HOST"] = docker_host
+    subprocess.run(["pulumi", "stack", "init", STACK, "--non-interactive"], cwd=root, env=env,
+                   check=True, capture_output=True)
+    started = time.perf_counter()
+    proc = subprocess.run(["pulumi", "preview", "--json", "--non-interactive"], cwd=root,
+                          env=env, capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"pulumi preview in {root} exited {proc.returncode}:\n"
+                         f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    counts: collections.Counter[str] = collections.Counter()
+    for step in json.loads(proc.stdout)["steps"]:
+        token = step["urn"].split("::")[2].split("$")[-1]
+        if token != "pulumi:pulumi:Stack" and not token.startswith("pulumi:providers:"):
+            counts[token] += 1
+    return seconds, dict(counts)
+
+
+def real_engine(sizes: list[int], repeat: int, docker_host: str,
+                figures: dict[str, str]) -> None:
+    build = subprocess.run(["bash", str(REPO / "tests" / "engine" / "build.sh")], check=False,
+                           stdout=subprocess.DEVNULL)
+    if build.returncode != 0:
+        raise SystemExit("benchmarks/preview_scale.py: tests/engine/build.sh failed")
+    engine = Engine(cache_root() / "bin")
+    for size in sizes:
+        with tempfile.TemporaryDirectory(prefix=f"mlplan-preview-{size}-") as tmp:
+            base = Path(tmp)
+            (base / "mlplan").mkdir()
+            mlplan_project(base / "mlplan", size)
+            ours, plain = [], []
+            counts: dict[str, int] = {}
+            for run in range(repeat):
+                seconds, counts = preview(engine, base / "mlplan", base / f"engine-m{run}",
+                                          docker_host)
+                ours.append(seconds)
+                if run == 0:
+                    plain_project(base / "plain", counts)
+                seconds, plain_counts = preview(engine, base / "plain", base / f"engine-p{run}",
+                                                      docker_host)
+                if plain_counts != counts:
+                    raise SystemExit(f"the plain program registered {plain_counts}, "
+                                     f"mlplan {counts}")
+                plain.append(seconds)
+            resources = sum(counts.values())
+            m, p = statistics.median(ours), statistics.median(plain)
+            print(f"{size:3d} endpoints, {resources} resources: mlplan {m:.1f} s, "
+                  f"plain {p:.1f} s, ratio {m / p:.2f} (median of {repeat})")
+            figures[f"engine_{size}_resources"] = str(resources)
+            figures[f"engine_{size}_mlplan_s"] = f"{m:.2f}"
+            figures[f"engine_{size}_plain_s"] = f"{p:.2f}"
+            figures[f"engine_{size}_ratio"] = f"{m / p:.2f}"
+
+
+def mocks(sizes: list[int], figures: dict[str, str]) -> None:
+    script = Path(__file__).with_name("program_scale.py")
+    times: dict[int, float] = {}
+    for size in sizes:
+        child = subprocess.Popen([sys.executable, str(script), "--one", str(size)],
+                                 stdout=subprocess.PIPE, text=True)
+        _pid, status, usage = os.wait4(child.pid, 0)
+        assert child.stdout is not None
+        output = child.stdout.read().split()
+        if os.waitstatus_to_exitcode(status) != 0 or len(output) != 2:
+            raise SystemExit(f"mocks, {size} endpoints: the program failed")
+        times[size] = float(output[0])
+        print(f"mocks {size:4d} endpoints: {output[1]} registrations in {times[size]:.2f} s, "
+              f"peak RSS {usage.ru_maxrss / 1024:.1f} MiB")
+        figures[f"mocks_{size}_s"] = f"{times[size]:.2f}"
+        figures[f"mocks_{size}_peak_mib"] = f"{usage.ru_maxrss / 1024:.1f}"
+    if 100 in times and 300 in times:
+        figures["mocks_300_over_100"] = f"{times[300] / times[100]:.2f}"
+
+
+def sizes_arg(text: str) -> list[int]:
+    return [int(part) for part in text.split(",") if part.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=sizes_arg, default=[5, 20, 50],
+                        help="endpoints per real-engine preview (default 5,20,50)")
+    parser.add_argument("--mock-sizes", type=sizes_arg, default=[10, 100, 300],
+                        help="endpoints per run under mocks (default 10,100,300)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="real-engine previews per size and program (median)")
+    parser.add_argument("--no-docker", action="store_true",
+                        help="preview with no Docker host (mlplan then chains every instance)")
+    args = parser.parse_args()
+    figures: dict[str, str] = {}
+    if args.sizes:
+        print(f"real engine: pulumi preview of N endpoints x {len(DEPLOYMENTS)} deployments x "
+              f"{INSTANCES} instances, mlplan vs a plain program of the same resources; "
+              + ("no Docker host" if args.no_docker else "DOCKER_HOST: tests/docker's private "
+                 "dockerd (empty: every instance is new)"))
+    with contextlib.ExitStack() as stack:
+        host = ""
+        if args.sizes and not args.no_docker:
+            host = stack.enter_context(docker_daemon.running()).host
+        real_engine(args.sizes, args.repeat, host, figures)
+    if args.mock_sizes:
+        print("mocks: the program constructed under pulumi.runtime.set_mocks (no Docker host)")
+    mocks(args.mock_sizes, figures)
+    print(" ".join(f"{k}={v}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
