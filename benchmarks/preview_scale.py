@@ -27,7 +27,6 @@ import argparse
 import collections
 import contextlib
 import json
-import os
 import shutil
 import statistics
 import subprocess
@@ -36,7 +35,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from scaffold import scaffold
+from scaffold import program_in_child, scaffold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -186,18 +185,11 @@ def mocks(sizes: list[int], figures: dict[str, str]) -> None:
     script = Path(__file__).with_name("program_scale.py")
     times: dict[int, float] = {}
     for size in sizes:
-        child = subprocess.Popen([sys.executable, str(script), "--one", str(size)],
-                                 stdout=subprocess.PIPE, text=True)
-        _pid, status, usage = os.wait4(child.pid, 0)
-        assert child.stdout is not None
-        output = child.stdout.read().split()
-        if os.waitstatus_to_exitcode(status) != 0 or len(output) != 2:
-            raise SystemExit(f"mocks, {size} endpoints: the program failed")
-        times[size] = float(output[0])
-        print(f"mocks {size:4d} endpoints: {output[1]} registrations in {times[size]:.2f} s, "
-              f"peak RSS {usage.ru_maxrss / 1024:.1f} MiB")
+        times[size], registrations, peak = program_in_child(script, size)
+        print(f"mocks {size:4d} endpoints: {registrations} registrations in "
+              f"{times[size]:.2f} s, peak RSS {peak:.1f} MiB")
         figures[f"mocks_{size}_s"] = f"{times[size]:.2f}"
-        figures[f"mocks_{size}_peak_mib"] = f"{usage.ru_maxrss / 1024:.1f}"
+        figures[f"mocks_{size}_peak_mib"] = f"{peak:.1f}"
     if 100 in times and 300 in times:
         figures["mocks_300_over_100"] = f"{times[300] / times[100]:.2f}"
 

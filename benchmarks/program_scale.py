@@ -9,15 +9,13 @@ Run: ``.venv/bin/python benchmarks/program_scale.py``.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from scaffold import scaffold
+from scaffold import program_in_child, scaffold
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -64,18 +62,10 @@ def construct(size: int) -> None:
 def main() -> None:
     figures: dict[str, str] = {}
     for size in SIZES:
-        child = subprocess.Popen([sys.executable, __file__, "--one", str(size)],
-                                 stdout=subprocess.PIPE, text=True)
-        _pid, status, usage = os.wait4(child.pid, 0)
-        assert child.stdout is not None
-        output = child.stdout.read().split()
-        if os.waitstatus_to_exitcode(status) != 0 or len(output) != 2:
-            raise SystemExit(f"{size} endpoints: the program failed")
-        seconds, resources = output
-        peak = usage.ru_maxrss / 1024
-        print(f"{size:4d} endpoints: {resources} registrations in {float(seconds):.2f} s, "
+        seconds, resources, peak = program_in_child(Path(__file__), size)
+        print(f"{size:4d} endpoints: {resources} registrations in {seconds:.2f} s, "
               f"peak RSS {peak:.1f} MiB")
-        figures[f"endpoints_{size}_s"] = f"{float(seconds):.2f}"
+        figures[f"endpoints_{size}_s"] = f"{seconds:.2f}"
         figures[f"endpoints_{size}_resources"] = resources
         figures[f"endpoints_{size}_peak_mib"] = f"{peak:.1f}"
     print(" ".join(f"{k}={v}" for k, v in figures.items()))

@@ -3,6 +3,9 @@ the ``bench`` stack file; each benchmark adds its own endpoint files under stack
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -21,3 +24,16 @@ def scaffold(root: Path, stack_config: str) -> Path:
     (stacks / "Pulumi.bench.yaml").write_text(
         "config:\n  mlplan:endpoints: [stacks/endpoints]\n" + stack_config)
     return stacks
+
+
+def program_in_child(script: Path, size: int) -> tuple[float, str, float]:
+    """Run ``script --one SIZE`` (``program_scale.py``) in its own process, which prints
+    ``seconds registrations``: returns (seconds, registrations, peak RSS in MiB of the child)."""
+    child = subprocess.Popen([sys.executable, str(script), "--one", str(size)],
+                             stdout=subprocess.PIPE, text=True)
+    _pid, status, usage = os.wait4(child.pid, 0)
+    assert child.stdout is not None
+    output = child.stdout.read().split()
+    if os.waitstatus_to_exitcode(status) != 0 or len(output) != 2:
+        raise SystemExit(f"{size} endpoints: the program failed")
+    return float(output[0]), output[1], usage.ru_maxrss / 1024
