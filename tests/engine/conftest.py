@@ -75,20 +75,23 @@ class Engine:
                 skip_or_fail(reason)
 
 
-def _build(bash: str, config: pytest.Config) -> subprocess.CompletedProcess[str]:
-    """Run build.sh; its progress lines (start, usual time, heartbeat, done) reach the terminal
-    as they come, past pytest's capture, so a cold build is never a silent wait."""
+def _build(bash: str, config: pytest.Config,
+           script: Path = HERE / "build.sh") -> subprocess.CompletedProcess[str]:
+    """Run a build script (build.sh, yaml/build.sh); its progress lines (start, usual time,
+    heartbeat, done) reach the terminal as they come, past pytest's capture, so a cold build is
+    never a silent wait."""
     capture = config.pluginmanager.getplugin("capturemanager")
+    label = "engine build" if script.parent == HERE else f"{script.parent.name} build"
     lines: list[str] = []
     with tempfile.TemporaryFile("w+") as errors, subprocess.Popen(
-            [bash, str(HERE / "build.sh")], stdout=subprocess.PIPE, stderr=errors,
+            [bash, str(script)], stdout=subprocess.PIPE, stderr=errors,
             text=True) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
             if capture is not None:
                 with capture.global_and_fixture_disabled():
-                    print(f"engine build: {line}", end="", flush=True)
+                    print(f"{label}: {line}", end="", flush=True)
         returncode = proc.wait(timeout=BUILD_TIMEOUT_S)
         errors.seek(0)
         stderr = errors.read()
@@ -107,6 +110,22 @@ def engine(pytestconfig: pytest.Config) -> Engine:
             skip_or_fail(f"the engine cannot be built here: {reason}")
         pytest.fail(f"tests/engine/build.sh failed (exit {proc.returncode}):\n{reason}")
     return Engine(cache_root() / "bin")
+
+
+@pytest.fixture(scope="session")
+def yaml_engine(engine: Engine, pytestconfig: pytest.Config) -> Engine:
+    """The engine with Pulumi's YAML language host (``yaml/build.sh``, pulumi-yaml v1.25.0) in
+    the same bin directory. Like the engine: exit 2 (cannot be built here) skips, or fails when
+    CI is set; any other failure fails the tests that need it."""
+    bash = shutil.which("bash")
+    assert bash is not None  # the engine fixture ran it
+    proc = _build(bash, pytestconfig, HERE / "yaml" / "build.sh")
+    if proc.returncode != 0:
+        reason = (proc.stderr.strip() or proc.stdout.strip())[-3000:]
+        if proc.returncode == 2:
+            skip_or_fail(f"the YAML language host cannot be built here: {reason}")
+        pytest.fail(f"tests/engine/yaml/build.sh failed (exit {proc.returncode}):\n{reason}")
+    return engine
 
 
 @dataclass

@@ -10,8 +10,22 @@
 //
 //   - Run: `<venv python> -u pulumi-language-python-exec --monitor ... PROGRAM` with the stack
 //     config in PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS; exit code 32 means "already reported".
-//   - RunPlugin: policy packs (`<venv python> -u <pack dir> <engine address>`), streamed back.
-//   - InstallDependencies, About, GetProgramDependencies: delegated to the toolchain package.
+//   - RunPlugin: `<venv python> -u <plugin dir> <engine address> ...` with the working directory
+//     the engine gives, stdout/stderr streamed back as they come, then the exit code. The same
+//     command serves both kinds the engine runs from a folder: policy packs (kind "analyzer",
+//     PulumiPolicy.yaml) and source-based providers such as mlplan's component provider (kind
+//     "resource", PulumiPlugin.yaml, `components/provider`: its __main__.py calls
+//     component_provider_host, which prints its gRPC port on stdout for the engine). As upstream's
+//     host does for plugins, a plugin whose options name no virtualenv runs in `venv` beside its
+//     PulumiPlugin.yaml (never the ambient python); a relative virtualenv is relative to the
+//     plugin's folder.
+//   - InstallDependencies, About, GetProgramDependencies: delegated to the toolchain package, except
+//     for a plugin (IsPlugin) whose virtualenv already has a python: nothing is reinstalled. (For
+//     every `pulumi package get-schema` or preview that loads a source plugin, upstream's host runs
+//     `python -m venv` over it, `pip install --upgrade pip setuptools wheel` and
+//     `pip install -r requirements.txt` in it: about 50 s here, and it rewrites the project's
+//     .venv, which mlplan's plugin shares. `pip install -e .` keeps that venv current.) A plugin
+//     without one gets upstream's behaviour: the venv is made and its requirements.txt installed.
 //   - GetRequiredPlugins / GetRequiredPackages: none; providers are ambient binaries on PATH and
 //     the engine loads them when the program registers the first resource of a package.
 //
@@ -47,7 +61,14 @@ const userActionableExit = 32
 
 func main() {
 	tracing := flag.String("tracing", "", "Emit tracing to a Zipkin-compatible tracing endpoint")
-	_ = flag.String("root", "", "Project root (ignored)")
+	// Obsolete flags, ignored (the options come in each request's ProgramInfo), still accepted as
+	// upstream's host accepts them: the plugin host of pkg/sdk v3.206, which the YAML language host
+	// embeds to load schemas, starts a language host with its runtime options as flags
+	// (`-virtualenv=../../.venv -root=DIR ENGINE`).
+	_ = flag.String("root", "", "[obsolete] Project root")
+	_ = flag.String("virtualenv", "", "[obsolete] Virtual environment path")
+	_ = flag.String("typechecker", "", "[obsolete] Type checker")
+	_ = flag.String("toolchain", "pip", "[obsolete] Package manager")
 	flag.Parse()
 	args := flag.Args()
 	if len(args) == 0 {
@@ -81,8 +102,10 @@ type pythonHost struct {
 	tracing string
 }
 
-// toolchainFor resolves the project's python (virtualenv, toolchain) from ProgramInfo options.
-func toolchainFor(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
+// pythonOptions reads the virtualenv and toolchain options of a program or plugin. A plugin
+// (isPlugin) without a virtualenv option gets "venv", as upstream's host gives it: plugins never
+// run in the ambient python.
+func pythonOptions(info *pulumirpc.ProgramInfo, isPlugin bool) toolchain.PythonOptions {
 	opts := toolchain.PythonOptions{Toolchain: toolchain.Pip}
 	if info != nil {
 		opts.Root = info.GetRootDirectory()
@@ -100,7 +123,34 @@ func toolchainFor(info *pulumirpc.ProgramInfo) (toolchain.Toolchain, error) {
 			}
 		}
 	}
-	return toolchain.ResolveToolchain(opts)
+	if isPlugin && opts.Toolchain == toolchain.Pip && opts.Virtualenv == "" {
+		opts.Virtualenv = "venv"
+	}
+	return opts
+}
+
+// toolchainFor resolves the python (virtualenv, toolchain) of a program (isPlugin false) or of a
+// plugin run from its folder (isPlugin true) from its ProgramInfo options.
+func toolchainFor(info *pulumirpc.ProgramInfo, isPlugin bool) (toolchain.Toolchain, error) {
+	return toolchain.ResolveToolchain(pythonOptions(info, isPlugin))
+}
+
+// existingPluginVenv is the plugin's virtualenv folder when it already has a python, else "".
+// Example: root /repo/components/provider, virtualenv ../../.venv -> /repo/.venv when
+// /repo/.venv/bin/python exists.
+func existingPluginVenv(info *pulumirpc.ProgramInfo) string {
+	opts := pythonOptions(info, true)
+	if opts.Toolchain != toolchain.Pip || opts.Virtualenv == "" {
+		return ""
+	}
+	venv := opts.Virtualenv
+	if !filepath.IsAbs(venv) {
+		venv = filepath.Join(opts.Root, venv)
+	}
+	if st, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil || st.IsDir() {
+		return ""
+	}
+	return venv
 }
 
 // findExecScript looks next to this binary first, then on PATH.
@@ -148,7 +198,7 @@ func (h *pythonHost) RuntimeOptionsPrompts(
 }
 
 func (h *pythonHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	tc, err := toolchainFor(req.GetInfo())
+	tc, err := toolchainFor(req.GetInfo(), false)
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
@@ -238,7 +288,12 @@ func (w streamWriter) Write(p []byte) (int, error) {
 func (h *pythonHost) RunPlugin(
 	req *pulumirpc.RunPluginRequest, server grpc.ServerStreamingServer[pulumirpc.RunPluginResponse],
 ) error {
-	tc, err := toolchainFor(req.GetInfo())
+	switch req.GetKind() {
+	case "analyzer", "resource", "converter", "tool":
+	default:
+		return fmt.Errorf("pulumi-language-python: cannot run a plugin of kind %q", req.GetKind())
+	}
+	tc, err := toolchainFor(req.GetInfo(), req.GetKind() != "analyzer")
 	if err != nil {
 		return err
 	}
@@ -274,7 +329,7 @@ func (h *pythonHost) InstallDependencies(
 	req *pulumirpc.InstallDependenciesRequest,
 	server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
 ) error {
-	tc, err := toolchainFor(req.GetInfo())
+	tc, err := toolchainFor(req.GetInfo(), req.GetIsPlugin())
 	if err != nil {
 		return err
 	}
@@ -285,6 +340,13 @@ func (h *pythonHost) InstallDependencies(
 	var stderr io.Writer = streamWriter{mu, func(b []byte) error {
 		return server.Send(&pulumirpc.InstallDependenciesResponse{Stderr: b})
 	}}
+	if req.GetIsPlugin() {
+		if venv := existingPluginVenv(req.GetInfo()); venv != "" {
+			_, err := fmt.Fprintf(stderr, "plugin virtualenv %s exists: not reinstalled "+
+				"(pip install -e . updates it)\n", venv)
+			return err
+		}
+	}
 	dir := req.GetInfo().GetProgramDirectory()
 	if dir == "" {
 		dir = req.GetDirectory() //nolint:staticcheck // older engines only send this
@@ -294,7 +356,7 @@ func (h *pythonHost) InstallDependencies(
 }
 
 func (h *pythonHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	tc, err := toolchainFor(req.GetInfo())
+	tc, err := toolchainFor(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +370,7 @@ func (h *pythonHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (*p
 func (h *pythonHost) GetProgramDependencies(
 	ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
 ) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	tc, err := toolchainFor(req.GetInfo())
+	tc, err := toolchainFor(req.GetInfo(), false)
 	if err != nil {
 		return nil, err
 	}
