@@ -51,7 +51,8 @@ def construct(size: int) -> None:
     try:
         make_project(root, size)
         start = time.perf_counter()
-        run_program(lambda: run(cwd=root, stack="bench"), stack="bench", record=False)
+        run_program(lambda: run(cwd=root, stack="bench"), stack="bench", record=False,
+                    project=root)
         seconds = time.perf_counter() - start
         registered = len(pulumi.runtime.settings.get_monitor().resources)  # type: ignore[union-attr]
         print(f"{seconds:.3f} {registered}")

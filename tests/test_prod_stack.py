@@ -30,7 +30,8 @@ def in_repo(monkeypatch: pytest.MonkeyPatch) -> None:
 def recorded() -> list[Recorded]:
     with pytest.MonkeyPatch.context() as monkeypatch:
         monkeypatch.chdir(REPO)
-        return run_program(lambda: program.run(cwd=REPO, stack="prod"), stack="prod")
+        return run_program(lambda: program.run(cwd=REPO, stack="prod"), stack="prod",
+                           project=REPO)
 
 
 def _plan(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -86,7 +87,7 @@ def test_the_program_registers_it_in_ml_prod(recorded: list[Recorded]) -> None:
     assert quota["spec"]["hard"]["requests.cpu"] == "32400m"
     assert quota["spec"]["hard"]["pods"] == "12"
     check = one(recorded, "mlplan:index:QuotaCheck", "quota").inputs
-    assert check["totalRequiredCores"] == "32"
+    assert check["totalReservedCores"] == 32
 
 
 HA = [("blue", 3, "100", "0"), ("green", 3, "0", "10")]

@@ -61,7 +61,7 @@ def test_every_rule_code_is_in_one_policy_or_plan_only() -> None:
 
 
 def test_the_sample_dev_stack_passes() -> None:
-    recorded = run_program(lambda: run(cwd=REPO, stack="dev"), stack="dev")
+    recorded = run_program(lambda: run(cwd=REPO, stack="dev"), stack="dev", project=REPO)
     assert violations(recorded) == {}
 
 

@@ -99,7 +99,7 @@ def test_samples_pass_every_mandatory_policy(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if change is None:
         monkeypatch.chdir(REPO)
-        recorded = run_program(lambda: run(cwd=REPO, stack="prod"), stack="prod")
+        recorded = run_program(lambda: run(cwd=REPO, stack="prod"), stack="prod", project=REPO)
     else:
         made = Project(tmp_path / "project")
         monkeypatch.chdir(made.root)

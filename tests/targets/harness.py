@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import yaml
 from pulumi.runtime import mocks, rpc
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
@@ -87,10 +89,26 @@ class Mocks(pulumi.runtime.Mocks):
         return {}, []
 
 
+def stack_config(project: Path, stack: str) -> dict[str, Any]:
+    """The config the engine hands a program for ``stacks/Pulumi.<stack>.yaml`` of ``project``:
+    every ``namespace:key`` of the file's ``config:``, text as is, anything else as JSON (as
+    the engine passes objects, lists and numbers). ``{}`` when there is no such file."""
+    path = project / "stacks" / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        return {}
+    loaded = yaml.safe_load(path.read_text()) or {}
+    config = loaded.get("config") or {} if isinstance(loaded, dict) else {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+
+
 def run_program(program: Any, *, stack: str = "dev", preview: bool = False,
-                config: dict[str, Any] | None = None, record: bool = True) -> list[Recorded]:
+                config: dict[str, Any] | None = None, record: bool = True,
+                project: Path | None = None) -> list[Recorded]:
     """Run ``program()`` under fresh mocks; return the registrations in order (none when
-    ``record`` is false: the plain mock monitor, for timing the program alone)."""
+    ``record`` is false: the plain mock monitor, for timing the program alone). The config
+    is (as the engine would give it) that of ``project``'s stack file, updated by ``config``."""
+    if project is not None:
+        config = {**stack_config(project, stack), **(config or {})}
     mocks_ = Mocks(preview)
     monitor = RecordingMonitor(mocks_) if record else mocks.MockMonitor(mocks_)
     pulumi.runtime.set_mocks(mocks_, project="mlplan", stack=stack, preview=preview,

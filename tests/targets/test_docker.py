@@ -15,12 +15,13 @@ from tests.targets.projects import REPO, make_project
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
-ENDPOINT_T = "mlplan:index:OnlineEndpoint"
+ENDPOINT_T = "mlplan:index:OnlineEndpoint"  # the public component (mlplan.edge.api)
+TARGET_T = "mlplan:index:DockerEndpoint"  # its child: the Docker target's endpoint
 DEPLOYMENT_T = "mlplan:index:OnlineDeployment"
 
 
 def program(root: Path, stack: str = "test") -> list[Recorded]:
-    return run_program(lambda: run(cwd=root, stack=stack), stack=stack)
+    return run_program(lambda: run(cwd=root, stack=stack), stack=stack, project=root)
 
 
 def labels_of(resource: Recorded) -> dict[str, str]:
@@ -69,7 +70,9 @@ def test_instances_and_batch_chain(name: str, count: int, batch_sizes: list[int]
         assert "ports" not in r.inputs  # instances publish nothing
         assert r.parent == urn_of(recorded, "my-endpoint-blue")
     deployment = one(recorded, DEPLOYMENT_T, "my-endpoint-blue")
-    assert deployment.parent == urn_of(recorded, "my-endpoint")
+    target = one(recorded, TARGET_T, "my-endpoint")
+    assert deployment.parent == target.urn
+    assert target.parent == one(recorded, ENDPOINT_T, "my-endpoint").urn
 
 
 def test_instance_container_inputs(tmp_path: Path) -> None:
@@ -148,9 +151,10 @@ def test_router_and_config(tmp_path: Path) -> None:
         & router_deps  # an instance replacement never touches the router
     network = one(recorded, NETWORK, "my-endpoint-network")
     assert network.inputs["name"] == "my-endpoint"
-    component = one(recorded, ENDPOINT_T, "my-endpoint")  # real props, not {}
-    assert component.inputs["traffic"] == {"blue": 90, "green": 10}
-    assert component.inputs["deployments"] == {"blue": 2, "green": 1}
+    for type_ in (ENDPOINT_T, TARGET_T):
+        component = one(recorded, type_, "my-endpoint")  # real props, not {}
+        assert component.inputs["traffic"] == {"blue": 90, "green": 10}
+        assert component.inputs["deployments"] == {"blue": 2, "green": 1}
 
 
 def test_keys_never_appear_outside_secrets(tmp_path: Path) -> None:
@@ -236,7 +240,7 @@ def test_mirror_and_configured_keys(tmp_path: Path) -> None:
     root = make_project(tmp_path, {"blue": {"count": 1}, "green": {"count": 1}},
                         traffic={"blue": 100, "green": 0}, mirror={"green": 10})
     recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test",
-                           config={"mlplan:keys": keys})
+                           config={"mlplan:keys": keys}, project=root)
     assert not by_type(recorded, "random:index/randomPassword:RandomPassword")
     config = one(recorded, CONTAINER, "my-endpoint-router-config")
     files = {u["file"]: u["content"] for u in config.inputs["uploads"]}
@@ -300,7 +304,7 @@ def test_a_host_with_too_few_cpus_stops_the_program_before_any_resource(
         except Exception as exc:  # the program's RunError, caught to look at the registrations
             raised.append(exc)
 
-    recorded = run_program(guarded, stack="test")
+    recorded = run_program(guarded, stack="test", project=root)
     assert raised and "MLP123" in str(raised[0])
     assert recorded == []  # not even the quota check: nothing was registered
     thread.join(5)

@@ -40,7 +40,8 @@ ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 QUOTA = "kubernetes:core/v1:ResourceQuota"
 PROVIDER = "pulumi:providers:kubernetes"
-ENDPOINT_T = "mlplan:index:OnlineEndpoint"
+ENDPOINT_T = "mlplan:index:KubernetesEndpoint"  # child of the public OnlineEndpoint
+PUBLIC_T = "mlplan:index:OnlineEndpoint"
 DEPLOYMENT_T = "mlplan:index:OnlineDeployment"
 
 GATEWAY = {"routerMode": "gateway-api", "hostname": "{endpoint}.ml.example.com",
@@ -97,7 +98,7 @@ class Project:
 
     def run(self, config: dict[str, Any] | None = None) -> list[Recorded]:
         return run_program(lambda: program.run(cwd=self.root, stack=STACK), stack=STACK,
-                           config=config)
+                           config=config, project=self.root)
 
 
 @pytest.fixture
@@ -307,6 +308,8 @@ def test_deployment_objects(project: Project) -> None:
 def test_children_are_parented_to_their_components(project: Project) -> None:
     recorded = project.run()
     endpoint = urn(recorded, ENDPOINT_T, "my-endpoint")
+    assert one(recorded, ENDPOINT_T, "my-endpoint").parent == urn(recorded, PUBLIC_T,
+                                                                  "my-endpoint")
     for dep in ("blue", "green"):
         component = one(recorded, DEPLOYMENT_T, f"my-endpoint-{dep}")
         assert component.parent == endpoint
@@ -594,7 +597,7 @@ def test_resource_quota_sized_by_the_quota_check(project: Project) -> None:
     assert quota["metadata"]["namespace"] == "ml"
     quota_urn = urn(recorded, QUOTA, "namespace-quota")
     assert quota_urn in one(recorded, DEPLOYMENT, "my-endpoint-blue-deployment").dependencies
-    assert one(recorded, "mlplan:index:QuotaCheck", "quota").inputs["totalRequiredCores"] == "28"
+    assert one(recorded, "mlplan:index:QuotaCheck", "quota").inputs["totalReservedCores"] == 28
 
 
 def test_explicit_provider(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -720,7 +723,8 @@ def test_sample_stack_on_kubernetes(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     stack.write_text(stack.read_text().replace("mlplan:target: docker",
                                                "mlplan:target: kubernetes"))
     monkeypatch.chdir(root)
-    recorded = run_program(lambda: program.run(cwd=root, stack="dev"), stack="dev")
+    recorded = run_program(lambda: program.run(cwd=root, stack="dev"), stack="dev",
+                           project=root)
     assert {r.inputs["metadata"]["name"] for r in by_type(recorded, DEPLOYMENT)} == {
         "my-endpoint", "my-endpoint-blue", "my-endpoint-green"}
     assert all(r.inputs["metadata"]["namespace"] == "mlplan" for r in by_type(recorded, SERVICE))

@@ -341,7 +341,8 @@ def run_scenario(setup: Callable[[Project], Any] | None, root: Path,
                  monkeypatch: pytest.MonkeyPatch) -> list[Recorded]:
     if setup is None:
         monkeypatch.chdir(REPO)
-        return run_program(lambda: program.run(cwd=REPO, stack="prod"), stack="prod")
+        return run_program(lambda: program.run(cwd=REPO, stack="prod"), stack="prod",
+                           project=REPO)
     project = Project(root)
     monkeypatch.chdir(project.root)
     setup(project)

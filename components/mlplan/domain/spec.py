@@ -255,6 +255,22 @@ class SourceText:
 
 
 @dataclass(frozen=True)
+class SourceValue:
+    """A document given as a value instead of text: the mapping of the YAML's keys (what
+    ``yaml.safe_load`` of the file gives), e.g. from a Pulumi program's arguments.
+
+    ``path`` names it in diagnostics (there are no lines): ``OnlineEndpoint my-endpoint
+    deployments[0] instance_count: error MLP102 ...``; it holds no ``/``, so relative paths in
+    the value are relative to the project root. ``kind`` says what the document is (a value
+    needs no ``$schema`` and no telltale key).
+    """
+
+    path: str
+    value: Any
+    kind: Literal["endpoint", "deployment"]
+
+
+@dataclass(frozen=True)
 class ParseResult:
     endpoints: tuple[Endpoint, ...]
     diagnostics: tuple[Diagnostic, ...]
@@ -713,14 +729,19 @@ _PARSED: dict[tuple[str, str, bool], tuple[_Collected, list[Diagnostic]]] = {}
 _PARSED_LIMIT = 50_000
 
 
-def parse(sources: Iterable[SourceText]) -> ParseResult:
+def parse(sources: Iterable[SourceText | SourceValue], only: str | None = None) -> ParseResult:
     """Parse every document of every source; link deployments to endpoints; check names.
 
-    Output is deterministic: endpoints sorted by name, deployments by name.
+    Output is deterministic: endpoints sorted by name, deployments by name. With ``only``
+    (an endpoint's name, Azure's ``--endpoint-name``), documents of other endpoints are left
+    out: an endpoint named otherwise, a deployment whose ``endpoint_name`` names another.
     """
     found: list[Diagnostic] = []
     collected = _Collected([], [], [], set(), [])
     for source in sources:
+        if isinstance(source, SourceValue):
+            _parse_value(source, collected, found)
+            continue
         # A file is parsed once per process for its (path, text): ``mlplan review`` reads the
         # base and the head, and most files are the same on both sides. The result depends on
         # nothing else and holds frozen values only, so a copy of the lists is all it takes.
@@ -739,6 +760,8 @@ def parse(sources: Iterable[SourceText]) -> ParseResult:
         collected.failed_endpoints.update(part.failed_endpoints)
         collected.failed_deployments.extend(part.failed_deployments)
         found.extend(problems)
+    if only is not None:
+        collected = _only(collected, only)
     endpoints = _link(collected, found)
     return ParseResult(endpoints=endpoints, diagnostics=tuple(sort_diagnostics(found)))
 
@@ -772,6 +795,36 @@ def _parse_file(source: SourceText, collected: _Collected, found: list[Diagnosti
                                    "schema.json' (or ...OnlineDeployment...) or the keys of one."))
             continue
         _validate_document(kind, doc, source.path, collected, found)
+
+
+def _only(collected: _Collected, name: str) -> _Collected:
+    mine = ("", name)
+    return _Collected(
+        [(s, e) for s, e in collected.endpoints if e.name == name],
+        [(s, d) for s, d in collected.deployments if d.endpoint_name in mine],
+        [(target, where) for target, where in collected.failed_links if target == name],
+        collected.failed_endpoints & {name},
+        [f for f in collected.failed_deployments if f[0] in mine])
+
+
+def _parse_value(source: SourceValue, collected: _Collected, found: list[Diagnostic]) -> None:
+    value = _plain(source.value)
+    if not isinstance(value, dict):
+        found.append(error(codes.WRONG_TYPE, Location(source.path),
+                           "expected a mapping of the YAML's keys (name, endpoint_name, ...), "
+                           f"got {type(source.value).__name__}."))
+        return
+    _validate_document(source.kind, YamlDocument(value=value, line=0), source.path, collected,
+                       found)
+
+
+def _plain(value: Any) -> Any:
+    """A program's value as YAML would hold it: tuples as lists, mapping keys as text."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _fix_hint(text_lines: list[str], line: int, default: str) -> str:

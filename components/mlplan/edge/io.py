@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,9 @@ from typing import Any
 from mlplan.domain import assets, codes
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.model import Endpoint
-from mlplan.domain.settings import Settings, from_stack_document
-from mlplan.domain.spec import SourceText, parse
-from mlplan.domain.yamlsource import YamlDocument, decode, parse_yaml
+from mlplan.domain.settings import NAMESPACE, Settings, from_stack_document
+from mlplan.domain.spec import SourceText, SourceValue, parse
+from mlplan.domain.yamlsource import FieldPath, YamlDocument, decode, parse_yaml
 
 YAML_SUFFIXES = (".yml", ".yaml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -300,6 +300,14 @@ class StackSettings:
     diagnostics: tuple[Diagnostic, ...]
     document: YamlDocument | None
     shown: str
+    #: ``mlplan:`` keys set by the engine's config, not by the stack file (no line to show)
+    elsewhere: frozenset[str] = frozenset()
+
+    def at(self, path: FieldPath, field: str) -> Location:
+        """Where the setting at ``path`` (``("config", "mlplan:endpoints", 0)``) was given."""
+        if (len(path) > 1 and path[1] in self.elsewhere) or self.document is None:
+            return Location("", 0, field)
+        return Location(self.shown, self.document.line_of(path), field)
 
 
 def load_settings(root: Path, stack: str) -> StackSettings:
@@ -331,13 +339,13 @@ def load_settings(root: Path, stack: str) -> StackSettings:
         return StackSettings(Settings(file=shown), tuple(problems), None, shown)
     config = document.value.get("config") if isinstance(document.value, dict) else None
     if isinstance(config, dict):
-        _register_secrets(config.get("mlplan:keys"))
+        register_secrets(config.get("mlplan:keys"))
     settings, found = from_stack_document(document, shown)
     found[:0] = problems
     return StackSettings(replace(settings, file=shown), tuple(found), document, shown)
 
 
-def _register_secrets(value: Any) -> None:
+def register_secrets(value: Any) -> None:
     """Every text under ``mlplan:keys`` is masked in all output (``render.safe``)."""
     from mlplan.render import safe
 
@@ -345,14 +353,14 @@ def _register_secrets(value: Any) -> None:
         safe.register_secret(value)
     elif isinstance(value, dict):
         for item in value.values():
-            _register_secrets(item)
+            register_secrets(item)
     elif isinstance(value, list):
         for item in value:
-            _register_secrets(item)
+            register_secrets(item)
 
 
 def _check_key_endpoints(settings: Settings, endpoints: tuple[Endpoint, ...],
-                         document: YamlDocument, shown: str) -> list[Diagnostic]:
+                         read: StackSettings) -> list[Diagnostic]:
     """Each endpoint named under ``mlplan:keys`` must be declared (else its keys would be
     ignored and others generated, silently)."""
     import difflib
@@ -364,30 +372,120 @@ def _check_key_endpoints(settings: Settings, endpoints: tuple[Endpoint, ...],
             continue
         close = difflib.get_close_matches(name, declared, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        line = document.line_of(("config", "mlplan:keys", name))
-        found.append(error(codes.SETTINGS, Location(shown, line, f"mlplan:keys.{name}"),
+        found.append(error(codes.SETTINGS, read.at(("config", "mlplan:keys", name),
+                                                   f"mlplan:keys.{name}"),
                            f"endpoint '{name}' is not declared, so these keys would be unused; "
                            f"{hint}fix the name (endpoints: {', '.join(declared) or 'none'})."))
     return found
 
 
-def load_stack(root: Path, stack: str) -> Loaded:
-    """Read ``Pulumi.<stack>.yaml``, its endpoint files, and check the paths they name."""
-    read = load_settings(root, stack)
+def load_stack(root: Path, stack: str, config: Mapping[str, Any] | None = None) -> Loaded:
+    """Read ``Pulumi.<stack>.yaml`` (or, given ``config``, the engine's ``mlplan:*`` values:
+    ``settings_from_config``), its endpoint files, and check the paths they name."""
+    read = load_settings(root, stack) if config is None else settings_from_config(
+        root, stack, config)
     settings, document = read.settings, read.document
     found: list[Diagnostic] = list(read.diagnostics)
     if document is None:
         return Loaded((), settings, tuple(found), stack)
-    sources: list[SourceText] = []
-    for index, name in enumerate(settings.endpoint_paths):
-        line = document.line_of(("config", "mlplan:endpoints", index))
-        where = Location(read.shown, line, f"mlplan:endpoints[{index}]")
-        sources.extend(collect_sources([name], root, found, where))
-    result = parse(sources)
-    found.extend(result.diagnostics)
+    paths = [(name, read.at(("config", "mlplan:endpoints", index),
+                             f"mlplan:endpoints[{index}]"))
+             for index, name in enumerate(settings.endpoint_paths)]
+    loaded = load_endpoints(root, settings, paths, (), found)
+    found = list(loaded.diagnostics)
+    found.extend(_check_key_endpoints(settings, loaded.endpoints, read))
+    return Loaded(loaded.endpoints, settings, tuple(found), stack)
+
+
+def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Location]],
+                   values: Sequence[SourceValue] = (),
+                   found: Sequence[Diagnostic] = (), only: str | None = None) -> Loaded:
+    """The endpoints of YAML files or folders (each with the ``Location`` that named it) and
+    of documents given as values, with ``found`` and every problem of theirs: the spec, the
+    assets they name (``mlplan:assets``) and the paths inside them (relative to ``root``).
+    ``only``: the documents of that endpoint alone (``spec.parse``)."""
+    problems = list(found)
+    sources: list[SourceText | SourceValue] = []
+    for name, where in paths:
+        sources.extend(collect_sources([name], root, problems, where))
+    sources.extend(values)
+    result = parse(sources, only)
+    problems.extend(result.diagnostics)
     served = settings.kubernetes.get("models") if settings.target == "kubernetes" else None
-    found.extend(assets.check(result.endpoints, settings.assets,
-                              frozenset(served) if isinstance(served, dict) else frozenset()))
-    found.extend(check_paths(result.endpoints, root, settings.assets))
-    found.extend(_check_key_endpoints(settings, result.endpoints, document, read.shown))
-    return Loaded(result.endpoints, settings, tuple(found), stack)
+    problems.extend(assets.check(result.endpoints, settings.assets,
+                                 frozenset(served) if isinstance(served, dict) else frozenset()))
+    problems.extend(check_paths(result.endpoints, root, settings.assets))
+    return Loaded(result.endpoints, settings, tuple(problems))
+
+
+def settings_from_config(root: Path, stack: str, config: Mapping[str, Any]) -> StackSettings:
+    """Settings from the values the engine hands the program (``pulumi.Config("mlplan")``:
+    ``-c``, ``pulumi config set``, ESC, the Automation API), read by the same parser as the
+    stack file (``from_stack_document``). ``config`` maps each ``mlplan:`` key without its
+    namespace to its value (``{"quota": {"total": 100}}``).
+
+    A key whose value is the one in ``Pulumi.<stack>.yaml`` keeps that file's lines in
+    diagnostics (``stacks/Pulumi.dev.yaml:12 mlplan:quota.total``); a key set another way is
+    named alone (``mlplan:quota.total: error MLP120 ...``), as no file holds it.
+    """
+    from_file = load_settings(root, stack)
+    file_config: dict[str, Any] = {}
+    if from_file.document is not None and isinstance(from_file.document.value, dict):
+        section = from_file.document.value.get("config")
+        file_config = section if isinstance(section, dict) else {}
+    values: dict[str, Any] = {}
+    lines: dict[FieldPath, int] = {}
+    elsewhere: set[str] = set()
+    for short, value in sorted(config.items()):
+        key = NAMESPACE + short
+        if key in file_config and _same_config_value(file_config[key], value):
+            values[key] = file_config[key]
+            assert from_file.document is not None
+            lines.update({path: line for path, line in from_file.document.lines.items()
+                          if path[:2] == ("config", key)})
+        else:
+            values[key] = value
+            elsewhere.add(key)
+    register_secrets(values.get(NAMESPACE + "keys"))
+    shown = from_file.shown
+    document = YamlDocument(value={"config": values}, line=0, lines=lines)
+    settings, found = from_stack_document(document, shown)
+    moved = tuple(_config_location(d, shown, elsewhere) for d in found)
+    return StackSettings(replace(settings, file=shown), moved, document, shown,
+                         frozenset(elsewhere))
+
+
+def _same_config_value(in_file: Any, given: Any) -> bool:
+    """Is the engine's value the file's? Top-level scalars reach a program as text
+    (``total: 100`` in a mapping stays a number; ``mlplan:x: 100`` arrives as ``"100"``)."""
+    if in_file == given:
+        return True
+    return not isinstance(in_file, dict | list) and isinstance(given, str) and (
+        str(in_file).lower() if isinstance(in_file, bool) else str(in_file)) == given
+
+
+def _config_location(found: Diagnostic, shown: str, elsewhere: set[str]) -> Diagnostic:
+    """``found`` pointing at the config key alone when that key is not from ``shown``."""
+    where = found.location
+    top = where.field.split(".")[0].split("[")[0]
+    if where.file == shown and top in elsewhere:
+        return replace(found, location=Location("", 0, where.field))
+    return found
+
+
+def config_values(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """``mlplan:*`` config as the engine stores it (text; JSON for objects and lists) ->
+    ``{key without namespace: value}``. A text that is not a JSON object or list stays text
+    (``mlplan:target: docker``), as the stack file's parser would read it."""
+    import contextlib
+    import json
+
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not key.startswith(NAMESPACE):
+            continue
+        if isinstance(value, str) and value[:1] in ("{", "["):
+            with contextlib.suppress(ValueError):  # else the parser says what it is not
+                value = json.loads(value)
+        values[key[len(NAMESPACE):]] = value
+    return values

@@ -1,55 +1,136 @@
-"""The Pulumi program: stack config -> specs -> desired state -> components -> exports.
+"""The Pulumi program of ``stacks/``: a plain user of mlplan's public API (``mlplan.edge.api``).
 
-Reads the same files with the same code as ``mlplan plan``, so a preview and a plan cannot
-disagree; any error diagnostic stops the program before a single resource is registered.
+Settings come from the engine (``pulumi.Config("mlplan")``: the stack file, ``-c``,
+``pulumi config set``, ESC environments, the Automation API), read by the same parser as
+``mlplan plan`` reads the stack file offline (``io.settings_from_config``), and the same
+endpoint files with the same code, so a preview and a plan cannot disagree. The whole stack is
+checked first (what spans endpoints: duplicates, stack limits, Kubernetes name conflicts, the
+Docker host's size); any error diagnostic stops the program before a single resource is
+registered. Then one ``QuotaCheck`` for the stack and one ``OnlineEndpoint`` per endpoint, each
+given the endpoint's own files and the stack's settings; on Kubernetes the namespace, its
+ResourceQuota and an explicit provider are the stack's, made once and handed to every endpoint.
 """
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
+from typing import Any
 
 import pulumi
 
 from mlplan.domain.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from mlplan.edge import io
-from mlplan.planning.state import DesiredState, desired
-from mlplan.targets.resources import QuotaCheck, report
+from mlplan.edge.api import OnlineEndpoint, OnlineEndpointArgs, QuotaCheck, QuotaCheckArgs
+from mlplan.planning.state import DesiredState, EndpointState, desired
+from mlplan.targets.resources import report
+
+#: settings handed to every component as they are (same keys as the stack's)
+SHARED = {"target": "target", "environment": "environment", "quota": "quota",
+          "instanceTypes": "instance_types", "limits": "limits", "assets": "assets"}
+#: mlplan:kubernetes keys that make the stack's own objects (made once, by the program)
+STACK_KUBERNETES = ("kubeconfig", "context", "renderYamlTo")
 
 
 def load(cwd: Path | None = None, stack: str | None = None) -> tuple[DesiredState, Path]:
-    """The desired state of the stack and the project root it was read from."""
-    start = cwd or Path.cwd()
-    root = io.find_project_root(start)
-    if root is None:
-        raise pulumi.RunError(f"mlplan: no Pulumi.yaml in {start} or above")
+    """The desired state of the stack, read offline from its stack file (as ``mlplan plan``
+    does), and the project root it was read from."""
+    root = _root(cwd)
     loaded = io.load_stack(root, stack or pulumi.get_stack())
     return desired(loaded.endpoints, loaded.settings, loaded.diagnostics), root
 
 
+def engine_config() -> dict[str, Any]:
+    """The ``mlplan:*`` config the engine handed this program (key without the namespace ->
+    value); objects arrive as JSON text and are decoded (``io.config_values``)."""
+    from pulumi.runtime import config as runtime_config
+
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return io.config_values(raw)
+
+
 def run(cwd: Path | None = None, stack: str | None = None) -> None:
-    state, root = load(cwd, stack)
-    host_problems: list[Diagnostic] = []
-    if state.settings.target == "docker" and not has_errors(state.diagnostics):
-        import mlplan.targets.docker.resources as docker_target
-
-        host_problems = docker_target.host_diagnostics(state)
-    report(tuple(sort_diagnostics([*state.diagnostics, *host_problems])))
-    QuotaCheck("quota", state)
-    config = pulumi.Config("mlplan")
-    # Read plainly only to know which endpoints have configured keys; every value is wrapped
-    # in Output.secret before use, so it stays a secret in state and output.
-    keys = config.get_object("keys") or {}
-    if state.settings.target == "kubernetes":
-        import mlplan.targets.kubernetes.resources as kubernetes_target
-
-        outputs = kubernetes_target.deploy(state, keys, root)
-    else:
-        import mlplan.targets.docker.resources as docker_target
-
-        outputs = docker_target.deploy(state, keys, root)
+    root = _root(cwd)
+    config = engine_config()
+    loaded = io.load_stack(root, stack or pulumi.get_stack(), config=config)
+    state = desired(loaded.endpoints, loaded.settings, loaded.diagnostics)
+    problems = [*state.diagnostics, *_stack_problems(state, root)]
+    if has_errors(problems) or not state.endpoints:
+        report(tuple(sort_diagnostics(problems)))  # raises on an error: nothing registered
+    settings = {arg: config[key] for key, arg in SHARED.items() if key in config}
+    QuotaCheck("quota", typing.cast(QuotaCheckArgs, {
+        "paths": list(state.settings.endpoint_paths), "project_dir": str(root),
+        **{k: v for k, v in settings.items() if k in QuotaCheckArgs.__annotations__}}))
+    opts, kubernetes = _shared_target(state, root, config)
+    keys: dict[str, Any] = config["keys"] if isinstance(config.get("keys"), dict) else {}
+    for endpoint in state.endpoints:
+        args = _endpoint_args(endpoint, settings, root, config, kubernetes, keys)
+        component = OnlineEndpoint(endpoint.name, args, opts)
+        pulumi.export(f"{endpoint.name}-scoring-uri", component.scoring_uri)
+        pulumi.export(f"{endpoint.name}-swagger-uri", component.swagger_uri)
+        pulumi.export(f"{endpoint.name}-primary-key", component.primary_key)
+        pulumi.export(f"{endpoint.name}-secondary-key", component.secondary_key)
+        pulumi.export(f"{endpoint.name}-deployments", component.deployments)
     pulumi.export("quota", {"totalRequiredCores": state.quota.total_required_millis / 1000,
                             "totalLimitCores": state.quota.total_limit_millis / 1000,
                             "families": {f.family: f.required_millis / 1000
                                          for f in state.quota.families}})
-    for name, value in sorted(outputs.items()):
-        pulumi.export(name, value)
+
+
+def _root(cwd: Path | None) -> Path:
+    start = cwd or Path.cwd()
+    root = io.find_project_root(start)
+    if root is None:
+        raise pulumi.RunError(f"mlplan: no Pulumi.yaml in {start} or above")
+    return root
+
+
+def _stack_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
+    """What spans the stack's endpoints on its target, checked before anything: the Docker
+    host's size (MLP123), Kubernetes names and routes (MLP118, MLP112) and delivery."""
+    if has_errors(state.diagnostics):
+        return []
+    if state.settings.target == "kubernetes":
+        from mlplan.targets.kubernetes import files
+        from mlplan.targets.kubernetes import plan as kubernetes_plan
+
+        return kubernetes_plan.stack_problems(state, state.settings.kubernetes_settings,
+                                              files.packer(root))[1]
+    import mlplan.targets.docker.resources as docker_target
+
+    return docker_target.host_diagnostics(state)
+
+
+def _shared_target(state: DesiredState, root: Path, config: dict[str, Any]
+                   ) -> tuple[pulumi.ResourceOptions | None, dict[str, Any] | None]:
+    """On Kubernetes: the stack's provider, namespace and ResourceQuota, made once, as the
+    options every endpoint gets, and the ``mlplan:kubernetes`` each endpoint gets (without
+    what the stack made)."""
+    if state.settings.target != "kubernetes":
+        return None, None
+    import mlplan.targets.kubernetes.resources as kubernetes_target
+
+    provider, depends_on = kubernetes_target.stack_resources(state, root)
+    given: dict[str, Any] = (config["kubernetes"] if isinstance(config.get("kubernetes"), dict)
+                             else {})
+    endpoint_settings = {k: v for k, v in given.items() if k not in STACK_KUBERNETES}
+    endpoint_settings.update(createNamespace=False, resourceQuota=False)
+    return pulumi.ResourceOptions(providers=[provider] if provider else None,
+                                  depends_on=depends_on), endpoint_settings
+
+
+def _endpoint_args(endpoint: EndpointState, settings: dict[str, Any], root: Path,
+                   config: dict[str, Any], kubernetes: dict[str, Any] | None,
+                   keys: dict[str, Any]) -> OnlineEndpointArgs:
+    """The endpoint's own files (its documents' files) and the stack's settings."""
+    own = endpoint.endpoint.source.file
+    files = sorted({d.source.file for d in endpoint.endpoint.deployments} - {own})
+    args: dict[str, Any] = {"endpoint_name": endpoint.name, "endpoint_file": own,
+                            "deployment_files": files, "project_dir": str(root), **settings}
+    if kubernetes is not None:
+        args["kubernetes"] = kubernetes
+    elif isinstance(config.get("docker"), dict):
+        args["docker"] = config["docker"]
+    if isinstance(keys.get(endpoint.name), dict):
+        args["keys"] = keys[endpoint.name]
+    return typing.cast(OnlineEndpointArgs, args)

@@ -665,11 +665,12 @@ def _quota(resources: list[_Resource]) -> dict[str, Any] | None:
         props = state.get("outputs") or state.get("inputs") or {}
         if not isinstance(props, dict):
             return {}
+        # reservedCores since the public QuotaCheck (mlplan.edge.api); requiredCores before
         rows: dict[str, tuple[float, float | None]] = {
-            str(f.get("family")): (_num(f.get("requiredCores")),
+            str(f.get("family")): (_num(f.get("reservedCores", f.get("requiredCores"))),
                                    _num_or_none(f.get("limitCores")))
             for f in _list(props.get("families")) if isinstance(f, dict)}
-        rows["total"] = (_num(props.get("totalRequiredCores")),
+        rows["total"] = (_num(props.get("totalReservedCores", props.get("totalRequiredCores"))),
                          _num_or_none(props.get("totalLimitCores")))
         return rows
 

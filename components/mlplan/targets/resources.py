@@ -1,4 +1,5 @@
-"""Pieces both targets share: endpoint keys, the quota check component, error reporting.
+"""Pieces both targets share: endpoint keys and error reporting (the quota check component is
+public: ``mlplan.edge.api.QuotaCheck``).
 
 Keys: ``mlplan:keys: {<endpoint>: {primary: <secret>, secondary: <secret>}}`` (set with
 ``pulumi config set --secret``) or, when absent, two generated ``random.RandomPassword``s per
@@ -15,8 +16,6 @@ import pulumi
 import pulumi_random as random
 
 from mlplan.domain.diagnostics import Diagnostic, Severity
-from mlplan.domain.quantity import format_millis
-from mlplan.planning.state import DesiredState
 from mlplan.render import safe
 
 KEY_LENGTH = 48
@@ -34,8 +33,10 @@ def endpoint_keys(
 ) -> EndpointKeys:
     """Keys from ``mlplan:keys`` when given, else generated (children of ``parent``)."""
     if isinstance(configured, dict) and configured.get("primary") and configured.get("secondary"):
-        return EndpointKeys(pulumi.Output.secret(str(configured["primary"])),
-                            pulumi.Output.secret(str(configured["secondary"])))
+        # plain text (stack config) or outputs (a program's secrets), secret either way
+        return EndpointKeys(
+            pulumi.Output.secret(pulumi.Output.from_input(configured["primary"]).apply(str)),
+            pulumi.Output.secret(pulumi.Output.from_input(configured["secondary"]).apply(str)))
     generated = [
         random.RandomPassword(
             f"{endpoint}-{which}-key", length=KEY_LENGTH, special=False,
@@ -57,30 +58,3 @@ def report(diagnostics: tuple[Diagnostic, ...]) -> None:
         raise pulumi.RunError(
             f"mlplan: {len(errors)} error(s) ({codes}); nothing was changed. "
             "Run `mlplan plan` for the full plan.")
-
-
-class QuotaCheck(pulumi.ComponentResource):
-    """The stack's quota report as a component: required and limit per family and in total.
-
-    Registered only for a state without errors, so its presence in a preview means the check
-    passed; its outputs are what ``mlplan plan`` prints.
-    """
-
-    def __init__(self, name: str, state: DesiredState,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
-        report = state.quota
-        props: dict[str, Any] = {
-            "families": [
-                {"family": f.family, "requiredCores": format_millis(f.required_millis),
-                 "limitCores": format_millis(f.limit_millis) if f.limit_millis is not None
-                 else None, "users": list(f.users)}
-                for f in report.families
-            ],
-            "totalRequiredCores": format_millis(report.total_required_millis),
-            "totalLimitCores": format_millis(report.total_limit_millis),
-        }
-        super().__init__(TOKEN_PREFIX + "QuotaCheck", name, props, opts)
-        self.families = props["families"]
-        self.total_required_cores = props["totalRequiredCores"]
-        self.total_limit_cores = props["totalLimitCores"]
-        self.register_outputs(props)

@@ -99,7 +99,9 @@ class OnlineDeployment(pulumi.ComponentResource):
 
 
 class OnlineEndpoint(pulumi.ComponentResource):
-    """One endpoint: network, router, its routing config, keys and deployments."""
+    """One endpoint: network, router, its routing config, keys and deployments. Registered as
+    ``mlplan:index:DockerEndpoint``, the child of the public ``mlplan:index:OnlineEndpoint``
+    (``mlplan.edge.api``) that checked its inputs."""
 
     scoring_uri: pulumi.Output[str]
 
@@ -112,7 +114,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             "mirrorTraffic": dict(endpoint.endpoint.mirror_traffic),
             "deployments": {d.name: len(d.containers) for d in plan.deployments},
         }
-        super().__init__(TOKEN_PREFIX + "OnlineEndpoint", name, props, opts)
+        super().__init__(TOKEN_PREFIX + "DockerEndpoint", name, props, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.keys: EndpointKeys = endpoint_keys(name, configured_keys, self)
         network = docker.Network(f"{name}-network", name=plan.network, driver="bridge",
@@ -216,19 +218,27 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
     """One ``OnlineEndpoint`` per endpoint; returns the stack exports. ``mlplan:docker``
     problems were reported with the plan's diagnostics, before any resource. Paths in the
     state are relative to ``project`` (the folder of Pulumi.yaml)."""
-    settings = state.settings.docker_settings
     exports: dict[str, Any] = {}
     for endpoint in state.endpoints:
-        plan = docker_plan.plan_endpoint(
-            endpoint, state.settings.environment, settings, state.settings.assets,
-            absolute=lambda p: str((project / p).resolve()),
-            is_file=lambda p: (project / p).is_file(),
-        )
-        component = OnlineEndpoint(endpoint.name, endpoint, plan, keys.get(endpoint.name))
+        component = deploy_endpoint(endpoint.name, state, endpoint, keys.get(endpoint.name),
+                                    project)
         exports[f"{endpoint.name}-scoring-uri"] = component.scoring_uri
         exports[f"{endpoint.name}-swagger-uri"] = component.swagger_uri
         exports[f"{endpoint.name}-primary-key"] = component.keys.primary
         exports[f"{endpoint.name}-secondary-key"] = component.keys.secondary
-        exports[f"{endpoint.name}-deployments"] = {d.name: len(d.containers)
-                                                    for d in plan.deployments}
+        exports[f"{endpoint.name}-deployments"] = {d.name: d.deployment.instance_count
+                                                    for d in endpoint.deployments}
     return exports
+
+
+def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
+                    configured_keys: Any, project: Path,
+                    opts: pulumi.ResourceOptions | None = None) -> OnlineEndpoint:
+    """The resources of one endpoint of ``state`` (children named ``name-...``)."""
+    plan = docker_plan.plan_endpoint(
+        endpoint, state.settings.environment, state.settings.docker_settings,
+        state.settings.assets,
+        absolute=lambda p: str((project / p).resolve()),
+        is_file=lambda p: (project / p).is_file(),
+    )
+    return OnlineEndpoint(name, endpoint, plan, configured_keys, opts)

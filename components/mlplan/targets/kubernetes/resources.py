@@ -8,7 +8,8 @@ give the engine its order.
 Resources (``E`` endpoint, ``D`` deployment; every object has an explicit ``metadata.name``,
 the namespace and the ``mlplan.dev/*`` + ``app.kubernetes.io/*`` labels):
 
-- ``mlplan:index:OnlineEndpoint`` ``E``: Secret ``E-keys`` (primary, secondary key and the
+- ``mlplan:index:KubernetesEndpoint`` ``E`` (child of the public ``mlplan:index:OnlineEndpoint``,
+  ``mlplan.edge.api``): Secret ``E-keys`` (primary, secondary key and the
   router's ``keys.conf``); nginx mode: ConfigMap ``E-router-<hash>`` (``nginx.conf``,
   ``routing.conf``), router Deployment, Service and PDB ``E``; gateway-api mode: HTTPRoute ``E``.
 - ``mlplan:index:OnlineDeployment`` ``E-D`` (child of its endpoint): Deployment, Service
@@ -350,7 +351,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             "mirrorTraffic": dict(endpoint.endpoint.mirror_traffic),
             "deployments": {d.name: d.deployment.instance_count for d in endpoint.deployments},
         }
-        super().__init__(TOKEN_PREFIX + "OnlineEndpoint", name, props, opts)
+        super().__init__(TOKEN_PREFIX + "KubernetesEndpoint", name, props, opts)
         self.keys: EndpointKeys = endpoint_keys(name, configured_keys, self)
         self.deployments = [
             OnlineDeployment(f"{name}-{d.name}", endpoint, d, inputs[d.name], settings,
@@ -586,31 +587,14 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
     relative to ``project`` (the folder of Pulumi.yaml, which the program found).
     """
     settings = state.settings.kubernetes_settings  # its problems came with the settings'
-    inputs, problems = ko.stack_problems(state, settings, local_files.packer(project))
+    problems = ko.stack_problems(state, settings, local_files.packer(project))[1]
     report(tuple(sort_diagnostics(problems)))
-
-    provider = _provider(settings, project)
-    stack_opts = pulumi.ResourceOptions(provider=provider)
-    stack_labels = {labels.MANAGED_BY: "mlplan", "app.kubernetes.io/part-of": "mlplan"}
-    depends_on: list[pulumi.Resource] = []
-    if settings.create_namespace:
-        depends_on.append(k8s.core.v1.Namespace(
-            "namespace", metadata=_any({"name": settings.namespace, "labels": stack_labels}),
-            opts=pulumi.ResourceOptions.merge(stack_opts,
-                                              pulumi.ResourceOptions(retain_on_delete=True))))
-    if settings.resource_quota:
-        depends_on.append(k8s.core.v1.ResourceQuota(
-            "namespace-quota",
-            metadata=_meta("mlplan-quota", settings.namespace, stack_labels),
-            spec=_any({"hard": dict(ko.namespace_quota(state, settings))}),
-            opts=pulumi.ResourceOptions.merge(stack_opts,
-                                              pulumi.ResourceOptions(depends_on=depends_on[:]))))
+    provider, depends_on = stack_resources(state, project)
     exports: dict[str, Any] = {}
     for endpoint in state.endpoints:
-        component = OnlineEndpoint(
-            endpoint.name, endpoint, inputs[endpoint.name], settings,
-            state.settings.environment, keys.get(endpoint.name), depends_on,
-            pulumi.ResourceOptions(providers=[provider] if provider else None))
+        component = deploy_endpoint(
+            endpoint.name, state, endpoint, keys.get(endpoint.name), project, depends_on,
+            pulumi.ResourceOptions(providers=[provider] if provider else None), shared=True)
         exports[f"{endpoint.name}-scoring-uri"] = component.scoring_uri
         exports[f"{endpoint.name}-swagger-uri"] = component.swagger_uri
         exports[f"{endpoint.name}-primary-key"] = pulumi.Output.secret(component.keys.primary)
@@ -621,7 +605,57 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
     return exports
 
 
-def _provider(settings: KubernetesSettings, project: Path) -> k8s.Provider | None:
+def stack_resources(state: DesiredState, project: Path, prefix: str = "",
+                    parent: pulumi.Resource | None = None
+                    ) -> tuple[k8s.Provider | None, list[pulumi.Resource]]:
+    """What the endpoints of one namespace share: the explicit provider (``kubeconfig``,
+    ``context``, ``renderYamlTo``), the namespace (``createNamespace``) and its ResourceQuota
+    sized by the quota check (``resourceQuota``). Returns the provider (None: the ambient or
+    inherited one) and the resources every endpoint object must wait for. Names are
+    ``{prefix}namespace``, ``{prefix}namespace-quota``, ``{prefix}kubernetes``."""
+    settings = state.settings.kubernetes_settings
+    provider = _provider(settings, project, prefix, parent)
+    stack_opts = pulumi.ResourceOptions(provider=provider, parent=parent)
+    stack_labels = {labels.MANAGED_BY: "mlplan", "app.kubernetes.io/part-of": "mlplan"}
+    depends_on: list[pulumi.Resource] = []
+    if settings.create_namespace:
+        depends_on.append(k8s.core.v1.Namespace(
+            f"{prefix}namespace",
+            metadata=_any({"name": settings.namespace, "labels": stack_labels}),
+            opts=pulumi.ResourceOptions.merge(stack_opts,
+                                              pulumi.ResourceOptions(retain_on_delete=True))))
+    if settings.resource_quota:
+        depends_on.append(k8s.core.v1.ResourceQuota(
+            f"{prefix}namespace-quota",
+            metadata=_meta("mlplan-quota", settings.namespace, stack_labels),
+            spec=_any({"hard": dict(ko.namespace_quota(state, settings))}),
+            opts=pulumi.ResourceOptions.merge(stack_opts,
+                                              pulumi.ResourceOptions(depends_on=depends_on[:]))))
+    return provider, depends_on
+
+
+def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
+                    configured_keys: Any, project: Path, depends_on: list[pulumi.Resource],
+                    opts: pulumi.ResourceOptions | None = None, *,
+                    shared: bool = False) -> OnlineEndpoint:
+    """The objects of one endpoint of ``state`` (children named ``name-...``). Unless
+    ``shared`` (the namespace's provider and objects were made by ``stack_resources`` for a
+    whole stack), its own ``stack_resources`` are made first, named ``name-...``."""
+    settings = state.settings.kubernetes_settings
+    inputs, _ = ko.stack_problems(state, settings, local_files.packer(project))
+    parent = opts.parent if opts else None
+    if not shared:
+        provider, own = stack_resources(state, project, f"{name}-", parent)
+        depends_on = [*depends_on, *own]
+        if provider is not None:
+            opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(
+                providers=[provider]))
+    return OnlineEndpoint(name, endpoint, inputs[endpoint.name], settings,
+                          state.settings.environment, configured_keys, depends_on, opts)
+
+
+def _provider(settings: KubernetesSettings, project: Path, prefix: str = "",
+              parent: pulumi.Resource | None = None) -> k8s.Provider | None:
     if not settings.explicit_provider:
         return None
     render = ""
@@ -630,9 +664,10 @@ def _provider(settings: KubernetesSettings, project: Path) -> k8s.Provider | Non
         pulumi.log.warn(f"mlplan: renderYamlTo: manifests are written to {render} instead of "
                         "being applied; Secrets (the endpoint keys) are written in plain text.")
     return k8s.Provider(
-        "kubernetes",
+        f"{prefix}kubernetes",
         kubeconfig=settings.kubeconfig or None,
         context=settings.context or None,
         render_yaml_to_directory=render or None,
+        opts=pulumi.ResourceOptions(parent=parent),
     )
 
