@@ -128,18 +128,24 @@ def custom_inputs(steps: dict[str, dict[str, Any]]) -> dict[str, Any]:
             if step.get("newState", {}).get("custom")}
 
 
-def test_yaml_program_previews_like_python(yaml_engine: Engine, pulumi_in: Any,
-                                           tmp_path: Path) -> None:
+def yaml_project(root: Path) -> tuple[Path, str]:
+    """The README's YAML program in a user's project (see user_project), its ``packages:``
+    pointing at this repository's plugin folder; (folder, project name)."""
     block = readme_yaml_example()
     assert README_PLUGIN_PATH in block.body, (
         f"{block.name}: the example names the plugin as {README_PLUGIN_PATH}")
     program = yaml.safe_load(block.body.replace(README_PLUGIN_PATH, str(PLUGIN)))
     assert program["runtime"] == "yaml" and program["packages"] == {"mlplan": str(PLUGIN)}
+    folder = user_project(root)
+    (folder / "Pulumi.yaml").write_text(yaml.safe_dump(program, sort_keys=False),
+                                        encoding="utf-8")
+    return folder, program["name"]
 
-    yaml_dir = user_project(tmp_path / "yaml")
-    (yaml_dir / "Pulumi.yaml").write_text(yaml.safe_dump(program, sort_keys=False),
-                                          encoding="utf-8")
-    yaml_steps = preview_steps(pulumi_in(yaml_dir), program["name"], yaml_dir)
+
+def test_yaml_program_previews_like_python(yaml_engine: Engine, pulumi_in: Any,
+                                           tmp_path: Path) -> None:
+    yaml_dir, project = yaml_project(tmp_path / "yaml")
+    yaml_steps = preview_steps(pulumi_in(yaml_dir), project, yaml_dir)
 
     py_dir = user_project(tmp_path / "python")
     (py_dir / "Pulumi.yaml").write_text(yaml.safe_dump({
@@ -159,3 +165,25 @@ def test_yaml_program_previews_like_python(yaml_engine: Engine, pulumi_in: Any,
                          ("random:index/randomPassword:RandomPassword", 2)]:
         assert types.count(token) == count, (token, sorted(types))
     assert custom_inputs(yaml_steps) == custom_inputs(py_steps)
+
+
+def test_yaml_program_with_bad_input_gets_the_diagnostics(yaml_engine: Engine, pulumi_in: Any,
+                                                          tmp_path: Path) -> None:
+    """A deployment with ``instance_count: 0``: the preview fails with MLP104 at the file, line
+    and field, from the provider process, and no Python traceback reaches the user."""
+    folder, _ = yaml_project(tmp_path / "yaml")
+    blue = folder / "endpoints" / "my-endpoint" / "blue.yml"
+    text = blue.read_text(encoding="utf-8")
+    assert "instance_count: 3\n" in text
+    blue.write_text(text.replace("instance_count: 3\n", "instance_count: 0\n"), encoding="utf-8")
+    pulumi = pulumi_in(folder)
+    pulumi.run("stack", "init", "dev")
+    doc = pulumi.preview_json()
+    messages = [d.get("message", "") for d in doc.get("diagnostics", [])]
+    assert doc["_exitCode"] != 0, messages
+    assert any(re.search(r"endpoints/my-endpoint/blue\.yml:\d+ instance_count: error MLP104",
+                         m) for m in messages), messages
+    assert any("mlplan: 1 error(s) (MLP104); nothing was changed" in m for m in messages), messages
+    shown = "\n".join(messages) + doc["_stderr"]
+    for leak in ("Traceback", 'File "', "Unexpected <class"):
+        assert leak not in shown, shown
