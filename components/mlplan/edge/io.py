@@ -339,6 +339,11 @@ def load_settings(root: Path, stack: str) -> StackSettings:
         return StackSettings(Settings(file=shown), tuple(problems), None, shown)
     config = document.value.get("config") if isinstance(document.value, dict) else None
     if isinstance(config, dict):
+        # `pulumi config set mlplan:quota '{"total": 10}'` (or `-c`) writes the object as text;
+        # the engine hands it to the program as that JSON, which it reads as the object
+        for key, value in config.items():
+            if isinstance(key, str) and key.startswith(NAMESPACE):
+                config[key] = json_text(value)
         register_secrets(config.get("mlplan:keys"))
     settings, found = from_stack_document(document, shown)
     found[:0] = problems
@@ -431,7 +436,7 @@ def settings_from_config(root: Path, stack: str, config: Mapping[str, Any]) -> S
     from_file = load_settings(root, stack)
     file_config: dict[str, Any] = {}
     if from_file.document is not None and isinstance(from_file.document.value, dict):
-        section = from_file.document.value.get("config")
+        section = from_file.document.value.get("config")  # decoded (json_text) by load_settings
         file_config = section if isinstance(section, dict) else {}
     values: dict[str, Any] = {}
     lines: dict[FieldPath, int] = {}
@@ -475,17 +480,21 @@ def _config_location(found: Diagnostic, shown: str, elsewhere: set[str]) -> Diag
 
 def config_values(raw: Mapping[str, Any]) -> dict[str, Any]:
     """``mlplan:*`` config as the engine stores it (text; JSON for objects and lists) ->
-    ``{key without namespace: value}``. A text that is not a JSON object or list stays text
-    (``mlplan:target: docker``), as the stack file's parser would read it."""
+    ``{key without namespace: value}`` (``json_text``)."""
+    return {key[len(NAMESPACE):]: json_text(value) for key, value in raw.items()
+            if key.startswith(NAMESPACE)}
+
+
+def json_text(value: Any) -> Any:
+    """A config text that is a JSON object or list -> that object; anything else as it is
+    (``docker`` stays text, as the stack file's parser reads it). ``'{"total": 10}'`` ->
+    ``{"total": 10}``; ``'{oops'`` stays text (the parser then says it is no mapping)."""
     import contextlib
     import json
 
-    values: dict[str, Any] = {}
-    for key, value in raw.items():
-        if not key.startswith(NAMESPACE):
-            continue
-        if isinstance(value, str) and value[:1] in ("{", "["):
-            with contextlib.suppress(ValueError):  # else the parser says what it is not
-                value = json.loads(value)
-        values[key[len(NAMESPACE):]] = value
-    return values
+    if isinstance(value, str) and value[:1] in ("{", "["):
+        with contextlib.suppress(ValueError):
+            decoded = json.loads(value)
+            if isinstance(decoded, dict | list):
+                return decoded
+    return value
