@@ -382,6 +382,37 @@ def test_no_config_at_all_says_what_is_missing(root: Path,
     assert "mlplan:endpoints: error MLP120: missing; add 'mlplan:endpoints:'" in logged
 
 
+# --- the README's example -------------------------------------------------------------------
+
+
+def readme_example() -> str:
+    """The Python block of README.md's "Use mlplan from your own Pulumi program"."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Use mlplan from your own Pulumi program", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def user_project(root: Path) -> Path:
+    """A user's project for the README example: the bundled YAML under ``endpoints/``, with
+    the model and scoring script beside it as in the sample (``../../model``)."""
+    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(REPO / "stacks" / "endpoints", root / "endpoints")
+    for part in ("model", "score"):
+        shutil.copytree(REPO / "stacks" / part, root / part,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(user_project(tmp_path))
+    recorded = run_program(lambda: exec(compile(readme_example(), "README.md", "exec"), {}),
+                           stack="dev")
+    assert one(recorded, "random:index/randomPet:RandomPet", "shop-name")
+    public = one(recorded, PUBLIC_T, "my-endpoint")
+    assert public.inputs["deployments"] == {"blue": 3, "green": 3}
+    assert one(recorded, DOCKER_T, "my-endpoint").parent == public.urn
+
+
 # --- the schema the component provider host infers ------------------------------------------
 
 

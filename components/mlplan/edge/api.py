@@ -568,7 +568,7 @@ def project_root(given: _Given) -> Path:
         root = pulumi.runtime.get_root_directory()
     except Exception:
         root = None
-    if root:
+    if root and Path(root).is_absolute() and Path(root).is_dir():  # mocks name none real
         return Path(root)
     return io.find_project_root(Path.cwd()) or Path.cwd()
 
