@@ -145,6 +145,28 @@ def test_keys_traffic_and_docker_settings(root: Path) -> None:
     assert labels["mlplan.dev/traffic"] == "blue=50,green=50"
 
 
+KEY_OUTPUTS = [
+    ("each key an output", lambda: {k: pulumi.Output.secret(v) for k, v in KEYS.items()}),
+    ("the mapping one output (a secret input through the provider host)",
+     lambda: pulumi.Output.secret(KEYS)),
+]
+
+
+@pytest.mark.parametrize(("name", "keys"), KEY_OUTPUTS, ids=[k[0] for k in KEY_OUTPUTS])
+def test_keys_may_be_outputs(name: str, keys: Callable[[], Any], root: Path) -> None:
+    outputs: dict[str, Any] = {}
+
+    def program() -> None:
+        outputs["e"] = OnlineEndpoint("my-endpoint", {**files(), "keys": keys(),
+                                                      "project_dir": str(root)})
+
+    recorded = run_program(program, stack="dev")
+    assert not by_type(recorded, PASSWORD)
+    endpoint = outputs["e"]
+    assert resolved(endpoint.secondary_key) == KEYS["secondary"]
+    assert is_secret(endpoint.primary_key)
+
+
 def test_kubernetes_target(root: Path) -> None:
     recorded, out = build(root, files(target="kubernetes",
                                       kubernetes={"namespace": "ml", "create_namespace": True}))
