@@ -487,3 +487,30 @@ def test_the_typed_args_are_plain_dicts() -> None:
     """``OnlineEndpointArgs(...)`` is a dict (TypedDict): the classes take any mapping."""
     assert OnlineEndpointArgs(endpoint_file="e.yml") == {"endpoint_file": "e.yml"}
     assert QuotaCheckArgs(paths=["stacks/endpoints"]) == {"paths": ["stacks/endpoints"]}
+
+
+JSON_TEXT = [
+    # name, config value, read as
+    ("an object as JSON text", '{"total": 10}', {"total": 10}),
+    ("a list as JSON text", '["stacks/endpoints"]', ["stacks/endpoints"]),
+    ("plain text stays text", "docker", "docker"),
+    ("broken JSON stays text (the parser says it is no mapping)", "{oops", "{oops"),
+    ("a JSON scalar stays text", "[1", "[1"),
+    ("a value already decoded", {"total": 10}, {"total": 10}),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "read"), JSON_TEXT, ids=[j[0] for j in JSON_TEXT])
+def test_config_text_holding_json(name: str, value: Any, read: Any) -> None:
+    from mlplan.edge import io
+
+    assert io.json_text(value) == read
+
+
+def test_mlplan_plan_reads_json_text_as_the_program_does(root: Path) -> None:
+    """``pulumi config set mlplan:quota '{"total": 10}'`` writes text; ``mlplan plan`` reads
+    the object, as the program does (MLP402 over the total, not "must be a mapping")."""
+    stack_file(root, {**DEV, "mlplan:quota": '{"total": 10}'})
+    proc = subprocess.run([str(Path(sys.executable).parent / "mlplan"), "plan"], cwd=root,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and "error MLP402" in proc.stderr, proc.stderr
