@@ -145,6 +145,28 @@ def test_keys_traffic_and_docker_settings(root: Path) -> None:
     assert labels["mlplan.dev/traffic"] == "blue=50,green=50"
 
 
+KEY_OUTPUTS = [
+    ("each key an output", lambda: {k: pulumi.Output.secret(v) for k, v in KEYS.items()}),
+    ("the mapping one output (a secret input through the provider host)",
+     lambda: pulumi.Output.secret(KEYS)),
+]
+
+
+@pytest.mark.parametrize(("name", "keys"), KEY_OUTPUTS, ids=[k[0] for k in KEY_OUTPUTS])
+def test_keys_may_be_outputs(name: str, keys: Callable[[], Any], root: Path) -> None:
+    outputs: dict[str, Any] = {}
+
+    def program() -> None:
+        outputs["e"] = OnlineEndpoint("my-endpoint", {**files(), "keys": keys(),
+                                                      "project_dir": str(root)})
+
+    recorded = run_program(program, stack="dev")
+    assert not by_type(recorded, PASSWORD)
+    endpoint = outputs["e"]
+    assert resolved(endpoint.secondary_key) == KEYS["secondary"]
+    assert is_secret(endpoint.primary_key)
+
+
 def test_kubernetes_target(root: Path) -> None:
     recorded, out = build(root, files(target="kubernetes",
                                       kubernetes={"namespace": "ml", "create_namespace": True}))
@@ -382,6 +404,37 @@ def test_no_config_at_all_says_what_is_missing(root: Path,
     assert "mlplan:endpoints: error MLP120: missing; add 'mlplan:endpoints:'" in logged
 
 
+# --- the README's example -------------------------------------------------------------------
+
+
+def readme_example() -> str:
+    """The Python block of README.md's "Use mlplan from your own Pulumi program"."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("### Use mlplan from your own Pulumi program", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def user_project(root: Path) -> Path:
+    """A user's project for the README example: the bundled YAML under ``endpoints/``, with
+    the model and scoring script beside it as in the sample (``../../model``)."""
+    shutil.copy(REPO / "Pulumi.yaml", root / "Pulumi.yaml")
+    shutil.copytree(REPO / "stacks" / "endpoints", root / "endpoints")
+    for part in ("model", "score"):
+        shutil.copytree(REPO / "stacks" / part, root / part,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_the_readme_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(user_project(tmp_path))
+    recorded = run_program(lambda: exec(compile(readme_example(), "README.md", "exec"), {}),
+                           stack="dev")
+    assert one(recorded, "random:index/randomPet:RandomPet", "shop-name")
+    public = one(recorded, PUBLIC_T, "my-endpoint")
+    assert public.inputs["deployments"] == {"blue": 3, "green": 3}
+    assert one(recorded, DOCKER_T, "my-endpoint").parent == public.urn
+
+
 # --- the schema the component provider host infers ------------------------------------------
 
 
@@ -434,3 +487,30 @@ def test_the_typed_args_are_plain_dicts() -> None:
     """``OnlineEndpointArgs(...)`` is a dict (TypedDict): the classes take any mapping."""
     assert OnlineEndpointArgs(endpoint_file="e.yml") == {"endpoint_file": "e.yml"}
     assert QuotaCheckArgs(paths=["stacks/endpoints"]) == {"paths": ["stacks/endpoints"]}
+
+
+JSON_TEXT = [
+    # name, config value, read as
+    ("an object as JSON text", '{"total": 10}', {"total": 10}),
+    ("a list as JSON text", '["stacks/endpoints"]', ["stacks/endpoints"]),
+    ("plain text stays text", "docker", "docker"),
+    ("broken JSON stays text (the parser says it is no mapping)", "{oops", "{oops"),
+    ("a JSON scalar stays text", "[1", "[1"),
+    ("a value already decoded", {"total": 10}, {"total": 10}),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "read"), JSON_TEXT, ids=[j[0] for j in JSON_TEXT])
+def test_config_text_holding_json(name: str, value: Any, read: Any) -> None:
+    from mlplan.edge import io
+
+    assert io.json_text(value) == read
+
+
+def test_mlplan_plan_reads_json_text_as_the_program_does(root: Path) -> None:
+    """``pulumi config set mlplan:quota '{"total": 10}'`` writes text; ``mlplan plan`` reads
+    the object, as the program does (MLP402 over the total, not "must be a mapping")."""
+    stack_file(root, {**DEV, "mlplan:quota": '{"total": 10}'})
+    proc = subprocess.run([str(Path(sys.executable).parent / "mlplan"), "plan"], cwd=root,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1 and "error MLP402" in proc.stderr, proc.stderr

@@ -82,10 +82,18 @@ def user_project(root: Path) -> Path:
     return root
 
 
-def test_user_program_previews(engine: Engine, pulumi_in: Any, tmp_path: Path) -> None:
-    """(a) The user's program previews: its pet, the endpoint and everything under it."""
+@pytest.mark.parametrize("program", ["README example", "YAML read as values"])
+def test_user_program_previews(program: str, engine: Engine, pulumi_in: Any,
+                               tmp_path: Path) -> None:
+    """(a) The user's program previews: its pet, the endpoint and everything under it; both
+    README.md's example (files) and the program below (the files' documents as values)."""
+    from tests.test_api import readme_example
+
     engine.require("docker", "random")
-    pulumi = pulumi_in(user_project(tmp_path / "shop"))
+    root = user_project(tmp_path / "shop")
+    if program == "README example":
+        (root / "__main__.py").write_text(readme_example(), encoding="utf-8")
+    pulumi = pulumi_in(root)
     pulumi.run("stack", "init", "dev")
     preview = pulumi.preview_json()
     assert_ok(preview)

@@ -497,8 +497,30 @@ class _Given:
         return found
 
     def keys(self) -> dict[str, Any] | None:
+        """``keys`` for ``targets.resources.endpoint_keys``: a mapping of texts or outputs, or
+        one output of the mapping (a secret input through the provider host) split in two."""
         keys = self.get("keys")
+        if isinstance(keys, pulumi.Output):
+            return {"primary": keys.apply(_primary), "secondary": keys.apply(_secondary)}
         return dict(keys) if isinstance(keys, Mapping) else None
+
+
+def _key_of(keys: Any, which: str) -> str:
+    """One key of a resolved ``keys`` output; its shape is checked as ``mlplan:keys``' is,
+    late (the value was not known before registration), never showing a value."""
+    _, problems = check_keys({"endpoint": keys}, lambda path: Location(
+        "OnlineEndpoint", 0, format_path(("keys", *path[1:]))))
+    if problems:
+        raise pulumi.RunError("mlplan: " + "; ".join(str(d) for d in problems))
+    return str(keys[which])
+
+
+def _primary(keys: Any) -> str:
+    return _key_of(keys, "primary")
+
+
+def _secondary(keys: Any) -> str:
+    return _key_of(keys, "secondary")
 
 
 def _camel(name: str) -> str:
@@ -568,7 +590,7 @@ def project_root(given: _Given) -> Path:
         root = pulumi.runtime.get_root_directory()
     except Exception:
         root = None
-    if root:
+    if root and Path(root).is_absolute() and Path(root).is_dir():  # mocks name none real
         return Path(root)
     return io.find_project_root(Path.cwd()) or Path.cwd()
 
@@ -675,8 +697,9 @@ def _key_problems(given: _Given) -> list[Diagnostic]:
     keys = given.get("keys")
     if keys is None:
         return []
-    if isinstance(keys, Mapping) and any(isinstance(v, pulumi.Output) for v in keys.values()):
-        return []
+    if isinstance(keys, pulumi.Output) or (isinstance(keys, Mapping) and any(
+            isinstance(v, pulumi.Output) for v in keys.values())):
+        return []  # checked when they resolve (_key_of)
     io.register_secrets(keys)
     _, found = check_keys({"endpoint": keys},
                           lambda path: given.at(format_path(("keys", *path[1:]))))

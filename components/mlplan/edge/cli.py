@@ -56,11 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser(
         "plan", help="plan a stack or Azure ML YAML files: deployments, rollout, traffic, quota",
         description="Plan a stack (default 'dev') or, given PATHs, plain Azure ML CLI v2 "
-                    "endpoint/deployment YAML files and folders. Nothing is contacted.")
+                    "endpoint/deployment YAML files and folders. A stack's settings are read "
+                    "offline from its stack file, stacks/Pulumi.<stack>.yaml, by the parser "
+                    "the Pulumi program uses on the engine's config (pulumi.Config: also -c, "
+                    "ESC, the Automation API, which this command does not see). Nothing is "
+                    "contacted.")
     plan.add_argument("paths", nargs="*", metavar="PATH",
                       help="YAML files or folders to plan instead of the stack's endpoints")
     plan.add_argument("--stack", type=stack_flag,
-                      help="stack name (stacks/Pulumi.<stack>.yaml); default dev")
+                      help="stack name: its settings are read from stacks/Pulumi.<stack>.yaml "
+                           "offline; default dev")
     plan.add_argument("--quota", action="append", type=_quota_flag, default=[],
                       metavar="FAMILY=CORES",
                       help="core limit for a VM family, or total=CORES; overrides mlplan:quota")
