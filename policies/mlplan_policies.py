@@ -4,12 +4,12 @@ Every policy is a stack policy: it turns all resources into ``EndpointFacts`` (f
 the targets stamp) and runs the core rules, then reports only its own codes, each violation
 as ``<code> <message>`` on the resource it concerns. Same codes and messages as ``mlplan plan``.
 
-Both targets: the facts come from the Docker containers or the Kubernetes objects
-(``mlplan.rules.facts``). Kubernetes instances must also have liveness probes
-(``check_liveness`` is set per endpoint for Kubernetes facts). An endpoint whose callers are
-checked by a Gateway (routerMode gateway-api) gets MLP504 as a warning, reported by the advisory
-``mlplan-auth-gateway`` (the pack cannot see Gateway policies); ``mlplan-auth-enabled`` reports
-the MLP504 errors (an endpoint without auth).
+Both targets: the facts come from the Docker containers or the Kubernetes objects (each target's
+``facts_from_resources`` in ``mlplan.targets.registry``). Kubernetes instances must also have
+liveness probes (``check_liveness`` is set per endpoint for Kubernetes facts). An endpoint whose
+callers are checked by a Gateway (routerMode gateway-api) gets MLP504 as a warning, reported by
+the advisory ``mlplan-auth-gateway`` (the pack cannot see Gateway policies);
+``mlplan-auth-enabled`` reports the MLP504 errors (an endpoint without auth).
 
 Configuration (``--policy-pack-config``): every policy takes ``enforcementLevel``; besides,
 ``mlplan-quota`` takes ``quota: {<family>: cores, total: cores}``, ``mlplan-limits`` takes
@@ -35,15 +35,16 @@ from pulumi_policy.proxy import UnknownValueError
 
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Diagnostic, Severity
+from mlplan.domain.facts import EndpointFacts
 from mlplan.domain.settings import Limits, quota_from_cores
-from mlplan.rules.facts import PlainResource, facts_from_resources
 from mlplan.rules.policy import (
     DEFAULT_MIN_INSTANCES,
-    EndpointFacts,
     RuleOptions,
     check_endpoint,
     check_stack,
 )
+from mlplan.targets import registry
+from mlplan.targets.base import PlainResource
 
 ADVISORY, MANDATORY = EnforcementLevel.ADVISORY, EnforcementLevel.MANDATORY
 
@@ -158,13 +159,13 @@ def findings(
     else:
         found = [d for f in facts if f.environment in rule.environments
                  for d in check_endpoint(f, replace(
-                     options, check_liveness=f.target == "kubernetes"))]
+                     options, check_liveness=registry.of(f.target).liveness_probes))]
     return [d for d in found if d.code in rule.codes and d.severity in rule.severities]
 
 
 def validator(rule: Rule) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        facts = facts_from_resources(plain(args.resources))
+        facts = registry.facts_from_resources(plain(args.resources))
         for d in findings(rule, facts, args.get_config()):
             urn = d.location.field if d.location.field.startswith("urn:") else None
             report(f"{d.code} {d.message}", urn)

@@ -47,6 +47,9 @@ from mlplan.domain.settings import Settings
 from mlplan.planning import rollout
 from mlplan.planning.quota import DEFAULT_TOTAL_LIMIT_CORES, TOTAL
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
+from mlplan.targets import registry
+from mlplan.targets.base import Effect as Effect
+from mlplan.targets.base import Target
 
 Scalar = str | int | float | bool
 MASK = secrets.MASK
@@ -99,14 +102,6 @@ LEGEND: tuple[tuple[Action, str], ...] = (
     (Action.DELETE_THEN_CREATE, "delete the old, then create the new"),
     (Action.DELETE, "delete"),
 )
-
-
-class Effect(enum.Enum):
-    """What a changed field does to a running deployment."""
-
-    ROLL = "replace instances"  # the instances are replaced, batch by batch
-    SCALE = "scale"  # instances are added or removed; the others keep running
-    IN_PLACE = "in place"  # router reload, autoscaler or metadata; no instance replaced
 
 
 class Stage(enum.Enum):
@@ -164,7 +159,7 @@ class Roll:
     ``order`` is ``create-then-delete`` when the target surges (Kubernetes RollingUpdate with
     maxSurge 20%, maxUnavailable 0: peak ``N + batch``, all N keep serving) and
     ``delete-then-create`` when it cannot (Docker: containers keep their names; Kubernetes with
-    an exempt SKU: its quota holds no surge; see ``rollout.surges``), so a batch is stopped
+    an exempt SKU: its quota holds no surge; see ``Target.surges``), so a batch is stopped
     before its replacements start: peak N, ``N - batch`` serving.
     Example: 10 on Kubernetes -> ``10 instances: 5 batches of 2, peak 12, at least 10
     serving``; on Docker -> ``10 instances: 5 batches of 2, peak 10, at least 8 serving``.
@@ -526,63 +521,18 @@ def field_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[
     return sorted(found, key=lambda c: c[0])
 
 
-# Field effects: (dotted prefix, effect on Docker, effect on Kubernetes, why). First match wins;
-# anything else is instance configuration and rolls.
-_ROLL_WHY = "instance configuration"
-_FIELD_RULES: tuple[tuple[str, Effect, Effect, str], ...] = (
-    ("instance_count", Effect.SCALE, Effect.SCALE, "instances added or removed"),
-    ("scale_settings", Effect.IN_PLACE, Effect.IN_PLACE, "autoscaler settings"),
-    ("request_settings.request_timeout_ms", Effect.IN_PLACE, Effect.IN_PLACE,
-     "router setting (config reload, no restart)"),
-    ("request_settings.max_queue_wait_ms", Effect.IN_PLACE, Effect.IN_PLACE,
-     "deprecated by Azure; no effect"),
-    ("request_settings.max_concurrent_requests_per_instance", Effect.ROLL, Effect.ROLL,
-     "worker count of each instance and the router's overload limit"),
-    ("liveness_probe", Effect.IN_PLACE, Effect.ROLL, "health check"),
-    ("readiness_probe", Effect.IN_PLACE, Effect.ROLL, "health check"),
-    ("size.memory_mib", Effect.IN_PLACE, Effect.ROLL, "memory limit"),
-    ("size.family", Effect.IN_PLACE, Effect.IN_PLACE, "quota family"),
-    ("size.exempt", Effect.IN_PLACE, Effect.IN_PLACE, "quota reservation rule"),
-    ("description", Effect.IN_PLACE, Effect.IN_PLACE, "metadata"),
-    ("tags", Effect.IN_PLACE, Effect.IN_PLACE, "metadata"),
-    ("app_insights_enabled", Effect.IN_PLACE, Effect.IN_PLACE, "metadata (Azure only)"),
-    ("egress_public_network_access", Effect.IN_PLACE, Effect.IN_PLACE, "metadata (Azure only)"),
-)
-_TARGET_WHY = {
-    ("liveness_probe", "docker"): "Docker health check: recorded now, applies to new containers",
-    ("readiness_probe", "docker"): "Docker health check: recorded now, applies to new containers",
-    ("size.memory_mib", "docker"): "Docker updates a container's memory limit in place",
-}
-
-
-#: Deployment fields the endpoint's router config holds (timeouts, overload limit; on Docker
-#: the instance containers are its upstream servers): a change to one updates the endpoint too.
-_ROUTER_FIELDS = ("request_settings.request_timeout_ms",
-                  "request_settings.max_concurrent_requests_per_instance")
-_DOCKER_ROUTER_FIELDS = ("instance_count",)
-
-
 def touches_router(path: str, target: str) -> bool:
-    """True if the endpoint's router config changes with this deployment field.
-
-    Examples: ``request_settings.request_timeout_ms`` -> True; ``environment.image`` -> False;
-    ``instance_count`` -> True on Docker (named upstream servers), False on Kubernetes.
-    """
-    fields = _ROUTER_FIELDS + (_DOCKER_ROUTER_FIELDS if target != "kubernetes" else ())
-    return any(path == f or path.startswith(f + ".") for f in fields)
+    """True if the endpoint's router config changes with this deployment field on ``target``
+    (``targets.base.Target.touches_router``)."""
+    return registry.of(target).touches_router(path)
 
 
 def classify(path: str, target: str) -> tuple[Effect, str]:
-    """Effect of a changed deployment field on ``target``, and why.
-
-    Examples: (``environment.image``, docker) -> ROLL; (``instance_count``, any) -> SCALE;
-    (``liveness_probe.period``, docker) -> IN_PLACE, (…, kubernetes) -> ROLL.
-    """
-    for prefix, docker, kubernetes, why in _FIELD_RULES:
-        if path == prefix or path.startswith(prefix + "."):
-            key = (prefix, target)
-            return (kubernetes if target == "kubernetes" else docker), _TARGET_WHY.get(key, why)
-    return Effect.ROLL, _ROLL_WHY
+    """Effect of a changed deployment field on ``target``, and why
+    (``targets.base.Target.field_effect``). Examples: (``environment.image``, docker) -> ROLL;
+    (``instance_count``, any) -> SCALE; (``liveness_probe.period``, docker) -> IN_PLACE,
+    (..., kubernetes) -> ROLL."""
+    return registry.of(target).field_effect(path)
 
 
 def _endpoint_why(path: str) -> str:
@@ -656,28 +606,24 @@ def _sized(side: _Side | None) -> Sized | None:
     return Sized(side.dep.instance_count, instance_type, reserved)
 
 
-def _instance_names(endpoint: str, deployment: str, indexes: Iterable[int],
-                    prefix: str = "") -> tuple[str, ...]:
-    return tuple(instance_name(endpoint, deployment, i, prefix) for i in indexes)
+def _instance_names(endpoint: str, deployment: str, indexes: Iterable[int]) -> tuple[str, ...]:
+    return tuple(instance_name(endpoint, deployment, i) for i in indexes)
 
 
 def _span(names: tuple[str, ...]) -> str:
     return names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
 
 
-def _roll(endpoint: str, deployment: str, instances: int, target: str, exempt: bool,
-          name_prefix: str = "") -> Roll:
-    """Docker batches name the containers (with the stack's ``namePrefix``, as the Docker plan
-    names them); Kubernetes picks the pods itself, so its batches count replicas (``replica 0``,
-    ``replica 1``...). The order: ``rollout.surges``."""
-    order = Action.CREATE_THEN_DELETE if rollout.surges(target, exempt) \
-        else Action.DELETE_THEN_CREATE
-    if target == "kubernetes":
-        batches = tuple(tuple(f"replica {i}" for i in b) for b in rollout.batches(instances))
-    else:
-        batches = tuple(_instance_names(endpoint, deployment, b, name_prefix)
-                        for b in rollout.batches(instances))
-    schedule = rollout.RolloutSchedule.of(instances, surge=order is Action.CREATE_THEN_DELETE)
+def _roll(endpoint: str, deployment: str, instances: int, target: Target, exempt: bool,
+          settings: Settings | None) -> Roll:
+    """The order (``Target.surges``) and the batches as the target names them
+    (``Target.batch_names``: Docker's containers with the stack's ``namePrefix``, Kubernetes'
+    replicas)."""
+    surge = target.surges(exempt)
+    order = Action.CREATE_THEN_DELETE if surge else Action.DELETE_THEN_CREATE
+    batches = tuple(target.batch_names(endpoint, deployment, b, settings or Settings())
+                    for b in rollout.batches(instances))
+    schedule = rollout.RolloutSchedule.of(instances, surge=surge)
     return Roll(schedule, order, batches)
 
 
@@ -691,10 +637,10 @@ def _traffic_reasons(name: str, old: _Side) -> list[str]:
     return found
 
 
-def _deployment_change(  # noqa: C901, PLR0912, PLR0915
-    endpoint: str, name: str, old: _Side | None, new: _Side | None, target: str,
+def _deployment_change(  # noqa: C901, PLR0912
+    endpoint: str, name: str, old: _Side | None, new: _Side | None, target: Target,
     replaced_because: str, renamed_from: str = "", whole_endpoint: bool = False,
-    name_prefix: str = "",
+    settings: Settings | None = None,
 ) -> tuple[DeploymentChange, list[Diagnostic]]:
     """Classify one deployment; ``replaced_because`` forces create-then-delete (rename...).
     ``whole_endpoint``: the endpoint itself is created or deleted (no promotion stages)."""
@@ -725,7 +671,7 @@ def _deployment_change(  # noqa: C901, PLR0912, PLR0915
         reasons = [f"new: {n} instance{'s' if n != 1 else ''} of {size}, {where}"]
         return DeploymentChange(action=Action.CREATE, reasons=tuple(reasons), **common), []
     changes = tuple(
-        FieldChange(path, b, a, *classify(path, target))
+        FieldChange(path, b, a, *target.field_effect(path))
         for path, b, a in field_changes(old.projection, new.projection))
     if replaced_because:
         reasons = [replaced_because, *(_traffic_reasons(renamed_from, old) if renamed_from
@@ -736,10 +682,10 @@ def _deployment_change(  # noqa: C901, PLR0912, PLR0915
     rolls = Effect.ROLL in effects
     before_n, after_n = old.dep.instance_count, new.dep.instance_count
     exempt = new.state is not None and new.state.size.exempt
-    surge = rollout.surges(target, exempt)
+    surge = target.surges(exempt)
     steps = tuple(
         Step(s.kind, s.from_instances, s.to_instances,
-             _roll(endpoint, name, s.to_instances, target, exempt, name_prefix)
+             _roll(endpoint, name, s.to_instances, target, exempt, settings)
              if s.kind == "roll" else None)
         for s in rollout.update_steps(before_n, after_n, rolls))
     reasons = []
@@ -753,23 +699,7 @@ def _deployment_change(  # noqa: C901, PLR0912, PLR0915
                        "keep running")
     if rolls:
         rolled = ", ".join(c.path for c in changes if c.effect is Effect.ROLL)
-        if target == "kubernetes" and surge:
-            reasons.append(f"rolling update ({rolled}): Kubernetes starts a batch of new pods, "
-                           "then stops a batch of old ones (maxSurge 20%, maxUnavailable 0); "
-                           "the Deployment is updated in place")
-        elif target == "kubernetes":
-            reasons.append(f"rolling update ({rolled}): Kubernetes stops a batch of old pods, "
-                           "then starts their replacements (maxSurge 0, maxUnavailable one "
-                           "batch: the instance type is exempt from the 20% surge reservation, "
-                           "so the quota has no room for extra pods); the Deployment is "
-                           "updated in place")
-        else:
-            reasons.append(f"rolling replacement ({rolled}): Docker cannot change these in a "
-                           "running container, so each batch is deleted, then recreated; the "
-                           "router retries requests on the other instances")
-            if after_n == 1:
-                reasons.append("only 1 instance: the deployment does not answer while it is "
-                               "replaced; use 2+ instances or a blue/green deployment")
+        reasons.extend(target.roll_reasons(rolled, surge, after_n))
         if after_n != before_n:
             found.append(warning(
                 codes.SCALE_WITH_ROLL, new.dep.source.at("instance_count"),
@@ -822,8 +752,7 @@ def _endpoint_change(  # noqa: C901, PLR0912, PLR0915
 ) -> tuple[EndpointChange, list[Diagnostic]]:
     target_before = base.settings.target if base else ""
     target_after = head.settings.target if head else target_before
-    target = target_after or "docker"
-    prefix = head.settings.docker_settings.name_prefix if head and target == "docker" else ""
+    target = registry.of(target_after or "docker")
     olds = _sides(old, base.settings) if base else {}
     news = _sides(new, head.settings) if head else {}
     replaced = ""
@@ -853,7 +782,7 @@ def _endpoint_change(  # noqa: C901, PLR0912, PLR0915
                        "after traffic moved")
         change, more = _deployment_change(name, dep_name, o, n, target, because, was,
                                           whole_endpoint=old is None or new is None,
-                                          name_prefix=prefix)
+                                          settings=head.settings if head else None)
         changes_out.append(change)
         found.extend(more)
     e_old = endpoint_projection(old.endpoint) if old else {}
@@ -880,7 +809,7 @@ def _endpoint_change(  # noqa: C901, PLR0912, PLR0915
                             tuple(stages), moved)
     reasons: list[str] = []
     router = sorted(f"{d.name} {c.path}" for d in changes_out for c in d.changes
-                    if touches_router(c.path, target))
+                    if target.touches_router(c.path))
     if new is None:
         action = Action.DELETE
         reasons.append("removed: its router, network and deployments are deleted")

@@ -2,8 +2,9 @@
 
 Both sides first reduce what they see to ``EndpointFacts``: the plan from the desired state
 (``facts_from_state``), the policy pack from the labels and inputs of deployed resources
-(``mlplan.rules.facts``). The same functions then judge the facts, reusing the core's
-own traffic, quota and limit checks, so a rule is written once.
+(each target's ``facts_from_resources``, ``mlplan.targets.registry``). The same functions
+then judge the facts, reusing the core's own traffic, quota and limit checks, so a rule is
+written once.
 
 Levels: MLP501 (HA minimum) and MLP502 (pinned images) are warnings (advisory) in development
 and errors (mandatory) in production; MLP504 is a warning for an endpoint whose callers are
@@ -22,48 +23,18 @@ from dataclasses import dataclass, field
 from mlplan.domain import codes, limits
 from mlplan.domain.assets import resolve_image
 from mlplan.domain.diagnostics import Diagnostic, Location, Severity, error, warning
+from mlplan.domain.facts import DeploymentFacts as DeploymentFacts
+from mlplan.domain.facts import EndpointFacts as EndpointFacts
 from mlplan.domain.model import Deployment, Endpoint, Source
 from mlplan.domain.settings import Limits
 from mlplan.domain.spec import name_problem
 from mlplan.planning import quota, traffic
 from mlplan.planning.state import DesiredState
+from mlplan.targets import registry
 
 DEFAULT_MIN_INSTANCES = 3
 UNPINNED_TAGS = frozenset({"latest", "stable", "main", "master", "dev", "edge", "nightly"})
 _TAG = re.compile(r":([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})\Z")
-
-
-@dataclass(frozen=True)
-class DeploymentFacts:
-    name: str
-    instance_type: str
-    instances: int
-    image: str
-    family: str = ""
-    cpu_millis: int = 0
-    exempt: bool = False
-    gpus_expected: int = 0  # devices the instance type needs
-    gpus_requested: int = 0  # devices the resource asks the runtime for
-    has_readiness: bool = True
-    has_liveness: bool = True
-    where: Location = field(default_factory=Location)
-    # Where a finding points: not part of the facts, so two readers' facts compare equal.
-    image_where: Location | None = field(default=None, compare=False)
-
-
-@dataclass(frozen=True)
-class EndpointFacts:
-    name: str
-    environment: str = "development"
-    auth_mode: str = "key"
-    traffic: tuple[tuple[str, int], ...] = ()
-    mirror: tuple[tuple[str, int], ...] = ()
-    deployments: tuple[DeploymentFacts, ...] = ()
-    where: Location = field(default_factory=Location)
-    target: str = ""  # docker | kubernetes: Kubernetes instances also need liveness probes
-    #: who checks callers when it is not mlplan's own router, e.g. "Gateway gw/shared"
-    #: (routerMode gateway-api); MLP504 can then only advise
-    auth_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,11 +47,7 @@ class RuleOptions:
 
 def facts_from_state(state: DesiredState) -> list[EndpointFacts]:
     """The desired state as facts (what the targets will stamp on the resources)."""
-    kubernetes = state.settings.kubernetes_settings
-    gateway = ""
-    if state.settings.target == "kubernetes" and kubernetes.router_mode == "gateway-api":
-        name = kubernetes.gateway_ref.name if kubernetes.gateway_ref else ""
-        gateway = f"Gateway {name} (routerMode gateway-api)"
+    gateway = registry.of(state.settings.target).auth_by(state.settings)
     found = []
     for e in state.endpoints:
         deployments = tuple(

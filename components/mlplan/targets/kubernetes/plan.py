@@ -59,10 +59,11 @@ from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.kubernetes_settings import KubernetesSettings, VolumeSource
 from mlplan.domain.model import Route
 from mlplan.planning.quota import reserved_instances
-from mlplan.planning.rollout import batch_size, surges
+from mlplan.planning.rollout import batch_size
 from mlplan.planning.routing import INFERENCE_PORT
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import NginxRuntime
+from mlplan.targets.kubernetes.target import KUBERNETES
 
 APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"
@@ -341,7 +342,7 @@ def replicas(dep: DeploymentState) -> int | None:
 def rolling_strategy(dep: DeploymentState) -> tuple[int | str, int | str]:
     """(maxSurge, maxUnavailable). Examples: DS3_v2 -> ("20%", 0); 5 x NC24ads_A100_v4
     (exempt) -> (0, 1); 10 of them -> (0, 2)."""
-    if surges("kubernetes", dep.size.exempt):
+    if KUBERNETES.surges(dep.size.exempt):
         return "20%", 0
     return 0, ("20%" if autoscaler(dep) is not None else dep.rollout.batch_size)
 
