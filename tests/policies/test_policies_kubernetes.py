@@ -23,7 +23,8 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from mlplan.domain import codes, labels
 from mlplan.edge.program import load, run
-from mlplan.rules.policy import EndpointFacts, facts_from_state
+from mlplan.domain.facts import EndpointFacts
+from mlplan.rules.policy import facts_from_state
 from mlplan.targets.base import PlainResource
 from mlplan.targets.kubernetes.target import from_kubernetes
 from mlplan.targets.registry import facts_from_resources
