@@ -22,8 +22,8 @@ from pulumi_policy import StackValidationArgs
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from mlplan.domain import codes, labels
-from mlplan.edge.program import load, run
 from mlplan.domain.facts import EndpointFacts
+from mlplan.edge.program import load, run
 from mlplan.rules.policy import facts_from_state
 from mlplan.targets.base import PlainResource
 from mlplan.targets.kubernetes.target import from_kubernetes
