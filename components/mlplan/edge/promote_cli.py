@@ -158,6 +158,7 @@ def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, 
            retired_files: list[str]) -> int:
     from mlplan.edge.promote_apply import apply, gate
     from mlplan.edge.promote_io import apply_step, atomic_write
+    from mlplan.planning.promote import PromotionStage
 
     originals = {f: (root / f).read_bytes() for f in [endpoint_file, *retired_files]}
     body = args.sample.read_bytes() if args.sample else None
@@ -175,8 +176,9 @@ def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, 
 
     result = apply(
         plan,
-        write=lambda step: apply_step(root, endpoint_file, step, source, args.to,
-                                      retired_files if step.stage == "retire" else []),
+        write=lambda step: apply_step(
+            root, endpoint_file, step, source, args.to,
+            retired_files if step.stage is PromotionStage.RETIRE else []),
         restore=restore,
         driver=AutomationStack(root, args.stack),
         run_gate=run_gate,
