@@ -4,6 +4,7 @@ one action (see the package docstring), with reasons, roll steps, stages and quo
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -48,7 +49,12 @@ class _Side:
     state: DeploymentState | None
     live: int
     mirror: int
-    projection: Mapping[str, Any]
+    settings: Settings
+
+    @functools.cached_property
+    def projection(self) -> Mapping[str, Any]:
+        """Computed when compared (a created or deleted deployment needs none)."""
+        return deployment_projection(self.dep, self.state, self.settings)
 
 
 def _sides(endpoint: EndpointState | None, settings: Settings) -> dict[str, _Side]:
@@ -58,8 +64,7 @@ def _sides(endpoint: EndpointState | None, settings: Settings) -> dict[str, _Sid
     live, mirror = endpoint.endpoint.traffic_map, endpoint.endpoint.mirror_map
     return {
         dep.name: _Side(dep, states.get(dep.name), live.get(dep.name, 0),
-                        mirror.get(dep.name, 0),
-                        deployment_projection(dep, states.get(dep.name), settings))
+                        mirror.get(dep.name, 0), settings)
         for dep in endpoint.endpoint.deployments
     }
 
