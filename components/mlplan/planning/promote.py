@@ -26,7 +26,7 @@ Example: blue 70 + red 30 promoting green to 50 -> blue 35, red 15, green 50.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from mlplan.domain import codes, labels
@@ -111,8 +111,11 @@ def plan(  # noqa: C901, PLR0912
     to: str,
     steps: Sequence[int] = DEFAULT_STEPS,
     mirror: int | None = None,
+    check: Callable[[DesiredState], DesiredState] | None = None,
 ) -> Promotion:
-    """The promotion of ``to`` on ``endpoint_name`` from the state as it is declared now."""
+    """The promotion of ``to`` on ``endpoint_name`` from the state as it is declared now.
+    ``check`` adds the stack's checks to each step's state (``mlplan.check``, given by the
+    edge), so a step reports what ``mlplan plan --stack`` would for it."""
     where = Location("", 0, f"promote {endpoint_name}")
     found: list[Diagnostic] = []
     current = next((e for e in state.endpoints if e.name == endpoint_name), None)
@@ -145,7 +148,7 @@ def plan(  # noqa: C901, PLR0912
     elif not live and endpoint.traffic_map.get(to, 0) == 100 and to in names and \
             tags.get(TAG_TO) == to and tags.get(TAG_FROM):  # retired, tags left: finish
         return Promotion(endpoint_name, to, (),
-                         (_step(state, 0, PromotionStage.RETIRE, endpoint),), ())
+                         (_step(state, 0, PromotionStage.RETIRE, endpoint, check),), ())
     if not live and to in names:
         found.append(error(codes.PROMOTION, where,
                            f"no deployment other than '{to}' has live traffic on "
@@ -180,7 +183,7 @@ def plan(  # noqa: C901, PLR0912
         mirror_traffic=(),
         deployments=tuple(d for d in final.deployments if d.name not in retired))))
     return Promotion(endpoint_name, to, retired, tuple(
-        _step(state, number, stage, changed)
+        _step(state, number, stage, changed, check)
         for number, (stage, changed) in enumerate(states, start=1)), (), tuple(skipped))
 
 
@@ -193,10 +196,12 @@ def _stage_of(percent: int, previous: PromotionStage | None) -> PromotionStage:
     return PromotionStage.STEP
 
 
-def _step(state: DesiredState, number: int, stage: PromotionStage,
-          changed: Endpoint) -> PromotionStep:
+def _step(state: DesiredState, number: int, stage: PromotionStage, changed: Endpoint,
+          check: Callable[[DesiredState], DesiredState] | None) -> PromotionStep:
     endpoints = [changed if e.name == changed.name else e.endpoint for e in state.endpoints]
     at_step = desired(endpoints, state.settings)
+    if check is not None:
+        at_step = check(at_step)
     mine = next(e for e in at_step.endpoints if e.name == changed.name)
     return PromotionStep(
         number=number, stage=stage, traffic=tuple((n, p) for n, p in changed.traffic),
