@@ -385,9 +385,10 @@ def load_stack(root: Path, stack: str) -> Loaded:
         sources.extend(collect_sources([name], root, found, where))
     result = parse(sources)
     found.extend(result.diagnostics)
-    served = settings.kubernetes.get("models") if settings.target == "kubernetes" else None
-    found.extend(assets.check(result.endpoints, settings.assets,
-                              frozenset(served) if isinstance(served, dict) else frozenset()))
+    # models a Kubernetes stack serves from a volume (``mlplan:kubernetes`` models, typed)
+    served = frozenset(key for key, _source in settings.kubernetes_settings.models) \
+        if settings.target == "kubernetes" else frozenset()
+    found.extend(assets.check(result.endpoints, settings.assets, served))
     found.extend(check_paths(result.endpoints, root, settings.assets))
     found.extend(_check_key_endpoints(settings, result.endpoints, document, read.shown))
     return Loaded(result.endpoints, settings, tuple(found), stack)
