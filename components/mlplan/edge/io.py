@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -239,7 +238,7 @@ def _shown(path: Path, base: Path) -> str:
 
 
 def check_paths(  # noqa: C901
-    endpoints: tuple[Endpoint, ...], root: Path, asset_map: Mapping[str, Any]
+    endpoints: tuple[Endpoint, ...], root: Path, asset_map: assets.Assets
 ) -> list[Diagnostic]:
     """Model (inline or mapped), code folder, scoring script and conda file must exist, inside
     the root, and be a file or folder as each must."""

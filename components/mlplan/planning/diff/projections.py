@@ -79,7 +79,7 @@ def _scale(dep: Deployment) -> dict[str, Any]:
 
 
 def _asset(settings: Settings, group: str, reference: str) -> Any:
-    table = settings.assets.get(group) if reference else None
+    table = settings.assets.table(group) if reference else None
     return _plain(table.get(reference)) if isinstance(table, Mapping) else None
 
 

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mlplan.domain import codes, labels
-from mlplan.domain.assets import resolve_image, resolve_model
+from mlplan.domain.assets import Assets, resolve_image, resolve_model
 from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.kubernetes_settings import KubernetesSettings, VolumeSource
@@ -465,7 +465,7 @@ class Delivery:
         return self.code_dir or APP_ROOT
 
 
-def delivery(dep: DeploymentState, assets: Mapping[str, Any],
+def delivery(dep: DeploymentState, assets: Assets,
              settings: KubernetesSettings) -> tuple[Delivery, list[Diagnostic]]:
     """Image, model and code of a deployment, or MLP117/MLP119 saying why one cannot reach
     the pods. Example: inline ``model: {path: ../model/m}`` -> ``model_path`` ``stacks/model/m``
@@ -627,7 +627,7 @@ class DeploymentInputs:
 
 
 def deployment_inputs(dep: DeploymentState, settings: KubernetesSettings,
-                      assets: Mapping[str, Any], pack: Packer,
+                      assets: Assets, pack: Packer,
                       found: list[Diagnostic]) -> DeploymentInputs:
     """What reaches the pods (``delivery``) and its files packed for ConfigMaps; MLP119 when a
     folder is over ``CONFIGMAP_BUDGET_BYTES`` (then serve it from a volume or an image)."""
