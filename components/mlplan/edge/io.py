@@ -239,7 +239,7 @@ def _shown(path: Path, base: Path) -> str:
 
 
 def check_paths(  # noqa: C901
-    endpoints: tuple[Endpoint, ...], root: Path, asset_map: Mapping[str, Any]
+    endpoints: tuple[Endpoint, ...], root: Path, asset_map: assets.Assets
 ) -> list[Diagnostic]:
     """Model (inline or mapped), code folder, scoring script and conda file must exist, inside
     the root, and be a file or folder as each must."""
@@ -416,9 +416,10 @@ def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Lo
     sources.extend(values)
     result = parse(sources, only)
     problems.extend(result.diagnostics)
-    served = settings.kubernetes.get("models") if settings.target == "kubernetes" else None
-    problems.extend(assets.check(result.endpoints, settings.assets,
-                                 frozenset(served) if isinstance(served, dict) else frozenset()))
+    # models a Kubernetes stack serves from a volume (``mlplan:kubernetes`` models, typed)
+    served = frozenset(key for key, _source in settings.kubernetes_settings.models) \
+        if settings.target == "kubernetes" else frozenset()
+    problems.extend(assets.check(result.endpoints, settings.assets, served))
     problems.extend(check_paths(result.endpoints, root, settings.assets))
     return Loaded(result.endpoints, settings, tuple(problems))
 
