@@ -20,9 +20,10 @@ Layout per endpoint ``E`` (names as Azure's local endpoints would show them):
   ``AZUREML_MODEL_DIR`` / ``AZUREML_ENTRY_SCRIPT`` / ``AML_APP_ROOT`` / ``WORKER_COUNT`` set,
   CPU/memory limits and GPU requests of the instance type, a healthcheck from the readiness
   probe. Batches: ``ceil(0.2 N)`` instances each (1-based, not a label: see
-  ``_instance_labels``); every container of
-  batch k+1 depends on every container of batch k, and each waits to be healthy, so the engine
-  replaces batch after batch and at most one batch is ever out of service.
+  ``_instance_labels``); every container of batch k+1 that the Docker host already has
+  depends on those of batch k, and each waits to be healthy, so the engine replaces batch after
+  batch and at most one batch is ever out of service. Containers the host does not have yet
+  serve nothing: they are created in waves the host's CPUs can boot (``instance_order``).
 
 Example: blue with 11 instances -> batches of 3: [0,1,2], [3,4,5], [6,7,8], [9,10].
 """
@@ -30,7 +31,7 @@ Example: blue with 11 instances -> batches of 3: [0,1,2], [3,4,5], [6,7,8], [9,1
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -125,6 +126,7 @@ class InstanceContainer:
     healthcheck: Healthcheck
     wait_timeout_s: int
     stop_grace_s: int = 0  # SIGTERM, then this long to finish in-flight requests, then SIGKILL
+    cpu_millis: int = 0  # the instance type's cores (whatever the limit): sizes creation waves
 
 
 @dataclass(frozen=True)
@@ -336,12 +338,131 @@ def _deployment(
                 labels=_instance_labels(endpoint, state, image, index),
                 cpus=cpus, memory_mib=memory, gpus=size.whole_gpus, port=port,
                 healthcheck=check, wait_timeout_s=wait_timeout, stop_grace_s=grace,
+                cpu_millis=size.cpu_millis,
             ))
     return DeploymentContainers(
         name=dep.name, image=image, build_context=build_context,
         dockerfile=environment.dockerfile_path if environment and build_context else "",
         containers=tuple(containers),
     )
+
+
+@dataclass(frozen=True)
+class InstanceOrder:
+    """What each instance container waits for (``depends_on``, by container name) and the
+    creation waves of the containers the host does not have yet (empty: host unknown)."""
+
+    waits: Mapping[str, tuple[str, ...]]
+    waves: tuple[tuple[str, ...], ...]
+    host_cpus: int | None
+
+    def wave_of(self, name: str) -> int:
+        """1-based wave of a new container; 0 for one the host has (or an unknown host)."""
+        return next((n for n, wave in enumerate(self.waves, start=1) if name in wave), 0)
+
+
+def instance_order(deployments: Sequence[DeploymentContainers], existing: frozenset[str] | None,
+                   host_cpus: int | None) -> InstanceOrder:
+    """The creation and replacement order of every instance container of the stack.
+
+    Rules:
+
+    - host unknown (``existing`` or ``host_cpus`` None: it could not be asked): per deployment,
+      every container of batch k+1 waits for every container of batch k, as for a replacement;
+    - a container the host already has (its name in ``existing``) can only be replaced, delete
+      first, so it stops serving: it waits for the existing containers of the nearest earlier
+      batch of its deployment that has any, and the deployment's first existing batch waits
+      for the wave holding the deployment's last new container (Azure's order: scale first,
+      then roll);
+    - a container the host does not have serves nothing yet: new containers of the whole stack,
+      in order, are created in waves that the host's CPUs can boot together (cores of the
+      instance type summed, at most ``host_cpus``, at least one container; a type without
+      cores counts as 1), every container of wave k+1 waiting for every container of wave k.
+      For one instance type: waves of ``floor(host CPUs / cores per instance)``, at least 1
+      (booting more at once only slows every one of them past its health wait).
+
+    Example: 2-CPU host, 1-core instances, blue 5 (batches of 1; the host has blue-0..2),
+    green 3 new (names shortened): waves [blue-3, blue-4], [green-0, green-1], [green-2];
+    blue-3, blue-4 -> (); green-0, green-1 -> (blue-3, blue-4); green-2 -> (green-0, green-1);
+    blue-0 -> (blue-3, blue-4); blue-1 -> (blue-0,); blue-2 -> (blue-1,). Host unknown:
+    blue-k -> (blue-(k-1),), green-k -> (green-(k-1),), no waves.
+    """
+    if existing is None or host_cpus is None:
+        chained = [_chain(d.batches, (), lambda _name: True) for d in deployments]
+        return InstanceOrder({k: v for waits in chained for k, v in waits.items()}, (), None)
+    waits, waves, last_wave = _waves(deployments, existing, host_cpus * 1000)
+    for position, deployment in enumerate(deployments):
+        index = last_wave.get(position)
+        waits.update(_chain(deployment.batches, waves[index] if index is not None else (),
+                            existing.__contains__))
+    return InstanceOrder(waits, waves, host_cpus)
+
+
+def _chain(groups: tuple[tuple[InstanceContainer, ...], ...], first: tuple[str, ...],
+           chained: Callable[[str], bool]) -> dict[str, tuple[str, ...]]:
+    """The ``chained`` containers of each batch wait for those of the nearest earlier batch
+    that has any (the first for ``first``)."""
+    waits: dict[str, tuple[str, ...]] = {}
+    previous = first
+    for batch in groups:
+        names = tuple(c.name for c in batch if chained(c.name))
+        for name in names:
+            waits[name] = previous
+        if names:
+            previous = names
+    return waits
+
+
+def _waves(deployments: Sequence[DeploymentContainers], existing: frozenset[str],
+           capacity_millis: int) -> tuple[dict[str, tuple[str, ...]],
+                                          tuple[tuple[str, ...], ...], dict[int, int]]:
+    """New containers packed in waves of at most ``capacity_millis`` cores (at least one
+    each): their waits, the waves, and per deployment (position) the wave of its last one."""
+    waits: dict[str, tuple[str, ...]] = {}
+    waves: list[list[str]] = []
+    used = capacity_millis
+    last_wave: dict[int, int] = {}
+    for position, deployment in enumerate(deployments):
+        for container in deployment.containers:
+            if container.name in existing:
+                continue
+            cpu = container.cpu_millis if container.cpu_millis > 0 else 1000
+            if used + cpu > capacity_millis:
+                waves.append([])
+                used = 0
+            waits[container.name] = tuple(waves[-2]) if len(waves) > 1 else ()
+            waves[-1].append(container.name)
+            used += cpu
+            last_wave[position] = len(waves) - 1
+    return waits, tuple(tuple(w) for w in waves), last_wave
+
+
+def creation_note(endpoint: str, deployment: DeploymentContainers, order: InstanceOrder) -> str:
+    """One line for the engine's log on the new containers of a deployment ("" if none).
+
+    Example (2-CPU host, 1-core instances, the first of the stack's waves):
+    ``my-endpoint/red creates 5 new instances in waves the Docker host's 2 CPUs can boot
+    together (wave 1: instances 0, 1; wave 2: 2, 3; wave 3: 4; of 3 waves in the stack);
+    each wave must be healthy before the next starts``.
+    """
+    groups: dict[int, list[str]] = {}
+    for c in deployment.containers:
+        wave = order.wave_of(c.name)
+        if wave:
+            groups.setdefault(wave, []).append(str(c.index))
+    if not groups:
+        return ""
+    count = sum(len(v) for v in groups.values())
+    parts = []
+    for position, (wave, indexes) in enumerate(sorted(groups.items())):
+        noun = ("instance " if len(indexes) == 1 else "instances ") if position == 0 else ""
+        parts.append(f"wave {wave}: {noun}{', '.join(indexes)}")
+    total = len(order.waves)
+    return (f"{endpoint}/{deployment.name} creates {count} new instance"
+            f"{'s' if count != 1 else ''} in waves the Docker host's {order.host_cpus} CPU"
+            f"{'s' if order.host_cpus != 1 else ''} can boot together ({'; '.join(parts)}; of "
+            f"{total} wave{'s' if total != 1 else ''} in the stack); each wave must be healthy "
+            "before the next starts")
 
 
 @dataclass(frozen=True)

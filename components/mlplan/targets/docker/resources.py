@@ -4,8 +4,11 @@ Decides nothing: names, batches, env, mounts, limits and the router's files all 
 core. What lives here is the translation to pulumi-docker and the resource options that give
 the engine its order:
 
-- instance containers of batch k+1 ``depends_on`` batch k and ``wait`` for health, so a
-  replacement (always delete-first in pulumi-docker) goes batch by batch;
+- instance containers ``wait`` for health and ``depends_on`` what ``docker_plan.instance_order``
+  says: those the Docker host already has, batch k+1 on batch k, so a replacement (always
+  delete-first in pulumi-docker) goes batch by batch; new ones, which serve nothing yet, in
+  waves the host's CPUs can boot, wave k+1 on wave k; when the host cannot be asked, every
+  instance is chained batch by batch;
 - the config container ``depends_on`` every instance container (new deployments serve before
   they get traffic) and is the only resource a traffic/mirror/key change replaces;
 - the router ``depends_on`` the config container: its script waits for the first routing files
@@ -23,11 +26,17 @@ from typing import Any
 import pulumi
 import pulumi_docker as docker
 
+from mlplan.domain import labels
 from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets.docker import host as docker_host
 from mlplan.targets.docker import plan as docker_plan
-from mlplan.targets.docker.plan import DeploymentContainers, EndpointContainers
+from mlplan.targets.docker.plan import (
+    DeploymentContainers,
+    DockerHost,
+    EndpointContainers,
+    InstanceOrder,
+)
 from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys
 
 
@@ -36,10 +45,14 @@ def _labels(pairs: tuple[tuple[str, str], ...]) -> list[docker.ContainerLabelArg
 
 
 class OnlineDeployment(pulumi.ComponentResource):
-    """One deployment: its image and one container per instance, chained batch by batch."""
+    """One deployment: its image and one container per instance, each waiting for what
+    ``order`` says (default: chained batch by batch). ``made``: the stack's instance containers
+    by name so far (waves cross deployments); this deployment's are added."""
 
     def __init__(self, name: str, endpoint: str, plan: DeploymentContainers,
-                 network: docker.Network, opts: pulumi.ResourceOptions) -> None:
+                 network: docker.Network, opts: pulumi.ResourceOptions,
+                 order: InstanceOrder | None = None,
+                 made: dict[str, docker.Container] | None = None) -> None:
         props: dict[str, Any] = {
             "deployment": plan.name,
             "image": plan.image,
@@ -57,13 +70,18 @@ class OnlineDeployment(pulumi.ComponentResource):
         else:
             image = docker.RemoteImage(f"{name}-image", name=plan.image, keep_locally=True,
                                        opts=child).image_id
+        order = order or docker_plan.instance_order([plan], None, None)
+        made = {} if made is None else made
         self.containers: list[docker.Container] = []
-        previous: list[docker.Container] = []
-        for batch in plan.batches:
-            current = [self._container(name, c, image, network, previous) for c in batch]
-            self.containers.extend(current)
-            previous = current
-        pulumi.log.info(docker_plan.roll_note(endpoint, plan), resource=self)
+        for spec in plan.containers:
+            made[spec.name] = self._container(name, spec, image, network,
+                                              [made[w] for w in order.waits[spec.name]])
+            self.containers.append(made[spec.name])
+        if any(not order.wave_of(c.name) for c in plan.containers):  # some may be replaced
+            pulumi.log.info(docker_plan.roll_note(endpoint, plan), resource=self)
+        created = docker_plan.creation_note(endpoint, plan, order)
+        if created:
+            pulumi.log.info(created, resource=self)
         self.register_outputs(props)
 
     def _container(self, name: str, spec: docker_plan.InstanceContainer, image: pulumi.Input[str],
@@ -104,7 +122,9 @@ class OnlineEndpoint(pulumi.ComponentResource):
     scoring_uri: pulumi.Output[str]
 
     def __init__(self, name: str, endpoint: EndpointState, plan: EndpointContainers,
-                 configured_keys: Any, opts: pulumi.ResourceOptions | None = None) -> None:
+                 configured_keys: Any, opts: pulumi.ResourceOptions | None = None,
+                 order: InstanceOrder | None = None,
+                 made: dict[str, docker.Container] | None = None) -> None:
         props: dict[str, Any] = {
             "endpoint": endpoint.name,
             "authMode": endpoint.endpoint.auth_mode,
@@ -123,7 +143,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                                        for k, v in plan.router.labels], opts=child)
         deployments = [
             OnlineDeployment(f"{name}-{d.name}", endpoint.name, d, network,
-                             pulumi.ResourceOptions(parent=self))
+                             pulumi.ResourceOptions(parent=self), order, made)
             for d in plan.deployments
         ]
         router_spec = plan.router
@@ -202,14 +222,34 @@ def _published_port(ports: Sequence[docker.outputs.ContainerPort] | None) -> int
     return (ports[0].external or 0) if ports else 0
 
 
+#: The ``GET /info`` answer of the MLP123 check, kept for ``deploy`` (one ask per program run).
+_asked: dict[str, DockerHost | None] = {}
+
+
+def _host_address() -> str:
+    return docker_host.address(pulumi.Config("docker").get("host"))
+
+
 def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
     """MLP123 for instance limits the Docker host cannot give, asked before any resource is
     registered; nothing when the host does not answer (Docker's own error then stands)."""
     settings = state.settings.docker_settings
-    host = docker_host.ask(docker_host.address(pulumi.Config("docker").get("host")))
+    where = _host_address()
+    host = _asked[where] = docker_host.ask(where)
     if host is None:
         return []
     return docker_plan.check_host(state.endpoints, settings, host, state.settings.catalog)
+
+
+def _instance_order(plans: list[EndpointContainers]) -> InstanceOrder:
+    """Asks the host which instance containers it has (and its CPUs, unless the MLP123 check
+    just did); anything unanswered: every instance chained (``docker_plan.instance_order``)."""
+    where = _host_address()
+    host = _asked.pop(where) if where in _asked else docker_host.ask(where)
+    existing = (docker_host.containers(where, f"{labels.ROLE}=instance")
+                if host is not None else None)
+    return docker_plan.instance_order([d for p in plans for d in p.deployments], existing,
+                                      host.cpus if host is not None else None)
 
 
 def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str, Any]:
@@ -218,13 +258,16 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
     state are relative to ``project`` (the folder of Pulumi.yaml)."""
     settings = state.settings.docker_settings
     exports: dict[str, Any] = {}
-    for endpoint in state.endpoints:
-        plan = docker_plan.plan_endpoint(
-            endpoint, state.settings.environment, settings, state.settings.assets,
-            absolute=lambda p: str((project / p).resolve()),
-            is_file=lambda p: (project / p).is_file(),
-        )
-        component = OnlineEndpoint(endpoint.name, endpoint, plan, keys.get(endpoint.name))
+    plans = [docker_plan.plan_endpoint(
+        endpoint, state.settings.environment, settings, state.settings.assets,
+        absolute=lambda p: str((project / p).resolve()),
+        is_file=lambda p: (project / p).is_file(),
+    ) for endpoint in state.endpoints]
+    order = _instance_order(plans)
+    made: dict[str, docker.Container] = {}
+    for endpoint, plan in zip(state.endpoints, plans, strict=True):
+        component = OnlineEndpoint(endpoint.name, endpoint, plan, keys.get(endpoint.name),
+                                   order=order, made=made)
         exports[f"{endpoint.name}-scoring-uri"] = component.scoring_uri
         exports[f"{endpoint.name}-swagger-uri"] = component.swagger_uri
         exports[f"{endpoint.name}-primary-key"] = component.keys.primary

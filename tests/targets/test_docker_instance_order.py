@@ -1,0 +1,263 @@
+"""Which instance containers wait for which: only those the Docker host already has are chained
+batch by batch (a replacement deletes first); new ones are created in waves of what the host's
+CPUs can boot; an unknown host chains everything. First the pure rule
+(``docker_plan.instance_order``) as a table, then the program under mocks against a fake Docker
+host (a unix socket answering ``/info`` and ``/containers/json``)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from mlplan.edge.program import run
+from mlplan.planning.rollout import batches
+from mlplan.targets.docker.plan import (
+    DeploymentContainers,
+    Healthcheck,
+    InstanceContainer,
+    creation_note,
+    instance_order,
+)
+from tests.targets.harness import Recorded, one, run_program
+from tests.targets.projects import make_project
+from tests.targets.test_docker import CONTAINER, instances
+from tests.test_docker_host import http_ok
+
+CHECK = Healthcheck(("CMD", "true"), "1s", "2s", "1s", 20)
+
+
+def deployment(name: str, count: int, cpu_millis: int = 1000) -> DeploymentContainers:
+    containers = tuple(
+        InstanceContainer(name=f"{name}-{i}", index=i, batch=b, image="i", env=(), mounts=(),
+                          labels=(), cpus="", memory_mib=0, gpus=0, port=5001,
+                          healthcheck=CHECK, wait_timeout_s=23, cpu_millis=cpu_millis)
+        for b, members in enumerate(batches(count), start=1) for i in members)
+    return DeploymentContainers(name, "i", "", "", containers)
+
+
+def names(prefix: str, indexes: range | list[int]) -> tuple[str, ...]:
+    return tuple(f"{prefix}-{i}" for i in indexes)
+
+
+def chained(prefix: str, count: int) -> dict[str, tuple[str, ...]]:
+    """Every instance of batch k+1 waits for every instance of batch k."""
+    found: dict[str, tuple[str, ...]] = {}
+    previous: tuple[str, ...] = ()
+    for members in batches(count):
+        for i in members:
+            found[f"{prefix}-{i}"] = previous
+        previous = names(prefix, list(members))
+    return found
+
+
+ORDERS = [
+    # name, deployments, names on the host (None: unknown), host CPUs, expected waits, waves
+    ("new deployment on 2 CPUs: waves of 2", [("red", 5, 1000)], [], 2,
+     {"red-0": (), "red-1": (), "red-2": ("red-0", "red-1"), "red-3": ("red-0", "red-1"),
+      "red-4": ("red-2", "red-3")},
+     [names("red", range(2)), names("red", range(2, 4)), ("red-4",)]),
+    ("new deployment on 64 CPUs: one wave, all at once", [("red", 5, 1000)], [], 64,
+     {n: () for n in names("red", range(5))}, [names("red", range(5))]),
+    ("4-core instances on 2 CPUs: waves of 1 (at least one)", [("red", 3, 4000)], [], 2,
+     {"red-0": (), "red-1": ("red-0",), "red-2": ("red-1",)},
+     [("red-0",), ("red-1",), ("red-2",)]),
+    ("2-core instances on 5 CPUs: floor(5 / 2) = 2 a wave", [("red", 3, 2000)], [], 5,
+     {"red-0": (), "red-1": (), "red-2": ("red-0", "red-1")},
+     [("red-0", "red-1"), ("red-2",)]),
+    ("type without cores counts as one", [("red", 3, 0)], [], 2,
+     {"red-0": (), "red-1": (), "red-2": ("red-0", "red-1")},
+     [("red-0", "red-1"), ("red-2",)]),
+    ("replacement: batch by batch, no waves", [("blue", 5, 1000)], names("blue", range(5)), 2,
+     chained("blue", 5), []),
+    ("host unknown: chained as a replacement", [("blue", 5, 1000)], None, 64,
+     chained("blue", 5), []),
+    ("CPUs unknown: chained as a replacement", [("blue", 5, 1000)], [], None,
+     chained("blue", 5), []),
+    ("scale 3 -> 5: new in a wave, then the three chained (scale first, then roll)",
+     [("blue", 5, 1000)], names("blue", range(3)), 2,
+     {"blue-3": (), "blue-4": (), "blue-0": ("blue-3", "blue-4"), "blue-1": ("blue-0",),
+      "blue-2": ("blue-1",)},
+     [("blue-3", "blue-4")]),
+    ("the docstring's example: waves cross deployments",
+     [("blue", 5, 1000), ("green", 3, 1000)], names("blue", range(3)), 2,
+     {"blue-3": (), "blue-4": (), "green-0": ("blue-3", "blue-4"),
+      "green-1": ("blue-3", "blue-4"), "green-2": ("green-0", "green-1"),
+      "blue-0": ("blue-3", "blue-4"), "blue-1": ("blue-0",), "blue-2": ("blue-1",)},
+     [("blue-3", "blue-4"), ("green-0", "green-1"), ("green-2",)]),
+    ("mixed sizes: a wave is filled by cores", [("big", 1, 2000), ("small", 3, 1000)], [], 3,
+     {"big-0": (), "small-0": (), "small-1": ("big-0", "small-0"),
+      "small-2": ("big-0", "small-0")},
+     [("big-0", "small-0"), ("small-1", "small-2")]),
+    ("gap after a failed up: an existing one waits for the last earlier existing batch",
+     [("blue", 10, 1000)], ["blue-0", "blue-1", "blue-6"], 4,
+     {**{n: () for n in names("blue", [2, 3, 4, 5])},
+      **{n: names("blue", [2, 3, 4, 5]) for n in names("blue", [7, 8, 9])},
+      "blue-0": names("blue", [7, 8, 9]), "blue-1": names("blue", [7, 8, 9]),
+      "blue-6": ("blue-0", "blue-1")},
+     [names("blue", [2, 3, 4, 5]), names("blue", [7, 8, 9])]),
+    ("other stacks' containers are not ours", [("red", 2, 1000)], ["pr-red-0", "red-9"], 2,
+     {"red-0": (), "red-1": ()}, [("red-0", "red-1")]),
+]
+
+
+@pytest.mark.parametrize(("name", "plans", "existing", "cpus", "waits", "waves"), ORDERS,
+                         ids=[o[0] for o in ORDERS])
+def test_instance_order(name: str, plans: list[tuple[str, int, int]],
+                        existing: list[str] | tuple[str, ...] | None, cpus: int | None,
+                        waits: dict[str, tuple[str, ...]],
+                        waves: list[tuple[str, ...]]) -> None:
+    made = [deployment(*p) for p in plans]
+    order = instance_order(made, None if existing is None else frozenset(existing), cpus)
+    assert dict(order.waits) == waits
+    assert list(order.waves) == waves
+    # Every container waits only for containers registered before it would be in the stack's
+    # registration order (deployment by deployment, instance by instance) or in earlier waves:
+    # never a cycle, never a container of its own wave or batch.
+    for wave in order.waves:
+        for member in wave:
+            assert not set(order.waits[member]) & set(wave)
+
+
+NOTES = [
+    ("first of the stack's waves", [("red", 5, 1000)], 2,
+     "my-endpoint/red creates 5 new instances in waves the Docker host's 2 CPUs can boot "
+     "together (wave 1: instances 0, 1; wave 2: 2, 3; wave 3: 4; of 3 waves in the stack); "
+     "each wave must be healthy before the next starts"),
+    ("one instance in a later wave", [("blue", 2, 1000), ("red", 1, 1000)], 2,
+     "my-endpoint/red creates 1 new instance in waves the Docker host's 2 CPUs can boot "
+     "together (wave 2: instance 0; of 2 waves in the stack); each wave must be healthy "
+     "before the next starts"),
+]
+
+
+@pytest.mark.parametrize(("name", "plans", "cpus", "expected"), NOTES, ids=[n[0] for n in NOTES])
+def test_creation_note(name: str, plans: list[tuple[str, int, int]], cpus: int,
+                       expected: str) -> None:
+    made = [deployment(*p) for p in plans]
+    order = instance_order(made, frozenset(), cpus)
+    assert creation_note("my-endpoint", made[-1], order) == expected
+    assert creation_note("my-endpoint", made[-1], instance_order(made, None, None)) == ""
+
+
+class FakeDockerHost:
+    """Answers every connection: ``/info`` (``cpus``) and ``/containers/json`` (the names)."""
+
+    def __init__(self, path: Path, cpus: int, containers: bytes) -> None:
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.server.bind(str(path))
+        self.server.listen(8)
+        self.info = http_ok({"NCPU": cpus, "MemTotal": 256 << 30})
+        self.answers = {"/info": self.info, "/containers/json": containers}
+        self.asked: list[str] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                request = conn.recv(65536).decode()
+                target = request.split(" ", 2)[1] if " " in request else ""
+                self.asked.append(target)
+                conn.sendall(self.answers.get(target.split("?", 1)[0], self.info))
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@pytest.fixture
+def host() -> Iterator[list[FakeDockerHost]]:
+    made: list[FakeDockerHost] = []
+    yield made
+    for fake in made:
+        fake.close()
+
+
+def listing(found: list[str]) -> bytes:
+    return http_ok([{"Names": [f"/{n}"], "Labels": {}} for n in found])
+
+
+def waits_of(recorded: list[Recorded], deployment_name: str) -> dict[str, set[str]]:
+    """instance container name -> names of the instance containers it depends on."""
+    every = [r for d in ("blue", "green") for r in instances(recorded, d)]
+    by_urn = {r.urn: r.inputs["name"] for r in every}
+    return {r.inputs["name"]: {by_urn[u] for u in r.dependencies if u in by_urn}
+            for r in instances(recorded, deployment_name)}
+
+
+def as_sets(waits: dict[str, tuple[str, ...]]) -> dict[str, set[str]]:
+    return {k: set(v) for k, v in waits.items()}
+
+
+BLUE = "my-endpoint-blue"
+PROGRAMS = [
+    # id, blue count, containers on the host (None: no host answers), host CPUs, blue's waits
+    ("new deployment, 8 CPUs / 4-core instances: waves of 2", 5, [], 8,
+     {f"{BLUE}-0": set(), f"{BLUE}-1": set(), f"{BLUE}-2": {f"{BLUE}-0", f"{BLUE}-1"},
+      f"{BLUE}-3": {f"{BLUE}-0", f"{BLUE}-1"}, f"{BLUE}-4": {f"{BLUE}-2", f"{BLUE}-3"}}),
+    ("replacement: batch by batch", 5, [*names(BLUE, range(5)), "my-endpoint-green-0",
+                                        "my-endpoint-green-1"], 8,
+     as_sets(chained(BLUE, 5))),
+    ("host unknown: chained as a replacement", 5, None, 8, as_sets(chained(BLUE, 5))),
+]
+
+
+@pytest.mark.parametrize(("name", "count", "existing", "cpus", "expected"), PROGRAMS,
+                         ids=[p[0] for p in PROGRAMS])
+def test_the_program_orders_instances_by_what_the_host_has(
+        name: str, count: int, existing: list[str] | None, cpus: int,
+        expected: dict[str, set[str]], host: list[FakeDockerHost], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sock = tmp_path / "docker.sock"
+    if existing is not None:
+        host.append(FakeDockerHost(sock, cpus, listing(existing)))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")  # no socket: the host is unknown
+    root = make_project(tmp_path / "p", {"blue": {"count": count}, "green": {"count": 2}})
+    recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test")
+    assert waits_of(recorded, "blue") == expected
+    if existing == []:  # waves cross deployments: [blue-4, green-0], then [green-1]
+        assert waits_of(recorded, "green") == {
+            "my-endpoint-green-0": {f"{BLUE}-2", f"{BLUE}-3"},
+            "my-endpoint-green-1": {f"{BLUE}-4", "my-endpoint-green-0"}}
+    # Healthy before traffic, config before the router, whatever the host holds.
+    config = one(recorded, CONTAINER, "my-endpoint-router-config")
+    every = {r.urn for d in ("blue", "green") for r in instances(recorded, d)}
+    assert every <= set(config.dependencies)
+    router = one(recorded, CONTAINER, "my-endpoint-router")
+    assert config.urn in router.dependencies
+    if host:
+        asked = host[0].asked
+        assert [a for a in asked if a == "/info"] == ["/info"], asked  # one ask, shared
+        listed = [a for a in asked if a.startswith("/containers/json")]
+        assert len(listed) == 1, asked
+        query = parse_qs(urlsplit(listed[0]).query)
+        assert query["all"] == ["1"]
+        assert json.loads(query["filters"][0]) == {"label": ["mlplan.dev/role=instance"]}
+
+
+UNREADABLE = [
+    ("not a list", http_ok({"message": "page not found"})),
+    ("names missing", http_ok([{"Id": "abc"}])),
+    ("an error status", b"HTTP/1.1 500 Oops\r\nContent-Length: 0\r\n\r\n"),
+]
+
+
+@pytest.mark.parametrize(("name", "answer"), UNREADABLE, ids=[a[0] for a in UNREADABLE])
+def test_an_unreadable_listing_chains_everything(
+        name: str, answer: bytes, host: list[FakeDockerHost], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sock = tmp_path / "docker.sock"
+    host.append(FakeDockerHost(sock, 8, answer))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+    root = make_project(tmp_path / "p", {"blue": {"count": 3}})
+    recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test")
+    assert waits_of(recorded, "blue") == as_sets(chained(BLUE, 3))
