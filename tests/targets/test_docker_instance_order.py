@@ -116,12 +116,14 @@ def test_instance_order(name: str, plans: list[tuple[str, int, int]],
     order = instance_order(made, None if existing is None else frozenset(existing), cpus)
     assert dict(order.waits) == waits
     assert list(order.waves) == waves
-    # Every container waits only for containers registered before it would be in the stack's
-    # registration order (deployment by deployment, instance by instance) or in earlier waves:
-    # never a cycle, never a container of its own wave or batch.
-    for wave in order.waves:
-        for member in wave:
-            assert not set(order.waits[member]) & set(wave)
+    # Registered deployment by deployment in ``registration`` order, every container comes
+    # after all it waits for (no cycle, nothing waits for a later resource).
+    registered: set[str] = set()
+    for plan in made:
+        for container in order.registration(plan):
+            assert set(order.waits[container.name]) <= registered, container.name
+            registered.add(container.name)
+    assert registered == set(order.waits)
 
 
 NOTES = [
@@ -208,6 +210,10 @@ PROGRAMS = [
                                         "my-endpoint-green-1"], 8,
      as_sets(chained(BLUE, 5))),
     ("host unknown: chained as a replacement", 5, None, 8, as_sets(chained(BLUE, 5))),
+    ("scale 3 -> 5: the new wave first, then the three chained", 5,
+     [*names(BLUE, range(3)), "my-endpoint-green-0", "my-endpoint-green-1"], 8,
+     {f"{BLUE}-3": set(), f"{BLUE}-4": set(), f"{BLUE}-0": {f"{BLUE}-3", f"{BLUE}-4"},
+      f"{BLUE}-1": {f"{BLUE}-0"}, f"{BLUE}-2": {f"{BLUE}-1"}}),
 ]
 
 

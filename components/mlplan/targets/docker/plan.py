@@ -30,6 +30,7 @@ Example: blue with 11 instances -> batches of 3: [0,1,2], [3,4,5], [6,7,8], [9,1
 
 from __future__ import annotations
 
+import functools
 import posixpath
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -356,9 +357,21 @@ class InstanceOrder:
     waves: tuple[tuple[str, ...], ...]
     host_cpus: int | None
 
+    @functools.cached_property
+    def _wave_numbers(self) -> dict[str, int]:
+        return {n: number for number, wave in enumerate(self.waves, start=1) for n in wave}
+
     def wave_of(self, name: str) -> int:
         """1-based wave of a new container; 0 for one the host has (or an unknown host)."""
-        return next((n for n, wave in enumerate(self.waves, start=1) if name in wave), 0)
+        return self._wave_numbers.get(name, 0)
+
+    def registration(self, deployment: DeploymentContainers) -> tuple[InstanceContainer, ...]:
+        """The deployment's containers in an order that registers every container after the
+        ones it waits for: new ones (in wave order) first, then the others by index. Example:
+        scale 3 -> 5 -> blue-3, blue-4, blue-0, blue-1, blue-2 (blue-0 waits for blue-4)."""
+        numbers = self._wave_numbers
+        return tuple(sorted(deployment.containers,
+                            key=lambda c: (0 if numbers.get(c.name) else 1, c.index)))
 
 
 def instance_order(deployments: Sequence[DeploymentContainers], existing: frozenset[str] | None,

@@ -72,11 +72,10 @@ class OnlineDeployment(pulumi.ComponentResource):
                                        opts=child).image_id
         order = order or docker_plan.instance_order([plan], None, None)
         made = {} if made is None else made
-        self.containers: list[docker.Container] = []
-        for spec in plan.containers:
+        for spec in order.registration(plan):
             made[spec.name] = self._container(name, spec, image, network,
                                               [made[w] for w in order.waits[spec.name]])
-            self.containers.append(made[spec.name])
+        self.containers: list[docker.Container] = [made[c.name] for c in plan.containers]
         if any(not order.wave_of(c.name) for c in plan.containers):  # some may be replaced
             pulumi.log.info(docker_plan.roll_note(endpoint, plan), resource=self)
         created = docker_plan.creation_note(endpoint, plan, order)
