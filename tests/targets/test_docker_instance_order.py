@@ -1,6 +1,6 @@
 """Which instance containers wait for which: only those the Docker host already has are chained
 batch by batch (a replacement deletes first); new ones are created in waves of what the host's
-CPUs can boot; an unknown host chains everything. First the pure rule
+CPUs can boot, per deployment; an unknown host chains everything. First the pure rule
 (``docker_plan.instance_order``) as a table, then the program under mocks against a fake Docker
 host (a unix socket answering ``/info`` and ``/containers/json``)."""
 
@@ -21,8 +21,10 @@ from mlplan.targets.docker.plan import (
     DeploymentContainers,
     Healthcheck,
     InstanceContainer,
+    KnownHost,
     creation_note,
     instance_order,
+    wave_size,
 )
 from tests.targets.harness import Recorded, one, run_program
 from tests.targets.projects import make_project
@@ -57,94 +59,102 @@ def chained(prefix: str, count: int) -> dict[str, tuple[str, ...]]:
 
 
 ORDERS = [
-    # name, deployments, names on the host (None: unknown), host CPUs, expected waits, waves
-    ("new deployment on 2 CPUs: waves of 2", [("red", 5, 1000)], [], 2,
+    # name, (deployment, instances, cores millis), names on the host (None: unknown),
+    # host CPUs, expected waits, expected waves
+    ("new deployment on 2 CPUs: waves of 2", ("red", 5, 1000), [], 2,
      {"red-0": (), "red-1": (), "red-2": ("red-0", "red-1"), "red-3": ("red-0", "red-1"),
       "red-4": ("red-2", "red-3")},
      [names("red", range(2)), names("red", range(2, 4)), ("red-4",)]),
-    ("new deployment on 64 CPUs: one wave, all at once", [("red", 5, 1000)], [], 64,
+    ("new deployment on 64 CPUs: one wave, all at once", ("red", 5, 1000), [], 64,
      {n: () for n in names("red", range(5))}, [names("red", range(5))]),
-    ("4-core instances on 2 CPUs: waves of 1 (at least one)", [("red", 3, 4000)], [], 2,
+    ("4-core instances on 2 CPUs: waves of 1 (at least one)", ("red", 3, 4000), [], 2,
      {"red-0": (), "red-1": ("red-0",), "red-2": ("red-1",)},
      [("red-0",), ("red-1",), ("red-2",)]),
-    ("2-core instances on 5 CPUs: floor(5 / 2) = 2 a wave", [("red", 3, 2000)], [], 5,
+    ("2-core instances on 5 CPUs: floor(5 / 2) = 2 a wave", ("red", 3, 2000), [], 5,
      {"red-0": (), "red-1": (), "red-2": ("red-0", "red-1")},
      [("red-0", "red-1"), ("red-2",)]),
-    ("type without cores counts as one", [("red", 3, 0)], [], 2,
+    ("type without cores counts as one", ("red", 3, 0), [], 2,
      {"red-0": (), "red-1": (), "red-2": ("red-0", "red-1")},
      [("red-0", "red-1"), ("red-2",)]),
-    ("replacement: batch by batch, no waves", [("blue", 5, 1000)], names("blue", range(5)), 2,
+    ("replacement: batch by batch, no waves", ("blue", 5, 1000), names("blue", range(5)), 2,
      chained("blue", 5), []),
-    ("host unknown: chained as a replacement", [("blue", 5, 1000)], None, 64,
+    ("host unknown: chained as a replacement", ("blue", 5, 1000), None, 64,
      chained("blue", 5), []),
-    ("CPUs unknown: chained as a replacement", [("blue", 5, 1000)], [], None,
-     chained("blue", 5), []),
-    ("scale 3 -> 5: new in a wave, then the three chained (scale first, then roll)",
-     [("blue", 5, 1000)], names("blue", range(3)), 2,
+    ("the docstring's scale 3 -> 5: the new wave, then the three chained (scale first, "
+     "then roll)", ("blue", 5, 1000), names("blue", range(3)), 2,
      {"blue-3": (), "blue-4": (), "blue-0": ("blue-3", "blue-4"), "blue-1": ("blue-0",),
       "blue-2": ("blue-1",)},
      [("blue-3", "blue-4")]),
-    ("the docstring's example: waves cross deployments",
-     [("blue", 5, 1000), ("green", 3, 1000)], names("blue", range(3)), 2,
-     {"blue-3": (), "blue-4": (), "green-0": ("blue-3", "blue-4"),
-      "green-1": ("blue-3", "blue-4"), "green-2": ("green-0", "green-1"),
-      "blue-0": ("blue-3", "blue-4"), "blue-1": ("blue-0",), "blue-2": ("blue-1",)},
-     [("blue-3", "blue-4"), ("green-0", "green-1"), ("green-2",)]),
-    ("mixed sizes: a wave is filled by cores", [("big", 1, 2000), ("small", 3, 1000)], [], 3,
-     {"big-0": (), "small-0": (), "small-1": ("big-0", "small-0"),
-      "small-2": ("big-0", "small-0")},
-     [("big-0", "small-0"), ("small-1", "small-2")]),
+    ("scale 3 -> 10 on 2 CPUs: 7 new in 4 waves, the first existing batch after the last",
+     ("blue", 10, 1000), names("blue", range(3)), 2,
+     {"blue-3": (), "blue-4": (), "blue-5": ("blue-3", "blue-4"),
+      "blue-6": ("blue-3", "blue-4"), "blue-7": ("blue-5", "blue-6"),
+      "blue-8": ("blue-5", "blue-6"), "blue-9": ("blue-7", "blue-8"),
+      "blue-0": ("blue-9",), "blue-1": ("blue-9",), "blue-2": ("blue-0", "blue-1")},
+     [("blue-3", "blue-4"), ("blue-5", "blue-6"), ("blue-7", "blue-8"), ("blue-9",)]),
     ("gap after a failed up: an existing one waits for the last earlier existing batch",
-     [("blue", 10, 1000)], ["blue-0", "blue-1", "blue-6"], 4,
+     ("blue", 10, 1000), ["blue-0", "blue-1", "blue-6"], 4,
      {**{n: () for n in names("blue", [2, 3, 4, 5])},
       **{n: names("blue", [2, 3, 4, 5]) for n in names("blue", [7, 8, 9])},
       "blue-0": names("blue", [7, 8, 9]), "blue-1": names("blue", [7, 8, 9]),
       "blue-6": ("blue-0", "blue-1")},
      [names("blue", [2, 3, 4, 5]), names("blue", [7, 8, 9])]),
-    ("other stacks' containers are not ours", [("red", 2, 1000)], ["pr-red-0", "red-9"], 2,
+    ("other stacks' containers are not ours", ("red", 2, 1000), ["pr-red-0", "red-9"], 2,
      {"red-0": (), "red-1": ()}, [("red-0", "red-1")]),
 ]
 
 
-@pytest.mark.parametrize(("name", "plans", "existing", "cpus", "waits", "waves"), ORDERS,
+@pytest.mark.parametrize(("name", "plan", "existing", "cpus", "waits", "waves"), ORDERS,
                          ids=[o[0] for o in ORDERS])
-def test_instance_order(name: str, plans: list[tuple[str, int, int]],
-                        existing: list[str] | tuple[str, ...] | None, cpus: int | None,
+def test_instance_order(name: str, plan: tuple[str, int, int],
+                        existing: list[str] | tuple[str, ...] | None, cpus: int,
                         waits: dict[str, tuple[str, ...]],
                         waves: list[tuple[str, ...]]) -> None:
-    made = [deployment(*p) for p in plans]
-    order = instance_order(made, None if existing is None else frozenset(existing), cpus)
+    made = deployment(*plan)
+    host = None if existing is None else KnownHost(cpus, frozenset(existing))
+    order = instance_order(made, host)
     assert dict(order.waits) == waits
     assert list(order.waves) == waves
-    # Registered deployment by deployment in ``registration`` order, every container comes
-    # after all it waits for (no cycle, nothing waits for a later resource).
+    # Registered in ``registration`` order, every container comes after all it waits for
+    # (no cycle, nothing waits for a later resource).
     registered: set[str] = set()
-    for plan in made:
-        for container in order.registration(plan):
-            assert set(order.waits[container.name]) <= registered, container.name
-            registered.add(container.name)
-    assert registered == set(order.waits)
+    for container in order.registration(made):
+        assert set(order.waits[container.name]) <= registered, container.name
+        registered.add(container.name)
+    assert registered == set(order.waits) == {c.name for c in made.containers}
+
+
+SIZES = [("2 CPUs, 1 core", 2, 1000, 2), ("2 CPUs, 4 cores", 2, 4000, 1),
+         ("5 CPUs, 2 cores", 5, 2000, 2), ("64 CPUs, 4 cores", 64, 4000, 16),
+         ("half a core", 2, 500, 4), ("no cores given", 3, 0, 3)]
+
+
+@pytest.mark.parametrize(("name", "cpus", "millis", "expected"), SIZES,
+                         ids=[s[0] for s in SIZES])
+def test_wave_size(name: str, cpus: int, millis: int, expected: int) -> None:
+    assert wave_size(cpus, millis) == expected
 
 
 NOTES = [
-    ("first of the stack's waves", [("red", 5, 1000)], 2,
-     "my-endpoint/red creates 5 new instances in waves the Docker host's 2 CPUs can boot "
-     "together (wave 1: instances 0, 1; wave 2: 2, 3; wave 3: 4; of 3 waves in the stack); "
-     "each wave must be healthy before the next starts"),
-    ("one instance in a later wave", [("blue", 2, 1000), ("red", 1, 1000)], 2,
-     "my-endpoint/red creates 1 new instance in waves the Docker host's 2 CPUs can boot "
-     "together (wave 2: instance 0; of 2 waves in the stack); each wave must be healthy "
-     "before the next starts"),
+    ("a new deployment", ("red", 5, 1000), [], 2,
+     "my-endpoint/red creates 5 new instances in 3 waves of 2 (floor(2 host CPUs / 1 core), "
+     "wave 1: instances 0, 1; wave 2: 2, 3; wave 3: 4); each wave must be healthy before the "
+     "next starts"),
+    ("one added instance", ("blue", 4, 2000), names("blue", range(3)), 2,
+     "my-endpoint/blue creates 1 new instance in 1 wave of 1 (floor(2 host CPUs / 2 cores), "
+     "wave 1: instance 3); each wave must be healthy before the next starts"),
+    ("nothing new", ("blue", 2, 1000), names("blue", range(2)), 2, ""),
 ]
 
 
-@pytest.mark.parametrize(("name", "plans", "cpus", "expected"), NOTES, ids=[n[0] for n in NOTES])
-def test_creation_note(name: str, plans: list[tuple[str, int, int]], cpus: int,
-                       expected: str) -> None:
-    made = [deployment(*p) for p in plans]
-    order = instance_order(made, frozenset(), cpus)
-    assert creation_note("my-endpoint", made[-1], order) == expected
-    assert creation_note("my-endpoint", made[-1], instance_order(made, None, None)) == ""
+@pytest.mark.parametrize(("name", "plan", "existing", "cpus", "expected"), NOTES,
+                         ids=[n[0] for n in NOTES])
+def test_creation_note(name: str, plan: tuple[str, int, int], existing: tuple[str, ...],
+                       cpus: int, expected: str) -> None:
+    made = deployment(*plan)
+    order = instance_order(made, KnownHost(cpus, frozenset(existing)))
+    assert creation_note("my-endpoint", made, order) == expected
+    assert creation_note("my-endpoint", made, instance_order(made, None)) == ""
 
 
 class FakeDockerHost:
@@ -230,10 +240,9 @@ def test_the_program_orders_instances_by_what_the_host_has(
     root = make_project(tmp_path / "p", {"blue": {"count": count}, "green": {"count": 2}})
     recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test")
     assert waits_of(recorded, "blue") == expected
-    if existing == []:  # waves cross deployments: [blue-4, green-0], then [green-1]
-        assert waits_of(recorded, "green") == {
-            "my-endpoint-green-0": {f"{BLUE}-2", f"{BLUE}-3"},
-            "my-endpoint-green-1": {f"{BLUE}-4", "my-endpoint-green-0"}}
+    if existing == []:  # each deployment its own waves: green's two in one
+        assert waits_of(recorded, "green") == {"my-endpoint-green-0": set(),
+                                               "my-endpoint-green-1": set()}
     # Healthy before traffic, config before the router, whatever the host holds.
     config = one(recorded, CONTAINER, "my-endpoint-router-config")
     every = {r.urn for d in ("blue", "green") for r in instances(recorded, d)}

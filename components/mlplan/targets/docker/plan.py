@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -349,9 +349,18 @@ def _deployment(
 
 
 @dataclass(frozen=True)
+class KnownHost:
+    """What the Docker host answered: its CPUs and the names of the instance containers it
+    has (running or not, any stack's)."""
+
+    cpus: int
+    instances: frozenset[str]
+
+
+@dataclass(frozen=True)
 class InstanceOrder:
-    """What each instance container waits for (``depends_on``, by container name) and the
-    creation waves of the containers the host does not have yet (empty: host unknown)."""
+    """What each instance container of one deployment waits for (``depends_on``, by container
+    name) and the creation waves of those the host does not have yet (none: host unknown)."""
 
     waits: Mapping[str, tuple[str, ...]]
     waves: tuple[tuple[str, ...], ...]
@@ -374,41 +383,50 @@ class InstanceOrder:
                             key=lambda c: (0 if numbers.get(c.name) else 1, c.index)))
 
 
-def instance_order(deployments: Sequence[DeploymentContainers], existing: frozenset[str] | None,
-                   host_cpus: int | None) -> InstanceOrder:
-    """The creation and replacement order of every instance container of the stack.
+def wave_size(host_cpus: int, cpu_millis: int) -> int:
+    """New instances created together: ``floor(host CPUs / cores per instance)``, at least 1;
+    a type without cores counts as one. Examples: 2 CPUs, 1 core -> 2; 2 CPUs, 4 cores -> 1;
+    5 CPUs, 2 cores -> 2; 64 CPUs, 4 cores -> 16."""
+    return max(1, host_cpus * 1000 // (cpu_millis if cpu_millis > 0 else 1000))
+
+
+def instance_order(deployment: DeploymentContainers, host: KnownHost | None) -> InstanceOrder:
+    """The creation and replacement order of one deployment's instance containers.
 
     Rules:
 
-    - host unknown (``existing`` or ``host_cpus`` None: it could not be asked): per deployment,
-      every container of batch k+1 waits for every container of batch k, as for a replacement;
-    - a container the host already has (its name in ``existing``) can only be replaced, delete
-      first, so it stops serving: it waits for the existing containers of the nearest earlier
-      batch of its deployment that has any, and the deployment's first existing batch waits
-      for the wave holding the deployment's last new container (Azure's order: scale first,
-      then roll);
-    - a container the host does not have serves nothing yet: new containers of the whole stack,
-      in order, are created in waves that the host's CPUs can boot together (cores of the
-      instance type summed, at most ``host_cpus``, at least one container; a type without
-      cores counts as 1), every container of wave k+1 waiting for every container of wave k.
-      For one instance type: waves of ``floor(host CPUs / cores per instance)``, at least 1
-      (booting more at once only slows every one of them past its health wait).
+    - host unknown (None: it could not be asked): every container of batch k+1 waits for every
+      container of batch k, as for a replacement;
+    - a container the host does not have serves nothing yet: the new ones, by index, are
+      created in waves of ``wave_size`` (booting more at once on the host only slows every one
+      of them past its health wait), every one of wave k+1 waiting for every one of wave k;
+    - a container the host already has can only be replaced, delete first, so it stops
+      serving: it waits for the existing containers of the nearest earlier batch that has any,
+      and the first existing batch waits for the last wave (Azure's order: scale first, then
+      roll).
 
-    Example: 2-CPU host, 1-core instances, blue 5 (batches of 1; the host has blue-0..2),
-    green 3 new (names shortened): waves [blue-3, blue-4], [green-0, green-1], [green-2];
-    blue-3, blue-4 -> (); green-0, green-1 -> (blue-3, blue-4); green-2 -> (green-0, green-1);
-    blue-0 -> (blue-3, blue-4); blue-1 -> (blue-0,); blue-2 -> (blue-1,). Host unknown:
-    blue-k -> (blue-(k-1),), green-k -> (green-(k-1),), no waves.
+    The cap is per deployment: deployments created in one update boot side by side, as their
+    first batches always did. Example: 2-CPU host, 1-core instances, blue 5 (batches of 1)
+    of which the host has blue-0..2 (names shortened): waves [blue-3, blue-4]; blue-3,
+    blue-4 -> (); blue-0 -> (blue-3, blue-4); blue-1 -> (blue-0,); blue-2 -> (blue-1,).
+    A new red of 5: waves [red-0, red-1], [red-2, red-3], [red-4]; red-2, red-3 -> (red-0,
+    red-1); red-4 -> (red-2, red-3). Host unknown: blue-k -> (blue-(k-1),), no waves.
     """
-    if existing is None or host_cpus is None:
-        chained = [_chain(d.batches, (), lambda _name: True) for d in deployments]
-        return InstanceOrder({k: v for waits in chained for k, v in waits.items()}, (), None)
-    waits, waves, last_wave = _waves(deployments, existing, host_cpus * 1000)
-    for position, deployment in enumerate(deployments):
-        index = last_wave.get(position)
-        waits.update(_chain(deployment.batches, waves[index] if index is not None else (),
-                            existing.__contains__))
-    return InstanceOrder(waits, waves, host_cpus)
+    if host is None:
+        return InstanceOrder(_chain(deployment.batches, (), lambda _name: True), (), None)
+    new = [c for c in deployment.containers if c.name not in host.instances]
+    waits: dict[str, tuple[str, ...]] = {}
+    waves: list[tuple[str, ...]] = []
+    if new:
+        size = wave_size(host.cpus, max(c.cpu_millis for c in new))
+        for start in range(0, len(new), size):
+            wave = tuple(c.name for c in new[start:start + size])
+            for name in wave:
+                waits[name] = waves[-1] if waves else ()
+            waves.append(wave)
+    waits.update(_chain(deployment.batches, waves[-1] if waves else (),
+                        host.instances.__contains__))
+    return InstanceOrder(waits, tuple(waves), host.cpus)
 
 
 def _chain(groups: tuple[tuple[InstanceContainer, ...], ...], first: tuple[str, ...],
@@ -426,56 +444,29 @@ def _chain(groups: tuple[tuple[InstanceContainer, ...], ...], first: tuple[str, 
     return waits
 
 
-def _waves(deployments: Sequence[DeploymentContainers], existing: frozenset[str],
-           capacity_millis: int) -> tuple[dict[str, tuple[str, ...]],
-                                          tuple[tuple[str, ...], ...], dict[int, int]]:
-    """New containers packed in waves of at most ``capacity_millis`` cores (at least one
-    each): their waits, the waves, and per deployment (position) the wave of its last one."""
-    waits: dict[str, tuple[str, ...]] = {}
-    waves: list[list[str]] = []
-    used = capacity_millis
-    last_wave: dict[int, int] = {}
-    for position, deployment in enumerate(deployments):
-        for container in deployment.containers:
-            if container.name in existing:
-                continue
-            cpu = container.cpu_millis if container.cpu_millis > 0 else 1000
-            if used + cpu > capacity_millis:
-                waves.append([])
-                used = 0
-            waits[container.name] = tuple(waves[-2]) if len(waves) > 1 else ()
-            waves[-1].append(container.name)
-            used += cpu
-            last_wave[position] = len(waves) - 1
-    return waits, tuple(tuple(w) for w in waves), last_wave
-
-
 def creation_note(endpoint: str, deployment: DeploymentContainers, order: InstanceOrder) -> str:
     """One line for the engine's log on the new containers of a deployment ("" if none).
 
-    Example (2-CPU host, 1-core instances, the first of the stack's waves):
-    ``my-endpoint/red creates 5 new instances in waves the Docker host's 2 CPUs can boot
-    together (wave 1: instances 0, 1; wave 2: 2, 3; wave 3: 4; of 3 waves in the stack);
-    each wave must be healthy before the next starts``.
+    Example (2-CPU host, 1-core instances): ``my-endpoint/red creates 5 new instances in 3
+    waves of 2 (floor(2 host CPUs / 1 core), wave 1: instances 0, 1; wave 2: 2, 3; wave 3:
+    4); each wave must be healthy before the next starts``.
     """
-    groups: dict[int, list[str]] = {}
-    for c in deployment.containers:
-        wave = order.wave_of(c.name)
-        if wave:
-            groups.setdefault(wave, []).append(str(c.index))
-    if not groups:
+    if not order.waves:
         return ""
-    count = sum(len(v) for v in groups.values())
+    index = {c.name: c for c in deployment.containers}
+    count = sum(len(w) for w in order.waves)
     parts = []
-    for position, (wave, indexes) in enumerate(sorted(groups.items())):
-        noun = ("instance " if len(indexes) == 1 else "instances ") if position == 0 else ""
-        parts.append(f"wave {wave}: {noun}{', '.join(indexes)}")
-    total = len(order.waves)
+    for number, wave in enumerate(order.waves, start=1):
+        indexes = ", ".join(str(index[n].index) for n in wave)
+        noun = ("instance " if len(wave) == 1 else "instances ") if number == 1 else ""
+        parts.append(f"wave {number}: {noun}{indexes}")
+    cores = max(index[n].cpu_millis for w in order.waves for n in w) / 1000
+    waves = len(order.waves)
     return (f"{endpoint}/{deployment.name} creates {count} new instance"
-            f"{'s' if count != 1 else ''} in waves the Docker host's {order.host_cpus} CPU"
-            f"{'s' if order.host_cpus != 1 else ''} can boot together ({'; '.join(parts)}; of "
-            f"{total} wave{'s' if total != 1 else ''} in the stack); each wave must be healthy "
-            "before the next starts")
+            f"{'s' if count != 1 else ''} in {waves} wave{'s' if waves != 1 else ''} of "
+            f"{len(order.waves[0])} (floor({order.host_cpus} host CPUs / {cores:g} "
+            f"core{'s' if cores != 1 else ''}), {'; '.join(parts)}); each wave must be "
+            "healthy before the next starts")
 
 
 @dataclass(frozen=True)

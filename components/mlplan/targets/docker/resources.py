@@ -7,8 +7,8 @@ the engine its order:
 - instance containers ``wait`` for health and ``depends_on`` what ``docker_plan.instance_order``
   says: those the Docker host already has, batch k+1 on batch k, so a replacement (always
   delete-first in pulumi-docker) goes batch by batch; new ones, which serve nothing yet, in
-  waves the host's CPUs can boot, wave k+1 on wave k; when the host cannot be asked, every
-  instance is chained batch by batch;
+  waves of what the host's CPUs can boot, wave k+1 on wave k, per deployment; when the host
+  cannot be asked, every instance is chained batch by batch;
 - the config container ``depends_on`` every instance container (new deployments serve before
   they get traffic) and is the only resource a traffic/mirror/key change replaces;
 - the router ``depends_on`` the config container: its script waits for the first routing files
@@ -35,7 +35,7 @@ from mlplan.targets.docker.plan import (
     DeploymentContainers,
     DockerHost,
     EndpointContainers,
-    InstanceOrder,
+    KnownHost,
 )
 from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys
 
@@ -46,13 +46,12 @@ def _labels(pairs: tuple[tuple[str, str], ...]) -> list[docker.ContainerLabelArg
 
 class OnlineDeployment(pulumi.ComponentResource):
     """One deployment: its image and one container per instance, each waiting for what
-    ``order`` says (default: chained batch by batch). ``made``: the stack's instance containers
-    by name so far (waves cross deployments); this deployment's are added."""
+    ``docker_plan.instance_order`` says for what the host has (``host`` None: unknown, chained
+    batch by batch)."""
 
     def __init__(self, name: str, endpoint: str, plan: DeploymentContainers,
                  network: docker.Network, opts: pulumi.ResourceOptions,
-                 order: InstanceOrder | None = None,
-                 made: dict[str, docker.Container] | None = None) -> None:
+                 host: KnownHost | None = None) -> None:
         props: dict[str, Any] = {
             "deployment": plan.name,
             "image": plan.image,
@@ -70,8 +69,8 @@ class OnlineDeployment(pulumi.ComponentResource):
         else:
             image = docker.RemoteImage(f"{name}-image", name=plan.image, keep_locally=True,
                                        opts=child).image_id
-        order = order or docker_plan.instance_order([plan], None, None)
-        made = {} if made is None else made
+        order = docker_plan.instance_order(plan, host)
+        made: dict[str, docker.Container] = {}
         for spec in order.registration(plan):
             made[spec.name] = self._container(name, spec, image, network,
                                               [made[w] for w in order.waits[spec.name]])
@@ -122,8 +121,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
 
     def __init__(self, name: str, endpoint: EndpointState, plan: EndpointContainers,
                  configured_keys: Any, opts: pulumi.ResourceOptions | None = None,
-                 order: InstanceOrder | None = None,
-                 made: dict[str, docker.Container] | None = None) -> None:
+                 host: KnownHost | None = None) -> None:
         props: dict[str, Any] = {
             "endpoint": endpoint.name,
             "authMode": endpoint.endpoint.auth_mode,
@@ -142,7 +140,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                                        for k, v in plan.router.labels], opts=child)
         deployments = [
             OnlineDeployment(f"{name}-{d.name}", endpoint.name, d, network,
-                             pulumi.ResourceOptions(parent=self), order, made)
+                             pulumi.ResourceOptions(parent=self), host)
             for d in plan.deployments
         ]
         router_spec = plan.router
@@ -240,15 +238,15 @@ def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
     return docker_plan.check_host(state.endpoints, settings, host, state.settings.catalog)
 
 
-def _instance_order(plans: list[EndpointContainers]) -> InstanceOrder:
-    """Asks the host which instance containers it has (and its CPUs, unless the MLP123 check
-    just did); anything unanswered: every instance chained (``docker_plan.instance_order``)."""
+def _known_host() -> KnownHost | None:
+    """The host's CPUs (from the MLP123 check's ``GET /info`` when it just ran) and the
+    instance containers it has; None when either cannot be asked (everything is chained)."""
     where = _host_address()
     host = _asked.pop(where) if where in _asked else docker_host.ask(where)
-    existing = (docker_host.containers(where, f"{labels.ROLE}=instance")
-                if host is not None else None)
-    return docker_plan.instance_order([d for p in plans for d in p.deployments], existing,
-                                      host.cpus if host is not None else None)
+    if host is None:
+        return None
+    instances = docker_host.containers(where, f"{labels.ROLE}=instance")
+    return KnownHost(host.cpus, instances) if instances is not None else None
 
 
 def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str, Any]:
@@ -257,16 +255,15 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
     state are relative to ``project`` (the folder of Pulumi.yaml)."""
     settings = state.settings.docker_settings
     exports: dict[str, Any] = {}
-    plans = [docker_plan.plan_endpoint(
-        endpoint, state.settings.environment, settings, state.settings.assets,
-        absolute=lambda p: str((project / p).resolve()),
-        is_file=lambda p: (project / p).is_file(),
-    ) for endpoint in state.endpoints]
-    order = _instance_order(plans)
-    made: dict[str, docker.Container] = {}
-    for endpoint, plan in zip(state.endpoints, plans, strict=True):
+    host = _known_host()
+    for endpoint in state.endpoints:
+        plan = docker_plan.plan_endpoint(
+            endpoint, state.settings.environment, settings, state.settings.assets,
+            absolute=lambda p: str((project / p).resolve()),
+            is_file=lambda p: (project / p).is_file(),
+        )
         component = OnlineEndpoint(endpoint.name, endpoint, plan, keys.get(endpoint.name),
-                                   order=order, made=made)
+                                   host=host)
         exports[f"{endpoint.name}-scoring-uri"] = component.scoring_uri
         exports[f"{endpoint.name}-swagger-uri"] = component.swagger_uri
         exports[f"{endpoint.name}-primary-key"] = component.keys.primary
