@@ -19,7 +19,8 @@ the engine its order:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.metadata
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,31 @@ from mlplan.targets.docker.plan import (
 from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys
 
 
-def _labels(pairs: tuple[tuple[str, str], ...]) -> list[docker.ContainerLabelArgs]:
-    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in pairs]
+def _labels(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    return [{"label": k, "value": v} for k, v in pairs]
+
+
+#: What pulumi-docker's own classes add to every resource's options (its version, so the
+#: engine picks the same default provider).
+_PROVIDER_DEFAULTS = pulumi.ResourceOptions(version=importlib.metadata.version("pulumi_docker"))
+
+
+def _docker(kind: str, name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions,
+            outputs: tuple[str, ...] = ()) -> pulumi.CustomResource:
+    """A pulumi-docker resource (``docker:index/<kind>:<Kind>``) from its inputs as the engine
+    sees them (camelCase; None left out), reading back only ``outputs``.
+
+    Same inputs, same type, same provider as ``docker.Container(...)`` & co., but the typed
+    classes declare every property of the schema (78 for a container): the SDK then serialises
+    78 keys and keeps 78 unresolved outputs per container, and its ``wait_for_rpcs`` walks
+    every unresolved output each time one resolves (benchmarks/preview_scale.py). Example:
+    ``_docker("container", "ep-blue-0", {"name": "ep-blue-0", "wait": True}, opts)``.
+    """
+    props: dict[str, Any] = {k: v for k, v in inputs.items() if v is not None}
+    props.update({k: None for k in outputs})
+    token = f"docker:index/{kind}:{kind[0].upper()}{kind[1:]}"
+    return pulumi.CustomResource(token, name, props,
+                                 pulumi.ResourceOptions.merge(_PROVIDER_DEFAULTS, opts))
 
 
 class OnlineDeployment(pulumi.ComponentResource):
@@ -60,21 +84,18 @@ class OnlineDeployment(pulumi.ComponentResource):
         }
         super().__init__(TOKEN_PREFIX + "OnlineDeployment", name, props, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if plan.build_context:
-            image: pulumi.Input[str] = docker.RemoteImage(
-                f"{name}-image", name=plan.image, keep_locally=True,
-                build=docker.RemoteImageBuildArgs(context=plan.build_context,
-                                                  dockerfile=plan.dockerfile),
-                opts=child).image_id
-        else:
-            image = docker.RemoteImage(f"{name}-image", name=plan.image, keep_locally=True,
-                                       opts=child).image_id
+        build = ({"context": plan.build_context, "dockerfile": plan.dockerfile}
+                 if plan.build_context else None)
+        image: pulumi.Output[str] = _docker(
+            "remoteImage", f"{name}-image",
+            {"name": plan.image, "keepLocally": True, "build": build}, child,
+            outputs=("imageId",)).imageId  # type: ignore[attr-defined]
         order = docker_plan.instance_order(plan, host)
-        made: dict[str, docker.Container] = {}
+        made: dict[str, pulumi.CustomResource] = {}
         for spec in order.registration(plan):
             made[spec.name] = self._container(name, spec, image, network,
                                               [made[w] for w in order.waits[spec.name]])
-        self.containers: list[docker.Container] = [made[c.name] for c in plan.containers]
+        self.containers: list[pulumi.CustomResource] = [made[c.name] for c in plan.containers]
         if any(not order.wave_of(c.name) for c in plan.containers):  # some may be replaced
             pulumi.log.info(docker_plan.roll_note(endpoint, plan), resource=self)
         created = docker_plan.creation_note(endpoint, plan, order)
@@ -83,35 +104,33 @@ class OnlineDeployment(pulumi.ComponentResource):
         self.register_outputs(props)
 
     def _container(self, name: str, spec: docker_plan.InstanceContainer, image: pulumi.Input[str],
-                   network: docker.Network, previous: list[docker.Container]) -> docker.Container:
+                   network: docker.Network, previous: list[pulumi.CustomResource]
+                   ) -> pulumi.CustomResource:
         check = spec.healthcheck
-        return docker.Container(
-            f"{name}-{spec.index}",
-            name=spec.name,
-            hostname=spec.name,
-            image=image,
-            envs=[f"{k}={v}" for k, v in spec.env],
-            mounts=[docker.ContainerMountArgs(type="bind", source=m.source, target=m.target,
-                                              read_only=m.read_only) for m in spec.mounts],
-            labels=_labels(spec.labels),
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name,
-                                                                    aliases=[spec.name])],
-            cpus=spec.cpus or None,
-            memory=spec.memory_mib or None,
+        return _docker("container", f"{name}-{spec.index}", {
+            "name": spec.name,
+            "hostname": spec.name,
+            "image": image,
+            "envs": [f"{k}={v}" for k, v in spec.env],
+            "mounts": [{"type": "bind", "source": m.source, "target": m.target,
+                        "readOnly": m.read_only} for m in spec.mounts],
+            "labels": _labels(spec.labels),
+            "networksAdvanced": [{"name": network.name, "aliases": [spec.name]}],
+            "cpus": spec.cpus or None,
+            "memory": spec.memory_mib or None,
             # Docker's default swap limit is twice the memory; read back into the state it
             # would be a diff on every preview. Memory + swap == memory: no swap, as on Azure.
-            memory_swap=spec.memory_mib or None,
-            device_requests=[docker.ContainerDeviceRequestArgs(
-                driver="nvidia", count=spec.gpus, capabilities=["gpu"])] if spec.gpus else None,
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=list(check.test), interval=check.interval, timeout=check.timeout,
-                start_period=check.start_period, retries=check.retries),
-            wait=True,
-            wait_timeout=spec.wait_timeout_s,
-            destroy_grace_seconds=spec.stop_grace_s or None,
-            restart="unless-stopped",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(previous)),
-        )
+            "memorySwap": spec.memory_mib or None,
+            "deviceRequests": [{"driver": "nvidia", "count": spec.gpus,
+                                "capabilities": ["gpu"]}] if spec.gpus else None,
+            "healthcheck": {"tests": list(check.test), "interval": check.interval,
+                            "timeout": check.timeout, "startPeriod": check.start_period,
+                            "retries": check.retries},
+            "wait": True,
+            "waitTimeout": spec.wait_timeout_s,
+            "destroyGraceSeconds": spec.stop_grace_s or None,
+            "restart": "unless-stopped",
+        }, pulumi.ResourceOptions(parent=self, depends_on=list(previous)))
 
 
 class OnlineEndpoint(pulumi.ComponentResource):
@@ -144,67 +163,61 @@ class OnlineEndpoint(pulumi.ComponentResource):
             for d in plan.deployments
         ]
         router_spec = plan.router
-        router_image = docker.RemoteImage(f"{name}-router-image", name=router_spec.image,
-                                          keep_locally=True, opts=child).image_id
+        router_image = _docker("remoteImage", f"{name}-router-image",
+                               {"name": router_spec.image, "keepLocally": True}, child,
+                               outputs=("imageId",)).imageId  # type: ignore[attr-defined]
         files = pulumi.Output.all(self.keys.primary, self.keys.secondary).apply(
             lambda keys: plan.routing_files(endpoint, (keys[0], keys[1])))
         instances = [c for d in deployments for c in d.containers]
-        config = docker.Container(
-            f"{name}-router-config",
-            name=plan.config_container,
-            image=router_image,
-            command=["/bin/sh", "-c", docker_plan.CONFIG_COPY_COMMAND],
-            uploads=[
-                docker.ContainerUploadArgs(file="/staging/routing.conf",
-                                           content=files.apply(lambda f: f["routing.conf"])),
-                docker.ContainerUploadArgs(
-                    file="/staging/keys.conf",
-                    content=pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))),
+        config = _docker("container", f"{name}-router-config", {
+            "name": plan.config_container,
+            "image": router_image,
+            "command": ["/bin/sh", "-c", docker_plan.CONFIG_COPY_COMMAND],
+            "uploads": [
+                {"file": "/staging/routing.conf",
+                 "content": files.apply(lambda f: f["routing.conf"])},
+                {"file": "/staging/keys.conf",
+                 "content": pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))},
             ],
-            mounts=[docker.ContainerMountArgs(type="volume", source=volume.name,
-                                              target=docker_plan.ROUTER_CONF_DIR)],
-            network_mode="none",
-            labels=_labels(plan.config_labels),
-            must_run=False,
-            attach=True,
-            logs=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=instances),
-        )
-        router = docker.Container(
-            f"{name}-router",
-            name=router_spec.name,
-            image=router_image,
-            command=["/bin/sh", docker_plan.ROUTER_SCRIPT_PATH],
-            uploads=[
-                docker.ContainerUploadArgs(file=docker_plan.ROUTER_STATIC_CONF,
-                                           content=router_spec.static_config),
-                docker.ContainerUploadArgs(file=docker_plan.ROUTER_SCRIPT_PATH,
-                                           content=router_spec.script, executable=True),
+            "mounts": [{"type": "volume", "source": volume.name,
+                        "target": docker_plan.ROUTER_CONF_DIR}],
+            "networkMode": "none",
+            "labels": _labels(plan.config_labels),
+            "mustRun": False,
+            "attach": True,
+            "logs": True,
+        }, pulumi.ResourceOptions(parent=self, depends_on=instances))
+        router = _docker("container", f"{name}-router", {
+            "name": router_spec.name,
+            "image": router_image,
+            "command": ["/bin/sh", docker_plan.ROUTER_SCRIPT_PATH],
+            "uploads": [
+                {"file": docker_plan.ROUTER_STATIC_CONF, "content": router_spec.static_config},
+                {"file": docker_plan.ROUTER_SCRIPT_PATH, "content": router_spec.script,
+                 "executable": True},
             ],
-            mounts=[docker.ContainerMountArgs(type="volume", source=volume.name,
-                                              target=docker_plan.ROUTER_CONF_DIR,
-                                              read_only=True)],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
-            ports=[docker.ContainerPortArgs(internal=router_spec.listen_port,
-                                            external=router_spec.published_port,
-                                            ip=router_spec.publish_address)],
-            labels=_labels(router_spec.labels),
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:"
-                                    f"{router_spec.listen_port}/-/healthy"],
-                interval="5s", timeout="2s", start_period="2s", retries=3),
-            wait=True,
-            wait_timeout=60,
-            restart="unless-stopped",
+            "mounts": [{"type": "volume", "source": volume.name,
+                        "target": docker_plan.ROUTER_CONF_DIR, "readOnly": True}],
+            "networksAdvanced": [{"name": network.name}],
+            "ports": [{"internal": router_spec.listen_port,
+                       "external": router_spec.published_port,
+                       "ip": router_spec.publish_address}],
+            "labels": _labels(router_spec.labels),
+            "healthcheck": {
+                "tests": ["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:"
+                                       f"{router_spec.listen_port}/-/healthy"],
+                "interval": "5s", "timeout": "2s", "startPeriod": "2s", "retries": 3},
+            "wait": True,
+            "waitTimeout": 60,
+            "restart": "unless-stopped",
             # The router starts once its first routing.conf/keys.conf are in the volume (its
             # script waits for them, so it is healthy only then): after the config container.
             # Only depends_on, never an input: a config replacement leaves the router running.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config]),
-        )
+        }, pulumi.ResourceOptions(parent=self, depends_on=[config]))
         port: pulumi.Output[int] = (
             pulumi.Output.from_input(router_spec.published_port)
             if router_spec.published_port
-            else router.ports.apply(_published_port))
+            else router.ports.apply(_published_port))  # type: ignore[attr-defined]
         self.scoring_uri = pulumi.Output.concat("http://", plan.host, ":",
                                                 port.apply(str), "/score")
         self.swagger_uri = pulumi.Output.concat("http://", plan.host, ":",
@@ -215,8 +228,9 @@ class OnlineEndpoint(pulumi.ComponentResource):
                                "secondaryKey": self.keys.secondary})
 
 
-def _published_port(ports: Sequence[docker.outputs.ContainerPort] | None) -> int:
-    return (ports[0].external or 0) if ports else 0
+def _published_port(ports: Sequence[Mapping[str, Any]] | None) -> int:
+    """The host port Docker picked, from the router's ``ports`` output (camelCase dicts)."""
+    return int(ports[0].get("external") or 0) if ports else 0
 
 
 #: The ``GET /info`` answer of the MLP123 check, kept for ``deploy`` (one ask per program run).
