@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 
 from mlplan.domain import labels
 from mlplan.domain.diagnostics import Diagnostic
@@ -68,13 +67,19 @@ def _docker(kind: str, name: str, inputs: dict[str, Any], opts: pulumi.ResourceO
                                  pulumi.ResourceOptions.merge(_PROVIDER_DEFAULTS, opts))
 
 
+def _out(resource: pulumi.CustomResource, key: str) -> pulumi.Output[Any]:
+    """An output of a ``_docker`` resource, by its engine name (``imageId``, ``ports``)."""
+    found: pulumi.Output[Any] = getattr(resource, key)
+    return found
+
+
 class OnlineDeployment(pulumi.ComponentResource):
     """One deployment: its image and one container per instance, each waiting for what
     ``docker_plan.instance_order`` says for what the host has (``host`` None: unknown, chained
     batch by batch)."""
 
     def __init__(self, name: str, endpoint: str, plan: DeploymentContainers,
-                 network: docker.Network, opts: pulumi.ResourceOptions,
+                 network: pulumi.CustomResource, opts: pulumi.ResourceOptions,
                  host: KnownHost | None = None) -> None:
         props: dict[str, Any] = {
             "deployment": plan.name,
@@ -86,10 +91,9 @@ class OnlineDeployment(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         build = ({"context": plan.build_context, "dockerfile": plan.dockerfile}
                  if plan.build_context else None)
-        image: pulumi.Output[str] = _docker(
-            "remoteImage", f"{name}-image",
-            {"name": plan.image, "keepLocally": True, "build": build}, child,
-            outputs=("imageId",)).imageId  # type: ignore[attr-defined]
+        image = _out(_docker("remoteImage", f"{name}-image",
+                             {"name": plan.image, "keepLocally": True, "build": build}, child,
+                             outputs=("imageId",)), "imageId")
         order = docker_plan.instance_order(plan, host)
         made: dict[str, pulumi.CustomResource] = {}
         for spec in order.registration(plan):
@@ -104,7 +108,7 @@ class OnlineDeployment(pulumi.ComponentResource):
         self.register_outputs(props)
 
     def _container(self, name: str, spec: docker_plan.InstanceContainer, image: pulumi.Input[str],
-                   network: docker.Network, previous: list[pulumi.CustomResource]
+                   network: pulumi.CustomResource, previous: list[pulumi.CustomResource]
                    ) -> pulumi.CustomResource:
         check = spec.healthcheck
         return _docker("container", f"{name}-{spec.index}", {
@@ -115,7 +119,7 @@ class OnlineDeployment(pulumi.ComponentResource):
             "mounts": [{"type": "bind", "source": m.source, "target": m.target,
                         "readOnly": m.read_only} for m in spec.mounts],
             "labels": _labels(spec.labels),
-            "networksAdvanced": [{"name": network.name, "aliases": [spec.name]}],
+            "networksAdvanced": [{"name": _out(network, "name"), "aliases": [spec.name]}],
             "cpus": spec.cpus or None,
             "memory": spec.memory_mib or None,
             # Docker's default swap limit is twice the memory; read back into the state it
@@ -151,21 +155,20 @@ class OnlineEndpoint(pulumi.ComponentResource):
         super().__init__(TOKEN_PREFIX + "OnlineEndpoint", name, props, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.keys: EndpointKeys = endpoint_keys(name, configured_keys, self)
-        network = docker.Network(f"{name}-network", name=plan.network, driver="bridge",
-                                 labels=[docker.NetworkLabelArgs(label=k, value=v)
-                                         for k, v in plan.router.labels], opts=child)
-        volume = docker.Volume(f"{name}-router-volume", name=plan.volume,
-                               labels=[docker.VolumeLabelArgs(label=k, value=v)
-                                       for k, v in plan.router.labels], opts=child)
+        network = _docker("network", f"{name}-network", {
+            "name": plan.network, "driver": "bridge", "labels": _labels(plan.router.labels)},
+            child)
+        volume = _docker("volume", f"{name}-router-volume", {
+            "name": plan.volume, "labels": _labels(plan.router.labels)}, child)
         deployments = [
             OnlineDeployment(f"{name}-{d.name}", endpoint.name, d, network,
                              pulumi.ResourceOptions(parent=self), host)
             for d in plan.deployments
         ]
         router_spec = plan.router
-        router_image = _docker("remoteImage", f"{name}-router-image",
-                               {"name": router_spec.image, "keepLocally": True}, child,
-                               outputs=("imageId",)).imageId  # type: ignore[attr-defined]
+        router_image = _out(_docker("remoteImage", f"{name}-router-image",
+                                    {"name": router_spec.image, "keepLocally": True}, child,
+                                    outputs=("imageId",)), "imageId")
         files = pulumi.Output.all(self.keys.primary, self.keys.secondary).apply(
             lambda keys: plan.routing_files(endpoint, (keys[0], keys[1])))
         instances = [c for d in deployments for c in d.containers]
@@ -179,7 +182,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 {"file": "/staging/keys.conf",
                  "content": pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))},
             ],
-            "mounts": [{"type": "volume", "source": volume.name,
+            "mounts": [{"type": "volume", "source": _out(volume, "name"),
                         "target": docker_plan.ROUTER_CONF_DIR}],
             "networkMode": "none",
             "labels": _labels(plan.config_labels),
@@ -196,9 +199,9 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 {"file": docker_plan.ROUTER_SCRIPT_PATH, "content": router_spec.script,
                  "executable": True},
             ],
-            "mounts": [{"type": "volume", "source": volume.name,
+            "mounts": [{"type": "volume", "source": _out(volume, "name"),
                         "target": docker_plan.ROUTER_CONF_DIR, "readOnly": True}],
-            "networksAdvanced": [{"name": network.name}],
+            "networksAdvanced": [{"name": _out(network, "name")}],
             "ports": [{"internal": router_spec.listen_port,
                        "external": router_spec.published_port,
                        "ip": router_spec.publish_address}],
@@ -217,7 +220,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         port: pulumi.Output[int] = (
             pulumi.Output.from_input(router_spec.published_port)
             if router_spec.published_port
-            else router.ports.apply(_published_port))  # type: ignore[attr-defined]
+            else _out(router, "ports").apply(_published_port))
         self.scoring_uri = pulumi.Output.concat("http://", plan.host, ":",
                                                 port.apply(str), "/score")
         self.swagger_uri = pulumi.Output.concat("http://", plan.host, ":",
