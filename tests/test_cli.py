@@ -176,3 +176,33 @@ def test_kubernetes_checks_show_in_the_plan(
     assert code == 1
     assert "error MLP112" in err and "at most 15" in err
     assert "warning MLP504" in err and "Gateway edge" in err
+
+
+QUALIFIED_STACKS = [
+    ("short name", ["plan", "--stack", "dev"], 0, ""),
+    ("org/name", ["plan", "--stack", "acme/dev"], 0, ""),
+    ("org/project/name", ["plan", "--stack", "acme/mlplan/dev"], 0, ""),
+    ("another project's stack", ["plan", "--stack", "acme/other/dev"], 1,
+     "names project 'other', but this is project 'mlplan' (Pulumi.yaml); use --stack dev or "
+     "acme/mlplan/dev"),
+    ("four parts", ["plan", "--stack", "a/b/c/d"], 1, "as NAME, ORG/NAME or ORG/PROJECT/NAME"),
+    ("empty part", ["plan", "--stack", "acme//dev"], 1, "is not a stack name"),
+    ("org/project/name of a missing stack", ["plan", "--stack", "acme/mlplan/nope"], 1,
+     "stacks/Pulumi.nope.yaml"),
+    ("promote takes it too", ["rollback", "my-endpoint", "--stack", "acme/other/dev"], 1,
+     "names project 'other'"),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "expected", "message"), QUALIFIED_STACKS,
+                         ids=[q[0] for q in QUALIFIED_STACKS])
+def test_qualified_stack_names(name: str, args: list[str], expected: int, message: str,
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    """``--stack`` takes Pulumi's qualified forms; the config file is named by the last part."""
+    try:
+        code = main(args)
+    except SystemExit as exit_:  # argparse usage errors
+        code = int(exit_.code or 0)
+    err = capsys.readouterr().err
+    assert code == expected
+    assert message in err

@@ -406,7 +406,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])
+#: What Debian bookworm's nginx (1.22) loads; the rest (``min_nginx``) is checked in the router
+#: image the Docker target runs, by tests/engine/test_router_image.py, as are these.
+HOST_SCENARIOS = [s for s in SCENARIOS if s.min_nginx <= (1, 22, 0)]
+
+
+@pytest.mark.parametrize("scenario", HOST_SCENARIOS, ids=[s.name for s in HOST_SCENARIOS])
 def test_nginx_accepts_scenario(scenario: Scenario, tmp_path: Path) -> None:
     binary = _nginx()
     if binary is None:
@@ -414,7 +419,7 @@ def test_nginx_accepts_scenario(scenario: Scenario, tmp_path: Path) -> None:
             pytest.fail("nginx is not installed (apt-get install nginx)")
         pytest.skip("nginx is not installed")
     if _nginx_version() < scenario.min_nginx:
-        pytest.skip(f"needs nginx >= {'.'.join(map(str, scenario.min_nginx))}")
+        pytest.fail(f"needs nginx >= {'.'.join(map(str, scenario.min_nginx))}")
     runtime = replace(
         scenario.runtime,
         conf_dir=str(tmp_path),
