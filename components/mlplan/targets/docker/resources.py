@@ -57,7 +57,9 @@ def _docker(kind: str, name: str, inputs: dict[str, Any], opts: pulumi.ResourceO
     Same inputs, same type, same provider as ``docker.Container(...)`` & co., but the typed
     classes declare every property of the schema (78 for a container): the SDK then serialises
     78 keys and keeps 78 unresolved outputs per container, and its ``wait_for_rpcs`` walks
-    every unresolved output each time one resolves (benchmarks/preview_scale.py). Example:
+    every unresolved output each time one resolves (benchmarks/preview_scale.py). The
+    pulumi-docker package stays installed: the language host names the provider plugin (and
+    this version) from it. Example:
     ``_docker("container", "ep-blue-0", {"name": "ep-blue-0", "wait": True}, opts)``.
     """
     props: dict[str, Any] = {k: v for k, v in inputs.items() if v is not None}
