@@ -1,15 +1,16 @@
 """The mlplan policies, importable without starting a policy server (``__main__.py`` does that).
 
 Every policy is a stack policy: it turns all resources into ``EndpointFacts`` (from the labels
-the targets stamp) and runs the core rules, then reports only its own codes, each violation
-as ``<code> <message>`` on the resource it concerns. Same codes and messages as ``mlplan plan``.
+the targets stamp) and runs its own rules (``Rule`` objects of ``mlplan.rules.registry``, one per
+code, the ones ``mlplan plan`` runs), each violation as ``<code> <message>`` on the resource it
+concerns. Same codes and messages as ``mlplan plan``.
 
-Both targets: the facts come from the Docker containers or the Kubernetes objects
-(``mlplan.rules.facts``). Kubernetes instances must also have liveness probes
-(``check_liveness`` is set per endpoint for Kubernetes facts). An endpoint whose callers are
-checked by a Gateway (routerMode gateway-api) gets MLP504 as a warning, reported by the advisory
-``mlplan-auth-gateway`` (the pack cannot see Gateway policies); ``mlplan-auth-enabled`` reports
-the MLP504 errors (an endpoint without auth).
+Both targets: the facts come from the Docker containers or the Kubernetes objects (each target's
+``facts_from_resources`` in ``mlplan.targets.registry``). Kubernetes instances must also have
+liveness probes (``check_liveness`` is set per endpoint for Kubernetes facts). An endpoint whose
+callers are checked by a Gateway (routerMode gateway-api) gets MLP504 as a warning, reported by
+the advisory ``mlplan-auth-gateway`` (the pack cannot see Gateway policies);
+``mlplan-auth-enabled`` reports the MLP504 errors (an endpoint without auth).
 
 Configuration (``--policy-pack-config``): every policy takes ``enforcementLevel``; besides,
 ``mlplan-quota`` takes ``quota: {<family>: cores, total: cores}``, ``mlplan-limits`` takes
@@ -35,71 +36,90 @@ from pulumi_policy.proxy import UnknownValueError
 
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Diagnostic, Severity
+from mlplan.domain.facts import EndpointFacts
 from mlplan.domain.settings import Limits, quota_from_cores
-from mlplan.rules.facts import PlainResource, facts_from_resources
-from mlplan.rules.policy import (
+from mlplan.rules.registry import (
     DEFAULT_MIN_INSTANCES,
-    EndpointFacts,
+    Rule,
     RuleOptions,
+    by_id,
     check_endpoint,
     check_stack,
 )
+from mlplan.targets import registry
+from mlplan.targets.base import PlainResource
 
 ADVISORY, MANDATORY = EnforcementLevel.ADVISORY, EnforcementLevel.MANDATORY
 
 
 @dataclass(frozen=True)
-class Rule:
+class Policy:
+    """One policy of the pack: a name, a level and the rules it runs
+    (``mlplan.rules.registry``); ``severities``: which of their findings it reports."""
+
     name: str
     description: str
     level: EnforcementLevel
-    codes: frozenset[str]
+    rules: tuple[Rule, ...]
     environments: frozenset[str] = frozenset({"development", "production"})
-    stack_level: bool = False  # quota: judged over all endpoints at once
     schema: Mapping[str, Any] | None = None
-    severities: frozenset[Severity] = frozenset(Severity)  # which findings of its codes
+    severities: frozenset[Severity] = frozenset(Severity)
+
+    @property
+    def codes(self) -> frozenset[str]:
+        return frozenset(r.id for r in self.rules)
+
+    @property
+    def stack_level(self) -> bool:
+        """Quota: judged over all endpoints at once."""
+        return any(r.scope == "stack" for r in self.rules)
 
 
-RULES: tuple[Rule, ...] = (
-    Rule("mlplan-quota", "Reserved cores (ceil(1.2 x instances) x cores) within the quota.",
-         MANDATORY, frozenset({codes.QUOTA_FAMILY, codes.QUOTA_TOTAL}), stack_level=True,
-         schema={"quota": {"type": "object", "additionalProperties": {"type": "number"}}}),
-    Rule("mlplan-traffic-split", "Live traffic sums to 0 or 100 over declared deployments.",
-         MANDATORY, frozenset({codes.TRAFFIC_SUM, codes.TRAFFIC_UNKNOWN_DEPLOYMENT})),
-    Rule("mlplan-mirror", "One mirror target, at most 50%, with 0% live traffic.", MANDATORY,
-         frozenset({codes.MIRROR_SINGLE, codes.MIRROR_PERCENT, codes.MIRROR_LIVE,
-                    codes.MIRROR_UNKNOWN_DEPLOYMENT}), severities=frozenset({Severity.ERROR})),
-    Rule("mlplan-mirror-without-live", "A mirror copies nothing while no deployment is live.",
-         ADVISORY, frozenset({codes.NO_LIVE_DEPLOYMENT}), severities=frozenset({Severity.WARNING})),
-    Rule("mlplan-limits", "Deployments per endpoint and instances per deployment.", MANDATORY,
-         frozenset({codes.TOO_MANY_DEPLOYMENTS, codes.TOO_MANY_INSTANCES}),
-         schema={"deploymentsPerEndpoint": {"type": "integer", "minimum": 1},
-                 "instancesPerDeployment": {"type": "integer", "minimum": 1}}),
-    Rule("mlplan-ha-minimum", "Live deployments have enough instances (development: advisory).",
-         ADVISORY, frozenset({codes.HA_MINIMUM}), frozenset({"development"}),
-         schema={"minInstances": {"type": "integer", "minimum": 1},
-                 "environment": {"type": "string", "enum": ["development", "production"]}}),
-    Rule("mlplan-ha-minimum-production", "Live deployments have enough instances in production.",
-         MANDATORY, frozenset({codes.HA_MINIMUM}), frozenset({"production"}),
-         schema={"minInstances": {"type": "integer", "minimum": 1},
-                 "environment": {"type": "string", "enum": ["development", "production"]}}),
-    Rule("mlplan-image-pinned", "Images pinned by digest or version tag (development: advisory).",
-         ADVISORY, frozenset({codes.IMAGE_PINNED}), frozenset({"development"}),
-         schema={"environment": {"type": "string", "enum": ["development", "production"]}}),
-    Rule("mlplan-image-pinned-production", "Images pinned by digest or version tag in production.",
-         MANDATORY, frozenset({codes.IMAGE_PINNED}), frozenset({"production"}),
-         schema={"environment": {"type": "string", "enum": ["development", "production"]}}),
-    Rule("mlplan-gpu-resources", "GPU instance types get GPUs; CPU types none.", MANDATORY,
-         frozenset({codes.GPU_RESOURCES})),
-    Rule("mlplan-auth-enabled", "Endpoints authenticate callers (key or token).", MANDATORY,
-         frozenset({codes.AUTH_ENABLED}), severities=frozenset({Severity.ERROR})),
-    Rule("mlplan-auth-gateway", "Gateway-api endpoints: callers are checked by the Gateway, "
-         "which the pack cannot see (advisory).", ADVISORY, frozenset({codes.AUTH_ENABLED}),
-         severities=frozenset({Severity.WARNING})),
-    Rule("mlplan-probes", "Instances have readiness (and on Kubernetes liveness) checks.",
-         MANDATORY, frozenset({codes.PROBES_PRESENT})),
-    Rule("mlplan-names", "Endpoint and deployment names follow Azure's rules.", MANDATORY,
-         frozenset({codes.INVALID_NAME})),
+def _rules(*ids: str) -> tuple[Rule, ...]:
+    return tuple(by_id(code) for code in ids)
+
+
+_HA_SCHEMA = {"minInstances": {"type": "integer", "minimum": 1},
+              "environment": {"type": "string", "enum": ["development", "production"]}}
+_ENVIRONMENT_SCHEMA = {"environment": {"type": "string", "enum": ["development", "production"]}}
+RULES: tuple[Policy, ...] = (
+    Policy("mlplan-quota", "Reserved cores (ceil(1.2 x instances) x cores) within the quota.",
+           MANDATORY, _rules(codes.QUOTA_FAMILY, codes.QUOTA_TOTAL),
+           schema={"quota": {"type": "object", "additionalProperties": {"type": "number"}}}),
+    Policy("mlplan-traffic-split", "Live traffic sums to 0 or 100 over declared deployments.",
+           MANDATORY, _rules(codes.TRAFFIC_SUM, codes.TRAFFIC_UNKNOWN_DEPLOYMENT)),
+    Policy("mlplan-mirror", "One mirror target, at most 50%, with 0% live traffic.", MANDATORY,
+           _rules(codes.MIRROR_SINGLE, codes.MIRROR_PERCENT, codes.MIRROR_LIVE,
+                  codes.MIRROR_UNKNOWN_DEPLOYMENT), severities=frozenset({Severity.ERROR})),
+    Policy("mlplan-mirror-without-live", "A mirror copies nothing while no deployment is live.",
+           ADVISORY, _rules(codes.NO_LIVE_DEPLOYMENT), severities=frozenset({Severity.WARNING})),
+    Policy("mlplan-limits", "Deployments per endpoint and instances per deployment.", MANDATORY,
+           _rules(codes.TOO_MANY_DEPLOYMENTS, codes.TOO_MANY_INSTANCES),
+           schema={"deploymentsPerEndpoint": {"type": "integer", "minimum": 1},
+                   "instancesPerDeployment": {"type": "integer", "minimum": 1}}),
+    Policy("mlplan-ha-minimum", "Live deployments have enough instances (development: "
+           "advisory).", ADVISORY, _rules(codes.HA_MINIMUM), frozenset({"development"}),
+           schema=_HA_SCHEMA),
+    Policy("mlplan-ha-minimum-production", "Live deployments have enough instances in "
+           "production.", MANDATORY, _rules(codes.HA_MINIMUM), frozenset({"production"}),
+           schema=_HA_SCHEMA),
+    Policy("mlplan-image-pinned", "Images pinned by digest or version tag (development: "
+           "advisory).", ADVISORY, _rules(codes.IMAGE_PINNED), frozenset({"development"}),
+           schema=_ENVIRONMENT_SCHEMA),
+    Policy("mlplan-image-pinned-production", "Images pinned by digest or version tag in "
+           "production.", MANDATORY, _rules(codes.IMAGE_PINNED), frozenset({"production"}),
+           schema=_ENVIRONMENT_SCHEMA),
+    Policy("mlplan-gpu-resources", "GPU instance types get GPUs; CPU types none.", MANDATORY,
+           _rules(codes.GPU_RESOURCES)),
+    Policy("mlplan-auth-enabled", "Endpoints authenticate callers (key or token).", MANDATORY,
+           _rules(codes.AUTH_ENABLED), severities=frozenset({Severity.ERROR})),
+    Policy("mlplan-auth-gateway", "Gateway-api endpoints: callers are checked by the Gateway, "
+           "which the pack cannot see (advisory).", ADVISORY, _rules(codes.AUTH_ENABLED),
+           severities=frozenset({Severity.WARNING})),
+    Policy("mlplan-probes", "Instances have readiness (and on Kubernetes liveness) checks.",
+           MANDATORY, _rules(codes.PROBES_PRESENT)),
+    Policy("mlplan-names", "Endpoint and deployment names follow Azure's rules.", MANDATORY,
+           _rules(codes.INVALID_NAME)),
 )
 
 
@@ -146,26 +166,24 @@ def options_from(config: Mapping[str, Any]) -> RuleOptions:
 
 
 def findings(
-    rule: Rule, facts: list[EndpointFacts], config: Mapping[str, Any]
+    policy: Policy, facts: list[EndpointFacts], config: Mapping[str, Any]
 ) -> list[Diagnostic]:
-    """The diagnostics this rule reports for these facts under this policy config."""
+    """The diagnostics this policy reports for these facts under this policy config."""
     options = options_from(config)
     environment = config.get("environment")
     if environment:
         facts = [replace(f, environment=str(environment)) for f in facts]
-    if rule.stack_level:
-        found = check_stack(facts, options)
-    else:
-        found = [d for f in facts if f.environment in rule.environments
-                 for d in check_endpoint(f, replace(
-                     options, check_liveness=f.target == "kubernetes"))]
-    return [d for d in found if d.code in rule.codes and d.severity in rule.severities]
+    found = check_stack(facts, options, policy.rules) + [
+        d for f in facts if f.environment in policy.environments
+        for d in check_endpoint(f, replace(
+            options, check_liveness=registry.of(f.target).liveness_probes), policy.rules)]
+    return [d for d in found if d.severity in policy.severities]
 
 
-def validator(rule: Rule) -> Callable[[StackValidationArgs, ReportViolation], None]:
+def validator(policy: Policy) -> Callable[[StackValidationArgs, ReportViolation], None]:
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        facts = facts_from_resources(plain(args.resources))
-        for d in findings(rule, facts, args.get_config()):
+        facts = registry.facts_from_resources(plain(args.resources))
+        for d in findings(policy, facts, args.get_config()):
             urn = d.location.field if d.location.field.startswith("urn:") else None
             report(f"{d.code} {d.message}", urn)
 
@@ -175,9 +193,9 @@ def validator(rule: Rule) -> Callable[[StackValidationArgs, ReportViolation], No
 def policies() -> list[StackValidationPolicy]:
     return [
         StackValidationPolicy(
-            name=rule.name, description=rule.description, validate=validator(rule),
-            enforcement_level=rule.level,
-            config_schema=PolicyConfigSchema(properties=dict(rule.schema)) if rule.schema
+            name=policy.name, description=policy.description, validate=validator(policy),
+            enforcement_level=policy.level,
+            config_schema=PolicyConfigSchema(properties=dict(policy.schema)) if policy.schema
             else None)
-        for rule in RULES
+        for policy in RULES
     ]

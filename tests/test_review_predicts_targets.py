@@ -106,7 +106,7 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
     change, deployment = review("docker", sku, n, docker=docker)
     head = state("docker", sku, n, "example/scorer:2", docker=docker)
     planned = docker_plan.plan_endpoint(head.endpoints[0], "development",
-                                        head.settings.docker_settings, {},
+                                        head.settings.docker_settings, head.settings.assets,
                                         lambda p: f"/project/{p}", lambda _p: True)
     (containers,) = planned.deployments
     roll = change.roll

@@ -2,7 +2,8 @@
 (MLP5xx) and what only the chosen target sees (Kubernetes: name conflicts MLP118, route
 limits, delivery MLP117/MLP119 such as a model folder over a ConfigMap's 1 MiB).
 
-``mlplan plan --stack`` and ``mlplan review`` add these to the desired state's diagnostics;
+``mlplan plan --stack``, ``mlplan review`` (the head) and ``mlplan promote`` (the stack and
+every step) add these to the desired state's diagnostics;
 the Kubernetes program runs the same ``stack_problems`` before it registers any resource, so
 what ``pulumi preview`` refuses, ``mlplan plan`` reports first. ``pack`` reads the local files
 (``targets.kubernetes.files.packer``, given by the edge); without it the delivery checks that

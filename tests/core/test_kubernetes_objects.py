@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mlplan.domain import codes
+from mlplan.domain.assets import Assets
 from mlplan.domain.catalog import InstanceType, Toleration
 from mlplan.domain.kubernetes_settings import KubernetesSettings, parse_kubernetes_settings
 from mlplan.domain.model import Deployment
@@ -258,10 +259,10 @@ def test_default_probes_hit_azmlinfsrv() -> None:
     assert ko.container_ports(dep) == (5001,)
 
 
-ASSETS: dict[str, Any] = {
-    "models": {"azureml:sample-model:2": "stacks/model/sample-model"},
-    "environments": {"azureml:sklearn-env:1": "registry.example.com/sklearn:1.4"},
-}
+ASSETS = Assets(
+    models={"azureml:sample-model:2": "stacks/model/sample-model"},
+    environments={"azureml:sklearn-env:1": "registry.example.com/sklearn:1.4"},
+)
 
 DELIVERY = [
     # scenario, extra YAML, k8s settings, expected fields of Delivery, diagnostic codes
@@ -325,7 +326,7 @@ def test_environment_variables() -> None:
         request_settings: {max_concurrent_requests_per_instance: 4}
         environment_variables: {WORKER_COUNT: "2", MLPLAN_DEPLOYMENT: spoofed, EXTRA: "1"}
         """))
-    where, _ = ko.delivery(dep, {}, KubernetesSettings())
+    where, _ = ko.delivery(dep, Assets(), KubernetesSettings())
     assert dict(ko.environment("my-endpoint", dep, where)) == {
         "AML_APP_ROOT": "/var/azureml-app/src",
         "AZUREML_ENTRY_SCRIPT": "score.py",
@@ -336,7 +337,7 @@ def test_environment_variables() -> None:
         "WORKER_COUNT": "2",  # the deployment's own value wins over max_concurrent_requests
     }
     bare = one(MANAGED.format(sku="Standard_DS3_v2", count=1))
-    where, _ = ko.delivery(bare, {}, KubernetesSettings())
+    where, _ = ko.delivery(bare, Assets(), KubernetesSettings())
     assert dict(ko.environment("e", bare, where))["AML_APP_ROOT"] == "/var/azureml-app"
 
 

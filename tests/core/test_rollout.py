@@ -13,9 +13,9 @@ from mlplan.planning.rollout import (
     batch_size,
     batches,
     peak_instances,
-    surges,
     update_steps,
 )
+from mlplan.targets import registry
 
 SCENARIOS = [
     # name, instances, batch size, batches, peak with surge, serving when a batch goes first
@@ -60,7 +60,7 @@ SURGES = [
 @pytest.mark.parametrize(("name", "target", "exempt", "expected"), SURGES,
                          ids=[s[0] for s in SURGES])
 def test_surges(name: str, target: str, exempt: bool, expected: bool) -> None:
-    assert surges(target, exempt) is expected
+    assert registry.of(target).surges(exempt) is expected
 
 
 BATCH_SCENARIOS = [

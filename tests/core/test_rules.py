@@ -4,10 +4,12 @@ import pytest
 
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Severity
-from mlplan.rules.policy import (
-    DeploymentFacts,
-    EndpointFacts,
+from mlplan.domain.facts import DeploymentFacts, EndpointFacts
+from mlplan.planning import traffic
+from mlplan.rules.registry import (
+    RULES,
     RuleOptions,
+    _endpoint_model,
     check_endpoint,
     check_stack,
     image_problem,
@@ -88,3 +90,32 @@ def test_quota_over_the_stack() -> None:
     found = check_stack(facts, RuleOptions(quota_millis={"standardDSv2Family": 40_000}))
     assert [d.code for d in found] == [codes.QUOTA_FAMILY]
     assert "48 cores required, limit 40" in found[0].message
+
+
+def test_one_rule_per_code_titled_by_the_catalogue() -> None:
+    ids = [r.id for r in RULES]
+    assert len(ids) == len(set(ids))
+    titles = {r.code: r.title for r in codes.catalogue()}
+    assert {r.id: r.title for r in RULES} == {i: titles[i] for i in ids}
+
+
+BROKEN_TRAFFIC = [
+    ("unknown live and mirror targets", (("blue", 100), ("ghost", 0)), (("spook", 10),)),
+    ("two mirrors over the cap", (("blue", 100),), (("green", 60), ("red", 10))),
+    ("mirror without live traffic", (("blue", 0),), (("green", 10),)),
+]
+
+
+@pytest.mark.parametrize(("name", "live", "mirror"), BROKEN_TRAFFIC,
+                         ids=[b[0] for b in BROKEN_TRAFFIC])
+def test_every_traffic_finding_is_some_rule(name: str, live: tuple[tuple[str, int], ...],
+                                            mirror: tuple[tuple[str, int], ...]) -> None:
+    """The registry keeps each code of ``traffic.check``: the rules report all it finds."""
+    facts = EndpointFacts(name="my-endpoint", traffic=live, mirror=mirror, deployments=(
+        DeploymentFacts("blue", "Standard_DS3_v2", 3, "x:1"),
+        DeploymentFacts("green", "Standard_DS3_v2", 3, "x:1"),
+        DeploymentFacts("red", "Standard_DS3_v2", 3, "x:1")))
+    model = _endpoint_model(facts)
+    expected = sorted(traffic.check(model), key=lambda d: (d.code, d.message))
+    found = [d for d in check_endpoint(facts, RuleOptions()) if d.code.startswith("MLP2")]
+    assert expected and sorted(found, key=lambda d: (d.code, d.message)) == expected

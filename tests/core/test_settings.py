@@ -72,3 +72,29 @@ def test_bad_settings(name: str, text: str, line: int, field: str, says: str) ->
     assert [(p.code, p.location.line, p.location.field) for p in problems] == [
         (codes.SETTINGS, line, field)]
     assert says in problems[0].message
+
+
+ASSETS = [
+    # name, mlplan:assets YAML, (field, text in the message) of each problem, models kept
+    ("models and environments", '{models: {"azureml:m:1": stacks/model/m}, '
+     'environments: {"azureml:e:1": "r.io/i:1"}}', [], {"azureml:m:1": "stacks/model/m"}),
+    ("unknown kind", '{modles: {"azureml:m:1": stacks/model/m}}',
+     [("mlplan:assets.modles", "unknown kind")], {}),
+    ("kind not a mapping", "{models: stacks/model/m}",
+     [("mlplan:assets.models", "expected a mapping")], {}),
+    ("value not text", '{models: {"azureml:m:1": 3, "azureml:n:1": stacks/model/n}}',
+     [("mlplan:assets.models.azureml:m:1", "expected text")], {"azureml:n:1": "stacks/model/n"}),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "problems", "models"), ASSETS,
+                         ids=[a[0] for a in ASSETS])
+def test_assets_parsed_once(name: str, value: str, problems: list[tuple[str, str]],
+                            models: dict[str, str]) -> None:
+    """``mlplan:assets`` is typed when read: each bad entry is one MLP120 naming its key."""
+    settings, found = load(f"config:\n  mlplan:endpoints: [stacks/endpoints]\n"
+                           f"  mlplan:assets: {value}\n")
+    assert [(d.code, d.location.field) for d in found] == [
+        (codes.SETTINGS, field) for field, _says in problems]
+    assert all(says in d.message for d, (_f, says) in zip(found, problems, strict=True))
+    assert dict(settings.assets.models) == models

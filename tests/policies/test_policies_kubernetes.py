@@ -3,9 +3,9 @@ Kubernetes program registers under mocks (the fixture project of ``tests/targets
 sample stack).
 
 Facts come from the objects' labels, annotations and pod templates
-(``policy_facts.from_kubernetes``) and must equal the plan's (``facts_from_state``) and the
-Docker target's for the same state. Broken variants are the target's output for a state the
-program itself would refuse, or the output edited by hand (a GPU limit or probe removed), to
+(``targets.kubernetes.target.from_kubernetes``) and must equal the plan's (``facts_from_state``)
+and the Docker target's for the same state. Broken variants are the target's output for a state
+the program itself would refuse, or the output edited by hand (a GPU limit or probe removed), to
 show the pack catches what reaches it anyway.
 """
 
@@ -22,9 +22,12 @@ from pulumi_policy import StackValidationArgs
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from mlplan.domain import codes, labels
+from mlplan.domain.facts import EndpointFacts
 from mlplan.edge.program import load, run
-from mlplan.rules.facts import PlainResource, facts_from_resources, from_kubernetes
-from mlplan.rules.policy import EndpointFacts, facts_from_state
+from mlplan.rules.policy import facts_from_state
+from mlplan.targets.base import PlainResource
+from mlplan.targets.kubernetes.target import from_kubernetes
+from mlplan.targets.registry import facts_from_resources
 from tests.policies.test_policies import POLICIES, as_policy_resources, codes_of, violations
 from tests.targets.harness import Recorded, run_program
 from tests.targets.projects import REPO

@@ -688,6 +688,36 @@ def test_mlplan_plan_reports_what_the_program_refuses(
     assert code in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("name", "change", "code"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_mlplan_review_reports_what_the_program_refuses(
+        name: str, change: Callable[[Project], Any], code: str, project: Project,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``mlplan review`` runs the same pipeline on the head, file packer included (MLP119)."""
+    from mlplan.edge.cli import main
+
+    base = tmp_path / "base"
+    shutil.copytree(project.root, base)
+    change(project)
+    assert main(["review", "--base-dir", str(base), "--stack", STACK]) == 1
+    assert code in capsys.readouterr().err
+
+
+DELIVERY = [e for e in ERRORS if e[2] == codes.KUBERNETES_DELIVERY]
+
+
+@pytest.mark.parametrize(("name", "change", "code"), DELIVERY, ids=[e[0] for e in DELIVERY])
+def test_mlplan_promote_reports_what_the_program_refuses(
+        name: str, change: Callable[[Project], Any], code: str, project: Project,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``mlplan promote`` checks each step with the same pipeline: a step the program would
+    refuse (MLP117/MLP119) is not written."""
+    from mlplan.edge.cli import main
+
+    change(project)
+    assert main(["promote", "my-endpoint", "--to", "green", "--stack", STACK]) == 1
+    assert code in capsys.readouterr().err
+
+
 def test_pack_folders_into_configmap_data(tmp_path: Path) -> None:
     folder = tmp_path / "model"
     (folder / "sub dir").mkdir(parents=True)

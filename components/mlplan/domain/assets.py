@@ -10,17 +10,21 @@ Off Azure there is no registry to resolve ``azureml:`` references, so a stack ma
 Paths are relative to the project root. An unmapped reference is an MLP117 error in stack mode
 (plain-file plans accept references, as Azure resolves them). Example: ``azureml:m:1`` mapped to
 ``stacks/model/m`` resolves to ``("m", "1", "stacks/model/m")``.
+
+``parse_assets`` reads ``mlplan:assets`` once into ``Assets`` (one table of text per kind); an
+unknown kind, a kind that is not a mapping or a value that is not text is an MLP120 error naming
+the key (``mlplan:assets.models.azureml:m:1: expected text ..., got int``), left out.
 """
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Container, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Container, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from mlplan.domain import codes
-from mlplan.domain.diagnostics import Diagnostic, error
+from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.model import Deployment, Endpoint
 
 KINDS = ("models", "environments", "code")
@@ -35,19 +39,54 @@ class ResolvedModel:
     path: str
 
 
-def _table(assets: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
-    table = assets.get(kind)
-    return table if isinstance(table, Mapping) else {}
+@dataclass(frozen=True)
+class Assets:
+    """``mlplan:assets`` parsed: reference -> local path or image, per kind."""
+
+    models: Mapping[str, str] = field(default_factory=dict, hash=False)
+    environments: Mapping[str, str] = field(default_factory=dict, hash=False)
+    code: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def table(self, kind: str) -> Mapping[str, str]:
+        """The table of one kind (``KINDS``); ``{}`` for any other name."""
+        return getattr(self, kind) if kind in KINDS else {}
 
 
-def resolve_model(deployment: Deployment, assets: Mapping[str, Any]) -> ResolvedModel | None:
+def parse_assets(raw: Mapping[str, Any],
+                 at: Callable[[tuple[str, ...]], Location]) -> tuple[Assets, list[Diagnostic]]:
+    """``mlplan:assets`` -> ``Assets`` and the problems (module docstring); ``at`` locates a
+    path under ``mlplan:assets``."""
+    found: list[Diagnostic] = []
+    tables: dict[str, dict[str, str]] = {}
+    for kind, table in raw.items():
+        key = f"mlplan:assets.{kind}"
+        if kind not in KINDS:
+            found.append(error(codes.SETTINGS, at((str(kind),)),
+                               f"{key}: unknown kind; use {', '.join(KINDS)}."))
+        elif not isinstance(table, Mapping):
+            found.append(error(codes.SETTINGS, at((kind,)),
+                               f"{key}: expected a mapping of azureml: references, got "
+                               f"{type(table).__name__}."))
+        else:
+            tables[kind] = {}
+            for ref, value in table.items():
+                if isinstance(value, str):
+                    tables[kind][str(ref)] = value
+                else:
+                    found.append(error(codes.SETTINGS, at((kind, str(ref))),
+                                       f"{key}.{ref}: expected text (a path or an image), got "
+                                       f"{type(value).__name__}."))
+    return Assets(**tables), found
+
+
+def resolve_model(deployment: Deployment, assets: Assets) -> ResolvedModel | None:
     """Inline ``path`` models keep their name (or the folder name) and version (or ``1``)."""
     model = deployment.model
     if model is None:
         return None
     if model.reference:
-        path = _table(assets, "models").get(model.reference)
-        if not isinstance(path, str):
+        path = assets.models.get(model.reference)
+        if path is None:
             return None
         return ResolvedModel(model.name or posixpath.basename(path), model.version or "1",
                              posixpath.normpath(path))
@@ -55,18 +94,17 @@ def resolve_model(deployment: Deployment, assets: Mapping[str, Any]) -> Resolved
     return ResolvedModel(name, model.version or "1", model.path)
 
 
-def resolve_image(deployment: Deployment, assets: Mapping[str, Any]) -> str:
+def resolve_image(deployment: Deployment, assets: Assets) -> str:
     """The container image: inline ``image``, or a mapped environment reference; "" if none."""
     env = deployment.environment
     if env is None:
         return ""
     if env.reference:
-        image = _table(assets, "environments").get(env.reference)
-        return image if isinstance(image, str) else ""
+        return assets.environments.get(env.reference, "")
     return env.image
 
 
-def check(endpoints: Iterable[Endpoint], assets: Mapping[str, Any],
+def check(endpoints: Iterable[Endpoint], assets: Assets,
           served_models: Container[str] = frozenset()) -> list[Diagnostic]:
     """MLP117 for every ``azureml:`` reference that ``mlplan:assets`` does not map
     (``served_models``: references a target serves itself, e.g. from a Kubernetes volume)."""

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlplan.domain import codes
+from mlplan.domain.assets import Assets, parse_assets
 from mlplan.domain.catalog import Catalog, InstanceType, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.docker_settings import DockerSettings
@@ -110,7 +111,8 @@ class Settings:
     environment: Environment = "development"
     instance_types: tuple[InstanceType, ...] = ()
     limits: Limits = Limits()
-    assets: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: ``mlplan:assets`` parsed (``domain.assets.parse_assets``)
+    assets: Assets = field(default_factory=Assets, compare=False)
     docker: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
     #: ``docker`` parsed (``mlplan:docker``; its problems were reported with the settings')
     docker_settings: DockerSettings = field(default_factory=DockerSettings, compare=False)
@@ -209,6 +211,8 @@ def from_values(
         kubernetes_settings, kubernetes_problems = parse_kubernetes_settings(
             spec.kubernetes or {}, file, lambda path: doc.line_of(("kubernetes", *path)))
         found.extend(kubernetes_problems)
+    assets, asset_problems = parse_assets(spec.assets or {}, lambda path: at(("assets", *path)))
+    found.extend(asset_problems)
     lim = spec.limits or LimitsSpec()
     settings = Settings(
         target=spec.target,
@@ -218,7 +222,7 @@ def from_values(
         instance_types=tuple(types),
         limits=Limits(**{_LIMIT_FIELDS[k]: v
                          for k, v in lim.model_dump(exclude_none=True).items()}),
-        assets=spec.assets or {},
+        assets=assets,
         docker=spec.docker or {},
         docker_settings=docker_settings,
         kubernetes_settings=kubernetes_settings,

@@ -221,13 +221,17 @@ def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
     from mlplan.planning.diff import plan
     from mlplan.planning.state import DesiredState, desired
     from mlplan.render import document, review_document, review_markdown, review_text
+    from mlplan.targets.kubernetes.files import packer
+    from mlplan.targets.kubernetes.plan import Packer
 
-    def state_of(loaded: io.Loaded | None) -> DesiredState | None:
-        """As ``mlplan plan`` in stack mode: the desired state plus the policy rules."""
+    def state_of(loaded: io.Loaded | None, pack: Packer | None = None) -> DesiredState | None:
+        """As ``mlplan plan`` in stack mode: the desired state plus the stack's checks (the
+        head's with the file packer, so a ConfigMap over 1 MiB, MLP119, shows here too; the
+        base's files are not on disk as they were, so its delivery checks are left out)."""
         if loaded is None:
             return None
         return with_stack_diagnostics(
-            desired(loaded.endpoints, loaded.settings, loaded.diagnostics))
+            desired(loaded.endpoints, loaded.settings, loaded.diagnostics), pack)
 
     def fail(message: str) -> int:
         print(f"mlplan review: {message}", file=sys.stderr)
@@ -273,7 +277,7 @@ def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
             old = (review_io.load_stack_at(tree, stack) if tree is not None
                    else review_io.load_stack_in(Path(args.base_dir), stack))
             new = review_io.load_stack_in(root, stack)
-            changes = plan(state_of(old), state_of(new))
+            changes = plan(state_of(old), state_of(new, packer(root)))
             entries.append(review_document.stack_entry(stack, changes))
         doc = review_document.review_document(entries, source="desired-state", base=label,
                                               head="working tree")

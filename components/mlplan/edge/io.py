@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import os
 import stat
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -239,7 +238,7 @@ def _shown(path: Path, base: Path) -> str:
 
 
 def check_paths(  # noqa: C901
-    endpoints: tuple[Endpoint, ...], root: Path, asset_map: Mapping[str, Any]
+    endpoints: tuple[Endpoint, ...], root: Path, asset_map: assets.Assets
 ) -> list[Diagnostic]:
     """Model (inline or mapped), code folder, scoring script and conda file must exist, inside
     the root, and be a file or folder as each must."""
@@ -385,9 +384,10 @@ def load_stack(root: Path, stack: str) -> Loaded:
         sources.extend(collect_sources([name], root, found, where))
     result = parse(sources)
     found.extend(result.diagnostics)
-    served = settings.kubernetes.get("models") if settings.target == "kubernetes" else None
-    found.extend(assets.check(result.endpoints, settings.assets,
-                              frozenset(served) if isinstance(served, dict) else frozenset()))
+    # models a Kubernetes stack serves from a volume (``mlplan:kubernetes`` models, typed)
+    served = frozenset(key for key, _source in settings.kubernetes_settings.models) \
+        if settings.target == "kubernetes" else frozenset()
+    found.extend(assets.check(result.endpoints, settings.assets, served))
     found.extend(check_paths(result.endpoints, root, settings.assets))
     found.extend(_check_key_endpoints(settings, result.endpoints, document, read.shown))
     return Loaded(result.endpoints, settings, tuple(found), stack)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mlplan.planning.promote import Promotion, PromotionStep
+from mlplan.planning.promote import Promotion, PromotionStage, PromotionStep
 
 READY_ATTEMPTS = 20
 
@@ -121,7 +121,7 @@ def apply(
         except Exception as exc:  # the engine's error, reported, then rolled back
             return _roll_back(last_good, write, restore, driver, progress,
                               f"{label}: pulumi up failed: {exc}")
-        if step.stage == "retire":
+        if step.stage is PromotionStage.RETIRE:
             progress(f"{label}: done")
             continue
         progress(f"{label}: gate")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,7 +74,18 @@ def add_parsers(commands: Any) -> None:
     rollback.add_argument("--apply", action="store_true", help="also run pulumi up")
 
 
+def _checked(root: Path) -> Callable[[Any], Any]:
+    """The stack's checks (``mlplan.check``, file packer included) for a state of this
+    project: what ``mlplan plan --stack`` adds."""
+    from mlplan.check import with_stack_diagnostics
+    from mlplan.targets.kubernetes.files import packer
+
+    pack = packer(root)
+    return lambda state: with_stack_diagnostics(state, pack)
+
+
 def _load(stack: str) -> tuple[Any, Path]:
+    """The stack's desired state, checked as ``mlplan plan --stack`` checks it."""
     from mlplan.domain.diagnostics import has_errors
     from mlplan.edge import io
     from mlplan.planning.state import desired
@@ -88,7 +99,8 @@ def _load(stack: str) -> tuple[Any, Path]:
         # not "endpoint ... is not declared" on top
         sys.stderr.write("".join(f"{d}\n" for d in loaded.diagnostics))
         raise SystemExit(EXIT_ERROR)
-    return desired(loaded.endpoints, loaded.settings, loaded.diagnostics), root
+    state = desired(loaded.endpoints, loaded.settings, loaded.diagnostics)
+    return _checked(root)(state), root
 
 
 class AutomationStack:
@@ -124,7 +136,8 @@ def _promote(args: argparse.Namespace) -> int:
     from mlplan.render.document import render_json
 
     state, root = _load(args.stack)
-    plan = promote.plan(state, args.endpoint, args.to, args.steps, args.mirror)
+    plan = promote.plan(state, args.endpoint, args.to, args.steps, args.mirror,
+                        check=_checked(root))
     if args.format == "json":
         sys.stdout.write(render_json(render.document(plan)))
     else:
@@ -158,6 +171,7 @@ def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, 
            retired_files: list[str]) -> int:
     from mlplan.edge.promote_apply import apply, gate
     from mlplan.edge.promote_io import apply_step, atomic_write
+    from mlplan.planning.promote import PromotionStage
 
     originals = {f: (root / f).read_bytes() for f in [endpoint_file, *retired_files]}
     body = args.sample.read_bytes() if args.sample else None
@@ -175,8 +189,9 @@ def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, 
 
     result = apply(
         plan,
-        write=lambda step: apply_step(root, endpoint_file, step, source, args.to,
-                                      retired_files if step.stage == "retire" else []),
+        write=lambda step: apply_step(
+            root, endpoint_file, step, source, args.to,
+            retired_files if step.stage is PromotionStage.RETIRE else []),
         restore=restore,
         driver=AutomationStack(root, args.stack),
         run_gate=run_gate,

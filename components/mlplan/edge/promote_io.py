@@ -29,7 +29,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
 from mlplan.domain.labels import parse_split
-from mlplan.planning.promote import TAG_FROM, TAG_TO, PromotionStep
+from mlplan.planning.promote import TAG_FROM, TAG_TO, PromotionStage, PromotionStep
 
 
 def _yaml() -> YAML:
@@ -155,7 +155,7 @@ def apply_step(root: Path, endpoint_file: str, step: PromotionStep, source: str,
     yaml, document = load(path, original)
     _set_split(document, "traffic", step.traffic)
     _set_split(document, "mirror_traffic", [(n, p) for n, p in step.mirror if p])
-    if step.stage != "retire":
+    if step.stage is not PromotionStage.RETIRE:
         _set_tags(document, {TAG_FROM: source, TAG_TO: to})
         atomic_write(path, dump(yaml, document), original)
         return [f"wrote {endpoint_file}: step {step.number} ({step.stage})"]

@@ -25,7 +25,8 @@ Example: blue 70 + red 30 promoting green to 50 -> blue 35, red 15, green 50.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from mlplan.domain import codes, labels
@@ -41,10 +42,21 @@ TAG_FROM = "mlplan-promotion-from"
 TAG_TO = "mlplan-promotion-to"
 
 
+class PromotionStage(enum.StrEnum):
+    """The stage of one promotion step, in Azure's safe-rollout order (module docstring); the
+    value is how it prints and serializes: ``PromotionStage.RETIRE`` -> ``retire``."""
+
+    MIRROR = "mirror"
+    CANARY = "canary"
+    STEP = "step"
+    PROMOTED = "promoted"
+    RETIRE = "retire"
+
+
 @dataclass(frozen=True)
 class PromotionStep:
     number: int
-    stage: str  # mirror | canary | step | promoted | retire
+    stage: PromotionStage
     traffic: tuple[tuple[str, int], ...]
     mirror: tuple[tuple[str, int], ...]
     deployments: tuple[tuple[str, int], ...]  # (name, instances) existing at this step
@@ -99,8 +111,11 @@ def plan(  # noqa: C901, PLR0912
     to: str,
     steps: Sequence[int] = DEFAULT_STEPS,
     mirror: int | None = None,
+    check: Callable[[DesiredState], DesiredState] | None = None,
 ) -> Promotion:
-    """The promotion of ``to`` on ``endpoint_name`` from the state as it is declared now."""
+    """The promotion of ``to`` on ``endpoint_name`` from the state as it is declared now.
+    ``check`` adds the stack's checks to each step's state (``mlplan.check``, given by the
+    edge), so a step reports what ``mlplan plan --stack`` would for it."""
     where = Location("", 0, f"promote {endpoint_name}")
     found: list[Diagnostic] = []
     current = next((e for e in state.endpoints if e.name == endpoint_name), None)
@@ -132,7 +147,8 @@ def plan(  # noqa: C901, PLR0912
         live = started_from  # promoted already: only the retire step is left
     elif not live and endpoint.traffic_map.get(to, 0) == 100 and to in names and \
             tags.get(TAG_TO) == to and tags.get(TAG_FROM):  # retired, tags left: finish
-        return Promotion(endpoint_name, to, (), (_step(state, 0, "retire", endpoint),), ())
+        return Promotion(endpoint_name, to, (),
+                         (_step(state, 0, PromotionStage.RETIRE, endpoint, check),), ())
     if not live and to in names:
         found.append(error(codes.PROMOTION, where,
                            f"no deployment other than '{to}' has live traffic on "
@@ -141,7 +157,7 @@ def plan(  # noqa: C901, PLR0912
         return Promotion(endpoint_name, to, (), (), tuple(found))
     already = endpoint.traffic_map.get(to, 0)
     mirrored = endpoint.mirror_map.get(to, 0)
-    states: list[tuple[str, Endpoint]] = []
+    states: list[tuple[PromotionStage, Endpoint]] = []
     skipped: list[tuple[str, str]] = []
     if mirror and already > 0:
         skipped.append((f"mirror {mirror}%", f"{to} already has {already}% live traffic, and a "
@@ -149,7 +165,7 @@ def plan(  # noqa: C901, PLR0912
     elif mirror and mirrored == mirror:
         skipped.append((f"mirror {mirror}%", f"{to} already mirrors {mirror}%"))
     elif mirror:
-        states.append(("mirror", replace(endpoint, mirror_traffic=((to, mirror),))))
+        states.append((PromotionStage.MIRROR, replace(endpoint, mirror_traffic=((to, mirror),))))
     reached = [p for p in steps if p <= already]
     if reached:
         listed = ", ".join(f"{p}%" for p in reached)
@@ -157,24 +173,35 @@ def plan(  # noqa: C901, PLR0912
     for percent in (p for p in steps if p > already):
         traffic = (*share(live, 100 - percent), (to, percent))
         others = tuple((n, 0) for n in names if n != to and n not in dict(live))
-        stage = "promoted" if percent == 100 else "canary" if not states or states[-1][0] == \
-            "mirror" else "step"
+        stage = _stage_of(percent, states[-1][0] if states else None)
         states.append((stage, replace(endpoint, traffic=tuple(sorted(traffic + others)),
                                       mirror_traffic=())))
     retired = tuple(sorted(n for n, _p in live))
     final = states[-1][1] if states else endpoint
-    states.append(("retire", replace(
+    states.append((PromotionStage.RETIRE, replace(
         final, traffic=tuple((n, p) for n, p in final.traffic if n not in retired),
         mirror_traffic=(),
         deployments=tuple(d for d in final.deployments if d.name not in retired))))
     return Promotion(endpoint_name, to, retired, tuple(
-        _step(state, number, stage, changed)
+        _step(state, number, stage, changed, check)
         for number, (stage, changed) in enumerate(states, start=1)), (), tuple(skipped))
 
 
-def _step(state: DesiredState, number: int, stage: str, changed: Endpoint) -> PromotionStep:
+def _stage_of(percent: int, previous: PromotionStage | None) -> PromotionStage:
+    """100 -> promoted; the first live step (or the one after the mirror) -> canary; else step."""
+    if percent == 100:
+        return PromotionStage.PROMOTED
+    if previous in (None, PromotionStage.MIRROR):
+        return PromotionStage.CANARY
+    return PromotionStage.STEP
+
+
+def _step(state: DesiredState, number: int, stage: PromotionStage, changed: Endpoint,
+          check: Callable[[DesiredState], DesiredState] | None) -> PromotionStep:
     endpoints = [changed if e.name == changed.name else e.endpoint for e in state.endpoints]
     at_step = desired(endpoints, state.settings)
+    if check is not None:
+        at_step = check(at_step)
     mine = next(e for e in at_step.endpoints if e.name == changed.name)
     return PromotionStep(
         number=number, stage=stage, traffic=tuple((n, p) for n, p in changed.traffic),

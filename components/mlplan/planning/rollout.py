@@ -35,20 +35,6 @@ def peak_instances(instances: int) -> int:
     return instances + batch_size(instances) if instances > 0 else 0
 
 
-def surges(target: str, exempt: bool) -> bool:
-    """Whether a roll starts a batch of new instances before it stops a batch of old ones.
-
-    Kubernetes surges (maxSurge one batch, maxUnavailable 0: peak ``N + batch``, all N keep
-    serving), paid for by the 20% quota reservation; SKUs exempt from that reservation hold only
-    N, and a namespace quota sized that way refuses the surge pod (seen on a real API server:
-    the roll cannot move at all), so they stop a batch first (maxSurge 0, maxUnavailable one
-    batch: peak N, ``N - batch`` serving), as Docker always does (containers keep their names).
-    Examples: ("kubernetes", False) -> True; ("kubernetes", True) -> False; ("docker", False)
-    -> False.
-    """
-    return target == "kubernetes" and not exempt
-
-
 def batches(instances: int) -> tuple[tuple[int, ...], ...]:
     """Instance indices per batch, in order. Example: 5 -> ((0,), (1,), (2,), (3,), (4,));
     11 -> ((0, 1, 2), (3, 4, 5), (6, 7, 8), (9, 10))."""

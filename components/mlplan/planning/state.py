@@ -30,6 +30,7 @@ from mlplan.domain.names import instance_name
 from mlplan.domain.settings import Settings
 from mlplan.planning import quota, traffic
 from mlplan.planning.rollout import RolloutSchedule
+from mlplan.targets import registry
 
 #: fields a deployment's instances and cores follow from; one reported invalid leaves the
 #: deployment out of the quota and the plan (its instance type is still checked)
@@ -114,8 +115,7 @@ def desired(
                                  quota_instances, size.cpu_millis, size.exempt,
                                  dep.source.at("instance_count"))
             uses.append(use)
-            # Kubernetes surges one batch (exempt SKUs: none); Docker deletes a batch first
-            surge = settings.target == "kubernetes" and not size.exempt
+            surge = registry.of(settings.target).surges(size.exempt)
             deployments.append(DeploymentState(dep, size,
                                                RolloutSchedule.of(dep.instance_count, surge),
                                                quota_instances, use.reserved_millis))

@@ -1,6 +1,11 @@
 """The plan as one JSON-ready document; the text and Markdown renderers read the same document,
 so the three formats cannot disagree.
 
+``mlplan plan`` is a review against an empty base: every action in the document is the one
+``planning.diff.plan(None, state)`` gives (``create`` for each endpoint and deployment), so the
+plan and the review share one action model; the document keeps its own shape (sizes, rollout,
+quota per family: ``FORMAT_VERSION``), which consumers of ``mlplan plan --format json`` read.
+
 Numbers: cores are whole numbers where whole (48), else decimals (0.2); GPUs likewise (1/6 of a
 GPU shows as 0.1667). Lists are sorted; keys are emitted sorted by ``json.dumps``.
 """
@@ -14,6 +19,8 @@ from typing import Any
 from mlplan import __version__
 from mlplan.domain.diagnostics import Diagnostic, Severity
 from mlplan.domain.quantity import cores
+from mlplan.planning.diff import DeploymentChange, EndpointChange
+from mlplan.planning.diff import plan as diff_plan
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.render import safe
@@ -32,13 +39,13 @@ def diagnostic_entry(d: Diagnostic) -> dict[str, Any]:
     return {"severity": str(d.severity), "code": d.code, "path": d.path, "message": d.message}
 
 
-def _deployment(state: DeploymentState) -> dict[str, Any]:
+def _deployment(state: DeploymentState, change: DeploymentChange) -> dict[str, Any]:
     dep = state.deployment
     size = state.size
     scale = dep.scale_settings
     return {
         "name": dep.name,
-        "action": "create",
+        "action": change.action.value,
         "kind": dep.kind,
         "source": dep.source.file,
         "instance_type": size.name if not dep.instance_type else dep.instance_type,
@@ -64,17 +71,18 @@ def _deployment(state: DeploymentState) -> dict[str, Any]:
     }
 
 
-def _endpoint(state: EndpointState) -> dict[str, Any]:
+def _endpoint(state: EndpointState, change: EndpointChange) -> dict[str, Any]:
     endpoint = state.endpoint
+    deployments = {d.name: d for d in change.deployments}
     return {
         "name": endpoint.name,
-        "action": "create",
+        "action": change.action.value,
         "kind": endpoint.kind,
         "source": endpoint.source.file,
         "auth_mode": endpoint.auth_mode,
         "traffic": dict(endpoint.traffic),
         "mirror_traffic": dict(endpoint.mirror_traffic),
-        "deployments": [_deployment(d) for d in state.deployments],
+        "deployments": [_deployment(d, deployments[d.name]) for d in state.deployments],
     }
 
 
@@ -82,8 +90,11 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
     report = state.quota
     errors = sum(1 for d in state.diagnostics if d.severity is Severity.ERROR)
     warnings = sum(1 for d in state.diagnostics if d.severity is Severity.WARNING)
-    endpoints = [_endpoint(e) for e in state.endpoints]
+    changes = {e.name: e for e in diff_plan(None, state).endpoints}
+    endpoints = [_endpoint(e, changes[e.name]) for e in state.endpoints]
     deployments = sum(len(e.deployments) for e in state.endpoints)
+    created = sum(e["action"] == "create" for e in endpoints) + sum(
+        d["action"] == "create" for e in endpoints for d in e["deployments"])
     instances = sum(d.deployment.instance_count for e in state.endpoints for d in e.deployments)
     return {
         "format_version": FORMAT_VERSION,
@@ -95,7 +106,7 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
             "endpoints": len(endpoints),
             "deployments": deployments,
             "instances": instances,
-            "to_create": len(endpoints) + deployments,
+            "to_create": created,
             "errors": errors,
             "warnings": warnings,
         },

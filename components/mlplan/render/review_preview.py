@@ -41,10 +41,12 @@ from mlplan.planning import rollout
 from mlplan.planning.diff import MASK, Action, Share, Stage, sensitive, stage_of
 from mlplan.planning.rollout import batches
 from mlplan.render.review_document import counts, review_document, summarize
+from mlplan.targets import registry
 
 QUOTA_TYPE = "mlplan:index:QuotaCheck"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how Pulumi's JSON shows an unknown string
-DELETE_FIRST_TYPES = frozenset({"docker:index/container:Container"})
+#: what some target's provider replaces delete-first (pulumi-docker: containers)
+DELETE_FIRST_TYPES = registry.delete_first_types()
 _MARKUP = re.compile(r"<\{%[a-z-]*%\}>|\x1b\[[0-9;]*m")
 _DIAGNOSTIC = re.compile(r"^(?P<path>.*?): (?P<sev>error|warning|info) (?P<code>MLP\d{3}): "
                          r"(?P<message>.*)$", re.S)

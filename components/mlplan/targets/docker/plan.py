@@ -32,12 +32,11 @@ from __future__ import annotations
 
 import functools
 import posixpath
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from mlplan.domain import codes, labels
-from mlplan.domain.assets import resolve_image, resolve_model
+from mlplan.domain.assets import Assets, resolve_image, resolve_model
 from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
 from mlplan.domain.diagnostics import Diagnostic, error, warning
 from mlplan.domain.docker_settings import DockerSettings as DockerSettings
@@ -243,7 +242,7 @@ def plan_endpoint(
     endpoint: EndpointState,
     environment: str,
     settings: DockerSettings,
-    assets: Mapping[str, Any],
+    assets: Assets,
     absolute: Callable[[str], str],
     is_file: Callable[[str], bool],
 ) -> EndpointContainers:
@@ -282,7 +281,7 @@ def _deployment(
     endpoint: str,
     state: DeploymentState,
     settings: DockerSettings,
-    assets: Mapping[str, Any],
+    assets: Assets,
     absolute: Callable[[str], str],
     is_file: Callable[[str], bool],
 ) -> DeploymentContainers:

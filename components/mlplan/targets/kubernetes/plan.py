@@ -53,16 +53,17 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mlplan.domain import codes, labels
-from mlplan.domain.assets import resolve_image, resolve_model
+from mlplan.domain.assets import Assets, resolve_image, resolve_model
 from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.kubernetes_settings import KubernetesSettings, VolumeSource
 from mlplan.domain.model import Route
 from mlplan.planning.quota import reserved_instances
-from mlplan.planning.rollout import batch_size, surges
+from mlplan.planning.rollout import batch_size
 from mlplan.planning.routing import INFERENCE_PORT
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import NginxRuntime
+from mlplan.targets.kubernetes.target import KUBERNETES
 
 APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"
@@ -341,7 +342,7 @@ def replicas(dep: DeploymentState) -> int | None:
 def rolling_strategy(dep: DeploymentState) -> tuple[int | str, int | str]:
     """(maxSurge, maxUnavailable). Examples: DS3_v2 -> ("20%", 0); 5 x NC24ads_A100_v4
     (exempt) -> (0, 1); 10 of them -> (0, 2)."""
-    if surges("kubernetes", dep.size.exempt):
+    if KUBERNETES.surges(dep.size.exempt):
         return "20%", 0
     return 0, ("20%" if autoscaler(dep) is not None else dep.rollout.batch_size)
 
@@ -464,7 +465,7 @@ class Delivery:
         return self.code_dir or APP_ROOT
 
 
-def delivery(dep: DeploymentState, assets: Mapping[str, Any],
+def delivery(dep: DeploymentState, assets: Assets,
              settings: KubernetesSettings) -> tuple[Delivery, list[Diagnostic]]:
     """Image, model and code of a deployment, or MLP117/MLP119 saying why one cannot reach
     the pods. Example: inline ``model: {path: ../model/m}`` -> ``model_path`` ``stacks/model/m``
@@ -626,7 +627,7 @@ class DeploymentInputs:
 
 
 def deployment_inputs(dep: DeploymentState, settings: KubernetesSettings,
-                      assets: Mapping[str, Any], pack: Packer,
+                      assets: Assets, pack: Packer,
                       found: list[Diagnostic]) -> DeploymentInputs:
     """What reaches the pods (``delivery``) and its files packed for ConfigMaps; MLP119 when a
     folder is over ``CONFIGMAP_BUDGET_BYTES`` (then serve it from a volume or an image)."""

@@ -1,0 +1,70 @@
+"""Changes between two desired states (base -> head): what a reviewer needs, as data.
+
+``plan(base, head)`` compares plain-dict projections of the two states leaf by leaf, then
+classifies every changed field (``environment.image``, ``instance_count``) by its effect on the
+target and gives each endpoint and deployment one action from a closed set. The replace order is
+part of the action (Terraform style); reasons only explain:
+
+====================  ======  ==========================================================
+action                symbol  when
+====================  ======  ==========================================================
+create                ``+``   new endpoint or deployment
+update                ``~``   changed in place: traffic (router reload), scale, metadata
+create-then-delete    ``+/-`` new copy first, old deleted after: Kubernetes rolling pods
+                              (surge), a renamed deployment, a target switch
+delete-then-create    ``-/+`` old copy deleted first: Docker instance containers, per batch;
+                              Kubernetes pods of SKUs exempt from the 20% quota surge
+delete                ``-``   removed; Pulumi runs deletes last, after traffic moved
+no-op                         nothing changes
+====================  ======  ==========================================================
+
+Example: blue's image changes on 10 instances on Docker -> ``delete-then-create``, roll
+``10 instances: 5 batches of 2, peak 10, at least 8 serving``; the same on Kubernetes ->
+``create-then-delete``, ``10 instances: 5 batches of 2, peak 12, at least 10 serving`` (for an
+exempt SKU such as Standard_NC24ads_A100_v4: ``delete-then-create``, ``..., peak 10, at least 8
+serving``, which is what it reserved). instance_count 3 -> 10 alone -> ``update`` (scale); with
+an image change too -> scale first, then roll, plus MLP301.
+
+Modules: ``actions`` (the action model and change records), ``stages`` (promotion stages),
+``projections`` (plain dicts and their leaf comparison; masking), ``effects`` (a field's effect
+per target, from ``mlplan.targets``), ``prose`` (target-neutral reasons), ``compare``
+(``plan``). The names callers use are re-exported here.
+
+Pure: no I/O. Values of secret-looking fields (``*_KEY``, ``password``, ``token``...) and Pulumi
+``secure:`` values are masked before they reach any renderer.
+"""
+
+from mlplan.planning.diff.actions import (
+    LEGEND,
+    Action,
+    DeploymentChange,
+    EndpointChange,
+    FieldChange,
+    QuotaRow,
+    Roll,
+    Sized,
+    StackChanges,
+    Step,
+    TrafficChange,
+)
+from mlplan.planning.diff.compare import plan, quota_rows
+from mlplan.planning.diff.effects import classify, touches_router
+from mlplan.planning.diff.projections import (
+    MASK,
+    Scalar,
+    deployment_projection,
+    endpoint_projection,
+    field_changes,
+    sensitive,
+    settings_projection,
+)
+from mlplan.planning.diff.stages import Share, Stage, stage_of
+from mlplan.targets.base import Effect
+
+__all__ = [
+    "LEGEND", "MASK", "Action", "DeploymentChange", "Effect", "EndpointChange", "FieldChange",
+    "QuotaRow", "Roll", "Scalar", "Share", "Sized", "StackChanges", "Stage", "Step",
+    "TrafficChange", "classify", "deployment_projection", "endpoint_projection",
+    "field_changes", "plan", "quota_rows", "sensitive", "settings_projection", "stage_of",
+    "touches_router",
+]

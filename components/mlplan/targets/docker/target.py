@@ -1,0 +1,118 @@
+"""The Docker target as the pure layers know it (``targets.base.Target``): settings
+``mlplan:docker``, no surge, batches named by their containers, health checks and memory
+changed in place, the resource types of pulumi-docker and the reader of their labels.
+
+Roll: Docker never surges: a batch of containers is stopped, then recreated under the same
+names (peak N, ``N - batch`` serving). Review names a batch by its containers, with the
+stack's ``namePrefix`` as the Docker plan names them: (``my-endpoint``, ``blue``, (0, 1)) with
+prefix ``pr-`` -> ``("pr-my-endpoint-blue-0", "pr-my-endpoint-blue-1")``.
+
+Facts (``from_docker``): the config container (role ``config``) carries an endpoint's traffic,
+mirror, auth mode and environment; each instance container (role ``instance``) its deployment,
+instance type, image, expected GPUs and CPU; its ``deviceRequests`` and ``healthcheck`` are
+what it asks of the runtime. Example: three containers labelled ``mlplan.dev/deployment=blue``
+with ``instance-type=Standard_DS3_v2`` -> ``DeploymentFacts("blue", "Standard_DS3_v2", 3,
+...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from mlplan.domain import labels
+from mlplan.domain.facts import EndpointFacts
+from mlplan.domain.names import instance_name
+from mlplan.domain.settings import Settings
+from mlplan.targets.base import Effect, Group, PlainResource, Target, endpoint_facts
+
+CONTAINER = "docker:index/container:Container"
+_HEALTH_WHY = "Docker health check: recorded now, applies to new containers"
+
+
+def docker_labels(props: Mapping[str, Any]) -> dict[str, str]:
+    """``[{label, value}, ...]`` -> dict; entries that are not plain text are skipped."""
+    found: dict[str, str] = {}
+    for item in props.get("labels") or []:
+        if isinstance(item, Mapping):
+            key, value = item.get("label"), item.get("value")
+            if isinstance(key, str) and isinstance(value, str):
+                found[key] = value
+    return found
+
+
+def _requested_gpus(props: Mapping[str, Any]) -> int:
+    total = 0
+    for request in props.get("deviceRequests") or []:
+        if isinstance(request, Mapping):
+            count = request.get("count")
+            total += int(count) if isinstance(count, int | float) and count > 0 else 0
+    if props.get("gpus"):
+        total = max(total, 1)
+    return total
+
+
+def _has_healthcheck(props: Mapping[str, Any]) -> bool:
+    check = props.get("healthcheck")
+    return isinstance(check, Mapping) and bool(check.get("tests"))
+
+
+def from_docker(resources: Iterable[PlainResource]) -> list[EndpointFacts]:
+    """Facts of the endpoints the Docker target registered (see the module docstring)."""
+    endpoints: dict[str, tuple[PlainResource, dict[str, str]]] = {}
+    groups: dict[tuple[str, str], Group] = {}
+    for resource in resources:
+        if resource.type != CONTAINER:
+            continue
+        found = docker_labels(resource.props)
+        endpoint = found.get(labels.ENDPOINT)
+        role = found.get(labels.ROLE)
+        if not endpoint:
+            continue
+        if role == "config":
+            endpoints[endpoint] = (resource, found)
+        elif role == "instance" and labels.DEPLOYMENT in found:
+            key = (endpoint, found[labels.DEPLOYMENT])
+            group = groups.setdefault(key, Group(resource, found))
+            group.count += 1
+            group.gpus_requested = max(group.gpus_requested, _requested_gpus(resource.props))
+            group.readiness = group.readiness and _has_healthcheck(resource.props)
+            group.liveness = group.readiness  # Docker has one healthcheck, no liveness probe
+    return endpoint_facts(endpoints, groups, "docker")
+
+
+def _batch_names(endpoint: str, deployment: str, indexes: Sequence[int],
+                 settings: Settings) -> tuple[str, ...]:
+    prefix = settings.docker_settings.name_prefix
+    return tuple(instance_name(endpoint, deployment, i, prefix) for i in indexes)
+
+
+def _roll_reasons(rolled: str, _surge: bool, instances: int) -> list[str]:
+    found = [f"rolling replacement ({rolled}): Docker cannot change these in a running "
+             "container, so each batch is deleted, then recreated; the router retries "
+             "requests on the other instances"]
+    if instances == 1:
+        found.append("only 1 instance: the deployment does not answer while it is replaced; "
+                     "use 2+ instances or a blue/green deployment")
+    return found
+
+
+DOCKER = Target(
+    name="docker",
+    title="Docker",
+    settings_of=lambda settings: settings.docker_settings,
+    surges=lambda _exempt: False,
+    batch_names=_batch_names,
+    roll_reasons=_roll_reasons,
+    facts_from_resources=from_docker,
+    field_effects={
+        "liveness_probe": (Effect.IN_PLACE, _HEALTH_WHY),
+        "readiness_probe": (Effect.IN_PLACE, _HEALTH_WHY),
+        "size.memory_mib": (Effect.IN_PLACE, "Docker updates a container's memory limit in place"),
+    },
+    # the instance containers are the router's named upstream servers
+    router_fields=("instance_count",),
+    resource_types={"container": CONTAINER},
+    # pulumi-docker replaces a container delete-first (it keeps its name)
+    delete_first_types=frozenset({CONTAINER}),
+)
