@@ -116,3 +116,64 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
     assert (roll.peak, roll.min_in_service) == (n, n - len(containers.batches[0]))
     assert planned.addresses(deployment) == tuple(f"{c.name}:{c.port}"
                                                   for c in containers.containers)
+
+
+def docker_order(head: DesiredState, on_host: int, cpus: int = 2) -> tuple[
+        docker_plan.DeploymentContainers, docker_plan.InstanceOrder]:
+    """The Docker plan's instance order when the host has the base's ``on_host`` instances."""
+    planned = docker_plan.plan_endpoint(head.endpoints[0], "development",
+                                        head.settings.docker_settings, {},
+                                        lambda p: f"/project/{p}", lambda _p: True)
+    (containers,) = planned.deployments
+    names = frozenset(c.name for c in containers.containers if c.index < on_host)
+    return containers, docker_plan.instance_order(containers, docker_plan.KnownHost(cpus, names))
+
+
+DOCKER_UPDATES = [  # (name, instances before (0: new deployment), after, image changed)
+    ("roll of three", 3, 3, True),
+    ("roll of ten", 10, 10, True),
+    ("scale 3 -> 10 with a roll (MLP301)", 3, 10, True),
+    ("scale 3 -> 10 alone", 3, 10, False),
+    ("new deployment of five", 0, 5, False),
+]
+
+
+@pytest.mark.parametrize(("name", "before", "after", "rolls"), DOCKER_UPDATES,
+                         ids=[u[0] for u in DOCKER_UPDATES])
+def test_docker_review_order_is_the_instance_order(name: str, before: int, after: int,
+                                                   rolls: bool) -> None:
+    """What review says of the order is what the containers' ``depends_on`` do, the host
+    holding the base's containers: a roll goes batch by batch over the containers the host has
+    (review's batches); instances review lists as added (scale) or new are created in waves,
+    chained to nothing that exists, and the existing batches wait for the last wave (review:
+    scale first, then roll)."""
+    image = "example.io/scorer:2" if rolls else "example.io/scorer:1"
+    head = state("docker", DS3, after, image)
+    containers, order = docker_order(head, before, cpus=8)
+    existing = [c.name for c in containers.containers if c.index < before]
+    added = [c.name for c in containers.containers if c.index >= before]
+    assert [n for wave in order.waves for n in wave] == added
+    assert all(len(w) == 2 for w in order.waves[:-1])  # floor(8 CPUs / 4 cores)
+    if before == 0:  # review: "create", its instances new; the plan: all in waves, no chain
+        (endpoint,) = plan(desired((), head.settings, ()), head).endpoints
+        (change,) = endpoint.deployments
+        assert change.action is Action.CREATE and change.steps == ()
+        assert all(not order.waits[n] for n in order.waves[0])
+        return
+    (endpoint,) = plan(state("docker", DS3, before, "example.io/scorer:1"), head).endpoints
+    (change,) = endpoint.deployments
+    kinds = [s.kind for s in change.steps]
+    assert kinds == (["scale"] if before != after else []) + (["roll"] if rolls else [])
+    last_wave = set(order.waves[-1]) if order.waves else set()
+    chained_batches = [[n for n in batch if n in existing]
+                       for batch in (tuple(c.name for c in b) for b in containers.batches)]
+    chained_batches = [b for b in chained_batches if b]
+    previous: set[str] = last_wave
+    for batch in chained_batches:
+        for member in batch:
+            assert set(order.waits[member]) == previous, member
+        previous = set(batch)
+    if rolls and before == after:
+        roll = change.steps[-1].roll
+        assert roll is not None
+        assert [list(b) for b in roll.batches] == chained_batches

@@ -30,6 +30,7 @@ from tests.engine.docker_host import (
     STACK,
     DeploymentSpec,
     DockerProject,
+    Event,
     EventWatch,
     timeline,
     write_project,
@@ -117,13 +118,96 @@ def test_up_serves_the_sample(live: DockerProject, docker_env: DockerEnv) -> Non
     assert pinned.json()["predictions"] == [round(1.1 * 2.049, 6)]
 
 
+def wave_size(project: DockerProject) -> int:
+    """New 1-core instances (INSTANCE_TYPE) per creation wave: floor(host CPUs / 1)."""
+    return max(1, int(project.docker("info", "--format", "{{.NCPU}}").strip()))
+
+
+def assert_waves(events: list[Event], names: list[str], size: int) -> None:
+    """``names`` (new containers, in order) were created in waves of ``size``: all of a wave
+    created before any of it is healthy (at once, not chained), no wave created before the
+    previous one is healthy, so never more than ``size`` booting at once; all healthy."""
+    created: dict[str, float] = {}
+    healthy: dict[str, float] = {}
+    for e in events:
+        if e.action == "create":
+            created.setdefault(e.name, e.at)
+        elif e.action == "health_status: healthy":
+            healthy.setdefault(e.name, e.at)
+    assert set(names) <= set(created) and set(names) <= set(healthy), timeline(events)
+    waves = [names[i:i + size] for i in range(0, len(names), size)]
+    for wave in waves:
+        assert max(created[n] for n in wave) < min(healthy[n] for n in wave), (
+            f"wave {wave} was not created at once:\n" + timeline(events))
+    for previous, following in itertools.pairwise(waves):
+        assert min(created[n] for n in following) >= max(healthy[n] for n in previous), (
+            f"wave {following} was created before {previous} was healthy:\n" + timeline(events))
+    booting = sorted([(created[n], 1) for n in names] + [(healthy[n], -1) for n in names])
+    assert max(itertools.accumulate(step for _, step in booting)) <= size, timeline(events)
+
+
+def served_by(project: DockerProject, names: set[str]) -> dict[str, int]:
+    """POST /score requests each container answered, from its own log."""
+    found = {}
+    for name in sorted(names):
+        logs = project.daemon.docker("logs", name, check=False)
+        found[name] = sum("POST /score" in line and "gunicorn.access" in line
+                          for line in (logs.stdout + logs.stderr).splitlines())
+    return found
+
+
+def test_a_new_deployment_is_created_in_waves_of_the_host_cpus(live: DockerProject,
+                                                               docker_env: DockerEnv) -> None:
+    """(b0) red (5 one-core instances, 0%) added to the live endpoint: none of its containers
+    is on the host, so they are created in waves of floor(host CPUs / 1) (2 on a 2-core
+    machine: [0, 1], [2, 3], [4]), each wave at once and after the previous one is healthy,
+    as the engine's log says; blue and green keep their containers; every red instance is
+    healthy and answers requests pinned to red; removing red leaves the rest serving."""
+    live.declare(sample(docker_env), {"blue": 90, "green": 10})
+    live.up()
+    before = live.containers()
+    size = wave_size(live)
+    live.declare({**sample(docker_env), "red": inference(docker_env, count=5)},
+                 {"blue": 90, "green": 10, "red": 0})
+    with EventWatch(live.daemon) as watch:
+        started = time.monotonic()
+        done = live.up()
+        seconds = time.monotonic() - started
+    red = watch.of("red")
+    print(f"\nnew deployment red (5 instances, waves of {size}): pulumi up {seconds:.1f} s\n"
+          f"{timeline(red)}")
+    names = [f"{ENDPOINT}-red-{i}" for i in range(5)]
+    assert_waves(red, names, size)
+    assert f"my-endpoint/red creates 5 new instances in {len(range(0, 5, size))} wave" in (
+        done.stdout + done.stderr)
+    after = live.containers()
+    for name, container in before.items():
+        if container["labels"].get(labels.ROLE) == "instance":
+            assert after[name]["id"] == container["id"], name
+    assert {serving(live)[n] for n in names} == {"healthy"}
+    port, key = live.port(), live.key()
+    pinned = hammer(port, 200, threads=4, headers={**auth(key), HEADER: "red"})
+    assert not failures(pinned, expect="red")
+    answered = served_by(live, set(names))
+    assert all(answered.values()), answered
+    live.expect_no_changes()
+    live.declare(sample(docker_env), {"blue": 90, "green": 10})
+    live.up()
+    assert sorted(serving(live)) == sorted(f"{ENDPOINT}-{d}-{i}" for d in ("blue", "green")
+                                           for i in range(3))
+
+
 def test_rolling_replacement_goes_batch_by_batch(live: DockerProject,
                                                  docker_env: DockerEnv) -> None:
     """(b) blue at 10 instances, image changed: batches of ceil(0.2 x 10) = 2 in order, each
     created only after the previous one is healthy, never more than one batch out of service,
     no failed request in a stream through the router."""
     live.declare(sample(docker_env, blue_count=10), {"blue": 90, "green": 10})
-    live.up()
+    with EventWatch(live.daemon) as scaling:  # 3 -> 10: the 7 new ones in waves
+        live.up()
+    print(f"\nscale blue 3 -> 10:\n{timeline(scaling.of('blue'))}")
+    assert_waves(scaling.of("blue"), [f"{ENDPOINT}-blue-{i}" for i in range(3, 10)],
+                 wave_size(live))
     live.expect_no_changes()
     changed = sample(docker_env, blue_count=10)
     changed["blue"] = inference(docker_env, "inference_r2", count=10)

@@ -1,9 +1,12 @@
-"""Ask the Docker host about itself (edge I/O for the Docker target's preflight check).
+"""Ask the Docker host about itself (edge I/O for the Docker target's preflight check) and
+which instance containers it already has (only those are chained for a replacement; new ones
+are created in waves its CPUs can boot).
 
 The address is the one the pulumi-docker provider uses: its ``docker:host`` config, else
 ``DOCKER_HOST``, else the local socket. Only ``unix://`` and plain ``tcp://`` are asked (TLS and
 ssh hosts are left to the provider); any failure, including no answer within
-``TIMEOUT_S``, means "unknown" (None): the check is skipped and Docker's own error remains.
+``TIMEOUT_S``, means "unknown" (None): the check is skipped and Docker's own error remains,
+and every instance is chained as if it existed.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ import json
 import os
 import socket
 from collections.abc import Mapping
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from mlplan.targets.docker.plan import DockerHost
 
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
 TIMEOUT_S = 3.0
+MAX_ANSWER_BYTES = 16 << 20
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -39,8 +43,8 @@ def address(configured: str | None, env: Mapping[str, str] | None = None) -> str
     return configured or env.get("DOCKER_HOST") or DEFAULT_ADDRESS
 
 
-def ask(where: str, timeout: float = TIMEOUT_S) -> DockerHost | None:
-    """CPUs and memory from ``GET /info``, or None when the host cannot be asked."""
+def _get_json(where: str, path: str, timeout: float) -> object | None:
+    """``GET path`` on the Docker host as JSON, or None when it cannot be asked."""
     parts = urlsplit(where)
     connection: http.client.HTTPConnection
     if parts.scheme == "unix" and parts.path:
@@ -51,16 +55,43 @@ def ask(where: str, timeout: float = TIMEOUT_S) -> DockerHost | None:
     else:
         return None
     try:
-        connection.request("GET", "/info")
+        connection.request("GET", path)
         response = connection.getresponse()
         if response.status != 200:
             return None
-        info = json.loads(response.read(1 << 20))
-        cpus, memory = int(info["NCPU"]), int(info["MemTotal"])
-    except (OSError, ValueError, KeyError, TypeError, http.client.HTTPException):
+        found: object = json.loads(response.read(MAX_ANSWER_BYTES))
+    except (OSError, ValueError, http.client.HTTPException):
         return None
     finally:
         connection.close()
+    return found
+
+
+def ask(where: str, timeout: float = TIMEOUT_S) -> DockerHost | None:
+    """CPUs and memory from ``GET /info``, or None when the host cannot be asked."""
+    info = _get_json(where, "/info", timeout)
+    try:
+        cpus, memory = int(info["NCPU"]), int(info["MemTotal"])  # type: ignore[index]
+    except (ValueError, KeyError, TypeError):
+        return None
     if cpus < 1 or memory < 1:
         return None
     return DockerHost(cpus=cpus, memory_mib=memory // (1024 * 1024))
+
+
+def containers(where: str, label: str, timeout: float = TIMEOUT_S) -> frozenset[str] | None:
+    """Names of the containers on the host (running or not) that carry ``label`` (``key`` or
+    ``key=value``), from ``GET /containers/json?all=1``; None when the host cannot be asked
+    or answers something else than a list of containers. Example: label
+    ``mlplan.dev/role=instance`` -> ``frozenset({"my-endpoint-blue-0", ...})``."""
+    query = urlencode({"all": "1", "filters": json.dumps({"label": [label]})})
+    found = _get_json(where, f"/containers/json?{query}", timeout)
+    if not isinstance(found, list):
+        return None
+    names: set[str] = set()
+    for entry in found:
+        listed = entry.get("Names") if isinstance(entry, dict) else None
+        if not isinstance(listed, list) or not all(isinstance(n, str) for n in listed):
+            return None
+        names.update(n.lstrip("/") for n in listed)
+    return frozenset(names)

@@ -20,17 +20,19 @@ Layout per endpoint ``E`` (names as Azure's local endpoints would show them):
   ``AZUREML_MODEL_DIR`` / ``AZUREML_ENTRY_SCRIPT`` / ``AML_APP_ROOT`` / ``WORKER_COUNT`` set,
   CPU/memory limits and GPU requests of the instance type, a healthcheck from the readiness
   probe. Batches: ``ceil(0.2 N)`` instances each (1-based, not a label: see
-  ``_instance_labels``); every container of
-  batch k+1 depends on every container of batch k, and each waits to be healthy, so the engine
-  replaces batch after batch and at most one batch is ever out of service.
+  ``_instance_labels``); every container of batch k+1 that the Docker host already has
+  depends on those of batch k, and each waits to be healthy, so the engine replaces batch after
+  batch and at most one batch is ever out of service. Containers the host does not have yet
+  serve nothing: they are created in waves the host's CPUs can boot (``instance_order``).
 
 Example: blue with 11 instances -> batches of 3: [0,1,2], [3,4,5], [6,7,8], [9,10].
 """
 
 from __future__ import annotations
 
+import functools
 import posixpath
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from mlplan.domain import codes, labels
@@ -124,6 +126,7 @@ class InstanceContainer:
     healthcheck: Healthcheck
     wait_timeout_s: int
     stop_grace_s: int = 0  # SIGTERM, then this long to finish in-flight requests, then SIGKILL
+    cpu_millis: int = 0  # the instance type's cores (whatever the limit): sizes creation waves
 
 
 @dataclass(frozen=True)
@@ -335,12 +338,134 @@ def _deployment(
                 labels=_instance_labels(endpoint, state, image, index),
                 cpus=cpus, memory_mib=memory, gpus=size.whole_gpus, port=port,
                 healthcheck=check, wait_timeout_s=wait_timeout, stop_grace_s=grace,
+                cpu_millis=size.cpu_millis,
             ))
     return DeploymentContainers(
         name=dep.name, image=image, build_context=build_context,
         dockerfile=environment.dockerfile_path if environment and build_context else "",
         containers=tuple(containers),
     )
+
+
+@dataclass(frozen=True)
+class KnownHost:
+    """What the Docker host answered: its CPUs and the names of the instance containers it
+    has (running or not, any stack's)."""
+
+    cpus: int
+    instances: frozenset[str]
+
+
+@dataclass(frozen=True)
+class InstanceOrder:
+    """What each instance container of one deployment waits for (``depends_on``, by container
+    name) and the creation waves of those the host does not have yet (none: host unknown)."""
+
+    waits: Mapping[str, tuple[str, ...]]
+    waves: tuple[tuple[str, ...], ...]
+    host_cpus: int | None
+
+    @functools.cached_property
+    def _wave_numbers(self) -> dict[str, int]:
+        return {n: number for number, wave in enumerate(self.waves, start=1) for n in wave}
+
+    def wave_of(self, name: str) -> int:
+        """1-based wave of a new container; 0 for one the host has (or an unknown host)."""
+        return self._wave_numbers.get(name, 0)
+
+    def registration(self, deployment: DeploymentContainers) -> tuple[InstanceContainer, ...]:
+        """The deployment's containers in an order that registers every container after the
+        ones it waits for: new ones (in wave order) first, then the others by index. Example:
+        scale 3 -> 5 -> blue-3, blue-4, blue-0, blue-1, blue-2 (blue-0 waits for blue-4)."""
+        numbers = self._wave_numbers
+        return tuple(sorted(deployment.containers,
+                            key=lambda c: (0 if numbers.get(c.name) else 1, c.index)))
+
+
+def wave_size(host_cpus: int, cpu_millis: int) -> int:
+    """New instances created together: ``floor(host CPUs / cores per instance)``, at least 1;
+    a type without cores counts as one. Examples: 2 CPUs, 1 core -> 2; 2 CPUs, 4 cores -> 1;
+    5 CPUs, 2 cores -> 2; 64 CPUs, 4 cores -> 16."""
+    return max(1, host_cpus * 1000 // (cpu_millis if cpu_millis > 0 else 1000))
+
+
+def instance_order(deployment: DeploymentContainers, host: KnownHost | None) -> InstanceOrder:
+    """The creation and replacement order of one deployment's instance containers.
+
+    Rules:
+
+    - host unknown (None: it could not be asked): every container of batch k+1 waits for every
+      container of batch k, as for a replacement;
+    - a container the host does not have serves nothing yet: the new ones, by index, are
+      created in waves of ``wave_size`` (booting more at once on the host only slows every one
+      of them past its health wait), every one of wave k+1 waiting for every one of wave k;
+    - a container the host already has can only be replaced, delete first, so it stops
+      serving: it waits for the existing containers of the nearest earlier batch that has any,
+      and the first existing batch waits for the last wave (Azure's order: scale first, then
+      roll).
+
+    The cap is per deployment: deployments created in one update boot side by side, as their
+    first batches always did. Example: 2-CPU host, 1-core instances, blue 5 (batches of 1)
+    of which the host has blue-0..2 (names shortened): waves [blue-3, blue-4]; blue-3,
+    blue-4 -> (); blue-0 -> (blue-3, blue-4); blue-1 -> (blue-0,); blue-2 -> (blue-1,).
+    A new red of 5: waves [red-0, red-1], [red-2, red-3], [red-4]; red-2, red-3 -> (red-0,
+    red-1); red-4 -> (red-2, red-3). Host unknown: blue-k -> (blue-(k-1),), no waves.
+    """
+    if host is None:
+        return InstanceOrder(_chain(deployment.batches, (), lambda _name: True), (), None)
+    new = [c for c in deployment.containers if c.name not in host.instances]
+    waits: dict[str, tuple[str, ...]] = {}
+    waves: list[tuple[str, ...]] = []
+    if new:
+        size = wave_size(host.cpus, max(c.cpu_millis for c in new))
+        for start in range(0, len(new), size):
+            wave = tuple(c.name for c in new[start:start + size])
+            for name in wave:
+                waits[name] = waves[-1] if waves else ()
+            waves.append(wave)
+    waits.update(_chain(deployment.batches, waves[-1] if waves else (),
+                        host.instances.__contains__))
+    return InstanceOrder(waits, tuple(waves), host.cpus)
+
+
+def _chain(groups: tuple[tuple[InstanceContainer, ...], ...], first: tuple[str, ...],
+           chained: Callable[[str], bool]) -> dict[str, tuple[str, ...]]:
+    """The ``chained`` containers of each batch wait for those of the nearest earlier batch
+    that has any (the first for ``first``)."""
+    waits: dict[str, tuple[str, ...]] = {}
+    previous = first
+    for batch in groups:
+        names = tuple(c.name for c in batch if chained(c.name))
+        for name in names:
+            waits[name] = previous
+        if names:
+            previous = names
+    return waits
+
+
+def creation_note(endpoint: str, deployment: DeploymentContainers, order: InstanceOrder) -> str:
+    """One line for the engine's log on the new containers of a deployment ("" if none).
+
+    Example (2-CPU host, 1-core instances): ``my-endpoint/red creates 5 new instances in 3
+    waves of 2 (floor(2 host CPUs / 1 core), wave 1: instances 0, 1; wave 2: 2, 3; wave 3:
+    4); each wave must be healthy before the next starts``.
+    """
+    if not order.waves:
+        return ""
+    index = {c.name: c for c in deployment.containers}
+    count = sum(len(w) for w in order.waves)
+    parts = []
+    for number, wave in enumerate(order.waves, start=1):
+        indexes = ", ".join(str(index[n].index) for n in wave)
+        noun = ("instance " if len(wave) == 1 else "instances ") if number == 1 else ""
+        parts.append(f"wave {number}: {noun}{indexes}")
+    cores = max(index[n].cpu_millis for w in order.waves for n in w) / 1000
+    waves = len(order.waves)
+    return (f"{endpoint}/{deployment.name} creates {count} new instance"
+            f"{'s' if count != 1 else ''} in {waves} wave{'s' if waves != 1 else ''} of "
+            f"{len(order.waves[0])} (floor({order.host_cpus} host CPUs / {cores:g} "
+            f"core{'s' if cores != 1 else ''}), {'; '.join(parts)}); each wave must be "
+            "healthy before the next starts")
 
 
 @dataclass(frozen=True)

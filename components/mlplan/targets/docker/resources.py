@@ -4,8 +4,11 @@ Decides nothing: names, batches, env, mounts, limits and the router's files all 
 core. What lives here is the translation to pulumi-docker and the resource options that give
 the engine its order:
 
-- instance containers of batch k+1 ``depends_on`` batch k and ``wait`` for health, so a
-  replacement (always delete-first in pulumi-docker) goes batch by batch;
+- instance containers ``wait`` for health and ``depends_on`` what ``docker_plan.instance_order``
+  says: those the Docker host already has, batch k+1 on batch k, so a replacement (always
+  delete-first in pulumi-docker) goes batch by batch; new ones, which serve nothing yet, in
+  waves of what the host's CPUs can boot, wave k+1 on wave k, per deployment; when the host
+  cannot be asked, every instance is chained batch by batch;
 - the config container ``depends_on`` every instance container (new deployments serve before
   they get traffic) and is the only resource a traffic/mirror/key change replaces;
 - the router ``depends_on`` the config container: its script waits for the first routing files
@@ -16,30 +19,71 @@ the engine its order:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.metadata
+import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pulumi
-import pulumi_docker as docker
 
+from mlplan.domain import labels
 from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets.docker import host as docker_host
 from mlplan.targets.docker import plan as docker_plan
-from mlplan.targets.docker.plan import DeploymentContainers, EndpointContainers
+from mlplan.targets.docker.plan import (
+    DeploymentContainers,
+    DockerHost,
+    EndpointContainers,
+    KnownHost,
+)
 from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys
 
 
-def _labels(pairs: tuple[tuple[str, str], ...]) -> list[docker.ContainerLabelArgs]:
-    return [docker.ContainerLabelArgs(label=k, value=v) for k, v in pairs]
+def _labels(pairs: tuple[tuple[str, str], ...]) -> list[dict[str, str]]:
+    return [{"label": k, "value": v} for k, v in pairs]
+
+
+#: What pulumi-docker's own classes add to every resource's options (its version, so the
+#: engine picks the same default provider).
+_PROVIDER_DEFAULTS = pulumi.ResourceOptions(version=importlib.metadata.version("pulumi_docker"))
+
+
+def _docker(kind: str, name: str, inputs: dict[str, Any], opts: pulumi.ResourceOptions,
+            outputs: tuple[str, ...] = ()) -> pulumi.CustomResource:
+    """A pulumi-docker resource (``docker:index/<kind>:<Kind>``) from its inputs as the engine
+    sees them (camelCase; None left out), reading back only ``outputs``.
+
+    Same inputs, same type, same provider as ``docker.Container(...)`` & co., but the typed
+    classes declare every property of the schema (78 for a container): the SDK then serialises
+    78 keys and keeps 78 unresolved outputs per container, and its ``wait_for_rpcs`` walks
+    every unresolved output each time one resolves (benchmarks/preview_scale.py). The
+    pulumi-docker package stays installed: the language host names the provider plugin (and
+    this version) from it. Example:
+    ``_docker("container", "ep-blue-0", {"name": "ep-blue-0", "wait": True}, opts)``.
+    """
+    props: dict[str, Any] = {k: v for k, v in inputs.items() if v is not None}
+    props.update({k: None for k in outputs})
+    token = f"docker:index/{kind}:{kind[0].upper()}{kind[1:]}"
+    return pulumi.CustomResource(token, name, props,
+                                 pulumi.ResourceOptions.merge(_PROVIDER_DEFAULTS, opts))
+
+
+def _out(resource: pulumi.CustomResource, key: str) -> pulumi.Output[Any]:
+    """An output of a ``_docker`` resource, by its engine name (``imageId``, ``ports``)."""
+    found: pulumi.Output[Any] = getattr(resource, key)
+    return found
 
 
 class OnlineDeployment(pulumi.ComponentResource):
-    """One deployment: its image and one container per instance, chained batch by batch."""
+    """One deployment: its image and one container per instance, each waiting for what
+    ``docker_plan.instance_order`` says for what the host has (``host`` None: unknown, chained
+    batch by batch)."""
 
     def __init__(self, name: str, endpoint: str, plan: DeploymentContainers,
-                 network: docker.Network, opts: pulumi.ResourceOptions) -> None:
+                 network: pulumi.CustomResource, opts: pulumi.ResourceOptions,
+                 host: KnownHost | None = None) -> None:
         props: dict[str, Any] = {
             "deployment": plan.name,
             "image": plan.image,
@@ -48,54 +92,52 @@ class OnlineDeployment(pulumi.ComponentResource):
         }
         super().__init__(TOKEN_PREFIX + "OnlineDeployment", name, props, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if plan.build_context:
-            image: pulumi.Input[str] = docker.RemoteImage(
-                f"{name}-image", name=plan.image, keep_locally=True,
-                build=docker.RemoteImageBuildArgs(context=plan.build_context,
-                                                  dockerfile=plan.dockerfile),
-                opts=child).image_id
-        else:
-            image = docker.RemoteImage(f"{name}-image", name=plan.image, keep_locally=True,
-                                       opts=child).image_id
-        self.containers: list[docker.Container] = []
-        previous: list[docker.Container] = []
-        for batch in plan.batches:
-            current = [self._container(name, c, image, network, previous) for c in batch]
-            self.containers.extend(current)
-            previous = current
-        pulumi.log.info(docker_plan.roll_note(endpoint, plan), resource=self)
+        build = ({"context": plan.build_context, "dockerfile": plan.dockerfile}
+                 if plan.build_context else None)
+        image = _out(_docker("remoteImage", f"{name}-image",
+                             {"name": plan.image, "keepLocally": True, "build": build}, child,
+                             outputs=("imageId",)), "imageId")
+        order = docker_plan.instance_order(plan, host)
+        made: dict[str, pulumi.CustomResource] = {}
+        for spec in order.registration(plan):
+            made[spec.name] = self._container(name, spec, image, network,
+                                              [made[w] for w in order.waits[spec.name]])
+        self.containers: list[pulumi.CustomResource] = [made[c.name] for c in plan.containers]
+        if any(not order.wave_of(c.name) for c in plan.containers):  # some may be replaced
+            pulumi.log.info(docker_plan.roll_note(endpoint, plan), resource=self)
+        created = docker_plan.creation_note(endpoint, plan, order)
+        if created:
+            pulumi.log.info(created, resource=self)
         self.register_outputs(props)
 
     def _container(self, name: str, spec: docker_plan.InstanceContainer, image: pulumi.Input[str],
-                   network: docker.Network, previous: list[docker.Container]) -> docker.Container:
+                   network: pulumi.CustomResource, previous: list[pulumi.CustomResource]
+                   ) -> pulumi.CustomResource:
         check = spec.healthcheck
-        return docker.Container(
-            f"{name}-{spec.index}",
-            name=spec.name,
-            hostname=spec.name,
-            image=image,
-            envs=[f"{k}={v}" for k, v in spec.env],
-            mounts=[docker.ContainerMountArgs(type="bind", source=m.source, target=m.target,
-                                              read_only=m.read_only) for m in spec.mounts],
-            labels=_labels(spec.labels),
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name,
-                                                                    aliases=[spec.name])],
-            cpus=spec.cpus or None,
-            memory=spec.memory_mib or None,
+        return _docker("container", f"{name}-{spec.index}", {
+            "name": spec.name,
+            "hostname": spec.name,
+            "image": image,
+            "envs": [f"{k}={v}" for k, v in spec.env],
+            "mounts": [{"type": "bind", "source": m.source, "target": m.target,
+                        "readOnly": m.read_only} for m in spec.mounts],
+            "labels": _labels(spec.labels),
+            "networksAdvanced": [{"name": _out(network, "name"), "aliases": [spec.name]}],
+            "cpus": spec.cpus or None,
+            "memory": spec.memory_mib or None,
             # Docker's default swap limit is twice the memory; read back into the state it
             # would be a diff on every preview. Memory + swap == memory: no swap, as on Azure.
-            memory_swap=spec.memory_mib or None,
-            device_requests=[docker.ContainerDeviceRequestArgs(
-                driver="nvidia", count=spec.gpus, capabilities=["gpu"])] if spec.gpus else None,
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=list(check.test), interval=check.interval, timeout=check.timeout,
-                start_period=check.start_period, retries=check.retries),
-            wait=True,
-            wait_timeout=spec.wait_timeout_s,
-            destroy_grace_seconds=spec.stop_grace_s or None,
-            restart="unless-stopped",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(previous)),
-        )
+            "memorySwap": spec.memory_mib or None,
+            "deviceRequests": [{"driver": "nvidia", "count": spec.gpus,
+                                "capabilities": ["gpu"]}] if spec.gpus else None,
+            "healthcheck": {"tests": list(check.test), "interval": check.interval,
+                            "timeout": check.timeout, "startPeriod": check.start_period,
+                            "retries": check.retries},
+            "wait": True,
+            "waitTimeout": spec.wait_timeout_s,
+            "destroyGraceSeconds": spec.stop_grace_s or None,
+            "restart": "unless-stopped",
+        }, pulumi.ResourceOptions(parent=self, depends_on=list(previous)))
 
 
 class OnlineEndpoint(pulumi.ComponentResource):
@@ -106,7 +148,8 @@ class OnlineEndpoint(pulumi.ComponentResource):
     scoring_uri: pulumi.Output[str]
 
     def __init__(self, name: str, endpoint: EndpointState, plan: EndpointContainers,
-                 configured_keys: Any, opts: pulumi.ResourceOptions | None = None) -> None:
+                 configured_keys: Any, opts: pulumi.ResourceOptions | None = None,
+                 host: KnownHost | None = None) -> None:
         props: dict[str, Any] = {
             "endpoint": endpoint.name,
             "authMode": endpoint.endpoint.auth_mode,
@@ -117,79 +160,72 @@ class OnlineEndpoint(pulumi.ComponentResource):
         super().__init__(TOKEN_PREFIX + "DockerEndpoint", name, props, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.keys: EndpointKeys = endpoint_keys(name, configured_keys, self)
-        network = docker.Network(f"{name}-network", name=plan.network, driver="bridge",
-                                 labels=[docker.NetworkLabelArgs(label=k, value=v)
-                                         for k, v in plan.router.labels], opts=child)
-        volume = docker.Volume(f"{name}-router-volume", name=plan.volume,
-                               labels=[docker.VolumeLabelArgs(label=k, value=v)
-                                       for k, v in plan.router.labels], opts=child)
+        network = _docker("network", f"{name}-network", {
+            "name": plan.network, "driver": "bridge", "labels": _labels(plan.router.labels)},
+            child)
+        volume = _docker("volume", f"{name}-router-volume", {
+            "name": plan.volume, "labels": _labels(plan.router.labels)}, child)
         deployments = [
             OnlineDeployment(f"{name}-{d.name}", endpoint.name, d, network,
-                             pulumi.ResourceOptions(parent=self))
+                             pulumi.ResourceOptions(parent=self), host)
             for d in plan.deployments
         ]
         router_spec = plan.router
-        router_image = docker.RemoteImage(f"{name}-router-image", name=router_spec.image,
-                                          keep_locally=True, opts=child).image_id
+        router_image = _out(_docker("remoteImage", f"{name}-router-image",
+                                    {"name": router_spec.image, "keepLocally": True}, child,
+                                    outputs=("imageId",)), "imageId")
         files = pulumi.Output.all(self.keys.primary, self.keys.secondary).apply(
             lambda keys: plan.routing_files(endpoint, (keys[0], keys[1])))
         instances = [c for d in deployments for c in d.containers]
-        config = docker.Container(
-            f"{name}-router-config",
-            name=plan.config_container,
-            image=router_image,
-            command=["/bin/sh", "-c", docker_plan.CONFIG_COPY_COMMAND],
-            uploads=[
-                docker.ContainerUploadArgs(file="/staging/routing.conf",
-                                           content=files.apply(lambda f: f["routing.conf"])),
-                docker.ContainerUploadArgs(
-                    file="/staging/keys.conf",
-                    content=pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))),
+        config = _docker("container", f"{name}-router-config", {
+            "name": plan.config_container,
+            "image": router_image,
+            "command": ["/bin/sh", "-c", docker_plan.CONFIG_COPY_COMMAND],
+            "uploads": [
+                {"file": "/staging/routing.conf",
+                 "content": files.apply(lambda f: f["routing.conf"])},
+                {"file": "/staging/keys.conf",
+                 "content": pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))},
             ],
-            mounts=[docker.ContainerMountArgs(type="volume", source=volume.name,
-                                              target=docker_plan.ROUTER_CONF_DIR)],
-            network_mode="none",
-            labels=_labels(plan.config_labels),
-            must_run=False,
-            attach=True,
-            logs=True,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=instances),
-        )
-        router = docker.Container(
-            f"{name}-router",
-            name=router_spec.name,
-            image=router_image,
-            command=["/bin/sh", docker_plan.ROUTER_SCRIPT_PATH],
-            uploads=[
-                docker.ContainerUploadArgs(file=docker_plan.ROUTER_STATIC_CONF,
-                                           content=router_spec.static_config),
-                docker.ContainerUploadArgs(file=docker_plan.ROUTER_SCRIPT_PATH,
-                                           content=router_spec.script, executable=True),
+            "mounts": [{"type": "volume", "source": _out(volume, "name"),
+                        "target": docker_plan.ROUTER_CONF_DIR}],
+            "networkMode": "none",
+            "labels": _labels(plan.config_labels),
+            "mustRun": False,
+            "attach": True,
+            "logs": True,
+        }, pulumi.ResourceOptions(parent=self, depends_on=instances))
+        router = _docker("container", f"{name}-router", {
+            "name": router_spec.name,
+            "image": router_image,
+            "command": ["/bin/sh", docker_plan.ROUTER_SCRIPT_PATH],
+            "uploads": [
+                {"file": docker_plan.ROUTER_STATIC_CONF, "content": router_spec.static_config},
+                {"file": docker_plan.ROUTER_SCRIPT_PATH, "content": router_spec.script,
+                 "executable": True},
             ],
-            mounts=[docker.ContainerMountArgs(type="volume", source=volume.name,
-                                              target=docker_plan.ROUTER_CONF_DIR,
-                                              read_only=True)],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=network.name)],
-            ports=[docker.ContainerPortArgs(internal=router_spec.listen_port,
-                                            external=router_spec.published_port,
-                                            ip=router_spec.publish_address)],
-            labels=_labels(router_spec.labels),
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:"
-                                    f"{router_spec.listen_port}/-/healthy"],
-                interval="5s", timeout="2s", start_period="2s", retries=3),
-            wait=True,
-            wait_timeout=60,
-            restart="unless-stopped",
+            "mounts": [{"type": "volume", "source": _out(volume, "name"),
+                        "target": docker_plan.ROUTER_CONF_DIR, "readOnly": True}],
+            "networksAdvanced": [{"name": _out(network, "name")}],
+            "ports": [{"internal": router_spec.listen_port,
+                       "external": router_spec.published_port,
+                       "ip": router_spec.publish_address}],
+            "labels": _labels(router_spec.labels),
+            "healthcheck": {
+                "tests": ["CMD-SHELL", f"wget -q -O /dev/null http://127.0.0.1:"
+                                       f"{router_spec.listen_port}/-/healthy"],
+                "interval": "5s", "timeout": "2s", "startPeriod": "2s", "retries": 3},
+            "wait": True,
+            "waitTimeout": 60,
+            "restart": "unless-stopped",
             # The router starts once its first routing.conf/keys.conf are in the volume (its
             # script waits for them, so it is healthy only then): after the config container.
             # Only depends_on, never an input: a config replacement leaves the router running.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[config]),
-        )
+        }, pulumi.ResourceOptions(parent=self, depends_on=[config]))
         port: pulumi.Output[int] = (
             pulumi.Output.from_input(router_spec.published_port)
             if router_spec.published_port
-            else router.ports.apply(_published_port))
+            else _out(router, "ports").apply(_published_port))
         self.scoring_uri = pulumi.Output.concat("http://", plan.host, ":",
                                                 port.apply(str), "/score")
         self.swagger_uri = pulumi.Output.concat("http://", plan.host, ":",
@@ -200,18 +236,53 @@ class OnlineEndpoint(pulumi.ComponentResource):
                                "secondaryKey": self.keys.secondary})
 
 
-def _published_port(ports: Sequence[docker.outputs.ContainerPort] | None) -> int:
-    return (ports[0].external or 0) if ports else 0
+def _published_port(ports: Sequence[Mapping[str, Any]] | None) -> int:
+    """The host port Docker picked, from the router's ``ports`` output (camelCase dicts)."""
+    return int(ports[0].get("external") or 0) if ports else 0
+
+
+#: The ``GET /info`` answer of the MLP123 check, kept until ``deploy_endpoint`` takes it: the
+#: program's stack-wide check and its first endpoint component share one ask.
+_asked: dict[str, DockerHost | None] = {}
+#: Hosts that did not answer, and when (monotonic s): not asked again for ``UNANSWERED_S``, so
+#: a stack of 50 endpoints on a host that never answers waits one timeout (3 s), not 50.
+_unanswered: dict[str, float] = {}
+UNANSWERED_S = 60.0
+
+
+def _ask(where: str) -> DockerHost | None:
+    if time.monotonic() - _unanswered.get(where, -UNANSWERED_S) < UNANSWERED_S:
+        return None
+    host = docker_host.ask(where)
+    if host is None:
+        _unanswered[where] = time.monotonic()
+    return host
+
+
+def _host_address() -> str:
+    return docker_host.address(pulumi.Config("docker").get("host"))
 
 
 def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
     """MLP123 for instance limits the Docker host cannot give, asked before any resource is
     registered; nothing when the host does not answer (Docker's own error then stands)."""
     settings = state.settings.docker_settings
-    host = docker_host.ask(docker_host.address(pulumi.Config("docker").get("host")))
+    where = _host_address()
+    host = _asked[where] = _asked[where] if where in _asked else _ask(where)
     if host is None:
         return []
     return docker_plan.check_host(state.endpoints, settings, host, state.settings.catalog)
+
+
+def _known_host() -> KnownHost | None:
+    """The host's CPUs (from the MLP123 check's ``GET /info`` when it just ran) and the
+    instance containers it has; None when either cannot be asked (everything is chained)."""
+    where = _host_address()
+    host = _asked.pop(where) if where in _asked else _ask(where)
+    if host is None:
+        return None
+    instances = docker_host.containers(where, f"{labels.ROLE}=instance")
+    return KnownHost(host.cpus, instances) if instances is not None else None
 
 
 def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str, Any]:
@@ -241,4 +312,4 @@ def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
         absolute=lambda p: str((project / p).resolve()),
         is_file=lambda p: (project / p).is_file(),
     )
-    return OnlineEndpoint(name, endpoint, plan, configured_keys, opts)
+    return OnlineEndpoint(name, endpoint, plan, configured_keys, opts, host=_known_host())
