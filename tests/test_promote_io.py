@@ -79,20 +79,32 @@ def test_rollback_returns_all_live_traffic_in_one_step(tmp_path: Path) -> None:
 
 
 GATES = [
-    # name, probe answers (cycled), max rate, ok
-    ("all answer", [True], 0.01, True),
-    ("one in twenty fails, 10% allowed", [True] * 19 + [False], 0.10, True),
-    ("one in twenty fails, 1% allowed", [True] * 19 + [False], 0.01, False),
-    ("does not answer at all", [False], 0.5, False),
+    # name, probe answers (cycled), max rate, candidate, candidate answers, ok, pinned probes
+    ("all answer", [True], 0.01, None, True, True, 0),
+    ("one in twenty fails, 10% allowed", [True] * 19 + [False], 0.10, None, True, True, 0),
+    ("one in twenty fails, 1% allowed", [True] * 19 + [False], 0.01, None, True, False, 0),
+    ("does not answer at all", [False], 0.5, None, True, False, 0),
+    # At 10% the split alone may never reach the candidate: pinned probes always do.
+    ("candidate pinned and answering", [True], 0.01, "green", True, True, 20),
+    ("candidate pinned and failing, split answers", [True], 0.01, "green", False, False, 20),
+    ("candidate failing, not pinned (mirror step)", [True], 0.01, None, False, True, 0),
 ]
 
 
-@pytest.mark.parametrize(("name", "answers", "max_rate", "ok"), GATES, ids=[g[0] for g in GATES])
-def test_gate_arithmetic(name: str, answers: list[bool], max_rate: float, ok: bool) -> None:
+@pytest.mark.parametrize(("name", "answers", "max_rate", "candidate", "candidate_ok", "ok",
+                          "pinned"), GATES, ids=[g[0] for g in GATES])
+def test_gate_arithmetic(name: str, answers: list[bool], max_rate: float,
+                         candidate: str | None, candidate_ok: bool, ok: bool,
+                         pinned: int) -> None:
     now = [0.0]
     calls = [0]
+    pins: list[str] = []
 
-    def probe(uri: str, key: str, timeout: float, body: bytes | None) -> bool:
+    def probe(uri: str, key: str, timeout: float, body: bytes | None,
+              pin: str | None) -> bool:
+        if pin:
+            pins.append(pin)
+            return candidate_ok
         calls[0] += 1
         return answers[(calls[0] - 1) % len(answers)]
 
@@ -100,9 +112,12 @@ def test_gate_arithmetic(name: str, answers: list[bool], max_rate: float, ok: bo
         now[0] += seconds
 
     result = gate("http://x/", "k", 2.0, max_rate, rate_per_second=20, probe=probe,
-                  clock=lambda: now[0], sleep=sleep)
+                  clock=lambda: now[0], sleep=sleep, candidate=candidate)
     assert result.ok is ok
     assert result.probes <= 40  # bounded: bake x rate
+    assert pins == [candidate] * pinned
+    if candidate:
+        assert f"{pinned} pinned to {candidate}" in result.reason
 
 
 def test_a_failed_up_rolls_back_and_stops(tmp_path: Path) -> None:
@@ -125,6 +140,6 @@ def test_a_failed_up_rolls_back_and_stops(tmp_path: Path) -> None:
     driver = Driver()
     result = apply(plan, write=lambda s: written.append(s.stage),
                    restore=lambda: written.append("restore"), driver=driver,
-                   run_gate=lambda out: GateResult(True, 1, 0, "ok"), progress=lambda m: None)
+                   run_gate=lambda out, step: GateResult(True, 1, 0, "ok"), progress=lambda m: None)
     assert not result.ok and "engine said no" in result.reason
     assert written == ["canary", "promoted", "canary"] and driver.calls == 3

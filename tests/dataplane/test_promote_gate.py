@@ -61,8 +61,9 @@ def run(tmp_path: Path, fleet: Fleet, router: Callable[..., Router], green_up: b
         write=lambda step: apply_step(root, ENDPOINT_FILE, step, "blue=100", "green", []),
         restore=lambda: (root / ENDPOINT_FILE).write_text(original),
         driver=stack,
-        run_gate=lambda out: gate(out["my-endpoint-scoring-uri"],
-                                  out["my-endpoint-primary-key"], 1.0, 0.01),
+        run_gate=lambda out, step: gate(
+            out["my-endpoint-scoring-uri"], out["my-endpoint-primary-key"], 1.0, 0.01,
+            candidate="green" if dict(step.traffic).get("green", 0) > 0 else None),
         progress=progress.append,
     )
     return result, stack, original, progress

@@ -181,11 +181,13 @@ def _apply(args: argparse.Namespace, plan: Any, root: Path, endpoint_file: str, 
             atomic_write(root / file, data.decode("utf-8", errors="replace"), None) \
                 if (root / file).exists() else (root / file).write_bytes(data)
 
-    def run_gate(outputs: Mapping[str, Any]) -> Any:
+    def run_gate(outputs: Mapping[str, Any], step: Any) -> Any:
         uri = str(outputs.get(f"{args.endpoint}-scoring-uri", ""))
         key = str(outputs.get(f"{args.endpoint}-primary-key", ""))
         target = uri if body else uri.removesuffix("score")
-        return gate(target, key, args.bake, args.max_error_rate, body=body)
+        live = dict(step.traffic).get(args.to, 0) > 0  # mirror copies are discarded: not pinned
+        return gate(target, key, args.bake, args.max_error_rate, body=body,
+                    candidate=args.to if live else None)
 
     result = apply(
         plan,
