@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -42,10 +41,16 @@ class Run:
         return self.out + self.err
 
 
-# The child records its peak resident memory (KiB) in the file named by its first argument:
-# VmHWM of /proc/self/status (ru_maxrss may carry the forking parent's size on Linux).
+# The child limits its own address space (its first argument, bytes) before it imports mlplan,
+# and records its peak resident memory (KiB) in the file named by its second: VmHWM of
+# /proc/self/status (ru_maxrss may carry the forking parent's size on Linux). The limit is set
+# in the child, not by a ``preexec_fn``: that makes subprocess fork the pytest process and run
+# Python before exec, and with gRPC loaded there (the Automation API tests) gRPC's fork handler
+# aborted the child (exit -6, "epoll_wait error: Bad file descriptor") before mlplan ran.
 _CHILD = """
 import atexit, resource, sys
+limit = int(sys.argv.pop(1))
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 peak_file = sys.argv.pop(1)
 def peak():
     try:
@@ -61,10 +66,6 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def _limits() -> None:  # runs in the child before exec
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-
-
 def run_cli(args: list[str], cwd: Path, *, stdin: bytes | None = None,
             timeout: float = TIME_LIMIT, env: dict[str, str] | None = None) -> Run:
     """``mlplan ARGS`` in ``cwd`` in a child process under the limits above."""
@@ -74,9 +75,9 @@ def run_cli(args: list[str], cwd: Path, *, stdin: bytes | None = None,
     child_env.update(env or {})
     peak_file = Path(tempfile.mkstemp(prefix="mlplan-peak-")[1])
     process = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(peak_file), *args],
+        [sys.executable, "-c", _CHILD, str(MEMORY_LIMIT), str(peak_file), *args],
         cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        env=child_env, preexec_fn=_limits)
+        env=child_env)
     try:
         out, err = process.communicate(stdin, timeout=timeout)
     except subprocess.TimeoutExpired:
