@@ -21,7 +21,13 @@ import pulumi
 
 from mlplan.domain.diagnostics import Diagnostic, has_errors, sort_diagnostics
 from mlplan.edge import io
-from mlplan.edge.api import OnlineEndpoint, OnlineEndpointArgs, QuotaCheck, QuotaCheckArgs
+from mlplan.edge.api import (
+    OnlineEndpoint,
+    OnlineEndpointArgs,
+    QuotaCheck,
+    QuotaCheckArgs,
+    _target_problems,
+)
 from mlplan.planning.state import DesiredState, EndpointState, desired
 from mlplan.targets.resources import report
 
@@ -86,19 +92,12 @@ def _root(cwd: Path | None) -> Path:
 
 
 def _stack_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
-    """What spans the stack's endpoints on its target, checked before anything: the Docker
-    host's size (MLP123), Kubernetes names and routes (MLP118, MLP112) and delivery."""
+    """What spans the stack's endpoints on its target, checked before anything (the checks
+    every ``OnlineEndpoint`` runs: the Docker host's size MLP123, Kubernetes names, routes and
+    delivery), once for the whole stack; nothing when the plan already has an error."""
     if has_errors(state.diagnostics):
         return []
-    if state.settings.target == "kubernetes":
-        from mlplan.targets.kubernetes import files
-        from mlplan.targets.kubernetes import plan as kubernetes_plan
-
-        return kubernetes_plan.stack_problems(state, state.settings.kubernetes_settings,
-                                              files.packer(root))[1]
-    import mlplan.targets.docker.resources as docker_target
-
-    return docker_target.host_diagnostics(state)
+    return _target_problems(state, root)
 
 
 def _shared_target(state: DesiredState, root: Path, config: dict[str, Any]
