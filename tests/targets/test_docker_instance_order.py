@@ -303,3 +303,33 @@ def test_a_host_that_does_not_answer_is_asked_once_per_minute(
     clock[0] += docker_target.UNANSWERED_S
     docker_target._ask("unix:///nobody")
     assert asked.count("unix:///nobody") == 2
+
+
+def test_one_run_asks_the_host_once_for_every_endpoint(
+        host: list[FakeDockerHost], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two endpoint components and the stack check share one ``/info`` and one listing in a
+    run (50 endpoints: 2 blocking asks, not 100); the next run asks again, as the host's
+    containers change between runs; both endpoints' orders come from the shared listing."""
+    sock = tmp_path / "docker.sock"
+    host.append(FakeDockerHost(sock, 8, listing([*names(BLUE, range(3))])))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")
+    root = make_project(tmp_path / "p", {"blue": {"count": 3}})
+    other = root / "stacks" / "endpoints" / "other"
+    other.mkdir()
+    for source in ("endpoint.yml", "blue.yml"):
+        text = (root / "stacks" / "endpoints" / source).read_text()
+        (other / source).write_text(text.replace("my-endpoint", "other-endpoint")
+                                    .replace("../", "../../"))
+    for run_number in (1, 2):
+        recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test", project=root)
+        mine = {k: v for k, v in waits_of(recorded, "blue").items() if k.startswith(BLUE)}
+        assert mine == as_sets(chained(BLUE, 3))  # on the host: a roll
+        other = {r.urn: r.inputs["name"] for r in recorded
+                 if str(r.inputs.get("name", "")).startswith("other-endpoint-blue-")}
+        other_waits = {name: {other[u] for u in r.dependencies if u in other}
+                       for r in recorded for name in [other.get(r.urn)] if name}
+        o = "other-endpoint-blue"  # new there: waves of 2 (8 CPUs / 4-core instances)
+        assert other_waits == {f"{o}-0": set(), f"{o}-1": set(), f"{o}-2": {f"{o}-0", f"{o}-1"}}
+        asked = host[0].asked
+        assert asked.count("/info") == run_number, asked
+        assert len([a for a in asked if a.startswith("/containers/json")]) == run_number, asked

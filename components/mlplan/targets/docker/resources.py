@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+import pulumi.runtime.settings
 
 from mlplan.domain import labels
 from mlplan.domain.diagnostics import Diagnostic
@@ -241,13 +242,25 @@ def _published_port(ports: Sequence[Mapping[str, Any]] | None) -> int:
     return int(ports[0].get("external") or 0) if ports else 0
 
 
-#: The ``GET /info`` answer of the MLP123 check, kept until ``deploy_endpoint`` takes it: the
-#: program's stack-wide check and its first endpoint component share one ask.
-_asked: dict[str, DockerHost | None] = {}
+#: The Docker host's answers in this Pulumi run, keyed by the run's resource monitor (one per
+#: ``pulumi preview``/``up``, Automation API run or set of mocks): ``GET /info`` and the
+#: instance listing are asked once per host address and shared by the stack-wide MLP123 check
+#: and every endpoint component (50 endpoints: 2 asks, not 100, each a blocking round trip
+#: in the program). One listing serves the whole run: it is taken before any resource of the
+#: run is registered, so it says what the host had before this update, which is what the
+#: instance order needs. A new run asks again (the host's containers change between runs).
+_run: dict[str, Any] = {"monitor": None, "info": {}, "instances": {}}
 #: Hosts that did not answer, and when (monotonic s): not asked again for ``UNANSWERED_S``, so
-#: a stack of 50 endpoints on a host that never answers waits one timeout (3 s), not 50.
+#: runs one after another on a host that never answers (Automation API) wait one timeout (3 s).
 _unanswered: dict[str, float] = {}
 UNANSWERED_S = 60.0
+
+
+def _this_run() -> dict[str, Any]:
+    monitor = pulumi.runtime.settings.get_monitor()
+    if _run["monitor"] is not monitor:
+        _run.update(monitor=monitor, info={}, instances={})
+    return _run
 
 
 def _ask(where: str) -> DockerHost | None:
@@ -259,6 +272,14 @@ def _ask(where: str) -> DockerHost | None:
     return host
 
 
+def _info(where: str) -> DockerHost | None:
+    """``GET /info`` of the host at ``where``, once per run."""
+    asked: dict[str, DockerHost | None] = _this_run()["info"]
+    if where not in asked:
+        asked[where] = _ask(where)
+    return asked[where]
+
+
 def _host_address() -> str:
     return docker_host.address(pulumi.Config("docker").get("host"))
 
@@ -266,22 +287,24 @@ def _host_address() -> str:
 def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
     """MLP123 for instance limits the Docker host cannot give, asked before any resource is
     registered; nothing when the host does not answer (Docker's own error then stands)."""
-    settings = state.settings.docker_settings
-    where = _host_address()
-    host = _asked[where] = _asked[where] if where in _asked else _ask(where)
+    host = _info(_host_address())
     if host is None:
         return []
+    settings = state.settings.docker_settings
     return docker_plan.check_host(state.endpoints, settings, host, state.settings.catalog)
 
 
 def _known_host() -> KnownHost | None:
-    """The host's CPUs (from the MLP123 check's ``GET /info`` when it just ran) and the
-    instance containers it has; None when either cannot be asked (everything is chained)."""
+    """The host's CPUs and the instance containers it has (each asked once per run); None
+    when either cannot be asked (everything is chained)."""
     where = _host_address()
-    host = _asked.pop(where) if where in _asked else _ask(where)
+    host = _info(where)
     if host is None:
         return None
-    instances = docker_host.containers(where, f"{labels.ROLE}=instance")
+    listed: dict[str, frozenset[str] | None] = _this_run()["instances"]
+    if where not in listed:
+        listed[where] = docker_host.containers(where, f"{labels.ROLE}=instance")
+    instances = listed[where]
     return KnownHost(host.cpus, instances) if instances is not None else None
 
 
