@@ -10,7 +10,13 @@ The provider's preview itself contacts no Docker host. For each size N (default 
 target is previewed (``pulumi preview --json``); the resource types and counts of that preview
 (components included) become a generated *plain* program that registers exactly those types,
 as many of each, with trivial inputs and the same SDKs, no ``depends_on`` and no applies. The
-ratio mlplan / plain is what mlplan's program adds on top of the engine's own cost.
+ratio mlplan / plain is what mlplan's resources cost on top of the engine's own cost (issue
+18's figure). A third, *inputs* program registers the same resources with the inputs mlplan
+sent (read from its preview JSON: unknowns as plain strings, the secret uploads as a secret
+of the same shape), flat, with no ``depends_on``: mlplan / inputs is what mlplan's program
+and graph (components, ``depends_on`` chains, applies, logs, exports) add to the same
+resources; inputs / plain is what the containers' real configuration (labels, env, mounts,
+health checks, uploads) costs the engine and the Docker provider.
 
 Mocks (``benchmarks/program_scale.py --one N`` in a fresh process): the program constructed
 under ``pulumi.runtime.set_mocks`` for 10, 100 and 300 endpoints, and the 300/100 time ratio

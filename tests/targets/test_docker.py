@@ -97,14 +97,14 @@ def test_instance_container_inputs(tmp_path: Path) -> None:
     assert (health["interval"], health["timeout"], health["startPeriod"], health["retries"]) == (
         "10s", "2s", "10s", 30)
     assert "http://127.0.0.1:5001/" in health["tests"][1]
-    assert blue0.inputs["networksAdvanced"][0]["aliases"] == ["my-endpoint-blue-0"]
+    # reached by its container name on the endpoint's network: no alias, no hostname
+    assert blue0.inputs["networksAdvanced"] == [{"name": "my-endpoint"}]
+    assert "hostname" not in blue0.inputs
     assert labels_of(blue0) | {} == {
         labels.ENDPOINT: "my-endpoint", labels.DEPLOYMENT: "blue",
         labels.INSTANCE_TYPE: "Standard_DS3_v2", labels.INSTANCE: "0",
         labels.GPUS: "0", labels.CPU_MILLIS: "4000", labels.IMAGE: "example.io/infer:1.0",
-        labels.ROLE: "instance", "app.kubernetes.io/name": "my-endpoint",
-        "app.kubernetes.io/component": "instance", "app.kubernetes.io/instance":
-        "my-endpoint-blue", labels.MANAGED_BY: "mlplan"}
+        labels.ROLE: "instance", labels.MANAGED_BY: "mlplan"}
     assert labels.WEIGHT not in labels_of(blue0)  # a label change would replace the container
 
 
@@ -129,7 +129,11 @@ def test_router_and_config(tmp_path: Path) -> None:
     router = one(recorded, CONTAINER, "my-endpoint-router")
     assert router.inputs["ports"] == [{"internal": 8080, "ip": "127.0.0.1"}]
     assert router.inputs["image"] == "sha256:nginx:1.28.0-alpine"
-    assert labels_of(router)[labels.ROLE] == "router"
+    # The router's labels are those it was first created with (a label change replaces a
+    # Docker container, and a router replacement stops the endpoint): keep them as they are.
+    assert labels_of(router) == {
+        labels.ENDPOINT: "my-endpoint", labels.ROLE: "router", labels.MANAGED_BY: "mlplan",
+        "app.kubernetes.io/name": "my-endpoint", "app.kubernetes.io/component": "router"}
     assert not router.secret_inputs
     config = one(recorded, CONTAINER, "my-endpoint-router-config")
     assert config.inputs["mustRun"] is False and config.inputs["networkMode"] == "none"

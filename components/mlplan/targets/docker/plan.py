@@ -227,14 +227,13 @@ def _instance_labels(endpoint: str, state: DeploymentState, image: str,
     instance's batch changes with the instance count (3 -> 10 moves instance 1 from batch 2 to
     batch 1), so scaling would restart instances that did not change. The batch follows from
     the index and the count (``rollout.batches``)."""
-    found = labels.endpoint_labels(endpoint, "instance")
+    found = labels.docker_labels(endpoint, "instance")
     found.update({labels.DEPLOYMENT: state.name,
                   labels.INSTANCE_TYPE: state.size.name,
                   labels.INSTANCE: str(index),
                   labels.GPUS: str(state.size.whole_gpus),
                   labels.CPU_MILLIS: str(state.size.cpu_millis),
-                  labels.IMAGE: image,
-                  "app.kubernetes.io/instance": f"{endpoint}-{state.name}"})
+                  labels.IMAGE: image})
     return tuple(sorted(found.items()))
 
 
@@ -265,7 +264,7 @@ def plan_endpoint(
     )
     traffic = labels.format_split(endpoint.endpoint.traffic)
     mirror = labels.format_split((n, p) for n, p in endpoint.endpoint.mirror_traffic if p)
-    config_labels = labels.endpoint_labels(name, "config")
+    config_labels = labels.docker_labels(name, "config")
     config_labels.update({labels.TRAFFIC: traffic, labels.MIRROR: mirror,
                           labels.AUTH_MODE: endpoint.endpoint.auth_mode,
                           labels.ENVIRONMENT: environment})

@@ -117,13 +117,14 @@ class OnlineDeployment(pulumi.ComponentResource):
         check = spec.healthcheck
         return _docker("container", f"{name}-{spec.index}", {
             "name": spec.name,
-            "hostname": spec.name,
             "image": image,
             "envs": [f"{k}={v}" for k, v in spec.env],
             "mounts": [{"type": "bind", "source": m.source, "target": m.target,
                         "readOnly": m.read_only} for m in spec.mounts],
             "labels": _labels(spec.labels),
-            "networksAdvanced": [{"name": _out(network, "name"), "aliases": [spec.name]}],
+            # The router reaches an instance by its container name (Docker's DNS on the
+            # endpoint's network answers it): no alias or hostname to send and plan.
+            "networksAdvanced": [{"name": _out(network, "name")}],
             "cpus": spec.cpus or None,
             "memory": spec.memory_mib or None,
             # Docker's default swap limit is twice the memory; read back into the state it
