@@ -666,7 +666,7 @@ def _endpoint_state(given: _Given) -> tuple[DesiredState, Path]:
     state = desired(endpoints, settings, found)
     if not has_errors(state.diagnostics):
         state = replace(state, diagnostics=tuple(sort_diagnostics(
-            (*state.diagnostics, *_target_problems(state, root)))))
+            (*state.diagnostics, *target_problems(state, root)))))
     report(state.diagnostics)
     return state, root
 
@@ -708,7 +708,7 @@ def _key_problems(given: _Given) -> list[Diagnostic]:
             for d in found]
 
 
-def _target_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
+def target_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
     """What only the target sees, before anything is registered: on Docker the host's size
     (MLP123), on Kubernetes names, route limits and delivery (MLP117-MLP119)."""
     if state.settings.target == "kubernetes":

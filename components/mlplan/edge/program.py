@@ -26,7 +26,7 @@ from mlplan.edge.api import (
     OnlineEndpointArgs,
     QuotaCheck,
     QuotaCheckArgs,
-    _target_problems,
+    target_problems,
 )
 from mlplan.planning.state import DesiredState, EndpointState, desired
 from mlplan.targets.resources import report
@@ -97,7 +97,7 @@ def _stack_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
     delivery), once for the whole stack; nothing when the plan already has an error."""
     if has_errors(state.diagnostics):
         return []
-    return _target_problems(state, root)
+    return target_problems(state, root)
 
 
 def _shared_target(state: DesiredState, root: Path, config: dict[str, Any]
