@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -481,7 +482,12 @@ def _rel(base_file: str, path: str | None) -> str:
         return ""
     if path.startswith(("azureml:", "http://", "https://", "/")) or "://" in path:
         return path
-    directory = posixpath.dirname(base_file)
+    return _joined(posixpath.dirname(base_file), path)
+
+
+@functools.lru_cache(maxsize=8192)
+def _joined(directory: str, path: str) -> str:
+    """The files of one folder name the same paths (``../model``): each joined once."""
     return posixpath.normpath(posixpath.join(directory, path))
 
 
@@ -505,7 +511,8 @@ def name_problem(name: str) -> str:
     return ""
 
 
-def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument) -> Endpoint:
+def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument,
+              skipped: frozenset[str] = frozenset()) -> Endpoint:
     kind = _schema_kind(spec.schema_) or ("kubernetes" if spec.compute else "managed")
     return Endpoint(
         name=spec.name,
@@ -519,6 +526,7 @@ def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument) -> Endpoint:
         compute=spec.compute or "",
         public_network_access=spec.public_network_access,
         source=_source(file, doc),
+        skipped=skipped,
     )
 
 
@@ -608,7 +616,8 @@ def _resources(
 
 
 def _deployment(
-    spec: DeploymentSpec, file: str, doc: YamlDocument, found: list[Diagnostic]
+    spec: DeploymentSpec, file: str, doc: YamlDocument, found: list[Diagnostic],
+    skipped: frozenset[str] = frozenset(),
 ) -> Deployment:
     kind: DeploymentKind = spec.type or _schema_kind(spec.schema_) or "managed"
     if kind == "kubernetes" and spec.resources is None and spec.instance_type is None:
@@ -646,6 +655,7 @@ def _deployment(
         description=spec.description or "",
         tags=_pairs(spec.tags),
         source=_source(file, doc),
+        skipped=skipped,
     )
 
 
@@ -847,12 +857,12 @@ def _validate_document(
         _check_invalid_document(kind, doc, file, collected, found)
         return
     if isinstance(spec, EndpointSpec):
-        endpoint = replace(_endpoint(spec, file, doc), skipped=skipped)
+        endpoint = _endpoint(spec, file, doc, skipped)
         if problem := name_problem(endpoint.name):
             found.append(error(codes.INVALID_NAME, endpoint.source.at("name"), problem))
         collected.endpoints.append((spec, endpoint))
     elif isinstance(spec, DeploymentSpec):
-        deployment = replace(_deployment(spec, file, doc, found), skipped=skipped)
+        deployment = _deployment(spec, file, doc, found, skipped)
         if problem := name_problem(deployment.name):
             found.append(error(codes.INVALID_NAME, deployment.source.at("name"), problem))
         found.extend(_check_deployment_fields(spec, deployment))
