@@ -31,6 +31,7 @@ from mlplan.planning.diff.projections import (
     deployment_projection,
     endpoint_projection,
     field_changes,
+    same_deployment_projection,
     settings_projection,
 )
 from mlplan.planning.diff.prose import endpoint_why, instance_names, span, traffic_reasons
@@ -67,6 +68,13 @@ def _sides(endpoint: EndpointState | None, settings: Settings) -> dict[str, _Sid
                         mirror.get(dep.name, 0), settings)
         for dep in endpoint.endpoint.deployments
     }
+
+
+def _unchanged(old: _Side, new: _Side) -> bool:
+    """One deployment object on both sides (an unchanged file, parsed once) whose projection
+    reads the same size and assets on each: no field changes, without computing them."""
+    return old.dep is new.dep and same_deployment_projection(
+        old.dep, (old.state, old.settings), (new.state, new.settings))
 
 
 def _sized(side: _Side | None) -> Sized | None:
@@ -123,7 +131,7 @@ def _deployment_change(  # noqa: C901, PLR0912
         size = common["after"].instance_type or "the default size"
         reasons = [f"new: {n} instance{'s' if n != 1 else ''} of {size}, {where}"]
         return DeploymentChange(action=Action.CREATE, reasons=tuple(reasons), **common), []
-    changes = tuple(
+    changes = () if _unchanged(old, new) else tuple(
         FieldChange(path, b, a, *target.field_effect(path))
         for path, b, a in field_changes(old.projection, new.projection))
     if replaced_because:
