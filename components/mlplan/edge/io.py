@@ -156,14 +156,33 @@ def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
         raise PathProblem(kind_problem(path, "file") or "cannot be read") from None
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
             raise PathProblem(kind_problem(path, "file") or "is not a regular file")
-        data = handle.read(limit + 1)
+        data = _read_up_to(descriptor, limit + 1, status.st_size + 1)
+    finally:
+        os.close(descriptor)
     if len(data) > limit:
         raise PathProblem(f"is over {limit // 1024 // 1024} MiB; mlplan reads files of this "
                           "kind up to that size")
     return decode(data)
+
+
+def _read_up_to(descriptor: int, size: int, expected: int) -> bytes:
+    """At most ``size`` bytes of an open file, read without a buffered file object (a stack
+    reads thousands of small files), ``expected`` (its size when opened, plus one: the end
+    seen at once) at first, then in chunks of up to 64 KiB if it grew."""
+    chunks = []
+    want = min(size, max(expected, 1))
+    while size > 0:
+        chunk = os.read(descriptor, want)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+        want = min(size, 1 << 16)
+    return b"".join(chunks)
 
 
 def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[tuple[Path, bool]]:
@@ -172,7 +191,7 @@ def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[tuple[
     if _in_tree(folder):
         return sorted((p, False) for p in folder.rglob("*") if p.suffix in YAML_SUFFIXES
                       and p.is_file())
-    files: list[tuple[Path, bool]] = []
+    files: list[tuple[str, bool]] = []
     seen = 0
     pending = [str(folder)]
     while pending:
@@ -192,8 +211,10 @@ def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[tuple[
             if entry.is_dir(follow_symlinks=False):
                 pending.append(entry.path)
             elif entry.name.endswith(YAML_SUFFIXES):
-                files.append((Path(entry.path), link))
-    return sorted(files)
+                files.append((entry.path, link))
+    # in the order of sorted Paths (part by part: "a/b" before "a-c"), compared as text
+    files.sort(key=lambda found: found[0].split("/"))
+    return [(Path(name), link) for name, link in files]
 
 
 def collect_sources(
