@@ -454,3 +454,50 @@ def test_an_unchanged_file_is_compared_by_what_its_projection_reads(
     computed = only_deployment(plan(before, after), "blue")
     assert fast == computed
     assert [c.path for c in fast.changes] == paths
+
+
+def quota_by_definition(base: DesiredState | None, head: DesiredState | None
+                        ) -> list[tuple[str, int, int, int]]:
+    """Per family: the sums over every deployment of either side of its reservation in that
+    family before, after, and the larger of the two (0 on a side where it is elsewhere)."""
+    def table(s: DesiredState | None) -> dict[tuple[str, str], tuple[str, int]]:
+        return {(e.name, d.name): (d.size.family or "custom", d.reserved_millis)
+                for e in (s.endpoints if s else ()) for d in e.deployments}
+
+    b, h = table(base), table(head)
+
+    def part(t: dict[tuple[str, str], tuple[str, int]], key: tuple[str, str], f: str) -> int:
+        return t[key][1] if key in t and t[key][0] == f else 0
+
+    keys = set(b) | set(h)
+    return [(f, sum(part(b, k, f) for k in keys), sum(part(h, k, f) for k in keys),
+             sum(max(part(b, k, f), part(h, k, f)) for k in keys))
+            for f in sorted({f for f, _m in (*b.values(), *h.values())})]
+
+
+F4 = "Standard_F4s_v2"
+QUOTA_ROWS = [
+    ("created", None, state({"blue": 100}, {"blue": BLUE})),
+    ("deleted", state({"blue": 100}, {"blue": BLUE}), None),
+    ("scaled in one family", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", count=7)})),
+    ("moved to another family", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", sku=F4)})),
+    ("one moved, one scaled down, one added", state(
+        {"blue": 50, "green": 50}, {"blue": BLUE, "green": dep("green", count=5)}),
+     state({"blue": 50, "green": 50}, {"blue": dep("blue", count=2, sku=F4),
+                                       "green": dep("green", count=1),
+                                       "red": dep("red", sku=F4)})),
+]
+
+
+@pytest.mark.parametrize(("name", "base", "head"), QUOTA_ROWS, ids=[q[0] for q in QUOTA_ROWS])
+def test_quota_rows_sum_each_family(name: str, base: DesiredState | None,
+                                    head: DesiredState | None) -> None:
+    from mlplan.planning.diff.compare import quota_rows
+
+    rows, total = quota_rows(base, head)
+    assert [(r.family, r.before_millis, r.after_millis, r.peak_millis)
+            for r in rows] == quota_by_definition(base, head)
+    assert (total.before_millis, total.after_millis) == (
+        sum(r.before_millis for r in rows), sum(r.after_millis for r in rows))

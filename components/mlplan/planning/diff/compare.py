@@ -335,17 +335,25 @@ def quota_rows(base: DesiredState | None, head: DesiredState | None
     """Per family and in total: before, after, peak (see ``QuotaRow``) and the limits."""
     b, h = _reservations(base), _reservations(head)
     families = sorted({f for f, _m in b.values()} | {f for f, _m in h.values()})
+    # per family: reserved before, after, and at the peak (each deployment's larger side in
+    # its family; one whose family changed counts in each: max(before, 0) and max(0, after))
+    before, after, peaks = (dict.fromkeys(families, 0) for _ in range(3))
+    for key in set(b) | set(h):
+        old, new = b.get(key), h.get(key)
+        if old:
+            before[old[0]] += old[1]
+        if new:
+            after[new[0]] += new[1]
+        if old and new and old[0] == new[0]:
+            peaks[old[0]] += max(old[1], new[1])
+            continue
+        for side in (old, new):
+            if side:
+                peaks[side[0]] += max(side[1], 0)
     rows = []
     for family in families:
-        def in_family(table: dict[tuple[str, str], tuple[str, int]], key: tuple[str, str],
-                      fam: str = family) -> int:
-            got = table.get(key)
-            return got[1] if got and got[0] == fam else 0
-
-        keys = set(b) | set(h)
         rows.append(QuotaRow(
-            family, sum(in_family(b, k) for k in keys), sum(in_family(h, k) for k in keys),
-            sum(max(in_family(b, k), in_family(h, k)) for k in keys),
+            family, before[family], after[family], peaks[family],
             _limit(base.settings if base else None, family),
             _limit(head.settings if head else None, family) if head else
             _limit(base.settings if base else None, family)))
