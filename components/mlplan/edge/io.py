@@ -189,8 +189,7 @@ def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[tuple[
     """(YAML file, is a symlink) below ``folder`` in sorted order, symlinked folders not
     followed, at most ``MAX_FILES`` entries looked at."""
     if _in_tree(folder):
-        return sorted((p, False) for p in folder.rglob("*") if p.suffix in YAML_SUFFIXES
-                      and p.is_file())
+        return [(p, False) for p in folder.files_below(YAML_SUFFIXES)]  # type: ignore[attr-defined]
     files: list[tuple[str, bool]] = []
     seen = 0
     pending = [str(folder)]

@@ -242,6 +242,20 @@ class TreePath(PurePosixPath):
             if (recursive or "/" not in inner) and PurePosixPath(inner).match(pattern):
                 yield self / inner
 
+    def files_below(self, suffixes: tuple[str, ...]) -> list[TreePath]:
+        """The files below this folder whose ``suffix`` is one of ``suffixes``, sorted: what
+        ``sorted(p for p in self.rglob("*") if p.suffix in suffixes and p.is_file())`` gives,
+        from the tree's file list in one pass (a stack's folder holds thousands)."""
+        base = self._rel()
+        found = []
+        for rel in self.tree.files_under(base):
+            name = rel.rpartition("/")[2]
+            dot = name.rfind(".")  # PurePath.suffix: the last dot, not leading nor trailing
+            if 0 < dot < len(name) - 1 and name[dot:] in suffixes:
+                found.append(rel if base == "." else rel[len(base) + 1:])
+        found.sort(key=lambda inner: inner.split("/"))
+        return [self / inner for inner in found]
+
     def glob(self, pattern: str) -> Iterator[TreePath]:
         return self._children(pattern, recursive=False)
 
