@@ -206,3 +206,35 @@ def test_qualified_stack_names(name: str, args: list[str], expected: int, messag
     err = capsys.readouterr().err
     assert code == expected
     assert message in err
+
+
+@pytest.mark.parametrize(("enabled", "fails"), [(True, False), (False, False), (True, True)],
+                         ids=["collector on", "collector already off", "command raises"])
+def test_the_collector_is_off_while_a_command_runs(monkeypatch: pytest.MonkeyPatch,
+                                                   enabled: bool, fails: bool) -> None:
+    """``main`` turns the cyclic garbage collector off for the command and leaves it as it
+    found it, also when the command raises."""
+    import gc
+
+    from mlplan.edge import cli
+
+    seen: list[bool] = []
+
+    def command(argv: object) -> int:
+        seen.append(gc.isenabled())
+        if fails:
+            raise RuntimeError("boom")
+        return 0
+
+    monkeypatch.setattr(cli, "_main", command)
+    before = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        if fails:
+            with pytest.raises(RuntimeError):
+                main(["plan"])
+        else:
+            assert main(["plan"]) == 0
+        assert (seen, gc.isenabled()) == ([False], enabled)
+    finally:
+        gc.enable() if before else gc.disable()

@@ -116,13 +116,26 @@ class _Guarded:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one command; everything it prints goes through ``_Guarded``."""
+    """Run one command; everything it prints goes through ``_Guarded``.
+
+    The cyclic garbage collector is off while the command runs, and as it was afterwards:
+    a command builds millions of objects that live to its end and form next to no cycles
+    (reference counting frees the rest as usual), and each collection walked them again. A
+    1000-endpoint plan spent about 10% of its time there, a review 15%, to free a few hundred
+    objects (the same peak memory without it).
+    """
+    import gc
+
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Guarded(out), _Guarded(err)
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         return _main(argv)
     finally:
         sys.stdout, sys.stderr = out, err
+        if collecting:
+            gc.enable()
 
 
 def _main(argv: Sequence[str] | None) -> int:  # noqa: C901
