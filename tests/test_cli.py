@@ -238,3 +238,29 @@ def test_the_collector_is_off_while_a_command_runs(monkeypatch: pytest.MonkeyPat
         assert (seen, gc.isenabled()) == ([False], enabled)
     finally:
         gc.enable() if before else gc.disable()
+
+
+@pytest.mark.parametrize("code", [0, 1, 2], ids=["ok", "errors", "changes"])
+def test_the_console_script_exits_with_mains_code_and_frozen_objects(
+        monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """``run`` (the ``mlplan`` script) exits with ``main``'s code after ``gc.freeze``, so the
+    interpreter's last collection does not walk what the command built."""
+    import gc
+
+    from mlplan.edge import cli
+
+    monkeypatch.setattr(cli, "main", lambda: code)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.run()
+        assert exited.value.code == code
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_python_dash_m_mlplan_runs_the_command_line() -> None:
+    done = subprocess.run([sys.executable, "-m", "mlplan", "--version"], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("mlplan ")
