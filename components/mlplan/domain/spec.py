@@ -131,6 +131,9 @@ class InferenceConfigSpec(_Strict):
     scoring_route: RouteSpec | None = None
 
 
+_NO_INFERENCE_CONFIG = InferenceConfigSpec()  # read only: routes of an environment without one
+
+
 class BuildSpec(_Strict):
     path: str
     dockerfile_path: str | None = None
@@ -496,7 +499,16 @@ def _pairs(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
 
 
 def _source(file: str, doc: YamlDocument) -> Source:
-    lines = {format_path(p): line for p, line in doc.lines.items()}
+    """The document's lines by dotted field (``format_path``; most paths are keys only)."""
+    lines: dict[str, int] = {}
+    for path, line in doc.lines.items():
+        if path[0] != "":  # format_path drops a leading empty key
+            try:
+                lines[".".join(path)] = line  # type: ignore[arg-type]
+                continue
+            except TypeError:  # an index or a key that is not text
+                pass
+        lines[format_path(path)] = line
     return Source(file=file, line=doc.line, lines=lines)
 
 
@@ -553,7 +565,7 @@ def _environment(spec: DeploymentSpec, file: str) -> EnvironmentRef | None:
         return None
     if isinstance(env, str):
         return EnvironmentRef(reference=env)
-    inference = env.inference_config or InferenceConfigSpec()
+    inference = env.inference_config or _NO_INFERENCE_CONFIG
     conda = env.conda_file if isinstance(env.conda_file, str) else ""
     return EnvironmentRef(
         image=env.image or "",
@@ -566,8 +578,11 @@ def _environment(spec: DeploymentSpec, file: str) -> EnvironmentRef | None:
     )
 
 
+_DEFAULT_PROBE = Probe()  # frozen: one for every deployment that sets none
+
+
 def _probe(spec: ProbeSpec | None) -> Probe:
-    return Probe(**spec.model_dump()) if spec else Probe()
+    return Probe(**spec.model_dump()) if spec else _DEFAULT_PROBE
 
 
 def _scale(spec: ScaleSettingsSpec | None, kind: DeploymentKind, count: int) -> ScaleSettings:
