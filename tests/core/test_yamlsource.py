@@ -111,3 +111,15 @@ PATHS = {
 @pytest.mark.parametrize(("path", "shown"), PATHS.values(), ids=PATHS.keys())
 def test_format_path(path: tuple[Any, ...], shown: str) -> None:
     assert format_path(path) == shown
+
+
+def test_a_documents_dotted_lines_are_format_path_of_each() -> None:
+    """``spec._source`` joins key-only paths inline; every path shows as ``format_path``."""
+    from mlplan.domain.spec import _source
+
+    text = ('name: blue\n"": {a: 1}\nlist: [{k: v}, 2]\n1.5: f\ntrue: t\nnull: n\n'
+            'nested: {"": {x: 1}, y: [[1]]}\n"a.b": dotted\na: {b: same}\n')
+    document = parse_yaml(text).documents[0]
+    assert len(document.lines) > 12
+    assert _source("f.yml", document).lines == {
+        format_path(path): line for path, line in document.lines.items()}
