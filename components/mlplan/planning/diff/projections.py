@@ -146,8 +146,16 @@ def same_deployment_projection(dep: Deployment, before: tuple[DeploymentState | 
     so equal sizes and equal resolved assets are enough. ``mlplan review`` reads an unchanged
     file once (``spec.parse``), so most deployments are one object on both sides.
     Example: blue.yml unchanged, its instance type's size and the assets the same -> True."""
-    return (_size(before[0]) == _size(after[0])
+    return (_same_size(before[0], after[0])
             and _resolved(dep, before[1]) == _resolved(dep, after[1]))
+
+
+def _same_size(before: DeploymentState | None, after: DeploymentState | None) -> bool:
+    """``_size`` of both equal: equal instance types (every field compared) are, others are
+    compared by what ``_size`` shows of them."""
+    if before is None or after is None:
+        return before is after
+    return before.size == after.size or _size(before) == _size(after)
 
 
 def endpoint_projection(endpoint: Endpoint) -> dict[str, Any]:
