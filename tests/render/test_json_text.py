@@ -102,3 +102,14 @@ def test_registered_secret_masked_in_keys_and_values() -> None:
         assert "s3cr3t-literal" not in text
     finally:
         safe._SECRETS.discard("s3cr3t-literal")
+
+
+@pytest.mark.parametrize("code", range(128), ids=lambda c: f"U+{c:04X}")
+def test_terminal_fast_path_agrees_with_the_control_pattern(code: int) -> None:
+    """``terminal`` passes ASCII output that ``isprintable`` (newlines aside) without the
+    regex: an ASCII character is printable exactly when ``_CONTROL`` does not match it."""
+    char = chr(code)
+    assert char.isprintable() == (safe._CONTROL.search(char) is None)
+    shown = char if char == "\n" or char.isprintable() else safe.escape_controls(char)
+    expected = f"a{shown}b"
+    assert safe.terminal(f"a{char}b") == expected

@@ -242,7 +242,10 @@ def html(value: str) -> str:
 def terminal(output: str) -> str:
     """The last guard: control characters left in ``output`` escaped, but newline and SGR
     colour codes (``\\x1b[32m``), which only renderers emit (values were escaped before)."""
-    if not _CONTROL.search(output.replace("\n", "")):
+    flat = output.replace("\n", "")
+    if flat.isascii() and flat.isprintable():  # ASCII's control characters are all _CONTROL
+        return output
+    if not _CONTROL.search(flat):
         return output
     parts = []
     at = 0
