@@ -419,3 +419,18 @@ def test_colour_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "\033[33m~\033[0m endpoint" in review_text.render_review(doc, colour=True)
     _code, text, _err = review(["--base-dir", "../base"], capsys)
     assert "\033[" not in text
+
+
+RELATIVE_NAMES = ["a.yml", "sub/dir/a.yml", "sub/dir", "sub/dirx/a.yml", "sub/a.yml", "./a",
+                  "a/./b", "a//b", "a/../b", "..", "../x", "/abs", "sub/dir/", ".", "a/",
+                  "sub/dir/x/../y", "sub/dir/.hidden"]
+
+
+@pytest.mark.parametrize("top", [".", "sub/dir", "sub"])
+def test_tree_names_relative_to_the_project_as_relpath(top: str) -> None:
+    """``GitTree.open`` names files relative to the project folder as ``relpath`` does; the
+    usual name (normal, below the folder) without ``relpath``'s ``abspath`` calls."""
+    import posixpath
+
+    assert {n: review_io._relative(n, top) for n in RELATIVE_NAMES} == {
+        n: posixpath.relpath(n, top) for n in RELATIVE_NAMES}

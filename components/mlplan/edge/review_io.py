@@ -130,7 +130,7 @@ class GitTree:
             parts = meta.split()
             if not tab or len(parts) != 3 or parts[1] != "blob":
                 continue  # submodules (commit entries) and empty records
-            entries[posixpath.relpath(name, top)] = (parts[0], parts[2])
+            entries[_relative(name, top)] = (parts[0], parts[2])
         blobs = _resolve_links(root, entries)
         files = frozenset(blobs)
         dirs = {posixpath.dirname(f) for f in files}
@@ -206,6 +206,19 @@ class GitTree:
         """The project root inside the tree, as a path ``mlplan.edge.io`` can read."""
         bound = type("BoundTreePath", (TreePath,), {"tree": self})
         return cast(Path, bound("."))
+
+
+def _relative(name: str, top: str) -> str:
+    """``posixpath.relpath(name, top)`` for a repository path and the project's folder in it
+    (``top``: ``"."`` or ``"sub/dir"``), without its two ``abspath`` for the usual name: one
+    already normal, at or below ``top``. Example: ``("sub/dir/a.yml", "sub/dir")`` -> ``a.yml``;
+    ``("b.yml", "sub/dir")`` -> ``../../b.yml``."""
+    if posixpath.normpath(name) == name and not name.startswith("/"):
+        if top == ".":
+            return name
+        if name.startswith(top + "/"):
+            return name[len(top) + 1:]
+    return posixpath.relpath(name, top)
 
 
 class TreePath(PurePosixPath):
