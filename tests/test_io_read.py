@@ -54,4 +54,22 @@ def test_walk_sorts_as_paths_do(tmp_path: Path) -> None:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("x: 1\n")
     found = io._walk(tmp_path, [], Location("here"))
-    assert [p for p, _link in found] == sorted(tmp_path / n for n in names)
+    assert [Path(p) for p, _link in found] == sorted(tmp_path / n for n in names)
+    assert all(str(Path(p)) == p for p, _link in found)  # normal text, as _shown needs
+
+
+SHOWN = [
+    ("below the base", "/p/root/stacks/a.yml", "/p/root", "stacks/a.yml"),
+    ("the base is /", "/stacks/a.yml", "/", "stacks/a.yml"),
+    ("a sibling folder with the base's name as prefix", "/p/rootx/a.yml", "/p/root",
+     "/p/rootx/a.yml"),
+    ("outside the base", "/elsewhere/a.yml", "/p/root", "/elsewhere/a.yml"),
+    ("a relative base", "proj/stacks/a.yml", "proj", "stacks/a.yml"),
+    ("the current folder as base", "stacks/a.yml", ".", "stacks/a.yml"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "shown"), [s[1:] for s in SHOWN],
+                         ids=[s[0] for s in SHOWN])
+def test_shown_cuts_text_as_relative_to_does(path: str, base: str, shown: str) -> None:
+    assert io._shown(path, Path(base)) == io._shown(Path(path), Path(base)) == shown
