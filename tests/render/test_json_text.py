@@ -61,6 +61,11 @@ CASES: dict[str, Any] = {
     "nesting past the indent table": nested(80),
     "StrEnum value and key": {"c": Color.BLUE, Color.BLUE: [Color.BLUE]},
     "IntEnum and bool": {"l": Level.ONE, "b": [True, False, 1, 0]},
+    "rows sharing their keys": {"rows": [{"name": f"n{i}", "count": i, "tags": {}}
+                                         for i in range(5)]},
+    "the same keys in other orders": [{"b": 1, "a": 2}, {"a": 3, "b": 4}, {"b": {"a": 5}}],
+    "a row whose keys clean alike, then one that does not": [
+        {"API_KEY=aaaa": 1, "API_KEY=bbbb": 2}, {"API_KEY=aaaa": 3}],
     "number keys": {1: "a", 2: "b"},
     "bool keys": {True: 1, False: 2},
     "float key": {1.5: "x"},

@@ -150,6 +150,7 @@ class _JsonText:
 
     def __init__(self) -> None:
         self.done: dict[str, tuple[str, str]] = {}  # string -> (cleaned, its JSON literal)
+        self.shapes: dict[tuple[Any, ...], list[tuple[int, str]]] = {}  # keys -> ``shape``
 
     def string(self, value: str) -> tuple[str, str]:
         found = self.done.get(value)
@@ -174,17 +175,27 @@ class _JsonText:
         return _scalar(value)
 
     def mapping(self, value: dict[Any, Any], level: int) -> str:
-        items: dict[str, tuple[str, Any]] = {}
-        for key, item in value.items():
+        keys = tuple(value)
+        order = self.shapes.get(keys)
+        if order is None:
+            order = self.shapes[keys] = self.shape(keys)
+        items = list(value.values())
+        inner = _INDENTS[level + 1]
+        return ("{" + inner + ("," + inner).join(
+            [literal + ": " + self.encode(items[index], level + 1) for index, literal in order])
+            + _INDENTS[level] + "}")
+
+    def shape(self, keys: tuple[Any, ...]) -> list[tuple[int, str]]:
+        """(index of the value, key literal) in output order for objects with these keys (the
+        rows of a plan share a few shapes): sorted by cleaned key; of keys cleaned alike, the
+        last one's value (as ``walk`` builds the object)."""
+        chosen: dict[str, tuple[int, str]] = {}
+        for index, key in enumerate(keys):
             if type(key) is not str:
                 raise _Unusual
             cleaned, literal = self.string(key)
-            items[cleaned] = (literal, item)  # keys cleaned alike: the last value, as walk
-        inner = _INDENTS[level + 1]
-        return ("{" + inner + ("," + inner).join(
-            [literal + ": " + self.encode(item, level + 1)
-             for _key, (literal, item) in sorted(items.items())])
-            + _INDENTS[level] + "}")
+            chosen[cleaned] = (index, literal)
+        return [chosen[cleaned] for cleaned in sorted(chosen)]
 
 
 def json_text(document: Any) -> str:
