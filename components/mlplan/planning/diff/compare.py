@@ -246,10 +246,10 @@ def _endpoint_change(  # noqa: C901, PLR0912, PLR0915
                                           settings=head.settings if head else None)
         changes_out.append(change)
         found.extend(more)
-    e_old = endpoint_projection(old.endpoint) if old else {}
-    e_new = endpoint_projection(new.endpoint) if new else {}
     fields = tuple(FieldChange(p, b, a, Effect.IN_PLACE, endpoint_why(p))
-                   for p, b, a in field_changes(e_old, e_new)) if old and new else ()
+                   for p, b, a in field_changes(endpoint_projection(old.endpoint),
+                                                endpoint_projection(new.endpoint))
+                   ) if old and new else ()
     live_b = old.endpoint.traffic_map if old else {}
     live_a = new.endpoint.traffic_map if new else {}
     mirror_b = old.endpoint.mirror_map if old else {}
