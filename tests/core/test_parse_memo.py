@@ -12,14 +12,7 @@ import pytest
 
 from mlplan.domain import spec
 from mlplan.domain.spec import SourceText, parse
-
-ENDPOINT = dedent("""\
-    $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json
-    name: my-endpoint
-    auth_mode: key
-    traffic:
-      blue: 100
-    """)
+from tests.core.test_spec import ENDPOINT
 
 
 def deployment(count: int = 3, extra: str = "") -> str:
