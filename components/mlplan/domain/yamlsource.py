@@ -184,30 +184,32 @@ class _Builder:
     def mapping(self, node: MappingNode, path: FieldPath, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
+        lines, budget = self.document.lines, self.budget
         for key_node, value_node in node.value:
-            if key_node.tag == MERGE_TAG:
+            tag = key_node.tag
+            if tag == MERGE_TAG:
                 self.merge(key_node, value_node, path, depth, merged)
                 continue
-            key = (key_node.value if isinstance(key_node, ScalarNode) and key_node.tag == STR_TAG
-                   else self.build(key_node, path, depth + 1))
-            if isinstance(key, list | dict):
-                self.document.problems.append(
-                    (key_node.start_mark.line + 1, format_path(path), "a key must be plain text")
-                )
-                continue
+            if tag == STR_TAG and isinstance(key_node, ScalarNode):
+                key = key_node.value
+            else:
+                key = self.build(key_node, path, depth + 1)
+                if isinstance(key, list | dict):
+                    self.document.problems.append(
+                        (key_node.start_mark.line + 1, format_path(path),
+                         "a key must be plain text"))
+                    continue
             line = key_node.start_mark.line + 1
             if key in result:
                 self.document.problems.append(
                     (line, format_path((*path, str(key))),
-                     f"duplicate key {key!r} (first on line {self.document.lines[(*path, key)]}); "
-                     "keep one")
-                )
+                     f"duplicate key {key!r} (first on line {lines[(*path, key)]}); keep one"))
                 continue
             at = (*path, key)
-            self.document.lines[at] = line
-            if (value_node.tag == STR_TAG and self.budget.left > 0
+            lines[at] = line
+            if (value_node.tag == STR_TAG and budget.left > 0
                     and isinstance(value_node, ScalarNode)):  # text: what build would give
-                self.budget.left -= 1
+                budget.left -= 1
                 result[key] = value_node.value
             else:
                 result[key] = self.build(value_node, at, depth + 1)
