@@ -11,6 +11,10 @@ CPU seconds (user + system, ``wait4``; steadier than wall time on a shared machi
 memory the largest max RSS. Goal at 1000: review under 3 s and within 2x of the plan.
 Python's bytecode is cached for every run (``plan_scale.measured_env``, written by an
 unmeasured review first), as an installed mlplan has it.
+Issue 18 at 1000 (best of 5, c36823a and after alternating, load about 1, 2 cores): review
+``--base-dir`` 5.32 s -> 2.36 s, ``--base`` 5.54 s -> 3.04 s (about 0.3 s of it is git
+reading the commit's 5000 loose objects), the plan 3.25 s -> 1.75 s: 1.35x and 1.74x the plan;
+peak memory 142/148 MiB -> 123/127 MiB.
 Run: ``.venv/bin/python benchmarks/review_scale.py [--sizes 100,1000]``.
 """
 
