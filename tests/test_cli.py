@@ -208,34 +208,47 @@ def test_qualified_stack_names(name: str, args: list[str], expected: int, messag
     assert message in err
 
 
-@pytest.mark.parametrize(("enabled", "fails"), [(True, False), (False, False), (True, True)],
-                         ids=["collector on", "collector already off", "command raises"])
-def test_the_collector_is_off_while_a_command_runs(monkeypatch: pytest.MonkeyPatch,
-                                                   enabled: bool, fails: bool) -> None:
-    """``main`` turns the cyclic garbage collector off for the command and leaves it as it
-    found it, also when the command raises."""
+# command, the collector before, the command raises, the collector while it runs
+COLLECTOR = [
+    ("plan", True, False, False),
+    ("review", True, False, False),
+    ("plan, collector already off", False, False, False),
+    ("plan raises", True, True, False),
+    ("promote keeps it", True, False, True),
+]
+
+
+@pytest.mark.parametrize(("command", "enabled", "fails", "during"), COLLECTOR,
+                         ids=[c[0] for c in COLLECTOR])
+def test_the_collector_is_off_while_plan_and_review_run(
+        monkeypatch: pytest.MonkeyPatch, command: str, enabled: bool, fails: bool,
+        during: bool) -> None:
+    """``main`` turns the cyclic garbage collector off for ``plan`` and ``review`` (not for
+    ``promote``, which may probe for minutes) and leaves it as it found it, also when the
+    command fails."""
     import gc
 
-    from mlplan.edge import cli
+    from mlplan.edge import cli, promote_cli
 
     seen: list[bool] = []
 
-    def command(argv: object) -> int:
+    def fake(args: object) -> int:
         seen.append(gc.isenabled())
         if fails:
             raise RuntimeError("boom")
         return 0
 
-    monkeypatch.setattr(cli, "_main", command)
+    name = command.split()[0].rstrip(",")
+    monkeypatch.setattr(cli, "_plan", fake)
+    monkeypatch.setattr(cli, "_review", fake)
+    monkeypatch.setattr(promote_cli, "run_promote", fake)
+    argv = {"plan": ["plan"], "review": ["review", "--base-dir", "."],
+            "promote": ["promote", "ep", "--to", "green"]}[name]
     before = gc.isenabled()
     try:
         gc.enable() if enabled else gc.disable()
-        if fails:
-            with pytest.raises(RuntimeError):
-                main(["plan"])
-        else:
-            assert main(["plan"]) == 0
-        assert (seen, gc.isenabled()) == ([False], enabled)
+        assert main(argv) == (1 if fails else 0)
+        assert (seen, gc.isenabled()) == ([during and enabled], enabled)
     finally:
         gc.enable() if before else gc.disable()
 
