@@ -206,3 +206,74 @@ def test_qualified_stack_names(name: str, args: list[str], expected: int, messag
     err = capsys.readouterr().err
     assert code == expected
     assert message in err
+
+
+# command, the collector before, the command raises, the collector while it runs
+COLLECTOR = [
+    ("plan", True, False, False),
+    ("review", True, False, False),
+    ("plan, collector already off", False, False, False),
+    ("plan raises", True, True, False),
+    ("promote keeps it", True, False, True),
+]
+
+
+@pytest.mark.parametrize(("command", "enabled", "fails", "during"), COLLECTOR,
+                         ids=[c[0] for c in COLLECTOR])
+def test_the_collector_is_off_while_plan_and_review_run(
+        monkeypatch: pytest.MonkeyPatch, command: str, enabled: bool, fails: bool,
+        during: bool) -> None:
+    """``main`` turns the cyclic garbage collector off for ``plan`` and ``review`` (not for
+    ``promote``, which may probe for minutes) and leaves it as it found it, also when the
+    command fails."""
+    import gc
+
+    from mlplan.edge import cli, promote_cli
+
+    seen: list[bool] = []
+
+    def fake(args: object) -> int:
+        seen.append(gc.isenabled())
+        if fails:
+            raise RuntimeError("boom")
+        return 0
+
+    name = command.split()[0].rstrip(",")
+    monkeypatch.setattr(cli, "_plan", fake)
+    monkeypatch.setattr(cli, "_review", fake)
+    monkeypatch.setattr(promote_cli, "run_promote", fake)
+    argv = {"plan": ["plan"], "review": ["review", "--base-dir", "."],
+            "promote": ["promote", "ep", "--to", "green"]}[name]
+    before = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        assert main(argv) == (1 if fails else 0)
+        assert (seen, gc.isenabled()) == ([during and enabled], enabled)
+    finally:
+        gc.enable() if before else gc.disable()
+
+
+@pytest.mark.parametrize("code", [0, 1, 2], ids=["ok", "errors", "changes"])
+def test_the_console_script_exits_with_mains_code_and_frozen_objects(
+        monkeypatch: pytest.MonkeyPatch, code: int) -> None:
+    """``run`` (the ``mlplan`` script) exits with ``main``'s code after ``gc.freeze``, so the
+    interpreter's last collection does not walk what the command built."""
+    import gc
+
+    from mlplan.edge import cli
+
+    monkeypatch.setattr(cli, "main", lambda: code)
+    try:
+        with pytest.raises(SystemExit) as exited:
+            cli.run()
+        assert exited.value.code == code
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_python_dash_m_mlplan_runs_the_command_line() -> None:
+    done = subprocess.run([sys.executable, "-m", "mlplan", "--version"], capture_output=True,
+                          text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.startswith("mlplan ")

@@ -305,6 +305,28 @@ def test_git_tree_loads_like_the_working_tree(repo: Path) -> None:
     assert review_io.load_stack_at(tree, "nope") is None
 
 
+TRICKY_NAMES = ["stacks/endpoints/a/b.yml", "stacks/endpoints/a-c.yml", "stacks/endpoints/a.yml",
+                "stacks/endpoints/a/a/z.yaml", "stacks/endpoints/B.yml", "stacks/endpoints/.yml",
+                "stacks/endpoints/..yml", "stacks/endpoints/x.yml.txt", "stacks/endpoints/y.",
+                "stacks/endpoints/dir.yml/inner.yaml", "stacks/endpoints/ä.yml",
+                "stacks/other.yml", "stacks/endpoints2/c.yml", "top.yaml"]
+
+
+@pytest.mark.parametrize("folder", [".", "stacks", "stacks/endpoints", "stacks/endpoints/a"])
+def test_git_tree_lists_folder_files_as_rglob_does(repo: Path, folder: str) -> None:
+    """``TreePath.files_below`` (one pass over the tree's file list, used by ``io``) is the
+    sorted ``rglob`` of YAML files, whatever the names."""
+    for name in TRICKY_NAMES:
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text("x: 1\n")
+    commit_all(repo.parent, "tricky names")
+    path = review_io.GitTree.open(repo, "HEAD").path() / folder
+    suffixes = (".yml", ".yaml")
+    expected = sorted(p for p in path.rglob("*") if p.suffix in suffixes and p.is_file())
+    assert path.files_below(suffixes) == expected  # type: ignore[attr-defined]
+    assert len(expected) > (1 if folder.endswith("/a") else 5)
+
+
 def test_unknown_git_ref_is_an_error(repo: Path, monkeypatch: pytest.MonkeyPatch,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.chdir(repo)
@@ -397,3 +419,18 @@ def test_colour_only_when_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     assert "\033[33m~\033[0m endpoint" in review_text.render_review(doc, colour=True)
     _code, text, _err = review(["--base-dir", "../base"], capsys)
     assert "\033[" not in text
+
+
+RELATIVE_NAMES = ["a.yml", "sub/dir/a.yml", "sub/dir", "sub/dirx/a.yml", "sub/a.yml", "./a",
+                  "a/./b", "a//b", "a/../b", "..", "../x", "/abs", "sub/dir/", ".", "a/",
+                  "sub/dir/x/../y", "sub/dir/.hidden"]
+
+
+@pytest.mark.parametrize("top", [".", "sub/dir", "sub"])
+def test_tree_names_relative_to_the_project_as_relpath(top: str) -> None:
+    """``GitTree.open`` names files relative to the project folder as ``relpath`` does; the
+    usual name (normal, below the folder) without ``relpath``'s ``abspath`` calls."""
+    import posixpath
+
+    assert {n: review_io._relative(n, top) for n in RELATIVE_NAMES} == {
+        n: posixpath.relpath(n, top) for n in RELATIVE_NAMES}

@@ -1,5 +1,5 @@
 """``python -m mlplan``: the command line (``mlplan.edge.cli``)."""
 
-from mlplan.edge.cli import main
+from mlplan.edge.cli import run
 
-raise SystemExit(main())
+run()

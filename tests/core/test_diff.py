@@ -395,3 +395,109 @@ def test_renamed_endpoint_replaces_its_deployments_and_holds_both_reservations()
     assert [(d.name, d.action) for d in endpoint.deployments] == [
         ("blue", Action.CREATE_THEN_DELETE)]
     assert changes.quota_total.peak_millis == 2 * changes.quota_total.after_millis
+
+
+def stack_settings(instance_types: str = "", assets: str = "") -> Settings:
+    """Docker settings read from a stack file's text (custom sizes and assets, as given)."""
+    from mlplan.domain.settings import from_stack_document
+    from mlplan.domain.yamlsource import parse_yaml
+
+    text = ("config:\n  mlplan:endpoints: [ep]\n"
+            "  mlplan:quota: {total: 500, custom: 500, standardDSv2Family: 200}\n"
+            + (f"  mlplan:instanceTypes: {instance_types}\n" if instance_types else "")
+            + (f"  mlplan:assets: {assets}\n" if assets else ""))
+    settings, problems = from_stack_document(parse_yaml(text).documents[0], "Pulumi.x.yaml")
+    assert problems == []
+    return settings
+
+
+SMALL = "{small: {cpu: 1, memory: 2Gi}}"
+ASSET_DEP = dep("blue", sku="small", extra="model: azureml:m:1\n").replace(
+    'environment: {image: "example/scorer:1"}', "environment: azureml:e:1")
+ASSETS_1 = '{models: {"azureml:m:1": m/one}, environments: {"azureml:e:1": "r.io/i:1"}}'
+# name, base (deployment text, instance types, assets), head, deployment paths that change
+SAME_OBJECT = [
+    ("nothing changed", (ASSET_DEP, SMALL, ASSETS_1), (ASSET_DEP, SMALL, ASSETS_1), []),
+    ("the custom size changed", (ASSET_DEP, SMALL, ASSETS_1),
+     (ASSET_DEP, SMALL.replace("cpu: 1", "cpu: 2"), ASSETS_1), ["size.cores"]),
+    ("the model asset changed", (ASSET_DEP, SMALL, ASSETS_1),
+     (ASSET_DEP, SMALL, ASSETS_1.replace("m/one", "m/two")), ["model.resolved"]),
+    ("the environment asset changed", (ASSET_DEP, SMALL, ASSETS_1),
+     (ASSET_DEP, SMALL, ASSETS_1.replace("r.io/i:1", "r.io/i:2")), ["environment.resolved"]),
+    ("the file changed", (ASSET_DEP, SMALL, ASSETS_1),
+     (ASSET_DEP.replace("instance_count: 3", "instance_count: 4"), SMALL, ASSETS_1),
+     ["instance_count"]),
+]
+
+
+@pytest.mark.parametrize(("name", "base", "head", "paths"), SAME_OBJECT,
+                         ids=[s[0] for s in SAME_OBJECT])
+def test_an_unchanged_file_is_compared_by_what_its_projection_reads(
+        name: str, base: tuple[str, str, str], head: tuple[str, str, str], paths: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unchanged file is one parsed object on both sides (``spec.parse`` reads it once);
+    its projection is skipped only when the size and the assets it reads are equal too, so
+    the changes are those of comparing both projections."""
+    from mlplan.planning.diff import compare
+
+    def side(text: str, sizes: str, assets: str) -> DesiredState:
+        result = parse([SourceText("ep/endpoint.yml", "name: my-endpoint\ntraffic: {blue: 100}\n"),
+                        SourceText("ep/blue.yml", text)])
+        return desired(result.endpoints, stack_settings(sizes, assets), result.diagnostics)
+
+    before, after = side(*base), side(*head)
+    same = before.endpoints[0].deployments[0].deployment is after.endpoints[0].deployments[0]\
+        .deployment
+    assert same == (base[0] == head[0])
+    fast = only_deployment(plan(before, after), "blue")
+    monkeypatch.setattr(compare, "_unchanged", lambda old, new: False)
+    computed = only_deployment(plan(before, after), "blue")
+    assert fast == computed
+    assert [c.path for c in fast.changes] == paths
+
+
+def quota_by_definition(base: DesiredState | None, head: DesiredState | None
+                        ) -> list[tuple[str, int, int, int]]:
+    """Per family: the sums over every deployment of either side of its reservation in that
+    family before, after, and the larger of the two (0 on a side where it is elsewhere)."""
+    def table(s: DesiredState | None) -> dict[tuple[str, str], tuple[str, int]]:
+        return {(e.name, d.name): (d.size.family or "custom", d.reserved_millis)
+                for e in (s.endpoints if s else ()) for d in e.deployments}
+
+    b, h = table(base), table(head)
+
+    def part(t: dict[tuple[str, str], tuple[str, int]], key: tuple[str, str], f: str) -> int:
+        return t[key][1] if key in t and t[key][0] == f else 0
+
+    keys = set(b) | set(h)
+    return [(f, sum(part(b, k, f) for k in keys), sum(part(h, k, f) for k in keys),
+             sum(max(part(b, k, f), part(h, k, f)) for k in keys))
+            for f in sorted({f for f, _m in (*b.values(), *h.values())})]
+
+
+F4 = "Standard_F4s_v2"
+QUOTA_ROWS = [
+    ("created", None, state({"blue": 100}, {"blue": BLUE})),
+    ("deleted", state({"blue": 100}, {"blue": BLUE}), None),
+    ("scaled in one family", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", count=7)})),
+    ("moved to another family", state({"blue": 100}, {"blue": BLUE}),
+     state({"blue": 100}, {"blue": dep("blue", sku=F4)})),
+    ("one moved, one scaled down, one added", state(
+        {"blue": 50, "green": 50}, {"blue": BLUE, "green": dep("green", count=5)}),
+     state({"blue": 50, "green": 50}, {"blue": dep("blue", count=2, sku=F4),
+                                       "green": dep("green", count=1),
+                                       "red": dep("red", sku=F4)})),
+]
+
+
+@pytest.mark.parametrize(("name", "base", "head"), QUOTA_ROWS, ids=[q[0] for q in QUOTA_ROWS])
+def test_quota_rows_sum_each_family(name: str, base: DesiredState | None,
+                                    head: DesiredState | None) -> None:
+    from mlplan.planning.diff.compare import quota_rows
+
+    rows, total = quota_rows(base, head)
+    assert [(r.family, r.before_millis, r.after_millis, r.peak_millis)
+            for r in rows] == quota_by_definition(base, head)
+    assert (total.before_millis, total.after_millis) == (
+        sum(r.before_millis for r in rows), sum(r.after_millis for r in rows))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import posixpath
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -128,6 +129,9 @@ class InferenceConfigSpec(_Strict):
     liveness_route: RouteSpec | None = None
     readiness_route: RouteSpec | None = None
     scoring_route: RouteSpec | None = None
+
+
+_NO_INFERENCE_CONFIG = InferenceConfigSpec()  # read only: routes of an environment without one
 
 
 class BuildSpec(_Strict):
@@ -481,7 +485,12 @@ def _rel(base_file: str, path: str | None) -> str:
         return ""
     if path.startswith(("azureml:", "http://", "https://", "/")) or "://" in path:
         return path
-    directory = posixpath.dirname(base_file)
+    return _joined(posixpath.dirname(base_file), path)
+
+
+@functools.lru_cache(maxsize=8192)
+def _joined(directory: str, path: str) -> str:
+    """The files of one folder name the same paths (``../model``): each joined once."""
     return posixpath.normpath(posixpath.join(directory, path))
 
 
@@ -490,7 +499,16 @@ def _pairs(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
 
 
 def _source(file: str, doc: YamlDocument) -> Source:
-    lines = {format_path(p): line for p, line in doc.lines.items()}
+    """The document's lines by dotted field (``format_path``; most paths are keys only)."""
+    lines: dict[str, int] = {}
+    for path, line in doc.lines.items():
+        if path[0] != "":  # format_path drops a leading empty key
+            try:
+                lines[".".join(path)] = line  # type: ignore[arg-type]
+                continue
+            except TypeError:  # an index or a key that is not text
+                pass
+        lines[format_path(path)] = line
     return Source(file=file, line=doc.line, lines=lines)
 
 
@@ -505,7 +523,8 @@ def name_problem(name: str) -> str:
     return ""
 
 
-def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument) -> Endpoint:
+def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument,
+              skipped: frozenset[str] = frozenset()) -> Endpoint:
     kind = _schema_kind(spec.schema_) or ("kubernetes" if spec.compute else "managed")
     return Endpoint(
         name=spec.name,
@@ -519,6 +538,7 @@ def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument) -> Endpoint:
         compute=spec.compute or "",
         public_network_access=spec.public_network_access,
         source=_source(file, doc),
+        skipped=skipped,
     )
 
 
@@ -545,7 +565,7 @@ def _environment(spec: DeploymentSpec, file: str) -> EnvironmentRef | None:
         return None
     if isinstance(env, str):
         return EnvironmentRef(reference=env)
-    inference = env.inference_config or InferenceConfigSpec()
+    inference = env.inference_config or _NO_INFERENCE_CONFIG
     conda = env.conda_file if isinstance(env.conda_file, str) else ""
     return EnvironmentRef(
         image=env.image or "",
@@ -558,8 +578,11 @@ def _environment(spec: DeploymentSpec, file: str) -> EnvironmentRef | None:
     )
 
 
+_DEFAULT_PROBE = Probe()  # frozen: one for every deployment that sets none
+
+
 def _probe(spec: ProbeSpec | None) -> Probe:
-    return Probe(**spec.model_dump()) if spec else Probe()
+    return Probe(**spec.model_dump()) if spec else _DEFAULT_PROBE
 
 
 def _scale(spec: ScaleSettingsSpec | None, kind: DeploymentKind, count: int) -> ScaleSettings:
@@ -608,7 +631,8 @@ def _resources(
 
 
 def _deployment(
-    spec: DeploymentSpec, file: str, doc: YamlDocument, found: list[Diagnostic]
+    spec: DeploymentSpec, file: str, doc: YamlDocument, found: list[Diagnostic],
+    skipped: frozenset[str] = frozenset(),
 ) -> Deployment:
     kind: DeploymentKind = spec.type or _schema_kind(spec.schema_) or "managed"
     if kind == "kubernetes" and spec.resources is None and spec.instance_type is None:
@@ -646,6 +670,7 @@ def _deployment(
         description=spec.description or "",
         tags=_pairs(spec.tags),
         source=_source(file, doc),
+        skipped=skipped,
     )
 
 
@@ -847,12 +872,12 @@ def _validate_document(
         _check_invalid_document(kind, doc, file, collected, found)
         return
     if isinstance(spec, EndpointSpec):
-        endpoint = replace(_endpoint(spec, file, doc), skipped=skipped)
+        endpoint = _endpoint(spec, file, doc, skipped)
         if problem := name_problem(endpoint.name):
             found.append(error(codes.INVALID_NAME, endpoint.source.at("name"), problem))
         collected.endpoints.append((spec, endpoint))
     elif isinstance(spec, DeploymentSpec):
-        deployment = replace(_deployment(spec, file, doc, found), skipped=skipped)
+        deployment = _deployment(spec, file, doc, found, skipped)
         if problem := name_problem(deployment.name):
             found.append(error(codes.INVALID_NAME, deployment.source.at("name"), problem))
         found.extend(_check_deployment_fields(spec, deployment))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 from yaml.constructor import SafeConstructor
@@ -35,7 +35,8 @@ FieldPath = tuple[str | int, ...]
 MAX_DEPTH = 64
 MAX_NODES = 100_000
 BINARY_TAG = "tag:yaml.org,2002:binary"
-NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+INT_TAG = "tag:yaml.org,2002:int"
+NUMBER_TAGS = (INT_TAG, "tag:yaml.org,2002:float")
 _BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
          (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"), (b"\xef\xbb\xbf", "utf-8"))
 MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -70,6 +71,11 @@ class YamlFile:
 
 def format_path(path: FieldPath) -> str:
     """``("tolerations", 0, "key")`` -> ``tolerations[0].key``."""
+    if path[:1] != ("",):  # a leading empty key is dropped below
+        try:
+            return ".".join(path)  # type: ignore[arg-type]  # keys only: most paths
+        except TypeError:  # an index or a key that is not text in it
+            pass
     out = ""
     for part in path:
         if isinstance(part, int):
@@ -117,6 +123,10 @@ class _Builder:
                  "value as plain text"))
             return None
         try:
+            value = node.value
+            if (node.tag == INT_TAG and value.isdigit() and value.isascii()
+                    and (value[0] != "0" or len(value) == 1)):
+                return int(value)  # decimal, as the constructor reads it (0-prefixed: octal)
             return self.constructor.construct_object(node, deep=True)
         except Exception as exc:  # e.g. an impossible date such as 2001-02-30
             self.document.problems.append(
@@ -155,41 +165,54 @@ class _Builder:
         finally:
             self.active.discard(id(node))
 
+    def merge(self, key_node: Node, value_node: Node, path: FieldPath, depth: int,
+              merged: dict[Any, Any]) -> None:
+        """``<<: *base`` (or a list of them): keys not yet in ``merged`` taken from each."""
+        value = self.build(value_node, path, depth + 1)
+        sources = value if isinstance(value, list) else [value]
+        for source in sources:
+            if isinstance(source, dict):
+                for key, item in source.items():
+                    merged.setdefault(key, item)
+            elif not self.budget.reported:
+                self.document.problems.append(
+                    (key_node.start_mark.line + 1, format_path((*path, "<<")),
+                     "a merge key '<<' takes a mapping or a list of mappings "
+                     f"(got {type(source).__name__}); merge a mapping or remove it"))
+                break
+
     def mapping(self, node: MappingNode, path: FieldPath, depth: int) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
         merged: dict[Any, Any] = {}
+        lines, budget = self.document.lines, self.budget
         for key_node, value_node in node.value:
-            if key_node.tag == MERGE_TAG:
-                value = self.build(value_node, path, depth + 1)
-                sources = value if isinstance(value, list) else [value]
-                for source in sources:
-                    if isinstance(source, dict):
-                        for key, item in source.items():
-                            merged.setdefault(key, item)
-                    elif not self.budget.reported:
-                        self.document.problems.append(
-                            (key_node.start_mark.line + 1, format_path((*path, "<<")),
-                             "a merge key '<<' takes a mapping or a list of mappings "
-                             f"(got {type(source).__name__}); merge a mapping or remove it"))
-                        break
+            tag = key_node.tag
+            if tag == MERGE_TAG:
+                self.merge(key_node, value_node, path, depth, merged)
                 continue
-            key = (key_node.value if isinstance(key_node, ScalarNode) and key_node.tag == STR_TAG
-                   else self.build(key_node, path, depth + 1))
-            if isinstance(key, list | dict):
-                self.document.problems.append(
-                    (key_node.start_mark.line + 1, format_path(path), "a key must be plain text")
-                )
-                continue
+            if tag == STR_TAG and isinstance(key_node, ScalarNode):
+                key = key_node.value
+            else:
+                key = self.build(key_node, path, depth + 1)
+                if isinstance(key, list | dict):
+                    self.document.problems.append(
+                        (key_node.start_mark.line + 1, format_path(path),
+                         "a key must be plain text"))
+                    continue
             line = key_node.start_mark.line + 1
             if key in result:
                 self.document.problems.append(
                     (line, format_path((*path, str(key))),
-                     f"duplicate key {key!r} (first on line {self.document.lines[(*path, key)]}); "
-                     "keep one")
-                )
+                     f"duplicate key {key!r} (first on line {lines[(*path, key)]}); keep one"))
                 continue
-            self.document.lines[(*path, key)] = line
-            result[key] = self.build(value_node, (*path, key), depth + 1)
+            at = (*path, key)
+            lines[at] = line
+            if (value_node.tag == STR_TAG and budget.left > 0
+                    and isinstance(value_node, ScalarNode)):  # text: what build would give
+                budget.left -= 1
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, at, depth + 1)
         for key, item in merged.items():
             result.setdefault(key, item)
         return result
@@ -234,7 +257,40 @@ def parse_yaml(text: str) -> YamlFile:
 
 # LibYAML's parser (shipped in PyYAML's wheels) composes the same nodes with the same marks,
 # about 10x faster than the pure-Python one; fall back to that where LibYAML is missing.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_TAGS: dict[tuple[Any, Any, Any], str] = {}
+_TAGS_LIMIT = 20_000
+_TAG_VALUE_CHARS = 64
+
+
+class _Loader(_BaseLoader):  # type: ignore[misc]
+    """The safe loader with its tag resolution remembered: the composer asks ``resolve`` for
+    every scalar, and a stack's files repeat the same keys and values thousands of times.
+    The tag depends on (kind, value, implicit) alone, as the safe loader has no path
+    resolvers (whose ``descend``/``ascend`` bookkeeping is skipped for the same reason).
+    Values up to 64 characters are remembered, at most 20,000 (then the memo starts again).
+    Example: ``instance_count: 3`` resolves ``instance_count`` to ``str`` and ``3`` to ``int``
+    once, for all the files that hold them."""
+
+    # none, whatever is added to PyYAML's loaders
+    yaml_path_resolvers: ClassVar[dict[Any, Any]] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        key = (kind, value, implicit)
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if value is None or len(value) <= _TAG_VALUE_CHARS:
+                if len(_TAGS) >= _TAGS_LIMIT:
+                    _TAGS.clear()
+                _TAGS[key] = tag
+        return tag
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
 
 
 def _compose_all(text: str) -> Iterator[Node]:

@@ -146,33 +146,53 @@ def stack_config_dir(root: Path) -> Path:
     return root
 
 
-def read_text(path: Path, limit: int = MAX_FILE_BYTES) -> str:
+def read_text(path: Path | str, limit: int = MAX_FILE_BYTES) -> str:
     """File text (``yamlsource.decode``: UTF-8, or UTF-16/32 with a byte order mark) with CRLF
     folded to LF (Azure's examples have both); ``PathProblem`` for a special file or one over
     ``MAX_FILE_BYTES``."""
-    if _in_tree(path):
+    if not isinstance(path, str) and _in_tree(path):
         return decode(path.read_bytes())
     try:  # O_NONBLOCK: opening a FIFO returns at once, and fstat then refuses it
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError:
-        raise PathProblem(kind_problem(path, "file") or "cannot be read") from None
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise PathProblem(kind_problem(path, "file") or "is not a regular file")
-        data = handle.read(limit + 1)
+        raise PathProblem(kind_problem(Path(path), "file") or "cannot be read") from None
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise PathProblem(kind_problem(Path(path), "file") or "is not a regular file")
+        data = _read_up_to(descriptor, limit + 1, status.st_size + 1)
+    finally:
+        os.close(descriptor)
     if len(data) > limit:
         raise PathProblem(f"is over {limit // 1024 // 1024} MiB; mlplan reads files of this "
                           "kind up to that size")
     return decode(data)
 
 
-def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[tuple[Path, bool]]:
+def _read_up_to(descriptor: int, size: int, expected: int) -> bytes:
+    """At most ``size`` bytes of an open file, read without a buffered file object (a stack
+    reads thousands of small files), ``expected`` (its size when opened, plus one: the end
+    seen at once) at first, then in chunks of up to 64 KiB if it grew."""
+    chunks = []
+    want = min(size, max(expected, 1))
+    while size > 0:
+        chunk = os.read(descriptor, want)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size -= len(chunk)
+        want = min(size, 1 << 16)
+    return b"".join(chunks)
+
+
+def _walk(folder: Path, found: list[Diagnostic], where: Location
+          ) -> list[tuple[Path | str, bool]]:
     """(YAML file, is a symlink) below ``folder`` in sorted order, symlinked folders not
-    followed, at most ``MAX_FILES`` entries looked at."""
+    followed, at most ``MAX_FILES`` entries looked at. Files on disk come as text (``folder``
+    joined with the names below it; a stack has thousands), those in a git tree as paths."""
     if _in_tree(folder):
-        return sorted((p, False) for p in folder.rglob("*") if p.suffix in YAML_SUFFIXES
-                      and p.is_file())
-    files: list[tuple[Path, bool]] = []
+        return [(p, False) for p in folder.files_below(YAML_SUFFIXES)]  # type: ignore[attr-defined]
+    files: list[tuple[Path | str, bool]] = []
     seen = 0
     pending = [str(folder)]
     while pending:
@@ -192,8 +212,10 @@ def _walk(folder: Path, found: list[Diagnostic], where: Location) -> list[tuple[
             if entry.is_dir(follow_symlinks=False):
                 pending.append(entry.path)
             elif entry.name.endswith(YAML_SUFFIXES):
-                files.append((Path(entry.path), link))
-    return sorted(files)
+                files.append((entry.path, link))
+    # in the order of sorted Paths (part by part: "a/b" before "a-c"), compared as text
+    files.sort(key=lambda found: str(found[0]).split("/"))
+    return files
 
 
 def collect_sources(
@@ -231,7 +253,14 @@ def collect_sources(
     return sources
 
 
-def _shown(path: Path, base: Path) -> str:
+def _shown(path: Path | str, base: Path) -> str:
+    """``path`` relative to ``base`` (as ``Path.relative_to``), else as it is. A file found on
+    disk below ``base`` (``_walk``'s text, normal) is cut at once."""
+    if isinstance(path, str):
+        prefix = str(base).rstrip("/") + "/"
+        if path.startswith(prefix):
+            return path[len(prefix):]
+        path = Path(path)
     try:
         return path.relative_to(base).as_posix()
     except ValueError:

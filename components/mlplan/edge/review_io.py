@@ -130,7 +130,7 @@ class GitTree:
             parts = meta.split()
             if not tab or len(parts) != 3 or parts[1] != "blob":
                 continue  # submodules (commit entries) and empty records
-            entries[posixpath.relpath(name, top)] = (parts[0], parts[2])
+            entries[_relative(name, top)] = (parts[0], parts[2])
         blobs = _resolve_links(root, entries)
         files = frozenset(blobs)
         dirs = {posixpath.dirname(f) for f in files}
@@ -208,6 +208,19 @@ class GitTree:
         return cast(Path, bound("."))
 
 
+def _relative(name: str, top: str) -> str:
+    """``posixpath.relpath(name, top)`` for a repository path and the project's folder in it
+    (``top``: ``"."`` or ``"sub/dir"``), without its two ``abspath`` for the usual name: one
+    already normal, at or below ``top``. Example: ``("sub/dir/a.yml", "sub/dir")`` -> ``a.yml``;
+    ``("b.yml", "sub/dir")`` -> ``../../b.yml``."""
+    if posixpath.normpath(name) == name and not name.startswith("/"):
+        if top == ".":
+            return name
+        if name.startswith(top + "/"):
+            return name[len(top) + 1:]
+    return posixpath.relpath(name, top)
+
+
 class TreePath(PurePosixPath):
     """A path inside a ``GitTree`` (bound per tree by ``GitTree.path``), relative to the
     project root, with the read-only filesystem methods ``mlplan.edge.io`` uses."""
@@ -241,6 +254,20 @@ class TreePath(PurePosixPath):
             inner = rel if base == "." else posixpath.relpath(rel, base)
             if (recursive or "/" not in inner) and PurePosixPath(inner).match(pattern):
                 yield self / inner
+
+    def files_below(self, suffixes: tuple[str, ...]) -> list[TreePath]:
+        """The files below this folder whose ``suffix`` is one of ``suffixes``, sorted: what
+        ``sorted(p for p in self.rglob("*") if p.suffix in suffixes and p.is_file())`` gives,
+        from the tree's file list in one pass (a stack's folder holds thousands)."""
+        base = self._rel()
+        found = []
+        for rel in self.tree.files_under(base):
+            name = rel.rpartition("/")[2]
+            dot = name.rfind(".")  # PurePath.suffix: the last dot, not leading nor trailing
+            if 0 < dot < len(name) - 1 and name[dot:] in suffixes:
+                found.append(rel if base == "." else rel[len(base) + 1:])
+        found.sort(key=lambda inner: inner.split("/"))
+        return [self / inner for inner in found]
 
     def glob(self, pattern: str) -> Iterator[TreePath]:
         return self._children(pattern, recursive=False)

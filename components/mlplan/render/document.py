@@ -12,7 +12,6 @@ GPU shows as 0.1667). Lists are sorted; keys are emitted sorted by ``json.dumps`
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 from typing import Any
 
@@ -126,6 +125,7 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
 
 
 def render_json(document: dict[str, Any]) -> str:
-    """JSON text; strings masked and capped (``safe.for_json``); ``json.dumps`` escapes the
-    control characters."""
-    return json.dumps(safe.for_json(document), indent=2, sort_keys=True) + "\n"
+    """JSON text; strings masked and capped, control characters escaped, keys sorted
+    (``safe.json_text``, the text of ``json.dumps(safe.for_json(document), indent=2,
+    sort_keys=True)``)."""
+    return safe.json_text(document) + "\n"

@@ -31,6 +31,7 @@ from mlplan.planning.diff.projections import (
     deployment_projection,
     endpoint_projection,
     field_changes,
+    same_deployment_projection,
     settings_projection,
 )
 from mlplan.planning.diff.prose import endpoint_why, instance_names, span, traffic_reasons
@@ -67,6 +68,13 @@ def _sides(endpoint: EndpointState | None, settings: Settings) -> dict[str, _Sid
                         mirror.get(dep.name, 0), settings)
         for dep in endpoint.endpoint.deployments
     }
+
+
+def _unchanged(old: _Side, new: _Side) -> bool:
+    """One deployment object on both sides (an unchanged file, parsed once) whose projection
+    reads the same size and assets on each: no field changes, without computing them."""
+    return old.dep is new.dep and same_deployment_projection(
+        old.dep, (old.state, old.settings), (new.state, new.settings))
 
 
 def _sized(side: _Side | None) -> Sized | None:
@@ -123,7 +131,7 @@ def _deployment_change(  # noqa: C901, PLR0912
         size = common["after"].instance_type or "the default size"
         reasons = [f"new: {n} instance{'s' if n != 1 else ''} of {size}, {where}"]
         return DeploymentChange(action=Action.CREATE, reasons=tuple(reasons), **common), []
-    changes = tuple(
+    changes = () if _unchanged(old, new) else tuple(
         FieldChange(path, b, a, *target.field_effect(path))
         for path, b, a in field_changes(old.projection, new.projection))
     if replaced_because:
@@ -238,10 +246,10 @@ def _endpoint_change(  # noqa: C901, PLR0912, PLR0915
                                           settings=head.settings if head else None)
         changes_out.append(change)
         found.extend(more)
-    e_old = endpoint_projection(old.endpoint) if old else {}
-    e_new = endpoint_projection(new.endpoint) if new else {}
     fields = tuple(FieldChange(p, b, a, Effect.IN_PLACE, endpoint_why(p))
-                   for p, b, a in field_changes(e_old, e_new)) if old and new else ()
+                   for p, b, a in field_changes(endpoint_projection(old.endpoint),
+                                                endpoint_projection(new.endpoint))
+                   ) if old and new else ()
     live_b = old.endpoint.traffic_map if old else {}
     live_a = new.endpoint.traffic_map if new else {}
     mirror_b = old.endpoint.mirror_map if old else {}
@@ -327,17 +335,25 @@ def quota_rows(base: DesiredState | None, head: DesiredState | None
     """Per family and in total: before, after, peak (see ``QuotaRow``) and the limits."""
     b, h = _reservations(base), _reservations(head)
     families = sorted({f for f, _m in b.values()} | {f for f, _m in h.values()})
+    # per family: reserved before, after, and at the peak (each deployment's larger side in
+    # its family; one whose family changed counts in each: max(before, 0) and max(0, after))
+    before, after, peaks = (dict.fromkeys(families, 0) for _ in range(3))
+    for key in set(b) | set(h):
+        old, new = b.get(key), h.get(key)
+        if old:
+            before[old[0]] += old[1]
+        if new:
+            after[new[0]] += new[1]
+        if old and new and old[0] == new[0]:
+            peaks[old[0]] += max(old[1], new[1])
+            continue
+        for side in (old, new):
+            if side:
+                peaks[side[0]] += max(side[1], 0)
     rows = []
     for family in families:
-        def in_family(table: dict[tuple[str, str], tuple[str, int]], key: tuple[str, str],
-                      fam: str = family) -> int:
-            got = table.get(key)
-            return got[1] if got and got[0] == fam else 0
-
-        keys = set(b) | set(h)
         rows.append(QuotaRow(
-            family, sum(in_family(b, k) for k in keys), sum(in_family(h, k) for k in keys),
-            sum(max(in_family(b, k), in_family(h, k)) for k in keys),
+            family, before[family], after[family], peaks[family],
             _limit(base.settings if base else None, family),
             _limit(head.settings if head else None, family) if head else
             _limit(base.settings if base else None, family)))

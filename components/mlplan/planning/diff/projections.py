@@ -94,10 +94,11 @@ def deployment_projection(
     """
     model = _plain(dep.model)
     environment = _plain(dep.environment)
+    resolved_model, resolved_environment = _resolved(dep, settings)
     if dep.model is not None:
-        model["resolved"] = _asset(settings, "models", dep.model.reference)
+        model["resolved"] = resolved_model
     if dep.environment is not None:
-        environment["resolved"] = _asset(settings, "environments", dep.environment.reference)
+        environment["resolved"] = resolved_environment
     out: dict[str, Any] = {
         "kind": dep.kind,
         "instance_type": dep.instance_type,
@@ -118,12 +119,43 @@ def deployment_projection(
         "tags": dict(dep.tags),
     }
     if state is not None:
-        size = state.size
-        out["size"] = {"cores": cores(size.cpu_millis), "memory_mib": size.memory_mib,
-                       "gpus": str(size.gpus), "family": size.family, "exempt": size.exempt,
-                       "node_selector": _plain(size.node_selector),
-                       "tolerations": _plain(size.tolerations)}
+        out["size"] = _size(state)
     return _prune(out)  # type: ignore[no-any-return]
+
+
+def _resolved(dep: Deployment, settings: Settings) -> tuple[Any, Any]:
+    """The model and environment assets a deployment names, as its projection shows them."""
+    return (_asset(settings, "models", dep.model.reference) if dep.model else None,
+            _asset(settings, "environments", dep.environment.reference)
+            if dep.environment else None)
+
+
+def _size(state: DeploymentState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    size = state.size
+    return {"cores": cores(size.cpu_millis), "memory_mib": size.memory_mib,
+            "gpus": str(size.gpus), "family": size.family, "exempt": size.exempt,
+            "node_selector": _plain(size.node_selector), "tolerations": _plain(size.tolerations)}
+
+
+def same_deployment_projection(dep: Deployment, before: tuple[DeploymentState | None, Settings],
+                               after: tuple[DeploymentState | None, Settings]) -> bool:
+    """Whether ``deployment_projection`` of one deployment gives the same on both sides
+    (state, settings), known without computing it: all else it reads is the deployment's,
+    so equal sizes and equal resolved assets are enough. ``mlplan review`` reads an unchanged
+    file once (``spec.parse``), so most deployments are one object on both sides.
+    Example: blue.yml unchanged, its instance type's size and the assets the same -> True."""
+    return (_same_size(before[0], after[0])
+            and _resolved(dep, before[1]) == _resolved(dep, after[1]))
+
+
+def _same_size(before: DeploymentState | None, after: DeploymentState | None) -> bool:
+    """``_size`` of both equal: equal instance types (every field compared) are, others are
+    compared by what ``_size`` shows of them."""
+    if before is None or after is None:
+        return before is after
+    return before.size == after.size or _size(before) == _size(after)
 
 
 def endpoint_projection(endpoint: Endpoint) -> dict[str, Any]:
