@@ -499,16 +499,7 @@ def _pairs(mapping: dict[str, Any] | None) -> tuple[tuple[str, Any], ...]:
 
 
 def _source(file: str, doc: YamlDocument) -> Source:
-    """The document's lines by dotted field (``format_path``; most paths are keys only)."""
-    lines: dict[str, int] = {}
-    for path, line in doc.lines.items():
-        if path[0] != "":  # format_path drops a leading empty key
-            try:
-                lines[".".join(path)] = line  # type: ignore[arg-type]
-                continue
-            except TypeError:  # an index or a key that is not text
-                pass
-        lines[format_path(path)] = line
+    lines = {format_path(p): line for p, line in doc.lines.items()}
     return Source(file=file, line=doc.line, lines=lines)
 
 
