@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -273,12 +273,18 @@ def _ask(where: str) -> DockerHost | None:
     return host
 
 
+def _once_per_run(what: str, where: str, ask: Callable[[str], Any]) -> Any:
+    """``ask(where)``, the first time this run asks ``what`` (``info``, ``instances``) of it."""
+    answers: dict[str, Any] = _this_run()[what]
+    if where not in answers:
+        answers[where] = ask(where)
+    return answers[where]
+
+
 def _info(where: str) -> DockerHost | None:
     """``GET /info`` of the host at ``where``, once per run."""
-    asked: dict[str, DockerHost | None] = _this_run()["info"]
-    if where not in asked:
-        asked[where] = _ask(where)
-    return asked[where]
+    host: DockerHost | None = _once_per_run("info", where, _ask)
+    return host
 
 
 def _host_address() -> str:
@@ -302,10 +308,8 @@ def _known_host() -> KnownHost | None:
     host = _info(where)
     if host is None:
         return None
-    listed: dict[str, frozenset[str] | None] = _this_run()["instances"]
-    if where not in listed:
-        listed[where] = docker_host.containers(where, f"{labels.ROLE}=instance")
-    instances = listed[where]
+    instances: frozenset[str] | None = _once_per_run(
+        "instances", where, lambda at: docker_host.containers(at, f"{labels.ROLE}=instance"))
     return KnownHost(host.cpus, instances) if instances is not None else None
 
 
