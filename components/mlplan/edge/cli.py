@@ -8,6 +8,7 @@ the plan and review paths never import Pulumi.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 from collections.abc import Sequence
@@ -129,8 +130,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     hundred objects (the same peak memory without it). ``promote --apply``, which probes
     endpoints for as long as its gates take, keeps it.
     """
-    import gc
-
     out, err = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = _Guarded(out), _Guarded(err)
     collecting = gc.isenabled()
@@ -147,8 +146,6 @@ def run() -> NoReturn:
     code. What the command built is moved out of the collector's reach first (``gc.freeze``):
     the interpreter's last collection at exit walked it all again (0.6 s after a
     1000-endpoint plan, a fifth of the run); exit handlers and finalizers run as usual."""
-    import gc
-
     code = main()
     gc.freeze()
     sys.exit(code)
@@ -169,8 +166,6 @@ def _main(argv: Sequence[str] | None) -> int:  # noqa: C901
         parser.print_help()
         return EXIT_OK
     if args.command in BATCH_COMMANDS:
-        import gc
-
         gc.disable()  # main turns it on again
     try:
         commands = {"plan": _plan, "review": _review, "promote": promote_cli.run_promote,
