@@ -1,6 +1,7 @@
 """Desired state -> the numbers, names and choices of the Kubernetes target (pure).
 
-The adapter ``mlplan.targets.kubernetes.resources`` only writes manifests from these values.
+``mlplan.targets.kubernetes.manifests`` builds every object of an endpoint from these values;
+the adapter ``mlplan.targets.kubernetes.resources`` only registers them.
 
 Names (explicit ``metadata.name`` everywhere, lowercase because Kubernetes names are; labels keep
 Azure's spelling). Endpoint ``E``, deployment ``D``, namespace ``NS``:
@@ -40,7 +41,7 @@ and memory (Guaranteed QoS, so the namespace quota equals the quota check), whol
 ``defaultinstancetype`` is requests 100m/2Gi, limits 2/2Gi. A Kubernetes deployment's own
 ``resources`` are used as written (requests default to the limits).
 
-Model and code delivery (``delivery``): see ``mlplan.targets.kubernetes.resources``.
+Model and code delivery (``delivery``): see ``mlplan.targets.kubernetes.manifests``.
 """
 
 from __future__ import annotations
