@@ -17,8 +17,9 @@ import pytest
 from mlplan.domain.diagnostics import Location
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.pipeline import planned
 from mlplan.planning.diff import Action, DeploymentChange, plan
-from mlplan.planning.state import DeploymentState, DesiredState, desired
+from mlplan.planning.state import DeploymentState, DesiredState
 from mlplan.targets.docker import plan as docker_plan
 from mlplan.targets.kubernetes import plan as kubernetes_plan
 
@@ -37,7 +38,7 @@ def state(target: str, sku: str, count: int, image: str, scale: str = "",
     assert problems == []
     settings = Settings(target=target, quota_millis=QUOTA,  # type: ignore[arg-type]
                         docker=docker or {}, docker_settings=docker_settings)
-    return desired(parsed.endpoints, settings, ())
+    return planned(parsed.endpoints, settings, ())
 
 
 def review(target: str, sku: str, count: int, scale: str = "",
@@ -155,7 +156,7 @@ def test_docker_review_order_is_the_instance_order(name: str, before: int, after
     assert [n for wave in order.waves for n in wave] == added
     assert all(len(w) == 2 for w in order.waves[:-1])  # floor(8 CPUs / 4 cores)
     if before == 0:  # review: "create", its instances new; the plan: all in waves, no chain
-        (endpoint,) = plan(desired((), head.settings, ()), head).endpoints
+        (endpoint,) = plan(planned((), head.settings, ()), head).endpoints
         (change,) = endpoint.deployments
         assert change.action is Action.CREATE and change.steps == ()
         assert all(not order.waits[n] for n in order.waves[0])

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from mlplan.domain import codes
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.pipeline import planned
 from mlplan.planning import rollout
 from mlplan.planning.diff import (
     Action,
@@ -23,13 +24,13 @@ from mlplan.planning.diff import (
     Share,
     StackChanges,
     Stage,
-    classify,
     field_changes,
     plan,
     stage_of,
 )
 from mlplan.planning.quota import reserved_instances
-from mlplan.planning.state import DesiredState, desired
+from mlplan.planning.state import DesiredState
+from mlplan.targets import registry
 
 QUOTA = {"standardDSv2Family": 200_000, "total": 500_000}
 
@@ -61,7 +62,7 @@ def state(traffic: dict[str, int], deployments: dict[str, str],
                 for n, text in deployments.items()]
     result = parse(sources)
     assert not result.diagnostics, result.diagnostics
-    return desired(result.endpoints, Settings(target=target, quota_millis=QUOTA),  # type: ignore[arg-type]
+    return planned(result.endpoints, Settings(target=target, quota_millis=QUOTA),  # type: ignore[arg-type]
                    result.diagnostics)
 
 
@@ -285,7 +286,7 @@ CLASSIFY = [
 @pytest.mark.parametrize(("path", "target", "effect"), CLASSIFY,
                          ids=[f"{c[0]} on {c[1]}" for c in CLASSIFY])
 def test_classify(path: str, target: str, effect: Effect) -> None:
-    assert classify(path, target)[0] is effect
+    assert registry.of(target).field_effect(path)[0] is effect
 
 
 # (name, share, existed, exists, stage) -- the examples of Stage's docstring
@@ -386,7 +387,7 @@ def test_renamed_endpoint_replaces_its_deployments_and_holds_both_reservations()
         result = parse([
             SourceText("ep/endpoint.yml", f"name: {endpoint}\ntraffic: {{blue: 100}}\n"),
             SourceText("ep/blue.yml", dep("blue").replace("my-endpoint", endpoint))])
-        return desired(result.endpoints, Settings(), result.diagnostics)
+        return planned(result.endpoints, Settings(), result.diagnostics)
 
     changes = plan(named("my-endpoint"), named("new-endpoint"))
     (endpoint,) = changes.endpoints
@@ -443,7 +444,7 @@ def test_an_unchanged_file_is_compared_by_what_its_projection_reads(
     def side(text: str, sizes: str, assets: str) -> DesiredState:
         result = parse([SourceText("ep/endpoint.yml", "name: my-endpoint\ntraffic: {blue: 100}\n"),
                         SourceText("ep/blue.yml", text)])
-        return desired(result.endpoints, stack_settings(sizes, assets), result.diagnostics)
+        return planned(result.endpoints, stack_settings(sizes, assets), result.diagnostics)
 
     before, after = side(*base), side(*head)
     same = before.endpoints[0].deployments[0].deployment is after.endpoints[0].deployments[0]\

@@ -21,9 +21,10 @@ from mlplan.domain.kubernetes_settings import KubernetesSettings, parse_kubernet
 from mlplan.domain.model import Deployment
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.pipeline import planned
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import RolloutSchedule
-from mlplan.planning.state import DeploymentState, DesiredState, desired
+from mlplan.planning.state import DeploymentState, DesiredState
 from mlplan.targets.kubernetes import plan as ko
 
 ENDPOINT = dedent("""\
@@ -58,7 +59,7 @@ def state_of(deployments: dict[str, str], *, endpoint: str = "my-endpoint",
     for index, text in enumerate(more):
         texts.append(SourceText(f"more/{index}.yml", dedent(text)))
     result = parse(texts)
-    found = desired(result.endpoints, settings or Settings(target="kubernetes",
+    found = planned(result.endpoints, settings or Settings(target="kubernetes",
                                                             instance_types=(GPU_TYPE,)),
                     result.diagnostics)
     assert not [d for d in found.diagnostics if d.severity.name == "ERROR"], found.diagnostics
@@ -315,7 +316,7 @@ def _with_extra(text: str) -> DeploymentState:
                                                           traffic="{blue: 100}", mirror="{}")),
              SourceText("e/blue.yml", "name: blue\nendpoint_name: my-endpoint\n" + text)]
     result = parse(texts)
-    state = desired(result.endpoints, Settings(target="kubernetes"), result.diagnostics)
+    state = planned(result.endpoints, Settings(target="kubernetes"), result.diagnostics)
     return state.endpoints[0].deployments[0]
 
 

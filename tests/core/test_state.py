@@ -8,7 +8,8 @@ import pytest
 from mlplan.domain import codes
 from mlplan.domain.settings import Limits, Settings
 from mlplan.domain.spec import SourceText, parse
-from mlplan.planning.state import DesiredState, desired
+from mlplan.edge.pipeline import planned
+from mlplan.planning.state import DesiredState
 
 ENDPOINT = dedent("""\
     name: {endpoint}
@@ -33,7 +34,7 @@ def state(endpoint: str = "my-endpoint", name: str = "blue", kind: str = "manage
              SourceText("d.yml", DEPLOYMENT.format(endpoint=endpoint, name=name, kind=kind,
                                                    sku=sku, count=count) + extra)]
     result = parse(texts)
-    return desired(result.endpoints, settings or Settings(), result.diagnostics)
+    return planned(result.endpoints, settings or Settings(), result.diagnostics)
 
 
 def codes_of(s: DesiredState) -> list[str]:

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from mlplan.domain.diagnostics import has_errors
-from mlplan.edge import io
-from mlplan.planning.state import DesiredState, desired
+from mlplan.edge import io, pipeline
+from mlplan.planning.state import DesiredState
 from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import manifests
 from mlplan.targets.kubernetes import plan as ko
@@ -31,7 +31,7 @@ AUTOSCALED = {**KUBERNETES, "instance_count": None, "instance_type": None,
 
 def planned(project: Project) -> tuple[DesiredState, EndpointManifests]:
     loaded = io.load_stack(project.root, STACK)
-    state = desired(loaded.endpoints, loaded.settings, loaded.diagnostics)
+    state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
     settings = state.settings.kubernetes_settings
     inputs, problems = ko.stack_problems(state, settings, local_files.packer(project.root))
     assert not has_errors((*state.diagnostics, *problems))

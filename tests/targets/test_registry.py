@@ -7,8 +7,8 @@ import pytest
 
 from mlplan.domain.docker_settings import DockerSettings
 from mlplan.domain.settings import Settings
+from mlplan.planning.port import Effect
 from mlplan.targets import registry
-from mlplan.targets.base import Effect
 
 EFFECTS = [
     # name, target, path, effect, why

@@ -10,7 +10,7 @@ Inputs carry what the Azure ML CLI v2 YAML carries, as paths of the user's endpo
 deployment files or as values of the same shape (the mapping ``yaml.safe_load`` gives), plus
 what mlplan's stack settings carry (``mlplan:quota``, ``mlplan:docker``, ...: the same shape,
 read by the same parser). Everything goes through the pipeline of ``mlplan plan``: the spec
-parser, the settings parser, ``planning.state.desired``, the target's checks; any error
+parser, the settings parser, ``edge.pipeline.planned``, the target's checks; any error
 diagnostic fails the component, logged with its code, file, line and field, before a single
 resource is registered (``targets.resources.report``: a ``pulumi.RunError``, no traceback).
 The resources themselves are the targets' (``targets.docker.resources``,
@@ -49,9 +49,10 @@ from mlplan.domain.quantity import format_millis
 from mlplan.domain.settings import NAMESPACE, check_keys, from_stack_document
 from mlplan.domain.spec import SourceValue, parse
 from mlplan.domain.yamlsource import YamlDocument, format_path
-from mlplan.edge import io
+from mlplan.edge import io, pipeline
 from mlplan.planning.quota import QuotaReport
-from mlplan.planning.state import DesiredState, EndpointState, desired
+from mlplan.planning.state import DesiredState, EndpointState
+from mlplan.targets import registry
 from mlplan.targets.resources import TOKEN_PREFIX, report
 
 # --- argument types ---------------------------------------------------------------------------
@@ -371,19 +372,9 @@ class OnlineEndpoint(pulumi.ComponentResource):
         props = _endpoint_props(endpoint, state)
         super().__init__(TOKEN_PREFIX + "OnlineEndpoint", name, props, opts)
         child = pulumi.ResourceOptions(parent=self)
-        built: Any
-        if state.settings.target == "kubernetes":
-            import mlplan.targets.kubernetes.resources as kubernetes_target
-
-            depends_on = list(opts.depends_on) if opts and isinstance(
-                opts.depends_on, list) else []
-            built = kubernetes_target.deploy_endpoint(name, state, endpoint, configured_keys,
-                                                      root, depends_on, child)
-        else:
-            import mlplan.targets.docker.resources as docker_target
-
-            built = docker_target.deploy_endpoint(name, state, endpoint, configured_keys,
-                                                  root, child)
+        depends_on = list(opts.depends_on) if opts and isinstance(opts.depends_on, list) else []
+        built: Any = registry.resources(state.target).deploy_endpoint(
+            name, state, endpoint, configured_keys, root, child, depends_on)
         self.endpoint_name = pulumi.Output.from_input(endpoint.name)
         self.scoring_uri = built.scoring_uri
         self.swagger_uri = built.swagger_uri
@@ -663,7 +654,7 @@ def _endpoint_state(given: _Given) -> tuple[DesiredState, Path]:
     endpoints, problems = _with_traffic(given, endpoints)
     found.extend(problems)
     found.extend(_key_problems(given))
-    state = desired(endpoints, settings, found)
+    state = pipeline.planned(endpoints, settings, found)
     if not has_errors(state.diagnostics):
         state = replace(state, diagnostics=tuple(sort_diagnostics(
             (*state.diagnostics, *target_problems(state, root)))))
@@ -709,17 +700,11 @@ def _key_problems(given: _Given) -> list[Diagnostic]:
 
 
 def target_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
-    """What only the target sees, before anything is registered: on Docker the host's size
-    (MLP123), on Kubernetes names, route limits and delivery (MLP117-MLP119)."""
-    if state.settings.target == "kubernetes":
-        from mlplan.targets.kubernetes import files
-        from mlplan.targets.kubernetes import plan as kubernetes_plan
-
-        return kubernetes_plan.stack_problems(state, state.settings.kubernetes_settings,
-                                              files.packer(root))[1]
-    import mlplan.targets.docker.resources as docker_target
-
-    return docker_target.host_diagnostics(state)
+    """What only the target sees, before anything is registered (its adapter's
+    ``stack_diagnostics``): on Docker the host's size (MLP123), on Kubernetes names, route
+    limits and delivery (MLP117-MLP119)."""
+    found: list[Diagnostic] = registry.resources(state.target).stack_diagnostics(state, root)
+    return found
 
 
 def _quota_state(given: _Given) -> DesiredState:
@@ -737,7 +722,7 @@ def _quota_state(given: _Given) -> DesiredState:
     more, problems = _values(given, "deployments", "deployment", one=False)
     found.extend(problems)
     loaded = io.load_endpoints(root, settings, paths, [*values, *more], found)
-    state = desired(loaded.endpoints, settings, loaded.diagnostics)
+    state = pipeline.planned(loaded.endpoints, settings, loaded.diagnostics)
     # every error fails it; of the warnings, the quota's (the endpoints' are their own)
     report(tuple(d for d in state.diagnostics
                  if d.severity is Severity.ERROR or d.code.startswith("MLP4")))

@@ -27,6 +27,7 @@ from mlplan.domain.model import Endpoint
 from mlplan.domain.settings import NAMESPACE, Settings, from_stack_document
 from mlplan.domain.spec import SourceText, SourceValue, parse
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, decode, parse_yaml
+from mlplan.targets import registry
 
 YAML_SUFFIXES = (".yml", ".yaml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -445,9 +446,8 @@ def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Lo
     sources.extend(values)
     result = parse(sources, only)
     problems.extend(result.diagnostics)
-    # models a Kubernetes stack serves from a volume (``mlplan:kubernetes`` models, typed)
-    served = frozenset(key for key, _source in settings.kubernetes_settings.models) \
-        if settings.target == "kubernetes" else frozenset()
+    # models the target serves from a volume (``mlplan:kubernetes`` models, typed)
+    served = registry.of(settings.target).served_models(settings)
     problems.extend(assets.check(result.endpoints, settings.assets, served))
     problems.extend(check_paths(result.endpoints, root, settings.assets))
     return Loaded(result.endpoints, settings, tuple(problems))

@@ -75,20 +75,19 @@ def add_parsers(commands: Any) -> None:
 
 
 def _checked(root: Path) -> Callable[[Any], Any]:
-    """The stack's checks (``mlplan.check``, file packer included) for a state of this
-    project: what ``mlplan plan --stack`` adds."""
+    """The stack's checks (``mlplan.check`` with the target's project reader) for a state of
+    this project: what ``mlplan plan --stack`` adds."""
     from mlplan.check import with_stack_diagnostics
-    from mlplan.targets.kubernetes.files import packer
+    from mlplan.targets import registry
 
-    pack = packer(root)
-    return lambda state: with_stack_diagnostics(state, pack)
+    return lambda state: with_stack_diagnostics(
+        state, registry.project_reader(state.target, root))
 
 
 def _load(stack: str) -> tuple[Any, Path]:
     """The stack's desired state, checked as ``mlplan plan --stack`` checks it."""
     from mlplan.domain.diagnostics import has_errors
-    from mlplan.edge import io
-    from mlplan.planning.state import desired
+    from mlplan.edge import io, pipeline
 
     root = io.find_project_root(Path.cwd())
     if root is None:
@@ -99,8 +98,8 @@ def _load(stack: str) -> tuple[Any, Path]:
         # not "endpoint ... is not declared" on top
         sys.stderr.write("".join(f"{d}\n" for d in loaded.diagnostics))
         raise SystemExit(EXIT_ERROR)
-    state = desired(loaded.endpoints, loaded.settings, loaded.diagnostics)
-    return _checked(root)(state), root
+    state = pipeline.checked_state(loaded.endpoints, loaded.settings, loaded.diagnostics, root)
+    return state, root
 
 
 class AutomationStack:

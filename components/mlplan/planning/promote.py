@@ -199,7 +199,7 @@ def _stage_of(percent: int, previous: PromotionStage | None) -> PromotionStage:
 def _step(state: DesiredState, number: int, stage: PromotionStage, changed: Endpoint,
           check: Callable[[DesiredState], DesiredState] | None) -> PromotionStep:
     endpoints = [changed if e.name == changed.name else e.endpoint for e in state.endpoints]
-    at_step = desired(endpoints, state.settings)
+    at_step = desired(endpoints, state.settings, target=state.target)
     if check is not None:
         at_step = check(at_step)
     mine = next(e for e in at_step.endpoints if e.name == changed.name)

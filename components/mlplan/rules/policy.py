@@ -18,7 +18,6 @@ from mlplan.domain.diagnostics import Diagnostic, Severity
 from mlplan.domain.facts import DeploymentFacts, EndpointFacts
 from mlplan.planning.state import DesiredState
 from mlplan.rules.registry import DEFAULT_MIN_INSTANCES, RULES, RuleOptions, check_endpoint
-from mlplan.targets import registry
 
 #: the rules the plan adds to a desired state's own diagnostics (the others it reports itself)
 POLICY_RULES = tuple(r for r in RULES if r.id.startswith("MLP5"))
@@ -26,7 +25,7 @@ POLICY_RULES = tuple(r for r in RULES if r.id.startswith("MLP5"))
 
 def facts_from_state(state: DesiredState) -> list[EndpointFacts]:
     """The desired state as facts (what the targets will stamp on the resources)."""
-    gateway = registry.of(state.settings.target).auth_by(state.settings)
+    gateway = state.target.auth_by(state.settings)
     found = []
     for e in state.endpoints:
         deployments = tuple(

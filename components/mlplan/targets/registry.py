@@ -1,16 +1,23 @@
-"""Every target, registered once: ``of(name)`` is the ``targets.base.Target`` the planner,
-the rules and the renderers ask instead of testing the target's name.
+"""Every target, registered once: ``of(name)`` is the ``planning.port.Target`` the edges hand
+the planner (``desired(..., target=of(settings.target))``); nothing else looks a target up by
+its name. Adding a target = its folder ``targets/<name>/`` + one line in ``TARGETS``.
 
+A target's edge parts are imported only when used: ``resources(target)`` (its Pulumi
+adapter) and ``project_reader(target, root)`` (what its ``stack_checks`` read the project's
+files with).
 Example: ``of("kubernetes").surges(True)`` -> False (an exempt SKU rolls delete-first);
 ``delete_first_types()`` -> ``{"docker:index/container:Container"}``.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
 
 from mlplan.domain.facts import EndpointFacts
-from mlplan.targets.base import PlainResource, Target
+from mlplan.planning.port import PlainResource, Target
 from mlplan.targets.docker.target import DOCKER
 from mlplan.targets.kubernetes.target import KUBERNETES
 
@@ -20,6 +27,21 @@ TARGETS: dict[str, Target] = {t.name: t for t in (DOCKER, KUBERNETES)}
 def of(name: str) -> Target:
     """The target called ``name`` (``Settings.target``: docker or kubernetes)."""
     return TARGETS[name]
+
+
+def resources(target: Target) -> ModuleType:
+    """The target's Pulumi adapter (``deploy_endpoint``, ``stack_diagnostics``,
+    ``shared_stack``), imported now."""
+    return importlib.import_module(target.resources)
+
+
+def project_reader(target: Target, root: object) -> Any:
+    """What ``target.stack_checks`` reads the files of the project at ``root`` with (a
+    ``pathlib.Path``); None when the target reads none."""
+    if not target.reader:
+        return None
+    module, _, function = target.reader.partition(":")
+    return getattr(importlib.import_module(module), function)(root)
 
 
 def delete_first_types() -> frozenset[str]:

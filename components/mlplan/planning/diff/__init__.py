@@ -26,9 +26,9 @@ serving``, which is what it reserved). instance_count 3 -> 10 alone -> ``update`
 an image change too -> scale first, then roll, plus MLP301.
 
 Modules: ``actions`` (the action model and change records), ``stages`` (promotion stages),
-``projections`` (plain dicts and their leaf comparison; masking), ``effects`` (a field's effect
-per target, from ``mlplan.targets``), ``prose`` (target-neutral reasons), ``compare``
-(``plan``). The names callers use are re-exported here.
+``projections`` (plain dicts and their leaf comparison; masking), ``prose`` (target-neutral
+reasons), ``compare`` (``plan``; a field's effect is the target's: ``DesiredState.target``,
+``planning.port.Target.field_effect``). The names callers use are re-exported here.
 
 Pure: no I/O. Values of secret-looking fields (``*_KEY``, ``password``, ``token``...) and Pulumi
 ``secure:`` values are masked before they reach any renderer.
@@ -48,7 +48,6 @@ from mlplan.planning.diff.actions import (
     TrafficChange,
 )
 from mlplan.planning.diff.compare import plan, quota_rows
-from mlplan.planning.diff.effects import classify, touches_router
 from mlplan.planning.diff.projections import (
     MASK,
     Scalar,
@@ -59,12 +58,11 @@ from mlplan.planning.diff.projections import (
     settings_projection,
 )
 from mlplan.planning.diff.stages import Share, Stage, stage_of
-from mlplan.targets.base import Effect
+from mlplan.planning.port import Effect
 
 __all__ = [
     "LEGEND", "MASK", "Action", "DeploymentChange", "Effect", "EndpointChange", "FieldChange",
     "QuotaRow", "Roll", "Scalar", "Share", "Sized", "StackChanges", "Stage", "Step",
-    "TrafficChange", "classify", "deployment_projection", "endpoint_projection",
+    "TrafficChange", "deployment_projection", "endpoint_projection",
     "field_changes", "plan", "quota_rows", "sensitive", "settings_projection", "stage_of",
-    "touches_router",
 ]

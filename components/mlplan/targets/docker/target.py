@@ -1,4 +1,4 @@
-"""The Docker target as the pure layers know it (``targets.base.Target``): settings
+"""The Docker target as the planner knows it (``planning.port.Target``): settings
 ``mlplan:docker``, no surge, batches named by their containers, health checks and memory
 changed in place, the resource types of pulumi-docker and the reader of their labels.
 
@@ -24,7 +24,8 @@ from mlplan.domain import labels
 from mlplan.domain.facts import EndpointFacts
 from mlplan.domain.names import instance_name
 from mlplan.domain.settings import Settings
-from mlplan.targets.base import Effect, Group, PlainResource, Target, endpoint_facts
+from mlplan.planning.port import Effect, PlainResource, Target
+from mlplan.targets.base import Group, endpoint_facts
 
 CONTAINER = "docker:index/container:Container"
 _HEALTH_WHY = "Docker health check: recorded now, applies to new containers"
@@ -99,8 +100,6 @@ def _roll_reasons(rolled: str, _surge: bool, instances: int) -> list[str]:
 
 DOCKER = Target(
     name="docker",
-    title="Docker",
-    settings_of=lambda settings: settings.docker_settings,
     surges=lambda _exempt: False,
     batch_names=_batch_names,
     roll_reasons=_roll_reasons,
@@ -112,7 +111,7 @@ DOCKER = Target(
     },
     # the instance containers are the router's named upstream servers
     router_fields=("instance_count",),
-    resource_types={"container": CONTAINER},
     # pulumi-docker replaces a container delete-first (it keeps its name)
     delete_first_types=frozenset({CONTAINER}),
+    resources="mlplan.targets.docker.resources",
 )

@@ -64,7 +64,6 @@ from mlplan.planning.rollout import batch_size
 from mlplan.planning.routing import INFERENCE_PORT
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import NginxRuntime
-from mlplan.targets.kubernetes.target import KUBERNETES
 
 APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"
@@ -340,10 +339,16 @@ def replicas(dep: DeploymentState) -> int | None:
     return None if autoscaler(dep) is not None else dep.deployment.instance_count
 
 
+def surges(exempt: bool) -> bool:
+    """Whether a roll starts a batch of new pods before it stops a batch of old ones: yes
+    unless the instance type is exempt from the 20% surge reservation (``target.py``)."""
+    return not exempt
+
+
 def rolling_strategy(dep: DeploymentState) -> tuple[int | str, int | str]:
     """(maxSurge, maxUnavailable). Examples: DS3_v2 -> ("20%", 0); 5 x NC24ads_A100_v4
     (exempt) -> (0, 1); 10 of them -> (0, 2)."""
-    if KUBERNETES.surges(dep.size.exempt):
+    if surges(dep.size.exempt):
         return "20%", 0
     return 0, ("20%" if autoscaler(dep) is not None else dep.rollout.batch_size)
 

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplan.domain.diagnostics import sort_diagnostics
+from mlplan.domain.diagnostics import Diagnostic, sort_diagnostics
 from mlplan.domain.kubernetes_settings import KubernetesSettings
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets.kubernetes import files as local_files
@@ -162,8 +162,9 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
     exports: dict[str, Any] = {}
     for endpoint in state.endpoints:
         component = deploy_endpoint(
-            endpoint.name, state, endpoint, keys.get(endpoint.name), project, depends_on,
-            pulumi.ResourceOptions(providers=[provider] if provider else None), shared=True)
+            endpoint.name, state, endpoint, keys.get(endpoint.name), project,
+            pulumi.ResourceOptions(providers=[provider] if provider else None), depends_on,
+            shared=True)
         exports[f"{endpoint.name}-scoring-uri"] = component.scoring_uri
         exports[f"{endpoint.name}-swagger-uri"] = component.swagger_uri
         exports[f"{endpoint.name}-primary-key"] = pulumi.Output.secret(component.keys.primary)
@@ -192,12 +193,15 @@ def stack_resources(state: DesiredState, project: Path, prefix: str = "",
 
 
 def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
-                    configured_keys: Any, project: Path, depends_on: list[pulumi.Resource],
-                    opts: pulumi.ResourceOptions | None = None, *,
+                    configured_keys: Any, project: Path,
+                    opts: pulumi.ResourceOptions | None = None,
+                    depends_on: Sequence[pulumi.Resource] = (), *,
                     shared: bool = False) -> OnlineEndpoint:
-    """The objects of one endpoint of ``state`` (children named ``name-...``). Unless
-    ``shared`` (the namespace's provider and objects were made by ``stack_resources`` for a
-    whole stack), its own ``stack_resources`` are made first, named ``name-...``."""
+    """The objects of one endpoint of ``state`` (children named ``name-...``), each waiting for
+    ``depends_on``. Unless ``shared`` (the namespace's provider and objects were made by
+    ``stack_resources`` for a whole stack), its own ``stack_resources`` are made first, named
+    ``name-...``."""
+    depends_on = list(depends_on)
     settings = state.settings.kubernetes_settings
     inputs, _ = ko.stack_problems(state, settings, local_files.packer(project))
     parent = opts.parent if opts else None
@@ -210,6 +214,31 @@ def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
     plan = manifests.plan_endpoint(name, endpoint, inputs[endpoint.name], settings,
                                    state.settings.environment)
     return OnlineEndpoint(plan, configured_keys, depends_on, opts)
+
+
+def stack_diagnostics(state: DesiredState, project: Path) -> list[Diagnostic]:
+    """What only this target sees, before anything is registered: names, route limits and
+    delivery (MLP112, MLP117-MLP119), with the files under ``project``."""
+    return ko.stack_problems(state, state.settings.kubernetes_settings,
+                             local_files.packer(project))[1]
+
+
+#: mlplan:kubernetes keys that make the stack's own objects (made once, by the program)
+STACK_KUBERNETES = ("kubeconfig", "context", "renderYamlTo")
+
+
+def shared_stack(state: DesiredState, project: Path, config: Mapping[str, Any]
+                 ) -> tuple[pulumi.ResourceOptions | None, dict[str, Any] | None]:
+    """For a program deploying a whole stack: the stack's provider, namespace and
+    ResourceQuota, made once, as the options every endpoint gets, and the ``mlplan:kubernetes``
+    each endpoint gets (without what the stack made)."""
+    provider, depends_on = stack_resources(state, project)
+    given: dict[str, Any] = (config["kubernetes"] if isinstance(config.get("kubernetes"), dict)
+                             else {})
+    endpoint_settings = {k: v for k, v in given.items() if k not in STACK_KUBERNETES}
+    endpoint_settings.update(createNamespace=False, resourceQuota=False)
+    return pulumi.ResourceOptions(providers=[provider] if provider else None,
+                                  depends_on=depends_on), endpoint_settings
 
 
 def _provider(settings: KubernetesSettings, project: Path, prefix: str = "",
