@@ -12,7 +12,7 @@ what mlplan's stack settings carry (``mlplan:quota``, ``mlplan:docker``, ...: th
 read by the same parser). Everything goes through the pipeline of ``mlplan plan``: the spec
 parser, the settings parser, ``edge.pipeline.planned``, the target's checks; any error
 diagnostic fails the component, logged with its code, file, line and field, before a single
-resource is registered (``targets.resources.report``: a ``pulumi.RunError``, no traceback).
+resource is registered (``report``: a ``pulumi.RunError``, no traceback).
 The resources themselves are the targets' (``targets.docker.resources``,
 ``targets.kubernetes.resources``), registered as children.
 
@@ -52,8 +52,9 @@ from mlplan.domain.yamlsource import YamlDocument, format_path
 from mlplan.edge import io, pipeline
 from mlplan.planning.quota import QuotaReport
 from mlplan.planning.state import DesiredState, EndpointState
+from mlplan.render import safe
 from mlplan.targets import registry
-from mlplan.targets.resources import TOKEN_PREFIX, report
+from mlplan.targets.resources import TOKEN_PREFIX
 
 # --- argument types ---------------------------------------------------------------------------
 
@@ -697,6 +698,18 @@ def _key_problems(given: _Given) -> list[Diagnostic]:
     return [replace(d, message=d.message.replace("'mlplan:keys' maps each endpoint name to ",
                                                  "'keys' is "))
             for d in found]
+
+
+def report(diagnostics: tuple[Diagnostic, ...]) -> None:
+    """Log every diagnostic with its code; raise once if any is an error (nothing registered)."""
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    for d in diagnostics:
+        (pulumi.log.error if d.severity is Severity.ERROR else pulumi.log.warn)(safe.text(str(d)))
+    if errors:
+        codes = ", ".join(sorted({d.code for d in errors}))
+        raise pulumi.RunError(
+            f"mlplan: {len(errors)} error(s) ({codes}); nothing was changed. "
+            "Run `mlplan plan` for the full plan.")
 
 
 def target_problems(state: DesiredState, root: Path) -> list[Diagnostic]:

@@ -158,7 +158,7 @@ def _main(argv: Sequence[str] | None) -> int:  # noqa: C901
     except SystemExit as exc:  # usage errors and --help: their code, not a traceback
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     if args.version:
-        from mlplan import __version__
+        from mlplan.version import __version__
 
         print(f"mlplan {__version__}")
         return EXIT_OK

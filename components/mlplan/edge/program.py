@@ -26,11 +26,11 @@ from mlplan.edge.api import (
     OnlineEndpointArgs,
     QuotaCheck,
     QuotaCheckArgs,
+    report,
     target_problems,
 )
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets import registry
-from mlplan.targets.resources import report
 
 #: settings handed to every component as they are (same keys as the stack's)
 SHARED = {"target": "target", "environment": "environment", "quota": "quota",

@@ -31,14 +31,11 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlplan.domain.diagnostics import Diagnostic
 from mlplan.domain.facts import EndpointFacts
 from mlplan.domain.settings import Settings
-
-if TYPE_CHECKING:
-    from mlplan.planning.state import DesiredState
 
 
 class Effect(enum.Enum):
@@ -113,9 +110,10 @@ class Target:
     kubernetes_compute: bool = False
     #: models (Azure ML references or paths) it serves from volumes, not from local files
     served_models: Callable[[Settings], frozenset[str]] = lambda _settings: frozenset()
-    #: the checks only it makes on a desired state (pure), given what ``reader`` made for the
-    #: project (None when the project's files are not at hand: checks needing them are skipped)
-    stack_checks: Callable[[DesiredState, Any], list[Diagnostic]] = lambda _state, _read: []
+    #: the checks only it makes on a desired state (pure): (``DesiredState``, what ``reader``
+    #: made for the project, or None when the files are not at hand: checks needing them are
+    #: skipped) -> diagnostics. (The state's type is not named here: it holds a ``Target``.)
+    stack_checks: Callable[[Any, Any], list[Diagnostic]] = lambda _state, _read: []
     #: ``module:function`` making the project reader of ``stack_checks`` from the project's
     #: root (imported when used; "" for none)
     reader: str = ""

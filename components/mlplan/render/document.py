@@ -15,7 +15,6 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from mlplan import __version__
 from mlplan.domain.diagnostics import Diagnostic, Severity
 from mlplan.domain.quantity import cores
 from mlplan.planning.diff import DeploymentChange, EndpointChange
@@ -23,6 +22,7 @@ from mlplan.planning.diff import plan as diff_plan
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.render import safe
+from mlplan.version import __version__
 
 #: 2: names say what they count (reserved_instances/reserved_cores, batch_count,
 #: min_serving_instances, reserved_cores/limit_cores in quota); 1 had quota_instances (the

@@ -19,7 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from mlplan.domain.diagnostics import Diagnostic, sort_diagnostics
+from mlplan.domain.diagnostics import Diagnostic
 from mlplan.domain.kubernetes_settings import KubernetesSettings
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets.kubernetes import files as local_files
@@ -31,7 +31,7 @@ from mlplan.targets.kubernetes.manifests import (
     Manifest,
     Pending,
 )
-from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys, report
+from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys
 
 #: The typed class of each kind (what the SDK registers as ``kubernetes:<group>/<version>:<Kind>``).
 _KINDS: dict[tuple[str, str], Any] = {
@@ -149,15 +149,10 @@ def _balancer_uri(status: Any, fallback: str) -> str:
 
 def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str, Any]:
     """One ``OnlineEndpoint`` per endpoint in the namespace; returns the stack exports.
-
-    Problems only this target sees (``plan.stack_problems``: name conflicts, route limits,
-    files too big for a ConfigMap; ``mlplan:kubernetes`` was checked with the settings) are
-    reported together before any resource. Paths in the state are
-    relative to ``project`` (the folder of Pulumi.yaml, which the program found).
+    Problems only this target sees (``stack_diagnostics``) were reported with the plan's
+    diagnostics, before any resource. Paths in the state are relative to ``project`` (the
+    folder of Pulumi.yaml, which the program found).
     """
-    settings = state.settings.kubernetes_settings  # its problems came with the settings'
-    problems = ko.stack_problems(state, settings, local_files.packer(project))[1]
-    report(tuple(sort_diagnostics(problems)))
     provider, depends_on = stack_resources(state, project)
     exports: dict[str, Any] = {}
     for endpoint in state.endpoints:
