@@ -313,24 +313,26 @@ class QuotaFamily(TypedDict):
     (4 cores) -> ceil(3.6) = 4 instances -> 16 cores. (One-word fields: the component
     provider host passes the items of a list output through unrenamed.)"""
 
-    family: pulumi.Output[str]
+    family: str
     """The VM family, e.g. ``standardDSv2Family``."""
-    reserved: pulumi.Output[float]
+    reserved: float
     """Cores reserved."""
-    limit: pulumi.Output[float]
+    limit: float
     """The family's core limit (``quota``); absent when only ``total`` limits it."""
-    users: pulumi.Output[list[str]]
+    users: list[str]
     """``endpoint/deployment`` of each deployment counted."""
 
 
+# The fields are typed as what arrives at run time inside the ``quota_reserved`` output: plain
+# values (``Output[float]`` fields made mypy --strict reject correct code reading them).
 class QuotaReportOutput(TypedDict):
     """The quota a set of deployments reserves, per family and in total, with the limits."""
 
-    families: pulumi.Output[list[QuotaFamily]]
+    families: list[QuotaFamily]
     """Per VM family, sorted by name."""
-    total_reserved_cores: pulumi.Output[float]
+    total_reserved_cores: float
     """Cores reserved in all families."""
-    total_limit_cores: pulumi.Output[float]
+    total_limit_cores: float
     """The ``total`` limit."""
 
 
@@ -560,8 +562,8 @@ def _unwrap(hint: Any) -> Any:
 def _settings(given: _Given, args_type: Any, extra: dict[str, Any] | None = None) -> tuple[
         Any, list[Diagnostic]]:
     """Settings from the arguments, through the stack file's parser (``from_stack_document``);
-    diagnostics name the component and the setting (``OnlineEndpoint my-endpoint
-    mlplan:quota.total``)."""
+    diagnostics name the component and the argument (``OnlineEndpoint my-endpoint
+    quota.total``)."""
     hints = args_type.__annotations__
     config: dict[str, Any] = {NAMESPACE + "endpoints": []}
     for name, setting in SETTINGS_ARGS.items():
@@ -570,7 +572,22 @@ def _settings(given: _Given, args_type: Any, extra: dict[str, Any] | None = None
             config[NAMESPACE + setting] = _settings_value(value, hints[name])
     config.update(extra or {})
     settings, found = from_stack_document(YamlDocument({"config": config}, 0), given.label)
-    return settings, found
+    return settings, [_as_argument(d, given.label) for d in found]
+
+
+#: stack setting (``mlplan:<key>``) -> the argument that carries it
+_ARG_OF = {f"{NAMESPACE}{setting}": arg for arg, setting in SETTINGS_ARGS.items()}
+
+
+def _as_argument(found: Diagnostic, label: str) -> Diagnostic:
+    """A settings finding named as the component's argument: ``OnlineEndpoint my-endpoint
+    mlplan:target`` -> ``... target``; ``mlplan:docker.resourceLimits`` ->
+    ``docker.resourceLimits`` (the keys inside as the schema names them)."""
+    where = found.location
+    head, dot, rest = where.field.partition(".")
+    if where.file != label or head not in _ARG_OF:
+        return found
+    return replace(found, location=replace(where, field=_ARG_OF[head] + dot + rest))
 
 
 def project_root(given: _Given) -> Path:
@@ -656,6 +673,7 @@ def _endpoint_state(given: _Given) -> tuple[DesiredState, Path]:
     found.extend(problems)
     found.extend(_key_problems(given))
     state = pipeline.planned(endpoints, settings, found)
+    state = replace(state, diagnostics=_in_arguments(state.diagnostics, given, endpoints))
     if not has_errors(state.diagnostics):
         state = replace(state, diagnostics=tuple(sort_diagnostics(
             (*state.diagnostics, *target_problems(state, root)))))
@@ -700,16 +718,38 @@ def _key_problems(given: _Given) -> list[Diagnostic]:
             for d in found]
 
 
-def report(diagnostics: tuple[Diagnostic, ...]) -> None:
-    """Log every diagnostic with its code; raise once if any is an error (nothing registered)."""
+def report(diagnostics: tuple[Diagnostic, ...], hint: str = "") -> None:
+    """Log every diagnostic with its code; raise once if any is an error (nothing registered).
+    ``hint`` ends the error: where to see more, in the caller's terms (the program: ``mlplan
+    plan --stack``; a component in a user's program: nothing, its diagnostics name its
+    arguments and ``mlplan plan`` cannot see them)."""
     errors = [d for d in diagnostics if d.severity is Severity.ERROR]
     for d in diagnostics:
         (pulumi.log.error if d.severity is Severity.ERROR else pulumi.log.warn)(safe.text(str(d)))
     if errors:
         codes = ", ".join(sorted({d.code for d in errors}))
         raise pulumi.RunError(
-            f"mlplan: {len(errors)} error(s) ({codes}); nothing was changed. "
-            "Run `mlplan plan` for the full plan.")
+            f"mlplan: {len(errors)} error(s) ({codes}); nothing was changed." +
+            (f" {hint}" if hint else ""))
+
+
+def _in_arguments(diagnostics: tuple[Diagnostic, ...], given: _Given,
+                  endpoints: tuple[Any, ...]) -> tuple[Diagnostic, ...]:
+    """Findings on ``traffic`` / ``mirror_traffic`` named as the component's arguments when the
+    arguments replaced the endpoint file's: ``OnlineEndpoint my-endpoint traffic`` rather than
+    the file's line that holds the split they replaced. Example: ``traffic={"blue": 70,
+    "green": 10}`` -> MLP201 at ``OnlineEndpoint my-endpoint traffic``."""
+    given_fields = tuple(k for k in ("traffic", "mirror_traffic") if given.get(k) is not None)
+    files = {e.source.file for e in endpoints}
+
+    def named(d: Diagnostic) -> Diagnostic:
+        where = d.location
+        head = where.field.split(".", 1)[0]
+        if where.file in files and head in given_fields:
+            return replace(d, location=given.at(where.field))
+        return d
+
+    return tuple(sort_diagnostics(named(d) for d in diagnostics)) if given_fields else diagnostics
 
 
 def target_problems(state: DesiredState, root: Path) -> list[Diagnostic]:

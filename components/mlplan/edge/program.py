@@ -61,7 +61,8 @@ def run(cwd: Path | None = None, stack: str | None = None) -> None:
     state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
     problems = [*state.diagnostics, *_stack_problems(state, root)]
     if has_errors(problems) or not state.endpoints:
-        report(tuple(sort_diagnostics(problems)))  # raises on an error: nothing registered
+        report(tuple(sort_diagnostics(problems)),  # raises on an error: nothing registered
+               f"Run `mlplan plan --stack {loaded.stack}` for the full plan.")
     settings = {arg: config[key] for key, arg in SHARED.items() if key in config}
     QuotaCheck("quota", typing.cast(QuotaCheckArgs, {
         "paths": list(state.settings.endpoint_paths), "project_dir": str(root),
