@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "components" / "mlplan"
 PURE = ["domain", "planning", "rules", "router", "render", "check.py",
         "targets/docker/plan.py", "targets/kubernetes/plan.py", "targets/kubernetes/manifests.py",
-        "domain/kubernetes_settings.py",
+        "targets/docker/settings.py", "targets/kubernetes/settings.py",
         "targets/base.py", "targets/registry.py", "targets/docker/target.py",
         "targets/kubernetes/target.py"]
 IO = frozenset({"os", "sys", "io", "pathlib", "shutil", "tempfile", "subprocess", "socket",

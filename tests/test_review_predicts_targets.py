@@ -21,6 +21,7 @@ from mlplan.edge.pipeline import planned
 from mlplan.planning.diff import Action, DeploymentChange, plan
 from mlplan.planning.state import DeploymentState, DesiredState
 from mlplan.targets.docker import plan as docker_plan
+from mlplan.targets.docker.settings import of as settings_of
 from mlplan.targets.kubernetes import plan as kubernetes_plan
 
 QUOTA = {"standardDSv2Family": 400_000, "standardNCADSA100v4Family": 480_000, "total": 900_000}
@@ -37,7 +38,7 @@ def state(target: str, sku: str, count: int, image: str, scale: str = "",
     docker_settings, problems = docker_plan.parse_settings(docker or {}, Location("Pulumi.yaml"))
     assert problems == []
     settings = Settings(target=target, quota_millis=QUOTA,  # type: ignore[arg-type]
-                        docker=docker or {}, docker_settings=docker_settings)
+                        docker=docker or {}, target_settings=docker_settings)
     return planned(parsed.endpoints, settings, ())
 
 
@@ -107,7 +108,7 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
     change, deployment = review("docker", sku, n, docker=docker)
     head = state("docker", sku, n, "example/scorer:2", docker=docker)
     planned = docker_plan.plan_endpoint(head.endpoints[0], "development",
-                                        head.settings.docker_settings, head.settings.assets,
+                                        settings_of(head.settings), head.settings.assets,
                                         lambda p: f"/project/{p}", lambda _p: True)
     (containers,) = planned.deployments
     roll = change.roll
@@ -123,7 +124,7 @@ def docker_order(head: DesiredState, on_host: int, cpus: int = 2) -> tuple[
         docker_plan.DeploymentContainers, docker_plan.InstanceOrder]:
     """The Docker plan's instance order when the host has the base's ``on_host`` instances."""
     planned = docker_plan.plan_endpoint(head.endpoints[0], "development",
-                                        head.settings.docker_settings, {},
+                                        settings_of(head.settings), {},
                                         lambda p: f"/project/{p}", lambda _p: True)
     (containers,) = planned.deployments
     names = frozenset(c.name for c in containers.containers if c.index < on_host)

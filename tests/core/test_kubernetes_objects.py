@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from mlplan.domain import codes
 from mlplan.domain.assets import Assets
 from mlplan.domain.catalog import InstanceType, Toleration
-from mlplan.domain.kubernetes_settings import KubernetesSettings, parse_kubernetes_settings
 from mlplan.domain.model import Deployment
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
@@ -26,6 +25,7 @@ from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import RolloutSchedule
 from mlplan.planning.state import DeploymentState, DesiredState
 from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes.settings import KubernetesSettings, parse_kubernetes_settings
 
 ENDPOINT = dedent("""\
     name: {endpoint}

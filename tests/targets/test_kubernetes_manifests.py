@@ -20,6 +20,7 @@ from mlplan.planning.state import DesiredState
 from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import manifests
 from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes import settings as kubernetes_settings
 from mlplan.targets.kubernetes.manifests import EndpointManifests, Manifest
 from tests.targets.test_kubernetes import GATEWAY, KUBERNETES, STACK, Project
 
@@ -32,7 +33,7 @@ AUTOSCALED = {**KUBERNETES, "instance_count": None, "instance_type": None,
 def planned(project: Project) -> tuple[DesiredState, EndpointManifests]:
     loaded = io.load_stack(project.root, STACK)
     state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
-    settings = state.settings.kubernetes_settings
+    settings = kubernetes_settings.of(state.settings)
     inputs, problems = ko.stack_problems(state, settings, local_files.packer(project.root))
     assert not has_errors((*state.diagnostics, *problems))
     (endpoint,) = state.endpoints
@@ -189,13 +190,14 @@ def test_namespace_objects(name: str, settings: dict[str, Any],
                            objects: list[tuple[str, str, tuple[str, ...], bool]],
                            project: Project) -> None:
     state = planned(project.kubernetes(**settings))[0]
-    found = manifests.namespace_manifests(state, state.settings.kubernetes_settings)
+    found = manifests.namespace_manifests(state, kubernetes_settings.of(state.settings))
     assert [(m.resource, m.kind, m.after, m.retain_on_delete) for m in found] == objects
 
 
 def test_quota_sized_by_the_quota_check(project: Project) -> None:
     state = planned(project.kubernetes(createNamespace=False, resourceQuota=True))[0]
-    (quota,) = manifests.namespace_manifests(state, state.settings.kubernetes_settings, "s-")
+    (quota,) = manifests.namespace_manifests(state, kubernetes_settings.of(state.settings),
+                                             "s-")
     assert quota.resource == "s-namespace-quota"
     # blue 3 + green 2 x DS3_v2 reserve 4 + 3 pods of 4 cores; 3 router pods of 100m
     assert quota.fields["spec"]["hard"]["requests.cpu"] == "28300m"

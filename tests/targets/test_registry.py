@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from mlplan.domain.docker_settings import DockerSettings
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
 from mlplan.edge import pipeline
@@ -13,6 +12,7 @@ from mlplan.planning.diff import plan
 from mlplan.planning.port import Effect, Target
 from mlplan.planning.state import DesiredState
 from mlplan.targets import registry
+from mlplan.targets.docker.settings import DockerSettings
 
 EFFECTS = [
     # name, target, path, effect, why
@@ -60,7 +60,7 @@ BATCHES = [
 @pytest.mark.parametrize(("name", "target", "prefix", "expected"), BATCHES,
                          ids=[b[0] for b in BATCHES])
 def test_batch_names(name: str, target: str, prefix: str, expected: tuple[str, ...]) -> None:
-    settings = Settings(docker_settings=DockerSettings(name_prefix=prefix))
+    settings = Settings(target_settings=DockerSettings(name_prefix=prefix))
     assert registry.of(target).batch_names("my-endpoint", "blue", (0, 1), settings) == expected
 
 

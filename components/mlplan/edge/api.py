@@ -571,7 +571,8 @@ def _settings(given: _Given, args_type: Any, extra: dict[str, Any] | None = None
         if value is not None and name in hints:
             config[NAMESPACE + setting] = _settings_value(value, hints[name])
     config.update(extra or {})
-    settings, found = from_stack_document(YamlDocument({"config": config}, 0), given.label)
+    settings, found = from_stack_document(YamlDocument({"config": config}, 0), given.label,
+                                          registry.parse_settings)
     return settings, [_as_argument(d, given.label) for d in found]
 
 

@@ -12,8 +12,9 @@ roll runs as it does (``roll_reasons``), how a changed deployment field reaches 
 instances (``field_effect``), which deployment fields its router config holds
 (``touches_router``), its capabilities (liveness probes, who checks callers, Azure's
 Kubernetes compute limits, models served from volumes), the checks only it makes on a desired
-state (``stack_checks``, pure), the Pulumi types its provider replaces delete-first, how the
-policy pack reads ``EndpointFacts`` back from its resources, and where its edge code lives,
+state (``stack_checks``, pure), the parser of its settings ``mlplan:<name>``
+(``parse_settings``), the Pulumi types its provider replaces delete-first, how the policy pack
+reads ``EndpointFacts`` back from its resources, and where its edge code lives,
 imported only when used: ``resources`` (the Pulumi adapter: ``deploy_endpoint``,
 ``stack_diagnostics``, ``shared_stack``) and ``reader`` (what reads the project's files for
 ``stack_checks``).
@@ -36,6 +37,7 @@ from typing import Any
 from mlplan.domain.diagnostics import Diagnostic
 from mlplan.domain.facts import EndpointFacts
 from mlplan.domain.settings import Settings
+from mlplan.domain.yamlsource import FieldPath
 
 
 class Effect(enum.Enum):
@@ -119,6 +121,10 @@ class Target:
     reader: str = ""
     #: the module of its Pulumi adapter (imported when used)
     resources: str = ""
+    #: its own settings ``mlplan:<name>``: (mapping, file, line of a path below it) ->
+    #: (parsed settings, MLP120 problems); read back through its settings module's ``of``
+    parse_settings: Callable[[Mapping[str, Any], str, Callable[[FieldPath], int]],
+                             tuple[Any, list[Diagnostic]]] = lambda _raw, _file, _line: (None, [])
 
     def field_effect(self, path: str) -> tuple[Effect, str]:
         """Effect of a changed deployment field on this target, and why.

@@ -12,11 +12,13 @@ Example: ``of("kubernetes").surges(True)`` -> False (an exempt SKU rolls delete-
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import ModuleType
 from typing import Any
 
+from mlplan.domain.diagnostics import Diagnostic
 from mlplan.domain.facts import EndpointFacts
+from mlplan.domain.yamlsource import FieldPath
 from mlplan.planning.port import PlainResource, Target
 from mlplan.targets.docker.target import DOCKER
 from mlplan.targets.kubernetes.target import KUBERNETES
@@ -42,6 +44,12 @@ def project_reader(target: Target, root: object) -> Any:
         return None
     module, _, function = target.reader.partition(":")
     return getattr(importlib.import_module(module), function)(root)
+
+
+def parse_settings(name: str, raw: Mapping[str, Any], file: str,
+                   line_of: Callable[[FieldPath], int]) -> tuple[Any, list[Diagnostic]]:
+    """``mlplan:<name>`` by target ``name``'s own parser (``domain.settings.ParseTarget``)."""
+    return of(name).parse_settings(raw, file, line_of)
 
 
 def delete_first_types() -> frozenset[str]:

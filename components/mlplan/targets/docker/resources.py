@@ -33,6 +33,7 @@ from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets.docker import host as docker_host
 from mlplan.targets.docker import plan as docker_plan
+from mlplan.targets.docker import settings as docker_settings
 from mlplan.targets.docker.plan import (
     DeploymentContainers,
     DockerHost,
@@ -297,7 +298,7 @@ def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
     host = _info(_host_address())
     if host is None:
         return []
-    settings = state.settings.docker_settings
+    settings = docker_settings.of(state.settings)
     return docker_plan.check_host(state.endpoints, settings, host, state.settings.catalog)
 
 
@@ -338,7 +339,7 @@ def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
     stack shares no objects (``shared_stack``): ``depends_on`` is left to the parent, the
     public component, whose own options carry what a program orders it after."""
     plan = docker_plan.plan_endpoint(
-        endpoint, state.settings.environment, state.settings.docker_settings,
+        endpoint, state.settings.environment, docker_settings.of(state.settings),
         state.settings.assets,
         absolute=lambda p: str((project / p).resolve()),
         is_file=lambda p: (project / p).is_file(),

@@ -21,11 +21,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mlplan.domain import labels
+from mlplan.domain.diagnostics import Location
 from mlplan.domain.facts import EndpointFacts
 from mlplan.domain.names import instance_name
 from mlplan.domain.settings import Settings
 from mlplan.planning.port import Effect, PlainResource, Target
 from mlplan.targets.base import Group, endpoint_facts
+from mlplan.targets.docker import settings as docker_settings
 
 CONTAINER = "docker:index/container:Container"
 _HEALTH_WHY = "Docker health check: recorded now, applies to new containers"
@@ -84,7 +86,7 @@ def from_docker(resources: Iterable[PlainResource]) -> list[EndpointFacts]:
 
 def _batch_names(endpoint: str, deployment: str, indexes: Sequence[int],
                  settings: Settings) -> tuple[str, ...]:
-    prefix = settings.docker_settings.name_prefix
+    prefix = docker_settings.of(settings).name_prefix
     return tuple(instance_name(endpoint, deployment, i, prefix) for i in indexes)
 
 
@@ -114,4 +116,6 @@ DOCKER = Target(
     # pulumi-docker replaces a container delete-first (it keeps its name)
     delete_first_types=frozenset({CONTAINER}),
     resources="mlplan.targets.docker.resources",
+    parse_settings=lambda raw, file, line_of: docker_settings.parse_settings(
+        raw, Location(file, line_of(()), "mlplan:docker")),
 )

@@ -88,7 +88,6 @@ from functools import partial
 from typing import Any
 
 from mlplan.domain import labels
-from mlplan.domain.kubernetes_settings import KubernetesSettings, VolumeSource
 from mlplan.domain.names import ROUTING_HEADER
 from mlplan.domain.quantity import format_millis
 from mlplan.planning.routing import INFERENCE_PORT, router_config
@@ -96,6 +95,7 @@ from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import HEALTH_PATH, render_files, render_keys
 from mlplan.targets.kubernetes import plan as ko
 from mlplan.targets.kubernetes.plan import DeploymentInputs
+from mlplan.targets.kubernetes.settings import KubernetesSettings, VolumeSource
 
 KEYS_CHECKSUM = "mlplan.dev/keys-checksum"
 #: What only the engine knows when the plan is made (``Pending.what``).

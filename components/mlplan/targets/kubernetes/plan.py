@@ -57,13 +57,13 @@ from mlplan.domain import codes, labels
 from mlplan.domain.assets import Assets, resolve_image, resolve_model
 from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
-from mlplan.domain.kubernetes_settings import KubernetesSettings, VolumeSource
 from mlplan.domain.model import Route
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import batch_size
 from mlplan.planning.routing import INFERENCE_PORT
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import NginxRuntime
+from mlplan.targets.kubernetes.settings import KubernetesSettings, VolumeSource
 
 APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"

@@ -20,17 +20,18 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from mlplan.domain.diagnostics import Diagnostic
-from mlplan.domain.kubernetes_settings import KubernetesSettings
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import manifests
 from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes import settings as kubernetes_settings
 from mlplan.targets.kubernetes.manifests import (
     DeploymentManifests,
     EndpointManifests,
     Manifest,
     Pending,
 )
+from mlplan.targets.kubernetes.settings import KubernetesSettings
 from mlplan.targets.resources import TOKEN_PREFIX, EndpointKeys, endpoint_keys
 
 #: The typed class of each kind (what the SDK registers as ``kubernetes:<group>/<version>:<Kind>``).
@@ -178,7 +179,7 @@ def stack_resources(state: DesiredState, project: Path, prefix: str = "",
     sized by the quota check (``resourceQuota``). Returns the provider (None: the ambient or
     inherited one) and the resources every endpoint object must wait for. Names are
     ``{prefix}namespace``, ``{prefix}namespace-quota``, ``{prefix}kubernetes``."""
-    settings = state.settings.kubernetes_settings
+    settings = kubernetes_settings.of(state.settings)
     provider = _provider(settings, project, prefix, parent)
     stack_opts = pulumi.ResourceOptions(provider=provider, parent=parent)
     registered: dict[str, pulumi.Resource] = {}
@@ -197,7 +198,7 @@ def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
     ``stack_resources`` for a whole stack), its own ``stack_resources`` are made first, named
     ``name-...``."""
     depends_on = list(depends_on)
-    settings = state.settings.kubernetes_settings
+    settings = kubernetes_settings.of(state.settings)
     inputs, _ = ko.stack_problems(state, settings, local_files.packer(project))
     parent = opts.parent if opts else None
     if not shared:
@@ -214,7 +215,7 @@ def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
 def stack_diagnostics(state: DesiredState, project: Path) -> list[Diagnostic]:
     """What only this target sees, before anything is registered: names, route limits and
     delivery (MLP112, MLP117-MLP119), with the files under ``project``."""
-    return ko.stack_problems(state, state.settings.kubernetes_settings,
+    return ko.stack_problems(state, kubernetes_settings.of(state.settings),
                              local_files.packer(project))[1]
 
 

@@ -46,6 +46,7 @@ from mlplan.planning.port import PlainResource, Target
 from mlplan.planning.state import DesiredState
 from mlplan.targets.base import Group, endpoint_facts
 from mlplan.targets.kubernetes import plan
+from mlplan.targets.kubernetes import settings as kubernetes_settings
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
@@ -178,7 +179,7 @@ def _roll_reasons(rolled: str, surge: bool, _instances: int) -> list[str]:
 
 def _auth_by(settings: Settings) -> str:
     """Who checks callers: the Gateway in routerMode gateway-api, else mlplan's router."""
-    kubernetes = settings.kubernetes_settings
+    kubernetes = kubernetes_settings.of(settings)
     if kubernetes.router_mode != "gateway-api":
         return ""
     name = kubernetes.gateway_ref.name if kubernetes.gateway_ref else ""
@@ -188,7 +189,7 @@ def _auth_by(settings: Settings) -> str:
 def stack_checks(state: DesiredState, pack: plan.Packer | None) -> list[Diagnostic]:
     """Name conflicts (MLP118) and route limits (MLP112); with the project's files (``pack``)
     also delivery (MLP117, MLP119: a model folder over a ConfigMap's 1 MiB)."""
-    settings = state.settings.kubernetes_settings
+    settings = kubernetes_settings.of(state.settings)
     if pack is None:
         return [*plan.name_conflicts(state, settings), *plan.route_limits(state, settings)]
     return plan.stack_problems(state, settings, pack)[1]
@@ -196,7 +197,7 @@ def stack_checks(state: DesiredState, pack: plan.Packer | None) -> list[Diagnost
 
 def _served_models(settings: Settings) -> frozenset[str]:
     """Models served from a volume (``mlplan:kubernetes.models``), not from local files."""
-    return frozenset(key for key, _source in settings.kubernetes_settings.models)
+    return frozenset(key for key, _source in kubernetes_settings.of(settings).models)
 
 
 KUBERNETES = Target(
@@ -212,4 +213,5 @@ KUBERNETES = Target(
     stack_checks=stack_checks,
     reader="mlplan.targets.kubernetes.files:packer",
     resources="mlplan.targets.kubernetes.resources",
+    parse_settings=kubernetes_settings.parse_kubernetes_settings,
 )

@@ -42,6 +42,7 @@ from mlplan.domain import codes
 from mlplan.domain.catalog import Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics
 from mlplan.domain.names import DEFAULT_ROUTER_IMAGE
+from mlplan.domain.settings import Settings
 from mlplan.domain.validation import describe
 from mlplan.domain.yamlsource import FieldPath, format_path
 
@@ -342,3 +343,10 @@ def _message(err: Any, path: FieldPath) -> str:
                 "'{image: <image>, path: <dir in the image>}'.")
     known = list(KubernetesSettingsSpec.model_fields) if len(path) == 1 else []
     return describe(err, f"{KEY}.{format_path(path)}", known, noun="setting")
+
+
+def of(settings: Settings) -> KubernetesSettings:
+    """``mlplan:kubernetes`` as parsed with the stack's settings (``Settings.target_settings``), or
+    its defaults when the stack is on another target or was read without its parser."""
+    found = settings.target_settings
+    return found if isinstance(found, KubernetesSettings) else KubernetesSettings()

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.names import DEFAULT_ROUTER_IMAGE
+from mlplan.domain.settings import Settings
 from mlplan.domain.validation import describe
 
 ResourceLimits = Literal["enforce", "memory-only", "off"]
@@ -62,3 +63,10 @@ def parse_settings(raw: Mapping[str, Any], where: Location) -> tuple[DockerSetti
     return DockerSettings(spec.routerImage, tuple(sorted(spec.ports.items())),
                           spec.publishAddress, spec.host, spec.namePrefix,
                           spec.resourceLimits), []
+
+
+def of(settings: Settings) -> DockerSettings:
+    """``mlplan:docker`` as parsed with the stack's settings (``Settings.target_settings``), or
+    its defaults when the stack is on another target or was read without its parser."""
+    found = settings.target_settings
+    return found if isinstance(found, DockerSettings) else DockerSettings()
