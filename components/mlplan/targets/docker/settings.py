@@ -1,5 +1,6 @@
-"""``mlplan:docker`` parsed once (by ``settings.from_stack_document``) into ``DockerSettings``,
-which the planner (instance names in review), the Docker plan and its resources read.
+"""``mlplan:docker`` parsed once, with the stack's settings (``Target.parse_settings``, called by
+``domain.settings.from_stack_document``), into ``DockerSettings``, which the planner (instance
+names in review), the Docker plan and its resources read through ``of(settings)``.
 
 Example: ``mlplan:docker: {namePrefix: pr-}`` -> containers ``pr-my-endpoint-blue-0`` ...; an
 unknown key or a port out of 1-65535 is an MLP120 diagnostic naming ``mlplan:docker.<key>``.
