@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mlplan.domain import codes
 from mlplan.domain.assets import Assets, parse_assets
@@ -27,7 +27,7 @@ from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.names import KEY_PATTERN, MAX_KEY_LENGTH, MIN_KEY_LENGTH
 from mlplan.domain.numbers import FiniteNumber, WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
-from mlplan.domain.validation import describe
+from mlplan.domain.validation import Strict, describe
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, format_path
 
 NAMESPACE = "mlplan:"
@@ -37,18 +37,17 @@ Target = Literal["docker", "kubernetes"]
 Environment = Literal["development", "production"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class TolerationSpec(Strict):
+    """A Kubernetes toleration as written in ``mlplan:instanceTypes`` and
+    ``mlplan:kubernetes.gpuTolerations`` (parsed into ``catalog.Toleration``)."""
 
-
-class TolerationSpec(_Strict):
     key: str
     operator: Literal["Exists", "Equal"] = "Exists"
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
 
 
-class InstanceTypeSpec(_Strict):
+class InstanceTypeSpec(Strict):
     cpu: str | int | float
     memory: str | int | float
     gpu: Annotated[WholeNumber, Field(ge=0)] = 0
@@ -57,7 +56,7 @@ class InstanceTypeSpec(_Strict):
     tolerations: list[TolerationSpec] | None = None
 
 
-class LimitsSpec(_Strict):
+class LimitsSpec(Strict):
     """``mlplan:limits``; an unset field takes ``Limits``' default (Azure's value)."""
 
     deploymentsPerEndpoint: Annotated[WholeNumber, Field(ge=1)] | None = None
@@ -68,7 +67,7 @@ class LimitsSpec(_Strict):
     requestTimeoutMsKubernetes: Annotated[WholeNumber, Field(ge=1)] | None = None
 
 
-class SettingsSpec(_Strict):
+class SettingsSpec(Strict):
     target: Literal["docker", "kubernetes"] = "docker"
     endpoints: list[str]
     quota: dict[str, Annotated[FiniteNumber, Field(ge=0)]] | None = None

@@ -51,7 +51,7 @@ from mlplan.domain.model import (
 from mlplan.domain.names import NAME_PATTERN
 from mlplan.domain.numbers import WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
-from mlplan.domain.validation import code_for, describe
+from mlplan.domain.validation import Strict, code_for, describe
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, format_path, parse_yaml
 
 NAME_MIN, NAME_MAX = 3, 32
@@ -76,11 +76,7 @@ PositiveInt = Annotated[WholeNumber, Field(ge=1)]
 NonNegativeInt = Annotated[WholeNumber, Field(ge=0)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class IdentitySpec(_Strict):
+class IdentitySpec(Strict):
     type: Annotated[
         Literal["system_assigned", "user_assigned", "system_assigned,user_assigned", "none"],
         BeforeValidator(_lower),
@@ -88,7 +84,7 @@ class IdentitySpec(_Strict):
     user_assigned_identities: list[dict[str, Any]] | None = None
 
 
-class EndpointSpec(_Strict):
+class EndpointSpec(Strict):
     schema_: str | None = Field(default=None, alias="$schema")
     name: str
     description: str | None = None
@@ -107,7 +103,7 @@ class EndpointSpec(_Strict):
     properties: dict[str, Text] | None = None
 
 
-class ModelSpec(_Strict):
+class ModelSpec(Strict):
     name: str | None = None
     version: Text | None = None
     path: str | None = None
@@ -120,12 +116,12 @@ class ModelSpec(_Strict):
     stage: str | None = None
 
 
-class RouteSpec(_Strict):
+class RouteSpec(Strict):
     path: str
     port: PositiveInt
 
 
-class InferenceConfigSpec(_Strict):
+class InferenceConfigSpec(Strict):
     liveness_route: RouteSpec | None = None
     readiness_route: RouteSpec | None = None
     scoring_route: RouteSpec | None = None
@@ -134,12 +130,12 @@ class InferenceConfigSpec(_Strict):
 _NO_INFERENCE_CONFIG = InferenceConfigSpec()  # read only: routes of an environment without one
 
 
-class BuildSpec(_Strict):
+class BuildSpec(Strict):
     path: str
     dockerfile_path: str | None = None
 
 
-class EnvironmentSpec(_Strict):
+class EnvironmentSpec(Strict):
     name: str | None = None
     version: Text | None = None
     description: str | None = None
@@ -151,12 +147,12 @@ class EnvironmentSpec(_Strict):
     os_type: Annotated[Literal["linux", "windows"], BeforeValidator(_lower)] | None = None
 
 
-class CodeConfigurationSpec(_Strict):
+class CodeConfigurationSpec(Strict):
     code: str
     scoring_script: str
 
 
-class ProbeSpec(_Strict):
+class ProbeSpec(Strict):
     initial_delay: NonNegativeInt = 10
     period: PositiveInt = 10
     timeout: PositiveInt = 2
@@ -164,13 +160,13 @@ class ProbeSpec(_Strict):
     failure_threshold: PositiveInt = 30
 
 
-class RequestSettingsSpec(_Strict):
+class RequestSettingsSpec(Strict):
     request_timeout_ms: PositiveInt = 5000
     max_concurrent_requests_per_instance: PositiveInt = 1
     max_queue_wait_ms: NonNegativeInt = 500
 
 
-class ScaleSettingsSpec(_Strict):
+class ScaleSettingsSpec(Strict):
     type: Annotated[Literal["default", "target_utilization"], BeforeValidator(_lower)]
     min_instances: NonNegativeInt | None = None
     max_instances: PositiveInt | None = None
@@ -181,18 +177,18 @@ class ScaleSettingsSpec(_Strict):
 Quantity = str | int | float
 
 
-class ResourceRequestsSpec(_Strict):
+class ResourceRequestsSpec(Strict):
     cpu: Quantity | None = None
     memory: Quantity | None = None
 
 
-class ResourceLimitsSpec(_Strict):
+class ResourceLimitsSpec(Strict):
     cpu: Quantity | None = None
     memory: Quantity | None = None
     nvidia_gpu: NonNegativeInt | None = Field(default=None, alias="nvidia.com/gpu")
 
 
-class ResourcesSpec(_Strict):
+class ResourcesSpec(Strict):
     requests: ResourceRequestsSpec | None = None
     limits: ResourceLimitsSpec | None = None
 
@@ -207,7 +203,7 @@ def _ref_or_inline(value: Any) -> str:
     return "reference" if isinstance(value, str) else "inline"
 
 
-class DeploymentSpec(_Strict):
+class DeploymentSpec(Strict):
     schema_: str | None = Field(default=None, alias="$schema")
     name: str
     type: Annotated[Literal["managed", "kubernetes"], BeforeValidator(_lower)] | None = None

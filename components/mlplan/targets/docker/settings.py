@@ -12,22 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.names import DEFAULT_ROUTER_IMAGE
 from mlplan.domain.settings import Settings
-from mlplan.domain.validation import describe
+from mlplan.domain.validation import Strict, describe
 
 ResourceLimits = Literal["enforce", "memory-only", "off"]
 
 
-class DockerSettingsSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class DockerSettingsSpec(Strict):
 
     routerImage: str = DEFAULT_ROUTER_IMAGE  # stack config keys are camelCase
-    ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = {}
+    ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=dict)
     publishAddress: str = "127.0.0.1"
     host: str = "localhost"
     namePrefix: str = ""
