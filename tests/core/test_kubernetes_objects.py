@@ -391,8 +391,8 @@ def test_requests_cpu_is_the_quota_check_plus_routers() -> None:
     state = state_of({"blue": MANAGED.format(sku="Standard_DS3_v2", count=10)})
     hard = dict(ko.namespace_quota(state, KubernetesSettings()))
     routers = 3 * ko.ROUTER_RESOURCES.requests.cpu_millis
-    assert hard["requests.cpu"] == ko.cpu_quantity(state.quota.total_required_millis + routers)
-    assert state.quota.total_required_millis == 48_000
+    assert hard["requests.cpu"] == ko.cpu_quantity(state.quota.total_reserved_millis + routers)
+    assert state.quota.total_reserved_millis == 48_000
 
 
 OTHER_ENDPOINT = """\

@@ -152,4 +152,4 @@ def test_a_deployment_with_a_skipped_sizing_field_is_left_out_of_the_quota() -> 
     (endpoint,) = result.endpoints
     assert [d.name for d in endpoint.deployments] == ["blue", "green"]  # both declared
     assert [d.name for d in state.endpoints[0].deployments] == ["green"]  # blue's size unknown
-    assert state.quota.total_required_millis == 16_000
+    assert state.quota.total_reserved_millis == 16_000

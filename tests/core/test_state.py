@@ -77,7 +77,7 @@ def test_sizes_quota_and_instances() -> None:
     # Docker (the default target) takes a batch out first: peak N, N - batch serving
     assert blue.rollout.describe() == "10 instances: 5 batches of 2, peak 10, at least 8 serving"
     assert blue.instance_names[0] == "my-endpoint-blue-0" and len(blue.instance_names) == 10
-    assert s.quota.total_required_millis == 48_000
+    assert s.quota.total_reserved_millis == 48_000
 
 
 def test_exempt_gpu_sku() -> None:
@@ -94,7 +94,7 @@ def test_autoscaled_deployment_reserves_its_maximum() -> None:
         """)
     s = state(kind="kubernetes", count=2, extra=extra)
     (blue,) = s.endpoints[0].deployments
-    assert blue.quota_instances == 5
+    assert blue.most_instances == 5
     assert blue.reserved_millis == 6 * 4000
 
 

@@ -802,10 +802,10 @@ def _cores(millis: int | None) -> float | None:
 def quota_props(report_: QuotaReport) -> dict[str, Any]:
     """The quota report as registered (schema names): cores reserved and limits."""
     return {
-        "families": [{"family": f.family, "reservedCores": _cores(f.required_millis),
+        "families": [{"family": f.family, "reservedCores": _cores(f.reserved_millis),
                       "limitCores": _cores(f.limit_millis), "users": list(f.users)}
                      for f in report_.families],  # names review_preview reads
-        "totalReservedCores": _cores(report_.total_required_millis),
+        "totalReservedCores": _cores(report_.total_reserved_millis),
         "totalLimitCores": _cores(report_.total_limit_millis),
     }
 
@@ -813,9 +813,9 @@ def quota_props(report_: QuotaReport) -> dict[str, Any]:
 def _quota_output(report_: QuotaReport) -> dict[str, Any]:
     """The quota report as Python outputs (``QuotaReportOutput``: snake_case keys)."""
     return {
-        "families": [{"family": f.family, "reserved": _cores(f.required_millis),
+        "families": [{"family": f.family, "reserved": _cores(f.reserved_millis),
                       "limit": _cores(f.limit_millis), "users": list(f.users)}
                      for f in report_.families],
-        "total_reserved_cores": _cores(report_.total_required_millis),
+        "total_reserved_cores": _cores(report_.total_reserved_millis),
         "total_limit_cores": _cores(report_.total_limit_millis),
     }

@@ -77,9 +77,9 @@ def run(cwd: Path | None = None, stack: str | None = None) -> None:
         pulumi.export(f"{endpoint.name}-primary-key", component.primary_key)
         pulumi.export(f"{endpoint.name}-secondary-key", component.secondary_key)
         pulumi.export(f"{endpoint.name}-deployments", component.deployments)
-    pulumi.export("quota", {"totalRequiredCores": state.quota.total_required_millis / 1000,
+    pulumi.export("quota", {"totalRequiredCores": state.quota.total_reserved_millis / 1000,
                             "totalLimitCores": state.quota.total_limit_millis / 1000,
-                            "families": {f.family: f.required_millis / 1000
+                            "families": {f.family: f.reserved_millis / 1000
                                          for f in state.quota.families}})
 
 

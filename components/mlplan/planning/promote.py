@@ -207,7 +207,7 @@ def _step(state: DesiredState, number: int, stage: PromotionStage, changed: Endp
         number=number, stage=stage, traffic=tuple((n, p) for n, p in changed.traffic),
         mirror=changed.mirror_traffic,
         deployments=tuple((d.name, d.deployment.instance_count) for d in mine.deployments),
-        quota_millis=at_step.quota.total_required_millis,
+        quota_millis=at_step.quota.total_reserved_millis,
         quota_limit_millis=at_step.quota.total_limit_millis,
         diagnostics=at_step.diagnostics,
     )

@@ -44,7 +44,7 @@ class DeploymentState:
     deployment: Deployment
     size: InstanceType
     rollout: RolloutSchedule
-    quota_instances: int  # instances the quota is reserved for (max_instances if autoscaled)
+    most_instances: int  # the most it runs: max_instances if autoscaled (quota reserves for it)
     reserved_millis: int
 
     @property
@@ -112,17 +112,17 @@ def desired(
             size = _size(dep, catalog, found)
             if size is None or skips(dep.skipped, *SIZING_FIELDS):
                 continue  # the instances it needs are unknown: not counted, not planned
-            quota_instances = dep.instance_count
+            most_instances = dep.instance_count
             if dep.scale_settings.type == "target_utilization":
-                quota_instances = max(dep.instance_count, dep.scale_settings.max_instances)
+                most_instances = max(dep.instance_count, dep.scale_settings.max_instances)
             use = quota.QuotaUse(endpoint.name, dep.name, size.family or "custom",
-                                 quota_instances, size.cpu_millis, size.exempt,
+                                 most_instances, size.cpu_millis, size.exempt,
                                  dep.source.at("instance_count"))
             uses.append(use)
             surge = target.surges(size.exempt)
             deployments.append(DeploymentState(dep, size,
                                                RolloutSchedule.of(dep.instance_count, surge),
-                                               quota_instances, use.reserved_millis))
+                                               most_instances, use.reserved_millis))
         states.append(EndpointState(endpoint, tuple(deployments)))
     report = quota.check(uses, settings.quota_millis)
     found.extend(report.diagnostics)

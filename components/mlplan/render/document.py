@@ -54,7 +54,7 @@ def _deployment(state: DeploymentState, change: DeploymentChange) -> dict[str, A
         "gpus_per_instance": gpus(size.gpus),
         "family": size.family,
         "exempt": size.exempt,
-        "reserved_instances": reserved_instances(state.quota_instances, size.exempt),
+        "reserved_instances": reserved_instances(state.most_instances, size.exempt),
         "reserved_cores": cores(state.reserved_millis),
         "scale": {"type": scale.type, "min_instances": scale.min_instances,
                   "max_instances": scale.max_instances,
@@ -62,7 +62,7 @@ def _deployment(state: DeploymentState, change: DeploymentChange) -> dict[str, A
         "request_timeout_ms": dep.request_settings.request_timeout_ms,
         "rollout": {
             "batch_size": state.rollout.batch_size,
-            "batch_count": state.rollout.batches,
+            "batch_count": state.rollout.batch_count,
             "peak_instances": state.rollout.peak_instances,
             "min_serving_instances": state.rollout.min_serving,
             "summary": state.rollout.summary(),
@@ -112,12 +112,12 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
         "endpoints": endpoints,
         "quota": {
             "families": [
-                {"family": f.family, "reserved_cores": cores(f.required_millis),
+                {"family": f.family, "reserved_cores": cores(f.reserved_millis),
                  "limit_cores": cores(f.limit_millis) if f.limit_millis is not None else None,
                  "users": list(f.users)}
                 for f in report.families
             ],
-            "total_reserved_cores": cores(report.total_required_millis),
+            "total_reserved_cores": cores(report.total_reserved_millis),
             "total_limit_cores": cores(report.total_limit_millis),
         },
         "diagnostics": [diagnostic_entry(d) for d in state.diagnostics],

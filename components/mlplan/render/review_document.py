@@ -63,7 +63,7 @@ def _step(step: Step) -> dict[str, Any]:
         roll = step.roll
         entry.update({
             "order": list(roll.order.verbs), "batch_size": roll.schedule.batch_size,
-            "batch_count": roll.schedule.batches, "peak_instances": roll.peak,
+            "batch_count": roll.schedule.batch_count, "peak_instances": roll.peak,
             "min_serving_instances": roll.min_in_service,
             "batches": [{"batch": i, "instances": [{"name": n, "actions": list(roll.order.verbs)}
                                                    for n in names]}

@@ -30,7 +30,7 @@ def facts_from_state(state: DesiredState) -> list[EndpointFacts]:
     for e in state.endpoints:
         deployments = tuple(
             DeploymentFacts(
-                name=d.name, instance_type=d.size.name, instances=d.quota_instances,
+                name=d.name, instance_type=d.size.name, instances=d.most_instances,
                 image=resolve_image(d.deployment, state.settings.assets), family=d.size.family,
                 cpu_millis=d.size.cpu_millis, exempt=d.size.exempt,
                 gpus_expected=d.size.whole_gpus, gpus_requested=d.size.whole_gpus,

@@ -304,7 +304,7 @@ def plan_deployment(name: str, endpoint: EndpointState, dep: DeploymentState,
         "image": where.image,
         "service": f"{ko.service_host(endpoint.name, dep.name, ns)}:{INFERENCE_PORT}",
         "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable,
-                          "peakPods": ko.peak_pods(dep, dep.quota_instances)},
+                          "peakPods": ko.peak_pods(dep, dep.most_instances)},
         "resources": resources.manifest(),
         "reservedCores": format_millis(dep.reserved_millis),
     }

@@ -392,7 +392,7 @@ def await_seconds(dep: DeploymentState) -> int:
     failure budget. Example: 10 instances, Azure's probe defaults -> 5 x 370 s = 1850 s."""
     probe = dep.deployment.readiness_probe
     per_batch = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout + 50
-    return max(DEFAULT_AWAIT_S, dep.rollout.batches * per_batch)
+    return max(DEFAULT_AWAIT_S, dep.rollout.batch_count * per_batch)
 
 
 ROLLOUT_COMPLETE_REASON = "NewReplicaSetAvailable"
@@ -558,7 +558,7 @@ def namespace_quota(state: DesiredState, settings: KubernetesSettings
     usage: list[tuple[int, ContainerResources]] = []
     for ep in state.endpoints:
         for dep in ep.deployments:
-            usage.append((reserved_instances(dep.quota_instances, dep.size.exempt),
+            usage.append((reserved_instances(dep.most_instances, dep.size.exempt),
                           container_resources(dep)))
         if settings.router_mode == "nginx":
             usage.append((settings.router_replicas + 1, ROUTER_RESOURCES))
