@@ -18,7 +18,8 @@ from mlplan.domain.diagnostics import Location
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
 from mlplan.edge.pipeline import planned
-from mlplan.planning.diff import Action, DeploymentChange, plan
+from mlplan.planning import diff
+from mlplan.planning.diff import Action, DeploymentChange
 from mlplan.planning.state import DeploymentState, DesiredState
 from mlplan.targets.docker import plan as docker_plan
 from mlplan.targets.docker.settings import of as settings_of
@@ -46,7 +47,7 @@ def review(target: str, sku: str, count: int, scale: str = "",
            docker: dict[str, str] | None = None) -> tuple[DeploymentChange, DeploymentState]:
     base = state(target, sku, count, "example/scorer:1", scale, docker)
     head = state(target, sku, count, "example/scorer:2", scale, docker)
-    (endpoint,) = plan(base, head).endpoints
+    (endpoint,) = diff.review(base, head).endpoints
     (change,) = endpoint.deployments
     (deployment,) = head.endpoints[0].deployments
     return change, deployment
@@ -157,12 +158,13 @@ def test_docker_review_order_is_the_instance_order(name: str, before: int, after
     assert [n for wave in order.waves for n in wave] == added
     assert all(len(w) == 2 for w in order.waves[:-1])  # floor(8 CPUs / 4 cores)
     if before == 0:  # review: "create", its instances new; the plan: all in waves, no chain
-        (endpoint,) = plan(planned((), head.settings, ()), head).endpoints
+        (endpoint,) = diff.review(planned((), head.settings, ()), head).endpoints
         (change,) = endpoint.deployments
         assert change.action is Action.CREATE and change.steps == ()
         assert all(not order.waits[n] for n in order.waves[0])
         return
-    (endpoint,) = plan(state("docker", DS3, before, "example.io/scorer:1"), head).endpoints
+    (endpoint,) = diff.review(state("docker", DS3, before, "example.io/scorer:1"),
+                              head).endpoints
     (change,) = endpoint.deployments
     kinds = [s.kind for s in change.steps]
     assert kinds == (["scale"] if before != after else []) + (["roll"] if rolls else [])

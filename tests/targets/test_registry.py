@@ -8,7 +8,7 @@ import pytest
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
 from mlplan.edge import pipeline
-from mlplan.planning.diff import plan
+from mlplan.planning.diff import review
 from mlplan.planning.port import Effect, Target
 from mlplan.planning.state import DesiredState
 from mlplan.targets import registry
@@ -126,7 +126,7 @@ def test_a_new_target_plans_and_reviews_through_the_port(
     assert head.target is toy and head.diagnostics == ()
     (blue,) = head.endpoints[0].deployments
     assert blue.rollout.surge and blue.rollout.peak_instances == 4  # ceil(1.2 * 3)
-    (endpoint,) = plan(base, head).endpoints
+    (endpoint,) = review(base, head).endpoints
     (change,) = endpoint.deployments
     assert {c.effect for c in change.changes} == {effect}
     batches = change.roll.batches[0] if change.roll and change.roll.batches else ()

@@ -246,7 +246,7 @@ def _plan(args: argparse.Namespace) -> int:
 def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
     """``mlplan review``: base (git ref, folder) vs working tree, or a Pulumi preview."""
     from mlplan.edge import io, pipeline, review_io
-    from mlplan.planning.diff import plan
+    from mlplan.planning.diff import review
     from mlplan.planning.state import DesiredState
     from mlplan.render import document, review_document, review_markdown, review_text
 
@@ -303,7 +303,7 @@ def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
             old = (review_io.load_stack_at(tree, stack) if tree is not None
                    else review_io.load_stack_in(Path(args.base_dir), stack))
             new = review_io.load_stack_in(root, stack)
-            changes = plan(state_of(old), state_of(new, root))
+            changes = review(state_of(old), state_of(new, root))
             entries.append(review_document.stack_entry(stack, changes))
         doc = review_document.review_document(entries, source="desired-state", base=label,
                                               head="working tree")

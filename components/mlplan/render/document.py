@@ -2,7 +2,7 @@
 so the three formats cannot disagree.
 
 ``mlplan plan`` is a review against an empty base: every action in the document is the one
-``planning.diff.plan(None, state)`` gives (``create`` for each endpoint and deployment), so the
+``planning.diff.review(None, state)`` gives (``create`` for each endpoint and deployment), so the
 plan and the review share one action model; the document keeps its own shape (sizes, rollout,
 quota per family: ``FORMAT_VERSION``), which consumers of ``mlplan plan --format json`` read.
 
@@ -17,8 +17,7 @@ from typing import Any
 
 from mlplan.domain.diagnostics import Diagnostic, Severity
 from mlplan.domain.quantity import cores
-from mlplan.planning.diff import DeploymentChange, EndpointChange
-from mlplan.planning.diff import plan as diff_plan
+from mlplan.planning.diff import DeploymentChange, EndpointChange, review
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.render import safe
@@ -89,7 +88,7 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
     report = state.quota
     errors = sum(1 for d in state.diagnostics if d.severity is Severity.ERROR)
     warnings = sum(1 for d in state.diagnostics if d.severity is Severity.WARNING)
-    changes = {e.name: e for e in diff_plan(None, state).endpoints}
+    changes = {e.name: e for e in review(None, state).endpoints}
     endpoints = [_endpoint(e, changes[e.name]) for e in state.endpoints]
     deployments = sum(len(e.deployments) for e in state.endpoints)
     created = sum(e["action"] == "create" for e in endpoints) + sum(

@@ -1,6 +1,6 @@
 """Changes between two desired states (base -> head): what a reviewer needs, as data.
 
-``plan(base, head)`` compares plain-dict projections of the two states leaf by leaf, then
+``review(base, head)`` compares plain-dict projections of the two states leaf by leaf, then
 classifies every changed field (``environment.image``, ``instance_count``) by its effect on the
 target and gives each endpoint and deployment one action from a closed set. The replace order is
 part of the action (Terraform style); reasons only explain:
@@ -27,7 +27,7 @@ an image change too -> scale first, then roll, plus MLP301.
 
 Modules: ``actions`` (the action model and change records), ``stages`` (promotion stages),
 ``projections`` (plain dicts and their leaf comparison; masking), ``prose`` (target-neutral
-reasons), ``compare`` (``plan``; a field's effect is the target's: ``DesiredState.target``,
+reasons), ``compare`` (``review``; a field's effect is the target's: ``DesiredState.target``,
 ``planning.port.Target.field_effect``). The names callers use are re-exported here.
 
 Pure: no I/O. Values of secret-looking fields (``*_KEY``, ``password``, ``token``...) and Pulumi
@@ -47,7 +47,7 @@ from mlplan.planning.diff.actions import (
     Step,
     TrafficChange,
 )
-from mlplan.planning.diff.compare import plan, quota_rows
+from mlplan.planning.diff.compare import quota_rows, review
 from mlplan.planning.diff.projections import (
     MASK,
     Scalar,
@@ -64,5 +64,5 @@ __all__ = [
     "LEGEND", "MASK", "Action", "DeploymentChange", "Effect", "EndpointChange", "FieldChange",
     "QuotaRow", "Roll", "Scalar", "Share", "Sized", "StackChanges", "Stage", "Step",
     "TrafficChange", "deployment_projection", "endpoint_projection",
-    "field_changes", "plan", "quota_rows", "sensitive", "settings_projection", "stage_of",
+    "field_changes", "quota_rows", "review", "sensitive", "settings_projection", "stage_of",
 ]

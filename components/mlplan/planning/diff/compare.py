@@ -1,4 +1,4 @@
-"""The comparison: ``plan(base, head)`` gives each endpoint and deployment of two desired states
+"""The comparison: ``review(base, head)`` gives each endpoint and deployment of two desired states
 one action (see the package docstring), with reasons, roll steps, stages and quota rows.
 """
 
@@ -381,7 +381,7 @@ def _peak_over(row: QuotaRow, head: DesiredState | None) -> Diagnostic:
                  "first add, then delete in a later step, or raise the limit.")
 
 
-def plan(base: DesiredState | None, head: DesiredState | None) -> StackChanges:
+def review(base: DesiredState | None, head: DesiredState | None) -> StackChanges:
     """Compare two desired states of one stack; ``None`` is a side where the stack is missing
     (missing at base: everything is created; missing at head: everything is deleted).
 
