@@ -89,11 +89,11 @@ def test_the_same_rollout_and_cores_in_plan_review_and_promotion(
 def test_a_review_from_a_pulumi_preview_uses_the_same_words() -> None:
     """The recorded Docker preview replaces blue's 3 containers batch by batch: the review of
     the engine's preview reads like the plan's (peak 3, at least 2 serving)."""
-    from mlplan.render.review_preview import review_document_from_preview
+    from mlplan.edge.review_io import preview_review
 
     fixture = Path(__file__).parent / "fixtures" / "preview" / "docker-image-change.json"
-    doc = review_document_from_preview(fixture.read_text(), base="pulumi state",
-                                       head="pulumi preview", stack="dev")
+    doc = preview_review(fixture.read_text(), base="pulumi state", head="pulumi preview",
+                         stack="dev")
     (endpoint,) = doc["stacks"][0]["endpoints"]
     blue = next(d for d in endpoint["deployments"] if d["name"] == "blue")
     (roll,) = blue["steps"]

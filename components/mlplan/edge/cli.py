@@ -264,17 +264,17 @@ def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
         return EXIT_ERROR
 
     if args.preview_json:
-        from mlplan.render import review_preview
+        from mlplan.planning.preview import PreviewFormatError
 
         try:
             try:
                 text = review_io.read_preview(args.preview_json)
             except io.PathProblem as exc:
                 return fail(f"--preview-json {args.preview_json[:200]}: {exc}.")
-            doc = review_preview.review_document_from_preview(
+            doc = review_io.preview_review(
                 text, base="pulumi state", head=f"pulumi preview ({args.preview_json})",
                 stack=args.stack or "")
-        except review_preview.PreviewFormatError as exc:
+        except PreviewFormatError as exc:
             return fail(str(exc))
     else:
         cwd = Path.cwd()

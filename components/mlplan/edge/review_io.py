@@ -13,6 +13,7 @@ everything is created, missing at head that everything is deleted.
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import subprocess
@@ -20,10 +21,13 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import cast
+from typing import Any, cast
 
 from mlplan.domain.yamlsource import decode
 from mlplan.edge import io
+from mlplan.planning.preview import PreviewFormatError, PreviewInput, stack_preview
+from mlplan.render.review_document import preview_stack_entry, review_document
+from mlplan.targets import registry
 
 STACK_GLOB = "Pulumi.*.yaml"
 
@@ -296,6 +300,45 @@ def load_stack_in(root: Path, stack: str) -> io.Loaded | None:
 def load_stack_at(tree: GitTree, stack: str) -> io.Loaded | None:
     """``io.load_stack`` at the tree's commit, without a checkout."""
     return load_stack_in(tree.path(), stack)
+
+
+def decode_preview(text: str) -> PreviewInput:
+    """A preview file's text -> its JSON: one document, or one event per line (the streaming
+    form; a single object with ``sequence`` is one event). ``PreviewFormatError`` names the
+    first line that is not JSON, or JSON nested too deep."""
+    try:
+        try:
+            whole: Any = json.loads(text)
+        except json.JSONDecodeError:
+            pass
+        else:
+            if isinstance(whole, dict) and "sequence" in whole:
+                return PreviewInput(events=[whole])
+            return PreviewInput(document=whole)
+        events = []
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    events.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise PreviewFormatError(
+                        f"line {number}: not JSON ({exc.msg}); pass the output of "
+                        "'pulumi preview --json'") from exc
+        return PreviewInput(events=events)
+    except RecursionError:
+        raise PreviewFormatError("JSON nested too deep for a pulumi preview") from None
+
+
+def preview_review(text: str, *, base: str, head: str, stack: str = "") -> dict[str, Any]:
+    """A preview file's text -> the review document (``source: pulumi-preview``);
+    ``PreviewFormatError`` when it is not a preview."""
+    try:
+        preview = stack_preview(decode_preview(text),
+                                delete_first_types=registry.delete_first_types(), stack=stack)
+    except RecursionError:
+        raise PreviewFormatError("JSON nested too deep for a pulumi preview") from None
+    return review_document([preview_stack_entry(preview)], source="pulumi-preview", base=base,
+                           head=head)
 
 
 def read_preview(name: str) -> str:

@@ -46,6 +46,7 @@ class Effect(enum.Enum):
     ROLL = "replace instances"  # the instances are replaced, batch by batch
     SCALE = "scale"  # instances are added or removed; the others keep running
     IN_PLACE = "in place"  # router reload, autoscaler or metadata; no instance replaced
+    REPLACE_RESOURCE = "replaces the resource"  # a preview's resource is replaced
 
 
 #: Deployment fields whose effect is not "roll" (the instances are replaced), on a target that

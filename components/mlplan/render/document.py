@@ -33,8 +33,13 @@ def gpus(value: Fraction) -> int | float:
     return int(value) if value.denominator == 1 else round(float(value), 4)
 
 
+def finding_entry(severity: str, code: str, path: str, message: str) -> dict[str, Any]:
+    """The one writer of a finding's keys: a diagnostic, or what a Pulumi preview reports."""
+    return {"severity": severity, "code": code, "path": path, "message": message}
+
+
 def diagnostic_entry(d: Diagnostic) -> dict[str, Any]:
-    return {"severity": str(d.severity), "code": d.code, "path": d.path, "message": d.message}
+    return finding_entry(str(d.severity), d.code, d.path, d.message)
 
 
 def _deployment(state: DeploymentState, change: DeploymentChange) -> dict[str, Any]:

@@ -22,7 +22,9 @@ from mlplan.planning.diff import (
     StackChanges,
     Step,
 )
-from mlplan.render.document import diagnostic_entry
+from mlplan.planning.diff.actions import ResourceChange, ShownStep
+from mlplan.planning.preview import Finding, ShownQuotaRow, StackPreview
+from mlplan.render.document import diagnostic_entry, finding_entry
 from mlplan.version import __version__
 
 #: 2: per deployment reserved_cores (was quota_cores); per roll peak_instances,
@@ -56,20 +58,55 @@ def field_entry(change: FieldChange) -> dict[str, Any]:
             "effect": change.effect.value, "why": change.why}
 
 
+def _step_entry(kind: str, from_: int | None, to: int | None, summary: str,
+                **roll: Any) -> dict[str, Any]:
+    """The one writer of a step's keys; a roll adds order, its numbers and batches."""
+    return {"kind": kind, "from": from_, "to": to, "summary": summary, **roll}
+
+
+def _batch_entry(number: int | None, instances: Iterable[tuple[str, tuple[str, ...]]]
+                 ) -> dict[str, Any]:
+    return {"batch": number, "instances": [{"name": n, "actions": list(verbs)}
+                                           for n, verbs in instances]}
+
+
+def _schedule_numbers(batch_size: int, batch_count: int, peak: int, min_serving: int
+                      ) -> dict[str, int]:
+    return {"batch_size": batch_size, "batch_count": batch_count, "peak_instances": peak,
+            "min_serving_instances": min_serving}
+
+
 def _step(step: Step) -> dict[str, Any]:
-    entry: dict[str, Any] = {"kind": step.kind, "from": step.from_instances,
-                             "to": step.to_instances, "summary": step.describe()}
-    if step.roll is not None:
-        roll = step.roll
-        entry.update({
-            "order": list(roll.order.verbs), "batch_size": roll.schedule.batch_size,
-            "batch_count": roll.schedule.batch_count, "peak_instances": roll.peak,
-            "min_serving_instances": roll.min_in_service,
-            "batches": [{"batch": i, "instances": [{"name": n, "actions": list(roll.order.verbs)}
-                                                   for n in names]}
-                        for i, names in enumerate(roll.batches, start=1)],
-        })
-    return entry
+    if step.roll is None:
+        return _step_entry(step.kind, step.from_instances, step.to_instances, step.describe())
+    roll = step.roll
+    return _step_entry(
+        step.kind, step.from_instances, step.to_instances, step.describe(),
+        order=list(roll.order.verbs),
+        **_schedule_numbers(roll.schedule.batch_size, roll.schedule.batch_count, roll.peak,
+                            roll.min_in_service),
+        batches=[_batch_entry(i, ((n, roll.order.verbs) for n in names))
+                 for i, names in enumerate(roll.batches, start=1)])
+
+
+def _shown_step(step: ShownStep) -> dict[str, Any]:
+    """A step read from a preview: no instance counts; a roll's numbers only when the preview
+    shows all of it; a scale step's batches are empty."""
+    if step.kind == "scale":
+        return _step_entry(step.kind, None, None, step.summary, batches=[])
+    plan = step.schedule
+    numbers = (_schedule_numbers(plan.batch_size, plan.batch_count, plan.peak_instances,
+                                 plan.min_serving) if plan is not None else {})
+    return _step_entry(
+        step.kind, None, None, step.summary, **numbers,
+        order=list(step.order.verbs) if step.order is not None else None,
+        batches=[_batch_entry(b.number, ((n, a.verbs) for n, a in b.instances))
+                 for b in step.batches])
+
+
+def resource_entry(change: ResourceChange) -> dict[str, Any]:
+    return {"name": change.name, "type": change.type, "urn": change.urn,
+            "actions": list(change.action.verbs), "reasons": list(change.reasons)}
 
 
 def _pair(before: Any, after: Any) -> dict[str, Any]:
@@ -77,9 +114,13 @@ def _pair(before: Any, after: Any) -> dict[str, Any]:
 
 
 def deployment_entry(change: DeploymentChange) -> dict[str, Any]:
+    """From two desired states every side is known (``None``: absent); from a preview
+    (``change.shown``) instance counts and cores are unknown (``None``), the type and traffic
+    are known only from labels, and the changed resources besides instances are listed."""
     b, a = change.before, change.after
     s = change.share
-    return {
+    shown = change.shown
+    entry = {
         "name": change.name,
         "renamed_from": change.renamed_from or None,
         "actions": list(change.action.verbs),
@@ -96,6 +137,17 @@ def deployment_entry(change: DeploymentChange) -> dict[str, Any]:
         "stage": change.stage.value if change.stage else None,
         "steps": [_step(step) for step in change.steps],
     }
+    if shown is not None:
+        entry.update({
+            "instances": None, "reserved_cores": None,
+            "instance_type": _pair(*shown.instance_type) if shown.instance_type else None,
+            "traffic": ({"live": _pair(s.live_before, s.live_after),
+                         "mirror": _pair(s.mirror_before, s.mirror_after)}
+                        if shown.traffic_known else None),
+            "steps": [_shown_step(step) for step in change.shown_steps],
+            "resources": [resource_entry(r) for r in shown.resources],
+        })
+    return entry
 
 
 def endpoint_entry(change: EndpointChange) -> dict[str, Any]:
@@ -114,17 +166,31 @@ def endpoint_entry(change: EndpointChange) -> dict[str, Any]:
             "changed": t.changed,
             "stages": [{"stage": stage.value, "deployment": name} for stage, name in t.stages],
             "delete_after_traffic": list(t.moves_before_delete),
-        },
+        } if change.traffic_known else None,
         "deployments": [deployment_entry(d) for d in change.deployments],
+        **({"resources": [resource_entry(r) for r in change.resources]}
+           if change.resources is not None else {}),
     }
 
 
+def _quota_entry(family: str, before: float, after: float, peak: float,
+                 limit_before: float | None, limit: float | None, over: bool, peak_over: bool
+                 ) -> dict[str, Any]:
+    return {"family": family, "before": before, "after": after, "peak": peak,
+            "limit_before": limit_before, "limit": limit, "over": over,
+            "peak_over": peak_over}
+
+
 def quota_entry(row: QuotaRow) -> dict[str, Any]:
-    return {"family": row.family, "before": cores(row.before_millis),
-            "after": cores(row.after_millis), "peak": cores(row.peak_millis),
-            "limit_before": _cores(row.limit_before_millis),
-            "limit": _cores(row.limit_after_millis), "over": row.over,
-            "peak_over": row.peak_over}
+    return _quota_entry(row.family, cores(row.before_millis), cores(row.after_millis),
+                        cores(row.peak_millis), _cores(row.limit_before_millis),
+                        _cores(row.limit_after_millis), row.over, row.peak_over)
+
+
+def shown_quota_entry(row: ShownQuotaRow) -> dict[str, Any]:
+    """A preview's row: its peak is the larger side, never over by the peak alone."""
+    return _quota_entry(row.family, row.before, row.after, row.peak, row.limit_before,
+                        row.limit, row.over, False)
 
 
 def diagnostics_entries(head: Iterable[Diagnostic], base: Iterable[Diagnostic] = ()
@@ -132,6 +198,12 @@ def diagnostics_entries(head: Iterable[Diagnostic], base: Iterable[Diagnostic] =
     """Head diagnostics, then the base's, each marked with its ``side``."""
     return ([{"side": "head", **diagnostic_entry(d)} for d in head]
             + [{"side": "base", **diagnostic_entry(d)} for d in base])
+
+
+def finding_entries(findings: Iterable[Finding]) -> list[dict[str, Any]]:
+    """A preview's findings, on the head side, in ``diagnostic_entry``'s keys."""
+    return [{"side": "head", **finding_entry(f.severity, f.code, f.path, f.message)}
+            for f in findings]
 
 
 def _severity_counts(diagnostics: list[dict[str, Any]], side: str) -> tuple[int, int]:
@@ -168,20 +240,44 @@ def _side(present: bool, target: str, environment: str) -> dict[str, Any] | None
     return {"target": target, "environment": environment} if present else None
 
 
-def stack_entry(stack: str, changes: StackChanges) -> dict[str, Any]:
-    """One stack's review from the core's ``StackChanges``."""
+def _stack_entry(stack: str, base: dict[str, Any] | None, head: dict[str, Any] | None,
+                 settings_changes: list[dict[str, Any]], endpoints: list[dict[str, Any]],
+                 other_resources: list[dict[str, Any]], quota: dict[str, Any] | None,
+                 diagnostics: list[dict[str, Any]]) -> dict[str, Any]:
+    """The one writer of a stack entry's keys (``summary`` filled from the rest)."""
     entry: dict[str, Any] = {
-        "stack": stack,
-        "base": _side(changes.base_present, changes.target_before, changes.environment_before),
-        "head": _side(changes.head_present, changes.target_after, changes.environment_after),
-        "settings_changes": [field_entry(c) for c in changes.settings_changes],
-        "endpoints": [endpoint_entry(e) for e in changes.endpoints],
-        "other_resources": [],
-        "quota": {"families": [quota_entry(r) for r in changes.quota],
-                  "total": quota_entry(changes.quota_total)},
-        "diagnostics": diagnostics_entries(changes.diagnostics, changes.base_diagnostics),
+        "stack": stack, "base": base, "head": head, "settings_changes": settings_changes,
+        "endpoints": endpoints, "other_resources": other_resources, "quota": quota,
+        "diagnostics": diagnostics,
     }
     entry["summary"] = summarize(entry)
+    return entry
+
+
+def stack_entry(stack: str, changes: StackChanges) -> dict[str, Any]:
+    """One stack's review from the core's ``StackChanges``."""
+    return _stack_entry(
+        stack,
+        _side(changes.base_present, changes.target_before, changes.environment_before),
+        _side(changes.head_present, changes.target_after, changes.environment_after),
+        [field_entry(c) for c in changes.settings_changes],
+        [endpoint_entry(e) for e in changes.endpoints], [],
+        {"families": [quota_entry(r) for r in changes.quota],
+         "total": quota_entry(changes.quota_total)},
+        diagnostics_entries(changes.diagnostics, changes.base_diagnostics))
+
+
+def preview_stack_entry(preview: StackPreview) -> dict[str, Any]:
+    """One stack's review from a Pulumi preview (``planning.preview.stack_preview``): no base
+    or head settings; resources outside endpoints; ``summary.resources`` counts every concrete
+    resource shown."""
+    rows = [shown_quota_entry(r) for r in preview.quota]
+    entry = _stack_entry(
+        preview.stack, None, None, [], [endpoint_entry(e) for e in preview.endpoints],
+        [resource_entry(r) for r in preview.other_resources],
+        {"families": rows[:-1], "total": rows[-1]} if rows else None,
+        finding_entries(preview.findings))
+    entry["summary"]["resources"] = counts(list(a.verbs) for a in preview.resource_actions)
     return entry
 
 

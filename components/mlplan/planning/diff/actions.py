@@ -133,6 +133,56 @@ class Step:
 
 
 @dataclass(frozen=True)
+class ShownBatch:
+    """One batch of a roll as a Pulumi preview shows it: its number (``None``: the instances
+    carry neither a batch label nor an index) and each instance with its own action."""
+
+    number: int | None
+    instances: tuple[tuple[str, Action], ...]
+
+
+@dataclass(frozen=True)
+class ShownStep:
+    """A ``scale`` or ``roll`` step read from a Pulumi preview, which shows the changed
+    resources but not the instance counts. ``order`` is ``None`` when the batches differ;
+    ``schedule`` is the plan's schedule when the preview shows all of the roll (every
+    instance, batch by batch), else ``None``.
+    Example: 3 of 3 containers replaced delete-first in 3 batches -> summary ``3 instances: 3
+    batches of 1, peak 3, at least 2 serving``, schedule RolloutSchedule.of(3, surge=False).
+    """
+
+    kind: rollout.StepKind
+    summary: str
+    order: Action | None = None
+    schedule: rollout.RolloutSchedule | None = None
+    batches: tuple[ShownBatch, ...] = ()
+
+
+@dataclass(frozen=True)
+class ResourceChange:
+    """One concrete resource of a Pulumi preview: ``docker:index/container:Container``
+    ``my-endpoint-router`` ``update`` because ``changes labels``."""
+
+    name: str
+    type: str
+    urn: str
+    action: Action
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a review read from a Pulumi preview knows of a deployment, beside the shared
+    record: the instance types its labels name (``None``: no label on either side), whether
+    its traffic is known (labels), and its changed resources other than instances. Instance
+    counts and reserved cores are not in a preview (``None`` in the document)."""
+
+    instance_type: tuple[str | None, str | None] | None
+    traffic_known: bool
+    resources: tuple[ResourceChange, ...]
+
+
+@dataclass(frozen=True)
 class Sized:
     """Instance count, type and reserved cores on one side (``None`` sides are absent)."""
 
@@ -155,6 +205,8 @@ class DeploymentChange:
     stage: Stage | None = None
     renamed_from: str = ""
     source: str = ""
+    shown: Shown | None = None  # read from a Pulumi preview (else from two desired states)
+    shown_steps: tuple[ShownStep, ...] = ()  # a preview's steps (``steps`` stays empty)
 
     @property
     def roll(self) -> Roll | None:
@@ -171,9 +223,13 @@ class TrafficChange:
     mirror_after: tuple[tuple[str, int], ...] = ()
     stages: tuple[tuple[Stage, str], ...] = ()  # (stage, deployment), most advanced first
     moves_before_delete: tuple[str, ...] = ()  # deleted deployments that had traffic
+    #: a preview's verdict, whose sides may be unknown; ``None``: compare the two sides
+    shown_changed: bool | None = None
 
     @property
     def changed(self) -> bool:
+        if self.shown_changed is not None:
+            return self.shown_changed
         return (self.live_before, self.mirror_before) != (self.live_after, self.mirror_after)
 
 
@@ -187,6 +243,9 @@ class EndpointChange:
     deployments: tuple[DeploymentChange, ...]
     renamed_from: str = ""
     source: str = ""
+    #: read from a Pulumi preview: its own changed resources (``None``: from desired states)
+    resources: tuple[ResourceChange, ...] | None = None
+    traffic_known: bool = True  # a preview without traffic labels: ``False``
 
     @property
     def has_changes(self) -> bool:

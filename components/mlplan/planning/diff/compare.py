@@ -34,7 +34,13 @@ from mlplan.planning.diff.projections import (
     same_deployment_projection,
     settings_projection,
 )
-from mlplan.planning.diff.prose import endpoint_why, instance_names, span, traffic_reasons
+from mlplan.planning.diff.prose import (
+    TRAFFIC_FIRST,
+    endpoint_why,
+    instance_names,
+    span,
+    traffic_reasons,
+)
 from mlplan.planning.diff.stages import STAGE_ORDER, Share, Stage, stage_of
 from mlplan.planning.port import Effect, Target
 from mlplan.planning.quota import DEFAULT_TOTAL_LIMIT_CORES, TOTAL
@@ -292,7 +298,7 @@ def _endpoint_change(  # noqa: C901, PLR0912, PLR0915
         if traffic.changed:
             reasons.append("traffic: router config reload; no restart, no dropped requests")
         if moved:
-            reasons.append(f"traffic moves first, delete after: the router stops sending to "
+            reasons.append(f"{TRAFFIC_FIRST}: the router stops sending to "
                            f"{', '.join(moved)} in this update; deletes run last")
     else:
         action = Action.NO_OP

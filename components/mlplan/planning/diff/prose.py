@@ -9,6 +9,9 @@ from collections.abc import Iterable
 
 from mlplan.domain.names import instance_name
 
+#: why a deleted deployment's traffic is not lost: the one wording of plan, review, preview
+TRAFFIC_FIRST = "traffic moves first, delete after"
+
 
 def instance_names(endpoint: str, deployment: str, indexes: Iterable[int]) -> tuple[str, ...]:
     return tuple(instance_name(endpoint, deployment, i) for i in indexes)
@@ -21,7 +24,7 @@ def span(names: tuple[str, ...]) -> str:
 def traffic_reasons(name: str, live: int, mirror: int) -> list[str]:
     found = []
     if live > 0:
-        found.append(f"{name} had {live}% live traffic: traffic moves first, delete after "
+        found.append(f"{name} had {live}% live traffic: {TRAFFIC_FIRST} "
                      "(the router is updated in this change; Pulumi runs deletes last)")
     if mirror > 0:
         found.append(f"{name} was mirrored {mirror}%: the mirror stops first, delete after")

@@ -1,4 +1,7 @@
-"""A Pulumi preview -> the review document, so a real engine's plan reads like ``mlplan review``.
+"""A Pulumi preview as a planning input: its parsed JSON -> the review's change model
+(``StackPreview`` of ``EndpointChange`` / ``DeploymentChange``, the records of the git/folder
+review), so a real engine's plan reads like ``mlplan review``. Pure: the edge reads the file
+and decodes the JSON (``PreviewInput``); ``render.review_document`` writes the document.
 
 Two inputs, told apart by their shape:
 
@@ -39,14 +42,22 @@ from typing import Any
 from mlplan.domain import labels
 from mlplan.planning import rollout
 from mlplan.planning.diff import MASK, Action, Share, Stage, sensitive, stage_of
+from mlplan.planning.diff.actions import (
+    DeploymentChange,
+    EndpointChange,
+    FieldChange,
+    ResourceChange,
+    Shown,
+    ShownBatch,
+    ShownStep,
+    TrafficChange,
+)
+from mlplan.planning.diff.prose import TRAFFIC_FIRST
+from mlplan.planning.port import Effect
 from mlplan.planning.rollout import batches
-from mlplan.render.review_document import counts, review_document, summarize
-from mlplan.targets import registry
 
 QUOTA_TYPE = "mlplan:index:QuotaCheck"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # how Pulumi's JSON shows an unknown string
-#: what some target's provider replaces delete-first (pulumi-docker: containers)
-DELETE_FIRST_TYPES = registry.delete_first_types()
 _MARKUP = re.compile(r"<\{%[a-z-]*%\}>|\x1b\[[0-9;]*m")
 _DIAGNOSTIC = re.compile(r"^(?P<path>.*?): (?P<sev>error|warning|info) (?P<code>MLP\d{3}): "
                          r"(?P<message>.*)$", re.S)
@@ -59,6 +70,60 @@ _KNOWN_OPS = {"same", "create", "update", "delete", "replace", "create-replaceme
 
 class PreviewFormatError(ValueError):
     """The text is neither ``pulumi preview --json`` output nor its event stream."""
+
+
+@dataclass(frozen=True)
+class PreviewInput:
+    """The decoded JSON of a preview file (the edge reads and decodes it): ``events`` for the
+    streaming form (one value per line, or one object with ``sequence``), else ``document``
+    (any JSON value; only an object with steps, changeSummary or diagnostics is a preview)."""
+
+    document: Any = None
+    events: list[Any] | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A diagnostic or policy violation the preview reports (all on the head side)."""
+
+    severity: str  # error, warning or info
+    code: str  # MLPnnn, a policy's name, or ``pulumi``
+    path: str
+    message: str
+
+
+@dataclass(frozen=True)
+class ShownQuotaRow:
+    """Reserved cores of one family (or ``total``) from the QuotaCheck component's old and
+    new state, as the preview shows them (cores, not millicores: a preview's numbers are
+    JSON numbers). The peak is the larger side; ``over``: after > limit."""
+
+    family: str
+    before: float
+    after: float
+    limit_before: float | None
+    limit: float | None
+
+    @property
+    def peak(self) -> float:
+        return max(self.before, self.after)
+
+    @property
+    def over(self) -> bool:
+        return self.limit is not None and self.after > self.limit
+
+
+@dataclass(frozen=True)
+class StackPreview:
+    """One stack as a Pulumi preview shows it: the change model of ``mlplan review`` plus
+    what only a preview has (resources outside any endpoint, every resource's action)."""
+
+    stack: str
+    endpoints: tuple[EndpointChange, ...]
+    other_resources: tuple[ResourceChange, ...]
+    quota: tuple[ShownQuotaRow, ...]  # families, then ``total`` last; () without QuotaCheck
+    findings: tuple[Finding, ...]
+    resource_actions: tuple[Action, ...]  # every concrete resource shown, for the counts
 
 
 @dataclass(frozen=True)
@@ -86,7 +151,7 @@ class PreviewStep:
 class Preview:
     stack: str
     steps: tuple[PreviewStep, ...]
-    diagnostics: tuple[dict[str, Any], ...]
+    diagnostics: tuple[Finding, ...]
 
 
 # --- reading -----------------------------------------------------------------------------------
@@ -123,21 +188,21 @@ def _texts(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value) if isinstance(value, list) else ()
 
 
-def _diagnostic(urn: Any, severity: Any, message: Any) -> dict[str, Any] | None:
+def _diagnostic(urn: Any, severity: Any, message: Any) -> Finding | None:
     text = _clean(message)
     sev = str(severity or "").split("#", 1)[0]
     parsed = _DIAGNOSTIC.match(text)
     if parsed:
-        return {"side": "head", "severity": parsed["sev"], "code": parsed["code"],
-                "path": parsed["path"], "message": parsed["message"].strip()}
+        return Finding(parsed["sev"], parsed["code"], parsed["path"],
+                       parsed["message"].strip())
     if sev not in ("error", "warning") or not text:
         return None
     code = _CODE.search(text)
-    return {"side": "head", "severity": sev, "code": code.group(1) if code else "pulumi",
-            "path": str(urn or "").rsplit("::", 1)[-1], "message": text}
+    return Finding(sev, code.group(1) if code else "pulumi",
+                   str(urn or "").rsplit("::", 1)[-1], text)
 
 
-def _policy(event: dict[str, Any]) -> dict[str, Any]:
+def _policy(event: dict[str, Any]) -> Finding:
     level = str(event.get("enforcementLevel") or "advisory")
     severity = "error" if level == "mandatory" else "warning" if level in (
         "advisory", "warning") else "info"
@@ -147,10 +212,9 @@ def _policy(event: dict[str, Any]) -> dict[str, Any]:
         text = text[len(code.group(1)):].lstrip(": ")
     pack = f"{event.get('policyPackName', '')}@{event.get('policyPackVersion', '')}".strip("@")
     where = str(event.get("resourceUrn") or "").rsplit("::", 1)[-1] or "stack"
-    return {"side": "head", "severity": severity,
-            "code": code.group(1) if code else str(event.get("policyName") or "policy"),
-            "path": f"{where} (policy {event.get('policyName', '')}, {pack}, {level})",
-            "message": text}
+    return Finding(severity,
+                   code.group(1) if code else str(event.get("policyName") or "policy"),
+                   f"{where} (policy {event.get('policyName', '')}, {pack}, {level})", text)
 
 
 def _stack_of(steps: Iterable[PreviewStep]) -> str:
@@ -161,13 +225,63 @@ def _stack_of(steps: Iterable[PreviewStep]) -> str:
     return ""
 
 
-def parse_preview(text: str) -> Preview:
-    """Either form -> steps (first of each urn+op, engine order) and diagnostics.
-    ``PreviewFormatError`` for JSON of another shape (``{"steps": [1]}``) or nested too deep."""
-    try:
-        return _parse_preview(text)
-    except RecursionError:
-        raise PreviewFormatError("JSON nested too deep for a pulumi preview") from None
+def _document_steps(whole: Any, steps: list[PreviewStep], found: list[Finding]) -> None:
+    """``pulumi preview --json``: ``steps`` and ``diagnostics``."""
+    if not isinstance(whole, dict) or not ({"steps", "changeSummary", "diagnostics"}
+                                           & set(whole)):
+        raise PreviewFormatError("not a 'pulumi preview --json' document (no steps, "
+                                 "changeSummary or diagnostics)")
+    for raw in _objects(whole.get("steps"), "steps"):
+        steps.append(_step(raw.get("op"), raw.get("urn"), None, raw.get("oldState"),
+                           raw.get("newState"), raw.get("diffReasons"),
+                           raw.get("replaceReasons"), raw.get("detailedDiff")))
+    for d in _objects(whole.get("diagnostics"), "diagnostics"):
+        entry = _diagnostic(d.get("urn"), d.get("severity"), d.get("message"))
+        if entry:
+            found.append(entry)
+
+
+def _event_steps(events: list[Any], steps: list[PreviewStep], found: list[Finding]) -> None:
+    """The event stream: ``resourcePreEvent`` / ``resOutputsEvent`` metadata,
+    ``diagnosticEvent`` (not ephemeral) and ``policyEvent``."""
+    for event in events:
+        if not isinstance(event, dict):
+            raise PreviewFormatError("an event line is not a JSON object")
+        for key in ("resourcePreEvent", "resOutputsEvent"):
+            body = event.get(key)
+            meta = body.get("metadata") if isinstance(body, dict) else None
+            if isinstance(meta, dict):
+                steps.append(_step(meta.get("op"), meta.get("urn"), meta.get("type"),
+                                   meta.get("old"), meta.get("new"), meta.get("diffs"),
+                                   meta.get("keys"), meta.get("detailedDiff")))
+        diag = event.get("diagnosticEvent")
+        if isinstance(diag, dict) and not diag.get("ephemeral"):
+            entry = _diagnostic(diag.get("urn"), diag.get("severity"), diag.get("message"))
+            if entry:
+                found.append(entry)
+        policy = event.get("policyEvent")
+        if isinstance(policy, dict):
+            found.append(_policy(policy))
+
+
+def read_preview(source: PreviewInput) -> Preview:
+    """Either form -> steps (first of each urn+op, engine order) and diagnostics (deduplicated,
+    by path, code, message). ``PreviewFormatError`` for JSON of another shape
+    (``{"steps": [1]}``, ``[1]``)."""
+    steps: list[PreviewStep] = []
+    found: list[Finding] = []
+    if source.events is None:
+        _document_steps(source.document, steps, found)
+    else:
+        _event_steps(source.events, steps, found)
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for s in steps:
+        if (s.urn, s.op) not in seen and s.urn:
+            seen.add((s.urn, s.op))
+            unique.append(s)
+    diagnostics = sorted(set(found), key=lambda d: (d.path, d.code, d.message, d.severity))
+    return Preview(_stack_of(unique), tuple(unique), tuple(diagnostics))
 
 
 def _objects(value: Any, what: str) -> list[dict[str, Any]]:
@@ -178,66 +292,6 @@ def _objects(value: Any, what: str) -> list[dict[str, Any]]:
         raise PreviewFormatError(f"'{what}' must be a list of JSON objects; pass the output "
                                  "of 'pulumi preview --json'")
     return value
-
-
-def _parse_preview(text: str) -> Preview:  # noqa: C901, PLR0912
-    try:
-        whole: Any = json.loads(text)
-        events = [whole] if isinstance(whole, dict) and "sequence" in whole else None
-    except json.JSONDecodeError:
-        whole, events = None, []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                try:
-                    events.append(json.loads(line))
-                except json.JSONDecodeError as exc:
-                    raise PreviewFormatError(
-                        f"line {number}: not JSON ({exc.msg}); pass the output of "
-                        "'pulumi preview --json'") from exc
-    steps: list[PreviewStep] = []
-    found: list[dict[str, Any]] = []
-    if events is None:
-        if not isinstance(whole, dict) or not ({"steps", "changeSummary", "diagnostics"}
-                                               & set(whole)):
-            raise PreviewFormatError("not a 'pulumi preview --json' document (no steps, "
-                                     "changeSummary or diagnostics)")
-        for raw in _objects(whole.get("steps"), "steps"):
-            steps.append(_step(raw.get("op"), raw.get("urn"), None, raw.get("oldState"),
-                               raw.get("newState"), raw.get("diffReasons"),
-                               raw.get("replaceReasons"), raw.get("detailedDiff")))
-        for d in _objects(whole.get("diagnostics"), "diagnostics"):
-            entry = _diagnostic(d.get("urn"), d.get("severity"), d.get("message"))
-            if entry:
-                found.append(entry)
-    else:
-        for event in events:
-            if not isinstance(event, dict):
-                raise PreviewFormatError("an event line is not a JSON object")
-            for key in ("resourcePreEvent", "resOutputsEvent"):
-                body = event.get(key)
-                meta = body.get("metadata") if isinstance(body, dict) else None
-                if isinstance(meta, dict):
-                    steps.append(_step(meta.get("op"), meta.get("urn"), meta.get("type"),
-                                       meta.get("old"), meta.get("new"), meta.get("diffs"),
-                                       meta.get("keys"), meta.get("detailedDiff")))
-            diag = event.get("diagnosticEvent")
-            if isinstance(diag, dict) and not diag.get("ephemeral"):
-                entry = _diagnostic(diag.get("urn"), diag.get("severity"), diag.get("message"))
-                if entry:
-                    found.append(entry)
-            policy = event.get("policyEvent")
-            if isinstance(policy, dict):
-                found.append(_policy(policy))
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for s in steps:
-        if (s.urn, s.op) not in seen and s.urn:
-            seen.add((s.urn, s.op))
-            unique.append(s)
-    ordered = sorted({json.dumps(d, sort_keys=True) for d in found})
-    diagnostics = sorted((json.loads(d) for d in ordered),
-                         key=lambda d: (d["path"], d["code"], d["message"]))
-    return Preview(_stack_of(unique), tuple(unique), tuple(diagnostics))
 
 
 # --- labels, paths, values ---------------------------------------------------------------------
@@ -317,8 +371,9 @@ def _display(parts: list[str | int], value: Any) -> Any:
 # --- grouping ----------------------------------------------------------------------------------
 
 
-def resource_action(ops: list[str], type_: str) -> tuple[Action, list[str]]:
-    """Ops of one resource, in engine order -> its action and why.
+def resource_action(ops: list[str], delete_first: bool) -> tuple[Action, list[str]]:
+    """Ops of one resource, in engine order -> its action and why; ``delete_first``: its type
+    is one a target's provider replaces delete-first (``Target.delete_first_types``).
 
     Examples: ``["same"]`` -> no-op; ``["delete-replaced", "replace", "create-replacement"]``
     -> delete-then-create; ``["replace"]`` on a Docker container -> delete-then-create
@@ -333,7 +388,7 @@ def resource_action(ops: list[str], type_: str) -> tuple[Action, list[str]]:
         if "delete-replaced" in real and "create-replacement" in real:
             first = real.index("delete-replaced") < real.index("create-replacement")
             return (Action.DELETE_THEN_CREATE if first else Action.CREATE_THEN_DELETE), []
-        if type_ in DELETE_FIRST_TYPES:
+        if delete_first:
             return Action.DELETE_THEN_CREATE, ["order inferred: pulumi-docker replaces "
                                                "containers delete-first"]
         return Action.CREATE_THEN_DELETE, ["order inferred: Pulumi creates the replacement "
@@ -356,10 +411,11 @@ class _Resource:
     old_labels: dict[str, str]
     new_labels: dict[str, str]
     parent: str
+    delete_first: bool  # its provider replaces it delete-first
 
     @property
     def action(self) -> tuple[Action, list[str]]:
-        return resource_action([s.op for s in self.steps], self.type)
+        return resource_action([s.op for s in self.steps], self.delete_first)
 
     @property
     def old(self) -> dict[str, Any] | None:
@@ -371,7 +427,8 @@ class _Resource:
         return news[-1] if news else None
 
 
-def _resources(steps: Iterable[PreviewStep]) -> list[_Resource]:
+def _resources(steps: Iterable[PreviewStep], delete_first_types: frozenset[str]
+               ) -> list[_Resource]:
     by_urn: dict[str, list[PreviewStep]] = {}
     for s in steps:
         by_urn.setdefault(s.urn, []).append(s)
@@ -382,7 +439,8 @@ def _resources(steps: Iterable[PreviewStep]) -> list[_Resource]:
         new = next((s.new for s in reversed(group) if s.new), None)
         old_labels, new_labels = labels_of(old), labels_of(new)
         out.append(_Resource(urn, first.type, first.name, group, {**old_labels, **new_labels},
-                             old_labels, new_labels, first.parent))
+                             old_labels, new_labels, first.parent,
+                             first.type in delete_first_types))
     return out
 
 
@@ -398,10 +456,8 @@ def _reasons(resource: _Resource) -> list[str]:
     return out
 
 
-def _resource_entry(r: _Resource) -> dict[str, Any]:
-    action, _why = r.action
-    return {"name": r.name, "type": r.type, "urn": r.urn, "actions": list(action.verbs),
-            "reasons": _reasons(r)}
+def _resource_change(r: _Resource) -> ResourceChange:
+    return ResourceChange(r.name, r.type, r.urn, r.action[0], tuple(_reasons(r)))
 
 
 def _short_type(type_: str) -> str:
@@ -413,7 +469,7 @@ def _one(values: set[str]) -> Any:
     return json.loads(next(iter(values))) if len(values) == 1 else "(varies)"
 
 
-def _field_changes(resources: list[_Resource]) -> list[dict[str, Any]]:
+def _field_changes(resources: list[_Resource]) -> tuple[FieldChange, ...]:
     """detailedDiff of the resources, merged per resource type and property path, with the
     values where the inputs hold them (``(known after apply)`` for preview unknowns)."""
     merged: dict[str, dict[str, Any]] = {}
@@ -438,11 +494,10 @@ def _field_changes(resources: list[_Resource]) -> list[dict[str, Any]]:
         kinds = sorted(entry["kinds"])
         replace = any(k.endswith("-replace") for k in kinds)
         n = entry["count"]
-        out.append({"path": shown, "before": _one(entry["before"]),
-                    "after": _one(entry["after"]),
-                    "effect": "replaces the resource" if replace else "in place",
-                    "why": f"{'/'.join(kinds)} on {n} resource{'s' if n != 1 else ''}"})
-    return out
+        out.append(FieldChange(shown, _one(entry["before"]), _one(entry["after"]),
+                               Effect.REPLACE_RESOURCE if replace else Effect.IN_PLACE,
+                               f"{'/'.join(kinds)} on {n} resource{'s' if n != 1 else ''}"))
+    return tuple(out)
 
 
 def _index(value: str | None) -> tuple[int, str]:
@@ -520,7 +575,8 @@ def _batches_by_index(instances: list[_Resource]) -> dict[str, str]:
             for i in members}
 
 
-def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dict[str, Any]:  # noqa: C901
+def _deployment(name: str, resources: list[_Resource], traffic: _Traffic  # noqa: C901
+                ) -> DeploymentChange:
     instances = [r for r in resources if labels.INSTANCE in r.labels]
     others = [r for r in resources if labels.INSTANCE not in r.labels]
     changed = [r for r in resources if r.action[0] is not Action.NO_OP]
@@ -541,7 +597,7 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
         action = next(iter(actions))
     else:
         action = Action.UPDATE
-    steps: list[dict[str, Any]] = []
+    steps: list[ShownStep] = []
     groups: dict[tuple[int, str], list[_Resource]] = {}
     batch_of = _batches_by_index(instances)
     for r in sorted(replaced, key=lambda r: _index(r.labels.get(labels.INSTANCE))):
@@ -556,28 +612,21 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
             len(instances), surge=order == [Action.CREATE_THEN_DELETE])
         whole = (len(order) == 1 and len(replaced) == len(instances)
                  and len(groups) == schedule.batch_count)
-        extra: dict[str, Any] = {}
         if whole:  # every instance, batch by batch: the plan's words and numbers
             summary = schedule.describe()
-            extra = {"batch_size": schedule.batch_size, "batch_count": schedule.batch_count,
-                     "peak_instances": schedule.peak_instances,
-                     "min_serving_instances": schedule.min_serving}
-        steps.append({
-            "kind": "roll", "from": None, "to": None, "summary": summary, **extra,
-            "order": list(order[0].verbs) if len(order) == 1 else None,
-            "batches": [{"batch": number if key[0] != 1 << 30 else None,
-                         "instances": [{"name": r.name, "actions": list(r.action[0].verbs)}
-                                       for r in group]}
-                        for number, (key, group) in enumerate(sorted(groups.items()), start=1)],
-        })
+        steps.append(ShownStep(
+            "roll", summary, order[0] if len(order) == 1 else None,
+            schedule if whole else None,
+            tuple(ShownBatch(number if key[0] != 1 << 30 else None,
+                             tuple((r.name, r.action[0]) for r in group))
+                  for number, (key, group) in enumerate(sorted(groups.items()), start=1))))
     added = [r for r in instances if r.action[0] is Action.CREATE]
     removed = [r for r in instances if r.action[0] is Action.DELETE]
     if action is Action.UPDATE and (added or removed):
         text = ", ".join(part for part in (
             f"{len(added)} instance{'s' if len(added) != 1 else ''} added" if added else "",
             f"{len(removed)} removed" if removed else "") if part)
-        steps.insert(0, {"kind": "scale", "from": None, "to": None, "summary": text,
-                         "batches": []})
+        steps.insert(0, ShownStep("scale", text))
     share = traffic.share(name)
     existed = any(r.old is not None for r in resources)
     exists = any(r.new is not None for r in resources)
@@ -586,25 +635,20 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
     if action is Action.DELETE_THEN_CREATE:
         reasons.append("containers are deleted, then recreated, batch by batch; the router "
                        "retries requests on the other instances")
-    return {
-        "name": name, "renamed_from": None, "actions": list(action.verbs), "source": None,
-        "reasons": reasons, "changes": _field_changes(changed),
-        "instances": None, "instance_type": _type_pair(resources), "reserved_cores": None,
-        "traffic": ({"live": {"before": share.live_before, "after": share.live_after},
-                     "mirror": {"before": share.mirror_before, "after": share.mirror_after}}
-                    if traffic.known else None),
-        "stage": stage.value if stage else None,
-        "steps": steps,
-        "resources": [_resource_entry(r) for r in others if r.action[0] is not Action.NO_OP],
-    }
+    return DeploymentChange(
+        "", name, action, tuple(reasons), _field_changes(changed), share=share, stage=stage,
+        shown=Shown(_type_pair(resources), traffic.known,
+                    tuple(_resource_change(r) for r in others
+                          if r.action[0] is not Action.NO_OP)),
+        shown_steps=tuple(steps))
 
 
-def _type_pair(resources: list[_Resource]) -> dict[str, Any] | None:
+def _type_pair(resources: list[_Resource]) -> tuple[str | None, str | None] | None:
     old = next((r.old_labels[labels.INSTANCE_TYPE] for r in resources
                 if labels.INSTANCE_TYPE in r.old_labels), None)
     new = next((r.new_labels[labels.INSTANCE_TYPE] for r in resources
                 if labels.INSTANCE_TYPE in r.new_labels), None)
-    return {"before": old, "after": new} if old or new else None
+    return (old, new) if old or new else None
 
 
 _ROLE_NOTES = {
@@ -613,13 +657,17 @@ _ROLE_NOTES = {
 }
 
 
+def _pairs(table: dict[str, int] | None) -> tuple[tuple[str, int], ...]:
+    return tuple((table or {}).items())
+
+
 def _endpoint(name: str, own: list[_Resource], deployments: dict[str, list[_Resource]]
-              ) -> dict[str, Any]:
+              ) -> EndpointChange:
     traffic = _traffic(own, deployments)
     deps = [_deployment(d, deployments[d], traffic) for d in sorted(deployments)]
     changed_own = [r for r in own if r.action[0] is not Action.NO_OP]
     own_actions = {r.action[0] for r in changed_own}
-    dep_actions = {Action.from_verbs(d["actions"]) for d in deps}
+    dep_actions = {d.action for d in deps}
     every = (own_actions | dep_actions) - {Action.NO_OP}
     if not own_actions - {Action.NO_OP}:
         action = Action.NO_OP  # only deployments change: the endpoint's own resources stay
@@ -631,35 +679,29 @@ def _endpoint(name: str, own: list[_Resource], deployments: dict[str, list[_Reso
         action = Action.UPDATE
     reasons = sorted({_ROLE_NOTES[r.labels[labels.ROLE]] for r in changed_own
                       if r.action[0].replaces and r.labels.get(labels.ROLE) in _ROLE_NOTES})
-    order = {s.value: i for i, s in enumerate(Stage)}
-    stages = sorted(({"stage": d["stage"], "deployment": d["name"]} for d in deps if d["stage"]),
-                    key=lambda s: (order[s["stage"]], s["deployment"]))
-    moved = sorted(d["name"] for d in deps if d["actions"] == ["delete"] and d["traffic"]
-                   and (d["traffic"]["live"]["before"] or d["traffic"]["mirror"]["before"]))
+    order = {s: i for i, s in enumerate(Stage)}
+    stages = sorted(((d.stage, d.name) for d in deps if d.stage),
+                    key=lambda s: (order[s[0]], s[1]))
+    moved = sorted(d.name for d in deps if d.action is Action.DELETE and traffic.known
+                   and (d.share.live_before or d.share.mirror_before))
     if moved and action is Action.UPDATE:
-        reasons.append(f"traffic moves first, delete after: {', '.join(moved)} had traffic; "
-                       "Pulumi deletes last")
+        reasons.append(f"{TRAFFIC_FIRST}: {', '.join(moved)} had traffic; Pulumi deletes last")
     t = traffic
-    return {
-        "name": name, "renamed_from": None, "actions": list(action.verbs), "source": None,
-        "changed": action is not Action.NO_OP or bool(dep_actions - {Action.NO_OP}),
-        "reasons": reasons, "changes": _field_changes(changed_own),
-        "traffic": ({"live": {"before": t.live_before or {}, "after": t.live_after or {}},
-                     "mirror": {"before": t.mirror_before or {}, "after": t.mirror_after or {}},
-                     "changed": (t.live_before, t.mirror_before) != (t.live_after,
-                                                                     t.mirror_after)
-                     and action not in (Action.CREATE, Action.DELETE),
-                     "stages": stages, "delete_after_traffic": moved}
-                    if t.known else None),
-        "deployments": deps,
-        "resources": [_resource_entry(r) for r in changed_own],
-    }
+    return EndpointChange(
+        name, action, tuple(reasons), _field_changes(changed_own),
+        TrafficChange(_pairs(t.live_before), _pairs(t.live_after), _pairs(t.mirror_before),
+                      _pairs(t.mirror_after), tuple(stages), tuple(moved),
+                      shown_changed=(t.live_before, t.mirror_before) != (t.live_after,
+                                                                         t.mirror_after)
+                      and action not in (Action.CREATE, Action.DELETE)),
+        tuple(deps), resources=tuple(_resource_change(r) for r in changed_own),
+        traffic_known=t.known)
 
 
-def _quota(resources: list[_Resource]) -> dict[str, Any] | None:
+def _quota(resources: list[_Resource]) -> tuple[ShownQuotaRow, ...]:
     check = next((r for r in resources if r.type == QUOTA_TYPE), None)
     if check is None:
-        return None
+        return ()
 
     def table(state: dict[str, Any] | None) -> dict[str, tuple[float, float | None]]:
         if not state:
@@ -681,13 +723,8 @@ def _quota(resources: list[_Resource]) -> dict[str, Any] | None:
     for family in sorted(set(old) | set(new), key=lambda f: (f == "total", f)):
         before, limit_before = old.get(family, (0, None))
         after, limit = new.get(family, (0, None))
-        entries.append({"family": family, "before": before, "after": after,
-                        "peak": max(before, after), "limit_before": limit_before,
-                        "limit": limit, "over": limit is not None and after > limit,
-                        "peak_over": False})
-    if not entries:
-        return None
-    return {"families": entries[:-1], "total": entries[-1]}
+        entries.append(ShownQuotaRow(family, before, after, limit_before, limit))
+    return tuple(entries)
 
 
 def _list(value: Any) -> list[Any]:
@@ -711,11 +748,14 @@ def _num_or_none(value: Any) -> float | None:
     return int(number) if number.is_integer() else number
 
 
-def review_document_from_preview(text: str, *, base: str, head: str, stack: str = ""
-                                 ) -> dict[str, Any]:
-    """Parse either preview form and build the review document (``source: pulumi-preview``)."""
-    preview = parse_preview(text)
-    resources = [r for r in _resources(preview.steps) if r.type != "pulumi:pulumi:Stack"]
+def stack_preview(source: PreviewInput, *, delete_first_types: frozenset[str], stack: str = ""
+                  ) -> StackPreview:
+    """Read either preview form and group its resources by endpoint and deployment into the
+    review's change model. ``delete_first_types``: the resource types some target's provider
+    replaces delete-first (``registry.delete_first_types()``: Docker containers)."""
+    preview = read_preview(source)
+    resources = [r for r in _resources(preview.steps, delete_first_types)
+                 if r.type != "pulumi:pulumi:Stack"]
     parents: dict[str, tuple[str, str]] = {}
     for r in resources:
         if labels.ENDPOINT in r.labels and r.parent:
@@ -738,18 +778,10 @@ def review_document_from_preview(text: str, *, base: str, head: str, stack: str 
             deps.setdefault(deployment, []).append(r)
         else:
             own.append(r)
-    entries = [_endpoint(name, *endpoints[name]) for name in sorted(endpoints)]
-    stack_entry: dict[str, Any] = {
-        "stack": stack or preview.stack or "(unknown)",
-        "base": None, "head": None,
-        "settings_changes": [],
-        "endpoints": entries,
-        "other_resources": [_resource_entry(r) for r in sorted(other, key=lambda r: r.urn)
-                            if r.action[0] is not Action.NO_OP],
-        "quota": _quota(resources),
-        "diagnostics": list(preview.diagnostics),
-    }
-    stack_entry["summary"] = summarize(stack_entry)
-    stack_entry["summary"]["resources"] = counts(
-        list(r.action[0].verbs) for r in resources if not r.type.startswith("mlplan:index:"))
-    return review_document([stack_entry], source="pulumi-preview", base=base, head=head)
+    return StackPreview(
+        stack or preview.stack or "(unknown)",
+        tuple(_endpoint(name, *endpoints[name]) for name in sorted(endpoints)),
+        tuple(_resource_change(r) for r in sorted(other, key=lambda r: r.urn)
+              if r.action[0] is not Action.NO_OP),
+        _quota(resources), preview.diagnostics,
+        tuple(r.action[0] for r in resources if not r.type.startswith("mlplan:index:")))
