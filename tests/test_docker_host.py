@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mlplan.targets.docker import host as docker_host
-from mlplan.targets.docker.plan import DockerHost
+from mlplan.targets.docker.containers import DockerHost
 
 
 def serve_once(path: Path, response: bytes) -> threading.Thread:

@@ -18,7 +18,8 @@ import setuptools
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "components" / "mlplan"
 PURE = ["domain", "planning", "rules", "router", "render", "check.py",
-        "targets/docker/plan.py", "targets/kubernetes/plan.py", "targets/kubernetes/manifests.py",
+        "targets/docker/containers.py", "targets/kubernetes/choices.py",
+        "targets/kubernetes/manifests.py",
         "targets/docker/settings.py", "targets/kubernetes/settings.py",
         "targets/base.py", "targets/registry.py", "targets/docker/target.py",
         "targets/kubernetes/target.py"]

@@ -34,7 +34,7 @@ def project(tmp_path: Path) -> Path:
 
 def next_step(root: Path) -> tuple[promote.Promotion, promote.PromotionStep]:
     state, _root = load_state(root, "test")
-    plan = promote.plan(state, "my-endpoint", "green", steps=(10, 100), mirror=10)
+    plan = promote.promotion(state, "my-endpoint", "green", steps=(10, 100), mirror=10)
     assert plan.ok
     return plan, plan.steps[0]
 
@@ -123,7 +123,7 @@ def test_gate_arithmetic(name: str, answers: list[bool], max_rate: float,
 def test_a_failed_up_rolls_back_and_stops(tmp_path: Path) -> None:
     root = project(tmp_path)
     state, _root = load_state(root, "test")
-    plan = promote.plan(state, "my-endpoint", "green", steps=(50, 100))
+    plan = promote.promotion(state, "my-endpoint", "green", steps=(50, 100))
     written: list[str] = []
 
     class Driver:

@@ -21,9 +21,9 @@ from mlplan.edge.pipeline import planned
 from mlplan.planning import diff
 from mlplan.planning.diff import Action, DeploymentChange
 from mlplan.planning.state import DeploymentState, DesiredState
-from mlplan.targets.docker import plan as docker_plan
+from mlplan.targets.docker import containers as docker_containers
 from mlplan.targets.docker.settings import of as settings_of
-from mlplan.targets.kubernetes import plan as kubernetes_plan
+from mlplan.targets.kubernetes import choices as kubernetes_choices
 
 QUOTA = {"standardDSv2Family": 400_000, "standardNCADSA100v4Family": 480_000, "total": 900_000}
 DS3, A100 = "Standard_DS3_v2", "Standard_NC24ads_A100_v4"
@@ -36,7 +36,8 @@ def state(target: str, sku: str, count: int, image: str, scale: str = "",
     parsed = parse([SourceText("ep/endpoint.yml", "name: my-endpoint\ntraffic: {blue: 100}\n"),
                     SourceText("ep/blue.yml", deployment)])
     assert parsed.diagnostics == ()
-    docker_settings, problems = docker_plan.parse_settings(docker or {}, Location("Pulumi.yaml"))
+    docker_settings, problems = docker_containers.parse_settings(docker or {},
+                                                                 Location("Pulumi.yaml"))
     assert problems == []
     settings = Settings(target=target, quota_millis=QUOTA,  # type: ignore[arg-type]
                         docker=docker or {}, target_settings=docker_settings)
@@ -79,14 +80,14 @@ ROLLS = [  # (name, sku, instances, scale settings)
 def test_kubernetes_review_is_the_manifests_strategy(name: str, sku: str, n: int,
                                                       scale: str) -> None:
     change, deployment = review("kubernetes", sku, n, scale)
-    surge, unavailable = kubernetes_plan.rolling_strategy(deployment)
+    surge, unavailable = kubernetes_choices.rolling_strategy(deployment)
     roll = change.roll
     assert roll is not None
     extra = pods(surge, n, up=True)
     expected_order = Action.CREATE_THEN_DELETE if extra else Action.DELETE_THEN_CREATE
     assert (roll.order, roll.peak, roll.min_in_service) == \
         (expected_order, n + extra, n - pods(unavailable, n, up=False))
-    assert roll.peak == kubernetes_plan.peak_pods(deployment, n)
+    assert roll.peak == kubernetes_choices.peak_pods(deployment, n)
     assert len(roll.batches) == math.ceil(n / max(1, pods(surge, n, up=True) or
                                                   pods(unavailable, n, up=False)))
 
@@ -108,7 +109,7 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
     are the containers' batches, by name, and what routing.conf names."""
     change, deployment = review("docker", sku, n, docker=docker)
     head = state("docker", sku, n, "example/scorer:2", docker=docker)
-    planned = docker_plan.plan_endpoint(head.endpoints[0], "development",
+    planned = docker_containers.plan_endpoint(head.endpoints[0], "development",
                                         settings_of(head.settings), head.settings.assets,
                                         lambda p: f"/project/{p}", lambda _p: True)
     (containers,) = planned.deployments
@@ -122,14 +123,15 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
 
 
 def docker_order(head: DesiredState, on_host: int, cpus: int = 2) -> tuple[
-        docker_plan.DeploymentContainers, docker_plan.InstanceOrder]:
+        docker_containers.DeploymentContainers, docker_containers.InstanceOrder]:
     """The Docker plan's instance order when the host has the base's ``on_host`` instances."""
-    planned = docker_plan.plan_endpoint(head.endpoints[0], "development",
+    planned = docker_containers.plan_endpoint(head.endpoints[0], "development",
                                         settings_of(head.settings), {},
                                         lambda p: f"/project/{p}", lambda _p: True)
     (containers,) = planned.deployments
     names = frozenset(c.name for c in containers.containers if c.index < on_host)
-    return containers, docker_plan.instance_order(containers, docker_plan.KnownHost(cpus, names))
+    return containers, docker_containers.instance_order(
+        containers, docker_containers.KnownHost(cpus, names))
 
 
 DOCKER_UPDATES = [  # (name, instances before (0: new deployment), after, image changed)

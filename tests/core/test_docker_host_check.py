@@ -7,7 +7,7 @@ import pytest
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Severity
 from mlplan.planning.rollout import batches
-from mlplan.targets.docker.plan import (
+from mlplan.targets.docker.containers import (
     DeploymentContainers,
     DockerHost,
     DockerSettings,

@@ -24,7 +24,7 @@ from mlplan.edge.pipeline import planned
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import RolloutSchedule
 from mlplan.planning.state import DeploymentState, DesiredState
-from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes import choices as ko
 from mlplan.targets.kubernetes.settings import KubernetesSettings, parse_kubernetes_settings
 
 ENDPOINT = dedent("""\

@@ -8,7 +8,8 @@ from mlplan.domain import codes
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
 from mlplan.edge.pipeline import planned
-from mlplan.planning.promote import plan, share
+from mlplan.planning.promote import promotion as promotion_of
+from mlplan.planning.promote import share
 from mlplan.planning.state import DesiredState
 
 ENDPOINT = "name: ep\nauth_mode: key\ntraffic: {traffic}\n"
@@ -66,7 +67,7 @@ SCENARIOS = [
                          ids=[s[0] for s in SCENARIOS])
 def test_sequences(name: str, s: DesiredState, kwargs: dict[str, object],
                    expected: list[tuple[str, dict[str, int], dict[str, int]]]) -> None:
-    promotion = plan(s, "ep", "green", **kwargs)  # type: ignore[arg-type]
+    promotion = promotion_of(s, "ep", "green", **kwargs)  # type: ignore[arg-type]
     assert promotion.ok, [d for step in promotion.steps for d in step.diagnostics]
     assert sequence(promotion) == expected
     assert promotion.retired == ("blue",)
@@ -86,13 +87,13 @@ SKIPS = [
 @pytest.mark.parametrize(("name", "s", "kwargs", "expected"), SKIPS, ids=[s[0] for s in SKIPS])
 def test_every_skipped_step_is_explained(name: str, s: DesiredState, kwargs: dict[str, object],
                                          expected: list[tuple[str, str]]) -> None:
-    promotion = plan(s, "ep", "green", **kwargs)  # type: ignore[arg-type]
+    promotion = promotion_of(s, "ep", "green", **kwargs)  # type: ignore[arg-type]
     assert promotion.ok
     assert list(promotion.skipped) == expected
 
 
 def test_steps_are_numbered_from_one_as_printed() -> None:
-    promotion = plan(state(), "ep", "green", steps=(10, 100), mirror=10)
+    promotion = promotion_of(state(), "ep", "green", steps=(10, 100), mirror=10)
     assert [(s.number, s.stage) for s in promotion.steps] == [
         (1, "mirror"), (2, "canary"), (3, "promoted"), (4, "retire")]
 
@@ -106,7 +107,7 @@ QUOTA = [
 
 @pytest.mark.parametrize(("name", "limit", "ok"), QUOTA, ids=[q[0] for q in QUOTA])
 def test_quota_at_the_peak(name: str, limit: int, ok: bool) -> None:
-    promotion = plan(state(quota=limit), "ep", "green", steps=(50, 100))
+    promotion = promotion_of(state(quota=limit), "ep", "green", steps=(50, 100))
     assert promotion.peak_quota_millis == 32_000
     assert promotion.ok is ok
     retire = promotion.steps[-1]
@@ -127,7 +128,7 @@ BAD = [
 @pytest.mark.parametrize(("name", "kwargs", "says"), BAD, ids=[b[0] for b in BAD])
 def test_bad_requests(name: str, kwargs: dict[str, object], says: str) -> None:
     args: dict[str, object] = {"to": "green", **kwargs}
-    promotion = plan(state(), "ep", **args)  # type: ignore[arg-type]
+    promotion = promotion_of(state(), "ep", **args)  # type: ignore[arg-type]
     assert not promotion.ok and not promotion.steps
     assert [d.code for d in promotion.diagnostics] == [codes.PROMOTION]
     assert says in promotion.diagnostics[0].message

@@ -53,7 +53,7 @@ def run(tmp_path: Path, fleet: Fleet, router: Callable[..., Router], green_up: b
     stack = RouterStack(root, router(backends=backends, traffic=(("blue", 100), ("green", 0)),
                                      keys=(KEY,)), backends)
     state, _root = load(root, "test")
-    plan = promote.plan(state, "my-endpoint", "green", steps=steps, mirror=mirror)
+    plan = promote.promotion(state, "my-endpoint", "green", steps=steps, mirror=mirror)
     assert plan.ok
     progress: list[str] = []
     result = apply(

@@ -72,7 +72,7 @@ def test_02_mode_is_kept(tmp_path: Path) -> None:
 def test_02_a_file_changed_since_read_is_refused(tmp_path: Path, changed: str) -> None:
     root = project(tmp_path / "p")
     state, _ = load_state(root, "test")
-    plan = promote.plan(state, "my-endpoint", "green", steps=(100,))
+    plan = promote.promotion(state, "my-endpoint", "green", steps=(100,))
     retire = plan.steps[-1]
     expected = {f: (root / f).read_bytes() for f in (ENDPOINT, BLUE)}
     with (root / changed).open("a") as handle:  # the user's edit while promote runs

@@ -1,5 +1,5 @@
 """Target tests never ask a real Docker host: without this, a developer's local socket would
-decide which instance containers "exist" (``docker_plan.instance_order``) and so the graph.
+decide which instance containers "exist" (``docker_containers.instance_order``) and so the graph.
 A test that wants a host points ``DOCKER_HOST`` at its own fake socket."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Which instance containers wait for which: only those the Docker host already has are chained
 batch by batch (a replacement deletes first); new ones are created in waves of what the host's
 CPUs can boot, per deployment; an unknown host chains everything. First the pure rule
-(``docker_plan.instance_order``) as a table, then the program under mocks against a fake Docker
-host (a unix socket answering ``/info`` and ``/containers/json``)."""
+(``docker_containers.instance_order``) as a table, then the program under mocks against a fake
+Docker host (a unix socket answering ``/info`` and ``/containers/json``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import pytest
 
 from mlplan.edge.program import run
 from mlplan.planning.rollout import batches
-from mlplan.targets.docker.plan import (
+from mlplan.targets.docker.containers import (
     DeploymentContainers,
     Healthcheck,
     InstanceContainer,
@@ -283,7 +283,7 @@ def test_a_host_that_does_not_answer_is_asked_once_per_minute(
     """50 endpoint components on a host that never answers wait one timeout, not 50; a host
     that answers is asked each time (its containers change between runs)."""
     import mlplan.targets.docker.resources as docker_target
-    from mlplan.targets.docker.plan import DockerHost
+    from mlplan.targets.docker.containers import DockerHost
 
     asked: list[str] = []
     answers = {"unix:///nobody": None, "unix:///up": DockerHost(cpus=2, memory_mib=2048)}

@@ -20,8 +20,8 @@ from pulumi.runtime.sync_await import _sync_await
 
 from mlplan.domain import codes, labels
 from mlplan.edge import program
+from mlplan.targets.kubernetes import choices as ko
 from mlplan.targets.kubernetes import files as local_files
-from mlplan.targets.kubernetes import plan as ko
 from mlplan.targets.kubernetes import resources as target
 from tests.targets import harness
 from tests.targets.harness import Recorded, by_type, one, run_program

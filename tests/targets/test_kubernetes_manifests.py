@@ -17,9 +17,9 @@ import pytest
 from mlplan.domain.diagnostics import has_errors
 from mlplan.edge import io, pipeline
 from mlplan.planning.state import DesiredState
+from mlplan.targets.kubernetes import choices as ko
 from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import manifests
-from mlplan.targets.kubernetes import plan as ko
 from mlplan.targets.kubernetes import settings as kubernetes_settings
 from mlplan.targets.kubernetes.manifests import EndpointManifests, Manifest
 from tests.targets.test_kubernetes import GATEWAY, KUBERNETES, STACK, Project

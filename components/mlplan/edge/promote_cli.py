@@ -142,7 +142,7 @@ def _promote(args: argparse.Namespace) -> int:
     from mlplan.render.document import render_json
 
     state, root = _load(args.stack)
-    plan = promote.plan(state, args.endpoint, args.to, args.steps, args.mirror,
+    plan = promote.promotion(state, args.endpoint, args.to, args.steps, args.mirror,
                         check=_checked(root))
     if args.format == "json":
         sys.stdout.write(render_json(render.document(plan)))

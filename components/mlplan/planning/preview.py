@@ -568,7 +568,7 @@ def _traffic(own: list[_Resource], deployments: dict[str, list[_Resource]]) -> _
 
 def _batches_by_index(instances: list[_Resource]) -> dict[str, str]:
     """Instance index -> 1-based batch, from the count of instances the change leaves
-    (Docker containers carry no batch label: see ``docker_plan._instance_labels``).
+    (Docker containers carry no batch label: see ``docker_containers._instance_labels``).
     Example: 10 instances -> {"0": "1", "1": "1", "2": "2", ..., "9": "5"}."""
     count = sum(1 for r in instances if r.action[0] is not Action.DELETE)
     return {str(i): str(number) for number, members in enumerate(batches(count), start=1)

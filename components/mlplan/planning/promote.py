@@ -105,7 +105,7 @@ def share(weights: Sequence[tuple[str, int]], total: int) -> tuple[tuple[str, in
     return tuple((n, floors[n]) for n, _w in weights)
 
 
-def plan(  # noqa: C901, PLR0912
+def promotion(  # noqa: C901, PLR0912
     state: DesiredState,
     endpoint_name: str,
     to: str,

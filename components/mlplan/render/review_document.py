@@ -19,8 +19,8 @@ from mlplan.planning.diff import (
     EndpointChange,
     FieldChange,
     QuotaRow,
+    ReviewStep,
     StackChanges,
-    Step,
 )
 from mlplan.planning.diff.actions import ResourceChange, ShownStep
 from mlplan.planning.preview import Finding, ShownQuotaRow, StackPreview
@@ -76,7 +76,7 @@ def _schedule_numbers(batch_size: int, batch_count: int, peak: int, min_serving:
             "min_serving_instances": min_serving}
 
 
-def _step(step: Step) -> dict[str, Any]:
+def _step(step: ReviewStep) -> dict[str, Any]:
     if step.roll is None:
         return _step_entry(step.kind, step.from_instances, step.to_instances, step.describe())
     roll = step.roll

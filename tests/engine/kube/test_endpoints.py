@@ -19,7 +19,7 @@ import pytest
 from mlplan.domain import labels
 from mlplan.edge.program import load
 from mlplan.planning.rollout import batch_size
-from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes import choices as ko
 from mlplan.targets.kubernetes.settings import parse_kubernetes_settings
 from tests.engine.kube import cluster as kube
 from tests.engine.kube.api import Api, ApiError, Recorder, wait_for

@@ -1,8 +1,9 @@
 """The action model of a review: ``Action`` (the closed set, replace order included) and the
-change records ``plan`` returns, from one changed field (``FieldChange``) up to the stack
-(``StackChanges``). Example: blue's image on 10 Docker instances -> a ``DeploymentChange``
-with action ``delete-then-create`` and one ``Step`` whose ``Roll`` reads ``10 instances: 5
-batches of 2, peak 10, at least 8 serving``.
+change records ``review`` returns (and a preview's reading, ``planning.preview``), from one
+changed field (``FieldChange``) up to the stack (``StackChanges``). Example: blue's image on 10
+Docker instances -> a ``DeploymentChange`` with action ``delete-then-create`` and one
+``ReviewStep`` whose ``Roll`` reads ``10 instances: 5 batches of 2, peak 10, at least 8
+serving``.
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ class Roll:
 
 
 @dataclass(frozen=True)
-class Step:
+class ReviewStep:
     """Azure's order for an update: ``scale`` first, then ``roll`` at the new size."""
 
     kind: rollout.StepKind
@@ -198,7 +199,7 @@ class DeploymentChange:
     action: Action
     reasons: tuple[str, ...]
     changes: tuple[FieldChange, ...] = ()
-    steps: tuple[Step, ...] = ()
+    steps: tuple[ReviewStep, ...] = ()
     before: Sized | None = None
     after: Sized | None = None
     share: Share = field(default_factory=Share)

@@ -21,10 +21,10 @@ from mlplan.planning.diff.actions import (
     EndpointChange,
     FieldChange,
     QuotaRow,
+    ReviewStep,
     Roll,
     Sized,
     StackChanges,
-    Step,
     TrafficChange,
 )
 from mlplan.planning.diff.projections import (
@@ -150,7 +150,7 @@ def _deployment_change(  # noqa: C901, PLR0912
     exempt = new.state is not None and new.state.size.exempt
     surge = target.surges(exempt)
     steps = tuple(
-        Step(s.kind, s.from_instances, s.to_instances,
+        ReviewStep(s.kind, s.from_instances, s.to_instances,
              _roll(endpoint, name, s.to_instances, target, exempt, settings)
              if s.kind == "roll" else None)
         for s in rollout.update_steps(before_n, after_n, rolls))

@@ -1,2 +1,3 @@
-"""The Docker target: ``plan`` (pure), ``host`` (asks the Docker host) and ``resources``
+"""The Docker target: ``containers`` (pure: desired state -> ``EndpointContainers``),
+``host`` (asks the Docker host) and ``resources``
 (pulumi-docker)."""

@@ -18,7 +18,7 @@ import socket
 from collections.abc import Mapping
 from urllib.parse import urlencode, urlsplit
 
-from mlplan.targets.docker.plan import DockerHost
+from mlplan.targets.docker.containers import DockerHost
 
 DEFAULT_ADDRESS = "unix:///var/run/docker.sock"
 TIMEOUT_S = 3.0

@@ -1,14 +1,14 @@
-"""Docker target: ``EndpointContainers`` (from ``mlplan.targets.docker.plan``) -> resources.
+"""Docker target: ``EndpointContainers`` (from ``mlplan.targets.docker.containers``) -> resources.
 
 Decides nothing: names, batches, env, mounts, limits and the router's files all come from the
 core. What lives here is the translation to pulumi-docker and the resource options that give
 the engine its order:
 
-- instance containers ``wait`` for health and ``depends_on`` what ``docker_plan.instance_order``
-  says: those the Docker host already has, batch k+1 on batch k, so a replacement (always
-  delete-first in pulumi-docker) goes batch by batch; new ones, which serve nothing yet, in
-  waves of what the host's CPUs can boot, wave k+1 on wave k, per deployment; when the host
-  cannot be asked, every instance is chained batch by batch;
+- instance containers ``wait`` for health and ``depends_on`` what
+  ``docker_containers.instance_order`` says: those the Docker host already has, batch k+1 on
+  batch k, so a replacement (always delete-first in pulumi-docker) goes batch by batch; new
+  ones, which serve nothing yet, in waves of what the host's CPUs can boot, wave k+1 on wave k,
+  per deployment; when the host cannot be asked, every instance is chained batch by batch;
 - the config container ``depends_on`` every instance container (new deployments serve before
   they get traffic) and is the only resource a traffic/mirror/key change replaces;
 - the router ``depends_on`` the config container: its script waits for the first routing files
@@ -31,10 +31,10 @@ import pulumi.runtime.settings
 from mlplan.domain import labels
 from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning.state import DesiredState, EndpointState
+from mlplan.targets.docker import containers as docker_containers
 from mlplan.targets.docker import host as docker_host
-from mlplan.targets.docker import plan as docker_plan
 from mlplan.targets.docker import settings as docker_settings
-from mlplan.targets.docker.plan import (
+from mlplan.targets.docker.containers import (
     DeploymentContainers,
     DockerHost,
     EndpointContainers,
@@ -80,7 +80,7 @@ def _out(resource: pulumi.CustomResource, key: str) -> pulumi.Output[Any]:
 
 class OnlineDeployment(pulumi.ComponentResource):
     """One deployment: its image and one container per instance, each waiting for what
-    ``docker_plan.instance_order`` says for what the host has (``host`` None: unknown, chained
+    ``docker_containers.instance_order`` says for what the host has (``host`` None: unknown, chained
     batch by batch)."""
 
     def __init__(self, name: str, endpoint: str, plan: DeploymentContainers,
@@ -99,20 +99,21 @@ class OnlineDeployment(pulumi.ComponentResource):
         image = _out(_docker("remoteImage", f"{name}-image",
                              {"name": plan.image, "keepLocally": True, "build": build}, child,
                              outputs=("imageId",)), "imageId")
-        order = docker_plan.instance_order(plan, host)
+        order = docker_containers.instance_order(plan, host)
         made: dict[str, pulumi.CustomResource] = {}
         for spec in order.registration(plan):
             made[spec.name] = self._container(name, spec, image, network,
                                               [made[w] for w in order.waits[spec.name]])
         self.containers: list[pulumi.CustomResource] = [made[c.name] for c in plan.containers]
         if any(not order.wave_of(c.name) for c in plan.containers):  # some may be replaced
-            pulumi.log.info(docker_plan.roll_note(endpoint, plan), resource=self)
-        created = docker_plan.creation_note(endpoint, plan, order)
+            pulumi.log.info(docker_containers.roll_note(endpoint, plan), resource=self)
+        created = docker_containers.creation_note(endpoint, plan, order)
         if created:
             pulumi.log.info(created, resource=self)
         self.register_outputs(props)
 
-    def _container(self, name: str, spec: docker_plan.InstanceContainer, image: pulumi.Input[str],
+    def _container(self, name: str, spec: docker_containers.InstanceContainer,
+                   image: pulumi.Input[str],
                    network: pulumi.CustomResource, previous: list[pulumi.CustomResource]
                    ) -> pulumi.CustomResource:
         check = spec.healthcheck
@@ -183,7 +184,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
         config = _docker("container", f"{name}-router-config", {
             "name": plan.config_container,
             "image": router_image,
-            "command": ["/bin/sh", "-c", docker_plan.CONFIG_COPY_COMMAND],
+            "command": ["/bin/sh", "-c", docker_containers.CONFIG_COPY_COMMAND],
             "uploads": [
                 {"file": "/staging/routing.conf",
                  "content": files.apply(lambda f: f["routing.conf"])},
@@ -191,7 +192,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                  "content": pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))},
             ],
             "mounts": [{"type": "volume", "source": _out(volume, "name"),
-                        "target": docker_plan.ROUTER_CONF_DIR}],
+                        "target": docker_containers.ROUTER_CONF_DIR}],
             "networkMode": "none",
             "labels": _labels(plan.config_labels),
             "mustRun": False,
@@ -201,14 +202,15 @@ class OnlineEndpoint(pulumi.ComponentResource):
         router = _docker("container", f"{name}-router", {
             "name": router_spec.name,
             "image": router_image,
-            "command": ["/bin/sh", docker_plan.ROUTER_SCRIPT_PATH],
+            "command": ["/bin/sh", docker_containers.ROUTER_SCRIPT_PATH],
             "uploads": [
-                {"file": docker_plan.ROUTER_STATIC_CONF, "content": router_spec.static_config},
-                {"file": docker_plan.ROUTER_SCRIPT_PATH, "content": router_spec.script,
+                {"file": docker_containers.ROUTER_STATIC_CONF,
+                 "content": router_spec.static_config},
+                {"file": docker_containers.ROUTER_SCRIPT_PATH, "content": router_spec.script,
                  "executable": True},
             ],
             "mounts": [{"type": "volume", "source": _out(volume, "name"),
-                        "target": docker_plan.ROUTER_CONF_DIR, "readOnly": True}],
+                        "target": docker_containers.ROUTER_CONF_DIR, "readOnly": True}],
             "networksAdvanced": [{"name": _out(network, "name")}],
             "ports": [{"internal": router_spec.listen_port,
                        "external": router_spec.published_port,
@@ -299,7 +301,7 @@ def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
     if host is None:
         return []
     settings = docker_settings.of(state.settings)
-    return docker_plan.check_host(state.endpoints, settings, host, state.settings.catalog)
+    return docker_containers.check_host(state.endpoints, settings, host, state.settings.catalog)
 
 
 def _known_host() -> KnownHost | None:
@@ -338,7 +340,7 @@ def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
     """The resources of one endpoint of ``state`` (children named ``name-...``). A Docker
     stack shares no objects (``shared_stack``): ``depends_on`` is left to the parent, the
     public component, whose own options carry what a program orders it after."""
-    plan = docker_plan.plan_endpoint(
+    plan = docker_containers.plan_endpoint(
         endpoint, state.settings.environment, docker_settings.of(state.settings),
         state.settings.assets,
         absolute=lambda p: str((project / p).resolve()),

@@ -1,2 +1,3 @@
-"""The Kubernetes target: ``plan`` (pure: every manifest decision), ``files`` (reads the model
+"""The Kubernetes target: ``choices`` (pure: its names, numbers and choices), ``manifests``
+(pure: every object of an endpoint as values), ``files`` (reads the model
 and code for ConfigMaps) and ``resources`` (pulumi-kubernetes)."""

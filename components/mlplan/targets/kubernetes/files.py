@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from mlplan.targets.kubernetes.plan import PackedFiles
+from mlplan.targets.kubernetes.choices import PackedFiles
 
 SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
 SKIPPED_SUFFIXES = (".pyc", ".pyo")

@@ -5,7 +5,7 @@
 (autoscaled) and model/code ConfigMaps; per endpoint the keys Secret and the router (nginx
 mode: ConfigMap, Deployment, Service and PDB; gateway-api mode: HTTPRoute).
 ``namespace_manifests`` returns what a namespace's endpoints share (Namespace, ResourceQuota).
-The numbers, names and choices come from ``mlplan.targets.kubernetes.plan``; the router's files
+The numbers, names and choices come from ``mlplan.targets.kubernetes.choices``; the router's files
 from ``mlplan.router.nginx``. The adapter ``mlplan.targets.kubernetes.resources`` registers each
 ``Manifest`` as it is, after what its ``after`` names, filling in only what the engine alone
 knows (``Pending``: the endpoint keys and the router's ``keys.conf`` and checksum made from
@@ -93,8 +93,8 @@ from mlplan.domain.quantity import format_millis
 from mlplan.planning.routing import INFERENCE_PORT, router_config
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import HEALTH_PATH, render_files, render_keys
-from mlplan.targets.kubernetes import plan as ko
-from mlplan.targets.kubernetes.plan import DeploymentInputs
+from mlplan.targets.kubernetes import choices as ko
+from mlplan.targets.kubernetes.choices import DeploymentInputs
 from mlplan.targets.kubernetes.settings import KubernetesSettings, VolumeSource
 
 KEYS_CHECKSUM = "mlplan.dev/keys-checksum"

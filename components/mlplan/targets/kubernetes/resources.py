@@ -21,9 +21,9 @@ import pulumi_kubernetes as k8s
 
 from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning.state import DesiredState, EndpointState
+from mlplan.targets.kubernetes import choices as ko
 from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import manifests
-from mlplan.targets.kubernetes import plan as ko
 from mlplan.targets.kubernetes import settings as kubernetes_settings
 from mlplan.targets.kubernetes.manifests import (
     DeploymentManifests,

@@ -7,7 +7,7 @@ all N keep serving), paid for by the 20% quota reservation; SKUs exempt from tha
 hold only N, and a namespace quota sized that way refuses the surge pod (seen on a real API
 server: the roll cannot move at all), so they stop a batch first (maxSurge 0, maxUnavailable one
 batch: peak N, ``N - batch`` serving), as Docker always does. Examples: Standard_DS3_v2 -> True;
-Standard_NC24ads_A100_v4 (exempt) -> False. ``plan.rolling_strategy`` renders this into the
+Standard_NC24ads_A100_v4 (exempt) -> False. ``choices.rolling_strategy`` renders this into the
 Deployment. The Deployment picks the pods, so review counts a batch in replicas
 (``replica 0``, ``replica 1``).
 
@@ -45,7 +45,7 @@ from mlplan.domain.settings import Settings
 from mlplan.planning.port import PlainResource, Target
 from mlplan.planning.state import DesiredState
 from mlplan.targets.base import Group, endpoint_facts
-from mlplan.targets.kubernetes import plan
+from mlplan.targets.kubernetes import choices
 from mlplan.targets.kubernetes import settings as kubernetes_settings
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -186,13 +186,13 @@ def _auth_by(settings: Settings) -> str:
     return f"Gateway {name} (routerMode gateway-api)"
 
 
-def stack_checks(state: DesiredState, pack: plan.Packer | None) -> list[Diagnostic]:
+def stack_checks(state: DesiredState, pack: choices.Packer | None) -> list[Diagnostic]:
     """Name conflicts (MLP118) and route limits (MLP112); with the project's files (``pack``)
     also delivery (MLP117, MLP119: a model folder over a ConfigMap's 1 MiB)."""
     settings = kubernetes_settings.of(state.settings)
     if pack is None:
-        return [*plan.name_conflicts(state, settings), *plan.route_limits(state, settings)]
-    return plan.stack_problems(state, settings, pack)[1]
+        return [*choices.name_conflicts(state, settings), *choices.route_limits(state, settings)]
+    return choices.stack_problems(state, settings, pack)[1]
 
 
 def _served_models(settings: Settings) -> frozenset[str]:
@@ -202,7 +202,7 @@ def _served_models(settings: Settings) -> frozenset[str]:
 
 KUBERNETES = Target(
     name="kubernetes",
-    surges=plan.surges,
+    surges=choices.surges,
     batch_names=_batch_names,
     roll_reasons=_roll_reasons,
     facts_from_resources=from_kubernetes,
