@@ -39,8 +39,8 @@ def state(target: str, sku: str, count: int, image: str, scale: str = "",
     docker_settings, problems = docker_containers.parse_settings(docker or {},
                                                                  Location("Pulumi.yaml"))
     assert problems == []
-    settings = Settings(target=target, quota_millis=QUOTA,  # type: ignore[arg-type]
-                        docker=docker or {}, target_settings=docker_settings)
+    settings = Settings(target=target, quota_millis=QUOTA,
+                        target_values={"docker": docker or {}}, target_settings=docker_settings)
     return planned(parsed.endpoints, settings, ())
 
 

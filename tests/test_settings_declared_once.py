@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from mlplan.domain.settings import InstanceTypeSpec, LimitsSpec, SettingsSpec, TolerationSpec
+from mlplan.domain.settings import InstanceTypeSpec, LimitsSpec, TolerationSpec, settings_schema
 from mlplan.edge import api
+from mlplan.targets import registry
 from mlplan.targets.docker.settings import DockerSettingsSpec
 from mlplan.targets.kubernetes import settings as kubernetes_settings
 
@@ -42,7 +43,8 @@ def test_every_stack_setting_is_an_argument() -> None:
     """Each ``mlplan:<key>`` of the schema but the files (``endpoints``: the component's own
     ``endpoint_file`` / ``paths``) and ``keys`` (its own argument) is an ``OnlineEndpoint``
     argument, under the name ``SETTINGS_ARGS`` gives it."""
-    settings = set(SettingsSpec.model_fields) - {"endpoints", "keys"}
+    schema = settings_schema(tuple(registry.TARGETS))
+    settings = set(schema.model_fields) - {"endpoints", "keys"}
     assert set(api.SETTINGS_ARGS.values()) == settings
     assert set(api.SETTINGS_ARGS) <= set(api.OnlineEndpointArgs.__annotations__)
     assert "keys" in api.OnlineEndpointArgs.__annotations__

@@ -62,7 +62,7 @@ def state(traffic: dict[str, int], deployments: dict[str, str],
                 for n, text in deployments.items()]
     result = parse(sources)
     assert not result.diagnostics, result.diagnostics
-    return planned(result.endpoints, Settings(target=target, quota_millis=QUOTA),  # type: ignore[arg-type]
+    return planned(result.endpoints, Settings(target=target, quota_millis=QUOTA),
                    result.diagnostics)
 
 
@@ -407,7 +407,8 @@ def stack_settings(instance_types: str = "", assets: str = "") -> Settings:
             "  mlplan:quota: {total: 500, custom: 500, standardDSv2Family: 200}\n"
             + (f"  mlplan:instanceTypes: {instance_types}\n" if instance_types else "")
             + (f"  mlplan:assets: {assets}\n" if assets else ""))
-    settings, problems = from_stack_document(parse_yaml(text).documents[0], "Pulumi.x.yaml")
+    settings, problems = from_stack_document(parse_yaml(text).documents[0], "Pulumi.x.yaml",
+                                             registry.settings_parsers())
     assert problems == []
     return settings
 

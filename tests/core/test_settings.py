@@ -7,6 +7,7 @@ import pytest
 from mlplan.domain import codes
 from mlplan.domain.settings import from_stack_document
 from mlplan.domain.yamlsource import parse_yaml
+from mlplan.targets import registry
 
 GOOD = dedent("""\
     config:
@@ -32,7 +33,8 @@ GOOD = dedent("""\
 
 
 def load(text: str):  # type: ignore[no-untyped-def]
-    return from_stack_document(parse_yaml(text).documents[0], "stacks/Pulumi.x.yaml")
+    return from_stack_document(parse_yaml(text).documents[0], "stacks/Pulumi.x.yaml",
+                               registry.settings_parsers())
 
 
 def test_good_settings() -> None:

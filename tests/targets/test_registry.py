@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from mlplan.domain.settings import Settings
+from mlplan.domain.settings import Settings, from_stack_document
 from mlplan.domain.spec import SourceText, parse
+from mlplan.domain.yamlsource import parse_yaml
 from mlplan.edge import pipeline
 from mlplan.planning.diff import review
 from mlplan.planning.port import Effect, Target
@@ -105,7 +106,7 @@ def toy(monkeypatch: pytest.MonkeyPatch) -> Target:
 def toy_state(name: str = "my-endpoint", tag: str = "1", period: int = 10) -> DesiredState:
     parsed = parse([SourceText("e.yml", TOY_ENDPOINT.format(name=name)),
                     SourceText("blue.yml", TOY_BLUE.format(name=name, tag=tag, period=period))])
-    settings = Settings(target="toy")  # type: ignore[arg-type]  # the settings schema: not yet
+    settings = Settings(target="toy")
     return pipeline.checked_state(parsed.endpoints, settings, parsed.diagnostics)
 
 
@@ -137,3 +138,36 @@ def test_a_new_target_checks_the_stack_and_is_deployed_through_its_resources(
         toy: Target) -> None:
     assert [d.code for d in toy_state("forbidden").diagnostics] == ["MLP118"]
     assert registry.resources(toy).stack_diagnostics(toy_state(), None) == []
+
+
+TOY_STACKS = [
+    # scenario, mlplan:toy as written, its parsed rack (None: refused), problems (code, field)
+    ("its own key, declared by its parser", "{rack: r7}", "r7", []),
+    ("absent: the toy's defaults", "", "default", []),
+    ("a key it does not declare", "{colour: red}", None,
+     [("MLP120", "mlplan:toy.colour")]),
+]
+
+
+@pytest.mark.parametrize(("name", "toy_settings", "rack", "problems"), TOY_STACKS,
+                         ids=[c[0] for c in TOY_STACKS])
+def test_a_new_target_declares_its_settings_in_its_own_folder(
+        name: str, toy_settings: str, rack: str | None, problems: list[tuple[str, str]],
+        toy: Target) -> None:
+    """``mlplan:target: toy`` and ``mlplan:toy`` are valid stack settings with the registry line
+    alone: the schema takes the registered names and each one's key (``settings_schema``)."""
+    text = ("config:\n  mlplan:target: toy\n  mlplan:endpoints: [ep]\n"
+            + (f"  mlplan:toy: {toy_settings}\n" if toy_settings else ""))
+    settings, found = from_stack_document(parse_yaml(text).documents[0], "Pulumi.x.yaml",
+                                          registry.settings_parsers())
+    assert settings.target == "toy"
+    assert [(d.code, d.location.field) for d in found] == problems
+    assert (settings.target_settings.rack if settings.target_settings else None) == rack
+
+
+def test_an_unregistered_target_is_refused_by_the_stack_schema() -> None:
+    text = "config:\n  mlplan:target: toy\n  mlplan:endpoints: [ep]\n  mlplan:toy: {}\n"
+    _settings, found = from_stack_document(parse_yaml(text).documents[0], "Pulumi.x.yaml",
+                                           registry.settings_parsers())
+    assert [(d.location.field, "'docker' or 'kubernetes'" in d.message) for d in found][:1] == [
+        ("mlplan:target", True)]

@@ -1,16 +1,18 @@
 """Stack settings: the ``mlplan:*`` keys of ``stacks/Pulumi.<stack>.yaml``, validated.
 
-Keys: ``mlplan:target`` (docker | kubernetes), ``mlplan:endpoints`` (files or folders relative to
-the project root), ``mlplan:quota`` ({family: cores, total: cores}), ``mlplan:environment``
-(development | production), ``mlplan:instanceTypes`` (custom sizes), ``mlplan:limits`` (Azure's
-limits, overridable). ``mlplan:assets``, ``mlplan:docker``, ``mlplan:kubernetes`` and
-``mlplan:keys`` belong to the targets and are only checked to be mappings here, but for
-``mlplan:keys``, whose shape is checked here without ever echoing a value (``check_keys``).
-Keys of other namespaces (``docker:host``, ``kubernetes:context``) are left alone.
+Keys: ``mlplan:target`` (a registered target's name: docker | kubernetes), ``mlplan:endpoints``
+(files or folders relative to the project root), ``mlplan:quota`` ({family: cores, total:
+cores}), ``mlplan:environment`` (development | production), ``mlplan:instanceTypes`` (custom
+sizes), ``mlplan:limits`` (Azure's limits, overridable), ``mlplan:assets``, ``mlplan:keys``
+(its shape checked here without ever echoing a value: ``check_keys``) and one ``mlplan:<name>``
+per registered target, parsed by that target's own parser (``TargetParsers``, handed in by the
+edge: this schema names no target). Keys of other namespaces (``docker:host``,
+``kubernetes:context``) are left alone.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Callable, Mapping
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, create_model
 
 from mlplan.domain import codes
 from mlplan.domain.assets import Assets, parse_assets
@@ -33,7 +35,6 @@ from mlplan.domain.yamlsource import FieldPath, YamlDocument, format_path
 NAMESPACE = "mlplan:"
 #: A Kubernetes label value: custom instance type names are stamped as mlplan.dev/instance-type.
 INSTANCE_TYPE_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?\Z")
-Target = Literal["docker", "kubernetes"]
 Environment = Literal["development", "production"]
 
 
@@ -68,16 +69,29 @@ class LimitsSpec(Strict):
 
 
 class SettingsSpec(Strict):
-    target: Literal["docker", "kubernetes"] = "docker"
+    """The keys every stack has; ``settings_schema`` adds ``target`` and the targets' own."""
+
     endpoints: list[str]
     quota: dict[str, Annotated[FiniteNumber, Field(ge=0)]] | None = None
     environment: Literal["development", "production"] = "development"
     instanceTypes: dict[str, InstanceTypeSpec] | None = None
     limits: LimitsSpec | None = None
     assets: dict[str, Any] | None = None
-    docker: dict[str, Any] | None = None
-    kubernetes: dict[str, Any] | None = None
-    keys: Any = None  # checked by check_keys, which never echoes a value
+
+
+@functools.lru_cache(maxsize=16)
+def settings_schema(targets: tuple[str, ...]) -> type[Strict]:
+    """The ``mlplan:*`` schema for the registered ``targets`` (registry order; the first is the
+    default): ``target`` one of their names, each one's ``mlplan:<name>`` a mapping (its
+    parser checks the inside), ``keys`` last. Example: ``("docker", "kubernetes")`` -> keys
+    target, endpoints, quota, environment, instanceTypes, limits, assets, docker, kubernetes,
+    keys; ``mlplan:target: swarm`` -> "Input should be 'docker' or 'kubernetes'"."""
+    fields: dict[str, Any] = {"target": (Literal[targets], targets[0])}
+    fields.update({name: (common.annotation, common) for name, common
+                   in SettingsSpec.model_fields.items()})
+    fields.update({name: (dict[str, Any] | None, None) for name in targets})
+    fields["keys"] = (Any, None)  # checked by check_keys, which never echoes a value
+    return create_model("SettingsSpec", __base__=Strict, **fields)
 
 
 @dataclass(frozen=True)
@@ -101,7 +115,7 @@ _LIMIT_FIELDS = {"deploymentsPerEndpoint": "deployments_per_endpoint",
 
 @dataclass(frozen=True)
 class Settings:
-    target: Target = "docker"
+    target: str = "docker"  # a registered target's name (``targets.registry``)
     endpoint_paths: tuple[str, ...] = ()
     quota_millis: Mapping[str, int] = field(default_factory=dict, hash=False)
     environment: Environment = "development"
@@ -109,8 +123,10 @@ class Settings:
     limits: Limits = Limits()
     #: ``mlplan:assets`` parsed (``domain.assets.parse_assets``)
     assets: Assets = field(default_factory=Assets, compare=False)
-    docker: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    kubernetes: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: each registered target's ``mlplan:<name>`` as written (``{}`` when absent), by name in
+    #: registry order: ``{"docker": {...}, "kubernetes": {...}}``
+    target_values: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, hash=False,
+                                                           compare=False)
     #: ``mlplan:<target>`` parsed by the target's own parser (``ParseTarget``; its problems
     #: were reported with the settings'); None when not parsed: the target's defaults. Read
     #: it through the target (``targets.docker.settings.of``, ``targets.kubernetes.settings.of``)
@@ -136,17 +152,27 @@ ParseTarget = Callable[[str, Mapping[str, Any], str, Callable[[FieldPath], int]]
                        tuple[Any, list[Diagnostic]]]
 
 
-def from_stack_document(doc: YamlDocument, file: str, parse_target: ParseTarget | None = None
+@dataclass(frozen=True)
+class TargetParsers:
+    """The registered targets as the stack settings know them: their names (registry order;
+    each owns ``mlplan:<name>``) and the parser of the chosen one's mapping
+    (``targets.registry.settings_parsers()``)."""
+
+    names: tuple[str, ...]
+    parse: ParseTarget
+
+
+def from_stack_document(doc: YamlDocument, file: str, targets: TargetParsers
                         ) -> tuple[Settings, list[Diagnostic]]:
     """Settings from a parsed ``Pulumi.<stack>.yaml`` document (``config:`` mapping); the
-    target's own settings parsed by ``parse_target`` (left to the target's defaults without)."""
+    chosen target's own settings parsed by its parser in ``targets``."""
     found: list[Diagnostic] = []
     root = doc.value if isinstance(doc.value, dict) else {}
     config = root.get("config") or {}
     if not isinstance(config, dict):
         found.append(error(codes.SETTINGS, Location(file, doc.line_of(("config",)), "config"),
                            "'config' must be a mapping of 'namespace:key' to values."))
-        return Settings(file=file), found
+        return Settings(target=targets.names[0], file=file), found
     values: dict[str, Any] = {}
     lines: dict[FieldPath, int] = {}
     for key, value in config.items():
@@ -158,33 +184,31 @@ def from_stack_document(doc: YamlDocument, file: str, parse_target: ParseTarget 
             if path[:2] == ("config", key):
                 lines[(short, *path[2:])] = line
     settings_doc = YamlDocument(value=values, line=doc.line_of(("config",)), lines=lines)
-    return from_values(settings_doc, file, found, parse_target)
+    return from_values(settings_doc, file, targets, found)
 
 
-def from_values(
-    doc: YamlDocument, file: str, found: list[Diagnostic] | None = None,
-    parse_target: ParseTarget | None = None,
-) -> tuple[Settings, list[Diagnostic]]:
+def from_values(doc: YamlDocument, file: str, targets: TargetParsers,
+                found: list[Diagnostic] | None = None) -> tuple[Settings, list[Diagnostic]]:
     found = [] if found is None else found
+    schema = settings_schema(targets.names)
 
     def at(path: FieldPath) -> Location:
         return Location(file, doc.line_of(path), NAMESPACE + format_path(path))
 
     values = dict(doc.value) if isinstance(doc.value, dict) else {}
     try:
-        spec = SettingsSpec.model_validate(values)
+        spec: Any = schema.model_validate(values)
     except ValidationError as exc:
         broken: set[str] = set()
         for err in exc.errors():
             path = tuple(p for p in err["loc"] if p not in ("str", "int", "float"))
-            found.append(error(codes.SETTINGS, at(path), _settings_message(err, path)))
+            found.append(error(codes.SETTINGS, at(path), _settings_message(err, path, schema)))
             broken.add(str(path[0]) if path else "")
         # Go on with the valid keys so that one pass also finds the endpoint files' problems.
         try:
-            spec = SettingsSpec.model_validate({k: v for k, v in values.items()
-                                                if k not in broken})
+            spec = schema.model_validate({k: v for k, v in values.items() if k not in broken})
         except ValidationError:
-            return Settings(file=file), found
+            return Settings(target=targets.names[0], file=file), found
     types: list[InstanceType] = []
     for name, t in sorted((spec.instanceTypes or {}).items()):
         if not INSTANCE_TYPE_NAME.match(name):
@@ -205,12 +229,11 @@ def from_values(
             found.append(error(codes.SETTINGS, at(("instanceTypes", name)), f"{exc}."))
     digests, key_problems = check_keys(spec.keys, lambda path: at(("keys", *path)))
     found.extend(key_problems)
-    target_settings: Any = None
-    if parse_target is not None:  # the target's own settings live under mlplan:<target>
-        target_settings, target_problems = parse_target(
-            spec.target, getattr(spec, spec.target, None) or {}, file,
-            lambda path: doc.line_of((spec.target, *path)))
-        found.extend(target_problems)
+    # the target's own settings live under mlplan:<target>, parsed by the target
+    target_settings, target_problems = targets.parse(
+        spec.target, getattr(spec, spec.target, None) or {}, file,
+        lambda path: doc.line_of((spec.target, *path)))
+    found.extend(target_problems)
     assets, asset_problems = parse_assets(spec.assets or {}, lambda path: at(("assets", *path)))
     found.extend(asset_problems)
     lim = spec.limits or LimitsSpec()
@@ -223,8 +246,7 @@ def from_values(
         limits=Limits(**{_LIMIT_FIELDS[k]: v
                          for k, v in lim.model_dump(exclude_none=True).items()}),
         assets=assets,
-        docker=spec.docker or {},
-        kubernetes=spec.kubernetes or {},
+        target_values={name: getattr(spec, name) or {} for name in targets.names},
         target_settings=target_settings,
         file=file,
         key_digests=digests,
@@ -297,12 +319,12 @@ def _digest(text: str) -> str:
     return hashlib.sha256(b"mlplan-keys\0" + text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _settings_message(err: Any, path: FieldPath) -> str:
+def _settings_message(err: Any, path: FieldPath, schema: type[Strict]) -> str:
     if path[:1] == ("keys",):  # never echo a value under mlplan:keys
         return f"has the wrong shape (the value is not shown: it may be a secret); {KEY_SHAPE}."
     if err["type"] == "missing" and path == ("endpoints",):
         return ("missing; add 'mlplan:endpoints:' with the endpoint YAML files or folders, "
                 "e.g. '- stacks/endpoints'.")
-    known = [f.alias or n for n, f in SettingsSpec.model_fields.items()] if len(path) == 1 \
+    known = [f.alias or n for n, f in schema.model_fields.items()] if len(path) == 1 \
         else []
     return describe(err, format_path(path), known, noun="setting", prefix=NAMESPACE)

@@ -572,7 +572,7 @@ def _settings(given: _Given, args_type: Any, extra: dict[str, Any] | None = None
             config[NAMESPACE + setting] = _settings_value(value, hints[name])
     config.update(extra or {})
     settings, found = from_stack_document(YamlDocument({"config": config}, 0), given.label,
-                                          registry.parse_settings)
+                                          registry.settings_parsers())
     return settings, [_as_argument(d, given.label) for d in found]
 
 
@@ -675,9 +675,7 @@ def _endpoint_state(given: _Given) -> tuple[DesiredState, Path]:
     found.extend(_key_problems(given))
     state = pipeline.planned(endpoints, settings, found)
     state = replace(state, diagnostics=_in_arguments(state.diagnostics, given, endpoints))
-    if not has_errors(state.diagnostics):
-        state = replace(state, diagnostics=tuple(sort_diagnostics(
-            (*state.diagnostics, *target_problems(state, root)))))
+    state = pipeline.program_state(state, root)  # the policy rules are the pack's
     report(state.diagnostics)
     return state, root
 
@@ -753,14 +751,6 @@ def _in_arguments(diagnostics: tuple[Diagnostic, ...], given: _Given,
     return tuple(sort_diagnostics(named(d) for d in diagnostics)) if given_fields else diagnostics
 
 
-def target_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
-    """What only the target sees, before anything is registered (its adapter's
-    ``stack_diagnostics``): on Docker the host's size (MLP123), on Kubernetes names, route
-    limits and delivery (MLP117-MLP119)."""
-    found: list[Diagnostic] = registry.resources(state.target).stack_diagnostics(state, root)
-    return found
-
-
 def _quota_state(given: _Given) -> DesiredState:
     found = given.unknown(list(QuotaCheckArgs.__annotations__))
     found.extend(given.plain_problems(skip=()))
@@ -804,7 +794,7 @@ def quota_props(report_: QuotaReport) -> dict[str, Any]:
     return {
         "families": [{"family": f.family, "reservedCores": _cores(f.reserved_millis),
                       "limitCores": _cores(f.limit_millis), "users": list(f.users)}
-                     for f in report_.families],  # names review_preview reads
+                     for f in report_.families],  # names planning.preview reads
         "totalReservedCores": _cores(report_.total_reserved_millis),
         "totalLimitCores": _cores(report_.total_limit_millis),
     }

@@ -375,7 +375,7 @@ def load_settings(root: Path, stack: str) -> StackSettings:
             if isinstance(key, str) and key.startswith(NAMESPACE):
                 config[key] = json_text(value)
         register_secrets(config.get("mlplan:keys"))
-    settings, found = from_stack_document(document, shown, registry.parse_settings)
+    settings, found = from_stack_document(document, shown, registry.settings_parsers())
     found[:0] = problems
     return StackSettings(replace(settings, file=shown), tuple(found), document, shown)
 
@@ -484,7 +484,7 @@ def settings_from_config(root: Path, stack: str, config: Mapping[str, Any]) -> S
     register_secrets(values.get(NAMESPACE + "keys"))
     shown = from_file.shown
     document = YamlDocument(value={"config": values}, line=0, lines=lines)
-    settings, found = from_stack_document(document, shown, registry.parse_settings)
+    settings, found = from_stack_document(document, shown, registry.settings_parsers())
     moved = tuple(_config_location(d, shown, elsewhere) for d in found)
     return StackSettings(replace(settings, file=shown), moved, document, shown,
                          frozenset(elsewhere))

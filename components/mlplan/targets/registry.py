@@ -18,6 +18,7 @@ from typing import Any
 
 from mlplan.domain.diagnostics import Diagnostic
 from mlplan.domain.facts import EndpointFacts
+from mlplan.domain.settings import TargetParsers
 from mlplan.domain.yamlsource import FieldPath
 from mlplan.planning.port import PlainResource, Target
 from mlplan.targets.docker.target import DOCKER
@@ -50,6 +51,12 @@ def parse_settings(name: str, raw: Mapping[str, Any], file: str,
                    line_of: Callable[[FieldPath], int]) -> tuple[Any, list[Diagnostic]]:
     """``mlplan:<name>`` by target ``name``'s own parser (``domain.settings.ParseTarget``)."""
     return of(name).parse_settings(raw, file, line_of)
+
+
+def settings_parsers() -> TargetParsers:
+    """What the stack settings know of the targets: the registered names (``mlplan:target``,
+    each one's own ``mlplan:<name>`` key) and ``parse_settings``."""
+    return TargetParsers(tuple(TARGETS), parse_settings)
 
 
 def delete_first_types() -> frozenset[str]:

@@ -70,7 +70,8 @@ def up(pulumi: Any, *args: str) -> float:
 
 def planned_quota(project: Path, stack: str) -> dict[str, str]:
     state, _root = load(project, stack)
-    settings, problems = parse_kubernetes_settings(state.settings.kubernetes, state.settings.file)
+    settings, problems = parse_kubernetes_settings(state.settings.target_values["kubernetes"],
+                                                   state.settings.file)
     assert not problems, problems
     return dict(ko.namespace_quota(state, settings))
 

@@ -178,7 +178,7 @@ def settings_projection(settings: Settings) -> dict[str, Any]:
         "quota": {k: cores(v) for k, v in sorted(settings.quota_millis.items())},
         "limits": _plain(settings.limits),
         "instance_types": {t.name: _plain(t) for t in settings.instance_types},
-        "docker": _plain(settings.docker), "kubernetes": _plain(settings.kubernetes),
+        **{name: _plain(values) for name, values in settings.target_values.items()},
         "assets": _plain(settings.assets),
     })
 
