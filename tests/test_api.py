@@ -126,6 +126,39 @@ def test_good_input_builds_children_and_outputs(
     assert len(by_type(recorded, PASSWORD)) == 2  # keys generated once, kept in the state
 
 
+LEFT_TO_THE_PACK = [
+    # scenario, arguments, the policy rule mlplan plan fails on and the program leaves to the pack
+    ("2 live instances in production: ha-minimum is mandatory there",
+     lambda: values(environment="production"), "MLP501"),
+    ("an image tagged latest in production: image-pinned is mandatory there",
+     lambda: values(environment="production", deployments=[
+         deployment("blue", instance_count=3, environment={"image": "example.io/infer:latest"})]),
+     "MLP502"),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "code"), LEFT_TO_THE_PACK,
+                         ids=[c[0] for c in LEFT_TO_THE_PACK])
+def test_a_program_leaves_the_policy_rules_to_the_pack(
+        name: str, args: Callable[[], dict[str, Any]], code: str, root: Path) -> None:
+    """The offline pipeline refuses the stack (``checked_state``: MLP5xx errors); the component
+    registers it (``program_state``: no policy rule), so the policy pack reports the rule on the
+    resources with its own configuration (``edge.pipeline``'s docstring says why)."""
+    from mlplan.domain.settings import Settings
+    from mlplan.domain.spec import SourceValue, parse
+    from mlplan.edge import pipeline
+
+    given = args()
+    parsed = parse([SourceValue("e", given["endpoint"], "endpoint"),
+                    *(SourceValue(f"d{i}", d, "deployment")
+                      for i, d in enumerate(given["deployments"]))])
+    offline = pipeline.checked_state(parsed.endpoints, Settings(environment="production"),
+                                     parsed.diagnostics)
+    assert code in {d.code for d in offline.diagnostics if str(d.severity) == "error"}
+    recorded, _out = build(root, given)
+    assert by_type(recorded, CONTAINER)  # registered: the pack, not the program, gates it
+
+
 def test_keys_traffic_and_docker_settings(root: Path) -> None:
     """Given keys are used (no generated ones) and stay secrets; ``traffic`` replaces the
     file's split; ``docker`` takes the Python names of ``mlplan:docker`` (name_prefix, ports)."""
@@ -185,7 +218,7 @@ def test_quota_check_outputs(root: Path) -> None:
                                  "quota": {"standardDSv2Family": 48, "total": 100}},
                           component=QuotaCheck)
     check = one(recorded, QUOTA_T, "quota")
-    assert check.inputs["totalReservedCores"] == 32  # what review_preview reads
+    assert check.inputs["totalReservedCores"] == 32  # what planning.preview reads
     assert resolved(out["component"].total_reserved_cores) == 32
     assert resolved(out["component"].quota_reserved)["families"] == [
         {"family": "standardDSv2Family", "reserved": 32, "limit": 48,

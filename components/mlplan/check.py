@@ -3,11 +3,13 @@
 name conflicts MLP118, route limits MLP112, delivery MLP117/MLP119 such as a model folder over
 a ConfigMap's 1 MiB).
 
-Every entry point runs them through ``mlplan.edge.pipeline.checked_state``: ``mlplan plan
+The offline entry points run them through ``mlplan.edge.pipeline.checked_state``: ``mlplan plan
 --stack``, ``mlplan review`` (the head; the base without its files), ``mlplan promote`` /
-``rollback`` (the stack and every step) and the program. ``read`` is what the target's
-``reader`` made for the project's files (given by the edge); without it the checks that need
-file sizes are left to the program.
+``rollback`` (the stack and every step). A Pulumi program (the stack's, or a user's
+``OnlineEndpoint``) runs only the target's checks (``pipeline.program_state``) and leaves the
+policy rules to the policy pack, which reports them on the registered resources with its own
+configuration. ``read`` is what the target's ``reader`` made for the project's files (given by
+the edge); without it the checks that need file sizes are left to the program.
 """
 
 from __future__ import annotations

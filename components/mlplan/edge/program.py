@@ -19,7 +19,7 @@ from typing import Any
 
 import pulumi
 
-from mlplan.domain.diagnostics import Diagnostic, has_errors, sort_diagnostics
+from mlplan.domain.diagnostics import has_errors
 from mlplan.edge import io, pipeline
 from mlplan.edge.api import (
     OnlineEndpoint,
@@ -27,7 +27,6 @@ from mlplan.edge.api import (
     QuotaCheck,
     QuotaCheckArgs,
     report,
-    target_problems,
 )
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets import registry
@@ -58,10 +57,11 @@ def run(cwd: Path | None = None, stack: str | None = None) -> None:
     root = _root(cwd)
     config = engine_config()
     loaded = io.load_stack(root, stack or pulumi.get_stack(), config=config)
-    state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
-    problems = [*state.diagnostics, *_stack_problems(state, root)]
-    if has_errors(problems) or not state.endpoints:
-        report(tuple(sort_diagnostics(problems)),  # raises on an error: nothing registered
+    # the target's checks, once for the whole stack; the policy rules are the pack's
+    state = pipeline.program_state(
+        pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics), root)
+    if has_errors(state.diagnostics) or not state.endpoints:
+        report(state.diagnostics,  # raises on an error: nothing registered
                f"Run `mlplan plan --stack {loaded.stack}` for the full plan.")
     settings = {arg: config[key] for key, arg in SHARED.items() if key in config}
     QuotaCheck("quota", typing.cast(QuotaCheckArgs, {
@@ -89,15 +89,6 @@ def _root(cwd: Path | None) -> Path:
     if root is None:
         raise pulumi.RunError(f"mlplan: no Pulumi.yaml in {start} or above")
     return root
-
-
-def _stack_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
-    """What spans the stack's endpoints on its target, checked before anything (the checks
-    every ``OnlineEndpoint`` runs: the Docker host's size MLP123, Kubernetes names, routes and
-    delivery), once for the whole stack; nothing when the plan already has an error."""
-    if has_errors(state.diagnostics):
-        return []
-    return target_problems(state, root)
 
 
 def _endpoint_args(endpoint: EndpointState, settings: dict[str, Any], root: Path,
