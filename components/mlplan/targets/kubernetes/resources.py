@@ -88,6 +88,7 @@ from mlplan.domain.quantity import format_millis
 from mlplan.planning.routing import INFERENCE_PORT, router_config
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import HEALTH_PATH, render_files, render_keys
+from mlplan.targets.containment import resolve
 from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import plan as ko
 from mlplan.targets.kubernetes.plan import DeploymentInputs
@@ -660,7 +661,7 @@ def _provider(settings: KubernetesSettings, project: Path, prefix: str = "",
         return None
     render = ""
     if settings.render_yaml_to:
-        render = str((project / settings.render_yaml_to).resolve())
+        render = str(resolve(project, settings.render_yaml_to).resolve())  # contained
         pulumi.log.warn(f"mlplan: renderYamlTo: manifests are written to {render} instead of "
                         "being applied; Secrets (the endpoint keys) are written in plain text.")
     return k8s.Provider(
