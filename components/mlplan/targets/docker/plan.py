@@ -33,7 +33,7 @@ from __future__ import annotations
 import functools
 import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mlplan.domain import codes, labels
 from mlplan.domain.assets import Assets, resolve_image, resolve_model
@@ -83,10 +83,18 @@ done
 wait "$nginx_pid"
 """
 
-#: The config container's command: copy the staged files into the volume atomically.
+#: The config container's command: ``nginx -t`` on the staged files (with a copy of the static
+#: part that includes them from ``CONFIG_STAGING_DIR``), then copy them into the volume
+#: atomically. A configuration nginx rejects is never copied: the router keeps serving the
+#: previous one and the container exits ``CONFIG_REJECTED_EXIT``, which fails ``pulumi up``
+#: (``resources.router_config_accepted``) instead of the router logging it unseen.
+CONFIG_STAGING_DIR = "/staging"
+CONFIG_REJECTED_EXIT = 65
 CONFIG_COPY_COMMAND = (
-    "set -eu; for f in keys.conf routing.conf; do "
-    f"cp /staging/$f {ROUTER_CONF_DIR}/.$f.new && mv {ROUTER_CONF_DIR}/.$f.new "
+    f"set -eu; if ! nginx -t -q -c {CONFIG_STAGING_DIR}/nginx.conf; then "
+    "echo 'mlplan-router-config: nginx rejected the new configuration; not applied' >&2; "
+    f"exit {CONFIG_REJECTED_EXIT}; fi; for f in keys.conf routing.conf; do "
+    f"cp {CONFIG_STAGING_DIR}/$f {ROUTER_CONF_DIR}/.$f.new && mv {ROUTER_CONF_DIR}/.$f.new "
     f"{ROUTER_CONF_DIR}/$f; done"
 )
 
@@ -154,6 +162,8 @@ class RouterContainer:
     labels: tuple[tuple[str, str], ...]
     static_config: str
     script: str
+    #: the static part including the staged files, for the config container's ``nginx -t``
+    check_config: str = ""
 
 
 @dataclass(frozen=True)
@@ -261,6 +271,7 @@ def plan_endpoint(
         labels=tuple(sorted(labels.endpoint_labels(name, "router").items())),
         static_config=render_static(runtime),
         script=ROUTER_SCRIPT,
+        check_config=render_static(replace(runtime, conf_dir=CONFIG_STAGING_DIR)),
     )
     traffic = labels.format_split(endpoint.endpoint.traffic)
     mirror = labels.format_split((n, p) for n, p in endpoint.endpoint.mirror_traffic if p)
