@@ -17,11 +17,13 @@ import copy
 import difflib
 import functools
 import posixpath
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -30,6 +32,7 @@ from pydantic import (
     Tag,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics
@@ -51,7 +54,7 @@ from mlplan.domain.model import (
 from mlplan.domain.names import NAME_PATTERN
 from mlplan.domain.numbers import WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
-from mlplan.domain.validation import code_for, describe
+from mlplan.domain.validation import code_for, describe, echo
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, format_path, parse_yaml
 
 NAME_MIN, NAME_MAX = 3, 32
@@ -120,9 +123,23 @@ class ModelSpec(_Strict):
     stage: str | None = None
 
 
+#: A probe or scoring route's path: "/" then RFC 3986 path and query characters (no space,
+#: quote, backslash or control character), at most 2048. Example: ``/ready?a=1&b=2``; a
+#: healthcheck passes it as one argument, never through a shell.
+ROUTE_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,2047}")
+
+
+def _route_path(value: str) -> str:
+    if not ROUTE_PATH.fullmatch(value):
+        raise PydanticCustomError("mlplan_value", "{message}", {"message": (
+            f"{echo(value)} is not a route path; write '/' then letters, digits and "
+            "-._~!$&'()*+,;=:@%/? (at most 2048 characters), e.g. '/ready'")})
+    return value
+
+
 class RouteSpec(_Strict):
-    path: str
-    port: PositiveInt
+    path: Annotated[str, AfterValidator(_route_path)]
+    port: Annotated[WholeNumber, Field(ge=1, le=65535)]
 
 
 class InferenceConfigSpec(_Strict):

@@ -221,13 +221,25 @@ def _seconds(value: int) -> str:
     return f"{value}s"
 
 
+#: The healthcheck's fixed script (exec form, ``CMD``): the URL is its first argument
+#: (``"$1"``), never text of the script, so no readiness path can become shell syntax
+#: (``/ready?a=1&b=2``, ``/x;true;#`` and ``/it's`` are each one URL). The first of curl,
+#: wget and python3 the image has asks it; any HTTP status >= 400 or no answer fails.
+HEALTHCHECK_SCRIPT = (
+    'if command -v curl >/dev/null; then exec curl -fsSg -o /dev/null --max-time "$2" "$1"; fi; '
+    'if command -v wget >/dev/null; then exec wget -q -O /dev/null -T "$2" "$1"; fi; '
+    'exec python3 -c "import sys, urllib.request; '
+    'urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))" "$1" "$2"'
+)
+
+
 def healthcheck(state: DeploymentState, port: int, path: str) -> Healthcheck:
+    """Exec form: ``CMD /bin/sh -c HEALTHCHECK_SCRIPT mlplan-healthcheck URL TIMEOUT``."""
     probe = state.deployment.readiness_probe
     url = f"http://127.0.0.1:{port}{path}"
-    command = (f"curl -fsS -o /dev/null {url} || wget -q -O /dev/null {url} || "
-               f"python3 -c \"import urllib.request; urllib.request.urlopen('{url}', "
-               f"timeout={probe.timeout})\"")
-    return Healthcheck(("CMD-SHELL", command), _seconds(probe.period), _seconds(probe.timeout),
+    test = ("CMD", "/bin/sh", "-c", HEALTHCHECK_SCRIPT, "mlplan-healthcheck", url,
+            str(probe.timeout))
+    return Healthcheck(test, _seconds(probe.period), _seconds(probe.timeout),
                        _seconds(probe.initial_delay), probe.failure_threshold)
 
 
