@@ -7,18 +7,42 @@ unknown key or a port out of 1-65535 is an MLP120 diagnostic naming ``mlplan:doc
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.names import DEFAULT_ROUTER_IMAGE
-from mlplan.domain.validation import describe
+from mlplan.domain.validation import describe, echo
 
 ResourceLimits = Literal["enforce", "memory-only", "off"]
+
+
+def _name_prefix(value: Any) -> Any:
+    """Container, network and host names start with it (the router reaches instances by
+    name): letters, digits and ``-``, starting with a letter or digit, at most 20. ``pr-``
+    passes; ``pr_`` planned cleanly and failed inside ``pulumi up``."""
+    if isinstance(value, str) and value and not re.fullmatch(r"[a-zA-Z0-9][-a-zA-Z0-9]{0,19}",
+                                                             value):
+        raise PydanticCustomError("mlplan_value", "{message}", {"message": (
+            f"{echo(value)} cannot start a container's host name; use letters, digits and '-' "
+            "(a letter or digit first, at most 20), e.g. 'pr-'")})
+    return value
+
+
+def _limits_word(value: Any) -> Any:
+    """YAML 1.1 reads an unquoted ``off``/``no`` as false and ``on``/``yes`` as true: say so,
+    rather than asking for the word that was written."""
+    if isinstance(value, bool):
+        raise PydanticCustomError("mlplan_value", "{message}", {"message": (
+            f"YAML read this as {str(value).lower()} (an unquoted off/no/on/yes is a boolean); "
+            "quote the word: resourceLimits: \"off\" (or \"enforce\", \"memory-only\")")})
+    return value
 
 
 class DockerSettingsSpec(BaseModel):
@@ -28,8 +52,8 @@ class DockerSettingsSpec(BaseModel):
     ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = {}
     publishAddress: str = "127.0.0.1"
     host: str = "localhost"
-    namePrefix: str = ""
-    resourceLimits: ResourceLimits = "enforce"
+    namePrefix: Annotated[str, BeforeValidator(_name_prefix)] = ""
+    resourceLimits: Annotated[ResourceLimits, BeforeValidator(_limits_word)] = "enforce"
 
 
 @dataclass(frozen=True)
@@ -46,8 +70,11 @@ class DockerSettings:
     resource_limits: ResourceLimits = "enforce"
 
 
-def parse_settings(raw: Mapping[str, Any], where: Location) -> tuple[DockerSettings,
-                                                                     list[Diagnostic]]:
+def parse_settings(raw: Mapping[str, Any], where: Location,
+                   line_of: Callable[[tuple[Any, ...]], int] | None = None,
+                   ) -> tuple[DockerSettings, list[Diagnostic]]:
+    """``mlplan:docker`` -> settings and problems, each at its key's line (``line_of`` a path
+    below ``mlplan:docker``; else at ``where``)."""
     try:
         spec = DockerSettingsSpec.model_validate(dict(raw))
     except ValidationError as exc:
@@ -55,7 +82,8 @@ def parse_settings(raw: Mapping[str, Any], where: Location) -> tuple[DockerSetti
         found = []
         for e in exc.errors():
             key = "mlplan:docker." + ".".join(map(str, e["loc"]))
-            found.append(error(codes.SETTINGS, Location(where.file, where.line, key),
+            line = (line_of(tuple(e["loc"][:1])) if line_of else 0) or where.line
+            found.append(error(codes.SETTINGS, Location(where.file, line, key),
                                describe(e, key, known if len(e["loc"]) == 1 else [],
                                         noun="setting")))
         return DockerSettings(), found

@@ -35,7 +35,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from mlplan.domain import codes
-from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics
+from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
 from mlplan.domain.model import (
     CodeConfiguration,
     Deployment,
@@ -51,7 +51,7 @@ from mlplan.domain.model import (
     Source,
     skips,
 )
-from mlplan.domain.names import NAME_PATTERN
+from mlplan.domain.names import MLPLAN_VARIABLES, NAME_PATTERN
 from mlplan.domain.numbers import WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
 from mlplan.domain.validation import code_for, describe, echo
@@ -134,6 +134,32 @@ def _route_path(value: str) -> str:
         raise PydanticCustomError("mlplan_value", "{message}", {"message": (
             f"{echo(value)} is not a route path; write '/' then letters, digits and "
             "-._~!$&'()*+,;=:@%/? (at most 2048 characters), e.g. '/ready'")})
+    return value
+
+
+#: Folders a model may not be mounted over or below: the system's, and the app root where the
+#: scoring code is mounted (a model there would hide it).
+_SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin",
+                "/sys", "/usr")
+_APP_ROOT = "/var/azureml-app"
+
+
+def _mount_path(value: str) -> str:
+    """``model_mount_path``: an absolute, normal path of plain characters, neither a system
+    folder nor the app root. ``/var/models/m`` passes; ``models``, ``/a/../b``, ``/etc/x``,
+    ``/var/azureml-app`` do not (each a diagnostic saying what to write)."""
+    problem = ""
+    if not re.fullmatch(r"/[A-Za-z0-9._/+@-]{1,1023}", value) or "//" in value:
+        problem = "must be an absolute path of letters, digits and ._/+@- (e.g. /var/models/m)"
+    elif posixpath.normpath(value) != value or "/../" in value + "/":
+        problem = f"is not a normal path; write {posixpath.normpath(value)!r}"
+    elif value.startswith(tuple(d + "/" for d in _SYSTEM_DIRS)) or value in _SYSTEM_DIRS:
+        problem = "is a system folder; mount the model under e.g. /var/models"
+    elif value == _APP_ROOT:
+        problem = f"would hide the scoring code mounted there; use a folder below {_APP_ROOT}"
+    if problem:
+        raise PydanticCustomError("mlplan_value", "{message}",
+                                  {"message": f"{echo(value)} {problem}"})
     return value
 
 
@@ -236,7 +262,7 @@ class DeploymentSpec(_Strict):
         Annotated[str, Tag("reference")] | Annotated[ModelSpec, Tag("inline")],
         Discriminator(_ref_or_inline),
     ] | None = None
-    model_mount_path: str | None = None
+    model_mount_path: Annotated[str, AfterValidator(_mount_path)] | None = None
     code_configuration: CodeConfigurationSpec | None = None
     environment: Annotated[
         Annotated[str, Tag("reference")] | Annotated[EnvironmentSpec, Tag("inline")],
@@ -739,6 +765,10 @@ def _check_deployment_fields(spec: DeploymentSpec, dep: Deployment) -> list[Diag
         found.append(error(codes.MISSING_FIELD, src.at("environment"),
                            "an inline environment needs 'image' or 'build'; add "
                            "'image: <registry>/<name>:<tag>'."))
+    found.extend(warning(codes.INVALID_VALUE, src.at(f"environment_variables.{name}"),
+                         f"'{name}' is set by mlplan ({MLPLAN_VARIABLES[name]}), whose value "
+                         "wins on both targets; rename this variable.")
+                 for name, _value in dep.environment_variables if name in MLPLAN_VARIABLES)
     return found
 
 

@@ -219,11 +219,12 @@ def _wanted_paths(dep: Deployment, asset_map: assets.Assets) -> list[tuple[str, 
     if model is not None:
         field = "model.path" if dep.model and dep.model.path else "model"
         wanted.append((field, model.path, "model"))
-    if dep.code_configuration:
+    code_folder = assets.resolve_code(dep, asset_map)  # mapped when a registered asset
+    if dep.code_configuration and code_folder:
         code = dep.code_configuration
-        wanted.append(("code_configuration.code", code.code, "code folder"))
+        wanted.append(("code_configuration.code", code_folder, "code folder"))
         wanted.append(("code_configuration.scoring_script",
-                       f"{code.code}/{code.scoring_script}", "scoring script"))
+                       f"{code_folder}/{code.scoring_script}", "scoring script"))
     if dep.environment and dep.environment.conda_file:
         wanted.append(("environment.conda_file", dep.environment.conda_file,
                        "conda file"))

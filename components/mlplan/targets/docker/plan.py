@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
 from mlplan.domain import codes, labels
-from mlplan.domain.assets import Assets, resolve_image, resolve_model
+from mlplan.domain.assets import Assets, resolve_code, resolve_image, resolve_model
 from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
 from mlplan.domain.diagnostics import Diagnostic, error, warning
 from mlplan.domain.docker_settings import DockerSettings as DockerSettings
@@ -327,11 +327,14 @@ def _deployment(
         env["AZUREML_MODEL_DIR"] = model_dir
     code = dep.code_configuration
     if code is not None:
-        code_dir = f"{APP_ROOT}/{posixpath.basename(code.code.rstrip('/')) or 'code'}"
-        mounts.append(Mount(absolute(code.code), code_dir))
+        folder = resolve_code(dep, assets)  # an azureml: code asset: its mapped folder
+        code_dir = f"{APP_ROOT}/{posixpath.basename(folder.rstrip('/')) or 'code'}"
+        mounts.append(Mount(absolute(folder), code_dir))
         env["AML_APP_ROOT"] = code_dir
         env["AZUREML_ENTRY_SCRIPT"] = code.scoring_script
     env.update(dict(dep.environment_variables))
+    # mlplan's own variables win, as on Kubernetes (the spec warns about a colliding name)
+    env.update({"MLPLAN_ENDPOINT": endpoint, "MLPLAN_DEPLOYMENT": dep.name})
     environment = dep.environment
     port = INFERENCE_PORT
     path = "/"

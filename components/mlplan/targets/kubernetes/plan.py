@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mlplan.domain import codes, labels
-from mlplan.domain.assets import Assets, resolve_image, resolve_model
+from mlplan.domain.assets import Assets, resolve_code, resolve_image, resolve_model
 from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.kubernetes_settings import KubernetesSettings, VolumeSource
@@ -509,8 +509,8 @@ def delivery(dep: DeploymentState, assets: Assets,
     code_dir = code_path = entry = ""
     if d.code_configuration is not None:
         code = d.code_configuration
-        code_path = code.code
-        code_dir = f"{APP_ROOT}/{posixpath.basename(code.code.rstrip('/')) or 'code'}"
+        code_path = resolve_code(d, assets)  # an azureml: code asset: its mapped folder
+        code_dir = f"{APP_ROOT}/{posixpath.basename(code_path.rstrip('/')) or 'code'}"
         entry = code.scoring_script
     return Delivery(image, model_dir, model_path, volume, code_dir, code_path, entry), found
 
