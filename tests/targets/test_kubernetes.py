@@ -315,10 +315,12 @@ def test_children_are_parented_to_their_components(project: Project) -> None:
         assert component.parent == endpoint
         assert component.inputs["deployment"] == dep and component.inputs["weight"] in (90, 10)
         children = [r for r in recorded if r.parent == component.urn]
+        env = {(SECRET, f"my-endpoint-{dep}-env")} if dep == "green" else set()  # has vars
         assert {(r.type, r.name) for r in children} == {
             (DEPLOYMENT, f"my-endpoint-{dep}-deployment"),
             (SERVICE, f"my-endpoint-{dep}-service"), (PDB, f"my-endpoint-{dep}-pdb"),
-            (CONFIG_MAP, f"my-endpoint-{dep}-model"), (CONFIG_MAP, f"my-endpoint-{dep}-code")}
+            (CONFIG_MAP, f"my-endpoint-{dep}-model"), (CONFIG_MAP, f"my-endpoint-{dep}-code"),
+            *env}
     endpoint_children = {(r.type, r.name) for r in recorded if r.parent == endpoint}
     assert {(SECRET, "my-endpoint-keys"), (CONFIG_MAP, "my-endpoint-router-config"),
             (DEPLOYMENT, "my-endpoint-router"), (SERVICE, "my-endpoint-router-service"),

@@ -118,7 +118,9 @@ class OnlineDeployment(pulumi.ComponentResource):
         return _docker("container", f"{name}-{spec.index}", {
             "name": spec.name,
             "image": image,
-            "envs": [f"{k}={v}" for k, v in spec.env],
+            # a secret in the state (issue 27): values of environment_variables are often
+            # credentials; `docker inspect` on the host still shows them (README: Security)
+            "envs": pulumi.Output.secret([f"{k}={v}" for k, v in spec.env]),
             "mounts": [{"type": "bind", "source": m.source, "target": m.target,
                         "readOnly": m.read_only} for m in spec.mounts],
             "labels": _labels(spec.labels),

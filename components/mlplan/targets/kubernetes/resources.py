@@ -184,6 +184,11 @@ class OnlineDeployment(pulumi.ComponentResource):
 
         volumes, mounts, init = self._file_volumes(name, k8s_name, ns, inputs, config_labels,
                                                    resources, child)
+        env = ko.env_secret(endpoint.name, dep)
+        env_secret = [k8s.core.v1.Secret(  # the deployment's variables, read by secretKeyRef
+            f"{name}-env", metadata=_meta(env.name, ns, config_labels), type="Opaque",
+            immutable=True, string_data=pulumi.Output.secret(dict(env.data)),
+            opts=child)] if env.name else []
 
         place = ko.placement(dep, settings)
         container: dict[str, Any] = {
@@ -192,8 +197,7 @@ class OnlineDeployment(pulumi.ComponentResource):
             "imagePullPolicy": "IfNotPresent",
             "ports": [{"name": "http" if i == 0 else f"p{port}", "containerPort": port,
                        "protocol": "TCP"} for i, port in enumerate(ko.container_ports(dep))],
-            "env": [{"name": k, "value": v}
-                    for k, v in ko.environment(endpoint.name, dep, where)],
+            "env": ko.container_env(endpoint.name, dep, where),
             "resources": resources.manifest(),
             "livenessProbe": _probe(dep, "liveness"),
             "readinessProbe": _probe(dep, "readiness"),
@@ -243,6 +247,7 @@ class OnlineDeployment(pulumi.ComponentResource):
                             ko.WAIT_FOR_ANNOTATION: ko.rollout_complete(replicas)}),
             spec=_any(spec),
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=env_secret,
                 custom_timeouts=pulumi.CustomTimeouts(create=wait, update=wait))),
         )
         self.service = k8s.core.v1.Service(
@@ -383,6 +388,14 @@ class OnlineEndpoint(pulumi.ComponentResource):
             string_data=string_data,
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on),
         )
+        policy = ko.instance_network_policy(endpoint.name, settings)
+        if policy is not None:  # only the router (or the Gateway) reaches instance pods
+            k8s.networking.v1.NetworkPolicy(
+                f"{name}-instances",
+                metadata=_meta(ko.object_name(endpoint.name, "instances"), ns,
+                               labels.endpoint_labels(endpoint.name, "instance")),
+                spec=_any(policy),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on))
         after_deployments = pulumi.ResourceOptions(
             parent=self, depends_on=[*depends_on, *self.deployments])
         if settings.router_mode == "nginx":
