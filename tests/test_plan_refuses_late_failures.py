@@ -151,22 +151,36 @@ def test_mlplan_variables_win_on_docker_as_on_kubernetes(root: Path) -> None:
         assert env["MLPLAN_ENDPOINT"] == "my-endpoint" and env["MINE"] == "x"
 
 
-def test_markdown_is_masked_before_rendering_never_after(root: Path,
-                                                         capsys: pytest.CaptureFixture[str]
-                                                         ) -> None:
+# value before, value after, the cells expected (masked once, code spans closed)
+MASKED = [
+    ("Server=x;Password=z", "Server=x;Password=y ![x](http://evil/i.png) @admin",
+     "`Server=x;Password=(sensitive)`",
+     "`Server=x;Password=(sensitive) ![x](http://evil/i.png) @admin`"),
+    ("https://u:pw1@db/x", "https://u:pw2@db/x token=abc",
+     "`https://u:(sensitive)@db/x`", "`https://u:(sensitive)@db/x token=(sensitive)`"),
+    ("Bearer abcdefgh", "Bearer ijklmnop [a](http://evil)",
+     "`Bearer (sensitive)`", "`Bearer (sensitive) [a](http://evil)`"),
+]
+
+
+@pytest.mark.parametrize(("before", "after", "cell_before", "cell_after"), MASKED,
+                         ids=["Password= at the end", "URL password and token=", "Bearer"])
+def test_markdown_is_masked_before_rendering_never_after(
+        root: Path, before: str, after: str, cell_before: str, cell_after: str,
+        capsys: pytest.CaptureFixture[str]) -> None:
     """A value ending in ``Password=z`` keeps its code span closed in the review's table (the
     CLI re-masked the finished Markdown, which swallowed the closing backtick and let the rest
     of the cell render as live links, an image and a mention)."""
-    _add(root, BLUE, 'environment_variables:\n  CONN: "Server=x;Password=z"\n')
+    _add(root, BLUE, f'environment_variables:\n  CONN: "{before}"\n')
     for args in (["init", "-q"], ["add", "-A"],
                  ["-c", "user.email=ci@example.com", "-c", "user.name=CI", "commit", "-qm", "b"]):
         subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
-    _edit(root, BLUE, "Password=z", "Password=y ![x](http://evil/i.png) @admin")
+    _edit(root, BLUE, before, after)
     main(["review", "--base", "HEAD", "--stack", "dev", "--format", "markdown"])
     out = capsys.readouterr().out
     row = next(line for line in out.splitlines() if "environment_variables.CONN" in line
                and line.startswith("|"))
     cells = [c.strip() for c in re.split(r"(?<!\\)\|", row)[1:-1]]
-    assert cells[1] == "`Server=x;Password=(sensitive)`", row
-    assert cells[2] == "`Server=x;Password=(sensitive) ![x](http://evil/i.png) @admin`", row
-    assert "Password=z" not in out and "Password=y" not in out
+    assert cells[1:3] == [cell_before, cell_after], row
+    for secret in ("Password=z", "Password=y", "pw1", "pw2", "abcdefgh", "ijklmnop"):
+        assert secret not in out
