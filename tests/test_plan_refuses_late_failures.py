@@ -55,6 +55,13 @@ CASES: list[tuple[str, Callable[[Path], None], list[str], int, list[tuple[str, s
       ("", 'resourceLimits: "off"')]),
     ("resourceLimits quoted is fine",
      lambda r: _add(r, STACK, "  mlplan:docker:\n    resourceLimits: \"off\"\n"), [], 0, []),
+    ("publishAddress not an address",
+     lambda r: _add(r, STACK, "  mlplan:docker:\n    publishAddress: localhost\n"), [], 1,
+     [(f"{STACK}:18 mlplan:docker.publishAddress", "is not an IP address")]),
+    ("two endpoints on one host port",
+     lambda r: _add(r, STACK, "  mlplan:docker:\n    ports: {a-endpoint: 8080, "
+                              "my-endpoint: 8080}\n"), [], 1,
+     [(f"{STACK}:18 mlplan:docker.ports", "both publish host port 8080")]),
     ("requestTimeoutMsManaged above the router's bound",
      lambda r: _add(r, STACK, "  mlplan:limits:\n    requestTimeoutMsManaged: 5000000\n"), [], 1,
      [(f"{STACK}:18 mlplan:limits.requestTimeoutMsManaged", "must be <= 3600000")]),

@@ -7,12 +7,20 @@ unknown key or a port out of 1-65535 is an MLP120 diagnostic naming ``mlplan:doc
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+)
 from pydantic_core import PydanticCustomError
 
 from mlplan.domain import codes
@@ -45,12 +53,38 @@ def _limits_word(value: Any) -> Any:
     return value
 
 
+def _address(value: Any) -> Any:
+    """``publishAddress`` is an IP address Docker can bind (``127.0.0.1``, ``0.0.0.0``,
+    ``::1``); a host name or a typo planned cleanly and failed inside ``pulumi up``."""
+    if isinstance(value, str):
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise PydanticCustomError("mlplan_value", "{message}", {"message": (
+                f"{echo(value)} is not an IP address; publish on 127.0.0.1 (this host only), "
+                "0.0.0.0 (every interface) or one address of the host")}) from None
+    return value
+
+
+def _distinct_ports(ports: dict[str, int]) -> dict[str, int]:
+    """Two endpoints cannot publish the same host port (the second container would fail)."""
+    seen: dict[int, str] = {}
+    for endpoint, port in sorted(ports.items()):
+        if port in seen:
+            raise PydanticCustomError("mlplan_value", "{message}", {"message": (
+                f"endpoints '{seen[port]}' and '{endpoint}' both publish host port {port}; "
+                "give each endpoint its own port")})
+        seen[port] = endpoint
+    return ports
+
+
 class DockerSettingsSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     routerImage: str = DEFAULT_ROUTER_IMAGE  # stack config keys are camelCase
-    ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = {}
-    publishAddress: str = "127.0.0.1"
+    ports: Annotated[dict[str, Annotated[int, Field(ge=1, le=65535)]],
+                     AfterValidator(_distinct_ports)] = {}
+    publishAddress: Annotated[str, BeforeValidator(_address)] = "127.0.0.1"
     host: str = "localhost"
     namePrefix: Annotated[str, BeforeValidator(_name_prefix)] = ""
     resourceLimits: Annotated[ResourceLimits, BeforeValidator(_limits_word)] = "enforce"
