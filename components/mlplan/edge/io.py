@@ -26,10 +26,10 @@ from mlplan.domain.model import Deployment, Endpoint
 from mlplan.domain.settings import NAMESPACE, Settings, from_stack_document
 from mlplan.domain.spec import SourceText, SourceValue, parse
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, decode, parse_yaml
+from mlplan.targets.containment import MAX_CHECKED_ENTRIES, files_below, in_tree, resolve
 from mlplan.targets.containment import MAX_PATH as MAX_PATH
 from mlplan.targets.containment import OUTSIDE_ROOT_ENV as OUTSIDE_ROOT_ENV
 from mlplan.targets.containment import PathProblem as PathProblem
-from mlplan.targets.containment import files_below, in_tree, resolve
 
 YAML_SUFFIXES = (".yml", ".yaml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -280,7 +280,7 @@ def check_paths(  # noqa: C901
 def _entries_problem(root: Path, relative: str) -> str:
     """"" when every entry of a model or code folder is contained (``files_below``), else
     "!" and the problems, for ``check_paths`` to name at the field that named the folder."""
-    problems = files_below(root, relative)[1]
+    problems = files_below(root, relative, max_entries=MAX_CHECKED_ENTRIES)[1]
     if not problems:
         return ""
     more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""

@@ -20,6 +20,9 @@ from pathlib import Path
 
 MAX_PATH = 1024
 MAX_FILES = 10_000
+#: entries of a model or code folder ``mlplan plan`` looks at for links (a Docker bind mount
+#: may hold many more files than a ConfigMap)
+MAX_CHECKED_ENTRIES = 200_000
 OUTSIDE_ROOT_ENV = "MLPLAN_ALLOW_OUTSIDE_ROOT"
 
 
@@ -92,13 +95,14 @@ class FolderFile:
 
 
 def files_below(root: Path, name: str, *, skip_dirs: Collection[str] = (),
-                skip_suffixes: tuple[str, ...] = ()) -> tuple[list[FolderFile], list[str]]:
+                skip_suffixes: tuple[str, ...] = (), max_entries: int = MAX_FILES,
+                ) -> tuple[list[FolderFile], list[str]]:
     """The regular files at or below ``root / name`` (sorted by relative path) and what was
     refused (module docstring), each problem naming the entry relative to ``root``. Example:
     ``score/helper.py -> /etc/passwd`` gives ``[]`` for it and ``"'score/helper.py' links to
     '/etc/passwd', outside the project root; copy the file into the project or remove the
     link"``. Folders named in ``skip_dirs`` and files ending in ``skip_suffixes`` are left out;
-    a folder with over ``MAX_FILES`` entries is one problem."""
+    a folder with over ``max_entries`` entries is one problem."""
     top = root / name
     trusted = os.environ.get(OUTSIDE_ROOT_ENV) == "1"
     real_root = os.path.realpath(root)
@@ -126,8 +130,8 @@ def files_below(root: Path, name: str, *, skip_dirs: Collection[str] = (),
                 problems.append(f"'{shown}' cannot be listed ({exc.strerror})")
                 continue
             seen += len(children)
-            if seen > MAX_FILES:
-                return [], [f"'{name}' holds over {MAX_FILES} files and folders; name a "
+            if seen > max_entries:
+                return [], [f"'{name}' holds over {max_entries:,} files and folders; name a "
                                   "smaller folder"]
             pending.extend((os.path.join(path, child), f"{relative}/{child}".lstrip("/"))
                            for child in reversed(children) if child not in skip_dirs)
