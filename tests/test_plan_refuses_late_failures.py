@@ -136,23 +136,23 @@ def test_mapped_code_asset_is_what_the_containers_mount(root: Path) -> None:
 
 
 def test_mlplan_variables_win_on_docker_as_on_kubernetes(root: Path) -> None:
-    from mlplan.edge import io
-    from mlplan.planning.state import desired
+    from mlplan.edge import io, pipeline
     from mlplan.targets.docker import plan as docker_plan
+    from mlplan.targets.docker.settings import DockerSettings
     from mlplan.targets.kubernetes import plan as kube_plan
+    from mlplan.targets.kubernetes.settings import KubernetesSettings
 
     _add(root, BLUE, "environment_variables:\n  MLPLAN_ENDPOINT: other\n  MINE: x\n")
     loaded = io.load_stack(root, "dev")
-    state = desired(loaded.endpoints, loaded.settings, loaded.diagnostics)
+    state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
     endpoint = state.endpoints[0]
     blue = next(d for d in endpoint.deployments if d.name == "blue")
     containers = docker_plan.plan_endpoint(
-        endpoint, "development", loaded.settings.docker_settings, loaded.settings.assets,
+        endpoint, "development", DockerSettings(), loaded.settings.assets,
         absolute=lambda p: f"/abs/{p}", is_file=lambda p: False)
     docker_env = dict(next(d for d in containers.deployments if d.name == "blue")
                       .containers[0].env)
-    where, _found = kube_plan.delivery(blue, loaded.settings.assets,
-                                       loaded.settings.kubernetes_settings)
+    where, _found = kube_plan.delivery(blue, loaded.settings.assets, KubernetesSettings())
     kube_env = dict(kube_plan.environment("my-endpoint", blue, where))
     for env in (docker_env, kube_env):
         assert env["MLPLAN_ENDPOINT"] == "my-endpoint" and env["MINE"] == "x"

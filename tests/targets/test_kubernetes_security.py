@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from mlplan.domain import labels
-from mlplan.domain.kubernetes_settings import parse_kubernetes_settings
+from mlplan.targets.kubernetes.settings import parse_kubernetes_settings
 from tests.targets.harness import by_type, one
 from tests.targets.projects import make_project
 from tests.targets.test_docker import CONTAINER
