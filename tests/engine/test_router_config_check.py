@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from mlplan.edge import io
-from mlplan.planning.state import desired
+from mlplan.edge import io, pipeline
 from mlplan.targets.docker import plan as docker_plan
+from mlplan.targets.docker import settings as docker_settings
 from tests.engine.conftest import DockerEnv
 from tests.targets.projects import make_project
 
@@ -36,9 +36,9 @@ def test_config_container_checks_in_the_router_image(docker_env: DockerEnv, tmp_
     root = make_project(tmp_path / "p", {name: {"count": 2}, "green": {"count": 1}},
                         traffic={name: 90, "green": 10})
     loaded = io.load_stack(root, "test")
-    state = desired(loaded.endpoints, loaded.settings, loaded.diagnostics)
+    state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
     endpoint = state.endpoints[0]
-    plan = docker_plan.plan_endpoint(endpoint, "development", loaded.settings.docker_settings,
+    plan = docker_plan.plan_endpoint(endpoint, "development", docker_settings.of(loaded.settings),
                                      loaded.settings.assets, absolute=lambda p: f"/abs/{p}",
                                      is_file=lambda p: False)
     files = plan.routing_files(endpoint, ("primary-key-" + "p" * 20, "secondary-" + "s" * 20))
