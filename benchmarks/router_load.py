@@ -41,10 +41,13 @@ name=value pairs. Runs for about (targets x (1 + rates) x seconds), 2-4 minutes 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import os
 import re
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,6 +73,9 @@ SATURATION_CONNECTIONS = 64
 RATE_CONNECTIONS = 32
 #: Generous in-flight limit so that 429s never cap the benchmark (2 * 64 * 2 = 256 for blue).
 MAX_CONCURRENT = 64
+#: Open files (soft:hard) of a container on Docker >= 25 / containerd >= 2 (moby#45534): soft
+#: 1024, hard 524288 (or this machine's hard limit, if lower: raising it needs privileges).
+CONTAINER_NOFILE = f"1024:{min(524288, resource.getrlimit(resource.RLIMIT_NOFILE)[1])}"
 DEPLOYMENTS = {"blue": 2, "green": 1, "shadow": 1}
 VARIANTS = ("keys", "split", "mirror", "pin", "logged")
 _ACCESS_LOG = re.compile(r'^(\s*)access_log "[^"]*" mlplan[^;]*;', re.M)
@@ -105,6 +111,7 @@ class Load:
     p99_ms: float
     errors: int
     cpu_s: float  # the target's nginx (master + workers) CPU time during the run
+    per_core: float = 0.0  # set on medians (the median of the rounds' ratios)
 
     @property
     def rps(self) -> float:
@@ -112,6 +119,8 @@ class Load:
 
     @property
     def rps_per_core(self) -> float:
+        if self.per_core:
+            return self.per_core
         return self.requests / self.cpu_s if self.cpu_s else 0.0
 
 
@@ -121,8 +130,10 @@ class Load:
 class Nginx:
     """One nginx from a config text, ``daemon off``, pinned to ``cpus``; stopped with its group."""
 
-    def __init__(self, name: str, workdir: Path, conf: str, port: int, cpus: set[int]) -> None:
+    def __init__(self, name: str, workdir: Path, conf: str, port: int, cpus: set[int],
+                 container_limits: bool = True) -> None:
         self.dir = workdir / name
+        self.container_limits = container_limits
         (self.dir / "tmp").mkdir(parents=True, exist_ok=True)
         self.conf, self.port, self.cpus = self.dir / "nginx.conf", port, cpus
         self.conf.write_text(conf, encoding="utf-8")
@@ -135,9 +146,15 @@ class Nginx:
         test = subprocess.run([*argv, "-t"], capture_output=True, text=True, check=False)
         if test.returncode != 0:
             raise RuntimeError(f"nginx -t failed for {self.conf}:\n{test.stderr}")
-        self.proc = Proc([*argv, "-g", "daemon off;"], self.dir / "nginx.out")
+        limits = ["prlimit", f"--nofile={CONTAINER_NOFILE}", "--"] if self.container_limits else []
+        self.proc = Proc([*limits, *argv, "-g", "daemon off;"], self.dir / "nginx.out")
         self.proc.start()
-        wait_for(lambda: port_open(self.port) and bool(self._workers()), 10, f"nginx {self.dir}")
+        try:
+            wait_for(lambda: port_open(self.port) and bool(self._workers()), 10, "nginx")
+        except TimeoutError:
+            logs = [self.dir / "nginx.out", self.dir / "error.log"]
+            text = "".join(p.read_text(errors="replace")[-2000:] for p in logs if p.exists())
+            raise RuntimeError(f"nginx in {self.dir} did not start:\n{text}") from None
         for pid in self.pids():
             os.sched_setaffinity(pid, self.cpus)
         return self
@@ -168,6 +185,12 @@ class Nginx:
                 continue
             ticks += int(fields[11]) + int(fields[12])  # utime, stime
         return ticks / os.sysconf("SC_CLK_TCK")
+
+    def refused(self) -> int:
+        """Connections the workers could not accept for want of file descriptors (error.log)."""
+        log = self.dir / "error.log"
+        text = log.read_text(errors="replace") if log.exists() else ""
+        return text.count("(24: Too many open files)")
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -201,7 +224,7 @@ def _plain_process(directory: Path, http_body: str) -> str:
     user = "user root;\n" if os.geteuid() == 0 else ""
     temp = directory / "tmp"
     return (
-        f"{user}worker_processes 1;\npid {directory}/nginx.pid;\n"
+        f"{user}worker_processes 1;\nworker_rlimit_nofile 8192;\npid {directory}/nginx.pid;\n"
         f"error_log {directory}/error.log warn;\n"
         "events { worker_connections 4096; }\n"
         "http {\n    access_log off;\n    keepalive_requests 100000;\n"
@@ -392,20 +415,68 @@ class Target:
     pin_every: int = 0
 
 
-def main() -> int:  # noqa: C901, PLR0915
+def median_load(loads: list[Load]) -> Load:
+    """Each figure's median over the rounds; errors add up."""
+    def mid(values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+    return Load(
+        requests=round(mid([load.requests for load in loads])),
+        seconds=mid([load.seconds for load in loads]),
+        avg_ms=mid([load.avg_ms for load in loads]),
+        p99_ms=mid([load.p99_ms for load in loads]),
+        errors=sum(load.errors for load in loads),
+        cpu_s=mid([load.cpu_s for load in loads]),
+        per_core=mid([load.rps_per_core for load in loads]),
+    )
+
+
+def measure(target: Target, args: argparse.Namespace, rates: list[int], workdir: Path,
+            wrk_cpus: set[int]) -> dict[str, Load]:
+    """One round of one target: saturation, each fixed rate, many clients at the first rate."""
+    server = target.make()
+    try:
+        if server is not None:
+            server.start()
+        check_answers(target.port, pinned=target.pin_every > 0)
+        scripts = {rate: wrk_script(workdir, rate, target.pin_every) for rate in [0, *rates]}
+        run_wrk(target.port, server, scripts[0], 16, 1, wrk_cpus)  # warm-up
+        measured = {"sat": run_wrk(target.port, server, scripts[0], SATURATION_CONNECTIONS,
+                                   args.seconds, wrk_cpus)}
+        for rate in rates:
+            measured[str(rate)] = run_wrk(target.port, server, scripts[rate], RATE_CONNECTIONS,
+                                          args.seconds, wrk_cpus)
+        if args.clients:
+            refused = server.refused() if server else 0
+            many = run_wrk(target.port, server, scripts[rates[0]], args.clients, args.seconds,
+                           wrk_cpus)
+            refused = (server.refused() if server else 0) - refused
+            measured["clients"] = dataclasses.replace(many, errors=many.errors + refused)
+        return measured
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seconds", type=float, default=4, help="per measurement (default 4)")
+    parser.add_argument("--seconds", type=float, default=3, help="per measurement (default 3)")
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
     parser.add_argument("--rates", default="1000,5000", help="fixed rates, req/s (1000,5000)")
+    parser.add_argument("--clients", type=int, default=2000,
+                        help="connections of the many-clients run at the first rate (0 = none)")
     parser.add_argument("--before", default="", help="git revision of the generator to compare")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="router variants to run")
     args = parser.parse_args()
     rates = [int(r) for r in args.rates.split(",") if r]
     variants = [ROUTER_VARIANTS[v] for v in args.variants.split(",") if v]
-    if nginx_binary() is None or shutil.which("wrk") is None:
-        print("router_load: needs nginx and wrk (apt-get install nginx wrk)", file=sys.stderr)
+    if nginx_binary() is None or shutil.which("wrk") is None or shutil.which("prlimit") is None:
+        print("router_load: needs nginx, wrk and prlimit (apt-get install nginx wrk util-linux)",
+              file=sys.stderr)
         return 2
-    cpus = sorted(os.sched_getaffinity(0))
-    server_cpus, wrk_cpus = ({cpus[0]}, {cpus[-1]}) if len(cpus) >= 2 else (set(cpus), set(cpus))
+    available = sorted(os.sched_getaffinity(0))
+    cpus = ({available[0]}, {available[-1]}) if len(available) >= 2 else (
+        set(available), set(available))
     generators = {"": router_nginx}
     if args.before:
         generators = {"before_": generator_at(args.before), "": router_nginx}
@@ -414,12 +485,12 @@ def main() -> int:  # noqa: C901, PLR0915
     ports = {name: [free_port() for _ in range(count)] for name, count in DEPLOYMENTS.items()}
     upstream_port = ports["blue"][0]
     upstreams = Nginx("upstreams", workdir, upstreams_conf(ports, workdir), upstream_port,
-                      server_cpus)
+                      cpus[0], container_limits=False)
+    plain_port = free_port()
     targets = [
         Target("direct", upstream_port, lambda: None),
-        Target("plain", (plain_port := free_port()),
-               lambda: Nginx("plain", workdir, plain_conf(ports, plain_port, workdir),
-                             plain_port, server_cpus)),
+        Target("plain", plain_port, lambda: Nginx(
+            "plain", workdir, plain_conf(ports, plain_port, workdir), plain_port, cpus[0])),
     ]
     for variant in variants:
         for prefix, module in generators.items():
@@ -429,65 +500,55 @@ def main() -> int:  # noqa: C901, PLR0915
             def make(module: ModuleType = module, variant: Variant = variant,
                      port: int = port, directory: Path = directory) -> Nginx:
                 conf = router_conf(module, variant, ports, port, directory)
-                return Nginx(directory.name, workdir, conf, port, server_cpus)
+                return Nginx(directory.name, workdir, conf, port, cpus[0])
 
             targets.append(Target(name, port, make, pin_every=10 if variant.pin else 0))
 
     load_before = os.getloadavg()
     started = time.monotonic()
-    results: dict[str, dict[str, Load]] = {}
+    rounds: dict[str, list[dict[str, Load]]] = {target.name: [] for target in targets}
     try:
         upstreams.start()
-        for target in targets:
-            server = target.make()
-            try:
-                if server is not None:
-                    server.start()
-                check_answers(target.port, pinned=target.pin_every > 0)
-                scripts = {rate: wrk_script(workdir, rate, target.pin_every)
-                           for rate in [0, *rates]}
-                run_wrk(target.port, server, scripts[0], 16, 1, wrk_cpus)  # warm-up
-                measured = {"sat": run_wrk(target.port, server, scripts[0],
-                                           SATURATION_CONNECTIONS, args.seconds, wrk_cpus)}
-                for rate in rates:
-                    measured[str(rate)] = run_wrk(target.port, server, scripts[rate],
-                                                  RATE_CONNECTIONS, args.seconds, wrk_cpus)
-                results[target.name] = measured
-            finally:
-                if server is not None:
-                    server.stop()
+        for number in range(args.rounds):
+            for target in targets if number % 2 == 0 else targets[::-1]:
+                rounds[target.name].append(measure(target, args, rates, workdir, cpus[1]))
     finally:
         upstreams.stop()
         shutil.rmtree(workdir, ignore_errors=True)
     elapsed = time.monotonic() - started
     load_after = os.getloadavg()
 
+    results = {name: {key: median_load([one[key] for one in measured]) for key in measured[0]}
+               for name, measured in rounds.items()}
+    print(
+        f"nginx {nginx_version_text()}, wrk on CPU {sorted(cpus[1])}, target + upstreams on CPU "
+        f"{sorted(cpus[0])} ({os.cpu_count()} CPUs), one worker per target under Docker's "
+        f"open-files limit ({CONTAINER_NOFILE}); medians of {args.rounds} rounds of "
+        f"{args.seconds:g} s; {elapsed:.0f} s in all"
+    )
+    print(f"load average before {_load(load_before)}, after {_load(load_after)}")
+    figures = {"load1_before": f"{load_before[0]:.2f}", "load1_after": f"{load_after[0]:.2f}"}
+    figures |= report(results, rates, args.clients)
     failed = {name: load.errors for name, measured in results.items()
-              for load in measured.values() if load.errors}
-    figures = report(results, rates, server_cpus, wrk_cpus, elapsed, load_before, load_after)
+              for key, load in measured.items() if load.errors
+              and not (name.startswith("before_") and key == "clients")}
     if failed:
         print(f"errors (non-200 or transport) in: {failed}", file=sys.stderr)
     print(" ".join(f"{name}={value}" for name, value in figures.items()))
     return 1 if failed else 0
 
 
-def report(
-    results: dict[str, dict[str, Load]], rates: list[int], server_cpus: set[int],
-    wrk_cpus: set[int], elapsed: float, load_before: tuple[float, float, float],
-    load_after: tuple[float, float, float],
-) -> dict[str, str]:
-    print(
-        f"nginx {nginx_version_text()}, wrk on CPU {sorted(wrk_cpus)}, target + upstreams on CPU "
-        f"{sorted(server_cpus)} ({os.cpu_count()} CPUs); one worker per target; "
-        f"{elapsed:.0f} s in all"
-    )
-    print(f"load average before {_load(load_before)}, after {_load(load_after)}")
+def report(results: dict[str, dict[str, Load]], rates: list[int],
+           clients: int) -> dict[str, str]:
+    """The table, and the figures of the last line."""
     header = f"{'target':<16}{'sat req/s':>10}{'req/s/core':>11}{'vs plain':>9}"
     for rate in rates:
         header += f"{f'@{rate} avg/p99 ms':>20}{'added avg/p99':>16}"
+    if clients:
+        header += f"{f'{clients} clients @{rates[0]}':>24}"
     print(header)
     plain_core = results["plain"]["sat"].rps_per_core if "plain" in results else 0.0
-    figures = {"load1_before": f"{load_before[0]:.2f}", "load1_after": f"{load_after[0]:.2f}"}
+    figures: dict[str, str] = {}
     for name, measured in results.items():
         sat = measured["sat"]
         ratio = sat.rps_per_core / plain_core if plain_core and sat.cpu_s else 0.0
@@ -501,13 +562,21 @@ def report(
         for rate in rates:
             load, direct = measured[str(rate)], results["direct"][str(rate)]
             added_avg, added_p99 = load.avg_ms - direct.avg_ms, load.p99_ms - direct.p99_ms
-            line += f"{f'{load.rps:.0f}/s {load.avg_ms:.2f}/{load.p99_ms:.2f}':>20}"
+            short = "*" if load.rps < 0.95 * rate else ""
+            line += f"{f'{load.rps:.0f}/s{short} {load.avg_ms:.2f}/{load.p99_ms:.2f}':>20}"
             line += f"{f'{added_avg:+.2f}/{added_p99:+.2f}':>16}" if name != "direct" else " " * 16
             if name != "direct":
                 figures[f"{name}_added_avg_ms_{rate}"] = f"{added_avg:.3f}"
                 figures[f"{name}_added_p99_ms_{rate}"] = f"{added_p99:.3f}"
             figures[f"{name}_rate_{rate}"] = f"{load.rps:.0f}"
+        if clients:
+            many = measured["clients"]
+            line += f"{f'{many.avg_ms:.2f}/{many.p99_ms:.2f} ms, {many.errors} err':>24}"
+            figures[f"{name}_clients_errors"] = str(many.errors)
         print(line)
+    print("* = the generator fell short of the rate by more than 5%; added = target - direct; "
+          "err = connect/read/write errors, timeouts, non-200 answers and connections the "
+          "target could not accept (accept4: Too many open files, from its error.log)")
     return figures
 
 

@@ -219,6 +219,23 @@ SCENARIOS = [
         },
     ),
     Scenario(
+        "process defaults: a worker per core, 4096 connections, two open files per connection",
+        cfg(),
+        present=(
+            "worker_processes auto;",
+            "worker_connections 4096;",
+            "worker_rlimit_nofile 8192;",
+            "keepalive_requests 10000;",
+        ),
+        blocks={"upstream mlplan_blue": ("keepalive 4;", "keepalive_timeout 1000ms;")},
+    ),
+    Scenario(
+        "the open-files limit follows worker_connections",
+        cfg(),
+        runtime=replace(RUNTIME, worker_processes=2, worker_connections=1024),
+        present=("worker_processes 2;", "worker_connections 1024;", "worker_rlimit_nofile 2048;"),
+    ),
+    Scenario(
         "upstream host names re-resolve with a resolver (nginx >= 1.27.3)",
         cfg(backends=(BLUE, RouterBackend(name="green", instances=("10.1.2.3:5001",)))),
         runtime=replace(RUNTIME, resolver="127.0.0.11"),
