@@ -276,18 +276,23 @@ def router_conf(
 
 
 def generator_at(ref: str) -> ModuleType:
-    """``mlplan.router.nginx`` as it was at git revision ``ref``."""
-    source = subprocess.run(
-        ["git", "-C", str(REPO), "show", f"{ref}:components/mlplan/router/nginx.py"],
-        capture_output=True, text=True, check=True,
-    ).stdout
-    path = Path(tempfile.mkdtemp(prefix="mlplan-router-before-")) / "nginx_before.py"
-    path.write_text(source, encoding="utf-8")
-    spec = importlib.util.spec_from_file_location("mlplan_router_nginx_before", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being created
-    spec.loader.exec_module(module)
+    """``mlplan.router.nginx`` as it was at git revision ``ref`` (or from the file ``ref``)."""
+    if Path(ref).is_file():
+        source = Path(ref).read_text(encoding="utf-8")
+    else:
+        source = subprocess.run(
+            ["git", "-C", str(REPO), "show", f"{ref}:components/mlplan/router/nginx.py"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    with tempfile.TemporaryDirectory(prefix="mlplan-router-before-") as directory:
+        path = Path(directory) / "nginx_before.py"
+        path.write_text(source, encoding="utf-8")
+        name = f"mlplan_router_nginx_{len(sys.modules)}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module  # dataclasses look their module up while being created
+        spec.loader.exec_module(module)
     return module
 
 
@@ -413,6 +418,7 @@ class Target:
     port: int
     make: Callable[[], Nginx | None]
     pin_every: int = 0
+    compared: bool = False  # a --before/--compare generator: its refusals are the finding
 
 
 def median_load(loads: list[Load]) -> Load:
@@ -458,7 +464,7 @@ def measure(target: Target, args: argparse.Namespace, rates: list[int], workdir:
             server.stop()
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=3, help="per measurement (default 3)")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds (default 2)")
@@ -466,8 +472,14 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=2000,
                         help="connections of the many-clients run at the first rate (0 = none)")
     parser.add_argument("--before", default="", help="git revision of the generator to compare")
+    parser.add_argument("--compare", action="append", default=[], metavar="LABEL=REF",
+                        help="another generator (git revision or nginx.py file) as LABEL_*")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="router variants to run")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
     rates = [int(r) for r in args.rates.split(",") if r]
     variants = [ROUTER_VARIANTS[v] for v in args.variants.split(",") if v]
     if nginx_binary() is None or shutil.which("wrk") is None or shutil.which("prlimit") is None:
@@ -477,9 +489,11 @@ def main() -> int:
     available = sorted(os.sched_getaffinity(0))
     cpus = ({available[0]}, {available[-1]}) if len(available) >= 2 else (
         set(available), set(available))
-    generators = {"": router_nginx}
-    if args.before:
-        generators = {"before_": generator_at(args.before), "": router_nginx}
+    generators: dict[str, ModuleType] = {}
+    for label, ref in [("before", args.before)] * bool(args.before) + [
+            tuple(item.split("=", 1)) for item in args.compare]:
+        generators[f"{label}_"] = generator_at(ref)
+    generators[""] = router_nginx
 
     workdir = Path(tempfile.mkdtemp(prefix="mlplan-router-load-"))
     ports = {name: [free_port() for _ in range(count)] for name, count in DEPLOYMENTS.items()}
@@ -502,7 +516,8 @@ def main() -> int:
                 conf = router_conf(module, variant, ports, port, directory)
                 return Nginx(directory.name, workdir, conf, port, cpus[0])
 
-            targets.append(Target(name, port, make, pin_every=10 if variant.pin else 0))
+            targets.append(Target(name, port, make, pin_every=10 if variant.pin else 0,
+                                  compared=bool(prefix)))
 
     load_before = os.getloadavg()
     started = time.monotonic()
@@ -529,9 +544,10 @@ def main() -> int:
     print(f"load average before {_load(load_before)}, after {_load(load_after)}")
     figures = {"load1_before": f"{load_before[0]:.2f}", "load1_after": f"{load_after[0]:.2f}"}
     figures |= report(results, rates, args.clients)
+    compared = {target.name for target in targets if target.compared}
     failed = {name: load.errors for name, measured in results.items()
-              for key, load in measured.items() if load.errors
-              and not (name.startswith("before_") and key == "clients")}
+              for key, load in measured.items()
+              if load.errors and not (name in compared and key == "clients")}
     if failed:
         print(f"errors (non-200 or transport) in: {failed}", file=sys.stderr)
     print(" ".join(f"{name}={value}" for name, value in figures.items()))
