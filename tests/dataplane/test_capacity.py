@@ -1,14 +1,19 @@
-"""Connection capacity under a container's open-files limit (issue 29).
+"""Connection capacity under a container's open-files limit, and the buffered request log
+(issue 29).
 
 Docker >= 25 and containerd >= 2 start containers with RLIMIT_NOFILE soft 1024 / hard 524288
 and leave it to a program that needs more to raise its own soft limit. The router does
 (``worker_rlimit_nofile`` = 2 x ``worker_connections``), so one worker started under that limit
 holds well over 1,000 concurrent keep-alive clients; without the directive the same worker stops
 accepting at about 1,000 (``accept4() failed (24: Too many open files)``) and the rest wait.
+
+The per-request log is written in blocks of whole lines (``buffer=4k flush=100ms``): every line
+still arrives, whole, while nginx runs, with several workers writing to the same file.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import resource
 import selectors
@@ -20,7 +25,7 @@ from pathlib import Path
 import pytest
 
 from mlplan.router.nginx import MAIN_FILE, NginxRuntime, RouterBackend, RouterConfig
-from tests.dataplane.harness import Router, free_port
+from tests.dataplane.harness import Router, free_port, hammer, wait_for
 
 REQUEST = b"GET /-/healthy HTTP/1.1\r\nHost: router\r\n\r\n"
 
@@ -128,3 +133,29 @@ def test_one_worker_holds_clients_beyond_the_container_file_limit(
     else:
         assert got < clients
         assert "accept4() failed (24: Too many open files)" in errors
+
+
+@pytest.mark.parametrize(("workers", "requests"), [(1, 500), (2, 3000)],
+                         ids=["one worker", "two workers writing one file"])
+def test_buffered_request_log_keeps_every_line_whole(tmp_path: Path, workers: int,
+                                                     requests: int) -> None:
+    nginx = Router(tmp_path, worker_processes=workers)
+    nginx.start(RouterConfig(
+        endpoint="my-endpoint", listen_port=free_port(), listen_address="127.0.0.1",
+        backends=(RouterBackend(name="blue", instances=("127.0.0.1:9",)),),
+        traffic=(("blue", 100),), keys=("benchmark-primary-key-0123456789",),
+    ))
+    try:
+        results = hammer(nginx.port, requests, threads=8)  # no key: the router answers 401
+        assert {r.status for r in results} == {401}
+
+        def lines() -> int:
+            return nginx.access_log.read_bytes().count(b"\n")
+
+        # Flushed within its interval while nginx runs (bounded wait, not a timing check).
+        wait_for(lambda: lines() >= requests, 10, f"{requests} log lines")
+    finally:
+        nginx.stop()
+    logged = [json.loads(line) for line in nginx.access_log.read_text().splitlines()]
+    assert len(logged) == requests
+    assert {entry["status"] for entry in logged} == {401}
