@@ -15,14 +15,16 @@ router's. Targets, each started in turn on 127.0.0.1 with ONE nginx worker:
 
 With ``--before REF`` every router variant also runs with the generator of git revision REF
 (``git show REF:components/mlplan/router/nginx.py``), interleaved in the same run, so a change of
-the generator's defaults is measured before and after on the same machine under the same load.
+the generator's defaults is measured before and after on the same machine under the same load;
+``--compare LABEL=REF`` adds more (REF may also be an nginx.py file).
 
 Placement on a machine with >= 2 CPUs: wrk alone on the last CPU ("the generator on the other
-core"), the target nginx and the upstreams on CPU 0. Per target:
+core"), the target nginx and the upstreams on CPU 0. Targets start under the open-files limit
+Docker >= 25 / containerd >= 2 give a container (soft 1024). Per target and round:
 
 - saturation: ``wrk -c 64`` for ``--seconds``; requests/s, and requests per CPU-second of the
-  target's worker (utime + stime from /proc, so "per router worker core" does not depend on
-  what else shares the core). ``vs_plain`` = that per-core figure / plain's.
+  target's nginx (utime + stime from /proc, so "per router worker core" does not depend on
+  what else shares the core). ``vs plain`` = that per-core figure / plain's.
 - fixed rates (``--rates``, default 1000 and 5000 req/s): wrk has no constant-rate mode (wrk2
   is not in Debian), so a Lua ``delay()`` schedules request k of each wrk thread at
   ``start + k / rate`` (clock_gettime via LuaJIT's ffi; wrk waits whole milliseconds, so a
@@ -30,12 +32,16 @@ core"), the target nginx and the upstreams on CPU 0. Per target:
   latency runs from a request's first write to its last response byte, so it excludes the
   schedule's wait. ``added`` = target minus ``direct`` at the same rate (avg and p99): what
   placing the router in front of a server costs a request, the way azureml-fe publishes it.
+- many clients (``--clients``, default 2000 connections) at the first rate: errors, including
+  connections the target could not accept (``Too many open files`` in its error.log).
 
+Figures are medians over ``--rounds`` rounds (target order reversed every other round).
 Every request must answer 200 (checked once per target before the run, and wrk's error counts
 after it). Prints a table per target, the machine's load before and after, and a last line of
-name=value pairs. Runs for about (targets x (1 + rates) x seconds), 2-4 minutes by default.
+name=value pairs. Runs for about targets x rounds x (2 + rates) x seconds: 3 minutes by
+default, 5 with ``--before`` (twice the router targets).
 
-    .venv/bin/python benchmarks/router_load.py [--seconds 4] [--rates 1000,5000] [--before main]
+    .venv/bin/python benchmarks/router_load.py [--seconds 3] [--rounds 2] [--before main]
 """
 
 from __future__ import annotations
@@ -561,7 +567,7 @@ def report(results: dict[str, dict[str, Load]], rates: list[int],
     for rate in rates:
         header += f"{f'@{rate} avg/p99 ms':>20}{'added avg/p99':>16}"
     if clients:
-        header += f"{f'{clients} clients @{rates[0]}':>24}"
+        header += f"  {f'{clients} clients @{rates[0]}':>24}"
     print(header)
     plain_core = results["plain"]["sat"].rps_per_core if "plain" in results else 0.0
     figures: dict[str, str] = {}
@@ -579,7 +585,7 @@ def report(results: dict[str, dict[str, Load]], rates: list[int],
             load, direct = measured[str(rate)], results["direct"][str(rate)]
             added_avg, added_p99 = load.avg_ms - direct.avg_ms, load.p99_ms - direct.p99_ms
             short = "*" if load.rps < 0.95 * rate else ""
-            line += f"{f'{load.rps:.0f}/s{short} {load.avg_ms:.2f}/{load.p99_ms:.2f}':>20}"
+            line += f" {f'{load.rps:.0f}/s{short} {load.avg_ms:.2f}/{load.p99_ms:.2f}':>19}"
             line += f"{f'{added_avg:+.2f}/{added_p99:+.2f}':>16}" if name != "direct" else " " * 16
             if name != "direct":
                 figures[f"{name}_added_avg_ms_{rate}"] = f"{added_avg:.3f}"
@@ -587,7 +593,7 @@ def report(results: dict[str, dict[str, Load]], rates: list[int],
             figures[f"{name}_rate_{rate}"] = f"{load.rps:.0f}"
         if clients:
             many = measured["clients"]
-            line += f"{f'{many.avg_ms:.2f}/{many.p99_ms:.2f} ms, {many.errors} err':>24}"
+            line += f"  {f'{many.avg_ms:.2f}/{many.p99_ms:.2f} ms, {many.errors} err':>24}"
             figures[f"{name}_clients_errors"] = str(many.errors)
         print(line)
     print("* = the generator fell short of the rate by more than 5%; added = target - direct; "
