@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -130,3 +131,43 @@ def test_main_prints_the_summary_and_names_an_unreadable_log(tmp_path: Path) -> 
     assert missing.returncode == 1
     assert missing.stderr.startswith(f"tests/lib/phases.py: cannot read {tmp_path / 'nope'}: ")
     assert "Traceback" not in missing.stderr
+
+
+def test_tests_run_prints_the_summary_at_exit_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    """The helpers tests/run sources, in a script shaped like it: set -e, a phase with build
+    steps, a failing phase it tolerates, pytest with the plugin, then a phase that stops it."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_one.py").write_text("def test_ok():\n    pass\n")
+    script = f"""
+set -euo pipefail
+source "{PROGRESS}"
+source "{ROOT / 'tests' / 'lib' / 'phases.sh'}"
+phases_start
+echo "log: $MLPLAN_PHASE_LOG"
+builds() {{ progress_run pulumi 5 true && progress_run kwok 5 true; }}
+phase "engine (build.sh)" builds
+phase "images" false || echo "tolerated: $?"
+phase pytest "{sys.executable}" -m pytest -q -p no:cacheprovider -p tests.lib.phases \\
+  --rootdir "{suite}" "{suite}"
+phase "last" bash -c 'exit 4'
+echo "never printed"
+"""
+    env = {k: v for k, v in os.environ.items() if k != phases.ENV}
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60,
+                          check=False, env=env, cwd=tmp_path)
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "tolerated: 1" in out and "never printed" not in out
+    assert out.count("tests/run: time per phase") == 1, out  # not from a subshell
+    table = out[out.index("tests/run: time per phase"):].splitlines()
+    assert re.match(r"  engine \(build\.sh\) +\d+\.\d s  done$", table[1]), table
+    assert re.match(r"    pulumi +\d+ s  done$", table[2]) and re.match(r"    kwok ", table[3])
+    assert re.match(r"  images +\d+\.\d s  exit 1$", table[4]), table
+    assert re.match(r"  pytest +\d+\.\d s  done$", table[5]), table
+    assert table[6] == "    test files, slowest first:"
+    assert re.match(r"      test_one\.py +\d+\.\d s  1 test$", table[7]), table
+    assert re.match(r"  last +\d+\.\d s  exit 4$", table[8]) and len(table) == 9, table
+    log = Path(out.split("log: ", 1)[1].split("\n", 1)[0])
+    assert not log.exists(), "the log is removed after the summary"
