@@ -118,6 +118,7 @@ class Load:
     errors: int
     cpu_s: float  # the target's nginx (master + workers) CPU time during the run
     per_core: float = 0.0  # set on medians (the median of the rounds' ratios)
+    kinds: str = ""  # errors by kind, e.g. "status:52" (wrk counts non-2xx/3xx as status)
 
     @property
     def rps(self) -> float:
@@ -357,9 +358,11 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    "mlplan-wrk requests=%d duration_us=%d mean_us=%.3f p99_us=%d errors=%d\\n",
+    "mlplan-wrk requests=%d duration_us=%d mean_us=%.3f p99_us=%d errors=%d " ..
+    "kinds=connect:%d,read:%d,write:%d,status:%d,timeout:%d\\n",
     summary.requests, summary.duration, latency.mean, latency:percentile(99),
-    e.connect + e.read + e.write + e.status + e.timeout))
+    e.connect + e.read + e.write + e.status + e.timeout,
+    e.connect, e.read, e.write, e.status, e.timeout))
 end
 """
 
@@ -389,14 +392,16 @@ def run_wrk(
     )
     cpu = (target.cpu_seconds() - before) if target else 0.0
     match = re.search(
-        r"mlplan-wrk requests=(\d+) duration_us=(\d+) mean_us=([\d.]+) p99_us=(\d+) errors=(\d+)",
+        r"mlplan-wrk requests=(\d+) duration_us=(\d+) mean_us=([\d.]+) p99_us=(\d+) errors=(\d+)"
+        r" kinds=(\S+)",
         result.stdout,
     )
     if result.returncode != 0 or match is None:
         raise RuntimeError(f"wrk failed ({result.returncode}):\n{result.stdout}{result.stderr}")
-    requests, duration_us, mean_us, p99_us, errors = match.groups()
+    requests, duration_us, mean_us, p99_us, errors, kinds = match.groups()
+    kinds = ",".join(kind for kind in kinds.split(",") if not kind.endswith(":0"))
     return Load(int(requests), int(duration_us) / 1e6, float(mean_us) / 1000,
-                int(p99_us) / 1000, int(errors), cpu)
+                int(p99_us) / 1000, int(errors), cpu, kinds=kinds)
 
 
 def check_answers(port: int, pinned: bool) -> None:
@@ -440,6 +445,7 @@ def median_load(loads: list[Load]) -> Load:
         errors=sum(load.errors for load in loads),
         cpu_s=mid([load.cpu_s for load in loads]),
         per_core=mid([load.rps_per_core for load in loads]),
+        kinds=" ".join(load.kinds for load in loads if load.kinds),
     )
 
 
@@ -463,7 +469,9 @@ def measure(target: Target, args: argparse.Namespace, rates: list[int], workdir:
             many = run_wrk(target.port, server, scripts[rates[0]], args.clients, args.seconds,
                            wrk_cpus)
             refused = (server.refused() if server else 0) - refused
-            measured["clients"] = dataclasses.replace(many, errors=many.errors + refused)
+            kinds = " ".join(filter(None, [many.kinds, f"refused:{refused}" if refused else ""]))
+            measured["clients"] = dataclasses.replace(many, errors=many.errors + refused,
+                                                      kinds=kinds)
         return measured
     finally:
         if server is not None:
@@ -551,7 +559,7 @@ def main() -> int:
     figures = {"load1_before": f"{load_before[0]:.2f}", "load1_after": f"{load_after[0]:.2f}"}
     figures |= report(results, rates, args.clients)
     compared = {target.name for target in targets if target.compared}
-    failed = {name: load.errors for name, measured in results.items()
+    failed = {f"{name} {key}": load.kinds for name, measured in results.items()
               for key, load in measured.items()
               if load.errors and not (name in compared and key == "clients")}
     if failed:
