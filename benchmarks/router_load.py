@@ -77,8 +77,9 @@ BODY = '{"data": [[5.1, 3.5, 1.4, 0.2]]}'
 ANSWER = '{"ok": true}'
 SATURATION_CONNECTIONS = 64
 RATE_CONNECTIONS = 32
-#: Generous in-flight limit so that 429s never cap the benchmark (2 * 64 * 2 = 256 for blue).
-MAX_CONCURRENT = 64
+#: So that Azure's 429 rule (2 x this x instances in flight) never caps the benchmark, not even
+#: the 2,000 clients: 2 x 1000 x 1 = 2000 for green, the smallest deployment.
+MAX_CONCURRENT = 1000
 #: Open files (soft:hard) of a container on Docker >= 25 / containerd >= 2 (moby#45534): soft
 #: 1024, hard 524288 (or this machine's hard limit, if lower: raising it needs privileges).
 CONTAINER_NOFILE = f"1024:{min(524288, resource.getrlimit(resource.RLIMIT_NOFILE)[1])}"
