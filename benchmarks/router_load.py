@@ -90,7 +90,7 @@ _ACCESS_LOG = re.compile(r'^(\s*)access_log "[^"]*" mlplan[^;]*;', re.M)
 
 @dataclass(frozen=True)
 class Variant:
-    """One cumulative router setting; ``pin`` requests are sent to the ``pinned`` port too."""
+    """One cumulative router setting (``pin``: every 10th request pinned to green by header)."""
 
     name: str
     split: bool
