@@ -20,7 +20,9 @@ progress_run() {
     nap=""
     trap '[[ -n "$nap" ]] && kill "$nap" 2>/dev/null; exit 0' TERM
     while true; do
-      sleep "${MLPLAN_HEARTBEAT_S:-30}" & nap=$!
+      # Its own output goes nowhere: if TERM lands between `&` and `nap=$!`, the orphaned
+      # sleep must not hold the caller's stdout (a captured pipe would wait it out).
+      sleep "${MLPLAN_HEARTBEAT_S:-30}" >/dev/null 2>&1 & nap=$!
       wait "$nap" || exit 0
       echo "$label: still working ($(( $(date +%s) - start )) s so far, usually about ${usual} s)"
     done
