@@ -167,7 +167,7 @@ def _checked(root: Path) -> Callable[[Any], Any]:
     return lambda state: with_stack_diagnostics(state, pack)
 
 
-def _load(stack: str) -> tuple[Any, Path]:
+def load_state(stack: str) -> tuple[Any, Path]:
     """The stack's desired state, checked as ``mlplan plan --stack`` checks it."""
     from mlplan.domain.diagnostics import has_errors
     from mlplan.edge import io
@@ -274,7 +274,7 @@ def _promote(args: argparse.Namespace) -> int:
     from mlplan.render import promotion as render
     from mlplan.render.document import render_json
 
-    state, root = _load(args.stack)
+    state, root = load_state(args.stack)
     if _refuse_broken(state, "promote", args.stack):
         return EXIT_ERROR
     plan = promote.plan(state, args.endpoint, args.to, args.steps, args.mirror,
@@ -397,7 +397,7 @@ def _rollback(args: argparse.Namespace) -> int:
     from mlplan.edge.promote_io import write_rollback
     from mlplan.planning import promote
 
-    state, root = _load(args.stack)
+    state, root = load_state(args.stack)
     if _refuse_broken(state, "rollback", args.stack):
         return EXIT_ERROR
     current = next((e for e in state.endpoints if e.name == args.endpoint), None)
