@@ -70,6 +70,7 @@ class Figures:
     successes: int
     failures: int
     caller_errors: int
+    real_failures: int  # of the failures, users' requests (not probes)
     p50_ms: float | None
     p95_ms: float | None
     p99_ms: float | None
@@ -102,6 +103,7 @@ def figures(requests: Iterable[Request]) -> Figures:
         requests=len(items), real=sum(not r.probe for r in items),
         successes=outcomes[Outcome.SUCCESS], failures=outcomes[Outcome.FAILURE],
         caller_errors=outcomes[Outcome.CALLER],
+        real_failures=sum(not r.probe and outcome(r) is Outcome.FAILURE for r in items),
         p50_ms=percentile(judged, 50), p95_ms=percentile(judged, 95),
         p99_ms=percentile(judged, 99),
         statuses=tuple(sorted(Counter(r.status for r in items).items())))

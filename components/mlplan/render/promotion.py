@@ -70,7 +70,8 @@ def figures_entry(figures: Figures | None) -> dict[str, Any] | None:
         return None
     return {"requests": figures.requests, "real": figures.real,
             "judged": figures.judged, "successes": figures.successes,
-            "failures": figures.failures, "caller_errors": figures.caller_errors,
+            "failures": figures.failures, "real_failures": figures.real_failures,
+            "caller_errors": figures.caller_errors,
             "success_rate": _rounded(figures.success_rate),
             "p50_ms": _rounded(figures.p50_ms), "p95_ms": _rounded(figures.p95_ms),
             "p99_ms": _rounded(figures.p99_ms),
