@@ -282,3 +282,27 @@ def test_gate_fails_when_the_endpoint_never_answers() -> None:
     result = gate("http://x/", "k", "green", GateOptions(bake_seconds=1.0),
                   probe=lambda *a: Request("", 0, 5.0, True), sleep=lambda s: None)
     assert not result.ok and result.verdict is None and "does not answer" in result.reason
+
+
+def test_a_gate_that_cannot_run_is_a_failure_and_rolls_back(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    state, _root = load_state(root, "test")
+    plan = promote.plan(state, "my-endpoint", "green", steps=(10, 100))
+    written: list[str] = []
+
+    class Driver:
+        def up(self) -> None:
+            written.append("up")
+
+        def outputs(self) -> dict[str, str]:
+            return {}
+
+    def run_gate(_out: object, step: promote.PromotionStep) -> GateResult:
+        raise OSError("router log unreadable")
+
+    result = apply(plan, write=lambda s: written.append(s.stage),
+                   roll_back=lambda: written.append("start split"), driver=Driver(),
+                   run_gate=run_gate, progress=lambda m: None)
+    assert not result.ok and result.rolled_back
+    assert result.reason == "step 1 (canary): the gate could not run: router log unreadable"
+    assert written == ["canary", "up", "start split", "up"]

@@ -189,7 +189,12 @@ def apply(
             completed += 1
             continue
         progress(f"{label}: gate")
-        result = run_gate(driver.outputs(), step)
+        try:
+            result = run_gate(driver.outputs(), step)
+        except Exception as exc:  # the gate could not judge: that is no pass
+            return _roll_back(roll_back, driver, progress, completed, tuple(gates), step,
+                              f"step {step.number} ({step.stage}): the gate could not run: "
+                              f"{exc}")
         gates.append((step, result))
         progress(f"{label}: gate {'passed' if result.ok else 'FAILED'}: {result.reason}")
         if not result.ok:

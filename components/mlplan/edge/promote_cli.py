@@ -328,7 +328,7 @@ def _apply(args: argparse.Namespace, state: Any, plan: Any, root: Path,
            expected: dict[str, bytes]) -> int:
     from mlplan.edge.promote_apply import GateOptions, apply, gate
     from mlplan.edge.promote_io import apply_step, restore_files, write_rollback
-    from mlplan.edge.traffic_log import request_log
+    from mlplan.edge.traffic_log import TrafficReadError, request_log
     from mlplan.planning.gates import Thresholds
     from mlplan.planning.promote import PromotionStage
     from mlplan.render import promotion as render
@@ -356,7 +356,11 @@ def _apply(args: argparse.Namespace, state: Any, plan: Any, root: Path,
         uri = str(outputs.get(f"{args.endpoint}-scoring-uri", ""))
         key = str(outputs.get(f"{args.endpoint}-primary-key", ""))
         target = uri if options.body else uri.removesuffix("score")
-        return gate(target, key, args.to, options, log=log)
+        try:
+            return gate(target, key, args.to, options, log=log)
+        except TrafficReadError as exc:  # the log became unreadable: judge the probes alone
+            print(f"mlplan promote: {exc}; judging probes only", file=sys.stderr)
+            return gate(target, key, args.to, options, log=None)
 
     result = apply(
         plan,

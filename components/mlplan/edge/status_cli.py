@@ -4,9 +4,9 @@
 declared vs observed, requests, success rate, p50 / p95 / p99 and the status mix over the last
 ``--since`` (default 5m), from the router's per-request log (``planning.traffic_status``).
 ``logs ENDPOINT [DEPLOYMENT]`` prints one instance's server log (``az ml online-deployment
-get-logs``). Both read the Docker host of the stack (``edge.traffic_log``); the Kubernetes
-target is not read yet and says so. Nothing is written; keys never appear (the router logs no
-header; the output is masked).
+get-logs``). Both read where the stack runs (``edge.traffic_log``): the Docker host's
+containers, or the Kubernetes cluster's pods. Nothing is written; keys never appear (the
+router logs no header; the output is masked).
 """
 
 from __future__ import annotations
@@ -50,8 +50,9 @@ def add_parsers(commands: Any) -> None:
 
     status = commands.add_parser(
         "status", help="per deployment: instances, shares, requests, success, latency",
-        description="Read a running endpoint (Docker target: the Docker API of the stack's "
-                    "host) and print per deployment: instances ready/declared, live and mirror "
+        description="Read a running endpoint (Docker: the Docker API of the stack's host; "
+                    "Kubernetes: the router pods' logs through the API) and print per "
+                    "deployment: instances ready/declared, live and mirror "
                     "share declared vs observed, requests, success rate, p50/p95/p99 latency "
                     "and the status mix, from the router's per-request log. Writes nothing.")
     status.add_argument("endpoint", help="the endpoint's name (its `name:` in the YAML)")
@@ -64,8 +65,9 @@ def add_parsers(commands: Any) -> None:
     logs = commands.add_parser(
         "logs", help="an instance's inference server log (as az ml online-deployment "
                      "get-logs)",
-        description="Print the last lines of one instance's server log (Docker target: the "
-                    "container's stdout and stderr through the Docker API). Writes nothing.")
+        description="Print the last lines of one instance's server log (Docker: the "
+                    "container's stdout and stderr; Kubernetes: the pod's inference "
+                    "container). Writes nothing.")
     logs.add_argument("endpoint", help="the endpoint's name")
     logs.add_argument("deployment", nargs="?",
                       help="the deployment (default: the one with the most live traffic)")
@@ -78,9 +80,9 @@ def add_parsers(commands: Any) -> None:
 
 
 def _endpoint(args: argparse.Namespace, command: str) -> tuple[Any, Any, Any] | None:
-    """(state, endpoint state, the Docker endpoint) or None after printing why not."""
+    """(state, endpoint state, the running endpoint) or None after printing why not."""
     from mlplan.edge.promote_cli import load_state
-    from mlplan.edge.traffic_log import TrafficReadError, docker_endpoint
+    from mlplan.edge.traffic_log import TrafficReadError, running_endpoint
 
     state, root = load_state(args.stack)
     found = next((e for e in state.endpoints if e.name == args.endpoint), None)
@@ -89,13 +91,8 @@ def _endpoint(args: argparse.Namespace, command: str) -> tuple[Any, Any, Any] | 
         print(f"mlplan {command}: endpoint '{args.endpoint}' is not declared in stack "
               f"'{args.stack}' (endpoints: {known})", file=sys.stderr)
         return None
-    if state.settings.target != "docker":
-        print(f"mlplan {command}: stack '{args.stack}' deploys to {state.settings.target}; "
-              f"`mlplan {command}` reads the Docker target only so far (use kubectl logs "
-              "on the router pods)", file=sys.stderr)
-        return None
     try:
-        return state, found, docker_endpoint(root, args.stack, state, args.endpoint)
+        return state, found, running_endpoint(root, args.stack, state, args.endpoint)
     except TrafficReadError as exc:
         print(f"mlplan {command}: {exc}", file=sys.stderr)
         return None
@@ -127,14 +124,13 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_logs(args: argparse.Namespace) -> int:
-    from mlplan.domain.names import instance_name
     from mlplan.edge.traffic_log import TrafficReadError
     from mlplan.render import safe
 
     found = _endpoint(args, "logs")
     if found is None:
         return EXIT_ERROR
-    state, endpoint_state, docker = found
+    _state, endpoint_state, docker = found
     endpoint = endpoint_state.endpoint
     names = [d.name for d in endpoint_state.deployments]
     deployment = args.deployment or max(
@@ -149,9 +145,12 @@ def run_logs(args: argparse.Namespace) -> int:
         print(f"mlplan logs: --instance {args.instance}: {deployment} has {count} "
               f"instance(s), 0 to {count - 1}", file=sys.stderr)
         return EXIT_ERROR
-    name = instance_name(args.endpoint, deployment, args.instance,
-                         state.settings.docker_settings.name_prefix)
     try:
+        name = docker.instance_of(deployment, args.instance)
+        if name is None:
+            print(f"mlplan logs: {deployment} has no running instance {args.instance}",
+                  file=sys.stderr)
+            return EXIT_ERROR
         text = docker.instance_log(name, args.lines)
     except TrafficReadError as exc:
         print(f"mlplan logs: {exc}", file=sys.stderr)

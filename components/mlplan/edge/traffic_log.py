@@ -5,7 +5,8 @@ Docker: the Docker API of the stack's host, the one the pulumi-docker provider u
 through the Docker SDK for Python. The router container's stdout is its per-request JSON log
 (``mlplan.router.access_log``); instance containers are found by their labels. Nothing here
 reads a key: the log holds no header, and no environment or config is asked for.
-Kubernetes: not read yet (``request_log`` gives None: the gate judges probes only).
+Kubernetes: the router pods' logs and the instance pods through the Kubernetes API
+(``kubernetes_endpoint``), with the credentials the stack's provider uses.
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ class DockerEndpoint:
                                 container.labels.get(labels.DEPLOYMENT, ""), ready))
         return sorted(out, key=lambda i: i.name)
 
+    def instance_of(self, deployment: str, index: int) -> str | None:
+        """The container of instance ``index``: ``<prefix><endpoint>-<deployment>-<index>``."""
+        from mlplan.domain.names import instance_name
+
+        return instance_name(self.endpoint, deployment, index, self.prefix)
+
     def instance_log(self, name: str, tail: int) -> str:
         import docker.errors
 
@@ -119,13 +126,20 @@ def docker_endpoint(root: Path, stack: str, state: Any, endpoint: str) -> Docker
                           prefix)
 
 
-def request_log(root: Path, stack: str, state: Any, endpoint: str) -> DockerEndpoint | None:
-    """Where ``promote --apply``'s gate reads the router's requests: the Docker router's
-    log; None on Kubernetes (not read yet) or when the router cannot be read now."""
-    if state.settings.target != "docker":
-        return None
+def running_endpoint(root: Path, stack: str, state: Any,
+                     endpoint: str) -> DockerEndpoint | KubernetesEndpoint:
+    """The endpoint where its stack runs it: Docker containers or Kubernetes pods."""
+    if state.settings.target == "kubernetes":
+        return kubernetes_endpoint(root, state, endpoint)
+    return docker_endpoint(root, stack, state, endpoint)
+
+
+def request_log(root: Path, stack: str, state: Any,
+                endpoint: str) -> DockerEndpoint | KubernetesEndpoint | None:
+    """Where ``promote --apply``'s gate reads the router's requests; None when the router
+    cannot be read now (the gate then judges its probes alone and says so)."""
     try:
-        return docker_endpoint(root, stack, state, endpoint)
+        return running_endpoint(root, stack, state, endpoint)
     except TrafficReadError:
         return None
 
@@ -133,3 +147,94 @@ def request_log(root: Path, stack: str, state: Any, endpoint: str) -> DockerEndp
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:300] if text else type(exc).__name__
+
+
+class KubernetesEndpoint:
+    """One endpoint's pods on a Kubernetes cluster, through the Kubernetes API with the
+    credentials the stack's provider uses (``mlplan:kubernetes`` ``kubeconfig`` as a path or
+    content, and ``context``; else the ambient kubeconfig or the in-cluster account): every
+    router pod's log (container ``router``) and the instance pods (container ``inference``).
+    ``api``: a ``CoreV1Api`` (tests hand a stand-in)."""
+
+    def __init__(self, endpoint: str, namespace: str, api: Any, where: str) -> None:
+        self.endpoint, self.namespace, self._api, self.base_url = (
+            endpoint, namespace, api, where)
+
+    def _pods(self, role: str) -> list[Any]:
+        selector = f"{labels.ENDPOINT}={self.endpoint},{labels.ROLE}={role}"
+        try:
+            found = self._api.list_namespaced_pod(self.namespace, label_selector=selector)
+        except Exception as exc:  # the client's ApiException, urllib3's errors
+            raise TrafficReadError(f"cannot list {role} pods of '{self.endpoint}' in "
+                                   f"namespace {self.namespace} ({self.base_url}): "
+                                   f"{_first_line(exc)}") from None
+        return sorted(found.items, key=lambda pod: pod.metadata.name)
+
+    def log_lines(self, since: float) -> Iterator[str]:
+        import time
+
+        seconds = max(1, int(time.time() - since) + 1)
+        for pod in self._pods("router"):
+            try:
+                text = self._api.read_namespaced_pod_log(
+                    pod.metadata.name, self.namespace, container="router",
+                    since_seconds=seconds)
+            except Exception as exc:
+                raise TrafficReadError(f"cannot read router pod {pod.metadata.name}'s log: "
+                                       f"{_first_line(exc)}") from None
+            yield from str(text).splitlines()
+
+    def requests(self, since: float, until: float) -> list[Request]:
+        return requests_between(self.log_lines(since), since, until)
+
+    def instances(self) -> list[Instance]:
+        out = []
+        for pod in self._pods("instance"):
+            conditions = pod.status.conditions or [] if pod.status else []
+            ready = any(c.type == "Ready" and c.status == "True" for c in conditions)
+            out.append(Instance(pod.metadata.name,
+                                (pod.metadata.labels or {}).get(labels.DEPLOYMENT, ""), ready))
+        return out
+
+    def instance_log(self, name: str, tail: int) -> str:
+        try:
+            return str(self._api.read_namespaced_pod_log(name, self.namespace,
+                                                         container="inference",
+                                                         tail_lines=tail))
+        except Exception as exc:
+            raise TrafficReadError(f"cannot read pod {name}'s log: {_first_line(exc)}") \
+                from None
+
+    def instance_of(self, deployment: str, index: int) -> str | None:
+        """The ``index``-th of the deployment's pods by name (their names are generated)."""
+        names = [i.name for i in self.instances() if i.deployment == deployment]
+        return names[index] if 0 <= index < len(names) else None
+
+
+def kubernetes_endpoint(root: Path, state: Any, endpoint: str) -> KubernetesEndpoint:
+    """The endpoint's pods, with the stack's kubeconfig/context or the ambient ones."""
+    import kubernetes  # type: ignore[import-untyped]  # the Kubernetes Python client
+    import yaml
+
+    settings = state.settings.kubernetes_settings
+    config, context = settings.kubeconfig, settings.context or None
+    where = f"context {context}" if context else "the current context"
+    try:
+        if config and "\n" in config:  # kubeconfig content, as the provider takes it
+            client = kubernetes.config.new_client_from_config_dict(yaml.safe_load(config),
+                                                                   context=context)
+        elif config or context:
+            path = str(root / config) if config and not Path(config).is_absolute() else config
+            client = kubernetes.config.new_client_from_config(config_file=path or None,
+                                                              context=context)
+        else:
+            try:
+                client = kubernetes.config.new_client_from_config()
+            except kubernetes.config.ConfigException:
+                kubernetes.config.load_incluster_config()
+                client = kubernetes.client.ApiClient()
+    except (kubernetes.config.ConfigException, OSError, yaml.YAMLError) as exc:
+        raise TrafficReadError(f"no Kubernetes credentials for {where}: "
+                               f"{_first_line(exc)}") from None
+    return KubernetesEndpoint(endpoint, settings.namespace,
+                              kubernetes.client.CoreV1Api(client), where)
