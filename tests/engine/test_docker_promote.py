@@ -140,6 +140,13 @@ def test_a_healthy_candidate_is_promoted_on_real_traffic(
     print(f"E2E a healthy: client {client}, mlplan status real requests {observed}")
     for name in ("blue", "green"):
         assert abs(observed[name] - client.get(name, 0)) <= 2, (observed, client)
+    table = mlplan(live, "status", ENDPOINT, "--stack", STACK, "--since", "10m")
+    print(f"E2E a healthy: $ mlplan status {ENDPOINT} --since 10m\n{table.stdout}")
+    assert table.returncode == 0 and "green" in table.stdout, table.stderr
+    logs = mlplan(live, "logs", ENDPOINT, "green", "--lines", "20")
+    assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
+    key = live.key()
+    assert key not in table.stdout + logs.stdout and "Bearer" not in logs.stdout
 
 
 MISBEHAVING = [
