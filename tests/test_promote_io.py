@@ -306,3 +306,15 @@ def test_a_gate_that_cannot_run_is_a_failure_and_rolls_back(tmp_path: Path) -> N
     assert not result.ok and result.rolled_back
     assert result.reason == "step 1 (canary): the gate could not run: router log unreadable"
     assert written == ["canary", "up", "start split", "up"]
+
+
+def test_the_bake_ends_early_on_a_candidate_already_failing() -> None:
+    """60 failing green requests a second and a 60 s bake: the first read after 5 s has 300
+    judged, 0% success: the gate stops there instead of leaving users on green for 60 s."""
+    now = [1000.0]
+    log = FakeLog(now, 60, 503)
+    options = GateOptions(bake_seconds=60.0, thresholds=promote_thresholds())
+    result = gate("http://x/score", "k", "green", options, log=log,
+                  probe=lambda *a: Request("blue", 200, 5.0, True),
+                  clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+    assert not result.ok and result.window_seconds == 5.0 and result.probes == 0

@@ -13,6 +13,9 @@ from, mirror off (``roll_back``), ``up``s that, and stops with the step, the met
 and its threshold. Flagger, Argo Rollouts and SageMaker guardrails do the same: the candidate
 keeps no live traffic after a failure.
 
+The bake reads the log every ``POLL_SECONDS`` and ends early once the candidate's requests
+are enough and already fail a check.
+
 Example: bake 30 s, min 100 requests; users sent green 40 requests in the window -> 60 pinned
 probes follow, the 100 are judged: 2 failures -> 98% < 99% -> abort, all traffic to blue.
 """
@@ -32,6 +35,7 @@ from mlplan.planning.promote import Promotion, PromotionStage, PromotionStep
 from mlplan.router.access_log import PROBE_HEADER, Request
 
 READY_ATTEMPTS = 20
+POLL_SECONDS = 5.0  # how often the bake reads the router's log
 
 
 class StackDriver(Protocol):
@@ -116,9 +120,7 @@ def gate(uri: str, key: str, candidate: str, options: GateOptions, *,
     wanted = options.thresholds.min_requests
     sent: list[Request] = []
     if log is not None:
-        sleep(options.bake_seconds)
-        seen = _candidate(log.requests(start, clock()), candidate)
-        missing = wanted - figures(seen).judged
+        missing = wanted - _bake(log, candidate, options, start, clock, sleep)
     else:
         missing = wanted
     # with the log: top up at the probe rate; without: the probes spread over the bake
@@ -145,6 +147,26 @@ def gate(uri: str, key: str, candidate: str, options: GateOptions, *,
                f"{source}")
     return GateResult(verdict.ok, verdict, real, len(sent), round(end - start, 1), source,
                       f"{summary}: {failed}" if failed else summary)
+
+
+def _bake(log: RequestLog, candidate: str, options: GateOptions, start: float,
+          clock: Callable[[], float], sleep: Callable[[float], None]) -> int:
+    """Watch the window for ``bake_seconds``, reading the log every ``POLL_SECONDS``; stop
+    early once the candidate has ``min_requests`` judged requests that already fail a check
+    (users are not left on a failing candidate for the rest of the bake). Returns the
+    candidate's judged requests so far."""
+    end = start + options.bake_seconds
+    judged = 0
+    while (now := clock()) < end:
+        sleep(min(POLL_SECONDS, end - now))
+        everything = log.requests(start, clock())
+        mine = figures(_candidate(everything, candidate))
+        judged = mine.judged
+        others = [r for r in everything if r.deployment != candidate and r.via != "mirror"]
+        if judged >= options.thresholds.min_requests and not judge(
+                mine, figures(others) if others else None, options.thresholds).ok:
+            break
+    return judged
 
 
 def _candidate(requests: Sequence[Request], candidate: str) -> list[Request]:
