@@ -36,6 +36,7 @@ from mlplan.router.access_log import PROBE_HEADER, Request
 
 READY_ATTEMPTS = 20
 POLL_SECONDS = 5.0  # how often the bake reads the router's log
+LOG_SETTLE_SECONDS = 1.0  # before the last read: lines follow their answers by milliseconds
 
 
 class StackDriver(Protocol):
@@ -133,6 +134,7 @@ def gate(uri: str, key: str, candidate: str, options: GateOptions, *,
         sleep(pause)
     end = clock() + (0.001 if log is not None else 0.0)
     if log is not None:
+        sleep(LOG_SETTLE_SECONDS)  # the last answers' lines reach the log just after them
         everything = log.requests(start, end)
         mine = _candidate(everything, candidate)
         others = [r for r in everything if r.deployment != candidate and r.via != "mirror"]
