@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlplan.planning.gates import (
     Outcome,
@@ -166,3 +168,21 @@ def test_parse_line(name: str, line: str, expected: tuple[object, ...] | None) -
 def test_requests_between_is_half_open() -> None:
     lines = [json.dumps({**LINE, "msec": t}) for t in (9.99, 10.0, 10.5, 11.0)]
     assert len(requests_between(lines, 10.0, 11.0)) == 2
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner,
+                                                                 max_size=3), max_leaves=8)
+FIELDS = st.fixed_dictionaries({}, optional={k: JSON_VALUES for k in (
+    "msec", "status", "request_time", "deployment", "via", "probe", "upstream_status")})
+
+
+@settings(max_examples=300, deadline=None)
+@given(record=FIELDS, noise=st.text(max_size=80))
+def test_parse_line_never_raises(record: dict[str, object], noise: str) -> None:
+    """Any line (a hostile URI is escaped by nginx, but a cut or garbled line must not stop a
+    gate): a LoggedRequest or None, never an exception."""
+    for line in (json.dumps(record), noise, "{" + noise):
+        got = parse_line(line)
+        assert got is None or isinstance(got.request.status, int)

@@ -12,6 +12,7 @@ deployment) carry no deployment. No header is logged, so no key is ever in it.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -50,9 +51,9 @@ def parse_line(line: str) -> LoggedRequest | None:
         at = float(record["msec"])
         status = int(record["status"])
         milliseconds = float(record["request_time"]) * 1000
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, OverflowError):  # 1e400 as a status: inf
         return None
-    if not isinstance(record, dict):
+    if not isinstance(record, dict) or not math.isfinite(at + milliseconds):
         return None
     return LoggedRequest(at, Request(
         deployment=str(record.get("deployment", "")), status=status,
