@@ -143,7 +143,7 @@ def test_a_healthy_candidate_is_promoted_on_real_traffic(
     table = mlplan(live, "status", ENDPOINT, "--stack", STACK, "--since", "10m")
     print(f"E2E a healthy: $ mlplan status {ENDPOINT} --since 10m\n{table.stdout}")
     assert table.returncode == 0 and "green" in table.stdout, table.stderr
-    logs = mlplan(live, "logs", ENDPOINT, "green", "--lines", "20")
+    logs = mlplan(live, "logs", ENDPOINT, "green", "--stack", STACK, "--lines", "20")
     assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
     key = live.key()
     assert key not in table.stdout + logs.stdout and "Bearer" not in logs.stdout
