@@ -11,8 +11,9 @@ import pytest
 
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.pipeline import planned
 from mlplan.edge.status_cli import duration
-from mlplan.planning.state import EndpointState, desired
+from mlplan.planning.state import EndpointState
 from mlplan.planning.traffic_status import ROUTER_ROW, endpoint_status
 from mlplan.render import status as render
 from mlplan.render.document import render_json
@@ -36,7 +37,7 @@ def endpoint_state(text: str = ENDPOINT) -> EndpointState:
                                                                                 count=3)),
                SourceText("g.yml", DEPLOYMENT.format(name="green", count=2))]
     result = parse(sources)
-    (state,) = desired(result.endpoints, Settings(), result.diagnostics).endpoints
+    (state,) = planned(result.endpoints, Settings(), result.diagnostics).endpoints
     return state
 
 

@@ -158,20 +158,23 @@ def add_parsers(commands: Any) -> None:
 
 
 def _checked(root: Path) -> Callable[[Any], Any]:
-    """The stack's checks (``mlplan.check``, file packer included) for a state of this
-    project: what ``mlplan plan --stack`` adds."""
+    """The stack's checks (``mlplan.check`` with the target's project reader) for a state of
+    this project: what ``mlplan plan --stack`` adds."""
     from mlplan.check import with_stack_diagnostics
-    from mlplan.targets.kubernetes.files import packer
+    from mlplan.targets import registry
 
-    pack = packer(root)
-    return lambda state: with_stack_diagnostics(state, pack)
+    return lambda state: with_stack_diagnostics(
+        state, registry.project_reader(state.target, root))
 
 
-def load_state(stack: str) -> tuple[Any, Path]:
-    """The stack's desired state, checked as ``mlplan plan --stack`` checks it."""
+def load_state(stack: str, command: str = "promote", *, refuse: bool = True
+               ) -> tuple[Any, Path]:
+    """The stack's desired state, checked as ``mlplan plan --stack`` checks it
+    (``pipeline.checked_state``). A stack with an error is refused: every diagnostic on
+    stderr, exit 1, nothing written (a step planned from a broken stack would look fine).
+    ``refuse=False``: read-only commands (``mlplan status``) go on with what was read."""
     from mlplan.domain.diagnostics import has_errors
-    from mlplan.edge import io
-    from mlplan.planning.state import desired
+    from mlplan.edge import io, pipeline
 
     root = io.find_project_root(Path.cwd())
     if root is None:
@@ -182,8 +185,13 @@ def load_state(stack: str) -> tuple[Any, Path]:
         # not "endpoint ... is not declared" on top
         sys.stderr.write("".join(f"{d}\n" for d in loaded.diagnostics))
         raise SystemExit(EXIT_ERROR)
-    state = desired(loaded.endpoints, loaded.settings, loaded.diagnostics)
-    return _checked(root)(state), root
+    state = pipeline.checked_state(loaded.endpoints, loaded.settings, loaded.diagnostics, root)
+    if refuse and has_errors(state.diagnostics):
+        sys.stderr.write("".join(f"{d}\n" for d in state.diagnostics))
+        sys.stderr.write(f"mlplan {command}: the stack has errors (above); fix them first. "
+                         "Nothing was written.\n")
+        raise SystemExit(EXIT_ERROR)
+    return state, root
 
 
 class AutomationStack:
@@ -199,29 +207,6 @@ class AutomationStack:
 
     def outputs(self) -> Mapping[str, Any]:
         return {name: output.value for name, output in self._stack.outputs().items()}
-
-
-def stack_errors(state: Any) -> list[Any]:
-    """The error diagnostics of the stack as ``mlplan plan --stack`` reports them (``_load``
-    runs the same checks): promote and rollback refuse to move traffic on a broken stack.
-    (The shared checked-state pipeline of the target plug-in work will supply this.)"""
-    from mlplan.domain.diagnostics import Severity
-
-    return list(dict.fromkeys(d for d in state.diagnostics if d.severity is Severity.ERROR))
-
-
-def _refuse_broken(state: Any, command: str, stack: str) -> bool:
-    """Print the stack's errors and say nothing was written; True when there were any."""
-    from mlplan.render import safe
-
-    errors = stack_errors(state)
-    if not errors:
-        return False
-    sys.stderr.write("".join(f"{safe.text(str(d))}\n" for d in errors))
-    print(f"mlplan {command}: stack '{stack}' has {len(errors)} error(s), above, as `mlplan "
-          f"plan --stack {stack}` reports them; fix them first. Nothing was written.",
-          file=sys.stderr)
-    return True
 
 
 def _gate_flags(args: argparse.Namespace) -> str | None:
@@ -275,8 +260,6 @@ def _promote(args: argparse.Namespace) -> int:
     from mlplan.render.document import render_json
 
     state, root = load_state(args.stack)
-    if _refuse_broken(state, "promote", args.stack):
-        return EXIT_ERROR
     plan = promote.plan(state, args.endpoint, args.to, args.steps, args.mirror,
                         check=_checked(root))
     if plan.diagnostics:  # the request itself is refused: no table of steps
@@ -401,9 +384,7 @@ def _rollback(args: argparse.Namespace) -> int:
     from mlplan.edge.promote_io import write_rollback
     from mlplan.planning import promote
 
-    state, root = load_state(args.stack)
-    if _refuse_broken(state, "rollback", args.stack):
-        return EXIT_ERROR
+    state, root = load_state(args.stack, "rollback")
     current = next((e for e in state.endpoints if e.name == args.endpoint), None)
     if current is None:
         known = ", ".join(e.name for e in state.endpoints) or "none"

@@ -84,7 +84,7 @@ def _endpoint(args: argparse.Namespace, command: str) -> tuple[Any, Any, Any] | 
     from mlplan.edge.promote_cli import load_state
     from mlplan.edge.traffic_log import TrafficReadError, running_endpoint
 
-    state, root = load_state(args.stack)
+    state, root = load_state(args.stack, command, refuse=False)
     found = next((e for e in state.endpoints if e.name == args.endpoint), None)
     if found is None:
         known = ", ".join(e.name for e in state.endpoints) or "none"

@@ -40,7 +40,8 @@ def docker_address(root: Path, stack: str) -> str:
     from mlplan.targets.docker.host import address
 
     read = io.load_settings(root, stack)
-    config = read.document.get("config") if isinstance(read.document, dict) else None
+    document = read.document.value if read.document is not None else None
+    config = document.get("config") if isinstance(document, dict) else None
     host = config.get("docker:host") if isinstance(config, dict) else None
     return address(host if isinstance(host, str) else None)
 
@@ -121,7 +122,9 @@ class DockerEndpoint:
 def docker_endpoint(root: Path, stack: str, state: Any, endpoint: str) -> DockerEndpoint:
     """The endpoint's containers on the stack's Docker host (names as the Docker target
     gives them: ``<namePrefix><endpoint>-router``)."""
-    prefix = state.settings.docker_settings.name_prefix
+    from mlplan.targets.docker import settings as docker_settings
+
+    prefix = docker_settings.of(state.settings).name_prefix
     return DockerEndpoint(docker_address(root, stack), f"{prefix}{endpoint}-router", endpoint,
                           prefix)
 
@@ -216,7 +219,9 @@ def kubernetes_endpoint(root: Path, state: Any, endpoint: str) -> KubernetesEndp
     import kubernetes  # type: ignore[import-untyped]  # the Kubernetes Python client
     import yaml
 
-    settings = state.settings.kubernetes_settings
+    from mlplan.targets.kubernetes import settings as kubernetes_settings
+
+    settings = kubernetes_settings.of(state.settings)
     config, context = settings.kubeconfig, settings.context or None
     where = f"context {context}" if context else "the current context"
     try:
