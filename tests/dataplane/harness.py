@@ -173,6 +173,7 @@ class Instance:
     workers: int = 1
     port: int = field(default_factory=free_port)
     proc: Proc | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -191,6 +192,7 @@ class Instance:
             PYTHONUNBUFFERED="1",
             GUNICORN_CMD_ARGS="--no-control-socket",
         )
+        env.update(self.env)
         self.proc = Proc(azmlinfsrv_argv(self.script, self.port), self.log, env)
         self.proc.start()
 

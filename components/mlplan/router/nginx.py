@@ -393,7 +393,8 @@ def _static(runtime: NginxRuntime, keys: str, routing: str) -> str:
         '"uri":"$request_uri","status":$status,"bytes":$body_bytes_sent,'
         '"request_time":$request_time,"deployment":"$mlplan_deployment","via":"$mlplan_via",'
         '"upstream":"$upstream_addr","upstream_status":"$upstream_status",'
-        '"upstream_time":"$upstream_response_time","request_id":"$request_id"}'
+        '"upstream_time":"$upstream_response_time","request_id":"$request_id",'
+        '"msec":$msec,"probe":"$mlplan_probe"}'
     )
     lines = [
         "# mlplan router (static part): process, logs and proxy defaults. Routing and keys are",
@@ -417,6 +418,11 @@ def _static(runtime: NginxRuntime, keys: str, routing: str) -> str:
         f"    uwsgi_temp_path {_path(temp + '/uwsgi')};",
         f"    scgi_temp_path {_path(temp + '/scgi')};",
         "    # No header is logged: the Authorization header (the key) never reaches a log.",
+        "    # mlplan's probes send x-mlplan-probe; only whether they did is logged (1 or empty).",
+        "    map $http_x_mlplan_probe $mlplan_probe {",
+        '        "" "";',
+        "        default 1;",
+        "    }",
         f"    log_format mlplan escape=json {_quote(log_format, allow_variables=True)};",
         f"    access_log {_path(runtime.access_log)} mlplan buffer={ACCESS_LOG_BUFFER} "
         f"flush={ACCESS_LOG_FLUSH_MS}ms;",
