@@ -259,8 +259,9 @@ def start(run_dir: Path, root: Path | None = None, say: Callable[[str], None] = 
         if real_node:
             cluster.images, archives = real.saved_images(root / "images", say)
             node_run = Path(tempfile.mkdtemp(prefix="mlpk-", dir="/tmp"))
-            cluster.node = real.start(node_run, bin_dir, cluster.api, cluster.kubeconfig,
-                                      cluster.ca_file, archives, say)
+            cluster.node = real.start(node_run, cluster.run_dir / "logs" / "node", bin_dir,
+                                      cluster.api, cluster.kubeconfig, cluster.ca_file,
+                                      archives, say)
     except BaseException:
         cluster.stop()
         raise

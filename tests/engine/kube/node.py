@@ -132,28 +132,55 @@ def pause_image_tar(pause_binary: Path) -> bytes:
 E2E_IMAGES = ("inference", "inference_r2", "router")
 
 
+def image_recipe_key() -> str:
+    """sha256 over what the e2e image tags are made from (``tests/docker/build-images.sh`` and
+    ``tests/docker/images/``): a cached export is reused only while these are unchanged."""
+    docker_dir = Path(__file__).resolve().parents[2] / "docker"
+    digest = hashlib.sha256()
+    for path in [docker_dir / "build-images.sh",
+                 *sorted(p for p in (docker_dir / "images").rglob("*") if p.is_file())]:
+        digest.update(str(path.relative_to(docker_dir)).encode() + b"\0" + path.read_bytes())
+    digest.update(os.environ.get("MLPLAN_DEBIAN_MIRROR", "").encode())
+    return digest.hexdigest()[:16]
+
+
 def saved_images(cache: Path, say: Callable[[str], None]) -> tuple[dict[str, str], list[Path]]:
     """The e2e images (name -> tag, e.g. ``inference`` -> ``mlplan-e2e/inference:3f2a...``) and
-    their ``docker save`` archives: the private Docker daemon is started, its images brought up
-    to date (a no-op when built), the missing archives saved into ``cache`` (by tag: the tags
-    are content hashes) and the daemon stopped again."""
+    their ``docker save`` archives in ``cache``. Exported once per image recipe
+    (``image_recipe_key``): the private Docker daemon is started, its images brought up to
+    date (a no-op when built), the archives saved and the daemon stopped again; later sessions
+    need no Docker daemon."""
+    cache.mkdir(parents=True, exist_ok=True)
+    manifest = cache / f"images-{image_recipe_key()}.json"
+    if manifest.is_file():
+        tags: dict[str, str] = json.loads(manifest.read_text())
+        paths = [cache / _archive_name(tag) for tag in tags.values()]
+        if all(p.is_file() for p in paths):
+            return tags, paths
     from tests.docker import daemon as docker_daemon
 
-    cache.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     with docker_daemon.running() as docker:
         built = docker_daemon.build_images(docker, stream=False)
         tags = {name: built[name] for name in E2E_IMAGES}
-        paths = {tag: cache / (tag.replace("/", "_").replace(":", "_") + ".tar")
-                 for tag in tags.values()}
-        missing = [tag for tag, path in paths.items() if not path.is_file()]
-        for tag in missing:
-            tmp = paths[tag].with_suffix(".tmp")
-            docker.docker("save", "-o", str(tmp), tag, timeout=300)
-            tmp.replace(paths[tag])
-    say(f"kube node: e2e images ready ({len(missing)} saved from the private Docker daemon) in "
+        paths = []
+        for tag in tags.values():
+            path = cache / _archive_name(tag)
+            if not path.is_file():
+                tmp = path.with_suffix(".tmp")
+                docker.docker("save", "-o", str(tmp), tag, timeout=300)
+                tmp.replace(path)
+            paths.append(path)
+    tmp_manifest = manifest.with_suffix(".tmp")
+    tmp_manifest.write_text(json.dumps(tags, sort_keys=True))
+    tmp_manifest.replace(manifest)
+    say(f"kube node: e2e images exported from the private Docker daemon in "
         f"{time.monotonic() - start:.1f} s")
-    return tags, list(paths.values())
+    return tags, paths
+
+
+def _archive_name(tag: str) -> str:
+    return tag.replace("/", "_").replace(":", "_") + ".tar"
 
 
 def containerd_config(run: Path) -> str:
@@ -232,10 +259,11 @@ def kubelet_config(run: Path, ca_file: Path) -> dict[str, Any]:
 class RealNode:
     """The running node; ``stop()`` undoes everything ``start`` did, also after a failure."""
 
-    run: Path
+    run: Path  # state (containerd's images and snapshots, kubelet's root): removed at stop
     bin_dir: Path
     api: Api
     say: Callable[[str], None]
+    logs: Path  # the processes' logs: kept
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     holder: subprocess.Popen[bytes] | None = None
     dns: ClusterDns | None = None
@@ -250,7 +278,7 @@ class RealNode:
         return str(self.run / "containerd.sock")
 
     def log_tail(self, name: str, lines: int = 25) -> str:
-        path = self.run / "logs" / f"{name}.log"
+        path = self.logs / f"{name}.log"
         if not path.is_file():
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -267,7 +295,7 @@ class RealNode:
                     check=check)
 
     def _spawn(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
-        log = open(self.run / "logs" / f"{name}.log", "wb")  # noqa: SIM115 (child keeps it)
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (child keeps it)
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, cwd=self.run, env=env,
                                 start_new_session=True)
@@ -282,7 +310,7 @@ class RealNode:
 
     def start(self, kubeconfig: Path, ca_file: Path, images: list[Path]) -> None:
         t0 = time.monotonic()
-        (self.run / "logs").mkdir(parents=True, exist_ok=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
         self.made_var_lib_kubelet = not Path("/var/lib/kubelet").exists()
         self.made_fifo_dir = not Path("/run/containerd/fifo").exists()
         self._bridge()
@@ -332,7 +360,7 @@ class RealNode:
         pause = self.run / "pause.tar"
         pause.write_bytes(pause_image_tar(self.bin_dir / "pause"))
         for archive in (pause, *images):
-            self.ctr("images", "import", "--no-unpack", str(archive), timeout=300)
+            self.ctr("images", "import", str(archive), timeout=300)
         self.timings["image_import_s"] = time.monotonic() - start
 
     def _kubelet(self, kubeconfig: Path, ca_file: Path) -> None:
@@ -448,6 +476,7 @@ class RealNode:
             ("bridge", self._remove_bridge),
             ("cgroups", _remove_cgroups),
             ("host folders", self._remove_host_folders),
+            ("run folder", lambda: shutil.rmtree(self.run, ignore_errors=True)),
         ]
         problems = []
         for name, step in steps:
@@ -495,16 +524,17 @@ def _remove_cgroups() -> None:
                 root.rmdir()
 
 
-def start(run: Path, bin_dir: Path, api: Api, kubeconfig: Path, ca_file: Path,
+def start(run: Path, logs: Path, bin_dir: Path, api: Api, kubeconfig: Path, ca_file: Path,
           images: list[Path], say: Callable[[str], None] = print) -> RealNode:
-    """Start the node in ``run`` (must be short-ish: socket paths); stopped again on failure."""
+    """Start the node in ``run`` (short: socket paths; removed at stop), logs in ``logs``;
+    stopped again on failure."""
     reason = unusable_reason()
     if reason:
         raise NodeError(f"a real node cannot run on this machine: {reason}")
     for binary in ("kubelet", "kube-proxy", "pause"):
         if not os.access(bin_dir / binary, os.X_OK):
             raise NodeError(f"not built: {bin_dir / binary} (run bash tests/engine/kube/build.sh)")
-    node = RealNode(run, bin_dir, api, say)
+    node = RealNode(run, bin_dir, api, say, logs)
     try:
         node.start(kubeconfig, ca_file, images)
     except BaseException:
