@@ -244,7 +244,7 @@ def kubelet_config(run: Path, ca_file: Path) -> dict[str, Any]:
         "cgroupDriver": "cgroupfs", "failCgroupV1": False, "failSwapOn": False,
         "protectKernelDefaults": True,
         "containerRuntimeEndpoint": f"unix://{run}/containerd.sock",
-        "podLogsDir": str(run / "pod-logs"),
+        "podLogsDir": str(run / "pod-logs"),  # RealNode.pod_logs
         "clusterDNS": [NODE_IP], "clusterDomain": "cluster.local",
         "resolvConf": str(run / "resolv.conf"),
         "podCIDR": POD_CIDR, "maxPods": 110, "serializeImagePulls": False,
@@ -272,6 +272,11 @@ class RealNode:
     made_var_lib_kubelet: bool = False
     made_fifo_dir: bool = False
     timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def pod_logs(self) -> Path:
+        """The kubelet's pod logs: ``<namespace>_<pod>_<uid>/<container>/0.log``."""
+        return self.run / "pod-logs"
 
     @property
     def socket(self) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -240,11 +241,29 @@ def test_split_and_mirror_change_roll_only_the_router(
         routers_after = {p["metadata"]["uid"] for p in pods(api, ns, router_selector())}
         assert routers_after and not routers_after & routers_before, step
         routers_before = routers_after
-    # the split, measured after the change: 400 requests, 50/50 expected
+    # the mirror, counted in green's own access log: 400 requests, 10% expected there
+    (green,) = pods(api, ns, instance_selector("green"))
+    before = scored(real_cluster, green)
     client = Client(port, host=host, timeout=15)
     answered = Counter(client.request(headers=auth(key)).deployment for _ in range(400))
-    assert set(answered) == {"blue"}, answered  # mirror step: green serves no live traffic
-    note(f"(real c) {outcome}; after: {dict(answered)}")
+    time.sleep(2)  # mirrored copies are sent in the background
+    mirrored = scored(real_cluster, green) - before
+    p = chi_square_p({"mirrored": mirrored, "not": 400 - mirrored},
+                     {"mirrored": 0.1, "not": 0.9})
+    note(f"(real c) {outcome}; then 400 requests: answered by {dict(answered)}, {mirrored} "
+         f"mirrored to green (its access log), chi-square p = {p:.3f}")
+    assert set(answered) == {"blue"}, answered  # green serves no live traffic
+    assert p > 0.001, (mirrored, p)
+
+
+def scored(cluster: kube.Cluster, pod: dict[str, Any]) -> int:
+    """POST /score requests ``pod``'s inference container answered: its gunicorn access lines
+    in the log the kubelet writes on the real node."""
+    assert cluster.node is not None
+    meta = pod["metadata"]
+    folder = cluster.node.pod_logs / f"{meta['namespace']}_{meta['name']}_{meta['uid']}"
+    text = "".join(p.read_text(errors="replace") for p in folder.glob("inference/*.log"))
+    return len(re.findall(r'gunicorn\.access - .*"POST /score HTTP/1\.[01]" \d{3}', text))
 
 
 def test_split_is_measured_on_real_pods(
