@@ -411,8 +411,9 @@ class Client:
     (timeout, reset after the status line, non-2xx) is reported as it is.
     """
 
-    def __init__(self, port: int, timeout: float = 30, keep_alive: bool = True) -> None:
-        self.port, self.timeout, self.keep_alive = port, timeout, keep_alive
+    def __init__(self, port: int, timeout: float = 30, keep_alive: bool = True,
+                 host: str = "127.0.0.1") -> None:
+        self.port, self.timeout, self.keep_alive, self.host = port, timeout, keep_alive, host
         self.conn: http.client.HTTPConnection | None = None
         self.used = 0
         self.stale_retries = 0
@@ -429,7 +430,7 @@ class Client:
                 self.close()
         if self.conn is None or self.conn.sock is None:
             self.close()
-            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
+            self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         return self.conn
 
     def request(
@@ -520,8 +521,12 @@ class Stream:
         keep_alive: bool = True,
         max_requests: int = 200_000,
         headers: Mapping[str, str] | None = None,
+        host: str = "127.0.0.1",
+        rate: float = 0,
     ) -> None:
+        """``rate``: requests per second per thread at most (0: as fast as answered)."""
         self.port, self.keep_alive, self.max_requests = port, keep_alive, max_requests
+        self.host, self.interval = host, (1 / rate if rate else 0.0)
         self.headers = dict(headers or {})
         self.results: list[Result] = []
         self.stale_retries = 0
@@ -530,9 +535,11 @@ class Stream:
         self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(threads)]
 
     def _work(self) -> None:
-        client = Client(self.port, keep_alive=self.keep_alive)
+        client = Client(self.port, keep_alive=self.keep_alive, host=self.host)
         while not self._stop.is_set():
             result = client.request(headers=self.headers)
+            if self.interval:
+                self._stop.wait(max(0.0, self.interval - result.seconds))
             with self._lock:
                 self.results.append(result)
                 if len(self.results) >= self.max_requests:

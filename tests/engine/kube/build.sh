@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Build the single-machine Kubernetes control plane of mlplan's cluster e2e suite from pinned Go
-# modules into a cache outside the repository:
+# Build the single-machine Kubernetes cluster of mlplan's cluster e2e suite (control plane, kwok,
+# and a real node's kubelet and kube-proxy) from pinned Go modules into a cache outside the repository:
 #   ${MLPLAN_KUBE_CACHE:-$HOME/.cache/mlplan-kube}/v1.34.2/{bin,share}
 #
 #   etcd                     go.etcd.io/etcd/server/v3 v3.6.4 (etcdmain)  ./control/etcd (ours, 5 lines)
 #   kube-apiserver           k8s.io/kubernetes v1.34.2 cmd/kube-apiserver   ./control/go.mod
 #   kube-controller-manager  k8s.io/kubernetes v1.34.2 cmd/...              ./control/go.mod
 #   kube-scheduler           k8s.io/kubernetes v1.34.2 cmd/...              ./control/go.mod
+#   kubelet, kube-proxy      k8s.io/kubernetes v1.34.2 cmd/...              ./control/go.mod
+#   pause                    the real node's sandbox process                ./control/pause (ours)
 #   kwok                     sigs.k8s.io/kwok v0.8.0 cmd/kwok               ./kwok/go.mod
 #   share/kwok-stages/*.yaml kwok's node fast + heartbeat and pod fast stages (from its module)
 #   share/gateway-api/*.yaml sigs.k8s.io/gateway-api v1.3.0 config/crd/standard
@@ -115,6 +117,13 @@ step kube-controller-manager "$BIN/kube-controller-manager" 108 "$CONTROL_KEY" \
   gobuild kube-controller-manager "$HERE/control" "$K8S_LDFLAGS" k8s.io/kubernetes/cmd/kube-controller-manager
 step kube-scheduler "$BIN/kube-scheduler" 9 "$CONTROL_KEY" \
   gobuild kube-scheduler "$HERE/control" "$K8S_LDFLAGS" k8s.io/kubernetes/cmd/kube-scheduler
+# The real node (same module, pins and ldflags: its /version and the apiserver's agree).
+step kubelet "$BIN/kubelet" 316 "$CONTROL_KEY" \
+  gobuild kubelet "$HERE/control" "$K8S_LDFLAGS" k8s.io/kubernetes/cmd/kubelet
+step kube-proxy "$BIN/kube-proxy" 11 "$CONTROL_KEY" \
+  gobuild kube-proxy "$HERE/control" "$K8S_LDFLAGS" k8s.io/kubernetes/cmd/kube-proxy
+step pause "$BIN/pause" 5 "$(stamp_key "$HERE/control/go.mod" "$HERE/control/pause/main.go")" \
+  gobuild pause "$HERE/control" "" ./pause
 step etcd "$BIN/etcd" 60 "$(stamp_key "$HERE/control/go.mod" "$HERE/control/go.sum" "$HERE/control/etcd/main.go")" \
   gobuild etcd "$HERE/control" "" ./etcd
 
@@ -154,4 +163,4 @@ copy_gateway_crds() {
 step gateway-api "$SHARE/gateway-api" 3 "$(stamp_key <(echo "$GATEWAY_API_VERSION $GATEWAY_API_SUM"))" \
   copy_gateway_crds
 
-echo "kube/build.sh: control plane in $BIN (total $(( $(date +%s) - TOTAL_START )) s)"
+echo "kube/build.sh: control plane and node in $BIN (total $(( $(date +%s) - TOTAL_START )) s)"

@@ -11,8 +11,11 @@ Nodes (``NODES``): 3 CPU nodes ``cpu-0..2`` (64 cores, 256Gi) and 2 GPU nodes ``
 the taint ``nvidia.com/gpu:NoSchedule``, the target's defaults. Gateway API v1.3 CRDs
 (standard channel) are installed.
 
-Usage: ``python -m tests.engine.kube.cluster`` starts one and waits for Ctrl-C (prints the
-kubeconfig path); the suite's session fixture calls :func:`start` and :meth:`Cluster.stop`.
+With ``real_node=True`` there are no kwok nodes: one real node instead (``node.py``).
+
+Usage: ``python -m tests.engine.kube.cluster [--real-node]`` starts one and waits for Ctrl-C
+(prints the kubeconfig path); the suite's session fixtures call :func:`start` and
+:meth:`Cluster.stop`.
 Start takes about 20 s on a quiet 2-core machine.
 """
 
@@ -27,6 +30,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +39,9 @@ from typing import Any
 
 import yaml
 
+from tests.engine.kube import node as real
 from tests.engine.kube.api import Api, ApiError, wait_for
+from tests.engine.kube.node import RealNode
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -141,6 +147,8 @@ class Cluster:
     ca_file: Path
     kubeconfig: Path
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    node: RealNode | None = None  # the real node (``real_node=True``)
+    images: dict[str, str] = field(default_factory=dict)  # its imported e2e images
 
     @property
     def api(self) -> Api:
@@ -154,13 +162,24 @@ class Cluster:
 
     def check_alive(self) -> None:
         """AssertionError naming a control-plane process that has exited, with its log tail."""
+        if self.node is not None:
+            self.node.check_alive()
         for name, proc in self.procs:
             if proc.poll() is not None:
                 raise AssertionError(f"{name} exited with {proc.returncode}; last lines of its "
                                      f"log:\n{self.log_tail(name)}")
 
     def stop(self) -> None:
-        """SIGTERM in reverse start order, SIGKILL after STOP_TIMEOUT_S."""
+        """The real node first (its own cleanup), then SIGTERM in reverse start order, SIGKILL
+        after STOP_TIMEOUT_S."""
+        node, self.node = self.node, None
+        try:
+            if node is not None:
+                node.stop()
+        finally:
+            self._stop_control_plane()
+
+    def _stop_control_plane(self) -> None:
         for _name, proc in reversed(self.procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -209,9 +228,14 @@ def missing_binaries(bin_dir: Path) -> list[str]:
     return [b for b in BINARIES if not os.access(bin_dir / b, os.X_OK)]
 
 
-def start(run_dir: Path, root: Path | None = None, say: Callable[[str], None] = print) -> Cluster:
+def start(run_dir: Path, root: Path | None = None, say: Callable[[str], None] = print,
+          real_node: bool = False) -> Cluster:
     """Start the cluster in ``run_dir`` (state, certificates, logs) from the binaries under
-    ``root`` (default: the build cache); stopped again if any step fails."""
+    ``root`` (default: the build cache); stopped again if any step fails.
+
+    ``real_node``: instead of kwok's simulated nodes, one real node (``node.py``: containerd,
+    kubelet, kube-proxy, CNI bridge) with the e2e Docker images imported (``Cluster.images``:
+    name -> tag)."""
     root = root or cache_root()
     bin_dir, share = root / "bin", root / "share"
     missing = missing_binaries(bin_dir)
@@ -230,7 +254,14 @@ def start(run_dir: Path, root: Path | None = None, say: Callable[[str], None] = 
     cfg = run_dir / "kubeconfig"
     cluster = Cluster(run_dir, server, token, pki / "ca.crt", cfg)
     try:
-        _start(cluster, bin_dir, share, pki, etcd_port, peer_port, api_port, say)
+        _start(cluster, bin_dir, share, pki, etcd_port, peer_port, api_port, say,
+               simulated_nodes=not real_node)
+        if real_node:
+            cluster.images, archives = real.saved_images(root / "images", say)
+            node_run = Path(tempfile.mkdtemp(prefix="mlpk-", dir="/tmp"))
+            cluster.node = real.start(node_run, cluster.run_dir / "logs" / "node", bin_dir,
+                                      cluster.api, cluster.kubeconfig, cluster.ca_file,
+                                      archives, say)
     except BaseException:
         cluster.stop()
         raise
@@ -239,7 +270,8 @@ def start(run_dir: Path, root: Path | None = None, say: Callable[[str], None] = 
 
 
 def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: int,  # noqa: C901
-           peer_port: int, api_port: int, say: Callable[[str], None]) -> None:
+           peer_port: int, api_port: int, say: Callable[[str], None],
+           simulated_nodes: bool = True) -> None:
     etcd_url, peer_url = f"http://127.0.0.1:{etcd_port}", f"http://127.0.0.1:{peer_port}"
     _spawn(cluster, "etcd", [
         str(bin_dir / "etcd"), "--name", "default", "--data-dir", str(cluster.run_dir / "etcd"),
@@ -296,11 +328,14 @@ def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: i
     if not stages:
         raise AssertionError(f"no kwok stage files in {share / 'kwok-stages'} "
                              "(run bash tests/engine/kube/build.sh)")
+    # kwok plays only its own nodes (annotated ``kwok.x-k8s.io/node: fake``), never a real one
     _spawn(cluster, "kwok", [
-        str(bin_dir / "kwok"), "--kubeconfig", kc, "--manage-all-nodes=true",
+        str(bin_dir / "kwok"), "--kubeconfig", kc,
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         "--server-address", f"127.0.0.1:{free_port()}",
         *(f"--config={s}" for s in stages)])
-    for node in NODES:
+    nodes = NODES if simulated_nodes else ()
+    for node in nodes:
         body = node.manifest()
         api.create("/api/v1/nodes", body)
         api.merge_patch(f"/api/v1/nodes/{node.name}/status", {"status": body["status"]})
@@ -313,9 +348,10 @@ def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: i
         nodes = api.items("/api/v1/nodes")
         ready = [n for n in nodes if any(c["type"] == "Ready" and c["status"] == "True"
                                          for c in (n.get("status") or {}).get("conditions") or [])]
-        return len(ready) == len(NODES)
+        return len(ready) == len(nodes)
 
-    _ready(cluster, "kwok nodes", nodes_ready, 3, say)
+    if nodes:
+        _ready(cluster, "kwok nodes", nodes_ready, 3, say)
 
     def crds_established() -> bool:
         crds = api.items("/apis/apiextensions.k8s.io/v1/customresourcedefinitions")
@@ -326,7 +362,7 @@ def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: i
     _ready(cluster, "Gateway API CRDs", crds_established, 2, say)
     _ready(cluster, "kube-controller-manager (default service account)",
            lambda: api.exists("/api/v1/namespaces/default/serviceaccounts/default"), 5, say)
-    for node in NODES:  # the status patch above may have raced kwok's initialize stage
+    for node in nodes:  # the status patch above may have raced kwok's initialize stage
         got = api.get(f"/api/v1/nodes/{node.name}")["status"]["allocatable"]
         if got.get("cpu") != node.cpu:
             api.merge_patch(f"/api/v1/nodes/{node.name}/status",
@@ -354,9 +390,8 @@ def new_namespace(api: Api, name: str) -> str:
 
 
 def main() -> int:
-    import tempfile
     run = Path(tempfile.mkdtemp(prefix="mlplan-kube-"))
-    cluster = start(run)
+    cluster = start(run, real_node="--real-node" in sys.argv[1:])
     print(f"export KUBECONFIG={cluster.kubeconfig}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         while True:

@@ -77,6 +77,38 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kube.Cluster]:
         started.stop()
 
 
+@pytest.fixture(scope="session")
+def real_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kube.Cluster]:
+    """A second cluster for the session whose one node is real (``node.py``: containerd,
+    kubelet, kube-proxy; the e2e images imported). Where a node cannot run, the tests fail
+    with the reason (never skip)."""
+    _build(HERE / "build.sh", "the Kubernetes control plane and node")
+    run = tmp_path_factory.mktemp("kube-real")
+    try:
+        started = kube.start(run, say=lambda line: print(line, flush=True), real_node=True)
+    except (AssertionError, RuntimeError, OSError) as e:
+        pytest.fail(f"the real-node cluster did not start: {e}")
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+@pytest.fixture
+def real_api(real_cluster: kube.Cluster) -> Api:
+    real_cluster.check_alive()
+    return real_cluster.api
+
+
+@pytest.fixture
+def real_namespace(real_api: Api, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace on the real-node cluster (deleted and waited for afterwards)."""
+    base = "".join(c if c.isalnum() else "-" for c in request.node.name.lower())
+    name = f"r{next(_COUNTER)}-{base}"[:50].strip("-")
+    yield kube.new_namespace(real_api, name)
+    kube.delete_namespace(real_api, name, timeout_s=180)
+
+
 @pytest.fixture
 def api(cluster: kube.Cluster) -> Api:
     cluster.check_alive()
