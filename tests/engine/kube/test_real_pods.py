@@ -22,7 +22,7 @@ import yaml
 
 from mlplan.domain import labels
 from mlplan.planning.rollout import batch_size
-from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes import choices as ko
 from tests.dataplane.harness import Client, Stream, chi_square_p, failures
 from tests.engine.kube import cluster as kube
 from tests.engine.kube.api import Api, Recorder
