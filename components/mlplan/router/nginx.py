@@ -44,6 +44,11 @@ Rules (Azure ML online endpoint semantics):
   flight at one deployment -> 429 (Azure's rule), via ``limit_conn``. No instances -> 503.
 - Routes: everything (``/``, ``/score``, ``/swagger.json``, ...) passes through with auth;
   ``/-/healthy`` is answered by the router itself without auth (container healthcheck).
+- Scoring route (custom containers, ``inference_config.scoring_route``): the endpoint's scoring
+  URI ``/score`` (query kept) reaches a deployment at its ``scoring_path`` on the instances'
+  port, as Azure maps it; every other path passes through unchanged (Triton's ``/v2/...``
+  under ``scoring_route: {path: /}``). Example: TorchServe with ``/predictions/densenet161``:
+  ``POST /score?v=1`` -> ``POST /predictions/densenet161?v=1``; ``GET /ping`` -> ``/ping``.
 - Names follow ``^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$``, keys the RFC 6750 token alphabet,
   paths a plain absolute-path alphabet: nothing a caller passes can inject nginx syntax.
   Output is sorted by deployment name, so it is deterministic.
@@ -68,9 +73,12 @@ from mlplan.domain.names import (
     KEY_PATTERN,
     MAX_KEY_LENGTH,
     MAX_MIRROR_PERCENT,
+    MAX_ROUTE_PATH_LENGTH,
     MIN_KEY_LENGTH,
     NAME_PATTERN,
+    ROUTE_PATH_PATTERN,
     ROUTING_HEADER,
+    SCORING_PATH,
 )
 
 PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._/+-]*\Z")
@@ -105,9 +113,14 @@ class RouterBackend:
     instances: tuple[str, ...]
     request_timeout_ms: int = 5000
     max_concurrent_requests_per_instance: int = 1
+    scoring_path: str = SCORING_PATH  # where the instances take ``/score`` (scoring_route.path)
 
     def __post_init__(self) -> None:
         _check_name("deployment", self.name)
+        path = self.scoring_path
+        if not ROUTE_PATH_PATTERN.match(path) or len(path) > MAX_ROUTE_PATH_LENGTH:
+            raise ValueError(f"deployment {self.name}: scoring_path must be an absolute URL path "
+                             "of A-Z a-z 0-9 and . _ ~ : @ ! & * + , = % / -")
         for instance in self.instances:
             _check_instance(self.name, instance)
         if len(set(self.instances)) != len(self.instances):
@@ -122,6 +135,14 @@ class RouterBackend:
     @property
     def upstream(self) -> str:
         return f"mlplan_{self.name}"
+
+    @property
+    def upstream_uri(self) -> str:
+        """What the instances are asked for: the request as sent, or for a custom scoring path
+        the variable of its map (``_scoring_map``)."""
+        if self.scoring_path == SCORING_PATH:
+            return "$request_uri"
+        return "$mlplan_uri_" + self.name.replace("-", "_")  # names hold no "_": one-to-one
 
     @property
     def max_in_flight(self) -> int:
@@ -298,6 +319,7 @@ def render_routing(config: RouterConfig, runtime: NginxRuntime) -> str:
     ]
     for backend in backends:
         out += _upstream(backend, runtime)
+        out += _scoring_map(backend)
     if mirror:
         out += [
             "upstream mlplan_mirror_relay {",
@@ -421,6 +443,21 @@ def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
     return lines
 
 
+def _scoring_map(backend: RouterBackend) -> list[str]:
+    """A custom scoring path: ``/score`` (with its query) -> that path, anything else as sent."""
+    if backend.scoring_path == SCORING_PATH:
+        return []
+    target = _quote(backend.scoring_path + "$1", allow_variables=True)
+    return [
+        f"# {backend.name}: the scoring URI {SCORING_PATH} -> {backend.scoring_path}",
+        f"map $request_uri {backend.upstream_uri} {{",
+        "    default $request_uri;",
+        f'    "~^{SCORING_PATH}(\\?.*)?$" {target};',
+        "}",
+        "",
+    ]
+
+
 def _main_server(
     config: RouterConfig,
     backends: tuple[RouterBackend, ...],
@@ -525,7 +562,7 @@ def _proxy(backend: RouterBackend, *, request_id: str) -> list[str]:
     timeout = backend.request_timeout_ms
     return [
         f"        limit_conn mlplan_inflight {backend.max_in_flight};",
-        f"        proxy_pass http://{backend.upstream}$request_uri;",
+        f"        proxy_pass http://{backend.upstream}{backend.upstream_uri};",
         *_proxy_headers("Connection", '""', request_id=request_id),
         f"        proxy_connect_timeout {min(timeout, CONNECT_TIMEOUT_MS)}ms;",
         f"        proxy_send_timeout {timeout}ms;",

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import functools
 import posixpath
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -44,7 +45,7 @@ from mlplan.domain.docker_settings import ResourceLimits as ResourceLimits
 from mlplan.domain.docker_settings import parse_settings as parse_settings
 from mlplan.domain.names import instance_name
 from mlplan.planning.rollout import batches
-from mlplan.planning.routing import INFERENCE_PORT, router_config
+from mlplan.planning.routing import probe_route, router_config, scoring_route
 from mlplan.planning.state import DeploymentState, EndpointState
 from mlplan.router.nginx import NginxRuntime, render_keys, render_routing, render_static
 
@@ -213,8 +214,9 @@ def _seconds(value: int) -> str:
 
 def healthcheck(state: DeploymentState, port: int, path: str) -> Healthcheck:
     probe = state.deployment.readiness_probe
-    url = f"http://127.0.0.1:{port}{path}"
-    command = (f"curl -fsS -o /dev/null {url} || wget -q -O /dev/null {url} || "
+    url = f"http://127.0.0.1:{port}{path}"  # path: names.ROUTE_PATH_PATTERN (no ' " $ `)
+    shown = shlex.quote(url)  # a route path may hold & or ! (shell syntax unquoted)
+    command = (f"curl -fsS -o /dev/null {shown} || wget -q -O /dev/null {shown} || "
                f"python3 -c \"import urllib.request; urllib.request.urlopen('{url}', "
                f"timeout={probe.timeout})\"")
     return Healthcheck(("CMD-SHELL", command), _seconds(probe.period), _seconds(probe.timeout),
@@ -310,10 +312,8 @@ def _deployment(
         env["AZUREML_ENTRY_SCRIPT"] = code.scoring_script
     env.update(dict(dep.environment_variables))
     environment = dep.environment
-    port = INFERENCE_PORT
-    path = "/"
-    if environment is not None and environment.readiness_route is not None:
-        port, path = environment.readiness_route.port, environment.readiness_route.path
+    port = scoring_route(dep).port  # the router's upstream; the healthcheck asks readiness
+    ready = probe_route(dep, "readiness")
     image = resolve_image(dep, assets)
     build_context = ""
     if environment is not None and environment.build_path and not image:
@@ -323,7 +323,7 @@ def _deployment(
     limits = settings.resource_limits
     cpus = provider_cpus(size.cpu_millis) if limits == "enforce" and size.cpu_millis else ""
     memory = size.memory_mib if limits in ("enforce", "memory-only") else 0
-    check = healthcheck(state, port, path)
+    check = healthcheck(state, ready.port, ready.path)
     probe = dep.readiness_probe
     wait_timeout = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout
     grace = stop_grace_seconds(dep.request_settings.request_timeout_ms)

@@ -58,9 +58,10 @@ from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.kubernetes_settings import KubernetesSettings, VolumeSource
 from mlplan.domain.model import Route
+from mlplan.planning import routing
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import batch_size
-from mlplan.planning.routing import INFERENCE_PORT
+from mlplan.planning.routing import scoring_route
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import NginxRuntime
 from mlplan.targets.kubernetes.target import KUBERNETES
@@ -419,20 +420,12 @@ def rollout_complete(replicas: int | None) -> str:
 
 def serving_port(dep: DeploymentState) -> int:
     """The container's scoring port: the environment's ``scoring_route`` port, else 5001."""
-    env = dep.deployment.environment
-    if env is not None and env.scoring_route is not None:
-        return env.scoring_route.port
-    return INFERENCE_PORT
+    return scoring_route(dep.deployment).port
 
 
 def probe_route(dep: DeploymentState, which: Literal["liveness", "readiness"]) -> Route:
-    """HTTP GET target of a probe: the environment's inference_config route, else ``/`` on the
-    serving port (``azmlinfsrv`` answers ``GET /`` with ``Healthy``)."""
-    env = dep.deployment.environment
-    route = None
-    if env is not None:
-        route = env.liveness_route if which == "liveness" else env.readiness_route
-    return route or Route("/", serving_port(dep))
+    """HTTP GET target of a probe (``planning.routing.probe_route``)."""
+    return routing.probe_route(dep.deployment, which)
 
 
 def container_ports(dep: DeploymentState) -> tuple[int, ...]:
