@@ -528,6 +528,7 @@ def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument,
         tags=_pairs(spec.tags),
         compute=spec.compute or "",
         public_network_access=spec.public_network_access,
+        identity=spec.identity.type if spec.identity else "",
         source=_source(file, doc),
         skipped=skipped,
     )
@@ -566,7 +567,24 @@ def _environment(spec: DeploymentSpec, file: str) -> EnvironmentRef | None:
         liveness_route=_route(inference.liveness_route),
         readiness_route=_route(inference.readiness_route),
         scoring_route=_route(inference.scoring_route),
+        conda_packages=conda_packages(env.conda_file) if isinstance(env.conda_file, dict) else (),
+        conda_inline=isinstance(env.conda_file, dict),
     )
+
+
+def conda_packages(conda: Any) -> tuple[str, ...]:
+    """The packages a conda environment file names: its ``dependencies`` and their ``pip``
+    list, in file order, each once. Example: ``{dependencies: [python=3.10, pip,
+    {pip: [azureml-inference-server-http, scikit-learn==1.5.1]}]}`` -> ``("python=3.10", "pip",
+    "azureml-inference-server-http", "scikit-learn==1.5.1")``; anything else -> ``()``."""
+    found: list[str] = []
+    items = conda.get("dependencies") if isinstance(conda, dict) else None
+    for item in items if isinstance(items, list) else []:
+        nested = item.get("pip") if isinstance(item, dict) else [item]
+        for package in nested if isinstance(nested, list) else []:
+            if isinstance(package, str | int | float) and str(package) not in found:
+                found.append(str(package))
+    return tuple(found)
 
 
 _DEFAULT_PROBE = Probe()  # frozen: one for every deployment that sets none
@@ -658,6 +676,7 @@ def _deployment(
         resources=_resources(spec.resources, file, doc, found),
         app_insights_enabled=bool(spec.app_insights_enabled),
         egress_public_network_access=spec.egress_public_network_access or "enabled",
+        data_collector=spec.data_collector is not None,
         description=spec.description or "",
         tags=_pairs(spec.tags),
         source=_source(file, doc),

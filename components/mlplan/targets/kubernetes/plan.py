@@ -58,6 +58,7 @@ from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.kubernetes_settings import KubernetesSettings, VolumeSource
 from mlplan.domain.model import Route
+from mlplan.domain.names import SCORING_PATH
 from mlplan.planning import routing
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import batch_size
@@ -174,7 +175,8 @@ HTTPROUTE_MAX_RULES = 16
 def route_limits(state: DesiredState, settings: KubernetesSettings) -> list[Diagnostic]:
     """MLP112 in gateway-api mode for an endpoint whose HTTPRoute would exceed Gateway API's 16
     rules: one ``azureml-model-deployment`` rule per deployment plus the split, so at most 15
-    deployments (Azure allows 20). The API server would reject the route at ``pulumi up``."""
+    deployments (Azure allows 20). The API server would reject the route at ``pulumi up``.
+    MLP104 for a custom ``scoring_route`` path, which an HTTPRoute cannot map per backend."""
     if settings.router_mode != "gateway-api":
         return []
     most = HTTPROUTE_MAX_RULES - 1
@@ -183,7 +185,15 @@ def route_limits(state: DesiredState, settings: KubernetesSettings) -> list[Diag
                   "gateway-api its HTTPRoute holds one header rule per deployment plus the "
                   f"split, and Gateway API allows {HTTPROUTE_MAX_RULES} rules, so at most "
                   f"{most}. Delete retired deployments or use routerMode nginx.")
-            for ep in state.endpoints if len(ep.deployments) > most]
+            for ep in state.endpoints if len(ep.deployments) > most] + [
+        error(codes.INVALID_VALUE, d.deployment.source.at("environment.inference_config"
+                                                          ".scoring_route.path"),
+              f"deployment '{d.name}' takes scoring requests at "
+              f"'{scoring_route(d.deployment).path}', but in routerMode gateway-api the "
+              f"HTTPRoute forwards the endpoint's {SCORING_PATH} unchanged (Gateway API has no "
+              "portable per-backend path rewrite); use routerMode nginx, which maps it.")
+        for ep in state.endpoints for d in ep.deployments
+        if scoring_route(d.deployment).path != SCORING_PATH]
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -477,7 +487,7 @@ def delivery(dep: DeploymentState, assets: Assets,
             found.append(error(codes.KUBERNETES_DELIVERY, d.source.at("environment.build"),
                                "the Kubernetes target pulls images from a registry and builds "
                                "none; build and push this image, then set 'environment.image'."))
-        else:
+        elif env is not None:  # none at all: a no-code deployment (MLP131, planning.fidelity)
             found.append(error(codes.KUBERNETES_DELIVERY, d.source.at("environment"),
                                "no image: add 'environment: {image: <registry>/<name>:<tag>}'."))
     model_dir = model_path = ""
