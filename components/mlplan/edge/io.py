@@ -120,6 +120,8 @@ class Loaded:
     settings: Settings
     diagnostics: tuple[Diagnostic, ...]
     stack: str = ""
+    #: files found in folders and not planned (no endpoint or deployment document in them)
+    skipped: tuple[str, ...] = ()
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -304,9 +306,11 @@ def check_paths(  # noqa: C901
                                        f"{what}: {problem[1:]}."))
                     continue
                 if problem == "does not exist":
+                    base = ("code_configuration.code, as Azure resolves it"
+                            if what == "scoring script" else "the YAML file")
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
                                        f"{what} '{relative}' does not exist; fix the path "
-                                       "(relative to the YAML file)."))
+                                       f"(relative to {base})."))
                 elif problem:
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
                                        f"{what} '{relative}' {problem}; fix the path."))
@@ -319,7 +323,7 @@ def load_paths(paths: list[str], cwd: Path, settings: Settings) -> Loaded:
     sources = collect_sources(paths, cwd, found)
     result = parse(sources)
     return Loaded(with_conda_packages(result.endpoints, cwd), settings,
-                  (*found, *result.diagnostics))
+                  (*found, *result.diagnostics), skipped=result.skipped)
 
 
 @dataclass(frozen=True)
@@ -429,7 +433,7 @@ def load_stack(root: Path, stack: str, config: Mapping[str, Any] | None = None) 
     loaded = load_endpoints(root, settings, paths, (), found)
     found = list(loaded.diagnostics)
     found.extend(_check_key_endpoints(settings, loaded.endpoints, read))
-    return Loaded(loaded.endpoints, settings, tuple(found), stack)
+    return Loaded(loaded.endpoints, settings, tuple(found), stack, loaded.skipped)
 
 
 def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Location]],
@@ -451,7 +455,8 @@ def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Lo
         if settings.target == "kubernetes" else frozenset()
     problems.extend(assets.check(result.endpoints, settings.assets, served))
     problems.extend(check_paths(result.endpoints, root, settings.assets))
-    return Loaded(with_conda_packages(result.endpoints, root), settings, tuple(problems))
+    return Loaded(with_conda_packages(result.endpoints, root), settings, tuple(problems),
+                  skipped=result.skipped)
 
 
 def with_conda_packages(endpoints: tuple[Endpoint, ...], root: Path) -> tuple[Endpoint, ...]:
