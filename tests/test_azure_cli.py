@@ -166,3 +166,20 @@ def test_a_deleted_stack_names_what_its_target_owns(target: str, reason: str) ->
     base = desired(result.endpoints, Settings(target=target))  # type: ignore[arg-type]
     (endpoint,) = diff_plan(base, None).endpoints
     assert endpoint.reasons == (reason,)
+
+
+@pytest.mark.parametrize("mode", ["aml_token", "AMLToken", "aad_token"])
+def test_token_auth_is_never_deployed_as_keys(mode: str, root: Path,  # noqa: F811
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """The program registers nothing for an endpoint whose auth the router cannot serve."""
+    deployment = {"name": "blue", "endpoint_name": "my-endpoint",
+                  "model": {"path": "stacks/model/sample-model"},
+                  "code_configuration": {"code": "stacks/score", "scoring_script": "score.py"},
+                  "environment": {"image": "example.io/infer:1.0"},
+                  "instance_type": "Standard_DS2_v2", "instance_count": 1}
+    _message, logged, recorded = failing(root, {
+        "endpoint": {"name": "my-endpoint", "auth_mode": mode, "traffic": {"blue": 100}},
+        "deployments": [deployment]}, caplog)
+    assert recorded == []
+    expected = "error MLP104" if mode == "AMLToken" else "auth_mode: error MLP130"
+    assert expected in logged, logged

@@ -241,3 +241,30 @@ def test_every_finding_has_a_known_code() -> None:
     for _name, files, _expected in FIELDS:
         everything += planned(*files, my_endpoint="my-endpoint").diagnostics
     assert {d.code for d in everything} <= {codes.AZURE_ONLY_FIELD, codes.CONDA_NOT_INSTALLED}
+
+
+@pytest.mark.parametrize(("path", "accepted"), [
+    ("/score", True), ("/", True), ("/v1/models/half_plus_two:predict", True),
+    ("/predictions/densenet161", True), ("/a%20b", True),
+    ("score", False), ("/a b", False), ("/a;b", False), ("/$request_uri", False),
+    ('/a"b', False), ("/a{b}", False), ("/" + "x" * 1024, False),
+])
+def test_router_carries_only_plain_url_paths(path: str, accepted: bool) -> None:
+    """The router's own guard (the spec reports the same paths as MLP104 first)."""
+    from mlplan.router.nginx import NginxRuntime, RouterBackend, RouterConfig, render_routing
+
+    def make() -> RouterBackend:
+        return RouterBackend(name="blue", instances=("blue-0:8080",), scoring_path=path)
+
+    if not accepted:
+        with pytest.raises(ValueError, match="scoring_path"):
+            make()
+        return
+    config = RouterConfig(endpoint="ep", listen_port=8080, backends=(make(),),
+                          traffic=(("blue", 100),))
+    routing = render_routing(config, NginxRuntime())
+    if path == "/score":
+        assert "map $request_uri" not in routing and "$request_uri;" in routing
+    else:
+        assert f'"~^/score(\\?.*)?$" "{path}$1";' in routing
+        assert "proxy_pass http://mlplan_blue$mlplan_uri_blue;" in routing
