@@ -134,6 +134,15 @@ def test_a_syntax_error_in_blue_invents_no_mlp202() -> None:
     assert sorted(d.code for d in state.diagnostics) == ["MLP100", "MLP202"]
 
 
+def test_a_syntax_error_in_the_endpoint_invents_no_mlp108() -> None:
+    broken = (SAMPLE / "endpoint.yml").read_text() + "tags: [unclosed\n"
+    result = parse([SourceText("ep/endpoint.yml", broken),
+                    *(SourceText(f"ep/{n}.yml", (SAMPLE / f"{n}.yml").read_text())
+                      for n in ("blue", "green"))])
+    state = desired(result.endpoints, Settings(), result.diagnostics)
+    assert [d.code for d in state.diagnostics] == ["MLP100"]
+
+
 def test_a_path_plan_of_kubernetes_files_says_target_kubernetes(
         capsys: pytest.CaptureFixture[str]) -> None:
     main(["plan", f"{AZURE}/kubernetes"])
