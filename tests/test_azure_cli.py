@@ -16,8 +16,8 @@ import yaml
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
 from mlplan.edge.cli import main
-from mlplan.planning.diff import plan as diff_plan
-from mlplan.planning.state import desired
+from mlplan.edge.pipeline import planned
+from mlplan.planning.diff import review as diff_review
 from tests.test_api import failing, root  # noqa: F401  (root: the project fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,12 +125,12 @@ def test_a_syntax_error_in_blue_invents_no_mlp202() -> None:
                SourceText("ep/green.yml", (SAMPLE / "green.yml").read_text())]
     result = parse(sources)
     assert [d.code for d in result.diagnostics] == ["MLP100"]
-    state = desired(result.endpoints, Settings(), result.diagnostics)
+    state = planned(result.endpoints, Settings(), result.diagnostics)
     assert [d.code for d in state.diagnostics] == ["MLP100"]  # traffic names blue: not invented
     # a deployment the traffic names that no file declares is still MLP202
     ghost = (SAMPLE / "endpoint.yml").read_text().replace("green: 10", "purple: 10")
     result = parse([SourceText("ep/endpoint.yml", ghost), *sources[1:]])
-    state = desired(result.endpoints, Settings(), result.diagnostics)
+    state = planned(result.endpoints, Settings(), result.diagnostics)
     assert sorted(d.code for d in state.diagnostics) == ["MLP100", "MLP202"]
 
 
@@ -139,7 +139,7 @@ def test_a_syntax_error_in_the_endpoint_invents_no_mlp108() -> None:
     result = parse([SourceText("ep/endpoint.yml", broken),
                     *(SourceText(f"ep/{n}.yml", (SAMPLE / f"{n}.yml").read_text())
                       for n in ("blue", "green"))])
-    state = desired(result.endpoints, Settings(), result.diagnostics)
+    state = planned(result.endpoints, Settings(), result.diagnostics)
     assert [d.code for d in state.diagnostics] == ["MLP100"]
 
 
@@ -172,8 +172,8 @@ def test_a_missing_scoring_script_is_relative_to_code(root: Path,  # noqa: F811
 def test_a_deleted_stack_names_what_its_target_owns(target: str, reason: str) -> None:
     sources = [SourceText(f"ep/{p.name}", p.read_text()) for p in sorted(SAMPLE.glob("*.yml"))]
     result = parse(sources)
-    base = desired(result.endpoints, Settings(target=target))  # type: ignore[arg-type]
-    (endpoint,) = diff_plan(base, None).endpoints
+    base = planned(result.endpoints, Settings(target=target))  # type: ignore[arg-type]
+    (endpoint,) = diff_review(base, None).endpoints
     assert endpoint.reasons == (reason,)
 
 
@@ -192,3 +192,18 @@ def test_token_auth_is_never_deployed_as_keys(mode: str, root: Path,  # noqa: F8
     assert recorded == []
     expected = "error MLP104" if mode == "AMLToken" else "auth_mode: error MLP130"
     assert expected in logged, logged
+
+
+@pytest.mark.parametrize(("text", "ours"), [
+    ("$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\n"
+     "name: [\n", True),
+    ("name: my-endpoint\nauth_mode: key\ntraffic: {blue: [\n", True),  # no $schema, as Azure's
+    ("name: blue\nendpoint_name: [\n", True),
+    ("model_repository: ./m\ncheckpoint_directory: a\ncheckpoint_directory: b\n\tx: [\n", False),
+    ("name: mlflow-env\nchannels: [conda-forge\ndependencies:\n", False),  # a conda file
+])
+def test_a_broken_file_in_a_folder_is_reported_only_if_it_looks_like_ours(
+        text: str, ours: bool) -> None:
+    result = parse([SourceText("ep/file.yml", text, explicit=False)])
+    assert (result.skipped == ()) is ours
+    assert bool(result.diagnostics) is ours

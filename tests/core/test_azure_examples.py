@@ -13,7 +13,7 @@ import pytest
 from mlplan.domain import codes
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
-from mlplan.planning.state import desired
+from mlplan.edge.pipeline import planned
 
 ROOT = Path(__file__).parents[1] / "fixtures" / "azureml-examples"
 AZURE_ONLY_WARNINGS = {(codes.AZURE_ONLY_FIELD, "WARNING"), (codes.CONDA_NOT_INSTALLED, "WARNING")}
@@ -82,7 +82,7 @@ def sources(paths: list[str]) -> list[SourceText]:
 def test_complete_sets_plan_without_errors(name: str, paths: list[str]) -> None:
     """Only warnings about fields whose effect is Azure's (test_azure_fidelity has them all)."""
     result = parse(sources(paths))
-    state = desired(result.endpoints, Settings(), result.diagnostics)
+    state = planned(result.endpoints, Settings(), result.diagnostics)
     assert {(d.code, d.severity.name) for d in state.diagnostics} <= AZURE_ONLY_WARNINGS
     deployments = [d for e in state.endpoints for d in e.deployments]
     assert len(deployments) == len(paths) - 1
@@ -94,7 +94,7 @@ ENDPOINT_ONLY = ["amlarc/endpoint.yml", "managed/vnet/sample/endpoint.yml"]
 @pytest.mark.parametrize("path", ENDPOINT_ONLY)
 def test_endpoint_files_alone_plan_without_errors(path: str) -> None:
     result = parse(sources([path]))
-    state = desired(result.endpoints, Settings(), result.diagnostics)
+    state = planned(result.endpoints, Settings(), result.diagnostics)
     assert {(d.code, d.severity.name) for d in state.diagnostics} <= AZURE_ONLY_WARNINGS
 
 

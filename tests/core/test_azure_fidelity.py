@@ -17,15 +17,16 @@ import pytest
 from mlplan.domain import codes
 from mlplan.domain.assets import Assets
 from mlplan.domain.diagnostics import Diagnostic, Severity
-from mlplan.domain.docker_settings import DockerSettings
-from mlplan.domain.kubernetes_settings import KubernetesSettings
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, conda_packages, parse
 from mlplan.domain.yamlsource import parse_yaml
+from mlplan.edge.pipeline import planned as state_of
 from mlplan.planning.routing import router_config
-from mlplan.planning.state import DesiredState, desired
+from mlplan.planning.state import DesiredState
 from mlplan.targets.docker.plan import plan_endpoint
+from mlplan.targets.docker.settings import DockerSettings
 from mlplan.targets.kubernetes.plan import probe_route, route_limits, serving_port
+from mlplan.targets.kubernetes.settings import KubernetesSettings
 
 AZURE = Path(__file__).parents[1] / "fixtures" / "azure"
 # what Azure's deploy-*.sh scripts substitute before `az ml online-deployment create`
@@ -47,7 +48,7 @@ def azure(*paths: str, **replaced: str) -> list[SourceText]:
 
 def planned(*paths: str, settings: Settings | None = None, **replaced: str) -> DesiredState:
     result = parse(azure(*paths, **replaced))
-    return desired(result.endpoints, settings or Settings(), result.diagnostics)
+    return state_of(result.endpoints, settings or Settings(), result.diagnostics)
 
 
 def findings(state: DesiredState) -> list[tuple[str, str, str]]:
@@ -230,7 +231,7 @@ def test_conda_warning_names_the_packages_the_image_must_hold() -> None:
     assert dep.environment is not None
     env = replace(dep.environment, conda_packages=packages)
     with_packages = replace(endpoint.endpoint, deployments=(replace(dep, environment=env),))
-    (found,) = [d for d in desired((with_packages,), Settings()).diagnostics
+    (found,) = [d for d in state_of((with_packages,), Settings()).diagnostics
                 if d.code == codes.CONDA_NOT_INSTALLED]
     assert "(python=3.12, pip, mlflow, scikit-learn==1.7.0" in found.message
     assert "openmpi4.1.0-ubuntu22.04:latest" in found.message

@@ -22,8 +22,9 @@ import pytest
 
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.pipeline import planned
 from mlplan.planning.routing import probe_route, router_config, scoring_route
-from mlplan.planning.state import DeploymentState, EndpointState, desired
+from mlplan.planning.state import DeploymentState, EndpointState
 from mlplan.targets.docker.plan import healthcheck
 from tests.dataplane.harness import REPO, Client, Proc, free_port, port_open, wait_for
 
@@ -108,7 +109,7 @@ def endpoint(servers: Servers) -> EndpointState:
     sources += [SourceText(f"ep/{name}.yml", deployment_yaml(name, port))
                 for name, port in servers.ports.items()]
     parsed = parse(sources)
-    state = desired(parsed.endpoints, Settings(), parsed.diagnostics)
+    state = planned(parsed.endpoints, Settings(), parsed.diagnostics)
     assert [d for d in state.diagnostics if d.severity.name == "ERROR"] == []
     return state.endpoints[0]
 

@@ -40,14 +40,14 @@ from mlplan.domain import codes, labels
 from mlplan.domain.assets import Assets, resolve_image, resolve_model
 from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
 from mlplan.domain.diagnostics import Diagnostic, error, warning
-from mlplan.domain.docker_settings import DockerSettings as DockerSettings
-from mlplan.domain.docker_settings import ResourceLimits as ResourceLimits
-from mlplan.domain.docker_settings import parse_settings as parse_settings
 from mlplan.domain.names import instance_name
 from mlplan.planning.rollout import batches
 from mlplan.planning.routing import probe_route, router_config, scoring_route
 from mlplan.planning.state import DeploymentState, EndpointState
 from mlplan.router.nginx import NginxRuntime, render_keys, render_routing, render_static
+from mlplan.targets.docker.settings import DockerSettings as DockerSettings
+from mlplan.targets.docker.settings import ResourceLimits as ResourceLimits
+from mlplan.targets.docker.settings import parse_settings as parse_settings
 
 APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"
