@@ -98,7 +98,7 @@ def test_routes_reach_router_docker_and_kubernetes(
                                lambda p: "/project/" + p, lambda _p: False)
     (instance,) = containers.deployments[0].containers
     assert instance.port == scoring[1]  # the router's upstream port
-    assert f"http://127.0.0.1:{readiness[1]}{readiness[0]}" in instance.healthcheck.test[1]
+    assert f"http://127.0.0.1:{readiness[1]}{readiness[0]}" in instance.healthcheck.test
 
     assert (probe_route(dep, "liveness").path, probe_route(dep, "liveness").port) == liveness
     assert (probe_route(dep, "readiness").path, probe_route(dep, "readiness").port) == readiness
@@ -114,11 +114,19 @@ def test_gateway_api_mode_refuses_a_custom_scoring_path() -> None:
     assert route_limits(planned(*R_PLUMBER), gateway) == []  # /score: nothing to map
 
 
-@pytest.mark.parametrize("path", ["/predict me", "/a;b", "score", "/$uri"])
+@pytest.mark.parametrize("path", ["/predict me", "/a;b", "score", "/$uri", "/score?x=1"])
 def test_a_route_path_the_router_cannot_carry_is_an_error(path: str) -> None:
+    """Said once, by the spec (any route) or by the router's narrower rule (scoring only)."""
     state = planned(*R_PLUMBER, **{"path: /score": f"path: '{path}'"})
-    assert (codes.INVALID_VALUE, "error", "environment.inference_config.scoring_route.path") \
-        in findings(state)
+    at = [f for f in findings(state) if f[2] == "environment.inference_config.scoring_route.path"]
+    assert at == [(codes.INVALID_VALUE, "error", "environment.inference_config.scoring_route"
+                                                 ".path")]
+
+
+def test_a_probe_path_with_a_query_is_fine() -> None:
+    """Probes are asked by the healthcheck / kubelet, not rewritten by the router."""
+    state = planned(*R_PLUMBER, **{"path: /ready": "path: '/ready?deep=1'"})
+    assert [f for f in findings(state) if "route" in f[2]] == []
 
 
 # --- 2. auth modes ----------------------------------------------------------------------------

@@ -198,8 +198,8 @@ def test_docker_healthcheck_asks_the_readiness_route(endpoint: EndpointState, se
 
     def run(path: str) -> int:
         check = healthcheck(dep, ready.port, path)
-        assert check.test[0] == "CMD-SHELL"
-        return subprocess.run(["sh", "-c", check.test[1]], capture_output=True,
+        assert check.test[0] == "CMD"  # exec form: the rest is the command line
+        return subprocess.run(list(check.test[1:]), capture_output=True,
                               timeout=30, check=False).returncode
 
     assert run(ready.path) == 0

@@ -79,15 +79,18 @@ def _deployment_fields(dep: Deployment) -> list[Diagnostic]:
     if env is not None and not env.reference and (env.conda_file or env.conda_inline):
         found.append(warning(codes.CONDA_NOT_INSTALLED, src.at("environment.conda_file"),
                              _conda(env.image, env.build_path, env.conda_packages)))
-    for route in ("liveness_route", "readiness_route", "scoring_route"):
-        declared = getattr(env, route) if env is not None else None
-        path = declared.path if declared is not None else ""
-        if path and not (ROUTE_PATH_PATTERN.match(path) and len(path) <= MAX_ROUTE_PATH_LENGTH):
-            found.append(error(codes.INVALID_VALUE,
-                               src.at(f"environment.inference_config.{route}.path"),
-                               f"{echo(path)} is not a path mlplan can route or probe; write an "
-                               "absolute URL path of letters, digits and . _ ~ : @ ! & * + , = % "
-                               "/ - (percent-encode the rest), e.g. /predictions/densenet161."))
+    scoring = env.scoring_route if env is not None else None
+    path = scoring.path if scoring is not None else ""
+    # the spec checks every route path; the router carries a narrower set (no query, no nginx
+    # syntax: $ ; ' ( )) where it rewrites /score to this one
+    if path and not (ROUTE_PATH_PATTERN.match(path) and len(path) <= MAX_ROUTE_PATH_LENGTH) \
+            and not skips(dep.skipped, "environment"):
+        found.append(error(codes.INVALID_VALUE,
+                           src.at("environment.inference_config.scoring_route.path"),
+                           f"{echo(path)} is not a scoring path the router can map /score to; "
+                           "write an absolute URL path of letters, digits and . _ ~ : @ ! & * + "
+                           ", = % / - without a query (percent-encode the rest), e.g. "
+                           "/predictions/densenet161."))
     if dep.app_insights_enabled:
         found.append(warning(codes.AZURE_ONLY_FIELD, src.at("app_insights_enabled"),
                              "app_insights_enabled: off Azure nothing is sent to Application "

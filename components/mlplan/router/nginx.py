@@ -91,6 +91,7 @@ _IPV4_PATTERN = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}\Z")
 _USER_PATTERN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
 
 HEADER = ROUTING_HEADER
+MAP_KEYWORDS = frozenset({"default", "hostnames", "include", "volatile"})
 HEALTH_PATH = "/-/healthy"
 MAIN_FILE = "nginx.conf"
 ROUTING_FILE = "routing.conf"
@@ -103,6 +104,18 @@ FAIL_TIMEOUT_S = 5
 CONNECT_TIMEOUT_MS = 1000  # capped by the deployment's request timeout
 MIRROR_RELAY_TIMEOUT_MS = 1000  # outer hop to the local relay only
 UPSTREAM_KEEPALIVE_TIMEOUT_MS = 1000  # below common server idle timeouts (gunicorn: 2 s)
+# Slow clients (issue 27): a client gets CLIENT_TIMEOUT_S to send its header, and as long
+# between two reads of its body or two writes of the answer (nginx's 60 s defaults let 253
+# half-sent requests starve the router; the CIS NGINX benchmark asks for about 10 s). A client
+# address has at most CLIENT_CONNECTION_LIMIT requests in flight (429 beyond: high, as every
+# client behind a NAT or Docker's userland proxy shares one address; /-/healthy is exempt).
+# Bodies: at most MAX_BODY_MIB (one scoring request; larger is 413), held in memory up to
+# BODY_BUFFER_MIB and spooled to temp files beyond, so a request costs at most that much
+# memory; with a mirror on a body is spooled twice (router and relay), hence the cap.
+CLIENT_TIMEOUT_S = 10
+CLIENT_CONNECTION_LIMIT = 512
+MAX_BODY_MIB = 100
+BODY_BUFFER_MIB = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -352,7 +365,11 @@ def render_routing(config: RouterConfig, runtime: NginxRuntime) -> str:
         "    default unknown;",
         f'    "" {live_route};',
     ]
-    out += [f"    {b.name} direct/{b.name};" for b in backends]
+    # "\" before a name that is a map keyword (default, include, hostnames, volatile): the map
+    # drops it and matches the name as a value. Only there: nginx's tokenizer reads "\t",
+    # "\n" and "\r" as tab / newline / return, so "\triton" would be "<tab>riton".
+    out += [f"    {chr(92) if b.name in MAP_KEYWORDS else ''}{b.name} direct/{b.name};"
+            for b in backends]
     out += [
         "}",
         "",
@@ -405,8 +422,12 @@ def _static(runtime: NginxRuntime, keys: str, routing: str) -> str:
         "    # No header is logged: the Authorization header (the key) never reaches a log.",
         f"    log_format mlplan escape=json {_quote(log_format, allow_variables=True)};",
         f"    access_log {_path(runtime.access_log)} mlplan;",
-        "    client_max_body_size 100m;",
-        "    client_body_buffer_size 1m;",
+        f"    client_max_body_size {MAX_BODY_MIB}m;",
+        f"    client_body_buffer_size {BODY_BUFFER_MIB}m;",
+        f"    client_header_timeout {CLIENT_TIMEOUT_S}s;",
+        f"    client_body_timeout {CLIENT_TIMEOUT_S}s;",
+        f"    send_timeout {CLIENT_TIMEOUT_S}s;",
+        "    limit_conn_zone $binary_remote_addr zone=mlplan_per_client:10m;",
         "    keepalive_timeout 75s;",
         "    keepalive_requests 10000;",
         "    reset_timedout_connection on;",
@@ -562,6 +583,8 @@ def _proxy(backend: RouterBackend, *, request_id: str) -> list[str]:
     timeout = backend.request_timeout_ms
     return [
         f"        limit_conn mlplan_inflight {backend.max_in_flight};",
+        # repeated here: a location's own limit_conn drops the ones it would inherit
+        f"        limit_conn mlplan_per_client {CLIENT_CONNECTION_LIMIT};",
         f"        proxy_pass http://{backend.upstream}{backend.upstream_uri};",
         *_proxy_headers("Connection", '""', request_id=request_id),
         f"        proxy_connect_timeout {min(timeout, CONNECT_TIMEOUT_MS)}ms;",
