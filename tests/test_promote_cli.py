@@ -8,6 +8,7 @@ request would be merged.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -152,3 +153,146 @@ def test_a_broken_stack_is_refused_and_nothing_is_written(
     assert exit_code == 1 and out == ""
     assert f"{path}:" in err and code in err and "the stack has errors" in err
     assert (repo / ENDPOINT_FILE).read_text() == before
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes()
+            for p in sorted((root / "stacks").rglob("*")) if p.is_file()}
+
+
+BROKEN_FILES = [
+    ("misspelt field in a deployment", "stacks/endpoints/blue.yml",
+     lambda t: t.replace("instance_type:", "instance_typ:"), "instance_typ"),
+    ("a split of 110", ENDPOINT_FILE, lambda t: re.sub(r"blue: \d+", "blue: 110", t), "MLP104"),
+    ("YAML syntax error", "stacks/endpoints/green.yml", lambda t: t + "  : [\n", "green.yml"),
+]
+
+
+@pytest.mark.parametrize("command", [
+    ["promote", "my-endpoint", "--stack", "test", "--to", "green"],
+    ["promote", "my-endpoint", "--stack", "test", "--to", "green", "--write"],
+    ["promote", "my-endpoint", "--stack", "test", "--to", "green", "--steps", "100",
+     "--write"],
+    ["promote", "my-endpoint", "--stack", "test", "--to", "green", "--apply"],
+    ["rollback", "my-endpoint", "--stack", "test"],
+], ids=["plan", "write", "write retire-ready", "apply", "rollback"])
+@pytest.mark.parametrize(("name", "file", "edit", "named"), BROKEN_FILES,
+                         ids=[b[0] for b in BROKEN_FILES])
+def test_a_broken_file_is_refused_and_nothing_written_or_deleted(
+        repo: Path, capsys: pytest.CaptureFixture[str], command: list[str], name: str,
+        file: str, edit: object, named: str) -> None:
+    if command[0] == "rollback":  # a promotion in progress, then the stack breaks
+        assert run(["promote", "my-endpoint", "--stack", "test", "--to", "green", "--write"],
+                   capsys)[0] == 0
+    path = repo / file
+    path.write_text(edit(path.read_text()))  # type: ignore[operator]
+    before = snapshot(repo)
+    code, out, err = run(command, capsys)
+    assert code == 1
+    assert out == ""  # no step table, no empty table
+    assert named in err and "Nothing was written" in err
+    assert snapshot(repo) == before
+
+
+GATE_ONLY = [
+    ("--bake", "10"), ("--sample", "sample.json"), ("--min-success-rate", "99"),
+    ("--max-p99-ms", "500"), ("--min-requests", "50"), ("--max-success-drop", "1"),
+    ("--max-p99-ratio", "2"),
+]
+
+
+@pytest.mark.parametrize(("flag", "value"), GATE_ONLY, ids=[g[0] for g in GATE_ONLY])
+@pytest.mark.parametrize("mode", [[], ["--write"]], ids=["plan", "write"])
+def test_gate_options_need_apply(repo: Path, capsys: pytest.CaptureFixture[str], flag: str,
+                                 value: str, mode: list[str]) -> None:
+    before = snapshot(repo)
+    code, out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green", *mode,
+                          flag, value], capsys)
+    assert code == 1 and out == ""
+    assert f"{flag} only apply with --apply" in err
+    assert snapshot(repo) == before
+
+
+RANGES = [
+    ("--min-success-rate", "101", "over 100"), ("--min-success-rate", "-1", "negative"),
+    ("--max-p99-ms", "0", "more than 0"), ("--bake", "inf", "inf"),
+    ("--max-p99-ratio", "0.5", "under 1"), ("--min-requests", "0", "1 to 1000000"),
+    ("--min-requests", "1.5", "not a whole number"), ("--max-success-drop", "150", "over 100"),
+]
+
+
+@pytest.mark.parametrize(("flag", "value", "says"), RANGES, ids=[f"{r[0]} {r[1]}" for r in RANGES])
+def test_thresholds_are_range_checked(repo: Path, capsys: pytest.CaptureFixture[str], flag: str,
+                                      value: str, says: str) -> None:
+    code, out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green",
+                          "--apply", flag, value], capsys)
+    assert code == 1 and out == "" and f"argument {flag}" in err and says in err
+
+
+def test_a_missing_sample_names_the_flag_and_file(repo: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green",
+                          "--apply", "--sample", "nofile.json"], capsys)
+    assert code == 1 and out == ""
+    assert err == "mlplan promote: --sample nofile.json: No such file or directory\n"
+
+
+def test_a_missing_pulumi_cli_is_named_and_nothing_written(
+        repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(repo / "no-bin"))
+    before = snapshot(repo)
+    for command in (["promote", "my-endpoint", "--stack", "test", "--to", "green", "--apply"],
+                    ["rollback", "my-endpoint", "--stack", "test", "--apply"]):
+        if command[0] == "rollback":
+            assert run(["promote", "my-endpoint", "--stack", "test", "--to", "green",
+                        "--write"], capsys)[0] == 0
+            before = snapshot(repo)
+        code, _out, err = run(command, capsys)
+        assert code == 1 and "needs the pulumi CLI on PATH" in err, err
+        assert snapshot(repo) == before
+
+
+def test_write_json_is_one_document(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "green",
+                          "--write", "--format", "json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)  # the whole of stdout: one document
+    assert doc["written"] == [f"wrote {ENDPOINT_FILE}: step 1 (canary)"]
+
+
+def test_a_refused_request_prints_no_table(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["promote", "my-endpoint", "--stack", "test", "--to", "purple"], capsys)
+    assert code == 1 and out == "" and "deployment 'purple' is not declared" in err
+    code, out, _err = run(["promote", "my-endpoint", "--stack", "test", "--to", "purple",
+                           "--format", "json"], capsys)
+    assert code == 1 and json.loads(out)["steps"] == []
+
+
+def test_rollback_from_ten_percent_live_sums_to_100(
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The issue's case: blue 90 / green 10, three --writes, then rollback -> blue 90, green 10
+    (was blue 90, green 0: refused by plan)."""
+    text = (repo / ENDPOINT_FILE).read_text()
+    (repo / ENDPOINT_FILE).write_text(text.replace("blue: 100", "blue: 90")
+                                      .replace("green: 0", "green: 10"))
+    for _ in range(2):
+        assert run(["promote", "my-endpoint", "--stack", "test", "--to", "green", "--write"],
+                   capsys)[0] == 0
+    code, out, err = run(["rollback", "my-endpoint", "--stack", "test"], capsys)
+    assert code == 0, err
+    assert "back to blue 90%, green 10%; mirror off" in out
+    code, _out, err = run(["plan", "--stack", "test"], capsys)
+    assert code == 0, err
+
+
+@pytest.mark.parametrize("command", ["promote", "rollback"])
+def test_help_describes_every_argument(command: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "-h"]) == 0
+    out = capsys.readouterr().out
+    from mlplan.edge.cli import build_parser
+
+    sub = build_parser()._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+    for action in sub._actions:
+        assert action.help, f"{command} {action.option_strings or action.dest} has no help"
+    assert "written" in out or "writes" in out.lower() or "Write" in out

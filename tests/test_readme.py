@@ -171,7 +171,7 @@ def test_synopses_list_exactly_the_options(block: Block) -> None:
     subparser = dict(getattr(commands, "choices", {}))[sub]
     options = {o for a in subparser._actions
                for o in a.option_strings if o.startswith("--") and o != "--help"}
-    assert set(re.findall(r"--[a-z][a-z-]*", block.body)) == options
+    assert set(re.findall(r"--[a-z][a-z0-9-]*", block.body)) == options
 
 
 @pytest.mark.parametrize("block", of_kind("run"), ids=lambda b: b.name)

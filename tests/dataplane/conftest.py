@@ -61,12 +61,18 @@ class Fleet:
 
 @pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    """blue x5 and green x2 run the bundled score.py; slow x2 runs probe_score.py."""
+    """blue x5 and green x2 run the bundled score.py; slow x2, flaky and late x2 run
+    probe_score.py (flaky fails every 20th request, late sleeps 600 ms)."""
     workdir = tmp_path_factory.mktemp("fleet")
     plan = {
         "blue": [Instance("blue", workdir) for _ in range(5)],
         "green": [Instance("green", workdir) for _ in range(2)],
         "slow": [Instance("slow", workdir, script=PROBE_SCRIPT, workers=2) for _ in range(2)],
+        # candidates that fail 5% of real requests, or answer 600 ms late (promotion gates)
+        "flaky": [Instance("flaky", workdir, script=PROBE_SCRIPT, env={"MLPLAN_FAIL_EVERY":
+                                                                       "20"})],
+        "late": [Instance("late", workdir, script=PROBE_SCRIPT, workers=2,
+                          env={"MLPLAN_SLEEP_MS": "600"})],
     }
     everything = [i for group in plan.values() for i in group]
     try:

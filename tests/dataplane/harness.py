@@ -173,6 +173,7 @@ class Instance:
     workers: int = 1
     port: int = field(default_factory=free_port)
     proc: Proc | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -191,6 +192,7 @@ class Instance:
             PYTHONUNBUFFERED="1",
             GUNICORN_CMD_ARGS="--no-control-socket",
         )
+        env.update(self.env)
         self.proc = Proc(azmlinfsrv_argv(self.script, self.port), self.log, env)
         self.proc.start()
 
@@ -243,12 +245,15 @@ def start_instances(instances: Iterable[Instance], timeout: float = 60) -> list[
 class Router:
     """nginx in front of the instances, configured only through the rendered files."""
 
-    def __init__(self, workdir: Path, worker_processes: int = 1) -> None:
+    def __init__(self, workdir: Path, worker_processes: int = 1, open_files: str = "") -> None:
+        """``open_files`` ("soft:hard", e.g. "1024:524288") starts nginx under that
+        RLIMIT_NOFILE, the way a container runtime would (``prlimit``)."""
         binary = nginx_binary()
         if binary is None:
             raise RuntimeError("nginx is not installed (apt-get install nginx)")
         self.binary = binary
         self.dir = workdir
+        self.limits = ["prlimit", f"--nofile={open_files}", "--"] if open_files else []
         (workdir / "tmp").mkdir(parents=True, exist_ok=True)
         self.runtime = NginxRuntime(
             conf_dir=str(workdir),
@@ -300,6 +305,7 @@ class Router:
         self.test()
         self.proc = Proc(
             [
+                *self.limits,
                 self.binary,
                 "-c",
                 str(self.dir / MAIN_FILE),

@@ -42,6 +42,7 @@ class DeploymentSpec:
     env: dict[str, str] = field(default_factory=dict)
     code: str = "../../score"
     instance_type: str = INSTANCE_TYPE
+    request_timeout_ms: int = 5000
 
 
 def deployment_yaml(name: str, spec: DeploymentSpec) -> str:
@@ -54,7 +55,7 @@ def deployment_yaml(name: str, spec: DeploymentSpec) -> str:
         "environment": {"image": spec.image},
         "instance_type": spec.instance_type, "instance_count": spec.count,
         "readiness_probe": FAST_PROBE, "liveness_probe": FAST_PROBE,
-        "request_settings": {"request_timeout_ms": 5000,
+        "request_settings": {"request_timeout_ms": spec.request_timeout_ms,
                              "max_concurrent_requests_per_instance": 2},
     }
     if spec.env:

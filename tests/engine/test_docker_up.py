@@ -368,8 +368,8 @@ def mlplan(project: DockerProject, *args: str) -> subprocess.CompletedProcess[st
 def test_promote_apply_for_real(live: DockerProject, docker_env: DockerEnv,
                                 tmp_path: Path) -> None:
     """(d) ``mlplan promote --to green --apply`` through every step to retire with the real
-    gates; then a promotion to a deployment whose scoring script fails: the gate fails, the last
-    good step is applied again, the endpoint keeps serving."""
+    gates; then a promotion to a deployment whose scoring script fails: the gate fails, all live
+    traffic goes back to the split the promotion started from, the endpoint keeps serving."""
     live.declare(sample(docker_env), {"blue": 100, "green": 0})
     live.up()
     port, key = live.port(), live.key()

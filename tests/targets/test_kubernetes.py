@@ -344,7 +344,7 @@ def _nginx(recorded: list[Recorded]) -> None:
     routing = config["data"]["routing.conf"]
     assert "90% live/blue;" in routing and "* live/green;  # 10%" in routing
     assert "server my-endpoint-blue.ml.svc.cluster.local:5001" in routing
-    assert "mirror /-/mirror;" in routing and "20% 1;" in routing  # red is mirrored
+    assert "mirror /-/mirror;" in routing and "20% mirrored/;" in routing  # red is mirrored
     assert "keys.conf" not in config["data"]
     assert config["immutable"] is True
     # the endpoint's facts for policies, in the Docker target's format

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from mlplan.edge import promote_cli
+from mlplan.edge import promote_cli, status_cli
 from mlplan.edge.flags import stack_flag
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     review.add_argument("--detailed-exitcode", action="store_true",
                         help="exit 2 when there are changes, 0 when none, 1 on errors")
     promote_cli.add_parsers(commands)
+    status_cli.add_parsers(commands)
     return parser
 
 
@@ -187,7 +188,8 @@ def _main(argv: Sequence[str] | None) -> int:  # noqa: C901
         gc.disable()  # main turns it on again
     try:
         commands = {"plan": _plan, "review": _review, "promote": promote_cli.run_promote,
-                    "rollback": promote_cli.run_rollback}
+                    "rollback": promote_cli.run_rollback, "status": status_cli.run_status,
+                    "logs": status_cli.run_logs}
         return commands[args.command](args)
     except KeyboardInterrupt:
         return 130

@@ -1,17 +1,23 @@
 """``mlplan promote --apply``: run the steps with ``pulumi up`` and a gate between them.
 
-For each step: write the endpoint file, ``up`` the stack (Pulumi Automation API), then gate:
-the scoring URI must answer, and over ``bake`` seconds the share of failed probe requests
-through the router (5xx, timeouts, refused connections; 4xx other than 429 count as answers)
-must stay at or under ``max_error_rate``. A failed gate writes the last good step back, ``up``s
-it, and stops with the reason. The gate measures its own probes through the router: the
-router's logs are not reachable from wherever ``mlplan`` runs, its answers are. Once the
-candidate takes live traffic, every other probe is pinned to it with the routing header, so
-the gate holds evidence of the candidate whatever its share (at 10%, 12 unpinned probes all
-miss it 28% of the time: 0.9^12).
+For each step: write the endpoint file, ``up`` the stack (Pulumi Automation API), then gate
+(``gate``): the scoring URI must answer, then the candidate's requests during the bake window
+are judged (``mlplan.planning.gates``: status classes, thresholds, defaults). The requests are
+the router's own record of every request (its per-request JSON log, ``RequestLog``), so users'
+real requests count; where they are fewer than ``min_requests``, probes pinned to the
+candidate with the routing header top the window up, and the verdict says how many were real.
+Without a readable log (``log=None``) the probes alone are judged.
 
-Example gate: 2 s bake at 20 probes/s, max 1%: 40 probes, 0 failures -> pass; 2 -> 5% -> fail.
-With a candidate pinned: 20 of the 40 go to it; a candidate that fails them all -> 50% -> fail.
+A failed gate or a failed ``up`` returns ALL live traffic to the split the promotion started
+from, mirror off (``roll_back``), ``up``s that, and stops with the step, the metric, its value
+and its threshold. Flagger, Argo Rollouts and SageMaker guardrails do the same: the candidate
+keeps no live traffic after a failure.
+
+The bake reads the log every ``POLL_SECONDS`` and ends early once the candidate's requests
+are enough and already fail a check.
+
+Example: bake 30 s, min 100 requests; users sent green 40 requests in the window -> 60 pinned
+probes follow, the 100 are judged: 2 failures -> 98% < 99% -> abort, all traffic to blue.
 """
 
 from __future__ import annotations
@@ -19,14 +25,18 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mlplan.domain.names import ROUTING_HEADER
+from mlplan.planning.gates import Outcome, Thresholds, Verdict, figures, judge, outcome
 from mlplan.planning.promote import Promotion, PromotionStage, PromotionStep
+from mlplan.router.access_log import PROBE_HEADER, Request
 
 READY_ATTEMPTS = 20
+POLL_SECONDS = 5.0  # how often the bake reads the router's log
+LOG_SETTLE_SECONDS = 1.0  # before the last read: lines follow their answers by milliseconds
 
 
 class StackDriver(Protocol):
@@ -37,127 +47,198 @@ class StackDriver(Protocol):
     def outputs(self) -> Mapping[str, Any]: ...
 
 
+class RequestLog(Protocol):
+    """The router's record of requests: those it finished at ``since <= t < until`` (epoch
+    seconds)."""
+
+    def requests(self, since: float, until: float) -> list[Request]: ...
+
+
+@dataclass(frozen=True)
+class GateOptions:
+    bake_seconds: float = 60.0
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    rate_per_second: float = 20.0  # probes, when topping up
+    timeout: float = 5.0
+    body: bytes | None = None  # a sample: POST to the scoring URI, else GET /
+
+
 @dataclass(frozen=True)
 class GateResult:
     ok: bool
-    probes: int
-    failures: int
+    verdict: Verdict | None  # None: the endpoint never answered
+    real: int  # the candidate's judged requests that users sent
+    probes: int  # pinned probes that topped the window up
+    window_seconds: float
+    source: str  # "router log" or "probes only"
     reason: str
-
-    @property
-    def error_rate(self) -> float:
-        return self.failures / self.probes if self.probes else 1.0
 
 
 def probe_once(uri: str, key: str, timeout: float, body: bytes | None,
-               pin: str | None = None) -> bool:
-    """One request with the key (pinned to deployment ``pin`` with the routing header when
-    given); True when the endpoint answered (no 5xx/429/timeout)."""
-    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+               pin: str | None = None) -> Request:
+    """One request with the key, marked as a probe (``PROBE_HEADER``), pinned to ``pin`` with
+    the routing header when given; its status (0 without an answer: timeout, refused, reset)
+    and time as the client saw them."""
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json",
+               PROBE_HEADER: "1"}
     if pin:
         headers[ROUTING_HEADER] = pin
     request = urllib.request.Request(uri, data=body, method="POST" if body else "GET",
                                      headers=headers)
+    started = time.monotonic()
+    status, deployment = 0, pin or ""
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             response.read()
-            return True
+            status = response.status
+            deployment = response.headers.get(ROUTING_HEADER, deployment)
     except urllib.error.HTTPError as exc:
-        return exc.code < 500 and exc.code != 429
+        status = exc.code
+        deployment = exc.headers.get(ROUTING_HEADER, deployment) if exc.headers else deployment
     except (urllib.error.URLError, TimeoutError, OSError):
-        return False
+        status = 0
+    return Request(deployment, status, (time.monotonic() - started) * 1000, probe=True,
+                   via="header" if pin else "split")
 
 
-def gate(uri: str, key: str, bake_seconds: float, max_error_rate: float, *,
-         rate_per_second: float = 20.0, timeout: float = 5.0, body: bytes | None = None,
-         probe: Callable[[str, str, float, bytes | None, str | None], bool] = probe_once,
-         clock: Callable[[], float] = time.monotonic,
-         sleep: Callable[[float], None] = time.sleep,
-         candidate: str | None = None) -> GateResult:
-    """First the URI must answer (up to ``READY_ATTEMPTS`` tries: a router that just reloaded
-    may miss one), then probe it for ``bake_seconds``, bounded to ``bake * rate`` requests,
-    every second one pinned to ``candidate`` when given; the error share counts the bake
-    probes."""
+Probe = Callable[[str, str, float, bytes | None, str | None], Request]
+
+
+def gate(uri: str, key: str, candidate: str, options: GateOptions, *,
+         log: RequestLog | None = None, probe: Probe = probe_once,
+         clock: Callable[[], float] = time.time,
+         sleep: Callable[[float], None] = time.sleep) -> GateResult:
+    """Ready check, bake, top-up, verdict (module docstring). The stable side is every other
+    deployment's live requests in the same window."""
     for _attempt in range(READY_ATTEMPTS):
-        if probe(uri, key, timeout, body, None):
+        if 200 <= probe(uri, key, options.timeout, options.body, None).status < 300:
             break
-        sleep(1.0 / rate_per_second)
+        sleep(1.0 / options.rate_per_second)
     else:
-        return GateResult(False, READY_ATTEMPTS, READY_ATTEMPTS,
-                          f"{uri} does not answer ({READY_ATTEMPTS} tries)")
-    probes, failures, pinned = 0, 0, 0
-    limit = max(1, int(bake_seconds * rate_per_second))
-    end = clock() + bake_seconds
-    while clock() < end and probes < limit:
-        probes += 1
-        pin = candidate if candidate and probes % 2 == 0 else None
-        pinned += pin is not None
-        if not probe(uri, key, timeout, body, pin):
-            failures += 1
-        sleep(1.0 / rate_per_second)
-    rate = failures / max(probes, 1)
-    to_candidate = f", {pinned} pinned to {candidate}" if candidate else ""
-    if rate > max_error_rate:
-        return GateResult(False, probes, failures,
-                          f"{failures} of {probes} probes failed{to_candidate} ({rate:.1%} > "
-                          f"{max_error_rate:.1%}) within {bake_seconds:g} s")
-    return GateResult(True, probes, failures,
-                      f"{failures} of {probes} probes failed{to_candidate} ({rate:.1%})")
+        return GateResult(False, None, 0, 0, 0.0, "probes only",
+                          f"{uri} does not answer with 2xx ({READY_ATTEMPTS} tries)")
+    start = clock()
+    wanted = options.thresholds.min_requests
+    sent: list[Request] = []
+    if log is not None:
+        missing = wanted - _bake(log, candidate, options, start, clock, sleep)
+    else:
+        missing = wanted
+    # with the log: top up at the probe rate; without: the probes spread over the bake
+    pause = 1.0 / options.rate_per_second
+    if log is None:
+        pause = max(pause, options.bake_seconds / max(wanted, 1))
+    deadline = clock() + max(options.bake_seconds, 2 * missing * pause)
+    while len(sent) < missing and clock() < deadline:
+        sent.append(probe(uri, key, options.timeout, options.body, candidate))
+        sleep(pause)
+    end = clock() + (0.001 if log is not None else 0.0)
+    if log is not None:
+        sleep(LOG_SETTLE_SECONDS)  # the last answers' lines reach the log just after them
+        everything = log.requests(start, end)
+        mine = _candidate(everything, candidate)
+        others = [r for r in everything if r.deployment != candidate and r.via != "mirror"]
+        source = "router log"
+    else:
+        mine, others, source = sent, [], "probes only"
+    verdict = judge(figures(mine), figures(others) if others else None, options.thresholds)
+    real = sum(not r.probe and outcome(r) is not Outcome.CALLER for r in mine)
+    failed = "; ".join(c.describe() for c in verdict.failed)
+    summary = (f"{verdict.candidate.judged} {candidate} requests judged ({real} real, "
+               f"{verdict.candidate.judged - real} probes) in {end - start:.0f} s from the "
+               f"{source}")
+    return GateResult(verdict.ok, verdict, real, len(sent), round(end - start, 1), source,
+                      f"{summary}: {failed}" if failed else summary)
+
+
+def _bake(log: RequestLog, candidate: str, options: GateOptions, start: float,
+          clock: Callable[[], float], sleep: Callable[[float], None]) -> int:
+    """Watch the window for ``bake_seconds``, reading the log every ``POLL_SECONDS``; stop
+    early once the candidate has ``min_requests`` judged requests that already fail a check
+    (users are not left on a failing candidate for the rest of the bake). Returns the
+    candidate's judged requests so far."""
+    end = start + options.bake_seconds
+    judged = 0
+    while (now := clock()) < end:
+        sleep(min(POLL_SECONDS, end - now))
+        everything = log.requests(start, clock())
+        mine = figures(_candidate(everything, candidate))
+        judged = mine.judged
+        others = [r for r in everything if r.deployment != candidate and r.via != "mirror"]
+        if judged >= options.thresholds.min_requests and not judge(
+                mine, figures(others) if others else None, options.thresholds).ok:
+            break
+    return judged
+
+
+def _candidate(requests: Sequence[Request], candidate: str) -> list[Request]:
+    return [r for r in requests if r.deployment == candidate]
 
 
 @dataclass(frozen=True)
 class ApplyResult:
     ok: bool
     completed: int  # steps applied and gated
-    rolled_back_to: int | None  # step number (as printed) written back after a failed gate
+    rolled_back: bool  # all live traffic was returned to the start split
     reason: str
+    gates: tuple[tuple[PromotionStep, GateResult], ...] = ()
+    failed_step: PromotionStep | None = None
 
 
 def apply(
     promotion: Promotion,
     write: Callable[[PromotionStep], object],
-    restore: Callable[[], None],
+    roll_back: Callable[[], object],
     driver: StackDriver,
     run_gate: Callable[[Mapping[str, Any], PromotionStep], GateResult],
     progress: Callable[[str], None],
 ) -> ApplyResult:
-    """Steps in order, each ``write`` + ``up`` + gate; on a failed gate (or a failed ``up``)
-    ``restore`` puts back the last good files (or the original ones), ``up`` again, stop."""
-    last_good: PromotionStep | None = None
+    """Steps in order, each ``write`` + ``up`` + gate; on a failed gate or a failed ``up``,
+    ``roll_back`` writes the start split (mirror off), ``up`` again, stop."""
     total = len(promotion.steps)
+    gates: list[tuple[PromotionStep, GateResult]] = []
+    completed = 0
     for step in promotion.steps:
         label = f"step {step.number}/{total} {step.stage} " + ", ".join(
             f"{n} {p}%" for n, p in step.traffic)
         progress(f"{label}: pulumi up")
-        write(step)
         try:
+            write(step)
             driver.up()
         except Exception as exc:  # the engine's error, reported, then rolled back
-            return _roll_back(last_good, write, restore, driver, progress,
-                              f"{label}: pulumi up failed: {exc}")
+            return _roll_back(roll_back, driver, progress, completed, tuple(gates), step,
+                              f"step {step.number} ({step.stage}): pulumi up failed: {exc}")
         if step.stage is PromotionStage.RETIRE:
             progress(f"{label}: done")
+            completed += 1
             continue
         progress(f"{label}: gate")
-        result = run_gate(driver.outputs(), step)
+        try:
+            result = run_gate(driver.outputs(), step)
+        except Exception as exc:  # the gate could not judge: that is no pass
+            return _roll_back(roll_back, driver, progress, completed, tuple(gates), step,
+                              f"step {step.number} ({step.stage}): the gate could not run: "
+                              f"{exc}")
+        gates.append((step, result))
         progress(f"{label}: gate {'passed' if result.ok else 'FAILED'}: {result.reason}")
         if not result.ok:
-            return _roll_back(last_good, write, restore, driver, progress,
-                              f"{label}: gate failed: {result.reason}")
-        last_good = step
-    return ApplyResult(True, total, None, "promoted")
+            return _roll_back(roll_back, driver, progress, completed, tuple(gates), step,
+                              f"step {step.number} ({step.stage}): gate failed: "
+                              f"{result.reason}")
+        completed += 1
+    return ApplyResult(True, completed, False, "promoted", tuple(gates))
 
 
-def _roll_back(last_good: PromotionStep | None,
-               write: Callable[[PromotionStep], object], restore: Callable[[], None],
-               driver: StackDriver, progress: Callable[[str], None],
+def _roll_back(roll_back: Callable[[], object], driver: StackDriver,
+               progress: Callable[[str], None], completed: int,
+               gates: tuple[tuple[PromotionStep, GateResult], ...], step: PromotionStep,
                reason: str) -> ApplyResult:
-    completed = last_good.number if last_good else 0
-    if last_good is None:
-        progress("rolling back to the state before the promotion")
-        restore()
-    else:
-        progress(f"rolling back to step {last_good.number} ({last_good.stage})")
-        write(last_good)
-    driver.up()
-    return ApplyResult(False, completed, last_good.number if last_good else None, reason)
+    progress("rolling back: all live traffic to the split the promotion started from, "
+             "mirror off")
+    try:
+        roll_back()
+        driver.up()
+    except Exception as exc:
+        return ApplyResult(False, completed, False,
+                           f"{reason}; the rollback failed too: {exc}", gates, step)
+    return ApplyResult(False, completed, True, reason, gates, step)

@@ -28,8 +28,14 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 
-from mlplan.domain.labels import parse_split
-from mlplan.planning.promote import TAG_FROM, TAG_TO, PromotionStage, PromotionStep
+from mlplan.planning.promote import (
+    TAG_FROM,
+    TAG_FROM_MIRROR,
+    TAG_TO,
+    PromotionStage,
+    PromotionStep,
+    StartState,
+)
 
 
 def _yaml() -> YAML:
@@ -61,13 +67,14 @@ def load(path: Path, data: bytes | None = None) -> tuple[YAML, Any]:
 
 
 def atomic_write(path: Path, text: str, expected: bytes | None) -> None:
-    """Replace ``path`` by ``text`` atomically, keeping its mode; ``PromoteError`` (nothing
+    """Replace ``path`` by ``text`` atomically, keeping its mode (0644 for a file that is gone,
+    such as a retired deployment's put back); ``PromoteError`` (nothing
     written) when its bytes are no longer ``expected``."""
     target = path.resolve()
     if expected is not None and target.read_bytes() != expected:
         raise PromoteError(f"{path.name} changed since mlplan read it; nothing was written. "
                            "Run the command again to plan from the new content.")
-    mode = stat.S_IMODE(target.stat().st_mode)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else 0o644
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.",
                                          suffix=".mlplan-tmp")
     try:
@@ -138,7 +145,7 @@ def snapshot(root: Path, files: Sequence[str]) -> dict[str, bytes]:
     return {file: (root / file).read_bytes() for file in files if (root / file).is_file()}
 
 
-def apply_step(root: Path, endpoint_file: str, step: PromotionStep, source: str, to: str,
+def apply_step(root: Path, endpoint_file: str, step: PromotionStep, start: StartState, to: str,
                retired_files: Sequence[str],
                expected: Mapping[str, bytes] | None = None) -> list[str]:
     """Write ``step`` into the endpoint file (and delete retired files at the retire step, in
@@ -156,7 +163,7 @@ def apply_step(root: Path, endpoint_file: str, step: PromotionStep, source: str,
     _set_split(document, "traffic", step.traffic)
     _set_split(document, "mirror_traffic", [(n, p) for n, p in step.mirror if p])
     if step.stage is not PromotionStage.RETIRE:
-        _set_tags(document, {TAG_FROM: source, TAG_TO: to})
+        _set_tags(document, dict(start.tags(to)))
         atomic_write(path, dump(yaml, document), original)
         return [f"wrote {endpoint_file}: step {step.number} ({step.stage})"]
     for file in retired_files:  # all checked before anything is written
@@ -174,31 +181,38 @@ def apply_step(root: Path, endpoint_file: str, step: PromotionStep, source: str,
     except OSError:
         atomic_write(path, original.decode("utf-8", errors="replace"), None)
         raise
-    _set_tags(document, {TAG_FROM: None, TAG_TO: None})  # (3)
+    _set_tags(document, {TAG_FROM: None, TAG_FROM_MIRROR: None, TAG_TO: None})  # (3)
     atomic_write(path, dump(yaml, document), first.encode("utf-8"))
     return changed
 
 
-def rollback_split(document: Any) -> tuple[tuple[tuple[str, int], ...], str] | None:
-    """(split before the promotion, its target) recorded by a promotion in progress."""
-    tags = document.get("tags") if isinstance(document, dict) else None
-    if isinstance(tags, dict) and isinstance(tags.get(TAG_FROM), str) and isinstance(
-            tags.get(TAG_TO), str):
-        return parse_split(str(tags[TAG_FROM])), str(tags[TAG_TO])
-    return None
+def restore_files(root: Path, contents: Mapping[str, bytes]) -> list[str]:
+    """Put back each file whose bytes differ from ``contents`` (a retired deployment's file
+    deleted by the retire step), atomically; returns the files written."""
+    restored = []
+    for file, data in contents.items():
+        path = root / file
+        if path.is_file() and path.read_bytes() == data:
+            continue
+        atomic_write(path, data.decode("utf-8", errors="replace"), None)
+        restored.append(file)
+    return restored
 
 
-def write_rollback(root: Path, endpoint_file: str, split: Sequence[tuple[str, int]],
-                   deployments: Sequence[str]) -> str:
-    """All live traffic back to the split before the promotion, in one step; mirror off;
-    promotion tags gone. Deployments not in ``split`` get 0."""
+def write_rollback(root: Path, endpoint_file: str, start: StartState, *, mirror: bool,
+                   expected: bytes | None = None) -> str:
+    """All live traffic back to where the promotion started, in one step, promotion tags gone;
+    the start's mirror too when ``mirror`` (``mlplan rollback``), else mirror off (a failed
+    gate: the candidate gets nothing). ``expected``: the bytes the decision was made from."""
     path = root / endpoint_file
-    original = path.read_bytes()
+    original = path.read_bytes() if expected is None else expected
     yaml, document = load(path, original)
-    wanted = dict(split)
-    _set_split(document, "traffic", [(d, wanted.get(d, 0)) for d in deployments])
-    _set_split(document, "mirror_traffic", [])
-    _set_tags(document, {TAG_FROM: None, TAG_TO: None})
+    _set_split(document, "traffic", start.traffic)
+    _set_split(document, "mirror_traffic",
+               [(n, p) for n, p in start.mirror if p] if mirror else [])
+    _set_tags(document, {TAG_FROM: None, TAG_FROM_MIRROR: None, TAG_TO: None})
     atomic_write(path, dump(yaml, document), original)
-    back = ", ".join(f"{n} {p}%" for n, p in split)
-    return f"wrote {endpoint_file}: all live traffic back to {back}"
+    back = ", ".join(f"{n} {p}%" for n, p in start.traffic)
+    shadow = ", ".join(f"{n} {p}%" for n, p in start.mirror if p) if mirror else ""
+    return (f"wrote {endpoint_file}: all live traffic back to {back}; mirror "
+            f"{shadow or 'off'}")

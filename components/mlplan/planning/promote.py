@@ -36,10 +36,54 @@ from mlplan.domain.names import MAX_MIRROR_PERCENT
 from mlplan.planning.state import DesiredState, desired
 
 DEFAULT_STEPS = (10, 50, 100)
-#: Endpoint tags written by ``mlplan promote --write`` while a promotion is in progress: the
-#: split it started from (``blue=70,red=30``) and its target, for the retire step and rollback.
+#: Endpoint tags written by ``mlplan promote --write`` while a promotion is in progress: every
+#: deployment's live share when it started (``blue=90,green=10``), the mirror then
+#: (``green=10`` or ``none``) and its target, for the retire step and rollback.
 TAG_FROM = "mlplan-promotion-from"
+TAG_FROM_MIRROR = "mlplan-promotion-from-mirror"
 TAG_TO = "mlplan-promotion-to"
+
+
+@dataclass(frozen=True)
+class StartState:
+    """Where a promotion started: every deployment's live share and the mirror."""
+
+    traffic: tuple[tuple[str, int], ...]
+    mirror: tuple[tuple[str, int], ...]
+
+    def tags(self, to: str) -> dict[str, str]:
+        """The endpoint tags that record it: blue 90 / green 10, no mirror ->
+        ``{from: "blue=90,green=10", from-mirror: "none", to: "green"}``."""
+        return {TAG_FROM: labels.format_split(self.traffic),
+                TAG_FROM_MIRROR: labels.format_split(self.mirror), TAG_TO: to}
+
+    def live(self, to: str) -> tuple[tuple[str, int], ...]:
+        """The deployments other than ``to`` that had live traffic: the ones to retire."""
+        return tuple((n, p) for n, p in self.traffic if p > 0 and n != to)
+
+
+def start_state(endpoint: Endpoint, to: str) -> StartState:
+    """The start of the promotion of ``to``: recorded in the tags while one is in progress,
+    else the endpoint as declared now (the next ``--write`` records it).
+
+    Tags written before the mirror was recorded name only the retired deployments
+    (``blue=90``): the candidate gets the rest of 100 (green 10), mirror none. Deployments
+    declared but not recorded (added since) get 0.
+    Example: tags from ``blue=90,green=10``, to green, declared blue+green+red ->
+    traffic blue 90, green 10, red 0.
+    """
+    tags = dict(endpoint.tags)
+    names = [d.name for d in endpoint.deployments]
+    if tags.get(TAG_TO) != to or not tags.get(TAG_FROM):
+        return StartState(tuple((n, p) for n, p in endpoint.traffic),
+                          tuple((n, p) for n, p in endpoint.mirror_traffic))
+    recorded = dict(labels.parse_split(str(tags[TAG_FROM])))
+    if to not in recorded and sum(recorded.values()) < 100:
+        recorded[to] = 100 - sum(recorded.values())
+    known = [*names, *(n for n in recorded if n not in names)]
+    traffic = tuple((n, recorded.get(n, 0)) for n in known)
+    mirror = labels.parse_split(str(tags.get(TAG_FROM_MIRROR, "none")))
+    return StartState(traffic, mirror)
 
 
 class PromotionStage(enum.StrEnum):
@@ -141,8 +185,7 @@ def plan(  # noqa: C901, PLR0912
                            f"--mirror {mirror} must be 1 to {MAX_MIRROR_PERCENT}."))
     live = [(n, p) for n, p in endpoint.traffic if p > 0 and n != to]
     tags = dict(endpoint.tags)
-    started_from = [(n, p) for n, p in labels.parse_split(str(tags.get(TAG_FROM, "")))
-                    if n in names and n != to]
+    started_from = [(n, p) for n, p in start_state(endpoint, to).live(to) if n in names]
     if not live and endpoint.traffic_map.get(to, 0) == 100 and started_from:
         live = started_from  # promoted already: only the retire step is left
     elif not live and endpoint.traffic_map.get(to, 0) == 100 and to in names and \
