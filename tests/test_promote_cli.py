@@ -125,7 +125,8 @@ def test_a_dropped_mirror_is_explained(repo: Path, capsys: pytest.CaptureFixture
 
 BROKEN = [
     # scenario, file, text, code in the diagnostics
-    ("another file does not parse", "stacks/endpoints/other.yml", "name: [unclosed\n", "MLP1"),
+    ("another file does not parse", "stacks/endpoints/other.yml",
+     "name: other\nauth_mode: [unclosed\n", "MLP1"),
     ("a deployment off the split has a bad field", "stacks/endpoints/red.yml",
      "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\n"
      "name: red\nendpoint_name: my-endpoint\ninstance_type: Standard_DS3_v2\n"

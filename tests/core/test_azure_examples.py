@@ -16,6 +16,7 @@ from mlplan.domain.spec import SourceText, parse
 from mlplan.edge.pipeline import planned
 
 ROOT = Path(__file__).parents[1] / "fixtures" / "azureml-examples"
+AZURE_ONLY_WARNINGS = {(codes.AZURE_ONLY_FIELD, "WARNING"), (codes.CONDA_NOT_INSTALLED, "WARNING")}
 
 # Complete sets: an endpoint and its deployments, planned together.
 COMPLETE_SETS = [
@@ -78,10 +79,11 @@ def sources(paths: list[str]) -> list[SourceText]:
 
 
 @pytest.mark.parametrize(("name", "paths"), COMPLETE_SETS, ids=[s[0] for s in COMPLETE_SETS])
-def test_complete_sets_plan_without_diagnostics(name: str, paths: list[str]) -> None:
+def test_complete_sets_plan_without_errors(name: str, paths: list[str]) -> None:
+    """Only warnings about fields whose effect is Azure's (test_azure_fidelity has them all)."""
     result = parse(sources(paths))
     state = planned(result.endpoints, Settings(), result.diagnostics)
-    assert state.diagnostics == ()
+    assert {(d.code, d.severity.name) for d in state.diagnostics} <= AZURE_ONLY_WARNINGS
     deployments = [d for e in state.endpoints for d in e.deployments]
     assert len(deployments) == len(paths) - 1
 
@@ -90,9 +92,10 @@ ENDPOINT_ONLY = ["amlarc/endpoint.yml", "managed/vnet/sample/endpoint.yml"]
 
 
 @pytest.mark.parametrize("path", ENDPOINT_ONLY)
-def test_endpoint_files_alone_plan_without_diagnostics(path: str) -> None:
+def test_endpoint_files_alone_plan_without_errors(path: str) -> None:
     result = parse(sources([path]))
-    assert planned(result.endpoints, Settings(), result.diagnostics).diagnostics == ()
+    state = planned(result.endpoints, Settings(), result.diagnostics)
+    assert {(d.code, d.severity.name) for d in state.diagnostics} <= AZURE_ONLY_WARNINGS
 
 
 @pytest.mark.parametrize("path", DEPLOYMENT_ONLY)

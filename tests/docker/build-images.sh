@@ -9,6 +9,8 @@
 #                                 started by images/inference/start-azmlinfsrv (the image contract)
 #   mlplan-e2e/inference:K-r2     the same with MLPLAN_IMAGE_REVISION=2 (a second tag to roll to)
 #   mlplan-e2e/inference:K-broken never healthy: its command serves nothing
+#   mlplan-e2e/custom:K           images/custom/custom-server: a custom container on its own port
+#                                 and paths (inference_config routes)
 #   mlplan-e2e/router:K           nginx-light + wget from sid
 #
 # Every tag K is a hash of what the image is made from (RECIPE below, its Dockerfile and files,
@@ -117,6 +119,13 @@ if have "$INFERENCE-broken"; then built "$INFERENCE-broken" "up to date"; else
   printf 'FROM %s\nCMD ["sleep", "infinity"]\n' "$INFERENCE" | USUAL=2 build "$INFERENCE-broken" -
 fi
 
+# ---- custom container (its own port and paths, not Azure's server) -------------------------------
+k="$(key "$IMAGES/custom/Dockerfile" "$IMAGES/custom/custom-server" -- "$INFERENCE")"
+CUSTOM="mlplan-e2e/custom:$k"
+if have "$CUSTOM"; then built "$CUSTOM" "up to date"; else
+  USUAL=3 build "$CUSTOM" "$IMAGES/custom" --build-arg "BASE=$INFERENCE"
+fi
+
 # ---- router ------------------------------------------------------------------------------------
 base sid ""
 SID="$BASE_TAG"
@@ -128,7 +137,7 @@ fi
 
 # Tags of earlier recipes are garbage in the cache's data root: remove them (layers shared with
 # current images stay).
-current=" $BOOKWORM $SID $INFERENCE $INFERENCE-r2 $INFERENCE-broken $ROUTER "
+current=" $BOOKWORM $SID $INFERENCE $INFERENCE-r2 $INFERENCE-broken $CUSTOM $ROUTER "
 docker image ls --format '{{.Repository}}:{{.Tag}}' | grep '^mlplan-e2e/' | while read -r tag; do
   [[ "$current" == *" $tag "* ]] || docker image rm "$tag" >/dev/null 2>&1 || true
 done
@@ -139,7 +148,7 @@ python3 - "$tmp" <<PY
 import json, sys
 json.dump({"base_bookworm": "$BOOKWORM", "base_sid": "$SID", "inference": "$INFERENCE",
            "inference_r2": "$INFERENCE-r2", "inference_broken": "$INFERENCE-broken",
-           "router": "$ROUTER"}, open(sys.argv[1], "w"), indent=2, sort_keys=True)
+           "custom": "$CUSTOM", "router": "$ROUTER"}, open(sys.argv[1], "w"), indent=2, sort_keys=True)
 PY
 mv "$tmp" "$OUT"
 echo "images: $OUT"

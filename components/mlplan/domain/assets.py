@@ -137,10 +137,6 @@ def check(endpoints: Iterable[Endpoint], assets: Assets,
             if env and env.reference and not resolve_image(dep, assets):
                 found.append(_unmapped(dep, "environment", "environments", env.reference,
                                        "registry.example.com/<image>:<tag>"))
-            if dep.environment is None:
-                found.append(error(codes.MISSING_FIELD, dep.source.at("environment"),
-                                   "no environment: off Azure a deployment needs an image; add "
-                                   "'environment: {image: <registry>/<name>:<tag>}'."))
     return found
 
 

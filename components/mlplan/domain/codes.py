@@ -71,6 +71,20 @@ DOCKER_HOST_CAPACITY = _rule("MLP123", "docker-host-capacity",
                              "on Docker, each instance's CPU limit fits the Docker host "
                              "(checked when the host answers, before anything is created); "
                              "a memory limit above the host's memory is a warning")
+# MLP130-MLP139: Azure's YAML read faithfully (what a field does off Azure: planning.fidelity)
+AUTH_MODE = _rule("MLP130", "auth-mode",
+                  "auth_mode is one the targets serve: key (aml_token and aad_token are Azure's "
+                  "token services)")
+NO_CODE_DEPLOYMENT = _rule("MLP131", "no-code-deployment",
+                           "a deployment names the image that serves it (Azure picks one for "
+                           "no-code MLflow and Triton models; off Azure nothing does)")
+AZURE_ONLY_FIELD = _rule("MLP132", "azure-only-field",
+                         "a field whose effect only Azure provides (identity, compute, "
+                         "app_insights_enabled, data_collector, network access) says what "
+                         "happens to it off Azure", "warning")
+CONDA_NOT_INSTALLED = _rule("MLP133", "conda-not-installed",
+                            "an environment's conda file is not installed into a given image: "
+                            "the image must already hold its packages", "warning")
 TRAFFIC_SUM = _rule("MLP201", "traffic-sum", "live traffic percentages sum to 0 or 100")
 TRAFFIC_UNKNOWN_DEPLOYMENT = _rule("MLP202", "traffic-unknown-deployment",
                                    "traffic names only declared deployments")

@@ -106,6 +106,10 @@ class EnvironmentRef:
     liveness_route: Route | None = None
     readiness_route: Route | None = None
     scoring_route: Route | None = None
+    #: the conda file's packages (inline, or read by the edge from ``conda_file``): what the
+    #: image must already hold off Azure, e.g. ``("python=3.10", "scikit-learn=1.5.1")``
+    conda_packages: tuple[str, ...] = field(default=(), compare=False, hash=False)
+    conda_inline: bool = False  # ``conda_file`` given as a mapping, not a path
 
 
 @dataclass(frozen=True)
@@ -144,6 +148,7 @@ class Deployment:
     resources: KubernetesResources | None = None
     app_insights_enabled: bool = False
     egress_public_network_access: str = "enabled"
+    data_collector: bool = False  # ``data_collector`` declared (Azure's data collection)
     description: str = ""
     tags: tuple[tuple[str, str], ...] = ()
     source: Source = Source()
@@ -164,6 +169,7 @@ class Endpoint:
     tags: tuple[tuple[str, str], ...] = ()
     compute: str = ""
     public_network_access: str = "enabled"
+    identity: str = ""  # ``identity.type`` as declared ("" = none declared)
     deployments: tuple[Deployment, ...] = ()
     source: Source = Source()
     skipped: frozenset[str] = field(default=frozenset(), compare=False, hash=False)

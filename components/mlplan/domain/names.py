@@ -9,6 +9,9 @@ the targets (``shared/reference/azureml-online-endpoints.md``).
 - ``azureml-model-deployment: D`` routes a request to ``D`` whatever its weight.
 - A mirror takes at most 50% of the live requests.
 - Endpoint keys: 16-1024 characters of an RFC 6750 b64token.
+- A custom container's route path (``inference_config``): an absolute URL path of RFC 3986
+  path characters without ``$ ; ' ( )`` (``ROUTE_PATH_PATTERN``), e.g. TF Serving's
+  ``/v1/models/half_plus_two:predict``; the endpoint's scoring URI path is ``/score``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ MAX_MIRROR_PERCENT = 50
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~+/-]+=*\Z")  # RFC 6750 b64token
 MIN_KEY_LENGTH = 16
 MAX_KEY_LENGTH = 1024
+ROUTE_PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._~:@!&*+,=%/-]*\Z")
+MAX_ROUTE_PATH_LENGTH = 1024
+SCORING_PATH = "/score"
 # The router image both targets default to: nginx >= 1.27.3 (upstream `resolve` re-resolves names).
 DEFAULT_ROUTER_IMAGE = "nginx:1.28.0-alpine"
 

@@ -20,8 +20,9 @@ from __future__ import annotations
 import difflib
 import functools
 import posixpath
+import re
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from pydantic import (
@@ -48,6 +49,8 @@ from mlplan.domain.model import (
 from mlplan.domain.names import MLPLAN_VARIABLES, NAME_PATTERN
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
 from mlplan.domain.spec_schema import (
+    DEPLOYMENT_ONLY_KEYS,
+    ENDPOINT_ONLY_KEYS,
     NAME_MAX,
     NAME_MIN,
     NO_INFERENCE_CONFIG,
@@ -93,6 +96,8 @@ class SourceValue:
 class ParseResult:
     endpoints: tuple[Endpoint, ...]
     diagnostics: tuple[Diagnostic, ...]
+    #: files found in folders and not planned: no endpoint or deployment document in them
+    skipped: tuple[str, ...] = ()
 
 
 # --- conversion to domain values --------------------------------------------------------------
@@ -150,6 +155,7 @@ def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument,
         tags=_pairs(spec.tags),
         compute=spec.compute or "",
         public_network_access=spec.public_network_access,
+        identity=spec.identity.type if spec.identity else "",
         source=_source(file, doc),
         skipped=skipped,
     )
@@ -188,7 +194,24 @@ def _environment(spec: DeploymentSpec, file: str) -> EnvironmentRef | None:
         liveness_route=_route(inference.liveness_route),
         readiness_route=_route(inference.readiness_route),
         scoring_route=_route(inference.scoring_route),
+        conda_packages=conda_packages(env.conda_file) if isinstance(env.conda_file, dict) else (),
+        conda_inline=isinstance(env.conda_file, dict),
     )
+
+
+def conda_packages(conda: Any) -> tuple[str, ...]:
+    """The packages a conda environment file names: its ``dependencies`` and their ``pip``
+    list, in file order, each once. Example: ``{dependencies: [python=3.10, pip,
+    {pip: [azureml-inference-server-http, scikit-learn==1.5.1]}]}`` -> ``("python=3.10", "pip",
+    "azureml-inference-server-http", "scikit-learn==1.5.1")``; anything else -> ``()``."""
+    found: list[str] = []
+    items = conda.get("dependencies") if isinstance(conda, dict) else None
+    for item in items if isinstance(items, list) else []:
+        nested = item.get("pip") if isinstance(item, dict) else [item]
+        for package in nested if isinstance(nested, list) else []:
+            if isinstance(package, str | int | float) and str(package) not in found:
+                found.append(str(package))
+    return tuple(found)
 
 
 _DEFAULT_PROBE = Probe()  # frozen: one for every deployment that sets none
@@ -280,6 +303,7 @@ def _deployment(
         resources=_resources(spec.resources, file, doc, found),
         app_insights_enabled=bool(spec.app_insights_enabled),
         egress_public_network_access=spec.egress_public_network_access or "enabled",
+        data_collector=spec.data_collector is not None,
         description=spec.description or "",
         tags=_pairs(spec.tags),
         source=_source(file, doc),
@@ -365,6 +389,8 @@ class _Collected:
     # (endpoint_name or "", folder, name or "*") of deployments that failed validation: declared,
     # so traffic naming them gets no "add its deployment file"
     failed_deployments: list[tuple[str, str, str]]
+    # files found in folders that are no endpoint or deployment document (not planned)
+    skipped: list[str] = field(default_factory=list)
 
 
 _PARSED: dict[tuple[str, str, bool], tuple[_Collected, list[Diagnostic]]] = {}
@@ -401,23 +427,43 @@ def parse(sources: Iterable[SourceText | SourceValue], only: str | None = None) 
         collected.failed_links.extend(part.failed_links)
         collected.failed_endpoints.update(part.failed_endpoints)
         collected.failed_deployments.extend(part.failed_deployments)
+        collected.skipped.extend(part.skipped)
         found.extend(problems)
     if only is not None:
         collected = _only(collected, only)
     endpoints = _link(collected, found)
-    return ParseResult(endpoints=endpoints, diagnostics=tuple(sort_diagnostics(found)))
+    return ParseResult(endpoints=endpoints, diagnostics=tuple(sort_diagnostics(found)),
+                       skipped=tuple(sorted(collected.skipped)))
 
 
 def _parse_file(source: SourceText, collected: _Collected, found: list[Diagnostic]) -> None:
+    """One file's documents. A file found in a folder that is no endpoint or deployment
+    document (an Olive tool config, a conda file) is skipped whatever its syntax and listed in
+    ``skipped``; one that looks like one (``looks_like_azure``) is reported in full."""
     loaded = parse_yaml(source.text)
     text_lines = source.text.splitlines()
+    kinds = [document_kind(doc.value) if isinstance(doc.value, dict) else "" for doc in
+             loaded.documents]
+    # a file that is no text (UTF-16 without a byte order mark) or a document too large to
+    # build (an alias bomb) cannot be told apart from ours: it stays reported
+    unreadable = loaded.not_text or any(doc.value is None and doc.problems
+                                        for doc in loaded.documents)
+    ours = source.explicit or unreadable or any(k in ("endpoint", "deployment") for k in kinds) \
+        or (loaded.syntax_error is not None and looks_like_azure(source.text))
+    if not ours:
+        collected.skipped.append(source.path)
+        return
     if loaded.syntax_error:
         line, message = loaded.syntax_error
         hint = "" if loaded.not_text else _fix_hint(text_lines, line,
                                                     "Fix the indentation or quoting there.")
         found.append(error(codes.YAML_SYNTAX, Location(source.path, line),
                            f"YAML syntax error: {message}. {hint}".strip()))
-    for doc in loaded.documents:
+        _declared_in_broken_file(source, collected)
+    for doc, kind in zip(loaded.documents, kinds, strict=True):
+        if doc.value is not None and isinstance(doc.value, dict) and kind in ("", "other") \
+                and not source.explicit:
+            continue  # another tool's document beside ours: not ours to judge
         for line, field_name, message in doc.problems:
             found.append(error(codes.YAML_SYNTAX, Location(source.path, line, field_name),
                                f"{message}. {_fix_hint(text_lines, line, '')}".strip()))
@@ -428,15 +474,47 @@ def _parse_file(source: SourceText, collected: _Collected, found: list[Diagnosti
                                "expected a mapping of keys (name, endpoint_name, ...) at the top "
                                f"level, got {type(doc.value).__name__}."))
             continue
-        kind = document_kind(doc.value)
         if kind in ("", "other"):
-            if source.explicit:
-                found.append(error(codes.UNKNOWN_DOCUMENT, Location(source.path, doc.line),
-                                   "not an online endpoint or deployment; add '$schema: https://"
-                                   "azuremlschemas.azureedge.net/latest/managedOnlineEndpoint."
-                                   "schema.json' (or ...OnlineDeployment...) or the keys of one."))
+            found.append(error(codes.UNKNOWN_DOCUMENT, Location(source.path, doc.line),
+                               "not an online endpoint or deployment; add '$schema: https://"
+                               "azuremlschemas.azureedge.net/latest/managedOnlineEndpoint."
+                               "schema.json' (or ...OnlineDeployment...) or the keys of one."))
             continue
         _validate_document(kind, doc, source.path, collected, found)
+
+
+# the keys that make a parsed document an endpoint or deployment (``document_kind``)
+_LOOKS_LIKE = re.compile(
+    r"^(?:\$schema\s*:.*online(?:endpoint|deployment)|(?:"
+    + "|".join(sorted(ENDPOINT_ONLY_KEYS | DEPLOYMENT_ONLY_KEYS)) + r")\s*:)",
+    re.IGNORECASE | re.MULTILINE)
+_TOP_NAME = re.compile(r"^(name|endpoint_name)\s*:\s*[\"']?([A-Za-z][-A-Za-z0-9]*)[\"']?\s*$",
+                       re.MULTILINE)
+
+
+def looks_like_azure(text: str) -> bool:
+    """Does text that is not valid YAML look like an online endpoint or deployment: a top-level
+    ``$schema`` naming an online endpoint or deployment schema, or a top-level key that makes a
+    parsed document one (``endpoint_name``, ``auth_mode``, ``instance_type``, ...)? Example:
+    ``name: x\ntraffic: {blue: [`` does; Olive's ``model_repository: ...`` or a conda file's
+    ``name:``/``dependencies:`` does not."""
+    return bool(_LOOKS_LIKE.search(text))
+
+
+def _declared_in_broken_file(source: SourceText, collected: _Collected) -> None:
+    """A file with a syntax error still declares what its text names: traffic naming its
+    deployment gets no invented "add its deployment file" (MLP202), deployments naming its
+    endpoint no "unknown endpoint" (MLP108). Read from the top-level ``name:`` and
+    ``endpoint_name:`` lines; "*" when no name can be read."""
+    names: dict[str, str] = {m.group(1): m.group(2) for m in _TOP_NAME.finditer(source.text)}
+    schema_kind = "deployment" if re.search(r"onlinedeployment", source.text, re.IGNORECASE) \
+        else "endpoint" if re.search(r"onlineendpoint", source.text, re.IGNORECASE) else ""
+    if "endpoint_name" in names or schema_kind == "deployment":
+        collected.failed_deployments.append((names.get("endpoint_name", ""),
+                                             posixpath.dirname(source.path),
+                                             names.get("name", "*")))
+    elif "name" in names:
+        collected.failed_endpoints.add(names["name"])
 
 
 def _only(collected: _Collected, name: str) -> _Collected:
@@ -446,7 +524,7 @@ def _only(collected: _Collected, name: str) -> _Collected:
         [(s, d) for s, d in collected.deployments if d.endpoint_name in mine],
         [(target, where) for target, where in collected.failed_links if target == name],
         collected.failed_endpoints & {name},
-        [f for f in collected.failed_deployments if f[0] in mine])
+        [f for f in collected.failed_deployments if f[0] in mine], collected.skipped)
 
 
 def _parse_value(source: SourceValue, collected: _Collected, found: list[Diagnostic]) -> None:
@@ -473,6 +551,10 @@ def _fix_hint(text_lines: list[str], line: int, default: str) -> str:
     """Unquoted ``{{NAME}}`` template placeholders are the usual cause of YAML errors in Azure's
     examples: ``endpoint_name: {{ENDPOINT_NAME}}`` is a flow mapping, not text."""
     text = text_lines[line - 1] if 0 < line <= len(text_lines) else ""
+    indent = text[:len(text) - len(text.lstrip(" \t"))]
+    if "\t" in indent:
+        return (f"Line {line} is indented with a tab; YAML indents with spaces only: replace "
+                "the tab with spaces.")
     if "{{" in text:
         return ("This line holds a template placeholder ({{...}}); substitute it before planning, "
                 "or quote the value.")

@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--format", choices=("text", "markdown", "json"), default="text")
     plan.add_argument("--detailed-exitcode", action="store_true",
                       help="exit 2 when the plan has changes, 0 when none, 1 on errors")
+    plan.add_argument("--verbose", action="store_true",
+                      help="also list the files found in folders that were not planned (no "
+                           "online endpoint or deployment in them); JSON always lists them")
     review = commands.add_parser(
         "review", help="what a change does: actions, rollout, traffic and quota, base -> head",
         description="Compare the desired state at a git ref (read with git, no checkout) or in "
@@ -228,18 +231,55 @@ def _with_quota(quota: Sequence[tuple[str, float]], settings: Any) -> Any:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    from mlplan.domain.diagnostics import has_errors
+    from mlplan.edge import pipeline
+    from mlplan.render import document, markdown, text
+
+    root, stack, loaded = _plan_inputs(args)
+    settings = _with_quota(args.quota, loaded.settings)
+    if settings is None:
+        return EXIT_ERROR
+    # a stack is deployed: the policy rules and the target's own checks apply
+    state = (pipeline.checked_state(loaded.endpoints, settings, loaded.diagnostics, root)
+             if stack else pipeline.planned(loaded.endpoints, settings, loaded.diagnostics))
+    doc = document.plan_document(state, stack)
+    doc["skipped_files"] = list(loaded.skipped)  # found in folders; not endpoint documents
+    if args.verbose and loaded.skipped:
+        sys.stderr.write(f"skipped {len(loaded.skipped)} file(s) found in folders that hold no "
+                         "online endpoint or deployment: " + ", ".join(loaded.skipped) + "\n")
+    if args.format == "json":
+        _emit(sys.stdout, document.render_json(doc))
+    elif args.format == "markdown":
+        _emit(sys.stdout, markdown.render_plan(doc))
+    else:
+        _emit(sys.stdout, text.render_plan(doc))
+        _emit(sys.stderr, text.render_diagnostics(doc))
+    if args.format == "markdown":
+        _emit(sys.stderr, text.render_diagnostics(doc))
+    if has_errors(state.diagnostics):
+        return EXIT_ERROR
+    changes = bool(state.endpoints)
+    return EXIT_CHANGES if args.detailed_exitcode and changes else EXIT_OK
+
+
+def _plan_inputs(args: argparse.Namespace) -> tuple[Path | None, str, Any]:
+    """(project root, stack or "", ``io.Loaded``) of ``mlplan plan``'s arguments. PATHs with
+    no stack plan for the target their files are written for: Kubernetes when every endpoint
+    is a Kubernetes one (``type: kubernetes``, a ``kubernetesOnline...`` schema), else
+    Docker."""
     from dataclasses import replace
 
-    from mlplan.domain.diagnostics import Location, error, has_errors
+    from mlplan.domain.diagnostics import Location, error
     from mlplan.domain.settings import Settings
-    from mlplan.edge import io, pipeline
-    from mlplan.render import document, markdown, text
+    from mlplan.edge import io
 
     cwd = Path.cwd()
     root = io.find_project_root(cwd)
     stack = args.stack or ""
     if args.paths and not stack:
         loaded = io.load_paths(args.paths, cwd, Settings())
+        if loaded.endpoints and all(e.kind == "kubernetes" for e in loaded.endpoints):
+            loaded = replace(loaded, settings=replace(loaded.settings, target="kubernetes"))
     elif root is None:
         from mlplan.domain import codes
 
@@ -255,26 +295,7 @@ def _plan(args: argparse.Namespace) -> int:
             loaded = replace(loaded, diagnostics=(*read.diagnostics, *loaded.diagnostics))
         else:
             loaded = io.load_stack(root, stack)
-    settings = _with_quota(args.quota, loaded.settings)
-    if settings is None:
-        return EXIT_ERROR
-    # a stack is deployed: the policy rules and the target's own checks apply
-    state = (pipeline.checked_state(loaded.endpoints, settings, loaded.diagnostics, root)
-             if stack else pipeline.planned(loaded.endpoints, settings, loaded.diagnostics))
-    doc = document.plan_document(state, stack)
-    if args.format == "json":
-        _emit(sys.stdout, document.render_json(doc))
-    elif args.format == "markdown":
-        _emit(sys.stdout, markdown.render_plan(doc))
-    else:
-        _emit(sys.stdout, text.render_plan(doc))
-        _emit(sys.stderr, text.render_diagnostics(doc))
-    if args.format == "markdown":
-        _emit(sys.stderr, text.render_diagnostics(doc))
-    if has_errors(state.diagnostics):
-        return EXIT_ERROR
-    changes = bool(state.endpoints)
-    return EXIT_CHANGES if args.detailed_exitcode and changes else EXIT_OK
+    return root, stack, loaded
 
 
 def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915

@@ -63,6 +63,8 @@ class Loaded:
     settings: Settings
     diagnostics: tuple[Diagnostic, ...]
     stack: str = ""
+    #: files found in folders and not planned (no endpoint or deployment document in them)
+    skipped: tuple[str, ...] = ()
 
 
 def find_project_root(start: Path) -> Path | None:
@@ -269,9 +271,11 @@ def check_paths(  # noqa: C901
                 if problem == "does not exist" and what == "Dockerfile":
                     continue  # contained is what matters here; the build says it is missing
                 if problem == "does not exist":
+                    base = ("code_configuration.code, as Azure resolves it"
+                            if what == "scoring script" else "the YAML file")
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
                                        f"{what} '{relative}' does not exist; fix the path "
-                                       "(relative to the YAML file)."))
+                                       f"(relative to {base})."))
                 elif problem:
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
                                        f"{what} '{relative}' {problem}; fix the path."))
@@ -293,7 +297,8 @@ def load_paths(paths: list[str], cwd: Path, settings: Settings) -> Loaded:
     found: list[Diagnostic] = []
     sources = collect_sources(paths, cwd, found)
     result = parse(sources)
-    return Loaded(result.endpoints, settings, (*found, *result.diagnostics))
+    return Loaded(with_conda_packages(result.endpoints, cwd), settings,
+                  (*found, *result.diagnostics), skipped=result.skipped)
 
 
 @dataclass(frozen=True)
@@ -404,7 +409,7 @@ def load_stack(root: Path, stack: str, config: Mapping[str, Any] | None = None) 
     found = list(loaded.diagnostics)
     found.extend(_check_key_endpoints(settings, loaded.endpoints, read))
     found.extend(_check_written_paths(root, settings, read))
-    return Loaded(loaded.endpoints, settings, tuple(found), stack)
+    return Loaded(loaded.endpoints, settings, tuple(found), stack, loaded.skipped)
 
 
 def _check_written_paths(root: Path, settings: Settings, read: StackSettings
@@ -447,7 +452,39 @@ def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Lo
     served = registry.of(settings.target).served_models(settings)
     problems.extend(assets.check(result.endpoints, settings.assets, served))
     problems.extend(check_paths(result.endpoints, root, settings.assets))
-    return Loaded(result.endpoints, settings, tuple(problems))
+    return Loaded(with_conda_packages(result.endpoints, root), settings, tuple(problems),
+                  skipped=result.skipped)
+
+
+def with_conda_packages(endpoints: tuple[Endpoint, ...], root: Path) -> tuple[Endpoint, ...]:
+    """``endpoints`` with each conda file's packages read (``EnvironmentRef.conda_packages``),
+    so the plan can name what an image must already hold (MLP133). A file that cannot be read
+    or parsed adds nothing here: ``check_paths`` and the spec report it."""
+    from mlplan.domain.spec import conda_packages
+
+    read: dict[str, tuple[str, ...]] = {}
+
+    def packages(relative: str) -> tuple[str, ...]:
+        if relative not in read:
+            read[relative] = ()
+            try:
+                loaded = parse_yaml(read_text(resolve(root, relative)))
+            except (OSError, ValueError, PathProblem):
+                return ()
+            if loaded.documents and not loaded.syntax_error:
+                read[relative] = conda_packages(loaded.documents[0].value)
+        return read[relative]
+
+    def deployment(dep: Any) -> Any:
+        env = dep.environment
+        if env is None or not env.conda_file or "://" in env.conda_file \
+                or env.conda_file.startswith("azureml:"):
+            return dep
+        return replace(dep, environment=replace(env, conda_packages=packages(env.conda_file)))
+
+    return tuple(replace(e, deployments=tuple(deployment(d) for d in e.deployments))
+                 if any(d.environment and d.environment.conda_file for d in e.deployments)
+                 else e for e in endpoints)
 
 
 def settings_from_config(root: Path, stack: str, config: Mapping[str, Any]) -> StackSettings:

@@ -75,7 +75,8 @@ ROLL_WHY = "instance configuration"
 #: Deployment fields every target's router config holds (timeouts, overload limit): a change
 #: to one updates the endpoint too.
 ROUTER_FIELDS = ("request_settings.request_timeout_ms",
-                 "request_settings.max_concurrent_requests_per_instance")
+                 "request_settings.max_concurrent_requests_per_instance",
+                 "environment.scoring_route")  # the path the router maps /score to
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,35 @@ Only a state without errors is turned into a router config; ``RouterConfig`` val
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Literal
 
+from mlplan.domain.model import Deployment, Route
+from mlplan.domain.names import SCORING_PATH
 from mlplan.planning.state import DeploymentState, EndpointState
 from mlplan.router.nginx import RouterBackend, RouterConfig
 
 INFERENCE_PORT = 5001  # azmlinfsrv's default port, as in Azure's local endpoints
+
+
+def scoring_route(deployment: Deployment) -> Route:
+    """Where an instance takes scoring requests: the environment's ``inference_config``
+    ``scoring_route``, else azmlinfsrv's ``/score`` on 5001. Example: TorchServe's
+    ``{port: 8080, path: /predictions/densenet161}`` -> that route; no environment -> /score:5001.
+    """
+    env = deployment.environment
+    if env is not None and env.scoring_route is not None:
+        return env.scoring_route
+    return Route(SCORING_PATH, INFERENCE_PORT)
+
+
+def probe_route(deployment: Deployment, which: Literal["liveness", "readiness"]) -> Route:
+    """HTTP GET target of a probe: the environment's ``liveness_route`` / ``readiness_route``,
+    else ``/`` on the scoring port (azmlinfsrv answers ``GET /`` with ``Healthy``)."""
+    env = deployment.environment
+    route = None
+    if env is not None:
+        route = env.liveness_route if which == "liveness" else env.readiness_route
+    return route or Route("/", scoring_route(deployment).port)
 
 
 def router_config(
@@ -27,12 +51,14 @@ def router_config(
 
     Example: Docker, blue with 2 instances -> backend ``blue`` with
     ``("my-endpoint-blue-0:5001", "my-endpoint-blue-1:5001")``, timeout from
-    ``request_settings.request_timeout_ms``.
+    ``request_settings.request_timeout_ms``; a custom container's ``scoring_route`` path is where
+    its instances take the endpoint's ``/score``.
     """
     backends = tuple(
         RouterBackend(
             name=d.name,
             instances=addresses(d),
+            scoring_path=scoring_route(d.deployment).path,
             request_timeout_ms=d.deployment.request_settings.request_timeout_ms,
             max_concurrent_requests_per_instance=(
                 d.deployment.request_settings.max_concurrent_requests_per_instance),

@@ -28,7 +28,7 @@ from mlplan.domain.diagnostics import (
 from mlplan.domain.model import Deployment, Endpoint, skips
 from mlplan.domain.names import instance_name
 from mlplan.domain.settings import Settings
-from mlplan.planning import quota, traffic
+from mlplan.planning import fidelity, quota, traffic
 from mlplan.planning.port import Target
 from mlplan.planning.rollout import RolloutSchedule
 
@@ -103,6 +103,7 @@ def desired(
     found.extend(_stack_limits(all_endpoints, settings))
     for endpoint in all_endpoints:
         found.extend(traffic.check(endpoint))
+        found.extend(fidelity.check(endpoint, target.name))
         found.extend(_endpoint_limits(endpoint, settings))
         deployments: list[DeploymentState] = []
         for dep in endpoint.deployments:

@@ -46,6 +46,11 @@ Rules (Azure ML online endpoint semantics):
   flight at one deployment -> 429 (Azure's rule), via ``limit_conn``. No instances -> 503.
 - Routes: everything (``/``, ``/score``, ``/swagger.json``, ...) passes through with auth;
   ``/-/healthy`` is answered by the router itself without auth (container healthcheck).
+- Scoring route (custom containers, ``inference_config.scoring_route``): the endpoint's scoring
+  URI ``/score`` (query kept) reaches a deployment at its ``scoring_path`` on the instances'
+  port, as Azure maps it; every other path passes through unchanged (Triton's ``/v2/...``
+  under ``scoring_route: {path: /}``). Example: TorchServe with ``/predictions/densenet161``:
+  ``POST /score?v=1`` -> ``POST /predictions/densenet161?v=1``; ``GET /ping`` -> ``/ping``.
 - Names follow ``^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$``, keys the RFC 6750 token alphabet,
   paths a plain absolute-path alphabet: nothing a caller passes can inject nginx syntax.
   Output is sorted by deployment name, so it is deterministic.
@@ -70,9 +75,12 @@ from mlplan.domain.names import (
     KEY_PATTERN,
     MAX_KEY_LENGTH,
     MAX_MIRROR_PERCENT,
+    MAX_ROUTE_PATH_LENGTH,
     MIN_KEY_LENGTH,
     NAME_PATTERN,
+    ROUTE_PATH_PATTERN,
     ROUTING_HEADER,
+    SCORING_PATH,
 )
 
 PATH_PATTERN = re.compile(r"^/[A-Za-z0-9._/+-]*\Z")
@@ -85,6 +93,7 @@ _IPV4_PATTERN = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}\Z")
 _USER_PATTERN = re.compile(r"^[a-z_][a-z0-9_-]{0,31}\Z")
 
 HEADER = ROUTING_HEADER
+MAP_KEYWORDS = frozenset({"default", "hostnames", "include", "volatile"})
 HEALTH_PATH = "/-/healthy"
 MAIN_FILE = "nginx.conf"
 ROUTING_FILE = "routing.conf"
@@ -124,9 +133,14 @@ class RouterBackend:
     instances: tuple[str, ...]
     request_timeout_ms: int = 5000
     max_concurrent_requests_per_instance: int = 1
+    scoring_path: str = SCORING_PATH  # where the instances take ``/score`` (scoring_route.path)
 
     def __post_init__(self) -> None:
         _check_name("deployment", self.name)
+        path = self.scoring_path
+        if not ROUTE_PATH_PATTERN.match(path) or len(path) > MAX_ROUTE_PATH_LENGTH:
+            raise ValueError(f"deployment {self.name}: scoring_path must be an absolute URL path "
+                             "of A-Z a-z 0-9 and . _ ~ : @ ! & * + , = % / -")
         for instance in self.instances:
             _check_instance(self.name, instance)
         if len(set(self.instances)) != len(self.instances):
@@ -141,6 +155,14 @@ class RouterBackend:
     @property
     def upstream(self) -> str:
         return f"mlplan_{self.name}"
+
+    @property
+    def upstream_uri(self) -> str:
+        """What the instances are asked for: the request as sent, or for a custom scoring path
+        the variable of its map (``_scoring_map``)."""
+        if self.scoring_path == SCORING_PATH:
+            return "$request_uri"
+        return "$mlplan_uri_" + self.name.replace("-", "_")  # names hold no "_": one-to-one
 
     @property
     def max_in_flight(self) -> int:
@@ -328,6 +350,7 @@ def render_routing(config: RouterConfig, runtime: NginxRuntime) -> str:
     ]
     for backend in backends:
         out += _upstream(backend, runtime)
+        out += _scoring_map(backend)
     if mirror:
         out += [
             "upstream mlplan_mirror_relay {",
@@ -363,9 +386,11 @@ def render_routing(config: RouterConfig, runtime: NginxRuntime) -> str:
         "    default unknown;",
         f'    "" {live_route};',
     ]
-    # "\" before each name: nginx drops it, and a name that is a map keyword (default,
-    # include, hostnames, volatile) is then matched as a value, not read as the keyword
-    out += [f"    \\{b.name} direct/{b.name};" for b in backends]
+    # "\" before a name that is a map keyword (default, include, hostnames, volatile): the map
+    # drops it and matches the name as a value. Only there: nginx's tokenizer reads "\t",
+    # "\n" and "\r" as tab / newline / return, so "\triton" would be "<tab>riton".
+    out += [f"    {chr(92) if b.name in MAP_KEYWORDS else ''}{b.name} direct/{b.name};"
+            for b in backends]
     out += [
         "}",
         "",
@@ -466,6 +491,21 @@ def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
         "",
     ]
     return lines
+
+
+def _scoring_map(backend: RouterBackend) -> list[str]:
+    """A custom scoring path: ``/score`` (with its query) -> that path, anything else as sent."""
+    if backend.scoring_path == SCORING_PATH:
+        return []
+    target = _quote(backend.scoring_path + "$1", allow_variables=True)
+    return [
+        f"# {backend.name}: the scoring URI {SCORING_PATH} -> {backend.scoring_path}",
+        f"map $request_uri {backend.upstream_uri} {{",
+        "    default $request_uri;",
+        f'    "~^{SCORING_PATH}(\\?.*)?$" {target};',
+        "}",
+        "",
+    ]
 
 
 def _main_server(
@@ -573,7 +613,7 @@ def _proxy(backend: RouterBackend, *, request_id: str) -> list[str]:
         f"        limit_conn mlplan_inflight {backend.max_in_flight};",
         # repeated here: a location's own limit_conn drops the ones it would inherit
         f"        limit_conn mlplan_per_client {CLIENT_CONNECTION_LIMIT};",
-        f"        proxy_pass http://{backend.upstream}$request_uri;",
+        f"        proxy_pass http://{backend.upstream}{backend.upstream_uri};",
         *_proxy_headers("Connection", '""', request_id=request_id),
         f"        proxy_connect_timeout {min(timeout, CONNECT_TIMEOUT_MS)}ms;",
         f"        proxy_send_timeout {timeout}ms;",

@@ -61,9 +61,11 @@ class Rule:
 
 def image_problem(image: str) -> str:
     """"" when pinned. Examples: ``repo/img@sha256:ab..`` pinned; ``img:1.4`` pinned;
-    ``img:20250101.v1`` pinned; ``img``, ``img:latest``, ``img:stable`` not."""
+    ``img:20250101.v1`` pinned; ``img``, ``img:latest``, ``img:stable`` not. No image at all
+    is not this rule's: a no-code deployment is MLP131, an unmapped environment MLP117, and an
+    image built on the Docker host (``environment.build``) is the host's own."""
     if not image:
-        return "no image"
+        return ""
     if "@sha256:" in image:
         return ""
     match = _TAG.search(image.rsplit("/", 1)[-1])

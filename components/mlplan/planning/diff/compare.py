@@ -288,7 +288,9 @@ def _endpoint_change(  # noqa: C901, PLR0912, PLR0915
                     if target.touches_router(c.path))
     if new is None:
         action = Action.DELETE
-        reasons.append("removed: its router, network and deployments are deleted")
+        owned = "router, network and deployments" if target.name == "docker" else \
+            "router and deployments"  # a Docker endpoint owns its bridge network
+        reasons.append(f"removed: its {owned} are deleted")
     elif old is None:
         action = Action.CREATE
         reasons.append(f"new endpoint with {len(new.endpoint.deployments)} deployment"

@@ -94,6 +94,8 @@ def deployment_projection(
     """
     model = _plain(dep.model)
     environment = _plain(dep.environment)
+    for derived in ("conda_packages", "conda_inline"):  # read from conda_file, which is shown
+        environment.pop(derived, None)
     resolved_model, resolved_environment = _resolved(dep, settings)
     if dep.model is not None:
         model["resolved"] = resolved_model

@@ -41,7 +41,7 @@ from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
 from mlplan.domain.diagnostics import Diagnostic, error, warning
 from mlplan.domain.names import instance_name
 from mlplan.planning.rollout import batches
-from mlplan.planning.routing import INFERENCE_PORT, router_config
+from mlplan.planning.routing import probe_route, router_config, scoring_route
 from mlplan.planning.state import DeploymentState, EndpointState
 from mlplan.router.nginx import NginxRuntime, render_keys, render_routing, render_static
 from mlplan.targets.docker.settings import DockerSettings as DockerSettings
@@ -336,10 +336,8 @@ def _deployment(
     # mlplan's own variables win, as on Kubernetes (the spec warns about a colliding name)
     env.update({"MLPLAN_ENDPOINT": endpoint, "MLPLAN_DEPLOYMENT": dep.name})
     environment = dep.environment
-    port = INFERENCE_PORT
-    path = "/"
-    if environment is not None and environment.readiness_route is not None:
-        port, path = environment.readiness_route.port, environment.readiness_route.path
+    port = scoring_route(dep).port  # the router's upstream; the healthcheck asks readiness
+    ready = probe_route(dep, "readiness")
     image = resolve_image(dep, assets)
     build_context = ""
     if environment is not None and environment.build_path and not image:
@@ -349,7 +347,7 @@ def _deployment(
     limits = settings.resource_limits
     cpus = provider_cpus(size.cpu_millis) if limits == "enforce" and size.cpu_millis else ""
     memory = size.memory_mib if limits in ("enforce", "memory-only") else 0
-    check = healthcheck(state, port, path)
+    check = healthcheck(state, ready.port, ready.path)
     probe = dep.readiness_probe
     wait_timeout = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout
     grace = stop_grace_seconds(dep.request_settings.request_timeout_ms)

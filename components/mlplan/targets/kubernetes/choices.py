@@ -60,10 +60,11 @@ from mlplan.domain.assets import Assets, resolve_code, resolve_image, resolve_mo
 from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.model import Route
-from mlplan.domain.names import MLPLAN_VARIABLES
+from mlplan.domain.names import MLPLAN_VARIABLES, SCORING_PATH
+from mlplan.planning import routing
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import batch_size
-from mlplan.planning.routing import INFERENCE_PORT
+from mlplan.planning.routing import scoring_route
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import NginxRuntime
 from mlplan.targets.kubernetes.settings import KubernetesSettings, VolumeSource
@@ -176,7 +177,8 @@ HTTPROUTE_MAX_RULES = 16
 def route_limits(state: DesiredState, settings: KubernetesSettings) -> list[Diagnostic]:
     """MLP112 in gateway-api mode for an endpoint whose HTTPRoute would exceed Gateway API's 16
     rules: one ``azureml-model-deployment`` rule per deployment plus the split, so at most 15
-    deployments (Azure allows 20). The API server would reject the route at ``pulumi up``."""
+    deployments (Azure allows 20). The API server would reject the route at ``pulumi up``.
+    MLP104 for a custom ``scoring_route`` path, which an HTTPRoute cannot map per backend."""
     if settings.router_mode != "gateway-api":
         return []
     most = HTTPROUTE_MAX_RULES - 1
@@ -185,7 +187,15 @@ def route_limits(state: DesiredState, settings: KubernetesSettings) -> list[Diag
                   "gateway-api its HTTPRoute holds one header rule per deployment plus the "
                   f"split, and Gateway API allows {HTTPROUTE_MAX_RULES} rules, so at most "
                   f"{most}. Delete retired deployments or use routerMode nginx.")
-            for ep in state.endpoints if len(ep.deployments) > most]
+            for ep in state.endpoints if len(ep.deployments) > most] + [
+        error(codes.INVALID_VALUE, d.deployment.source.at("environment.inference_config"
+                                                          ".scoring_route.path"),
+              f"deployment '{d.name}' takes scoring requests at "
+              f"'{scoring_route(d.deployment).path}', but in routerMode gateway-api the "
+              f"HTTPRoute forwards the endpoint's {SCORING_PATH} unchanged (Gateway API has no "
+              "portable per-backend path rewrite); use routerMode nginx, which maps it.")
+        for ep in state.endpoints for d in ep.deployments
+        if scoring_route(d.deployment).path != SCORING_PATH]
 
 
 # --- labels ------------------------------------------------------------------------------------
@@ -428,20 +438,12 @@ def rollout_complete(replicas: int | None) -> str:
 
 def serving_port(dep: DeploymentState) -> int:
     """The container's scoring port: the environment's ``scoring_route`` port, else 5001."""
-    env = dep.deployment.environment
-    if env is not None and env.scoring_route is not None:
-        return env.scoring_route.port
-    return INFERENCE_PORT
+    return scoring_route(dep.deployment).port
 
 
 def probe_route(dep: DeploymentState, which: Literal["liveness", "readiness"]) -> Route:
-    """HTTP GET target of a probe: the environment's inference_config route, else ``/`` on the
-    serving port (``azmlinfsrv`` answers ``GET /`` with ``Healthy``)."""
-    env = dep.deployment.environment
-    route = None
-    if env is not None:
-        route = env.liveness_route if which == "liveness" else env.readiness_route
-    return route or Route("/", serving_port(dep))
+    """HTTP GET target of a probe (``planning.routing.probe_route``)."""
+    return routing.probe_route(dep.deployment, which)
 
 
 def container_ports(dep: DeploymentState) -> tuple[int, ...]:
@@ -493,7 +495,7 @@ def delivery(dep: DeploymentState, assets: Assets,
             found.append(error(codes.KUBERNETES_DELIVERY, d.source.at("environment.build"),
                                "the Kubernetes target pulls images from a registry and builds "
                                "none; build and push this image, then set 'environment.image'."))
-        else:
+        elif env is not None:  # none at all: a no-code deployment (MLP131, planning.fidelity)
             found.append(error(codes.KUBERNETES_DELIVERY, d.source.at("environment"),
                                "no image: add 'environment: {image: <registry>/<name>:<tag>}'."))
     model_dir = model_path = ""
