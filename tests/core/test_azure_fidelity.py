@@ -23,9 +23,9 @@ from mlplan.domain.yamlsource import parse_yaml
 from mlplan.edge.pipeline import planned as state_of
 from mlplan.planning.routing import router_config
 from mlplan.planning.state import DesiredState
-from mlplan.targets.docker.plan import plan_endpoint
+from mlplan.targets.docker.containers import plan_endpoint
 from mlplan.targets.docker.settings import DockerSettings
-from mlplan.targets.kubernetes.plan import probe_route, route_limits, serving_port
+from mlplan.targets.kubernetes.choices import probe_route, route_limits, serving_port
 from mlplan.targets.kubernetes.settings import KubernetesSettings
 
 AZURE = Path(__file__).parents[1] / "fixtures" / "azure"

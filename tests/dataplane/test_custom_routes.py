@@ -25,7 +25,7 @@ from mlplan.domain.spec import SourceText, parse
 from mlplan.edge.pipeline import planned
 from mlplan.planning.routing import probe_route, router_config, scoring_route
 from mlplan.planning.state import DeploymentState, EndpointState
-from mlplan.targets.docker.plan import healthcheck
+from mlplan.targets.docker.containers import healthcheck
 from tests.dataplane.harness import REPO, Client, Proc, free_port, port_open, wait_for
 
 CUSTOM_SERVER = REPO / "tests" / "docker" / "images" / "custom" / "custom-server"
