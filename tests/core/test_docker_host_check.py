@@ -56,31 +56,40 @@ def test_check_host(name: str, sku: str, limits: ResourceLimits, host: DockerHos
             assert word in diagnostic.message, (word, diagnostic.message)
 
 
-def _deployment(count: int, wait: int = 23) -> DeploymentContainers:
+def _deployment(count: int, wait: int = 23, revision: str = "") -> DeploymentContainers:
     check = Healthcheck(("CMD", "true"), "1s", "2s", "1s", 20)
     containers = tuple(
         InstanceContainer(name=f"my-endpoint-blue-{i}", index=i, batch=b, image="i", env=(),
                           mounts=(), labels=(), cpus="", memory_mib=0, gpus=0, port=5001,
-                          healthcheck=check, wait_timeout_s=wait)
+                          healthcheck=check, wait_timeout_s=wait,
+                          revision=revision if b == 1 else "")
         for b, members in enumerate(batches(count), start=1) for i in members)
     return DeploymentContainers("blue", "i", "", "", containers)
 
 
 NOTES = [
-    ("one instance", 1, "my-endpoint/blue rolls in 1 batch of 1 (batch 1: instance 0); each "
+    # name, instances, surge batch revision, note
+    ("ten with a surge batch", 10, "1a2b3c4d", "my-endpoint/blue rolls in 5 batches of 2 "
+     "(batch 1: instances 0, 1; batch 2: 2, 3; batch 3: 4, 5; batch 4: 6, 7; batch 5: 8, 9); "
+     "each batch must be healthy within 23 s before the next starts, and a batch that is not "
+     "stops the update with the later batches untouched; batch 1 is the surge batch: a new "
+     "revision (1a2b3c4d) starts its containers beside the old ones, which serve until the "
+     "end of the update"),
+    ("one instance", 1, "", "my-endpoint/blue rolls in 1 batch of 1 (batch 1: instance 0); each "
      "batch must be healthy within 23 s before the next starts, and a batch that is not stops "
      "the update with the later batches untouched"),
-    ("ten in fives of two", 10, "my-endpoint/blue rolls in 5 batches of 2 (batch 1: instances "
+    ("ten in fives of two, exempt (no surge batch)", 10, "", "my-endpoint/blue rolls in 5 batches of 2 (batch 1: instances "
      "0, 1; batch 2: 2, 3; batch 3: 4, 5; batch 4: 6, 7; batch 5: 8, 9); each batch must be "
      "healthy within 23 s before the next starts, and a batch that is not stops the update "
      "with the later batches untouched"),
-    ("no instances", 0, "my-endpoint/blue has no instances"),
+    ("no instances", 0, "", "my-endpoint/blue has no instances"),
 ]
 
 
-@pytest.mark.parametrize(("name", "count", "expected"), NOTES, ids=[n[0] for n in NOTES])
-def test_roll_note(name: str, count: int, expected: str) -> None:
-    assert roll_note("my-endpoint", _deployment(count)) == expected
+@pytest.mark.parametrize(("name", "count", "revision", "expected"), NOTES,
+                         ids=[n[0] for n in NOTES])
+def test_roll_note(name: str, count: int, revision: str, expected: str) -> None:
+    assert roll_note("my-endpoint", _deployment(count, revision=revision)) == expected
 
 
 CPUS = [

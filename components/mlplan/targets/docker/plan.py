@@ -583,7 +583,9 @@ def roll_note(endpoint: str, deployment: DeploymentContainers) -> str:
 
     Example (5 instances, 23 s wait): ``my-endpoint/blue rolls in 5 batches of 1 (batch 1:
     instance 0, batch 2: 1, ..., batch 5: 4); each batch must be healthy within 23 s before the
-    next starts, and a batch that is not stops the update with the later batches untouched``.
+    next starts, and a batch that is not stops the update with the later batches untouched``,
+    then, with a surge batch, ``; batch 1 is the surge batch: a new revision (1a2b3c4d) starts
+    its containers beside the old ones, which serve until the end of the update``.
     """
     groups = deployment.batches
     if not groups:
@@ -597,6 +599,12 @@ def roll_note(endpoint: str, deployment: DeploymentContainers) -> str:
                      else f"batch {number}: {indexes}")
     wait = max(c.wait_timeout_s for c in deployment.containers)
     batch_word = "batch" if len(groups) == 1 else "batches"
+    surge = ""
+    if all(c.surge for c in groups[0]):
+        surge = (f"; batch 1 is the surge batch: a new revision ({groups[0][0].revision}) "
+                 "starts its containers beside the old ones, which serve until the end of the "
+                 "update")
     return (f"{endpoint}/{deployment.name} rolls in {len(groups)} {batch_word} of {size} "
             f"({'; '.join(parts)}); each batch must be healthy within {wait} s before the next "
-            "starts, and a batch that is not stops the update with the later batches untouched")
+            "starts, and a batch that is not stops the update with the later batches untouched"
+            + surge)
