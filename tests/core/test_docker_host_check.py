@@ -78,8 +78,9 @@ NOTES = [
     ("one instance", 1, "", "my-endpoint/blue rolls in 1 batch of 1 (batch 1: instance 0); each "
      "batch must be healthy within 23 s before the next starts, and a batch that is not stops "
      "the update with the later batches untouched"),
-    ("ten in fives of two, exempt (no surge batch)", 10, "", "my-endpoint/blue rolls in 5 batches of 2 (batch 1: instances "
-     "0, 1; batch 2: 2, 3; batch 3: 4, 5; batch 4: 6, 7; batch 5: 8, 9); each batch must be "
+    ("ten in fives of two, exempt (no surge batch)", 10, "",
+     "my-endpoint/blue rolls in 5 batches of 2 (batch 1: instances 0, 1; batch 2: 2, 3; "
+     "batch 3: 4, 5; batch 4: 6, 7; batch 5: 8, 9); each batch must be "
      "healthy within 23 s before the next starts, and a batch that is not stops the update "
      "with the later batches untouched"),
     ("no instances", 0, "", "my-endpoint/blue has no instances"),

@@ -548,6 +548,20 @@ def _surge_pairs(resources: list[_Resource]) -> list[_Resource]:
     return [merged.get(r.urn, r) for r in resources if r.urn not in dropped]
 
 
+def _schedule(groups: dict[tuple[int, str], list[_Resource]], instances: int, replaced: int,
+              order: list[Action]) -> tuple[rollout.RolloutSchedule, bool]:
+    """The roll's schedule and whether the preview shows all of it (every instance, batch by
+    batch, in one order or Docker's surge: batch 1 create-then-delete, the rest delete-first)."""
+    ordered = [{r.action[0] for r in g} for _k, g in sorted(groups.items())]
+    docker_surge = (len(ordered) > 1 and ordered[0] == {Action.CREATE_THEN_DELETE}
+                    and all(o == {Action.DELETE_THEN_CREATE} for o in ordered[1:]))
+    schedule = rollout.RolloutSchedule.of(
+        instances, surge=order == [Action.CREATE_THEN_DELETE] or docker_surge)
+    whole = ((len(order) == 1 or docker_surge) and replaced == instances
+             and len(groups) == schedule.batches)
+    return schedule, whole
+
+
 def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dict[str, Any]:  # noqa: C901
     resources = _surge_pairs(resources)
     instances = [r for r in resources if labels.INSTANCE in r.labels]
@@ -581,14 +595,7 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
         verbs = " / ".join(" then ".join(a.verbs) for a in order)
         summary = (f"roll {len(replaced)} of {len(instances)} instances in "
                    f"{len(groups)} batch{'es' if len(groups) != 1 else ''}, {verbs}")
-        ordered = [{r.action[0] for r in g} for _k, g in sorted(groups.items())]
-        # Docker's surge: batch 1 created first, every later batch delete-first in place
-        docker_surge = (len(ordered) > 1 and ordered[0] == {Action.CREATE_THEN_DELETE}
-                        and all(o == {Action.DELETE_THEN_CREATE} for o in ordered[1:]))
-        schedule = rollout.RolloutSchedule.of(
-            len(instances), surge=order == [Action.CREATE_THEN_DELETE] or docker_surge)
-        whole = ((len(order) == 1 or docker_surge) and len(replaced) == len(instances)
-                 and len(groups) == schedule.batches)
+        schedule, whole = _schedule(groups, len(instances), len(replaced), order)
         extra: dict[str, Any] = {}
         if whole:  # every instance, batch by batch: the plan's words and numbers
             summary = schedule.describe()
