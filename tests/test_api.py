@@ -20,6 +20,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from mlplan import OnlineEndpoint, OnlineEndpointArgs, QuotaCheck, QuotaCheckArgs
 from tests.targets.harness import Recorded, by_type, one, run_program
+from tests.targets.test_docker import REVISION
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = "stacks/endpoints/my-endpoint"
@@ -112,7 +113,7 @@ def test_good_input_builds_children_and_outputs(
     target = one(recorded, DOCKER_T, "my-endpoint")
     assert target.parent == public.urn
     assert public.inputs["deployments"] == instances
-    containers = {r.inputs["name"] for r in by_type(recorded, CONTAINER)}
+    containers = {REVISION.sub("", r.inputs["name"]) for r in by_type(recorded, CONTAINER)}
     assert containers == {"my-endpoint-router", "my-endpoint-router-config"} | {
         f"my-endpoint-{d}-{i}" for d, n in instances.items() for i in range(n)}
     endpoint = out["component"]
