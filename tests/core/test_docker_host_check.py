@@ -13,9 +13,11 @@ from mlplan.targets.docker.plan import (
     DockerSettings,
     Healthcheck,
     InstanceContainer,
+    Mount,
     ResourceLimits,
     check_host,
     provider_cpus,
+    revision,
     roll_note,
     stop_grace_seconds,
 )
@@ -121,3 +123,37 @@ GRACE = [
 @pytest.mark.parametrize(("name", "timeout_ms", "expected"), GRACE, ids=[g[0] for g in GRACE])
 def test_stop_grace_seconds(name: str, timeout_ms: int, expected: int) -> None:
     assert stop_grace_seconds(timeout_ms) == expected
+
+
+BASE_REVISION = dict(image="example.io/infer:1", env=(("A", "1"),),
+                     mounts=(Mount("/p/score", "/var/azureml-app/score"),),
+                     instance_labels=(("mlplan.dev/image", "example.io/infer:1"),
+                                      ("mlplan.dev/instance", "0")),
+                     cpus="4.0", gpus=0)
+REVISIONS = [
+    # name, changed inputs, new revision?
+    ("same inputs: same revision (every run)", {}, False),
+    ("another instance index: same revision (one per deployment)",
+     {"instance_labels": (("mlplan.dev/image", "example.io/infer:1"),
+                          ("mlplan.dev/instance", "7"))}, False),
+    ("image", {"image": "example.io/infer:2"}, True),
+    ("environment", {"env": (("A", "2"),)}, True),
+    ("mount source", {"mounts": (Mount("/q/score", "/var/azureml-app/score"),)}, True),
+    ("label", {"instance_labels": (("mlplan.dev/image", "example.io/infer:2"),
+                                   ("mlplan.dev/instance", "0"))}, True),
+    ("CPU limit", {"cpus": "2.0"}, True),
+    ("GPUs", {"gpus": 1}, True),
+]
+
+
+@pytest.mark.parametrize(("name", "changed", "new"), REVISIONS, ids=[r[0] for r in REVISIONS])
+def test_revision_changes_exactly_with_what_replaces_a_container(
+        name: str, changed: dict[str, object], new: bool) -> None:
+    """The surge batch's containers are named by revision: it must change with every input
+    that replaces a container (else the surge batch would be replaced delete-first under the
+    same name) and with nothing else (memory, health check and stop grace change in place and
+    are not its inputs at all)."""
+    before = revision(**BASE_REVISION)  # type: ignore[arg-type]
+    after = revision(**{**BASE_REVISION, **changed})  # type: ignore[arg-type]
+    assert len(before) == 8 and int(before, 16) >= 0
+    assert (after != before) is new
