@@ -13,8 +13,8 @@ the engine its order:
   resource, created before the batches that are replaced in place, and the old one, no longer
   registered, is deleted by the engine at the end of the update (after its drain: SIGTERM, then
   ``destroyGraceSeconds``);
-- every instance container carries its instance's network alias, the name the router resolves
-  (old and new container of a surge batch answer it together);
+- the router resolves an instance by its alias ``E-D-i``: the name of the instances replaced in
+  place, a network alias of a surge container (old and new container answer it together);
 - the config container ``depends_on`` every instance container (new deployments serve before
   they get traffic) and is the only resource a traffic/mirror/key change replaces;
 - the router ``depends_on`` the config container: its script waits for the first routing files
@@ -128,9 +128,12 @@ class OnlineDeployment(pulumi.ComponentResource):
             "mounts": [{"type": "bind", "source": m.source, "target": m.target,
                         "readOnly": m.read_only} for m in spec.mounts],
             "labels": _labels(spec.labels),
-            # The router reaches an instance by its alias (Docker's DNS on the endpoint's
-            # network answers it with every container that carries it).
-            "networksAdvanced": [{"name": _out(network, "name"), "aliases": [spec.alias]}],
+            # The router reaches an instance by its alias, which Docker's DNS on the endpoint's
+            # network answers with every container named or aliased so: a surge container
+            # carries it as an alias, the others are named so (no alias: adding one to a
+            # running container's inputs would replace it).
+            "networksAdvanced": [{"name": _out(network, "name"),
+                                  **({"aliases": [spec.alias]} if spec.surge else {})}],
             "cpus": spec.cpus or None,
             "memory": spec.memory_mib or None,
             # Docker's default swap limit is twice the memory; read back into the state it
