@@ -211,7 +211,7 @@ def roll_under_load(project: DockerProject, deployment: str, declared: dict[str,
                     traffic: dict[str, int]) -> tuple[list[Any], list[Any], list[Event], float,
                                                       set[str]]:
     """``pulumi up`` of ``declared`` while the suite's stream (4 keep-alive clients) runs
-    through the router and a second stream (4 clients, a new connection per request, pinned to
+    through the router and a second stream (2 clients, a new connection per request, pinned to
     ``deployment``) loads the host; returns both streams' results, the deployment's events,
     the seconds and the containers that served it before."""
     before = {n for n, health in serving(project).items()
@@ -221,7 +221,7 @@ def roll_under_load(project: DockerProject, deployment: str, declared: dict[str,
     port, key = project.port(), project.key()
     with EventWatch(project.daemon) as watch, \
             Stream(port, threads=4, max_requests=200_000, headers=auth(key)) as stream, \
-            Stream(port, threads=4, keep_alive=False, max_requests=200_000,
+            Stream(port, threads=2, keep_alive=False, max_requests=200_000,
                    headers={**auth(key), HEADER: deployment}) as load:
         started = time.monotonic()
         project.up()
