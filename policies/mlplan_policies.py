@@ -38,6 +38,7 @@ from mlplan.domain import codes
 from mlplan.domain.diagnostics import Diagnostic, Severity
 from mlplan.domain.facts import EndpointFacts
 from mlplan.domain.settings import Limits, quota_from_cores
+from mlplan.planning.port import PlainResource
 from mlplan.rules.registry import (
     DEFAULT_MIN_INSTANCES,
     Rule,
@@ -47,7 +48,6 @@ from mlplan.rules.registry import (
     check_stack,
 )
 from mlplan.targets import registry
-from mlplan.targets.base import PlainResource
 
 ADVISORY, MANDATORY = EnforcementLevel.ADVISORY, EnforcementLevel.MANDATORY
 

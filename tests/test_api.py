@@ -140,7 +140,7 @@ def test_keys_traffic_and_docker_settings(root: Path) -> None:
     assert resolved(endpoint.scoring_uri) == "http://localhost:8123/score"
     config = one(recorded, CONTAINER, "my-endpoint-router-config")
     assert "keys.conf" in json.dumps(config.inputs) and "uploads" in config.secret_inputs
-    assert {r.inputs["name"] for r in by_type(recorded, CONTAINER)} >= {
+    assert {REVISION.sub("", r.inputs["name"]) for r in by_type(recorded, CONTAINER)} >= {
         "pr-my-endpoint-router", "pr-my-endpoint-blue-0"}
     labels = {item["label"]: item["value"] for item in config.inputs["labels"]}
     assert labels["mlplan.dev/traffic"] == "blue=50,green=50"
@@ -243,7 +243,7 @@ BAD: list[tuple[str, Callable[[], dict[str, Any]], list[str]]] = [
      ["error MLP401", "standardDSv2Family", "32", "20"]),
     ("over the total quota", lambda: files(quota={"total": 10}), ["error MLP402"]),
     ("a traffic split that does not add up", lambda: files(traffic={"blue": 70, "green": 10}),
-     ["error MLP201"]),
+     ["OnlineEndpoint my-endpoint traffic: error MLP201"]),
     ("traffic above 100", lambda: files(traffic={"blue": 150}),
      ["OnlineEndpoint my-endpoint traffic.blue: error MLP10"]),
     ("a mirror over 50%", lambda: files(traffic={"blue": 100, "green": 0},
@@ -262,11 +262,11 @@ BAD: list[tuple[str, Callable[[], dict[str, Any]], list[str]]] = [
      lambda: files(quota={"total": pulumi.Output.from_input(100)}),
      ["OnlineEndpoint my-endpoint quota.total: error MLP120", "must be a plain value"]),
     ("bad docker settings", lambda: files(docker={"resource_limits": "sometimes"}),
-     ["OnlineEndpoint my-endpoint mlplan:docker.resourceLimits: error MLP120"]),
+     ["OnlineEndpoint my-endpoint docker.resourceLimits: error MLP120"]),
     ("an unknown docker setting", lambda: files(docker={"router_imag": "nginx"}),
-     ["mlplan:docker.router_imag: error MLP120"]),
+     ["OnlineEndpoint my-endpoint docker.router_imag: error MLP120"]),
     ("an unknown target", lambda: files(target="swarm"),
-     ["OnlineEndpoint my-endpoint mlplan:target: error MLP120"]),
+     ["OnlineEndpoint my-endpoint target: error MLP120"]),
     ("a key too short (never shown)", lambda: files(keys={"primary": "short-secret-1",
                                                           "secondary": "s" * 32}),
      ["OnlineEndpoint my-endpoint keys.primary: error MLP120", "the value is not shown"]),
@@ -288,13 +288,36 @@ def test_bad_input_fails_before_anything_is_registered(
     assert "Traceback" not in logged
 
 
+HINTS = [
+    # scenario, who fails, what ends the error
+    ("a component in a user's program: no command that cannot see its arguments", "component",
+     "nothing was changed."),
+    ("the stack's program: mlplan plan with its stack", "program",
+     "nothing was changed. Run `mlplan plan --stack dev` for the full plan."),
+]
+
+
+@pytest.mark.parametrize(("name", "who", "ending"), HINTS, ids=[h[0] for h in HINTS])
+def test_an_error_says_where_to_see_more_in_its_callers_terms(
+        name: str, who: str, ending: str, root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    if who == "component":
+        message = failing(root, files(quota={"total": 10}), caplog)[0]
+    else:
+        stack_file(root, {**DEV, "mlplan:quota": {"total": 10}})
+        config = {k: json.dumps(v) if not isinstance(v, str) else v for k, v in DEV.items()}
+        config["mlplan:quota"] = json.dumps({"total": 10})
+        message = program_run(root, config, caplog)[0]
+    assert message.endswith(ending), message
+
+
 def test_every_problem_in_one_pass(root: Path, caplog: pytest.LogCaptureFixture) -> None:
     _, logged, _ = failing(root, values(
         deployments=[deployment("blue", instance_type="Standard_DS3"),
                      {**deployment("green"), "instnce_count": 1}],
         quota={"total": "lots"}), caplog)
     for piece in ("deployments[0] instance_type: error MLP110",
-                  "deployments[1] instnce_count: error MLP101", "mlplan:quota.total"):
+                  "deployments[1] instnce_count: error MLP101",
+                  "OnlineEndpoint my-endpoint quota.total"):
         assert piece in logged, logged
 
 
@@ -482,6 +505,32 @@ def test_import_mlplan_loads_no_pulumi() -> None:
     code = ("import sys, mlplan; assert 'pulumi' not in sys.modules; "
             "from mlplan import OnlineEndpoint; assert 'pulumi' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+STRICT_READER = """\
+import pulumi
+from mlplan import OnlineEndpoint
+
+
+def total(endpoint: OnlineEndpoint) -> pulumi.Output[float]:
+    return endpoint.quota_reserved.apply(lambda q: q["total_reserved_cores"] + 1.0)
+
+
+def first_family(endpoint: OnlineEndpoint) -> pulumi.Output[str]:
+    return endpoint.quota_reserved.apply(lambda q: q["families"][0]["family"].upper())
+"""
+
+
+def test_the_output_types_say_what_arrives_at_run_time(tmp_path: Path) -> None:
+    """A user's program reading ``quota_reserved`` passes ``mypy --strict``: inside the output
+    the fields are plain numbers and texts, as at run time."""
+    from mypy import api as mypy_api
+
+    program = tmp_path / "reader.py"
+    program.write_text(STRICT_READER)
+    out, err, status = mypy_api.run(["--strict", "--cache-dir", str(tmp_path / "cache"),
+                                     str(program)])
+    assert status == 0, out + err
 
 
 def test_the_typed_args_are_plain_dicts() -> None:

@@ -120,3 +120,34 @@ def test_a_dropped_mirror_is_explained(repo: Path, capsys: pytest.CaptureFixture
         "gets live or mirrored traffic, not both"}
     assert [(s["number"], s["stage"]) for s in doc["steps"]] == [
         (1, "canary"), (2, "promoted"), (3, "retire")]
+
+
+BROKEN = [
+    # scenario, file, text, code in the diagnostics
+    ("another file does not parse", "stacks/endpoints/other.yml", "name: [unclosed\n", "MLP1"),
+    ("a deployment off the split has a bad field", "stacks/endpoints/red.yml",
+     "$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json\n"
+     "name: red\nendpoint_name: my-endpoint\ninstance_type: Standard_DS3_v2\n"
+     "instance_count: many\n", "MLP1"),
+]
+COMMANDS = [
+    ("promote --write", ["promote", "my-endpoint", "--stack", "test", "--to", "green",
+                         "--write"]),
+    ("rollback", ["rollback", "my-endpoint", "--stack", "test"]),
+]
+
+
+@pytest.mark.parametrize(("name", "command"), COMMANDS, ids=[c[0] for c in COMMANDS])
+@pytest.mark.parametrize(("scenario", "path", "text", "code"), BROKEN,
+                         ids=[b[0] for b in BROKEN])
+def test_a_broken_stack_is_refused_and_nothing_is_written(
+        scenario: str, path: str, text: str, code: str, name: str, command: list[str],
+        repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The checked-state pipeline's errors stop promote and rollback before any step: exit 1,
+    every diagnostic on stderr, the endpoint file untouched."""
+    (repo / path).write_text(text)
+    before = (repo / ENDPOINT_FILE).read_text()
+    exit_code, out, err = run(command, capsys)
+    assert exit_code == 1 and out == ""
+    assert f"{path}:" in err and code in err and "the stack has errors" in err
+    assert (repo / ENDPOINT_FILE).read_text() == before

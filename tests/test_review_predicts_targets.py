@@ -17,9 +17,12 @@ import pytest
 from mlplan.domain.diagnostics import Location
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
-from mlplan.planning.diff import Action, DeploymentChange, plan
-from mlplan.planning.state import DeploymentState, DesiredState, desired
+from mlplan.edge.pipeline import planned
+from mlplan.planning import diff
+from mlplan.planning.diff import Action, DeploymentChange
+from mlplan.planning.state import DeploymentState, DesiredState
 from mlplan.targets.docker import plan as docker_plan
+from mlplan.targets.docker.settings import of as settings_of
 from mlplan.targets.kubernetes import plan as kubernetes_plan
 
 QUOTA = {"standardDSv2Family": 400_000, "standardNCADSA100v4Family": 480_000, "total": 900_000}
@@ -36,15 +39,15 @@ def state(target: str, sku: str, count: int, image: str, scale: str = "",
     docker_settings, problems = docker_plan.parse_settings(docker or {}, Location("Pulumi.yaml"))
     assert problems == []
     settings = Settings(target=target, quota_millis=QUOTA,  # type: ignore[arg-type]
-                        docker=docker or {}, docker_settings=docker_settings)
-    return desired(parsed.endpoints, settings, ())
+                        docker=docker or {}, target_settings=docker_settings)
+    return planned(parsed.endpoints, settings, ())
 
 
 def review(target: str, sku: str, count: int, scale: str = "",
            docker: dict[str, str] | None = None) -> tuple[DeploymentChange, DeploymentState]:
     base = state(target, sku, count, "example/scorer:1", scale, docker)
     head = state(target, sku, count, "example/scorer:2", scale, docker)
-    (endpoint,) = plan(base, head).endpoints
+    (endpoint,) = diff.review(base, head).endpoints
     (change,) = endpoint.deployments
     (deployment,) = head.endpoints[0].deployments
     return change, deployment
@@ -108,7 +111,7 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
     change, deployment = review("docker", sku, n, docker=docker)
     head = state("docker", sku, n, "example/scorer:2", docker=docker)
     planned = docker_plan.plan_endpoint(head.endpoints[0], "development",
-                                        head.settings.docker_settings, head.settings.assets,
+                                        settings_of(head.settings), head.settings.assets,
                                         lambda p: f"/project/{p}", lambda _p: True)
     (containers,) = planned.deployments
     roll = change.roll
@@ -126,7 +129,7 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
 
 def docker_containers(head: DesiredState) -> docker_plan.DeploymentContainers:
     planned = docker_plan.plan_endpoint(head.endpoints[0], "development",
-                                        head.settings.docker_settings, {},
+                                        settings_of(head.settings), {},
                                         lambda p: f"/project/{p}", lambda _p: True)
     (containers,) = planned.deployments
     return containers
@@ -167,12 +170,12 @@ def test_docker_review_order_is_the_instance_order(name: str, before: int, after
     assert [n for wave in order.waves for n in wave] == new
     assert all(len(w) == 2 for w in order.waves[:-1])  # floor(8 CPUs / 4 cores)
     if base is None:  # review: "create", its instances new; the plan: all in waves, no chain
-        (endpoint,) = plan(desired((), head.settings, ()), head).endpoints
+        (endpoint,) = diff.review(planned((), head.settings, ()), head).endpoints
         (change,) = endpoint.deployments
         assert change.action is Action.CREATE and change.steps == ()
         assert all(not order.waits[n] for n in order.waves[0])
         return
-    (endpoint,) = plan(base, head).endpoints
+    (endpoint,) = diff.review(base, head).endpoints
     (change,) = endpoint.deployments
     kinds = [s.kind for s in change.steps]
     assert kinds == (["scale"] if before != after else []) + (["roll"] if rolls else [])

@@ -7,7 +7,7 @@ QuotaCheckArgs``, is imported on first use (``mlplan.edge.api``): ``import mlpla
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from mlplan.version import __version__
 
 __all__ = [
     "AssetsArgs",

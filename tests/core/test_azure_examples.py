@@ -13,7 +13,7 @@ import pytest
 from mlplan.domain import codes
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
-from mlplan.planning.state import desired
+from mlplan.edge.pipeline import planned
 
 ROOT = Path(__file__).parents[1] / "fixtures" / "azureml-examples"
 
@@ -80,7 +80,7 @@ def sources(paths: list[str]) -> list[SourceText]:
 @pytest.mark.parametrize(("name", "paths"), COMPLETE_SETS, ids=[s[0] for s in COMPLETE_SETS])
 def test_complete_sets_plan_without_diagnostics(name: str, paths: list[str]) -> None:
     result = parse(sources(paths))
-    state = desired(result.endpoints, Settings(), result.diagnostics)
+    state = planned(result.endpoints, Settings(), result.diagnostics)
     assert state.diagnostics == ()
     deployments = [d for e in state.endpoints for d in e.deployments]
     assert len(deployments) == len(paths) - 1
@@ -92,7 +92,7 @@ ENDPOINT_ONLY = ["amlarc/endpoint.yml", "managed/vnet/sample/endpoint.yml"]
 @pytest.mark.parametrize("path", ENDPOINT_ONLY)
 def test_endpoint_files_alone_plan_without_diagnostics(path: str) -> None:
     result = parse(sources([path]))
-    assert desired(result.endpoints, Settings(), result.diagnostics).diagnostics == ()
+    assert planned(result.endpoints, Settings(), result.diagnostics).diagnostics == ()
 
 
 @pytest.mark.parametrize("path", DEPLOYMENT_ONLY)

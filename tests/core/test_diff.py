@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from mlplan.domain import codes
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.pipeline import planned
 from mlplan.planning import rollout
 from mlplan.planning.diff import (
     Action,
@@ -23,13 +24,13 @@ from mlplan.planning.diff import (
     Share,
     StackChanges,
     Stage,
-    classify,
     field_changes,
-    plan,
+    review,
     stage_of,
 )
 from mlplan.planning.quota import reserved_instances
-from mlplan.planning.state import DesiredState, desired
+from mlplan.planning.state import DesiredState
+from mlplan.targets import registry
 
 QUOTA = {"standardDSv2Family": 200_000, "total": 500_000}
 
@@ -61,7 +62,7 @@ def state(traffic: dict[str, int], deployments: dict[str, str],
                 for n, text in deployments.items()]
     result = parse(sources)
     assert not result.diagnostics, result.diagnostics
-    return desired(result.endpoints, Settings(target=target, quota_millis=QUOTA),  # type: ignore[arg-type]
+    return planned(result.endpoints, Settings(target=target, quota_millis=QUOTA),  # type: ignore[arg-type]
                    result.diagnostics)
 
 
@@ -148,7 +149,7 @@ ACTIONS = [
                          ACTIONS, ids=[a[0] for a in ACTIONS])
 def test_actions(name: str, base: DesiredState | None, head: DesiredState | None,
                  endpoint_action: Action, deployment_actions: dict[str, Action]) -> None:
-    changes = plan(base, head)
+    changes = review(base, head)
     (endpoint,) = changes.endpoints
     assert endpoint.action is endpoint_action
     assert {d.name: d.action for d in endpoint.deployments} == deployment_actions
@@ -160,11 +161,11 @@ def test_actions(name: str, base: DesiredState | None, head: DesiredState | None
 def test_roll_schedules_follow_the_target() -> None:
     base = state({"blue": 100}, {"blue": dep("blue", 10)})
     head = state({"blue": 100}, {"blue": dep("blue", 10, image="example/scorer:2")})
-    docker = only_deployment(plan(base, head), "blue").roll
+    docker = only_deployment(review(base, head), "blue").roll
     assert docker is not None
     assert docker.describe() == "10 instances: 5 batches of 2, peak 12, at least 10 serving"
     assert docker.batches[0] == ("my-endpoint-blue-0", "my-endpoint-blue-1")
-    k8s = only_deployment(plan(state({"blue": 100}, {"blue": dep("blue", 10)}, target=K8S),
+    k8s = only_deployment(review(state({"blue": 100}, {"blue": dep("blue", 10)}, target=K8S),
                                state({"blue": 100}, {"blue": dep("blue", 10, "example/scorer:2")},
                                      target=K8S)), "blue").roll
     assert k8s is not None
@@ -193,7 +194,7 @@ def test_kubernetes_roll_matches_the_manifests(name: str, sku: str, n: int, orde
     base = state({"blue": 100}, {"blue": dep("blue", n, sku=sku)}, target=K8S)
     head = state({"blue": 100}, {"blue": dep("blue", n, "example/scorer:2", sku=sku)},
                  target=K8S)
-    change = only_deployment(plan(base, head), "blue")
+    change = only_deployment(review(base, head), "blue")
     roll = change.roll
     assert roll is not None
     assert (change.action, roll.order, roll.peak, roll.min_in_service) == \
@@ -235,7 +236,7 @@ def test_docker_roll_is_what_the_containers_do(
     exist before the change listed as replaced."""
     base = state({"blue": 100}, {"blue": dep("blue", before, sku=sku)})
     head = state({"blue": 100}, {"blue": dep("blue", after, "example/scorer:2", sku=sku)})
-    change = only_deployment(plan(base, head), "blue")
+    change = only_deployment(review(base, head), "blue")
     roll = change.roll
     assert roll is not None
     assert (roll.peak, roll.min_in_service) == (peak, serving)
@@ -267,7 +268,7 @@ def test_docker_scaling_says_which_instances_the_surge_batch_recreates(
     first): review says so, and nothing else is replaced."""
     base = state({"blue": 100}, {"blue": dep("blue", before, sku=sku)})
     head = state({"blue": 100}, {"blue": dep("blue", after, sku=sku)})
-    change = only_deployment(plan(base, head), "blue")
+    change = only_deployment(review(base, head), "blue")
     assert change.roll is None
     found = [r for r in change.reasons if "surge batch" in r]
     if why:
@@ -277,7 +278,7 @@ def test_docker_scaling_says_which_instances_the_surge_batch_recreates(
 
 
 def test_scale_with_a_roll_scales_first_and_warns_mlp301() -> None:
-    changes = plan(state({"blue": 100}, {"blue": BLUE}),
+    changes = review(state({"blue": 100}, {"blue": BLUE}),
                    state({"blue": 100}, {"blue": dep("blue", 10, image="example/scorer:2")}))
     blue = only_deployment(changes, "blue")
     assert [s.describe() for s in blue.steps] == [
@@ -291,7 +292,7 @@ def test_scale_with_a_roll_scales_first_and_warns_mlp301() -> None:
 
 
 def test_scale_alone_has_no_mlp301_and_names_the_new_instances() -> None:
-    changes = plan(state({"blue": 100}, {"blue": BLUE}),
+    changes = review(state({"blue": 100}, {"blue": BLUE}),
                    state({"blue": 100}, {"blue": dep("blue", 5)}))
     blue = only_deployment(changes, "blue")
     assert [s.kind for s in blue.steps] == ["scale"]
@@ -301,7 +302,7 @@ def test_scale_alone_has_no_mlp301_and_names_the_new_instances() -> None:
 
 
 def test_deleting_a_live_deployment_says_traffic_moves_first() -> None:
-    changes = plan(state({"blue": 90, "green": 10}, {"blue": BLUE, "green": dep("green")}),
+    changes = review(state({"blue": 90, "green": 10}, {"blue": BLUE, "green": dep("green")}),
                    state({"green": 100}, {"green": dep("green")}))
     (endpoint,) = changes.endpoints
     assert endpoint.traffic.moves_before_delete == ("blue",)
@@ -367,7 +368,7 @@ CLASSIFY = [
 @pytest.mark.parametrize(("path", "target", "effect"), CLASSIFY,
                          ids=[f"{c[0]} on {c[1]}" for c in CLASSIFY])
 def test_classify(path: str, target: str, effect: Effect) -> None:
-    assert classify(path, target)[0] is effect
+    assert registry.of(target).field_effect(path)[0] is effect
 
 
 # (name, share, existed, exists, stage) -- the examples of Stage's docstring
@@ -405,14 +406,14 @@ def test_safe_rollout_sequence_reads_as_its_stages() -> None:
         state({"blue": 0, "green": 100}, {"blue": BLUE, "green": green}),
         state({"green": 100}, {"green": green}),
     ]
-    stages = [[s.value for s, _d in plan(a, b).endpoints[0].traffic.stages]
+    stages = [[s.value for s, _d in review(a, b).endpoints[0].traffic.stages]
               for a, b in itertools.pairwise(states)]
     assert stages == [["new at 0%"], ["mirrored"], ["canary"], ["promoted", "drained"],
                       ["retired"]]
 
 
 def test_quota_peak_counts_a_renamed_deployment_twice() -> None:
-    changes = plan(state({"blue": 100}, {"blue": BLUE}),
+    changes = review(state({"blue": 100}, {"blue": BLUE}),
                    state({"blue2": 100}, {"blue2": dep("blue2")}, files={"blue2": "ep/blue.yml"}))
     (family,) = changes.quota
     assert (family.before_millis, family.after_millis, family.peak_millis) == (
@@ -430,10 +431,10 @@ def test_a_peak_over_the_limit_while_the_change_runs_is_mlp403() -> None:
         return replace(s, settings=replace(s.settings,
                                            quota_millis={"standardDSv2Family": 20_000}))
 
-    fits = plan(limited(state({"blue": 100}, {"blue": BLUE})),
+    fits = review(limited(state({"blue": 100}, {"blue": BLUE})),
                 limited(state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2")})))
     assert codes.QUOTA_PEAK not in {d.code for d in fits.diagnostics}
-    renamed = plan(limited(state({"blue": 100}, {"blue": BLUE})),
+    renamed = review(limited(state({"blue": 100}, {"blue": BLUE})),
                    limited(state({"blue2": 100}, {"blue2": dep("blue2")},
                                  files={"blue2": "ep/blue.yml"})))
     (peak,) = [d for d in renamed.diagnostics if d.code == codes.QUOTA_PEAK]
@@ -468,9 +469,9 @@ def test_renamed_endpoint_replaces_its_deployments_and_holds_both_reservations()
         result = parse([
             SourceText("ep/endpoint.yml", f"name: {endpoint}\ntraffic: {{blue: 100}}\n"),
             SourceText("ep/blue.yml", dep("blue").replace("my-endpoint", endpoint))])
-        return desired(result.endpoints, Settings(), result.diagnostics)
+        return planned(result.endpoints, Settings(), result.diagnostics)
 
-    changes = plan(named("my-endpoint"), named("new-endpoint"))
+    changes = review(named("my-endpoint"), named("new-endpoint"))
     (endpoint,) = changes.endpoints
     assert (endpoint.name, endpoint.renamed_from, endpoint.action) == (
         "new-endpoint", "my-endpoint", Action.CREATE_THEN_DELETE)
@@ -525,15 +526,15 @@ def test_an_unchanged_file_is_compared_by_what_its_projection_reads(
     def side(text: str, sizes: str, assets: str) -> DesiredState:
         result = parse([SourceText("ep/endpoint.yml", "name: my-endpoint\ntraffic: {blue: 100}\n"),
                         SourceText("ep/blue.yml", text)])
-        return desired(result.endpoints, stack_settings(sizes, assets), result.diagnostics)
+        return planned(result.endpoints, stack_settings(sizes, assets), result.diagnostics)
 
     before, after = side(*base), side(*head)
     same = before.endpoints[0].deployments[0].deployment is after.endpoints[0].deployments[0]\
         .deployment
     assert same == (base[0] == head[0])
-    fast = only_deployment(plan(before, after), "blue")
+    fast = only_deployment(review(before, after), "blue")
     monkeypatch.setattr(compare, "_unchanged", lambda old, new: False)
-    computed = only_deployment(plan(before, after), "blue")
+    computed = only_deployment(review(before, after), "blue")
     assert fast == computed
     assert [c.path for c in fast.changes] == paths
 

@@ -17,14 +17,15 @@ from hypothesis import strategies as st
 from mlplan.domain import codes
 from mlplan.domain.assets import Assets
 from mlplan.domain.catalog import InstanceType, Toleration
-from mlplan.domain.kubernetes_settings import KubernetesSettings, parse_kubernetes_settings
 from mlplan.domain.model import Deployment
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.pipeline import planned
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import RolloutSchedule
-from mlplan.planning.state import DeploymentState, DesiredState, desired
+from mlplan.planning.state import DeploymentState, DesiredState
 from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes.settings import KubernetesSettings, parse_kubernetes_settings
 
 ENDPOINT = dedent("""\
     name: {endpoint}
@@ -58,7 +59,7 @@ def state_of(deployments: dict[str, str], *, endpoint: str = "my-endpoint",
     for index, text in enumerate(more):
         texts.append(SourceText(f"more/{index}.yml", dedent(text)))
     result = parse(texts)
-    found = desired(result.endpoints, settings or Settings(target="kubernetes",
+    found = planned(result.endpoints, settings or Settings(target="kubernetes",
                                                             instance_types=(GPU_TYPE,)),
                     result.diagnostics)
     assert not [d for d in found.diagnostics if d.severity.name == "ERROR"], found.diagnostics
@@ -315,7 +316,7 @@ def _with_extra(text: str) -> DeploymentState:
                                                           traffic="{blue: 100}", mirror="{}")),
              SourceText("e/blue.yml", "name: blue\nendpoint_name: my-endpoint\n" + text)]
     result = parse(texts)
-    state = desired(result.endpoints, Settings(target="kubernetes"), result.diagnostics)
+    state = planned(result.endpoints, Settings(target="kubernetes"), result.diagnostics)
     return state.endpoints[0].deployments[0]
 
 
@@ -390,8 +391,8 @@ def test_requests_cpu_is_the_quota_check_plus_routers() -> None:
     state = state_of({"blue": MANAGED.format(sku="Standard_DS3_v2", count=10)})
     hard = dict(ko.namespace_quota(state, KubernetesSettings()))
     routers = 3 * ko.ROUTER_RESOURCES.requests.cpu_millis
-    assert hard["requests.cpu"] == ko.cpu_quantity(state.quota.total_required_millis + routers)
-    assert state.quota.total_required_millis == 48_000
+    assert hard["requests.cpu"] == ko.cpu_quantity(state.quota.total_reserved_millis + routers)
+    assert state.quota.total_reserved_millis == 48_000
 
 
 OTHER_ENDPOINT = """\

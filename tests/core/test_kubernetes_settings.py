@@ -8,7 +8,7 @@ import pytest
 
 from mlplan.domain import codes
 from mlplan.domain.catalog import Toleration
-from mlplan.domain.kubernetes_settings import (
+from mlplan.targets.kubernetes.settings import (
     DEFAULT_GPU_NODE_SELECTOR,
     DEFAULT_GPU_TOLERATIONS,
     DEFAULT_ROUTER_IMAGE,

@@ -15,7 +15,7 @@ import pytest
 from mlplan.domain import codes
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
-from mlplan.planning.state import desired
+from mlplan.edge.pipeline import planned
 
 ENDPOINT = dedent("""\
     $schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json
@@ -135,7 +135,7 @@ SCENARIOS: list[tuple[str, Files, Found]] = [
 
 def diagnostics(files: Files) -> Found:
     result = parse([SourceText(path, text) for path, text in files.items()])
-    state = desired(result.endpoints, Settings(), result.diagnostics)
+    state = planned(result.endpoints, Settings(), result.diagnostics)
     return {(d.code, f"{d.location.file}:{d.location.line}", d.location.field)
             for d in state.diagnostics}
 
@@ -148,8 +148,8 @@ def test_each_mistake_once_and_nothing_else(name: str, files: Files, expected: F
 def test_a_deployment_with_a_skipped_sizing_field_is_left_out_of_the_quota() -> None:
     files = SCENARIOS[0][1]
     result = parse([SourceText(path, text) for path, text in files.items()])
-    state = desired(result.endpoints, Settings(), result.diagnostics)
+    state = planned(result.endpoints, Settings(), result.diagnostics)
     (endpoint,) = result.endpoints
     assert [d.name for d in endpoint.deployments] == ["blue", "green"]  # both declared
     assert [d.name for d in state.endpoints[0].deployments] == ["green"]  # blue's size unknown
-    assert state.quota.total_required_millis == 16_000
+    assert state.quota.total_reserved_millis == 16_000

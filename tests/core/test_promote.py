@@ -7,8 +7,9 @@ import pytest
 from mlplan.domain import codes
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
+from mlplan.edge.pipeline import planned
 from mlplan.planning.promote import plan, share
-from mlplan.planning.state import DesiredState, desired
+from mlplan.planning.state import DesiredState
 
 ENDPOINT = "name: ep\nauth_mode: key\ntraffic: {traffic}\n"
 DEPLOYMENT = dedent("""\
@@ -27,7 +28,7 @@ def state(traffic: str = "{blue: 100, green: 0}", counts: dict[str, int] | None 
         SourceText(f"{n}.yml", DEPLOYMENT.format(name=n, count=c)) for n, c in counts.items()]
     result = parse(sources)
     settings = Settings(quota_millis={"total": quota * 1000} if quota else {})
-    return desired(result.endpoints, settings, result.diagnostics)
+    return planned(result.endpoints, settings, result.diagnostics)
 
 
 def sequence(promotion) -> list[tuple[str, dict[str, int], dict[str, int]]]:  # type: ignore[no-untyped-def]

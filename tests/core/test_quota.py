@@ -46,7 +46,7 @@ SCENARIOS = [
 def test_check(name: str, uses: list[QuotaUse], limits: dict[str, int],
                required: dict[str, int], expected_codes: list[str]) -> None:
     report = check(uses, {k: v * 1000 for k, v in limits.items()})
-    assert {f.family: f.required_millis // 1000 for f in report.families} == required
+    assert {f.family: f.reserved_millis // 1000 for f in report.families} == required
     assert [d.code for d in report.diagnostics] == expected_codes
 
 
@@ -60,7 +60,7 @@ def test_over_quota_message_has_the_numbers_and_the_users() -> None:
 
 def test_fractional_kubernetes_cores_add_exactly() -> None:
     uses = [QuotaUse("ep", "a", "kubernetes", 10, 200, False)]  # 0.2 cores x 12 = 2.4
-    assert check(uses, {}).families[0].required_millis == 2400
+    assert check(uses, {}).families[0].reserved_millis == 2400
 
 
 @given(st.integers(min_value=0, max_value=100_000))

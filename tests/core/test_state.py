@@ -8,7 +8,8 @@ import pytest
 from mlplan.domain import codes
 from mlplan.domain.settings import Limits, Settings
 from mlplan.domain.spec import SourceText, parse
-from mlplan.planning.state import DesiredState, desired
+from mlplan.edge.pipeline import planned
+from mlplan.planning.state import DesiredState
 
 ENDPOINT = dedent("""\
     name: {endpoint}
@@ -33,7 +34,7 @@ def state(endpoint: str = "my-endpoint", name: str = "blue", kind: str = "manage
              SourceText("d.yml", DEPLOYMENT.format(endpoint=endpoint, name=name, kind=kind,
                                                    sku=sku, count=count) + extra)]
     result = parse(texts)
-    return desired(result.endpoints, settings or Settings(), result.diagnostics)
+    return planned(result.endpoints, settings or Settings(), result.diagnostics)
 
 
 def codes_of(s: DesiredState) -> list[str]:
@@ -76,7 +77,7 @@ def test_sizes_quota_and_instances() -> None:
     # Docker (the default target) surges like Azure: peak N + batch, all N serving
     assert blue.rollout.describe() == "10 instances: 5 batches of 2, peak 12, at least 10 serving"
     assert blue.instance_names[0] == "my-endpoint-blue-0" and len(blue.instance_names) == 10
-    assert s.quota.total_required_millis == 48_000
+    assert s.quota.total_reserved_millis == 48_000
 
 
 def test_exempt_gpu_sku() -> None:
@@ -93,7 +94,7 @@ def test_autoscaled_deployment_reserves_its_maximum() -> None:
         """)
     s = state(kind="kubernetes", count=2, extra=extra)
     (blue,) = s.endpoints[0].deployments
-    assert blue.quota_instances == 5
+    assert blue.most_instances == 5
     assert blue.reserved_millis == 6 * 4000
 
 

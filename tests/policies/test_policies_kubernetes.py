@@ -24,8 +24,8 @@ from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 from mlplan.domain import codes, labels
 from mlplan.domain.facts import EndpointFacts
 from mlplan.edge.program import load, run
+from mlplan.planning.port import PlainResource
 from mlplan.rules.policy import facts_from_state
-from mlplan.targets.base import PlainResource
 from mlplan.targets.kubernetes.target import from_kubernetes
 from mlplan.targets.registry import facts_from_resources
 from tests.policies.test_policies import POLICIES, as_policy_resources, codes_of, violations

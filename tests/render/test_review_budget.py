@@ -16,8 +16,9 @@ import pytest
 from mlplan.check import with_stack_diagnostics
 from mlplan.domain.settings import Settings
 from mlplan.domain.spec import SourceText, parse
-from mlplan.planning.diff import plan
-from mlplan.planning.state import DesiredState, desired
+from mlplan.edge.pipeline import planned
+from mlplan.planning import diff
+from mlplan.planning.state import DesiredState
 from mlplan.render import review_document
 from mlplan.render.review_markdown import DEFAULT_MAX_CHARS, render_review
 
@@ -49,13 +50,13 @@ def stack(endpoints: int, changed: int, *, warnings: bool = False) -> DesiredSta
     settings = Settings(quota_millis={"total": 100_000_000, "standardDSv2Family": 100_000_000},
                         limits=Settings().limits.__class__(endpoints=endpoints,
                                                           deployments=endpoints * 2))
-    return with_stack_diagnostics(desired(result.endpoints, settings, result.diagnostics))
+    return with_stack_diagnostics(planned(result.endpoints, settings, result.diagnostics))
 
 
 def review(endpoints: int, changed: int, *, warnings: bool = False) -> dict[str, object]:
     base = stack(endpoints, 0, warnings=warnings)
     head = stack(endpoints, changed, warnings=warnings)
-    entry = review_document.stack_entry("dev", plan(base, head))
+    entry = review_document.stack_entry("dev", diff.review(base, head))
     return review_document.review_document([entry], source="desired-state", base="origin/main",
                                            head="working tree")
 

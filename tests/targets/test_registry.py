@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from mlplan.domain.docker_settings import DockerSettings
 from mlplan.domain.settings import Settings
+from mlplan.domain.spec import SourceText, parse
+from mlplan.edge import pipeline
+from mlplan.planning.diff import review
+from mlplan.planning.port import Effect, Target
+from mlplan.planning.state import DesiredState
 from mlplan.targets import registry
-from mlplan.targets.base import Effect
+from mlplan.targets.docker.settings import DockerSettings
 
 EFFECTS = [
     # name, target, path, effect, why
@@ -56,7 +60,7 @@ BATCHES = [
 @pytest.mark.parametrize(("name", "target", "prefix", "expected"), BATCHES,
                          ids=[b[0] for b in BATCHES])
 def test_batch_names(name: str, target: str, prefix: str, expected: tuple[str, ...]) -> None:
-    settings = Settings(docker_settings=DockerSettings(name_prefix=prefix))
+    settings = Settings(target_settings=DockerSettings(name_prefix=prefix))
     assert registry.of(target).batch_names("my-endpoint", "blue", (0, 1), settings) == expected
 
 
@@ -67,3 +71,69 @@ def test_delete_first_types_are_docker_containers() -> None:
 def test_every_target_is_registered_under_its_settings_name() -> None:
     assert sorted(registry.TARGETS) == ["docker", "kubernetes"]
     assert all(registry.of(n).name == n for n in registry.TARGETS)
+
+
+# --- a target plugged in: one folder (tests/targets/toy) + one registry line -----------------
+
+
+TOY_ENDPOINT = """\
+$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json
+name: {name}
+auth_mode: key
+traffic: {{blue: 100}}
+"""
+TOY_BLUE = """\
+$schema: https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json
+name: blue
+endpoint_name: {name}
+model: {{path: ./m}}
+environment: {{image: example.io/infer:{tag}}}
+instance_type: Standard_DS3_v2
+instance_count: 3
+readiness_probe: {{period: {period}}}
+"""
+
+
+@pytest.fixture
+def toy(monkeypatch: pytest.MonkeyPatch) -> Target:
+    from tests.targets.toy.target import TOY
+
+    monkeypatch.setitem(registry.TARGETS, TOY.name, TOY)  # the registry line
+    return TOY
+
+
+def toy_state(name: str = "my-endpoint", tag: str = "1", period: int = 10) -> DesiredState:
+    parsed = parse([SourceText("e.yml", TOY_ENDPOINT.format(name=name)),
+                    SourceText("blue.yml", TOY_BLUE.format(name=name, tag=tag, period=period))])
+    settings = Settings(target="toy")  # type: ignore[arg-type]  # the settings schema: not yet
+    return pipeline.checked_state(parsed.endpoints, settings, parsed.diagnostics)
+
+
+TOY_CHANGES = [
+    # scenario, head image tag, head readiness period, effect, rolled batches
+    ("image: rolls, surging, batches as the toy names them", "2", 10, Effect.ROLL,
+     ("slot 0",)),
+    ("health check: in place on the toy", "1", 20, Effect.IN_PLACE, ()),
+]
+
+
+@pytest.mark.parametrize(("name", "tag", "period", "effect", "first_batch"), TOY_CHANGES,
+                         ids=[c[0] for c in TOY_CHANGES])
+def test_a_new_target_plans_and_reviews_through_the_port(
+        name: str, tag: str, period: int, effect: Effect, first_batch: tuple[str, ...],
+        toy: Target) -> None:
+    base, head = toy_state(), toy_state(tag=tag, period=period)
+    assert head.target is toy and head.diagnostics == ()
+    (blue,) = head.endpoints[0].deployments
+    assert blue.rollout.surge and blue.rollout.peak_instances == 4  # ceil(1.2 * 3)
+    (endpoint,) = review(base, head).endpoints
+    (change,) = endpoint.deployments
+    assert {c.effect for c in change.changes} == {effect}
+    batches = change.roll.batches[0] if change.roll and change.roll.batches else ()
+    assert batches == first_batch
+
+
+def test_a_new_target_checks_the_stack_and_is_deployed_through_its_resources(
+        toy: Target) -> None:
+    assert [d.code for d in toy_state("forbidden").diagnostics] == ["MLP118"]
+    assert registry.resources(toy).stack_diagnostics(toy_state(), None) == []

@@ -10,18 +10,18 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class Rule:
+class Code:
     code: str
     title: str
     checks: str
     severity: str = "error"
 
 
-_RULES: list[Rule] = []
+_RULES: list[Code] = []
 
 
 def _rule(code: str, title: str, checks: str, severity: str = "error") -> str:
-    _RULES.append(Rule(code, title, checks, severity))
+    _RULES.append(Code(code, title, checks, severity))
     return code
 
 
@@ -111,6 +111,6 @@ PROBES_PRESENT = _rule("MLP505", "probes-present",
                        "every instance has a readiness check (and liveness on Kubernetes)")
 
 
-def catalogue() -> tuple[Rule, ...]:
+def catalogue() -> tuple[Code, ...]:
     """Every rule, sorted by code."""
     return tuple(sorted(_RULES, key=lambda r: r.code))

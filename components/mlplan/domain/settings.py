@@ -13,24 +13,21 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mlplan.domain import codes
 from mlplan.domain.assets import Assets, parse_assets
 from mlplan.domain.catalog import Catalog, InstanceType, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
-from mlplan.domain.docker_settings import DockerSettings
-from mlplan.domain.docker_settings import parse_settings as parse_docker_settings
-from mlplan.domain.kubernetes_settings import KubernetesSettings, parse_kubernetes_settings
 from mlplan.domain.names import KEY_PATTERN, MAX_KEY_LENGTH, MIN_KEY_LENGTH
 from mlplan.domain.numbers import FiniteNumber, WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
-from mlplan.domain.validation import describe
+from mlplan.domain.validation import Strict, describe
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, format_path
 
 NAMESPACE = "mlplan:"
@@ -40,18 +37,17 @@ Target = Literal["docker", "kubernetes"]
 Environment = Literal["development", "production"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+class TolerationSpec(Strict):
+    """A Kubernetes toleration as written in ``mlplan:instanceTypes`` and
+    ``mlplan:kubernetes.gpuTolerations`` (parsed into ``catalog.Toleration``)."""
 
-
-class TolerationSpec(_Strict):
     key: str
     operator: Literal["Exists", "Equal"] = "Exists"
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
 
 
-class InstanceTypeSpec(_Strict):
+class InstanceTypeSpec(Strict):
     cpu: str | int | float
     memory: str | int | float
     gpu: Annotated[WholeNumber, Field(ge=0)] = 0
@@ -60,7 +56,7 @@ class InstanceTypeSpec(_Strict):
     tolerations: list[TolerationSpec] | None = None
 
 
-class LimitsSpec(_Strict):
+class LimitsSpec(Strict):
     """``mlplan:limits``; an unset field takes ``Limits``' default (Azure's value)."""
 
     deploymentsPerEndpoint: Annotated[WholeNumber, Field(ge=1)] | None = None
@@ -71,7 +67,7 @@ class LimitsSpec(_Strict):
     requestTimeoutMsKubernetes: Annotated[WholeNumber, Field(ge=1)] | None = None
 
 
-class SettingsSpec(_Strict):
+class SettingsSpec(Strict):
     target: Literal["docker", "kubernetes"] = "docker"
     endpoints: list[str]
     quota: dict[str, Annotated[FiniteNumber, Field(ge=0)]] | None = None
@@ -114,12 +110,11 @@ class Settings:
     #: ``mlplan:assets`` parsed (``domain.assets.parse_assets``)
     assets: Assets = field(default_factory=Assets, compare=False)
     docker: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
-    #: ``docker`` parsed (``mlplan:docker``; its problems were reported with the settings')
-    docker_settings: DockerSettings = field(default_factory=DockerSettings, compare=False)
-    #: ``kubernetes`` parsed (``mlplan:kubernetes``), likewise
-    kubernetes_settings: KubernetesSettings = field(default_factory=KubernetesSettings,
-                                                    compare=False)
     kubernetes: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    #: ``mlplan:<target>`` parsed by the target's own parser (``ParseTarget``; its problems
+    #: were reported with the settings'); None when not parsed: the target's defaults. Read
+    #: it through the target (``targets.docker.settings.of``, ``targets.kubernetes.settings.of``)
+    target_settings: Any = field(default=None, compare=False)
     file: str = ""
     #: per endpoint named under ``mlplan:keys``: a digest of its keys, never shown (a review
     #: compares them to see a rotation); ``"*"`` for a whole encrypted ``mlplan:keys``
@@ -135,8 +130,16 @@ def quota_from_cores(cores: Mapping[str, float]) -> dict[str, int]:
     return {name: round(value * 1000) for name, value in cores.items()}
 
 
-def from_stack_document(doc: YamlDocument, file: str) -> tuple[Settings, list[Diagnostic]]:
-    """Settings from a parsed ``Pulumi.<stack>.yaml`` document (``config:`` mapping)."""
+#: (target name, its ``mlplan:<target>`` mapping, file, line of a path below it) -> (its parsed
+#: settings, problems): the target's own parser, handed in by the edge (``targets.registry``)
+ParseTarget = Callable[[str, Mapping[str, Any], str, Callable[[FieldPath], int]],
+                       tuple[Any, list[Diagnostic]]]
+
+
+def from_stack_document(doc: YamlDocument, file: str, parse_target: ParseTarget | None = None
+                        ) -> tuple[Settings, list[Diagnostic]]:
+    """Settings from a parsed ``Pulumi.<stack>.yaml`` document (``config:`` mapping); the
+    target's own settings parsed by ``parse_target`` (left to the target's defaults without)."""
     found: list[Diagnostic] = []
     root = doc.value if isinstance(doc.value, dict) else {}
     config = root.get("config") or {}
@@ -155,11 +158,12 @@ def from_stack_document(doc: YamlDocument, file: str) -> tuple[Settings, list[Di
             if path[:2] == ("config", key):
                 lines[(short, *path[2:])] = line
     settings_doc = YamlDocument(value=values, line=doc.line_of(("config",)), lines=lines)
-    return from_values(settings_doc, file, found)
+    return from_values(settings_doc, file, found, parse_target)
 
 
 def from_values(
-    doc: YamlDocument, file: str, found: list[Diagnostic] | None = None
+    doc: YamlDocument, file: str, found: list[Diagnostic] | None = None,
+    parse_target: ParseTarget | None = None,
 ) -> tuple[Settings, list[Diagnostic]]:
     found = [] if found is None else found
 
@@ -201,16 +205,12 @@ def from_values(
             found.append(error(codes.SETTINGS, at(("instanceTypes", name)), f"{exc}."))
     digests, key_problems = check_keys(spec.keys, lambda path: at(("keys", *path)))
     found.extend(key_problems)
-    docker_settings = DockerSettings()
-    if spec.target == "docker":
-        docker_settings, docker_problems = parse_docker_settings(spec.docker or {},
-                                                                 at(("docker",)))
-        found.extend(docker_problems)
-    kubernetes_settings = KubernetesSettings()
-    if spec.target == "kubernetes":
-        kubernetes_settings, kubernetes_problems = parse_kubernetes_settings(
-            spec.kubernetes or {}, file, lambda path: doc.line_of(("kubernetes", *path)))
-        found.extend(kubernetes_problems)
+    target_settings: Any = None
+    if parse_target is not None:  # the target's own settings live under mlplan:<target>
+        target_settings, target_problems = parse_target(
+            spec.target, getattr(spec, spec.target, None) or {}, file,
+            lambda path: doc.line_of((spec.target, *path)))
+        found.extend(target_problems)
     assets, asset_problems = parse_assets(spec.assets or {}, lambda path: at(("assets", *path)))
     found.extend(asset_problems)
     lim = spec.limits or LimitsSpec()
@@ -224,9 +224,8 @@ def from_values(
                          for k, v in lim.model_dump(exclude_none=True).items()}),
         assets=assets,
         docker=spec.docker or {},
-        docker_settings=docker_settings,
-        kubernetes_settings=kubernetes_settings,
         kubernetes=spec.kubernetes or {},
+        target_settings=target_settings,
         file=file,
         key_digests=digests,
     )

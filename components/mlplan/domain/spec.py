@@ -9,26 +9,23 @@ Kind of a document: its ``$schema`` (``...OnlineEndpoint...`` / ``...OnlineDeplo
 without one, its keys (``endpoint_name``, ``model``, ``instance_type``... make a deployment).
 Documents of another kind found while scanning a folder (a conda file, a batch endpoint) are
 skipped; the same in a file named explicitly is an error.
+
+Modules by concern: ``spec_schema`` (the models, ``document_kind``), ``spec_validation``
+(pydantic's errors -> diagnostics; partial validation), this one (conversion to domain values,
+the parse entry point with its memo, and linking deployments to endpoints).
 """
 
 from __future__ import annotations
 
-import copy
 import difflib
 import functools
 import posixpath
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    ValidationError,
 )
 
 from mlplan.domain import codes
@@ -49,204 +46,22 @@ from mlplan.domain.model import (
     skips,
 )
 from mlplan.domain.names import NAME_PATTERN
-from mlplan.domain.numbers import WholeNumber
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
-from mlplan.domain.validation import code_for, describe
+from mlplan.domain.spec_schema import (
+    NAME_MAX,
+    NAME_MIN,
+    NO_INFERENCE_CONFIG,
+    DeploymentSpec,
+    EndpointSpec,
+    ProbeSpec,
+    ResourcesSpec,
+    RouteSpec,
+    ScaleSettingsSpec,
+    document_kind,
+    schema_kind,
+)
+from mlplan.domain.spec_validation import validate_partially
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, format_path, parse_yaml
-
-NAME_MIN, NAME_MAX = 3, 32
-
-
-def _lower(value: Any) -> Any:
-    return value.lower() if isinstance(value, str) else value
-
-
-def _scalar_text(value: Any) -> Any:
-    """Env vars and tags may be written as numbers or booleans; Azure sends them as text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    return value
-
-
-Text = Annotated[str, BeforeValidator(_scalar_text)]
-Percent = Annotated[WholeNumber, Field(ge=0, le=100)]
-PositiveInt = Annotated[WholeNumber, Field(ge=1)]
-NonNegativeInt = Annotated[WholeNumber, Field(ge=0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class IdentitySpec(_Strict):
-    type: Annotated[
-        Literal["system_assigned", "user_assigned", "system_assigned,user_assigned", "none"],
-        BeforeValidator(_lower),
-    ]
-    user_assigned_identities: list[dict[str, Any]] | None = None
-
-
-class EndpointSpec(_Strict):
-    schema_: str | None = Field(default=None, alias="$schema")
-    name: str
-    description: str | None = None
-    tags: dict[str, Text] | None = None
-    auth_mode: Annotated[
-        Literal["key", "aml_token", "aad_token"], BeforeValidator(_lower)
-    ] = "key"
-    compute: str | None = None
-    identity: IdentitySpec | None = None
-    traffic: dict[str, Percent] | None = None
-    mirror_traffic: dict[str, Percent] | None = None
-    public_network_access: Annotated[
-        Literal["enabled", "disabled"], BeforeValidator(_lower)
-    ] = "enabled"
-    type: Annotated[Literal["online"], BeforeValidator(_lower)] | None = None
-    properties: dict[str, Text] | None = None
-
-
-class ModelSpec(_Strict):
-    name: str | None = None
-    version: Text | None = None
-    path: str | None = None
-    type: Annotated[
-        Literal["custom_model", "mlflow_model", "triton_model"], BeforeValidator(_lower)
-    ] | None = None
-    description: str | None = None
-    tags: dict[str, Text] | None = None
-    properties: dict[str, Text] | None = None
-    stage: str | None = None
-
-
-class RouteSpec(_Strict):
-    path: str
-    port: PositiveInt
-
-
-class InferenceConfigSpec(_Strict):
-    liveness_route: RouteSpec | None = None
-    readiness_route: RouteSpec | None = None
-    scoring_route: RouteSpec | None = None
-
-
-_NO_INFERENCE_CONFIG = InferenceConfigSpec()  # read only: routes of an environment without one
-
-
-class BuildSpec(_Strict):
-    path: str
-    dockerfile_path: str | None = None
-
-
-class EnvironmentSpec(_Strict):
-    name: str | None = None
-    version: Text | None = None
-    description: str | None = None
-    tags: dict[str, Text] | None = None
-    image: str | None = None
-    conda_file: str | dict[str, Any] | None = None
-    build: BuildSpec | None = None
-    inference_config: InferenceConfigSpec | None = None
-    os_type: Annotated[Literal["linux", "windows"], BeforeValidator(_lower)] | None = None
-
-
-class CodeConfigurationSpec(_Strict):
-    code: str
-    scoring_script: str
-
-
-class ProbeSpec(_Strict):
-    initial_delay: NonNegativeInt = 10
-    period: PositiveInt = 10
-    timeout: PositiveInt = 2
-    success_threshold: PositiveInt = 1
-    failure_threshold: PositiveInt = 30
-
-
-class RequestSettingsSpec(_Strict):
-    request_timeout_ms: PositiveInt = 5000
-    max_concurrent_requests_per_instance: PositiveInt = 1
-    max_queue_wait_ms: NonNegativeInt = 500
-
-
-class ScaleSettingsSpec(_Strict):
-    type: Annotated[Literal["default", "target_utilization"], BeforeValidator(_lower)]
-    min_instances: NonNegativeInt | None = None
-    max_instances: PositiveInt | None = None
-    target_utilization_percentage: Annotated[int, Field(ge=1, le=100)] | None = None
-    polling_interval: PositiveInt | None = None
-
-
-Quantity = str | int | float
-
-
-class ResourceRequestsSpec(_Strict):
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
-
-
-class ResourceLimitsSpec(_Strict):
-    cpu: Quantity | None = None
-    memory: Quantity | None = None
-    nvidia_gpu: NonNegativeInt | None = Field(default=None, alias="nvidia.com/gpu")
-
-
-class ResourcesSpec(_Strict):
-    requests: ResourceRequestsSpec | None = None
-    limits: ResourceLimitsSpec | None = None
-
-
-class DataCollectorSpec(BaseModel):
-    """Free-form in Azure (collections, sampling_rate, rolling_rate, ...); kept, not interpreted."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-
-def _ref_or_inline(value: Any) -> str:
-    return "reference" if isinstance(value, str) else "inline"
-
-
-class DeploymentSpec(_Strict):
-    schema_: str | None = Field(default=None, alias="$schema")
-    name: str
-    type: Annotated[Literal["managed", "kubernetes"], BeforeValidator(_lower)] | None = None
-    endpoint_name: str | None = None
-    description: str | None = None
-    tags: dict[str, Text] | None = None
-    properties: dict[str, Text] | None = None
-    model: Annotated[
-        Annotated[str, Tag("reference")] | Annotated[ModelSpec, Tag("inline")],
-        Discriminator(_ref_or_inline),
-    ] | None = None
-    model_mount_path: str | None = None
-    code_configuration: CodeConfigurationSpec | None = None
-    environment: Annotated[
-        Annotated[str, Tag("reference")] | Annotated[EnvironmentSpec, Tag("inline")],
-        Discriminator(_ref_or_inline),
-    ] | None = None
-    environment_variables: dict[str, Text] | None = None
-    instance_type: str | None = None
-    instance_count: PositiveInt | None = None
-    app_insights_enabled: bool | None = None
-    scale_settings: ScaleSettingsSpec | None = None
-    request_settings: RequestSettingsSpec | None = None
-    liveness_probe: ProbeSpec | None = None
-    readiness_probe: ProbeSpec | None = None
-    egress_public_network_access: Annotated[
-        Literal["enabled", "disabled"], BeforeValidator(_lower)
-    ] | None = None
-    data_collector: DataCollectorSpec | None = None
-    resources: ResourcesSpec | None = None
-    instance_segment: str | None = None
-
-
-ENDPOINT_ONLY_KEYS = frozenset({"auth_mode", "traffic", "mirror_traffic", "compute", "identity",
-                                "public_network_access"})
-DEPLOYMENT_ONLY_KEYS = frozenset({"endpoint_name", "model", "code_configuration", "environment",
-                                  "instance_type", "instance_count", "scale_settings",
-                                  "request_settings", "liveness_probe", "readiness_probe",
-                                  "environment_variables", "resources", "model_mount_path"})
 
 
 @dataclass(frozen=True)
@@ -278,199 +93,6 @@ class SourceValue:
 class ParseResult:
     endpoints: tuple[Endpoint, ...]
     diagnostics: tuple[Diagnostic, ...]
-
-
-def document_kind(value: dict[str, Any]) -> Literal["endpoint", "deployment", "other", ""]:
-    """``endpoint`` / ``deployment`` / ``other`` (another Azure ML schema) / ``""`` (unknown)."""
-    schema = value.get("$schema")
-    if isinstance(schema, str) and schema:
-        folded = schema.casefold()
-        if "onlineendpoint" in folded:
-            return "endpoint"
-        if "onlinedeployment" in folded:
-            return "deployment"
-        if "azureml" in folded:
-            return "other"
-    keys = set(value)
-    if keys & DEPLOYMENT_ONLY_KEYS:
-        return "deployment"
-    if keys & ENDPOINT_ONLY_KEYS:
-        return "endpoint"
-    return ""
-
-
-def _schema_kind(schema: str | None) -> DeploymentKind | None:
-    if not schema:
-        return None
-    folded = schema.casefold()
-    if "kubernetesonline" in folded:
-        return "kubernetes"
-    if "managedonline" in folded:
-        return "managed"
-    return None
-
-
-# --- pydantic errors -> diagnostics -----------------------------------------------------------
-
-
-
-_UNION_TAGS = frozenset({"reference", "inline", "str", "int", "float", "bool"})
-
-
-def _real_path(value: Any, loc: Sequence[str | int]) -> FieldPath:
-    """Drop pydantic's union tags from ``loc`` by following it through the actual data.
-
-    Example: loc ``("model", "inline", "foo")`` over ``{"model": {"foo": 1}}`` -> ``("model",
-    "foo")``. A key that is missing from the data (a required field) is kept as the last part.
-    """
-    path: list[str | int] = []
-    current = value
-    for part in loc:
-        in_dict = isinstance(current, dict) and part in current
-        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
-        if in_dict or in_list:
-            path.append(part)
-            current = current[part]
-        elif isinstance(current, dict) and isinstance(part, str) and part not in _UNION_TAGS:
-            path.append(part)
-            current = None
-    return tuple(path)
-
-
-def _known_keys(model: type[BaseModel]) -> list[str]:
-    return sorted(f.alias or name for name, f in model.model_fields.items())
-
-
-def _model_at(root: type[BaseModel], path: FieldPath) -> type[BaseModel] | None:
-    """The pydantic model class describing the mapping at ``path`` (for key suggestions)."""
-    current: Any = root
-    for part in path:
-        if isinstance(part, int):
-            continue
-        fields = getattr(current, "model_fields", None)
-        if fields is None:
-            return None
-        match = next((f for n, f in fields.items() if (f.alias or n) == part), None)
-        if match is None:
-            return None
-        current = _first_model(match.annotation)
-    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
-
-
-def _first_model(annotation: Any) -> Any:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()) or ():
-        found = _first_model(arg)
-        if found is not None:
-            return found
-    for meta in getattr(annotation, "__metadata__", ()) or ():
-        found = _first_model(meta)
-        if found is not None:
-            return found
-    return None
-
-
-def _describe(err: Any, root: type[BaseModel], path: FieldPath) -> tuple[str, str]:
-    """(code, message) for one pydantic error, phrased as what is wrong and how to fix it."""
-    kind = err["type"]
-    if kind in ("union_tag_invalid", "union_tag_not_found"):
-        return codes.WRONG_TYPE, "expected text (a reference such as azureml:name:1) or a mapping."
-    key = str(path[-1]) if path else "document"
-    parent = _model_at(root, path[:-1]) if kind == "extra_forbidden" else None
-    known = _known_keys(parent) if parent else []
-    noun = "field" if kind == "missing" else "key"
-    return code_for(kind), describe(err, key, known, noun=noun)
-
-
-def _validation_diagnostics(
-    errors: Sequence[Any], doc: YamlDocument, file: str, root: type[BaseModel]
-) -> tuple[list[Diagnostic], set[FieldPath]]:
-    """One diagnostic per pydantic error, except a required key missing beside an unknown key
-    that is its misspelling (``scoring_scrip`` -> "did you mean 'scoring_script'?"): the typo
-    is the one mistake, reported once. Also returns the keys the typos meant (``instnce_type``
-    -> ``instance_type``): later rules must not report them missing."""
-    found: list[Diagnostic] = []
-    typos: set[FieldPath] = set()
-    for err in errors:
-        if err["type"] != "extra_forbidden":
-            continue
-        path = _real_path(doc.value, err["loc"])
-        parent = _model_at(root, path[:-1])
-        close = difflib.get_close_matches(str(path[-1]), _known_keys(parent), n=1, cutoff=0.6) \
-            if parent and path else []
-        if close:
-            typos.add((*path[:-1], close[0]))
-    for err in errors:
-        path = _real_path(doc.value, err["loc"])
-        if err["type"] == "missing" and path in typos:
-            continue
-        code, message = _describe(err, root, path)
-        found.append(error(code, Location(file, doc.line_of(path), format_path(path)), message))
-    return found, typos
-
-
-MAX_SKIP_ROUNDS = 8
-
-
-def _skip_target(path: FieldPath, kind: str) -> FieldPath:
-    """The key to remove for one failed check: the key itself, or for a missing required key
-    its parent mapping (``code_configuration`` without ``code``); a list item's whole list.
-    ``()`` means the document itself cannot stand (no ``name``)."""
-    target = path[:-1] if kind == "missing" else path
-    while target and isinstance(target[-1], int):
-        target = target[:-1]
-    return target
-
-
-def _remove(value: Any, path: FieldPath) -> bool:
-    current = value
-    for part in path[:-1]:
-        if not isinstance(current, dict) or part not in current:
-            return False
-        current = current[part]
-    if isinstance(current, dict) and path and path[-1] in current:
-        del current[path[-1]]
-        return True
-    return False
-
-
-def _validate_partially(
-    root: type[BaseModel], doc: YamlDocument, file: str
-) -> tuple[BaseModel | None, list[Diagnostic], frozenset[str]]:
-    """Validate a document; every field that fails its check is reported once and removed, and
-    the rest is validated again, so one bad field never hides the problems of the others.
-
-    Returns (spec of what is left or None if the document cannot stand without what failed,
-    the diagnostics of the first pass, the dotted paths skipped). Errors of later passes are
-    consequences of the removal (a required key now missing) and are not reported.
-    Example: ``instance_count: -1`` and ``request_settings: {request_timout_ms: 1}`` -> two
-    diagnostics, skipped ``{"instance_count", "request_settings.request_timout_ms"}``, and a
-    spec with Azure's defaults there, whose ``instance_type`` is still checked.
-    """
-    try:
-        return root.model_validate(doc.value), [], frozenset()
-    except ValidationError as exc:
-        errors: list[Any] = list(exc.errors())
-    value = copy.deepcopy(doc.value)  # what is left after each removal; doc stays as written
-    diagnostics, meant = _validation_diagnostics(errors, doc, file, root)
-    skipped = {format_path(path) for path in meant}
-    for _round in range(MAX_SKIP_ROUNDS):
-        removed = False
-        for err in errors:
-            target = _skip_target(_real_path(value, err["loc"]), err["type"])
-            if not target:
-                return None, diagnostics, frozenset(skipped)
-            if _remove(value, target):
-                skipped.add(format_path(target))
-                removed = True
-        if not removed:
-            break
-        try:
-            return root.model_validate(value), diagnostics, frozenset(skipped)
-        except ValidationError as exc:
-            errors = list(exc.errors())
-    return None, diagnostics, frozenset(skipped)
 
 
 # --- conversion to domain values --------------------------------------------------------------
@@ -516,7 +138,7 @@ def name_problem(name: str) -> str:
 
 def _endpoint(spec: EndpointSpec, file: str, doc: YamlDocument,
               skipped: frozenset[str] = frozenset()) -> Endpoint:
-    kind = _schema_kind(spec.schema_) or ("kubernetes" if spec.compute else "managed")
+    kind = schema_kind(spec.schema_) or ("kubernetes" if spec.compute else "managed")
     return Endpoint(
         name=spec.name,
         kind=kind,
@@ -556,7 +178,7 @@ def _environment(spec: DeploymentSpec, file: str) -> EnvironmentRef | None:
         return None
     if isinstance(env, str):
         return EnvironmentRef(reference=env)
-    inference = env.inference_config or _NO_INFERENCE_CONFIG
+    inference = env.inference_config or NO_INFERENCE_CONFIG
     conda = env.conda_file if isinstance(env.conda_file, str) else ""
     return EnvironmentRef(
         image=env.image or "",
@@ -625,7 +247,7 @@ def _deployment(
     spec: DeploymentSpec, file: str, doc: YamlDocument, found: list[Diagnostic],
     skipped: frozenset[str] = frozenset(),
 ) -> Deployment:
-    kind: DeploymentKind = spec.type or _schema_kind(spec.schema_) or "managed"
+    kind: DeploymentKind = spec.type or schema_kind(spec.schema_) or "managed"
     if kind == "kubernetes" and spec.resources is None and spec.instance_type is None:
         instance_type = "defaultinstancetype"
     else:
@@ -857,7 +479,7 @@ def _validate_document(
     kind: str, doc: YamlDocument, file: str, collected: _Collected, found: list[Diagnostic]
 ) -> None:
     root: type[BaseModel] = EndpointSpec if kind == "endpoint" else DeploymentSpec
-    spec, problems, skipped = _validate_partially(root, doc, file)
+    spec, problems, skipped = validate_partially(root, doc, file)
     found.extend(problems)
     if spec is None:
         _check_invalid_document(kind, doc, file, collected, found)

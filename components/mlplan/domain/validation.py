@@ -1,5 +1,6 @@
 """One wording for pydantic's validation errors, shared by the spec, the stack settings and
-the targets' settings: what is wrong and how to fix it, with a "did you mean" for typos.
+the targets' settings (all built on ``Strict``): what is wrong and how to fix it, with a "did
+you mean" for typos.
 
 Examples: an unknown ``instnce_type`` -> "unknown key 'instnce_type'; did you mean
 'instance_type'?"; ``instance_count: three`` -> "expected a whole number, got 'three'; write a
@@ -12,7 +13,16 @@ import difflib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 from mlplan.domain import codes
+
+
+class Strict(BaseModel):
+    """The base of every schema model (spec, stack settings, targets' settings): unknown keys
+    are errors (with a "did you mean"), values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 TYPE_WORDS = {
     "int_type": "a whole number",

@@ -10,9 +10,9 @@ Inputs carry what the Azure ML CLI v2 YAML carries, as paths of the user's endpo
 deployment files or as values of the same shape (the mapping ``yaml.safe_load`` gives), plus
 what mlplan's stack settings carry (``mlplan:quota``, ``mlplan:docker``, ...: the same shape,
 read by the same parser). Everything goes through the pipeline of ``mlplan plan``: the spec
-parser, the settings parser, ``planning.state.desired``, the target's checks; any error
+parser, the settings parser, ``edge.pipeline.planned``, the target's checks; any error
 diagnostic fails the component, logged with its code, file, line and field, before a single
-resource is registered (``targets.resources.report``: a ``pulumi.RunError``, no traceback).
+resource is registered (``report``: a ``pulumi.RunError``, no traceback).
 The resources themselves are the targets' (``targets.docker.resources``,
 ``targets.kubernetes.resources``), registered as children.
 
@@ -49,10 +49,12 @@ from mlplan.domain.quantity import format_millis
 from mlplan.domain.settings import NAMESPACE, check_keys, from_stack_document
 from mlplan.domain.spec import SourceValue, parse
 from mlplan.domain.yamlsource import YamlDocument, format_path
-from mlplan.edge import io
+from mlplan.edge import io, pipeline
 from mlplan.planning.quota import QuotaReport
-from mlplan.planning.state import DesiredState, EndpointState, desired
-from mlplan.targets.resources import TOKEN_PREFIX, report
+from mlplan.planning.state import DesiredState, EndpointState
+from mlplan.render import safe
+from mlplan.targets import registry
+from mlplan.targets.resources import TOKEN_PREFIX
 
 # --- argument types ---------------------------------------------------------------------------
 
@@ -311,24 +313,26 @@ class QuotaFamily(TypedDict):
     (4 cores) -> ceil(3.6) = 4 instances -> 16 cores. (One-word fields: the component
     provider host passes the items of a list output through unrenamed.)"""
 
-    family: pulumi.Output[str]
+    family: str
     """The VM family, e.g. ``standardDSv2Family``."""
-    reserved: pulumi.Output[float]
+    reserved: float
     """Cores reserved."""
-    limit: pulumi.Output[float]
+    limit: float
     """The family's core limit (``quota``); absent when only ``total`` limits it."""
-    users: pulumi.Output[list[str]]
+    users: list[str]
     """``endpoint/deployment`` of each deployment counted."""
 
 
+# The fields are typed as what arrives at run time inside the ``quota_reserved`` output: plain
+# values (``Output[float]`` fields made mypy --strict reject correct code reading them).
 class QuotaReportOutput(TypedDict):
     """The quota a set of deployments reserves, per family and in total, with the limits."""
 
-    families: pulumi.Output[list[QuotaFamily]]
+    families: list[QuotaFamily]
     """Per VM family, sorted by name."""
-    total_reserved_cores: pulumi.Output[float]
+    total_reserved_cores: float
     """Cores reserved in all families."""
-    total_limit_cores: pulumi.Output[float]
+    total_limit_cores: float
     """The ``total`` limit."""
 
 
@@ -371,19 +375,9 @@ class OnlineEndpoint(pulumi.ComponentResource):
         props = _endpoint_props(endpoint, state)
         super().__init__(TOKEN_PREFIX + "OnlineEndpoint", name, props, opts)
         child = pulumi.ResourceOptions(parent=self)
-        built: Any
-        if state.settings.target == "kubernetes":
-            import mlplan.targets.kubernetes.resources as kubernetes_target
-
-            depends_on = list(opts.depends_on) if opts and isinstance(
-                opts.depends_on, list) else []
-            built = kubernetes_target.deploy_endpoint(name, state, endpoint, configured_keys,
-                                                      root, depends_on, child)
-        else:
-            import mlplan.targets.docker.resources as docker_target
-
-            built = docker_target.deploy_endpoint(name, state, endpoint, configured_keys,
-                                                  root, child)
+        depends_on = list(opts.depends_on) if opts and isinstance(opts.depends_on, list) else []
+        built: Any = registry.resources(state.target).deploy_endpoint(
+            name, state, endpoint, configured_keys, root, child, depends_on)
         self.endpoint_name = pulumi.Output.from_input(endpoint.name)
         self.scoring_uri = built.scoring_uri
         self.swagger_uri = built.swagger_uri
@@ -568,8 +562,8 @@ def _unwrap(hint: Any) -> Any:
 def _settings(given: _Given, args_type: Any, extra: dict[str, Any] | None = None) -> tuple[
         Any, list[Diagnostic]]:
     """Settings from the arguments, through the stack file's parser (``from_stack_document``);
-    diagnostics name the component and the setting (``OnlineEndpoint my-endpoint
-    mlplan:quota.total``)."""
+    diagnostics name the component and the argument (``OnlineEndpoint my-endpoint
+    quota.total``)."""
     hints = args_type.__annotations__
     config: dict[str, Any] = {NAMESPACE + "endpoints": []}
     for name, setting in SETTINGS_ARGS.items():
@@ -577,8 +571,24 @@ def _settings(given: _Given, args_type: Any, extra: dict[str, Any] | None = None
         if value is not None and name in hints:
             config[NAMESPACE + setting] = _settings_value(value, hints[name])
     config.update(extra or {})
-    settings, found = from_stack_document(YamlDocument({"config": config}, 0), given.label)
-    return settings, found
+    settings, found = from_stack_document(YamlDocument({"config": config}, 0), given.label,
+                                          registry.parse_settings)
+    return settings, [_as_argument(d, given.label) for d in found]
+
+
+#: stack setting (``mlplan:<key>``) -> the argument that carries it
+_ARG_OF = {f"{NAMESPACE}{setting}": arg for arg, setting in SETTINGS_ARGS.items()}
+
+
+def _as_argument(found: Diagnostic, label: str) -> Diagnostic:
+    """A settings finding named as the component's argument: ``OnlineEndpoint my-endpoint
+    mlplan:target`` -> ``... target``; ``mlplan:docker.resourceLimits`` ->
+    ``docker.resourceLimits`` (the keys inside as the schema names them)."""
+    where = found.location
+    head, dot, rest = where.field.partition(".")
+    if where.file != label or head not in _ARG_OF:
+        return found
+    return replace(found, location=replace(where, field=_ARG_OF[head] + dot + rest))
 
 
 def project_root(given: _Given) -> Path:
@@ -663,7 +673,8 @@ def _endpoint_state(given: _Given) -> tuple[DesiredState, Path]:
     endpoints, problems = _with_traffic(given, endpoints)
     found.extend(problems)
     found.extend(_key_problems(given))
-    state = desired(endpoints, settings, found)
+    state = pipeline.planned(endpoints, settings, found)
+    state = replace(state, diagnostics=_in_arguments(state.diagnostics, given, endpoints))
     if not has_errors(state.diagnostics):
         state = replace(state, diagnostics=tuple(sort_diagnostics(
             (*state.diagnostics, *target_problems(state, root)))))
@@ -708,18 +719,46 @@ def _key_problems(given: _Given) -> list[Diagnostic]:
             for d in found]
 
 
+def report(diagnostics: tuple[Diagnostic, ...], hint: str = "") -> None:
+    """Log every diagnostic with its code; raise once if any is an error (nothing registered).
+    ``hint`` ends the error: where to see more, in the caller's terms (the program: ``mlplan
+    plan --stack``; a component in a user's program: nothing, its diagnostics name its
+    arguments and ``mlplan plan`` cannot see them)."""
+    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
+    for d in diagnostics:
+        (pulumi.log.error if d.severity is Severity.ERROR else pulumi.log.warn)(safe.text(str(d)))
+    if errors:
+        codes = ", ".join(sorted({d.code for d in errors}))
+        raise pulumi.RunError(
+            f"mlplan: {len(errors)} error(s) ({codes}); nothing was changed." +
+            (f" {hint}" if hint else ""))
+
+
+def _in_arguments(diagnostics: tuple[Diagnostic, ...], given: _Given,
+                  endpoints: tuple[Any, ...]) -> tuple[Diagnostic, ...]:
+    """Findings on ``traffic`` / ``mirror_traffic`` named as the component's arguments when the
+    arguments replaced the endpoint file's: ``OnlineEndpoint my-endpoint traffic`` rather than
+    the file's line that holds the split they replaced. Example: ``traffic={"blue": 70,
+    "green": 10}`` -> MLP201 at ``OnlineEndpoint my-endpoint traffic``."""
+    given_fields = tuple(k for k in ("traffic", "mirror_traffic") if given.get(k) is not None)
+    files = {e.source.file for e in endpoints}
+
+    def named(d: Diagnostic) -> Diagnostic:
+        where = d.location
+        head = where.field.split(".", 1)[0]
+        if where.file in files and head in given_fields:
+            return replace(d, location=given.at(where.field))
+        return d
+
+    return tuple(sort_diagnostics(named(d) for d in diagnostics)) if given_fields else diagnostics
+
+
 def target_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
-    """What only the target sees, before anything is registered: on Docker the host's size
-    (MLP123), on Kubernetes names, route limits and delivery (MLP117-MLP119)."""
-    if state.settings.target == "kubernetes":
-        from mlplan.targets.kubernetes import files
-        from mlplan.targets.kubernetes import plan as kubernetes_plan
-
-        return kubernetes_plan.stack_problems(state, state.settings.kubernetes_settings,
-                                              files.packer(root))[1]
-    import mlplan.targets.docker.resources as docker_target
-
-    return docker_target.host_diagnostics(state)
+    """What only the target sees, before anything is registered (its adapter's
+    ``stack_diagnostics``): on Docker the host's size (MLP123), on Kubernetes names, route
+    limits and delivery (MLP117-MLP119)."""
+    found: list[Diagnostic] = registry.resources(state.target).stack_diagnostics(state, root)
+    return found
 
 
 def _quota_state(given: _Given) -> DesiredState:
@@ -737,7 +776,7 @@ def _quota_state(given: _Given) -> DesiredState:
     more, problems = _values(given, "deployments", "deployment", one=False)
     found.extend(problems)
     loaded = io.load_endpoints(root, settings, paths, [*values, *more], found)
-    state = desired(loaded.endpoints, settings, loaded.diagnostics)
+    state = pipeline.planned(loaded.endpoints, settings, loaded.diagnostics)
     # every error fails it; of the warnings, the quota's (the endpoints' are their own)
     report(tuple(d for d in state.diagnostics
                  if d.severity is Severity.ERROR or d.code.startswith("MLP4")))
@@ -763,10 +802,10 @@ def _cores(millis: int | None) -> float | None:
 def quota_props(report_: QuotaReport) -> dict[str, Any]:
     """The quota report as registered (schema names): cores reserved and limits."""
     return {
-        "families": [{"family": f.family, "reservedCores": _cores(f.required_millis),
+        "families": [{"family": f.family, "reservedCores": _cores(f.reserved_millis),
                       "limitCores": _cores(f.limit_millis), "users": list(f.users)}
                      for f in report_.families],  # names review_preview reads
-        "totalReservedCores": _cores(report_.total_required_millis),
+        "totalReservedCores": _cores(report_.total_reserved_millis),
         "totalLimitCores": _cores(report_.total_limit_millis),
     }
 
@@ -774,9 +813,9 @@ def quota_props(report_: QuotaReport) -> dict[str, Any]:
 def _quota_output(report_: QuotaReport) -> dict[str, Any]:
     """The quota report as Python outputs (``QuotaReportOutput``: snake_case keys)."""
     return {
-        "families": [{"family": f.family, "reserved": _cores(f.required_millis),
+        "families": [{"family": f.family, "reserved": _cores(f.reserved_millis),
                       "limit": _cores(f.limit_millis), "users": list(f.users)}
                      for f in report_.families],
-        "total_reserved_cores": _cores(report_.total_required_millis),
+        "total_reserved_cores": _cores(report_.total_reserved_millis),
         "total_limit_cores": _cores(report_.total_limit_millis),
     }

@@ -158,7 +158,7 @@ def _main(argv: Sequence[str] | None) -> int:  # noqa: C901
     except SystemExit as exc:  # usage errors and --help: their code, not a traceback
         return exc.code if isinstance(exc.code, int) else EXIT_ERROR
     if args.version:
-        from mlplan import __version__
+        from mlplan.version import __version__
 
         print(f"mlplan {__version__}")
         return EXIT_OK
@@ -196,8 +196,7 @@ def _plan(args: argparse.Namespace) -> int:
 
     from mlplan.domain.diagnostics import Location, error, has_errors
     from mlplan.domain.settings import Settings, quota_from_cores
-    from mlplan.edge import io
-    from mlplan.planning.state import desired
+    from mlplan.edge import io, pipeline
     from mlplan.render import document, markdown, text
 
     cwd = Path.cwd()
@@ -225,12 +224,9 @@ def _plan(args: argparse.Namespace) -> int:
         limits = dict(settings.quota_millis)
         limits.update(quota_from_cores(dict(args.quota)))
         settings = replace(settings, quota_millis=limits)
-    state = desired(loaded.endpoints, settings, loaded.diagnostics)
-    if stack:  # a stack is deployed: the policy rules and the target's own checks apply
-        from mlplan.check import with_stack_diagnostics
-        from mlplan.targets.kubernetes.files import packer
-
-        state = with_stack_diagnostics(state, packer(root) if root else None)
+    # a stack is deployed: the policy rules and the target's own checks apply
+    state = (pipeline.checked_state(loaded.endpoints, settings, loaded.diagnostics, root)
+             if stack else pipeline.planned(loaded.endpoints, settings, loaded.diagnostics))
     doc = document.plan_document(state, stack)
     if args.format == "json":
         sys.stdout.write(document.render_json(doc))
@@ -249,22 +245,19 @@ def _plan(args: argparse.Namespace) -> int:
 
 def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
     """``mlplan review``: base (git ref, folder) vs working tree, or a Pulumi preview."""
-    from mlplan.check import with_stack_diagnostics
-    from mlplan.edge import io, review_io
-    from mlplan.planning.diff import plan
-    from mlplan.planning.state import DesiredState, desired
+    from mlplan.edge import io, pipeline, review_io
+    from mlplan.planning.diff import review
+    from mlplan.planning.state import DesiredState
     from mlplan.render import document, review_document, review_markdown, review_text
-    from mlplan.targets.kubernetes.files import packer
-    from mlplan.targets.kubernetes.plan import Packer
 
-    def state_of(loaded: io.Loaded | None, pack: Packer | None = None) -> DesiredState | None:
+    def state_of(loaded: io.Loaded | None, files: Path | None = None) -> DesiredState | None:
         """As ``mlplan plan`` in stack mode: the desired state plus the stack's checks (the
-        head's with the file packer, so a ConfigMap over 1 MiB, MLP119, shows here too; the
-        base's files are not on disk as they were, so its delivery checks are left out)."""
+        head's with its project ``files``, so a ConfigMap over 1 MiB, MLP119, shows here too;
+        the base's files are not on disk as they were, so its delivery checks are left out)."""
         if loaded is None:
             return None
-        return with_stack_diagnostics(
-            desired(loaded.endpoints, loaded.settings, loaded.diagnostics), pack)
+        return pipeline.checked_state(loaded.endpoints, loaded.settings, loaded.diagnostics,
+                                      files)
 
     def fail(message: str) -> int:
         print(f"mlplan review: {message}", file=sys.stderr)
@@ -310,7 +303,7 @@ def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
             old = (review_io.load_stack_at(tree, stack) if tree is not None
                    else review_io.load_stack_in(Path(args.base_dir), stack))
             new = review_io.load_stack_in(root, stack)
-            changes = plan(state_of(old), state_of(new, packer(root)))
+            changes = review(state_of(old), state_of(new, root))
             entries.append(review_document.stack_entry(stack, changes))
         doc = review_document.review_document(entries, source="desired-state", base=label,
                                               head="working tree")

@@ -27,6 +27,7 @@ from mlplan.domain.model import Endpoint
 from mlplan.domain.settings import NAMESPACE, Settings, from_stack_document
 from mlplan.domain.spec import SourceText, SourceValue, parse
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, decode, parse_yaml
+from mlplan.targets import registry
 
 YAML_SUFFIXES = (".yml", ".yaml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -374,7 +375,7 @@ def load_settings(root: Path, stack: str) -> StackSettings:
             if isinstance(key, str) and key.startswith(NAMESPACE):
                 config[key] = json_text(value)
         register_secrets(config.get("mlplan:keys"))
-    settings, found = from_stack_document(document, shown)
+    settings, found = from_stack_document(document, shown, registry.parse_settings)
     found[:0] = problems
     return StackSettings(replace(settings, file=shown), tuple(found), document, shown)
 
@@ -445,9 +446,8 @@ def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Lo
     sources.extend(values)
     result = parse(sources, only)
     problems.extend(result.diagnostics)
-    # models a Kubernetes stack serves from a volume (``mlplan:kubernetes`` models, typed)
-    served = frozenset(key for key, _source in settings.kubernetes_settings.models) \
-        if settings.target == "kubernetes" else frozenset()
+    # models the target serves from a volume (``mlplan:kubernetes`` models, typed)
+    served = registry.of(settings.target).served_models(settings)
     problems.extend(assets.check(result.endpoints, settings.assets, served))
     problems.extend(check_paths(result.endpoints, root, settings.assets))
     return Loaded(result.endpoints, settings, tuple(problems))
@@ -484,7 +484,7 @@ def settings_from_config(root: Path, stack: str, config: Mapping[str, Any]) -> S
     register_secrets(values.get(NAMESPACE + "keys"))
     shown = from_file.shown
     document = YamlDocument(value={"config": values}, line=0, lines=lines)
-    settings, found = from_stack_document(document, shown)
+    settings, found = from_stack_document(document, shown, registry.parse_settings)
     moved = tuple(_config_location(d, shown, elsewhere) for d in found)
     return StackSettings(replace(settings, file=shown), moved, document, shown,
                          frozenset(elsewhere))

@@ -20,22 +20,21 @@ from typing import Any
 import pulumi
 
 from mlplan.domain.diagnostics import Diagnostic, has_errors, sort_diagnostics
-from mlplan.edge import io
+from mlplan.edge import io, pipeline
 from mlplan.edge.api import (
     OnlineEndpoint,
     OnlineEndpointArgs,
     QuotaCheck,
     QuotaCheckArgs,
+    report,
     target_problems,
 )
-from mlplan.planning.state import DesiredState, EndpointState, desired
-from mlplan.targets.resources import report
+from mlplan.planning.state import DesiredState, EndpointState
+from mlplan.targets import registry
 
 #: settings handed to every component as they are (same keys as the stack's)
 SHARED = {"target": "target", "environment": "environment", "quota": "quota",
           "instanceTypes": "instance_types", "limits": "limits", "assets": "assets"}
-#: mlplan:kubernetes keys that make the stack's own objects (made once, by the program)
-STACK_KUBERNETES = ("kubeconfig", "context", "renderYamlTo")
 
 
 def load(cwd: Path | None = None, stack: str | None = None) -> tuple[DesiredState, Path]:
@@ -43,7 +42,7 @@ def load(cwd: Path | None = None, stack: str | None = None) -> tuple[DesiredStat
     does), and the project root it was read from."""
     root = _root(cwd)
     loaded = io.load_stack(root, stack or pulumi.get_stack())
-    return desired(loaded.endpoints, loaded.settings, loaded.diagnostics), root
+    return pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics), root
 
 
 def engine_config() -> dict[str, Any]:
@@ -59,15 +58,16 @@ def run(cwd: Path | None = None, stack: str | None = None) -> None:
     root = _root(cwd)
     config = engine_config()
     loaded = io.load_stack(root, stack or pulumi.get_stack(), config=config)
-    state = desired(loaded.endpoints, loaded.settings, loaded.diagnostics)
+    state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
     problems = [*state.diagnostics, *_stack_problems(state, root)]
     if has_errors(problems) or not state.endpoints:
-        report(tuple(sort_diagnostics(problems)))  # raises on an error: nothing registered
+        report(tuple(sort_diagnostics(problems)),  # raises on an error: nothing registered
+               f"Run `mlplan plan --stack {loaded.stack}` for the full plan.")
     settings = {arg: config[key] for key, arg in SHARED.items() if key in config}
     QuotaCheck("quota", typing.cast(QuotaCheckArgs, {
         "paths": list(state.settings.endpoint_paths), "project_dir": str(root),
         **{k: v for k, v in settings.items() if k in QuotaCheckArgs.__annotations__}}))
-    opts, kubernetes = _shared_target(state, root, config)
+    opts, kubernetes = registry.resources(state.target).shared_stack(state, root, config)
     keys: dict[str, Any] = config["keys"] if isinstance(config.get("keys"), dict) else {}
     for endpoint in state.endpoints:
         args = _endpoint_args(endpoint, settings, root, config, kubernetes, keys)
@@ -77,9 +77,9 @@ def run(cwd: Path | None = None, stack: str | None = None) -> None:
         pulumi.export(f"{endpoint.name}-primary-key", component.primary_key)
         pulumi.export(f"{endpoint.name}-secondary-key", component.secondary_key)
         pulumi.export(f"{endpoint.name}-deployments", component.deployments)
-    pulumi.export("quota", {"totalRequiredCores": state.quota.total_required_millis / 1000,
+    pulumi.export("quota", {"totalRequiredCores": state.quota.total_reserved_millis / 1000,
                             "totalLimitCores": state.quota.total_limit_millis / 1000,
-                            "families": {f.family: f.required_millis / 1000
+                            "families": {f.family: f.reserved_millis / 1000
                                          for f in state.quota.families}})
 
 
@@ -98,24 +98,6 @@ def _stack_problems(state: DesiredState, root: Path) -> list[Diagnostic]:
     if has_errors(state.diagnostics):
         return []
     return target_problems(state, root)
-
-
-def _shared_target(state: DesiredState, root: Path, config: dict[str, Any]
-                   ) -> tuple[pulumi.ResourceOptions | None, dict[str, Any] | None]:
-    """On Kubernetes: the stack's provider, namespace and ResourceQuota, made once, as the
-    options every endpoint gets, and the ``mlplan:kubernetes`` each endpoint gets (without
-    what the stack made)."""
-    if state.settings.target != "kubernetes":
-        return None, None
-    import mlplan.targets.kubernetes.resources as kubernetes_target
-
-    provider, depends_on = kubernetes_target.stack_resources(state, root)
-    given: dict[str, Any] = (config["kubernetes"] if isinstance(config.get("kubernetes"), dict)
-                             else {})
-    endpoint_settings = {k: v for k, v in given.items() if k not in STACK_KUBERNETES}
-    endpoint_settings.update(createNamespace=False, resourceQuota=False)
-    return pulumi.ResourceOptions(providers=[provider] if provider else None,
-                                  depends_on=depends_on), endpoint_settings
 
 
 def _endpoint_args(endpoint: EndpointState, settings: dict[str, Any], root: Path,

@@ -75,20 +75,21 @@ def add_parsers(commands: Any) -> None:
 
 
 def _checked(root: Path) -> Callable[[Any], Any]:
-    """The stack's checks (``mlplan.check``, file packer included) for a state of this
-    project: what ``mlplan plan --stack`` adds."""
+    """The stack's checks (``mlplan.check`` with the target's project reader) for a state of
+    this project: what ``mlplan plan --stack`` adds."""
     from mlplan.check import with_stack_diagnostics
-    from mlplan.targets.kubernetes.files import packer
+    from mlplan.targets import registry
 
-    pack = packer(root)
-    return lambda state: with_stack_diagnostics(state, pack)
+    return lambda state: with_stack_diagnostics(
+        state, registry.project_reader(state.target, root))
 
 
-def _load(stack: str) -> tuple[Any, Path]:
-    """The stack's desired state, checked as ``mlplan plan --stack`` checks it."""
+def _load(stack: str, command: str = "promote") -> tuple[Any, Path]:
+    """The stack's desired state, checked as ``mlplan plan --stack`` checks it
+    (``pipeline.checked_state``). A stack with an error is refused: every diagnostic on
+    stderr, exit 1, nothing written (a step planned from a broken stack would look fine)."""
     from mlplan.domain.diagnostics import has_errors
-    from mlplan.edge import io
-    from mlplan.planning.state import desired
+    from mlplan.edge import io, pipeline
 
     root = io.find_project_root(Path.cwd())
     if root is None:
@@ -99,8 +100,13 @@ def _load(stack: str) -> tuple[Any, Path]:
         # not "endpoint ... is not declared" on top
         sys.stderr.write("".join(f"{d}\n" for d in loaded.diagnostics))
         raise SystemExit(EXIT_ERROR)
-    state = desired(loaded.endpoints, loaded.settings, loaded.diagnostics)
-    return _checked(root)(state), root
+    state = pipeline.checked_state(loaded.endpoints, loaded.settings, loaded.diagnostics, root)
+    if has_errors(state.diagnostics):
+        sys.stderr.write("".join(f"{d}\n" for d in state.diagnostics))
+        sys.stderr.write(f"mlplan {command}: the stack has errors (above); fix them first. "
+                         "Nothing was written.\n")
+        raise SystemExit(EXIT_ERROR)
+    return state, root
 
 
 class AutomationStack:
@@ -220,7 +226,7 @@ def _rollback(args: argparse.Namespace) -> int:
     from mlplan.domain.diagnostics import Severity
     from mlplan.edge.promote_io import load, rollback_split, write_rollback
 
-    state, root = _load(args.stack)
+    state, root = _load(args.stack, "rollback")
     current = next((e for e in state.endpoints if e.name == args.endpoint), None)
     if current is None:
         errors = [d for d in state.diagnostics if d.severity is Severity.ERROR]

@@ -199,7 +199,7 @@ def _stage_of(percent: int, previous: PromotionStage | None) -> PromotionStage:
 def _step(state: DesiredState, number: int, stage: PromotionStage, changed: Endpoint,
           check: Callable[[DesiredState], DesiredState] | None) -> PromotionStep:
     endpoints = [changed if e.name == changed.name else e.endpoint for e in state.endpoints]
-    at_step = desired(endpoints, state.settings)
+    at_step = desired(endpoints, state.settings, target=state.target)
     if check is not None:
         at_step = check(at_step)
     mine = next(e for e in at_step.endpoints if e.name == changed.name)
@@ -207,7 +207,7 @@ def _step(state: DesiredState, number: int, stage: PromotionStage, changed: Endp
         number=number, stage=stage, traffic=tuple((n, p) for n, p in changed.traffic),
         mirror=changed.mirror_traffic,
         deployments=tuple((d.name, d.deployment.instance_count) for d in mine.deployments),
-        quota_millis=at_step.quota.total_required_millis,
+        quota_millis=at_step.quota.total_reserved_millis,
         quota_limit_millis=at_step.quota.total_limit_millis,
         diagnostics=at_step.diagnostics,
     )

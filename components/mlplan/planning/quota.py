@@ -50,19 +50,19 @@ class QuotaUse:
 @dataclass(frozen=True)
 class FamilyQuota:
     family: str
-    required_millis: int
+    reserved_millis: int
     limit_millis: int | None  # None: no limit configured for this family
     users: tuple[str, ...]  # endpoint/deployment labels, sorted
 
     @property
     def over(self) -> bool:
-        return self.limit_millis is not None and self.required_millis > self.limit_millis
+        return self.limit_millis is not None and self.reserved_millis > self.limit_millis
 
 
 @dataclass(frozen=True)
 class QuotaReport:
     families: tuple[FamilyQuota, ...]
-    total_required_millis: int
+    total_reserved_millis: int
     total_limit_millis: int
     diagnostics: tuple[Diagnostic, ...]
 

@@ -57,7 +57,7 @@ class RolloutSchedule:
 
     instances: int
     batch_size: int
-    batches: int
+    batch_count: int
     peak_instances: int
     min_serving: int = 0
     surge: bool = True
@@ -76,9 +76,9 @@ class RolloutSchedule:
 
     def summary(self) -> str:
         """``5 batches of 2, peak 12, at least 10 serving`` (the plan's column)."""
-        batch_noun = "batch" if self.batches == 1 else "batches"
-        return (f"{self.batches} {batch_noun} of {self.batch_size}, peak {self.peak_instances}, "
-                f"at least {self.min_serving} serving")
+        batch_noun = "batch" if self.batch_count == 1 else "batches"
+        return (f"{self.batch_count} {batch_noun} of {self.batch_size}, "
+                f"peak {self.peak_instances}, at least {self.min_serving} serving")
 
 
 StepKind = Literal["scale", "roll"]

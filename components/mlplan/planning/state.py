@@ -29,8 +29,8 @@ from mlplan.domain.model import Deployment, Endpoint, skips
 from mlplan.domain.names import instance_name
 from mlplan.domain.settings import Settings
 from mlplan.planning import quota, traffic
+from mlplan.planning.port import Target
 from mlplan.planning.rollout import RolloutSchedule
-from mlplan.targets import registry
 
 #: fields a deployment's instances and cores follow from; one reported invalid leaves the
 #: deployment out of the quota and the plan (its instance type is still checked)
@@ -44,7 +44,7 @@ class DeploymentState:
     deployment: Deployment
     size: InstanceType
     rollout: RolloutSchedule
-    quota_instances: int  # instances the quota is reserved for (max_instances if autoscaled)
+    most_instances: int  # the most it runs: max_instances if autoscaled (quota reserves for it)
     reserved_millis: int
 
     @property
@@ -75,14 +75,18 @@ class DesiredState:
     endpoints: tuple[EndpointState, ...]
     quota: quota.QuotaReport
     diagnostics: tuple[Diagnostic, ...]
+    #: the target it is planned for (``settings.target``, looked up in ``targets.registry``)
+    target: Target
 
 
 def desired(
     endpoints: Iterable[Endpoint],
     settings: Settings,
     diagnostics: Iterable[Diagnostic] = (),
+    *,
+    target: Target,
 ) -> DesiredState:
-    """Resolve sizes, check limits, traffic and quota; collect every diagnostic.
+    """Resolve sizes, check limits, traffic and quota on ``target``; collect every diagnostic.
 
     MLP122 (no endpoint) only when the inputs had no error: a missing stack file, a missing
     endpoint path or files that failed to parse already say why nothing is declared.
@@ -102,27 +106,27 @@ def desired(
         found.extend(_endpoint_limits(endpoint, settings))
         deployments: list[DeploymentState] = []
         for dep in endpoint.deployments:
-            found.extend(_deployment_limits(endpoint, dep, settings))
+            found.extend(_deployment_limits(endpoint, dep, settings, target))
             if skips(dep.skipped, "instance_type"):
                 continue  # reported as invalid: no size, no quota, not planned
             size = _size(dep, catalog, found)
             if size is None or skips(dep.skipped, *SIZING_FIELDS):
                 continue  # the instances it needs are unknown: not counted, not planned
-            quota_instances = dep.instance_count
+            most_instances = dep.instance_count
             if dep.scale_settings.type == "target_utilization":
-                quota_instances = max(dep.instance_count, dep.scale_settings.max_instances)
+                most_instances = max(dep.instance_count, dep.scale_settings.max_instances)
             use = quota.QuotaUse(endpoint.name, dep.name, size.family or "custom",
-                                 quota_instances, size.cpu_millis, size.exempt,
+                                 most_instances, size.cpu_millis, size.exempt,
                                  dep.source.at("instance_count"))
             uses.append(use)
-            surge = registry.of(settings.target).surges(size.exempt)
+            surge = target.surges(size.exempt)
             deployments.append(DeploymentState(dep, size,
                                                RolloutSchedule.of(dep.instance_count, surge),
-                                               quota_instances, use.reserved_millis))
+                                               most_instances, use.reserved_millis))
         states.append(EndpointState(endpoint, tuple(deployments)))
     report = quota.check(uses, settings.quota_millis)
     found.extend(report.diagnostics)
-    return DesiredState(settings, tuple(states), report, tuple(sort_diagnostics(found)))
+    return DesiredState(settings, tuple(states), report, tuple(sort_diagnostics(found)), target)
 
 
 def _size(dep: Deployment, catalog: Catalog, found: list[Diagnostic]) -> InstanceType | None:
@@ -168,7 +172,8 @@ def _endpoint_limits(endpoint: Endpoint, settings: Settings) -> list[Diagnostic]
                                            endpoint.source.at("name"))
 
 
-def _deployment_limits(endpoint: Endpoint, dep: Deployment, settings: Settings) -> list[Diagnostic]:
+def _deployment_limits(endpoint: Endpoint, dep: Deployment, settings: Settings,
+                       target: Target) -> list[Diagnostic]:
     caps = settings.limits
     most = max(dep.instance_count, dep.scale_settings.max_instances)
     field = "instance_count" if dep.instance_count >= most else "scale_settings.max_instances"
@@ -176,7 +181,7 @@ def _deployment_limits(endpoint: Endpoint, dep: Deployment, settings: Settings) 
     if not skips(dep.skipped, *SIZING_FIELDS):
         found.extend(limits.instances_per_deployment(most, caps.instances_per_deployment,
                                                      dep.source.at(field)))
-    kubernetes = dep.kind == "kubernetes" or settings.target == "kubernetes"
+    kubernetes = dep.kind == "kubernetes" or target.kubernetes_compute
     max_timeout = (caps.request_timeout_ms_kubernetes if kubernetes
                    else caps.request_timeout_ms_managed)
     timeout = dep.request_settings.request_timeout_ms

@@ -2,7 +2,7 @@
 so the three formats cannot disagree.
 
 ``mlplan plan`` is a review against an empty base: every action in the document is the one
-``planning.diff.plan(None, state)`` gives (``create`` for each endpoint and deployment), so the
+``planning.diff.review(None, state)`` gives (``create`` for each endpoint and deployment), so the
 plan and the review share one action model; the document keeps its own shape (sizes, rollout,
 quota per family: ``FORMAT_VERSION``), which consumers of ``mlplan plan --format json`` read.
 
@@ -15,14 +15,13 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from mlplan import __version__
 from mlplan.domain.diagnostics import Diagnostic, Severity
 from mlplan.domain.quantity import cores
-from mlplan.planning.diff import DeploymentChange, EndpointChange
-from mlplan.planning.diff import plan as diff_plan
+from mlplan.planning.diff import DeploymentChange, EndpointChange, review
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.render import safe
+from mlplan.version import __version__
 
 #: 2: names say what they count (reserved_instances/reserved_cores, batch_count,
 #: min_serving_instances, reserved_cores/limit_cores in quota); 1 had quota_instances (the
@@ -54,7 +53,7 @@ def _deployment(state: DeploymentState, change: DeploymentChange) -> dict[str, A
         "gpus_per_instance": gpus(size.gpus),
         "family": size.family,
         "exempt": size.exempt,
-        "reserved_instances": reserved_instances(state.quota_instances, size.exempt),
+        "reserved_instances": reserved_instances(state.most_instances, size.exempt),
         "reserved_cores": cores(state.reserved_millis),
         "scale": {"type": scale.type, "min_instances": scale.min_instances,
                   "max_instances": scale.max_instances,
@@ -62,7 +61,7 @@ def _deployment(state: DeploymentState, change: DeploymentChange) -> dict[str, A
         "request_timeout_ms": dep.request_settings.request_timeout_ms,
         "rollout": {
             "batch_size": state.rollout.batch_size,
-            "batch_count": state.rollout.batches,
+            "batch_count": state.rollout.batch_count,
             "peak_instances": state.rollout.peak_instances,
             "min_serving_instances": state.rollout.min_serving,
             "summary": state.rollout.summary(),
@@ -89,7 +88,7 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
     report = state.quota
     errors = sum(1 for d in state.diagnostics if d.severity is Severity.ERROR)
     warnings = sum(1 for d in state.diagnostics if d.severity is Severity.WARNING)
-    changes = {e.name: e for e in diff_plan(None, state).endpoints}
+    changes = {e.name: e for e in review(None, state).endpoints}
     endpoints = [_endpoint(e, changes[e.name]) for e in state.endpoints]
     deployments = sum(len(e.deployments) for e in state.endpoints)
     created = sum(e["action"] == "create" for e in endpoints) + sum(
@@ -112,12 +111,12 @@ def plan_document(state: DesiredState, stack: str = "") -> dict[str, Any]:
         "endpoints": endpoints,
         "quota": {
             "families": [
-                {"family": f.family, "reserved_cores": cores(f.required_millis),
+                {"family": f.family, "reserved_cores": cores(f.reserved_millis),
                  "limit_cores": cores(f.limit_millis) if f.limit_millis is not None else None,
                  "users": list(f.users)}
                 for f in report.families
             ],
-            "total_reserved_cores": cores(report.total_required_millis),
+            "total_reserved_cores": cores(report.total_reserved_millis),
             "total_limit_cores": cores(report.total_limit_millis),
         },
         "diagnostics": [diagnostic_entry(d) for d in state.diagnostics],

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from mlplan import __version__
 from mlplan.domain.diagnostics import Diagnostic, Severity
 from mlplan.domain.quantity import cores
 from mlplan.planning.diff import (
@@ -24,6 +23,7 @@ from mlplan.planning.diff import (
     Step,
 )
 from mlplan.render.document import diagnostic_entry
+from mlplan.version import __version__
 
 #: 2: per deployment reserved_cores (was quota_cores); per roll peak_instances,
 #: min_serving_instances and batch_count (were peak, min_in_service)
@@ -63,7 +63,7 @@ def _step(step: Step) -> dict[str, Any]:
         roll = step.roll
         entry.update({
             "order": list(roll.order.verbs), "batch_size": roll.schedule.batch_size,
-            "batch_count": roll.schedule.batches, "peak_instances": roll.peak,
+            "batch_count": roll.schedule.batch_count, "peak_instances": roll.peak,
             "min_serving_instances": roll.min_in_service,
             "batches": [{"batch": i + 1,
                          "instances": [{"name": n, "actions": list(roll.verbs_of(i))}

@@ -64,7 +64,7 @@ class PreviewFormatError(ValueError):
 
 
 @dataclass(frozen=True)
-class Step:
+class PreviewStep:
     op: str
     urn: str
     type: str
@@ -87,7 +87,7 @@ class Step:
 @dataclass(frozen=True)
 class Preview:
     stack: str
-    steps: tuple[Step, ...]
+    steps: tuple[PreviewStep, ...]
     diagnostics: tuple[dict[str, Any], ...]
 
 
@@ -111,11 +111,11 @@ def _detailed(value: Any) -> tuple[tuple[str, str], ...]:
 
 
 def _step(op: Any, urn: Any, type_: Any, old: Any, new: Any, diffs: Any, keys: Any,
-          detailed: Any) -> Step:
+          detailed: Any) -> PreviewStep:
     urn = str(urn or "")
     old = old if isinstance(old, dict) else None
     new = new if isinstance(new, dict) else None
-    return Step(str(op or ""), urn, str(type_ or (new or old or {}).get("type") or
+    return PreviewStep(str(op or ""), urn, str(type_ or (new or old or {}).get("type") or
                                        _urn_type(urn)),
                 old, new, _texts(diffs), _texts(keys), _detailed(detailed))
 
@@ -155,7 +155,7 @@ def _policy(event: dict[str, Any]) -> dict[str, Any]:
             "message": text}
 
 
-def _stack_of(steps: Iterable[Step]) -> str:
+def _stack_of(steps: Iterable[PreviewStep]) -> str:
     for s in steps:
         parts = s.urn.split("::")
         if parts and parts[0].startswith("urn:pulumi:"):
@@ -196,7 +196,7 @@ def _parse_preview(text: str) -> Preview:  # noqa: C901, PLR0912
                     raise PreviewFormatError(
                         f"line {number}: not JSON ({exc.msg}); pass the output of "
                         "'pulumi preview --json'") from exc
-    steps: list[Step] = []
+    steps: list[PreviewStep] = []
     found: list[dict[str, Any]] = []
     if events is None:
         if not isinstance(whole, dict) or not ({"steps", "changeSummary", "diagnostics"}
@@ -353,7 +353,7 @@ class _Resource:
     urn: str
     type: str
     name: str
-    steps: list[Step]
+    steps: list[PreviewStep]
     labels: dict[str, str]
     old_labels: dict[str, str]
     new_labels: dict[str, str]
@@ -373,8 +373,8 @@ class _Resource:
         return news[-1] if news else None
 
 
-def _resources(steps: Iterable[Step]) -> list[_Resource]:
-    by_urn: dict[str, list[Step]] = {}
+def _resources(steps: Iterable[PreviewStep]) -> list[_Resource]:
+    by_urn: dict[str, list[PreviewStep]] = {}
     for s in steps:
         by_urn.setdefault(s.urn, []).append(s)
     out = []
@@ -558,7 +558,7 @@ def _schedule(groups: dict[tuple[int, str], list[_Resource]], instances: int, re
     schedule = rollout.RolloutSchedule.of(
         instances, surge=order == [Action.CREATE_THEN_DELETE] or docker_surge)
     whole = ((len(order) == 1 or docker_surge) and replaced == instances
-             and len(groups) == schedule.batches)
+             and len(groups) == schedule.batch_count)
     return schedule, whole
 
 
@@ -599,7 +599,7 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic) -> dic
         extra: dict[str, Any] = {}
         if whole:  # every instance, batch by batch: the plan's words and numbers
             summary = schedule.describe()
-            extra = {"batch_size": schedule.batch_size, "batch_count": schedule.batches,
+            extra = {"batch_size": schedule.batch_size, "batch_count": schedule.batch_count,
                      "peak_instances": schedule.peak_instances,
                      "min_serving_instances": schedule.min_serving}
         steps.append({

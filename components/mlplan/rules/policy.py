@@ -18,7 +18,6 @@ from mlplan.domain.diagnostics import Diagnostic, Severity
 from mlplan.domain.facts import DeploymentFacts, EndpointFacts
 from mlplan.planning.state import DesiredState
 from mlplan.rules.registry import DEFAULT_MIN_INSTANCES, RULES, RuleOptions, check_endpoint
-from mlplan.targets import registry
 
 #: the rules the plan adds to a desired state's own diagnostics (the others it reports itself)
 POLICY_RULES = tuple(r for r in RULES if r.id.startswith("MLP5"))
@@ -26,12 +25,12 @@ POLICY_RULES = tuple(r for r in RULES if r.id.startswith("MLP5"))
 
 def facts_from_state(state: DesiredState) -> list[EndpointFacts]:
     """The desired state as facts (what the targets will stamp on the resources)."""
-    gateway = registry.of(state.settings.target).auth_by(state.settings)
+    gateway = state.target.auth_by(state.settings)
     found = []
     for e in state.endpoints:
         deployments = tuple(
             DeploymentFacts(
-                name=d.name, instance_type=d.size.name, instances=d.quota_instances,
+                name=d.name, instance_type=d.size.name, instances=d.most_instances,
                 image=resolve_image(d.deployment, state.settings.assets), family=d.size.family,
                 cpu_millis=d.size.cpu_millis, exempt=d.size.exempt,
                 gpus_expected=d.size.whole_gpus, gpus_requested=d.size.whole_gpus,

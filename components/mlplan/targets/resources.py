@@ -1,5 +1,5 @@
-"""Pieces both targets share: endpoint keys and error reporting (the quota check component is
-public: ``mlplan.edge.api.QuotaCheck``).
+"""Pieces both targets' Pulumi adapters share: the component type prefix and endpoint keys
+(errors are reported by the entry points: ``mlplan.edge.api.report``).
 
 Keys: ``mlplan:keys: {<endpoint>: {primary: <secret>, secondary: <secret>}}`` (set with
 ``pulumi config set --secret``) or, when absent, two generated ``random.RandomPassword``s per
@@ -14,9 +14,6 @@ from typing import Any
 
 import pulumi
 import pulumi_random as random
-
-from mlplan.domain.diagnostics import Diagnostic, Severity
-from mlplan.render import safe
 
 KEY_LENGTH = 48
 TOKEN_PREFIX = "mlplan:index:"
@@ -46,15 +43,3 @@ def endpoint_keys(
     ]
     return EndpointKeys(pulumi.Output.secret(generated[0].result),
                         pulumi.Output.secret(generated[1].result))
-
-
-def report(diagnostics: tuple[Diagnostic, ...]) -> None:
-    """Log every diagnostic with its code; raise once if any is an error (nothing registered)."""
-    errors = [d for d in diagnostics if d.severity is Severity.ERROR]
-    for d in diagnostics:
-        (pulumi.log.error if d.severity is Severity.ERROR else pulumi.log.warn)(safe.text(str(d)))
-    if errors:
-        codes = ", ".join(sorted({d.code for d in errors}))
-        raise pulumi.RunError(
-            f"mlplan: {len(errors)} error(s) ({codes}); nothing was changed. "
-            "Run `mlplan plan` for the full plan.")

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 
 from mlplan.domain import labels
-from mlplan.domain.kubernetes_settings import parse_kubernetes_settings
 from mlplan.edge.program import load
 from mlplan.planning.rollout import batch_size
 from mlplan.targets.kubernetes import plan as ko
+from mlplan.targets.kubernetes.settings import parse_kubernetes_settings
 from tests.engine.kube import cluster as kube
 from tests.engine.kube.api import Api, ApiError, Recorder, wait_for
 from tests.engine.kube.observe import pod_timeline, rs_sequence

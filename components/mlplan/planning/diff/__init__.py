@@ -1,6 +1,6 @@
 """Changes between two desired states (base -> head): what a reviewer needs, as data.
 
-``plan(base, head)`` compares plain-dict projections of the two states leaf by leaf, then
+``review(base, head)`` compares plain-dict projections of the two states leaf by leaf, then
 classifies every changed field (``environment.image``, ``instance_count``) by its effect on the
 target and gives each endpoint and deployment one action from a closed set. The replace order is
 part of the action (Terraform style); reasons only explain:
@@ -26,9 +26,9 @@ serving``, which is what it reserved). instance_count 3 -> 10 alone -> ``update`
 an image change too -> scale first, then roll, plus MLP301.
 
 Modules: ``actions`` (the action model and change records), ``stages`` (promotion stages),
-``projections`` (plain dicts and their leaf comparison; masking), ``effects`` (a field's effect
-per target, from ``mlplan.targets``), ``prose`` (target-neutral reasons), ``compare``
-(``plan``). The names callers use are re-exported here.
+``projections`` (plain dicts and their leaf comparison; masking), ``prose`` (target-neutral
+reasons), ``compare`` (``review``; a field's effect is the target's: ``DesiredState.target``,
+``planning.port.Target.field_effect``). The names callers use are re-exported here.
 
 Pure: no I/O. Values of secret-looking fields (``*_KEY``, ``password``, ``token``...) and Pulumi
 ``secure:`` values are masked before they reach any renderer.
@@ -47,8 +47,7 @@ from mlplan.planning.diff.actions import (
     Step,
     TrafficChange,
 )
-from mlplan.planning.diff.compare import plan, quota_rows
-from mlplan.planning.diff.effects import classify, touches_router
+from mlplan.planning.diff.compare import quota_rows, review
 from mlplan.planning.diff.projections import (
     MASK,
     Scalar,
@@ -59,12 +58,11 @@ from mlplan.planning.diff.projections import (
     settings_projection,
 )
 from mlplan.planning.diff.stages import Share, Stage, stage_of
-from mlplan.targets.base import Effect
+from mlplan.planning.port import Effect
 
 __all__ = [
     "LEGEND", "MASK", "Action", "DeploymentChange", "Effect", "EndpointChange", "FieldChange",
     "QuotaRow", "Roll", "Scalar", "Share", "Sized", "StackChanges", "Stage", "Step",
-    "TrafficChange", "classify", "deployment_projection", "endpoint_projection",
-    "field_changes", "plan", "quota_rows", "sensitive", "settings_projection", "stage_of",
-    "touches_router",
+    "TrafficChange", "deployment_projection", "endpoint_projection",
+    "field_changes", "quota_rows", "review", "sensitive", "settings_projection", "stage_of",
 ]

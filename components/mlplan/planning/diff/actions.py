@@ -15,7 +15,7 @@ from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning import rollout
 from mlplan.planning.diff.projections import Scalar
 from mlplan.planning.diff.stages import Share, Stage
-from mlplan.targets.base import Effect
+from mlplan.planning.port import Effect
 
 
 class Action(enum.Enum):

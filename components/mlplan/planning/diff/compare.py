@@ -1,4 +1,4 @@
-"""The comparison: ``plan(base, head)`` gives each endpoint and deployment of two desired states
+"""The comparison: ``review(base, head)`` gives each endpoint and deployment of two desired states
 one action (see the package docstring), with reasons, roll steps, stages and quota rows.
 """
 
@@ -36,10 +36,9 @@ from mlplan.planning.diff.projections import (
 )
 from mlplan.planning.diff.prose import endpoint_why, instance_names, span, traffic_reasons
 from mlplan.planning.diff.stages import STAGE_ORDER, Share, Stage, stage_of
+from mlplan.planning.port import Effect, Target
 from mlplan.planning.quota import DEFAULT_TOTAL_LIMIT_CORES, TOTAL
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
-from mlplan.targets import registry
-from mlplan.targets.base import Effect, Target
 
 
 @dataclass(frozen=True)
@@ -243,7 +242,9 @@ def _endpoint_change(  # noqa: C901, PLR0912, PLR0915
 ) -> tuple[EndpointChange, list[Diagnostic]]:
     target_before = base.settings.target if base else ""
     target_after = head.settings.target if head else target_before
-    target = registry.of(target_after or "docker")
+    planned = head or base
+    assert planned is not None  # an endpoint is on one side at least
+    target = planned.target
     olds = _sides(old, base.settings) if base else {}
     news = _sides(new, head.settings) if head else {}
     replaced = ""
@@ -410,7 +411,7 @@ def _peak_over(row: QuotaRow, head: DesiredState | None) -> Diagnostic:
                  "first add, then delete in a later step, or raise the limit.")
 
 
-def plan(base: DesiredState | None, head: DesiredState | None) -> StackChanges:
+def review(base: DesiredState | None, head: DesiredState | None) -> StackChanges:
     """Compare two desired states of one stack; ``None`` is a side where the stack is missing
     (missing at base: everything is created; missing at head: everything is deleted).
 

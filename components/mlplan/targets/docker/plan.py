@@ -57,15 +57,14 @@ from mlplan.domain import codes, labels
 from mlplan.domain.assets import Assets, resolve_image, resolve_model
 from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
 from mlplan.domain.diagnostics import Diagnostic, error, warning
-from mlplan.domain.docker_settings import DockerSettings as DockerSettings
-from mlplan.domain.docker_settings import ResourceLimits as ResourceLimits
-from mlplan.domain.docker_settings import parse_settings as parse_settings
 from mlplan.domain.names import instance_name
 from mlplan.planning.rollout import batches
 from mlplan.planning.routing import INFERENCE_PORT, router_config
 from mlplan.planning.state import DeploymentState, EndpointState
 from mlplan.router.nginx import NginxRuntime, render_keys, render_routing, render_static
-from mlplan.targets.docker.target import DOCKER
+from mlplan.targets.docker.settings import DockerSettings as DockerSettings
+from mlplan.targets.docker.settings import ResourceLimits as ResourceLimits
+from mlplan.targets.docker.settings import parse_settings as parse_settings
 
 APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"
@@ -379,7 +378,7 @@ def _deployment(
     env_pairs = tuple(sorted(env.items()))
     rev = revision(image, env_pairs, tuple(mounts), _instance_labels(endpoint, state, image, 0),
                    cpus, size.whole_gpus)
-    surges = DOCKER.surges(size.exempt)
+    surges = state.rollout.surge  # the target's answer (``DOCKER.surges``): not exempt
     containers = []
     for batch_number, members in enumerate(batches(dep.instance_count), start=1):
         for index in members:

@@ -39,6 +39,7 @@ from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning.state import DesiredState, EndpointState
 from mlplan.targets.docker import host as docker_host
 from mlplan.targets.docker import plan as docker_plan
+from mlplan.targets.docker import settings as docker_settings
 from mlplan.targets.docker.plan import (
     DeploymentContainers,
     DockerHost,
@@ -306,7 +307,7 @@ def host_diagnostics(state: DesiredState) -> list[Diagnostic]:
     host = _info(_host_address())
     if host is None:
         return []
-    settings = state.settings.docker_settings
+    settings = docker_settings.of(state.settings)
     return docker_plan.check_host(state.endpoints, settings, host, state.settings.catalog)
 
 
@@ -341,12 +342,28 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
 
 def deploy_endpoint(name: str, state: DesiredState, endpoint: EndpointState,
                     configured_keys: Any, project: Path,
-                    opts: pulumi.ResourceOptions | None = None) -> OnlineEndpoint:
-    """The resources of one endpoint of ``state`` (children named ``name-...``)."""
+                    opts: pulumi.ResourceOptions | None = None,
+                    depends_on: Sequence[pulumi.Resource] = ()) -> OnlineEndpoint:
+    """The resources of one endpoint of ``state`` (children named ``name-...``). A Docker
+    stack shares no objects (``shared_stack``): ``depends_on`` is left to the parent, the
+    public component, whose own options carry what a program orders it after."""
     plan = docker_plan.plan_endpoint(
-        endpoint, state.settings.environment, state.settings.docker_settings,
+        endpoint, state.settings.environment, docker_settings.of(state.settings),
         state.settings.assets,
         absolute=lambda p: str((project / p).resolve()),
         is_file=lambda p: (project / p).is_file(),
     )
     return OnlineEndpoint(name, endpoint, plan, configured_keys, opts, host=_known_host())
+
+
+def stack_diagnostics(state: DesiredState, _project: Path) -> list[Diagnostic]:
+    """What only this target sees, before anything is registered: the Docker host's size
+    (MLP123)."""
+    return host_diagnostics(state)
+
+
+def shared_stack(_state: DesiredState, _project: Path, _config: Mapping[str, Any]
+                 ) -> tuple[pulumi.ResourceOptions | None, dict[str, Any] | None]:
+    """Nothing is shared between a Docker stack's endpoints (each has its own network):
+    no options, and each endpoint gets ``mlplan:docker`` as it is."""
+    return None, None

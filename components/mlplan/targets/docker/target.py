@@ -1,4 +1,4 @@
-"""The Docker target as the pure layers know it (``targets.base.Target``): settings
+"""The Docker target as the planner knows it (``planning.port.Target``): settings
 ``mlplan:docker``, surge unless exempt, batches named by their instances, health checks and
 memory changed in place, the resource types of pulumi-docker and the reader of their labels.
 
@@ -26,10 +26,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mlplan.domain import labels
+from mlplan.domain.diagnostics import Location
 from mlplan.domain.facts import EndpointFacts
 from mlplan.domain.names import instance_name
 from mlplan.domain.settings import Settings
-from mlplan.targets.base import Effect, Group, PlainResource, Target, endpoint_facts
+from mlplan.planning.port import Effect, PlainResource, Target
+from mlplan.targets.base import Group, endpoint_facts
+from mlplan.targets.docker import settings as docker_settings
 
 CONTAINER = "docker:index/container:Container"
 _HEALTH_WHY = "Docker health check: recorded now, applies to new containers"
@@ -88,7 +91,7 @@ def from_docker(resources: Iterable[PlainResource]) -> list[EndpointFacts]:
 
 def _batch_names(endpoint: str, deployment: str, indexes: Sequence[int],
                  settings: Settings) -> tuple[str, ...]:
-    prefix = settings.docker_settings.name_prefix
+    prefix = docker_settings.of(settings).name_prefix
     return tuple(instance_name(endpoint, deployment, i, prefix) for i in indexes)
 
 
@@ -126,8 +129,6 @@ def _roll_reasons(rolled: str, surge: bool, instances: int) -> list[str]:
 
 DOCKER = Target(
     name="docker",
-    title="Docker",
-    settings_of=lambda settings: settings.docker_settings,
     surges=surges,
     batch_names=_batch_names,
     batch_orders=batch_orders,
@@ -141,7 +142,9 @@ DOCKER = Target(
     },
     # the instance containers are the router's named upstream servers
     router_fields=("instance_count",),
-    resource_types={"container": CONTAINER},
     # pulumi-docker replaces a container delete-first (a surge batch is new containers instead)
     delete_first_types=frozenset({CONTAINER}),
+    resources="mlplan.targets.docker.resources",
+    parse_settings=lambda raw, file, line_of: docker_settings.parse_settings(
+        raw, Location(file, line_of(()), "mlplan:docker")),
 )

@@ -1,6 +1,7 @@
 """Desired state -> the numbers, names and choices of the Kubernetes target (pure).
 
-The adapter ``mlplan.targets.kubernetes.resources`` only writes manifests from these values.
+``mlplan.targets.kubernetes.manifests`` builds every object of an endpoint from these values;
+the adapter ``mlplan.targets.kubernetes.resources`` only registers them.
 
 Names (explicit ``metadata.name`` everywhere, lowercase because Kubernetes names are; labels keep
 Azure's spelling). Endpoint ``E``, deployment ``D``, namespace ``NS``:
@@ -40,7 +41,7 @@ and memory (Guaranteed QoS, so the namespace quota equals the quota check), whol
 ``defaultinstancetype`` is requests 100m/2Gi, limits 2/2Gi. A Kubernetes deployment's own
 ``resources`` are used as written (requests default to the limits).
 
-Model and code delivery (``delivery``): see ``mlplan.targets.kubernetes.resources``.
+Model and code delivery (``delivery``): see ``mlplan.targets.kubernetes.manifests``.
 """
 
 from __future__ import annotations
@@ -56,14 +57,13 @@ from mlplan.domain import codes, labels
 from mlplan.domain.assets import Assets, resolve_image, resolve_model
 from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
-from mlplan.domain.kubernetes_settings import KubernetesSettings, VolumeSource
 from mlplan.domain.model import Route
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import batch_size
 from mlplan.planning.routing import INFERENCE_PORT
 from mlplan.planning.state import DeploymentState, DesiredState, EndpointState
 from mlplan.router.nginx import NginxRuntime
-from mlplan.targets.kubernetes.target import KUBERNETES
+from mlplan.targets.kubernetes.settings import KubernetesSettings, VolumeSource
 
 APP_ROOT = "/var/azureml-app"
 MODELS_ROOT = f"{APP_ROOT}/azureml-models"
@@ -339,10 +339,16 @@ def replicas(dep: DeploymentState) -> int | None:
     return None if autoscaler(dep) is not None else dep.deployment.instance_count
 
 
+def surges(exempt: bool) -> bool:
+    """Whether a roll starts a batch of new pods before it stops a batch of old ones: yes
+    unless the instance type is exempt from the 20% surge reservation (``target.py``)."""
+    return not exempt
+
+
 def rolling_strategy(dep: DeploymentState) -> tuple[int | str, int | str]:
     """(maxSurge, maxUnavailable). Examples: DS3_v2 -> ("20%", 0); 5 x NC24ads_A100_v4
     (exempt) -> (0, 1); 10 of them -> (0, 2)."""
-    if KUBERNETES.surges(dep.size.exempt):
+    if surges(dep.size.exempt):
         return "20%", 0
     return 0, ("20%" if autoscaler(dep) is not None else dep.rollout.batch_size)
 
@@ -386,7 +392,7 @@ def await_seconds(dep: DeploymentState) -> int:
     failure budget. Example: 10 instances, Azure's probe defaults -> 5 x 370 s = 1850 s."""
     probe = dep.deployment.readiness_probe
     per_batch = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout + 50
-    return max(DEFAULT_AWAIT_S, dep.rollout.batches * per_batch)
+    return max(DEFAULT_AWAIT_S, dep.rollout.batch_count * per_batch)
 
 
 ROLLOUT_COMPLETE_REASON = "NewReplicaSetAvailable"
@@ -552,7 +558,7 @@ def namespace_quota(state: DesiredState, settings: KubernetesSettings
     usage: list[tuple[int, ContainerResources]] = []
     for ep in state.endpoints:
         for dep in ep.deployments:
-            usage.append((reserved_instances(dep.quota_instances, dep.size.exempt),
+            usage.append((reserved_instances(dep.most_instances, dep.size.exempt),
                           container_resources(dep)))
         if settings.router_mode == "nginx":
             usage.append((settings.router_replicas + 1, ROUTER_RESOURCES))

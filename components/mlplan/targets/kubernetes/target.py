@@ -1,4 +1,4 @@
-"""The Kubernetes target as the pure layers know it (``targets.base.Target``): settings
+"""The Kubernetes target as the planner knows it (``planning.port.Target``): settings
 ``mlplan:kubernetes``, its roll strategy, batches counted in replicas, the resource types of
 pulumi-kubernetes and the reader of their labels and annotations.
 
@@ -39,9 +39,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from mlplan.domain import labels
+from mlplan.domain.diagnostics import Diagnostic
 from mlplan.domain.facts import EndpointFacts
 from mlplan.domain.settings import Settings
-from mlplan.targets.base import Group, PlainResource, Target, endpoint_facts
+from mlplan.planning.port import PlainResource, Target
+from mlplan.planning.state import DesiredState
+from mlplan.targets.base import Group, endpoint_facts
+from mlplan.targets.kubernetes import plan
+from mlplan.targets.kubernetes import settings as kubernetes_settings
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
@@ -156,12 +161,6 @@ def from_kubernetes(resources: Iterable[PlainResource]) -> list[EndpointFacts]:
     return endpoint_facts(endpoints, groups, "kubernetes", auth_by)
 
 
-def surges(exempt: bool) -> bool:
-    """Whether a roll starts a batch of new pods before it stops a batch of old ones: yes
-    unless the instance type is exempt from the 20% surge reservation (module docstring)."""
-    return not exempt
-
-
 def _batch_names(_endpoint: str, _deployment: str, indexes: Sequence[int],
                  _settings: Settings) -> tuple[str, ...]:
     return tuple(f"replica {i}" for i in indexes)
@@ -180,23 +179,39 @@ def _roll_reasons(rolled: str, surge: bool, _instances: int) -> list[str]:
 
 def _auth_by(settings: Settings) -> str:
     """Who checks callers: the Gateway in routerMode gateway-api, else mlplan's router."""
-    kubernetes = settings.kubernetes_settings
+    kubernetes = kubernetes_settings.of(settings)
     if kubernetes.router_mode != "gateway-api":
         return ""
     name = kubernetes.gateway_ref.name if kubernetes.gateway_ref else ""
     return f"Gateway {name} (routerMode gateway-api)"
 
 
+def stack_checks(state: DesiredState, pack: plan.Packer | None) -> list[Diagnostic]:
+    """Name conflicts (MLP118) and route limits (MLP112); with the project's files (``pack``)
+    also delivery (MLP117, MLP119: a model folder over a ConfigMap's 1 MiB)."""
+    settings = kubernetes_settings.of(state.settings)
+    if pack is None:
+        return [*plan.name_conflicts(state, settings), *plan.route_limits(state, settings)]
+    return plan.stack_problems(state, settings, pack)[1]
+
+
+def _served_models(settings: Settings) -> frozenset[str]:
+    """Models served from a volume (``mlplan:kubernetes.models``), not from local files."""
+    return frozenset(key for key, _source in kubernetes_settings.of(settings).models)
+
+
 KUBERNETES = Target(
     name="kubernetes",
-    title="Kubernetes",
-    settings_of=lambda settings: settings.kubernetes_settings,
-    surges=surges,
+    surges=plan.surges,
     batch_names=_batch_names,
     roll_reasons=_roll_reasons,
     facts_from_resources=from_kubernetes,
-    resource_types={"deployment": DEPLOYMENT, "autoscaler": HPA, "router-config": CONFIG_MAP,
-                    "route": HTTPROUTE},
     liveness_probes=True,
     auth_by=_auth_by,
+    kubernetes_compute=True,
+    served_models=_served_models,
+    stack_checks=stack_checks,
+    reader="mlplan.targets.kubernetes.files:packer",
+    resources="mlplan.targets.kubernetes.resources",
+    parse_settings=kubernetes_settings.parse_kubernetes_settings,
 )

@@ -36,13 +36,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import Discriminator, Field, Tag, ValidationError
 
 from mlplan.domain import codes
 from mlplan.domain.catalog import Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics
 from mlplan.domain.names import DEFAULT_ROUTER_IMAGE
-from mlplan.domain.validation import describe
+from mlplan.domain.settings import Settings, TolerationSpec
+from mlplan.domain.validation import Strict, describe
 from mlplan.domain.yamlsource import FieldPath, format_path
 
 KEY = "mlplan:kubernetes"
@@ -68,30 +69,19 @@ _LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?\Z")
 _PATH = re.compile(r"^/[A-Za-z0-9._/+-]*\Z")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _TolerationSpec(_Strict):
-    key: str
-    operator: Literal["Exists", "Equal"] = "Exists"
-    value: str | None = None
-    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-
-
-class _GatewayRefSpec(_Strict):
+class _GatewayRefSpec(Strict):
     name: str
     namespace: str | None = None
     sectionName: str | None = None
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
 
 
-class _PvcSourceSpec(_Strict):
+class _PvcSourceSpec(Strict):
     pvc: str
     subPath: str = ""
 
 
-class _ImageSourceSpec(_Strict):
+class _ImageSourceSpec(Strict):
     image: str
     path: str
 
@@ -108,7 +98,7 @@ ModelSourceSpec = Annotated[
 ]
 
 
-class KubernetesSettingsSpec(_Strict):
+class KubernetesSettingsSpec(Strict):
     namespace: str = DEFAULT_NAMESPACE
     createNamespace: bool = True
     kubeconfig: str | None = None
@@ -121,11 +111,11 @@ class KubernetesSettingsSpec(_Strict):
     gatewayRef: _GatewayRefSpec | None = None
     hostname: str | None = None
     uriScheme: Literal["http", "https"] = "http"
-    imagePullSecrets: list[str] = []
+    imagePullSecrets: list[str] = Field(default_factory=list)
     gpuNodeSelector: dict[str, str] | None = None
-    gpuTolerations: list[_TolerationSpec] | None = None
+    gpuTolerations: list[TolerationSpec] | None = None
     resourceQuota: bool = False
-    models: dict[str, ModelSourceSpec] = {}
+    models: dict[str, ModelSourceSpec] = Field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -342,3 +332,10 @@ def _message(err: Any, path: FieldPath) -> str:
                 "'{image: <image>, path: <dir in the image>}'.")
     known = list(KubernetesSettingsSpec.model_fields) if len(path) == 1 else []
     return describe(err, f"{KEY}.{format_path(path)}", known, noun="setting")
+
+
+def of(settings: Settings) -> KubernetesSettings:
+    """``mlplan:kubernetes`` as parsed with the stack's settings (``Settings.target_settings``), or
+    its defaults when the stack is on another target or was read without its parser."""
+    found = settings.target_settings
+    return found if isinstance(found, KubernetesSettings) else KubernetesSettings()

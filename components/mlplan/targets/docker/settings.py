@@ -1,5 +1,6 @@
-"""``mlplan:docker`` parsed once (by ``settings.from_stack_document``) into ``DockerSettings``,
-which the planner (instance names in review), the Docker plan and its resources read.
+"""``mlplan:docker`` parsed once, with the stack's settings (``Target.parse_settings``, called by
+``domain.settings.from_stack_document``), into ``DockerSettings``, which the planner (instance
+names in review), the Docker plan and its resources read through ``of(settings)``.
 
 Example: ``mlplan:docker: {namePrefix: pr-}`` -> containers ``pr-my-endpoint-blue-0`` ...; an
 unknown key or a port out of 1-65535 is an MLP120 diagnostic naming ``mlplan:docker.<key>``.
@@ -11,21 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from mlplan.domain import codes
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.names import DEFAULT_ROUTER_IMAGE
-from mlplan.domain.validation import describe
+from mlplan.domain.settings import Settings
+from mlplan.domain.validation import Strict, describe
 
 ResourceLimits = Literal["enforce", "memory-only", "off"]
 
 
-class DockerSettingsSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class DockerSettingsSpec(Strict):
 
     routerImage: str = DEFAULT_ROUTER_IMAGE  # stack config keys are camelCase
-    ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = {}
+    ports: dict[str, Annotated[int, Field(ge=1, le=65535)]] = Field(default_factory=dict)
     publishAddress: str = "127.0.0.1"
     host: str = "localhost"
     namePrefix: str = ""
@@ -62,3 +63,10 @@ def parse_settings(raw: Mapping[str, Any], where: Location) -> tuple[DockerSetti
     return DockerSettings(spec.routerImage, tuple(sorted(spec.ports.items())),
                           spec.publishAddress, spec.host, spec.namePrefix,
                           spec.resourceLimits), []
+
+
+def of(settings: Settings) -> DockerSettings:
+    """``mlplan:docker`` as parsed with the stack's settings (``Settings.target_settings``), or
+    its defaults when the stack is on another target or was read without its parser."""
+    found = settings.target_settings
+    return found if isinstance(found, DockerSettings) else DockerSettings()
