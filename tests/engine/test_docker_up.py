@@ -208,11 +208,13 @@ def instance_of(name: str) -> str:
 
 
 def roll_under_load(project: DockerProject, deployment: str, declared: dict[str, DeploymentSpec],
-                    traffic: dict[str, int]) -> tuple[list[Any], list[Any], list[Event], float,
-                                                      set[str]]:
+                    traffic: dict[str, int], clients: tuple[int, int] = (4, 2),
+                    ) -> tuple[list[Any], list[Any], list[Event], float, set[str]]:
     """``pulumi up`` of ``declared`` while the suite's stream (4 keep-alive clients) runs
     through the router and a second stream (2 clients, a new connection per request, pinned to
-    ``deployment``) loads the host; returns both streams' results, the deployment's events,
+    ``deployment``) loads the host (``clients``: how many of each; a 1-instance deployment with
+    max_concurrent_requests_per_instance 1 answers at most 2 at once, Azure's 429 threshold);
+    returns both streams' results, the deployment's events,
     the seconds and the containers that served it before."""
     before = {n for n, health in serving(project).items()
               if health == "healthy" and project.containers()[n]["labels"].get(
@@ -220,8 +222,8 @@ def roll_under_load(project: DockerProject, deployment: str, declared: dict[str,
     project.declare(declared, traffic)
     port, key = project.port(), project.key()
     with EventWatch(project.daemon) as watch, \
-            Stream(port, threads=4, max_requests=200_000, headers=auth(key)) as stream, \
-            Stream(port, threads=2, keep_alive=False, max_requests=200_000,
+            Stream(port, threads=clients[0], max_requests=200_000, headers=auth(key)) as stream, \
+            Stream(port, threads=clients[1], keep_alive=False, max_requests=200_000,
                    headers={**auth(key), HEADER: deployment}) as load:
         started = time.monotonic()
         project.up()
@@ -311,7 +313,7 @@ def test_one_instance_at_100_percent_keeps_serving_through_a_roll(
     changed = dict(one)
     changed["blue"] = inference(docker_env, "inference_r2", count=1)
     results, loaded, blue, seconds, before = roll_under_load(live, "blue", changed,
-                                                             {"blue": 100, "green": 0})
+                                                             {"blue": 100, "green": 0}, (1, 1))
     seen = capacity(blue, before, before)
     print(f"\nrolling update of blue (1 instance, 100%): pulumi up {seconds:.1f} s, "
           f"{len(results)} + {len(loaded)} requests, "
