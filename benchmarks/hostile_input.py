@@ -1,7 +1,9 @@
-"""Time and peak memory of ``mlplan plan`` on the two hostile files of issue 14, each in a
-child process: a billion-laughs file (10 levels of 9 aliases, 556 bytes) and a 50 MB file,
-beside the unharmed project (``baseline``: Python start, imports and a plan).
-Prints one ``name=value`` line per figure; the last is the worst time in seconds."""
+"""Time and peak memory of ``mlplan`` on hostile input, each in a child process: the two
+files of issue 14 (a billion-laughs file, 10 levels of 9 aliases, 556 bytes; a 50 MB file),
+beside the unharmed project (``baseline``: Python start, imports and a plan), and every case
+of issue 27's ``tests/hostile/test_security.CASES`` (a review over a million and twenty
+million instances, a 30 MB base file, a 300 MB model on Kubernetes, links out of the
+project). Prints one ``name=value`` line per figure; the last is the worst time in seconds."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 
 from tests.hostile.harness import project, run_cli
 from tests.hostile.test_regressions import billion_laughs
+from tests.hostile.test_security import CASES, prepare
 
 
 def main() -> None:
@@ -27,6 +30,15 @@ def main() -> None:
             print(f"{name}_bytes={len(body.encode())}")
             print(f"{name}_seconds={run.seconds:.2f}")
             print(f"{name}_peak_mib={run.peak_kib / 1024:.1f}")
+            worst = max(worst, run.seconds)
+    for case in CASES:
+        with tempfile.TemporaryDirectory() as folder:
+            root = prepare(case, Path(folder) / "p")
+            run = run_cli(case.args, root)
+            assert run.code == case.code and case.says in run.err, run.err[-2000:]
+            print(f"{case.name}_seconds={run.seconds:.2f}")
+            print(f"{case.name}_peak_mib={run.peak_kib / 1024:.1f}")
+            print(f"{case.name}_stdout_bytes={len(run.out.encode())}")
             worst = max(worst, run.seconds)
     print(f"hostile_input_worst_seconds={worst:.2f}")
 

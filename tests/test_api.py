@@ -418,7 +418,8 @@ def test_a_file_value_keeps_its_line(root: Path, caplog: pytest.LogCaptureFixtur
               "mlplan:docker": json.dumps({"resourceLimits": "sometimes"})}
     message, logged, _ = program_run(root, config, caplog)
     assert "MLP120" in message
-    assert "stacks/Pulumi.dev.yaml:8 mlplan:docker.resourceLimits: error MLP120" in logged, logged
+    # the key's own line (issue 27), not its mapping's
+    assert "stacks/Pulumi.dev.yaml:9 mlplan:docker.resourceLimits: error MLP120" in logged, logged
 
 
 def test_no_config_at_all_says_what_is_missing(root: Path,

@@ -154,8 +154,9 @@ def test_target_settings_problems_are_plan_diagnostics(
     monkeypatch.chdir(tmp_path)
     code, _out, err = run(["plan"], capsys)
     assert code == 1
-    assert "stacks/Pulumi.dev.yaml:3 mlplan:docker.routerImag: error MLP120" in err
-    assert "mlplan:docker.ports.e: error MLP120" in err
+    # each at its own key's line (issue 27: the fix is on that line)
+    assert "stacks/Pulumi.dev.yaml:4 mlplan:docker.routerImag: error MLP120" in err
+    assert "stacks/Pulumi.dev.yaml:5 mlplan:docker.ports.e: error MLP120" in err
 
 
 def test_kubernetes_checks_show_in_the_plan(

@@ -27,6 +27,7 @@ PAIRS: list[tuple[str, Any, type[BaseModel], set[str]]] = [
     ("kubernetes settings", api.KubernetesSettingsArgs,
      kubernetes_settings.KubernetesSettingsSpec, set()),
     ("gateway ref", api.GatewayRefArgs, kubernetes_settings._GatewayRefSpec, set()),
+    ("network policy", api.NetworkPolicyArgs, kubernetes_settings._NetworkPolicySpec, set()),
 ]
 
 

@@ -121,17 +121,21 @@ SCENARIOS = [
         present=("default unknown;", "Deployments: blue, green."),
     ),
     Scenario(
-        "mirror 10% to the zero-weight deployment via the relay",
+        "mirror 10% to the zero-weight deployment via the relay, sampled before routing",
         cfg(mirror=(("green", 10),)),
         present=(
-            'split_clients "mirror${request_id}" $mlplan_mirror_sample {\n    10% 1;\n    * 0;\n}',
+            'split_clients "mirror${request_id}" $mlplan_mirror_sample {\n'
+            '    10% mirrored/;\n    * "";\n}',
+            '"" "${mlplan_mirror_sample}live/blue";',
             "listen unix:/var/run/mlplan-router-mirror.sock;",
         ),
+        absent=("location = /-/route/mirrored/live/green",),
         blocks={
-            "location = /-/route/live/blue": ("mirror /-/mirror;", "mirror_request_body on;"),
+            "location = /-/route/mirrored/live/blue": (
+                "mirror /-/mirror;", "mirror_request_body on;", "set $mlplan_via split;",
+            ),
             "location = /-/route/direct/blue": (),
             "location = /-/mirror": (
-                "if ($mlplan_mirror_sample = 0) {",
                 "proxy_pass http://mlplan_mirror_relay$request_uri;",
                 "proxy_set_header Connection close;",
             ),
@@ -219,6 +223,24 @@ SCENARIOS = [
         },
     ),
     Scenario(
+        "process defaults: a worker per core, 4096 connections, two files each, buffered log",
+        cfg(),
+        present=(
+            "worker_processes auto;",
+            "worker_connections 4096;",
+            "worker_rlimit_nofile 8192;",
+            "keepalive_requests 10000;",
+            'access_log "/dev/stdout" mlplan buffer=4k flush=100ms;',
+        ),
+        blocks={"upstream mlplan_blue": ("keepalive 4;", "keepalive_timeout 1000ms;")},
+    ),
+    Scenario(
+        "the open-files limit follows worker_connections",
+        cfg(),
+        runtime=replace(RUNTIME, worker_processes=2, worker_connections=1024),
+        present=("worker_processes 2;", "worker_connections 1024;", "worker_rlimit_nofile 2048;"),
+    ),
+    Scenario(
         "upstream host names re-resolve with a resolver (nginx >= 1.27.3)",
         cfg(backends=(BLUE, RouterBackend(name="green", instances=("10.1.2.3:5001",)))),
         runtime=replace(RUNTIME, resolver="127.0.0.11"),
@@ -261,6 +283,9 @@ def test_scenario(scenario: Scenario) -> None:
             assert fragment in body, f"{header}: {fragment}"
     if "location = /-/route/direct/blue" in scenario.blocks:  # header routes never mirror
         assert "mirror" not in block(text, "location = /-/route/direct/blue")
+    if "location = /-/route/mirrored/live/blue" in scenario.blocks:  # unsampled: no subrequest
+        assert "mirror" not in block(text, "location = /-/route/live/blue")
+        assert "$mlplan_mirror_sample" not in block(text, "location = /-/mirror")
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.name for s in SCENARIOS])

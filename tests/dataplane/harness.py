@@ -243,12 +243,15 @@ def start_instances(instances: Iterable[Instance], timeout: float = 60) -> list[
 class Router:
     """nginx in front of the instances, configured only through the rendered files."""
 
-    def __init__(self, workdir: Path, worker_processes: int = 1) -> None:
+    def __init__(self, workdir: Path, worker_processes: int = 1, open_files: str = "") -> None:
+        """``open_files`` ("soft:hard", e.g. "1024:524288") starts nginx under that
+        RLIMIT_NOFILE, the way a container runtime would (``prlimit``)."""
         binary = nginx_binary()
         if binary is None:
             raise RuntimeError("nginx is not installed (apt-get install nginx)")
         self.binary = binary
         self.dir = workdir
+        self.limits = ["prlimit", f"--nofile={open_files}", "--"] if open_files else []
         (workdir / "tmp").mkdir(parents=True, exist_ok=True)
         self.runtime = NginxRuntime(
             conf_dir=str(workdir),
@@ -300,6 +303,7 @@ class Router:
         self.test()
         self.proc = Proc(
             [
+                *self.limits,
                 self.binary,
                 "-c",
                 str(self.dir / MAIN_FILE),

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.lib import phases
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -223,10 +226,12 @@ def docker_env() -> Iterator[DockerEnv]:
     Failing to start it or to build an image fails the tests that need it, with the reason."""
     from tests.docker import daemon as docker_daemon
 
+    begun = time.monotonic()
     try:
         daemon = docker_daemon.start()
     except docker_daemon.DaemonError as exc:
         pytest.fail(f"the private Docker Engine cannot start: {exc}", pytrace=False)
+    phases.record("Docker Engine start", time.monotonic() - begun)
     try:
         images = docker_daemon.build_images(daemon, stream=False)
     except docker_daemon.DaemonError as exc:

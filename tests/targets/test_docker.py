@@ -114,9 +114,11 @@ def test_instance_container_inputs(tmp_path: Path) -> None:
     health = blue0.inputs["healthcheck"]
     assert (health["interval"], health["timeout"], health["startPeriod"], health["retries"]) == (
         "10s", "2s", "10s", 30)
-    assert "http://127.0.0.1:5001/" in health["tests"][1]
-    # reached by its instance alias on the endpoint's network (old and new container of a
-    # surge batch answer it together); no hostname
+    # exec form: the URL is an argument of a fixed script, never shell text (issue 27)
+    assert health["tests"][:2] == ["CMD", "/bin/sh"]
+    assert health["tests"][-2:] == ["http://127.0.0.1:5001/", "2"]
+    # reached by its instance name on the endpoint's network: blue-0, in the surge batch, carries
+    # it as an alias (old and new container answer it together); no hostname
     assert blue0.inputs["networksAdvanced"] == [{"name": "my-endpoint",
                                                  "aliases": ["my-endpoint-blue-0"]}]
     assert "hostname" not in blue0.inputs

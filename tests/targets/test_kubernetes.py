@@ -315,10 +315,12 @@ def test_children_are_parented_to_their_components(project: Project) -> None:
         assert component.parent == endpoint
         assert component.inputs["deployment"] == dep and component.inputs["weight"] in (90, 10)
         children = [r for r in recorded if r.parent == component.urn]
+        env = {(SECRET, f"my-endpoint-{dep}-env")} if dep == "green" else set()  # has vars
         assert {(r.type, r.name) for r in children} == {
             (DEPLOYMENT, f"my-endpoint-{dep}-deployment"),
             (SERVICE, f"my-endpoint-{dep}-service"), (PDB, f"my-endpoint-{dep}-pdb"),
-            (CONFIG_MAP, f"my-endpoint-{dep}-model"), (CONFIG_MAP, f"my-endpoint-{dep}-code")}
+            (CONFIG_MAP, f"my-endpoint-{dep}-model"), (CONFIG_MAP, f"my-endpoint-{dep}-code"),
+            *env}
     endpoint_children = {(r.type, r.name) for r in recorded if r.parent == endpoint}
     assert {(SECRET, "my-endpoint-keys"), (CONFIG_MAP, "my-endpoint-router-config"),
             (DEPLOYMENT, "my-endpoint-router"), (SERVICE, "my-endpoint-router-service"),
@@ -342,7 +344,7 @@ def _nginx(recorded: list[Recorded]) -> None:
     routing = config["data"]["routing.conf"]
     assert "90% live/blue;" in routing and "* live/green;  # 10%" in routing
     assert "server my-endpoint-blue.ml.svc.cluster.local:5001" in routing
-    assert "mirror /-/mirror;" in routing and "20% 1;" in routing  # red is mirrored
+    assert "mirror /-/mirror;" in routing and "20% mirrored/;" in routing  # red is mirrored
     assert "keys.conf" not in config["data"]
     assert config["immutable"] is True
     # the endpoint's facts for policies, in the Docker target's format
@@ -729,16 +731,16 @@ def test_pack_folders_into_configmap_data(tmp_path: Path) -> None:
     (folder / "sub dir" / "weights.bin").write_bytes(b"\x00\xff" * 4)
     (folder / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"cache")
     (folder / "score.pyc").write_bytes(b"cache")
-    packed = local_files.pack(folder)
+    packed = local_files.pack(tmp_path, "model")
     assert dict(packed.data) == {"config.json": '{"a": 1}'}
     assert dict(packed.binary) == {"sub_dir_weights.bin": "AP8A/wD/AP8="}
     assert dict(packed.items) == {"config.json": "config.json",
                                   "sub_dir_weights.bin": "sub dir/weights.bin"}
     (folder / "__pycache__" / "y.pyc").write_bytes(b"other")  # caches never change the name
-    assert local_files.pack(folder).digest == packed.digest
+    assert local_files.pack(tmp_path, "model").digest == packed.digest
     (folder / "config.json").write_text('{"a": 2}')
-    assert local_files.pack(folder).digest != packed.digest
-    single = local_files.pack(folder / "config.json")
+    assert local_files.pack(tmp_path, "model").digest != packed.digest
+    single = local_files.pack(tmp_path, "model/config.json")
     assert dict(single.items) == {"config.json": "config.json"}
 
 

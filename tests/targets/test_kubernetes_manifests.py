@@ -53,15 +53,15 @@ def project(tmp_path: Path) -> Project:
 
 BLUE = ["my-endpoint-blue-model", "my-endpoint-blue-code", "my-endpoint-blue-deployment",
         "my-endpoint-blue-service", "my-endpoint-blue-pdb"]
-NGINX_ROUTER = ["my-endpoint-keys", "my-endpoint-router-config", "my-endpoint-router",
-                "my-endpoint-router-service", "my-endpoint-router-pdb"]
+NGINX_ROUTER = ["my-endpoint-keys", "my-endpoint-instances", "my-endpoint-router-config",
+                "my-endpoint-router", "my-endpoint-router-service", "my-endpoint-router-pdb"]
 
 OBJECTS = [
     # scenario, change, blue's objects, the endpoint's objects
     ("nginx router: ConfigMap, Deployment, Service, PDB after the keys", lambda p: p,
      BLUE, NGINX_ROUTER),
     ("gateway-api: one HTTPRoute", lambda p: p.kubernetes(**GATEWAY),
-     BLUE, ["my-endpoint-keys", "my-endpoint-route"]),
+     BLUE, ["my-endpoint-keys", "my-endpoint-instances", "my-endpoint-route"]),
     ("autoscaled: an HPA, no model or code ConfigMap without local files",
      lambda p: p.patch("blue", {**AUTOSCALED, "model": None, "code_configuration": None}),
      ["my-endpoint-blue-deployment", "my-endpoint-blue-service", "my-endpoint-blue-pdb",

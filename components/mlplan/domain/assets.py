@@ -94,6 +94,19 @@ def resolve_model(deployment: Deployment, assets: Assets) -> ResolvedModel | Non
     return ResolvedModel(name, model.version or "1", model.path)
 
 
+def resolve_code(deployment: Deployment, assets: Assets) -> str:
+    """The code folder, project-relative: ``code_configuration.code`` as written, or for a
+    registered ``azureml:`` code asset the folder ``mlplan:assets.code`` maps it to ("" when
+    unmapped: MLP117, never a folder named ``azureml:score-code:1``)."""
+    code = deployment.code_configuration
+    if code is None:
+        return ""
+    if code.code.startswith("azureml:"):
+        mapped = assets.code.get(code.code)
+        return posixpath.normpath(mapped) if mapped else ""
+    return code.code
+
+
 def resolve_image(deployment: Deployment, assets: Assets) -> str:
     """The container image: inline ``image``, or a mapped environment reference; "" if none."""
     env = deployment.environment
@@ -116,6 +129,10 @@ def check(endpoints: Iterable[Endpoint], assets: Assets,
                     and resolve_model(dep, assets) is None):
                 found.append(_unmapped(dep, "model", "models", model.reference,
                                        "stacks/model/<name>"))
+            code = dep.code_configuration
+            if code and code.code.startswith("azureml:") and not resolve_code(dep, assets):
+                found.append(_unmapped(dep, "code_configuration.code", "code", code.code,
+                                       "stacks/score"))
             env = dep.environment
             if env and env.reference and not resolve_image(dep, assets):
                 found.append(_unmapped(dep, "environment", "environments", env.reference,

@@ -164,6 +164,24 @@ class Catalog:
     def names(self) -> list[str]:
         return sorted(t.name for t in self.by_key.values())
 
+    def families(self) -> list[str]:
+        """The VM families quota is counted in (``standardDSv2Family``, custom ones...)."""
+        return sorted({t.family for t in self.by_key.values() if t.family})
+
+    def quota_key_problem(self, key: str) -> str:
+        """"" when ``key`` names a quota limit (a family or ``total``), else what to write:
+        ``standardDSv2Famly`` -> "unknown VM family 'standardDSv2Famly'; did you mean
+        'standardDSv2Family'? ..." (a misspelt family would silently leave the real one
+        unlimited)."""
+        known = ["total", *self.families()]
+        if key in known:
+            return ""
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        return (f"unknown VM family '{key[:80]}'; {hint}a quota limit names 'total' or the "
+                "family of an instance type (e.g. standardDSv2Family for Standard_DS3_v2, or "
+                "the 'family' of one in mlplan:instanceTypes)")
+
     def suggest(self, name: str, limit: int = 3) -> list[str]:
         """Closest known names, for 'did you mean' hints."""
         folded = {t.name.casefold(): t.name for t in self.by_key.values()}

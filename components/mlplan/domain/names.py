@@ -17,6 +17,10 @@ import re
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?\Z")
 ROUTING_HEADER = "azureml-model-deployment"
+#: Variables mlplan sets in every instance on both targets; they win over a deployment's
+#: ``environment_variables`` of the same name (which gets a warning).
+MLPLAN_VARIABLES = {"MLPLAN_ENDPOINT": "the endpoint's name",
+                    "MLPLAN_DEPLOYMENT": "the deployment's name"}
 MAX_MIRROR_PERCENT = 50
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~+/-]+=*\Z")  # RFC 6750 b64token
 MIN_KEY_LENGTH = 16

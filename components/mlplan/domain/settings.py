@@ -63,8 +63,10 @@ class LimitsSpec(Strict):
     instancesPerDeployment: Annotated[WholeNumber, Field(ge=1)] | None = None
     endpoints: Annotated[WholeNumber, Field(ge=1)] | None = None
     deployments: Annotated[WholeNumber, Field(ge=1)] | None = None
-    requestTimeoutMsManaged: Annotated[WholeNumber, Field(ge=1)] | None = None
-    requestTimeoutMsKubernetes: Annotated[WholeNumber, Field(ge=1)] | None = None
+    # the router bounds a request at 1 hour (``router.nginx``); a limit above it planned
+    # cleanly and then failed inside ``pulumi up``
+    requestTimeoutMsManaged: Annotated[WholeNumber, Field(ge=1, le=3_600_000)] | None = None
+    requestTimeoutMsKubernetes: Annotated[WholeNumber, Field(ge=1, le=3_600_000)] | None = None
 
 
 class SettingsSpec(Strict):
@@ -203,6 +205,10 @@ def from_values(
             ))
         except QuantityError as exc:
             found.append(error(codes.SETTINGS, at(("instanceTypes", name)), f"{exc}."))
+    catalog = Catalog.build(types)
+    found.extend(error(codes.SETTINGS, at(("quota", key)), f"{problem}.")
+                 for key in sorted(spec.quota or {})
+                 if (problem := catalog.quota_key_problem(key)))
     digests, key_problems = check_keys(spec.keys, lambda path: at(("keys", *path)))
     found.extend(key_problems)
     target_settings: Any = None

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from mlplan.domain import codes
-from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics
+from mlplan.domain.diagnostics import Diagnostic, Location, error, sort_diagnostics, warning
 from mlplan.domain.model import (
     CodeConfiguration,
     Deployment,
@@ -45,7 +45,7 @@ from mlplan.domain.model import (
     Source,
     skips,
 )
-from mlplan.domain.names import NAME_PATTERN
+from mlplan.domain.names import MLPLAN_VARIABLES, NAME_PATTERN
 from mlplan.domain.quantity import QuantityError, cpu_millis, memory_mib
 from mlplan.domain.spec_schema import (
     NAME_MAX,
@@ -344,6 +344,10 @@ def _check_deployment_fields(spec: DeploymentSpec, dep: Deployment) -> list[Diag
         found.append(error(codes.MISSING_FIELD, src.at("environment"),
                            "an inline environment needs 'image' or 'build'; add "
                            "'image: <registry>/<name>:<tag>'."))
+    found.extend(warning(codes.INVALID_VALUE, src.at(f"environment_variables.{name}"),
+                         f"'{name}' is set by mlplan ({MLPLAN_VARIABLES[name]}), whose value "
+                         "wins on both targets; rename this variable.")
+                 for name, _value in dep.environment_variables if name in MLPLAN_VARIABLES)
     return found
 
 

@@ -7,9 +7,12 @@ Example: ``document_kind({"endpoint_name": "e", "model": ...})`` -> ``deployment
 
 from __future__ import annotations
 
+import posixpath
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -17,12 +20,13 @@ from pydantic import (
     Field,
     Tag,
 )
+from pydantic_core import PydanticCustomError
 
 from mlplan.domain.model import (
     DeploymentKind,
 )
 from mlplan.domain.numbers import WholeNumber
-from mlplan.domain.validation import Strict
+from mlplan.domain.validation import Strict, echo
 
 NAME_MIN, NAME_MAX = 3, 32
 
@@ -86,9 +90,49 @@ class ModelSpec(Strict):
     stage: str | None = None
 
 
+#: A probe or scoring route's path: "/" then RFC 3986 path and query characters (no space,
+#: quote, backslash or control character), at most 2048. Example: ``/ready?a=1&b=2``; a
+#: healthcheck passes it as one argument, never through a shell.
+ROUTE_PATH = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]{0,2047}")
+
+
+def _route_path(value: str) -> str:
+    if not ROUTE_PATH.fullmatch(value):
+        raise PydanticCustomError("mlplan_value", "{message}", {"message": (
+            f"{echo(value)} is not a route path; write '/' then letters, digits and "
+            "-._~!$&'()*+,;=:@%/? (at most 2048 characters), e.g. '/ready'")})
+    return value
+
+
+#: Folders a model may not be mounted over or below: the system's, and the app root where the
+#: scoring code is mounted (a model there would hide it).
+_SYSTEM_DIRS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib64", "/proc", "/run", "/sbin",
+                "/sys", "/usr")
+_APP_ROOT = "/var/azureml-app"
+
+
+def _mount_path(value: str) -> str:
+    """``model_mount_path``: an absolute, normal path of plain characters, neither a system
+    folder nor the app root. ``/var/models/m`` passes; ``models``, ``/a/../b``, ``/etc/x``,
+    ``/var/azureml-app`` do not (each a diagnostic saying what to write)."""
+    problem = ""
+    if not re.fullmatch(r"/[A-Za-z0-9._/+@-]{1,1023}", value) or "//" in value:
+        problem = "must be an absolute path of letters, digits and ._/+@- (e.g. /var/models/m)"
+    elif posixpath.normpath(value) != value or "/../" in value + "/":
+        problem = f"is not a normal path; write {posixpath.normpath(value)!r}"
+    elif value.startswith(tuple(d + "/" for d in _SYSTEM_DIRS)) or value in _SYSTEM_DIRS:
+        problem = "is a system folder; mount the model under e.g. /var/models"
+    elif value == _APP_ROOT:
+        problem = f"would hide the scoring code mounted there; use a folder below {_APP_ROOT}"
+    if problem:
+        raise PydanticCustomError("mlplan_value", "{message}",
+                                  {"message": f"{echo(value)} {problem}"})
+    return value
+
+
 class RouteSpec(Strict):
-    path: str
-    port: PositiveInt
+    path: Annotated[str, AfterValidator(_route_path)]
+    port: Annotated[WholeNumber, Field(ge=1, le=65535)]
 
 
 class InferenceConfigSpec(Strict):
@@ -185,7 +229,7 @@ class DeploymentSpec(Strict):
         Annotated[str, Tag("reference")] | Annotated[ModelSpec, Tag("inline")],
         Discriminator(_ref_or_inline),
     ] | None = None
-    model_mount_path: str | None = None
+    model_mount_path: Annotated[str, AfterValidator(_mount_path)] | None = None
     code_configuration: CodeConfigurationSpec | None = None
     environment: Annotated[
         Annotated[str, Tag("reference")] | Annotated[EnvironmentSpec, Tag("inline")],

@@ -171,6 +171,16 @@ class ModelSourceArgs(TypedDict, total=False):
     """The model's folder inside ``image``."""
 
 
+class NetworkPolicyArgs(TypedDict, total=False):
+    """Who reaches the instance pods (a NetworkPolicy per endpoint)."""
+
+    enabled: pulumi.Input[bool]
+    """Register the NetworkPolicy. Default true; false leaves it to a mesh's own policy."""
+    allow_from: pulumi.Input[list[dict[str, Any]]]
+    """Kubernetes ``NetworkPolicyPeer``s admitted instead of the router (a mesh's gateway or
+    sidecars). Default: the endpoint's router pods (gateway-api: the Gateway's namespace)."""
+
+
 class KubernetesSettingsArgs(TypedDict, total=False):
     """The Kubernetes target (``mlplan:kubernetes``): per deployment a Deployment, Service and
     PodDisruptionBudget, per endpoint an nginx router or a Gateway API HTTPRoute."""
@@ -185,8 +195,8 @@ class KubernetesSettingsArgs(TypedDict, total=False):
     context: pulumi.Input[str]
     """Kubeconfig context for an explicit provider. Default: the current one."""
     render_yaml_to: pulumi.Input[str]
-    """Write manifests to this folder instead of applying them (keys in plain text). Default
-    off."""
+    """Write manifests to this folder (inside the project) instead of applying them (Secrets
+    in plain text). Default off."""
     router_mode: pulumi.Input[str]
     """``nginx`` (in-cluster router) or ``gateway-api`` (HTTPRoute). Default ``nginx``."""
     service_type: pulumi.Input[str]
@@ -213,6 +223,8 @@ class KubernetesSettingsArgs(TypedDict, total=False):
     """A namespace ResourceQuota sized by the quota check (+ router pods). Default false."""
     models: pulumi.Input[dict[str, ModelSourceArgs]]
     """Big models by ``azureml:`` reference or path: where each comes from. Default none."""
+    network_policy: pulumi.Input[NetworkPolicyArgs]
+    """Who reaches the instance pods. Default: only the endpoint's router (or Gateway)."""
 
 
 class EndpointKeysArgs(TypedDict):

@@ -97,6 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _emit(stream: Any, rendered: str) -> None:
+    """Write a renderer's output: ``_Guarded.write_rendered`` when guarded (``main``)."""
+    write = getattr(stream, "write_rendered", None) or stream.write
+    write(rendered)
+
+
 class _Guarded:
     """stdout/stderr as the CLI writes them: ``safe.masked`` then ``safe.terminal`` on every
     write, the last guard against a secret or a raw control character reaching the reader."""
@@ -105,12 +111,21 @@ class _Guarded:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        """Messages are masked in full; a rendered document (large) was masked value by value
-        already, so only the configured secrets are looked for again."""
+        """A message (``print``) is masked in full: it is plain text, built by no renderer."""
         from mlplan.render import safe
 
         masked = safe.masked(text) if len(text) < 65536 else safe.masked_literals(text)
         return int(self._stream.write(safe.terminal(masked)))
+
+    def write_rendered(self, text: str) -> int:
+        """A rendered document: its values were masked once, before rendering (``render.safe``
+        ``for_*``); masking the finished text again would rewrite its syntax (``Password=x``
+        followed by a Markdown code span's closing backtick swallowed the backtick, and the
+        rest of the cell went live). Only the configured secrets are looked for again: they
+        are whole tokens of the key alphabet, which holds no Markdown syntax."""
+        from mlplan.render import safe
+
+        return int(self._stream.write(safe.terminal(safe.masked_literals(text))))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
@@ -191,11 +206,30 @@ def _main(argv: Sequence[str] | None) -> int:  # noqa: C901
         return EXIT_ERROR
 
 
+def _with_quota(quota: Sequence[tuple[str, float]], settings: Any) -> Any:
+    """``settings`` with the ``--quota FAMILY=CORES`` limits over ``mlplan:quota``'s, or None
+    (said on stderr) when a FAMILY is none, as for ``mlplan:quota`` keys: a misspelt family
+    would leave the real one unlimited."""
+    from dataclasses import replace
+
+    from mlplan.domain.settings import quota_from_cores
+
+    unknown = [f"mlplan plan: --quota {family[:80]}=...: {problem}." for family, _cores
+               in quota if (problem := settings.catalog.quota_key_problem(family))]
+    if unknown:
+        print("\n".join(unknown), file=sys.stderr)
+        return None
+    if not quota:
+        return settings
+    return replace(settings, quota_millis={**settings.quota_millis,
+                                           **quota_from_cores(dict(quota))})
+
+
 def _plan(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from mlplan.domain.diagnostics import Location, error, has_errors
-    from mlplan.domain.settings import Settings, quota_from_cores
+    from mlplan.domain.settings import Settings
     from mlplan.edge import io, pipeline
     from mlplan.render import document, markdown, text
 
@@ -219,24 +253,22 @@ def _plan(args: argparse.Namespace) -> int:
             loaded = replace(loaded, diagnostics=(*read.diagnostics, *loaded.diagnostics))
         else:
             loaded = io.load_stack(root, stack)
-    settings = loaded.settings
-    if args.quota:
-        limits = dict(settings.quota_millis)
-        limits.update(quota_from_cores(dict(args.quota)))
-        settings = replace(settings, quota_millis=limits)
+    settings = _with_quota(args.quota, loaded.settings)
+    if settings is None:
+        return EXIT_ERROR
     # a stack is deployed: the policy rules and the target's own checks apply
     state = (pipeline.checked_state(loaded.endpoints, settings, loaded.diagnostics, root)
              if stack else pipeline.planned(loaded.endpoints, settings, loaded.diagnostics))
     doc = document.plan_document(state, stack)
     if args.format == "json":
-        sys.stdout.write(document.render_json(doc))
+        _emit(sys.stdout, document.render_json(doc))
     elif args.format == "markdown":
-        sys.stdout.write(markdown.render_plan(doc))
+        _emit(sys.stdout, markdown.render_plan(doc))
     else:
-        sys.stdout.write(text.render_plan(doc))
-        sys.stderr.write(text.render_diagnostics(doc))
+        _emit(sys.stdout, text.render_plan(doc))
+        _emit(sys.stderr, text.render_diagnostics(doc))
     if args.format == "markdown":
-        sys.stderr.write(text.render_diagnostics(doc))
+        _emit(sys.stderr, text.render_diagnostics(doc))
     if has_errors(state.diagnostics):
         return EXIT_ERROR
     changes = bool(state.endpoints)
@@ -308,14 +340,14 @@ def _review(args: argparse.Namespace) -> int:  # noqa: C901, PLR0912, PLR0915
         doc = review_document.review_document(entries, source="desired-state", base=label,
                                               head="working tree")
     if args.format == "json":
-        sys.stdout.write(document.render_json(doc))
+        _emit(sys.stdout, document.render_json(doc))
     elif args.format == "markdown":
-        sys.stdout.write(review_markdown.render_review(doc, args.max_chars))
-        sys.stderr.write(review_text.render_diagnostics(doc))
+        _emit(sys.stdout, review_markdown.render_review(doc, args.max_chars))
+        _emit(sys.stderr, review_text.render_diagnostics(doc))
     else:
         colour = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        sys.stdout.write(review_text.render_review(doc, colour=colour))
-        sys.stderr.write(review_text.render_diagnostics(doc))
+        _emit(sys.stdout, review_text.render_review(doc, colour=colour))
+        _emit(sys.stderr, review_text.render_diagnostics(doc))
     if doc["summary"]["errors"]:
         return EXIT_ERROR
     changes_present = doc["summary"]["changes"]

@@ -13,7 +13,6 @@ Only regular files are read (a FIFO, a device or a socket is refused), at most
 
 from __future__ import annotations
 
-import functools
 import os
 import stat
 from collections.abc import Mapping, Sequence
@@ -22,84 +21,27 @@ from pathlib import Path
 from typing import Any
 
 from mlplan.domain import assets, codes
-from mlplan.domain.diagnostics import Diagnostic, Location, error
-from mlplan.domain.model import Endpoint
+from mlplan.domain.diagnostics import Diagnostic, Location, error, warning
+from mlplan.domain.model import Deployment, Endpoint
 from mlplan.domain.settings import NAMESPACE, Settings, from_stack_document
 from mlplan.domain.spec import SourceText, SourceValue, parse
 from mlplan.domain.yamlsource import FieldPath, YamlDocument, decode, parse_yaml
 from mlplan.targets import registry
+from mlplan.targets.containment import MAX_CHECKED_ENTRIES, files_below, in_tree, resolve
+from mlplan.targets.containment import MAX_PATH as MAX_PATH
+from mlplan.targets.containment import OUTSIDE_ROOT_ENV as OUTSIDE_ROOT_ENV
+from mlplan.targets.containment import PathProblem as PathProblem
 
 YAML_SUFFIXES = (".yml", ".yaml")
 MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_FILES = 10_000
 MAX_PREVIEW_BYTES = 64 * 1024 * 1024  # a recorded pulumi preview of a large stack
-MAX_PATH = 1024
-OUTSIDE_ROOT_ENV = "MLPLAN_ALLOW_OUTSIDE_ROOT"
-
-
-class PathProblem(Exception):
-    """A path mlplan will not read; the text says why and how to fix it."""
-
-
-def _in_tree(path: Path) -> bool:
-    """A path inside a git tree (``review_io.TreePath``): checked lexically, no disk."""
-    return hasattr(path, "tree")
-
-
-def resolve(root: Path, name: str, *, contained: bool = True) -> Path:
-    """``root / name``, refused (``PathProblem``) when too long, or, if ``contained``, when it
-    resolves (symlinks followed) outside ``root``. Example: ``resolve(root, "../x")`` ->
-    "'../x' is outside the project root ...".
-    """
-    if len(name) > MAX_PATH or any(len(part) > 255 for part in name.split("/")):
-        raise PathProblem(f"'{name[:60]}...' is too long a path ({len(name)} characters); "
-                          "shorten it")
-    if "\0" in name:
-        raise PathProblem("the path holds a NUL character; fix it")
-    path = root / name
-    if not contained or os.environ.get(OUTSIDE_ROOT_ENV) == "1":
-        return path
-    if _in_tree(root):
-        normal = os.path.normpath(name)
-        if os.path.isabs(name) or normal == ".." or normal.startswith("../"):
-            raise PathProblem(_outside(name))
-        return path
-    try:
-        real_root = _realpath(str(root))
-        real = _realpath(str(path))
-    except (OSError, ValueError) as exc:
-        raise PathProblem(f"'{name[:80]}' cannot be resolved ({exc}); fix the path") from None
-    if real != real_root and not real.startswith(real_root.rstrip("/") + "/"):
-        raise PathProblem(_outside(name))
-    return path
-
-
-@functools.lru_cache(maxsize=4096)
-def _real_folder(folder: str) -> str:
-    return os.path.realpath(folder)
-
-
-def _realpath(path: str) -> str:
-    """``os.path.realpath`` with the folder part cached (a stack names thousands of files in
-    a few folders): only the last part is looked at anew, and followed if it is a link."""
-    if ".." in path.split("/"):  # ".." after a link is relative to the link's target
-        return os.path.realpath(path)
-    folder, name = os.path.split(os.path.normpath(path))
-    if name in ("", ".", ".."):
-        return os.path.realpath(path)
-    joined = os.path.join(_real_folder(folder or "."), name)
-    return os.path.realpath(joined) if os.path.islink(joined) else joined
-
-
-def _outside(name: str) -> str:
-    return (f"'{name[:80]}' is outside the project root; name a path inside it (relative to "
-            f"the root), or set {OUTSIDE_ROOT_ENV}=1 for a checkout you trust")
 
 
 def kind_problem(path: Path, want: str) -> str:
     """"" when ``path`` is what is wanted (``file``: a regular file; ``folder``; ``any``:
     either), else what is wrong. FIFOs, devices and sockets are never read."""
-    if _in_tree(path):
+    if in_tree(path):
         ok = path.is_file() or path.is_dir()
         return "" if ok else "does not exist"
     try:
@@ -151,7 +93,10 @@ def read_text(path: Path | str, limit: int = MAX_FILE_BYTES) -> str:
     """File text (``yamlsource.decode``: UTF-8, or UTF-16/32 with a byte order mark) with CRLF
     folded to LF (Azure's examples have both); ``PathProblem`` for a special file or one over
     ``MAX_FILE_BYTES``."""
-    if not isinstance(path, str) and _in_tree(path):
+    if not isinstance(path, str) and in_tree(path):  # a base of ``review``: sized first
+        if path.size() > limit:  # type: ignore[attr-defined]
+            raise PathProblem(f"is over {limit // 1024 // 1024} MiB; mlplan reads files of "
+                              "this kind up to that size")
         return decode(path.read_bytes())
     try:  # O_NONBLOCK: opening a FIFO returns at once, and fstat then refuses it
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -191,7 +136,7 @@ def _walk(folder: Path, found: list[Diagnostic], where: Location
     """(YAML file, is a symlink) below ``folder`` in sorted order, symlinked folders not
     followed, at most ``MAX_FILES`` entries looked at. Files on disk come as text (``folder``
     joined with the names below it; a stack has thousands), those in a git tree as paths."""
-    if _in_tree(folder):
+    if in_tree(folder):
         return [(p, False) for p in folder.files_below(YAML_SUFFIXES)]  # type: ignore[attr-defined]
     files: list[tuple[Path | str, bool]] = []
     seen = 0
@@ -268,6 +213,31 @@ def _shown(path: Path | str, base: Path) -> str:
         return path.as_posix()
 
 
+def _wanted_paths(dep: Deployment, asset_map: assets.Assets) -> list[tuple[str, str, str]]:
+    """(field, project-relative path, what) of every path a deployment names."""
+    wanted: list[tuple[str, str, str]] = []
+    model = assets.resolve_model(dep, asset_map)
+    if model is not None:
+        field = "model.path" if dep.model and dep.model.path else "model"
+        wanted.append((field, model.path, "model"))
+    code_folder = assets.resolve_code(dep, asset_map)  # mapped when a registered asset
+    if dep.code_configuration and code_folder:
+        code = dep.code_configuration
+        wanted.append(("code_configuration.code", code_folder, "code folder"))
+        wanted.append(("code_configuration.scoring_script",
+                       f"{code_folder}/{code.scoring_script}", "scoring script"))
+    if dep.environment and dep.environment.conda_file:
+        wanted.append(("environment.conda_file", dep.environment.conda_file,
+                       "conda file"))
+    if dep.environment and dep.environment.build_path:  # the image's build context
+        build = dep.environment.build_path
+        wanted.append(("environment.build.path", build, "build context"))
+        wanted.append(("environment.build.dockerfile_path",
+                       f"{build.rstrip('/')}/{dep.environment.dockerfile_path}",
+                       "Dockerfile"))
+    return wanted
+
+
 def check_paths(  # noqa: C901
     endpoints: tuple[Endpoint, ...], root: Path, asset_map: assets.Assets
 ) -> list[Diagnostic]:
@@ -277,26 +247,18 @@ def check_paths(  # noqa: C901
     checked: dict[tuple[str, str], str] = {}  # (path, wanted kind) -> problem; "!..." refused
     for endpoint in endpoints:
         for dep in endpoint.deployments:
-            wanted: list[tuple[str, str, str]] = []
-            model = assets.resolve_model(dep, asset_map)
-            if model is not None:
-                field = "model.path" if dep.model and dep.model.path else "model"
-                wanted.append((field, model.path, "model"))
-            if dep.code_configuration:
-                code = dep.code_configuration
-                wanted.append(("code_configuration.code", code.code, "code folder"))
-                wanted.append(("code_configuration.scoring_script",
-                               f"{code.code}/{code.scoring_script}", "scoring script"))
-            if dep.environment and dep.environment.conda_file:
-                wanted.append(("environment.conda_file", dep.environment.conda_file,
-                               "conda file"))
+            wanted = _wanted_paths(dep, asset_map)
             for field, relative, what in wanted:
                 if "://" in relative or relative.startswith("azureml:"):
                     continue
-                want = {"model": "any", "code folder": "folder"}.get(what, "file")
+                want = {"model": "any", "code folder": "folder",
+                        "build context": "folder"}.get(what, "file")
                 if (relative, want) not in checked:  # deployments share their folders
                     try:
-                        checked[relative, want] = kind_problem(resolve(root, relative), want)
+                        path = resolve(root, relative)
+                        checked[relative, want] = kind_problem(path, want) or (
+                            _entries_problem(root, relative)
+                            if what in ("model", "code folder") and not in_tree(path) else "")
                     except PathProblem as exc:
                         checked[relative, want] = f"!{exc}"
                 problem = checked[relative, want]
@@ -304,6 +266,8 @@ def check_paths(  # noqa: C901
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
                                        f"{what}: {problem[1:]}."))
                     continue
+                if problem == "does not exist" and what == "Dockerfile":
+                    continue  # contained is what matters here; the build says it is missing
                 if problem == "does not exist":
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
                                        f"{what} '{relative}' does not exist; fix the path "
@@ -312,6 +276,16 @@ def check_paths(  # noqa: C901
                     found.append(error(codes.PATH_NOT_FOUND, dep.source.at(field),
                                        f"{what} '{relative}' {problem}; fix the path."))
     return found
+
+
+def _entries_problem(root: Path, relative: str) -> str:
+    """"" when every entry of a model or code folder is contained (``files_below``), else
+    "!" and the problems, for ``check_paths`` to name at the field that named the folder."""
+    problems = files_below(root, relative, max_entries=MAX_CHECKED_ENTRIES)[1]
+    if not problems:
+        return ""
+    more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+    return "!" + "; ".join(problems[:3]) + more
 
 
 def load_paths(paths: list[str], cwd: Path, settings: Settings) -> Loaded:
@@ -429,7 +403,30 @@ def load_stack(root: Path, stack: str, config: Mapping[str, Any] | None = None) 
     loaded = load_endpoints(root, settings, paths, (), found)
     found = list(loaded.diagnostics)
     found.extend(_check_key_endpoints(settings, loaded.endpoints, read))
+    found.extend(_check_written_paths(root, settings, read))
     return Loaded(loaded.endpoints, settings, tuple(found), stack)
+
+
+def _check_written_paths(root: Path, settings: Settings, read: StackSettings
+                         ) -> list[Diagnostic]:
+    """What mlplan writes for the project stays in it: ``mlplan:kubernetes.renderYamlTo`` is
+    contained (``resolve``) like every path read, and its manifests hold the endpoint keys
+    (Secrets are written as YAML, base64, not encrypted): a warning says so."""
+    from mlplan.targets.kubernetes import settings as kubernetes_settings
+
+    target = kubernetes_settings.of(settings).render_yaml_to
+    if settings.target != "kubernetes" or not target:
+        return []
+    where = read.at(("config", "mlplan:kubernetes", "renderYamlTo"),
+                    "mlplan:kubernetes.renderYamlTo")
+    try:
+        resolve(root, target)
+    except PathProblem as exc:
+        return [error(codes.SETTINGS_PATH, where, f"{exc}.")]
+    return [warning(codes.SETTINGS_PATH, where,
+                    f"manifests written to '{target}' include the endpoint keys' Secret (base64, "
+                    "not encrypted); keep the folder out of version control (.gitignore) and "
+                    "readable by you alone.")]
 
 
 def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Location]],

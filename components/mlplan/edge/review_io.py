@@ -109,6 +109,9 @@ class GitTree:
     #: inside the tree (``_resolve_links``); files are asked of ``git cat-file`` by blob id,
     #: never by name, so a name holding a newline cannot break the batch
     blobs: dict[str, str] = field(default_factory=dict)
+    #: blob id -> its size (``ls-tree -l``): a file over ``io.MAX_FILE_BYTES`` is refused
+    #: before ``cat-file`` reads it, as ``io.read_text`` refuses one on disk
+    sizes: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def open(cls, root: Path, ref: str) -> GitTree:
@@ -122,15 +125,17 @@ class GitTree:
                           f"{ref}^{{commit}}").decode().strip()
         except ReviewInputError as exc:
             raise ReviewInputError(f"unknown git ref '{ref}' in {root}") from exc
-        listing = _git(root, "ls-tree", "-r", "-z", "--full-tree", commit)
+        listing = _git(root, "ls-tree", "-r", "-l", "-z", "--full-tree", commit)
         top = prefix.rstrip("/") or "."
         entries: dict[str, tuple[str, str]] = {}  # rel -> (mode, blob)
+        sizes: dict[str, int] = {}
         for record in listing.decode("utf-8", errors="surrogateescape").split("\0"):
             meta, tab, name = record.partition("\t")
             parts = meta.split()
-            if not tab or len(parts) != 3 or parts[1] != "blob":
+            if not tab or len(parts) != 4 or parts[1] != "blob":
                 continue  # submodules (commit entries) and empty records
             entries[_relative(name, top)] = (parts[0], parts[2])
+            sizes[parts[2]] = int(parts[3]) if parts[3].isdigit() else 0
         blobs = _resolve_links(root, entries)
         files = frozenset(blobs)
         dirs = {posixpath.dirname(f) for f in files}
@@ -139,7 +144,7 @@ class GitTree:
                 d = posixpath.dirname(d)
                 dirs.add(d)
         dirs.discard("")
-        return cls(root, ref, commit, prefix, files, frozenset(dirs), blobs=blobs)
+        return cls(root, ref, commit, prefix, files, frozenset(dirs), blobs=blobs, sizes=sizes)
 
     @property
     def label(self) -> str:
@@ -171,9 +176,15 @@ class GitTree:
             return [f for f in self.files if not f.startswith("../")]
         return [f for f in self.files if f.startswith(rel + "/")]
 
+    def size(self, rel: str) -> int:
+        """A file's size at the commit, from the listing (nothing read); 0 if unknown."""
+        return self.sizes.get(self.blobs.get(self.norm(rel), ""), 0)
+
     def prefetch(self, rels: Iterable[str]) -> None:
-        """Read many files with one ``git cat-file --batch``."""
-        wanted = sorted({self.norm(r) for r in rels} - set(self._texts))
+        """Read many files with one ``git cat-file --batch``; one over ``io.MAX_FILE_BYTES``
+        is not read (``io.read_text`` refuses it by its ``size`` first)."""
+        wanted = sorted(r for r in {self.norm(r) for r in rels} - set(self._texts)
+                        if self.size(r) <= io.MAX_FILE_BYTES)
         if not wanted:
             return
         names = [self.blobs.get(w, "0" * 40) for w in wanted]
@@ -241,6 +252,9 @@ class TreePath(PurePosixPath):
 
     def read_bytes(self) -> bytes:
         return self.tree.read_text(self._rel()).encode("utf-8")
+
+    def size(self) -> int:
+        return self.tree.size(self._rel())
 
     def read_text(self, encoding: str | None = None, errors: str | None = None) -> str:
         return self.tree.read_text(self._rel())

@@ -22,7 +22,9 @@ Rules (Azure ML online endpoint semantics):
   deployment at any weight (0% included) and is never mirrored; an unknown name -> 404 whose
   JSON lists the deployments. Answers carry ``azureml-model-deployment: <who answered>``.
 - Mirror ``{green: 10}``: 10% of live-split requests (sampled on ``mirror$request_id``, so
-  independent of the live split) are copied to green; the copy's answer is discarded. nginx
+  independent of the live split) are copied to green; the copy's answer is discarded. The
+  sample is drawn before routing: only sampled requests reach a location with nginx's
+  ``mirror`` (``/-/route/mirrored/live/<name>``), which costs a subrequest per request. nginx
   keeps a client's keep-alive connection busy until every mirror subrequest has ended, so a
   slow copy would delay that client's next request. The copy therefore goes through a local
   relay server (unix socket) that reads it, answers at once and forwards it to green in its own
@@ -95,6 +97,23 @@ FAIL_TIMEOUT_S = 5
 CONNECT_TIMEOUT_MS = 1000  # capped by the deployment's request timeout
 MIRROR_RELAY_TIMEOUT_MS = 1000  # outer hop to the local relay only
 UPSTREAM_KEEPALIVE_TIMEOUT_MS = 1000  # below common server idle timeouts (gunicorn: 2 s)
+# Per-request log: written in blocks of whole lines, at most ACCESS_LOG_FLUSH_MS late. One
+# write() per 4 KiB instead of per request; 4 KiB = PIPE_BUF, so on a pipe (a container's
+# stdout) each block is atomic and lines of different workers never interleave.
+ACCESS_LOG_BUFFER = "4k"
+ACCESS_LOG_FLUSH_MS = 100
+# Slow clients (issue 27): a client gets CLIENT_TIMEOUT_S to send its header, and as long
+# between two reads of its body or two writes of the answer (nginx's 60 s defaults let 253
+# half-sent requests starve the router; the CIS NGINX benchmark asks for about 10 s). A client
+# address has at most CLIENT_CONNECTION_LIMIT requests in flight (429 beyond: high, as every
+# client behind a NAT or Docker's userland proxy shares one address; /-/healthy is exempt).
+# Bodies: at most MAX_BODY_MIB (one scoring request; larger is 413), held in memory up to
+# BODY_BUFFER_MIB and spooled to temp files beyond, so a request costs at most that much
+# memory; with a mirror on a body is spooled twice (router and relay), hence the cap.
+CLIENT_TIMEOUT_S = 10
+CLIENT_CONNECTION_LIMIT = 512
+MAX_BODY_MIB = 100
+BODY_BUFFER_MIB = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -153,6 +172,17 @@ class NginxRuntime:
     #: alias is seen within it. 0: the static part's resolver.
     resolve_valid_s: int = 0
     user: str = ""  # worker user when started as root ("" = nginx's default, nobody)
+
+    @property
+    def open_files_per_worker(self) -> int:
+        """``worker_rlimit_nofile``: two descriptors per connection (client side + upstream side).
+
+        Docker >= 25 and containerd >= 2 start containers with a soft limit of 1024 open files
+        (hard 524288) and expect a program that needs more to raise its own: without this, a
+        worker stops accepting at about 1000 connections whatever ``worker_connections`` says.
+        Example: 4096 connections -> 8192.
+        """
+        return 2 * self.worker_connections
 
     def __post_init__(self) -> None:
         for label in ("conf_dir", "pid_path", "error_log", "access_log", "temp_dir"):
@@ -322,21 +352,26 @@ def render_routing(config: RouterConfig, runtime: NginxRuntime) -> str:
         live_route = "$mlplan_live_route"
     else:
         live_route = f"live/{live[0][0]}" if live else "none"
-    if mirror:
+    if mirror and live:
+        # Sampled here, before routing: only sampled requests reach a location with `mirror`
+        # (nginx runs a subrequest for every request such a location sees, sampled or not).
         out += [
             'split_clients "mirror${request_id}" $mlplan_mirror_sample {',
-            f"    {mirror[1]}% 1;",
-            "    * 0;",
+            f"    {mirror[1]}% mirrored/;",
+            '    * "";',
             "}",
             "",
         ]
+        live_route = '"${mlplan_mirror_sample}' + live_route + '"'
 
     out += [
         f"map $http_{HEADER.replace('-', '_')} $mlplan_requested_route {{",
         "    default unknown;",
         f'    "" {live_route};',
     ]
-    out += [f"    {b.name} direct/{b.name};" for b in backends]
+    # "\" before each name: nginx drops it, and a name that is a map keyword (default,
+    # include, hostnames, volatile) is then matched as a value, not read as the keyword
+    out += [f"    \\{b.name} direct/{b.name};" for b in backends]
     out += [
         "}",
         "",
@@ -371,6 +406,7 @@ def _static(runtime: NginxRuntime, keys: str, routing: str) -> str:
         "# rewritten and applied with `nginx -s reload`; this part never changes with them.",
         *([f"user {runtime.user};"] if runtime.user else []),
         f"worker_processes {workers};",
+        f"worker_rlimit_nofile {runtime.open_files_per_worker};",
         f"pid {_path(runtime.pid_path)};",
         f"error_log {_path(runtime.error_log)} {runtime.error_log_level};",
         "",
@@ -388,9 +424,14 @@ def _static(runtime: NginxRuntime, keys: str, routing: str) -> str:
         f"    scgi_temp_path {_path(temp + '/scgi')};",
         "    # No header is logged: the Authorization header (the key) never reaches a log.",
         f"    log_format mlplan escape=json {_quote(log_format, allow_variables=True)};",
-        f"    access_log {_path(runtime.access_log)} mlplan;",
-        "    client_max_body_size 100m;",
-        "    client_body_buffer_size 1m;",
+        f"    access_log {_path(runtime.access_log)} mlplan buffer={ACCESS_LOG_BUFFER} "
+        f"flush={ACCESS_LOG_FLUSH_MS}ms;",
+        f"    client_max_body_size {MAX_BODY_MIB}m;",
+        f"    client_body_buffer_size {BODY_BUFFER_MIB}m;",
+        f"    client_header_timeout {CLIENT_TIMEOUT_S}s;",
+        f"    client_body_timeout {CLIENT_TIMEOUT_S}s;",
+        f"    send_timeout {CLIENT_TIMEOUT_S}s;",
+        "    limit_conn_zone $binary_remote_addr zone=mlplan_per_client:10m;",
         "    keepalive_timeout 75s;",
         "    keepalive_requests 10000;",
         "    reset_timedout_connection on;",
@@ -481,18 +522,17 @@ def _main_server(
     live_names = {name for name, _ in live}
     for backend in backends:
         if backend.name in live_names:
-            lines += _route(backend, "live", "split", mirrored=mirror is not None)
+            lines += _route(backend, "live", "split", mirrored=False)
+            if mirror:
+                lines += _route(backend, "mirrored/live", "split", mirrored=True)
         lines += _route(backend, "direct", "header", mirrored=False)
         lines += _error_locations(backend)
     if mirror:
         lines += [
             "",
-            "    # Copies of live-split requests: sampled here, sent to the relay, answer dropped.",
+            "    # Copies of the sampled live-split requests: sent to the relay, answer dropped.",
             "    location = /-/mirror {",
             "        internal;",
-            "        if ($mlplan_mirror_sample = 0) {",
-            "            return 204;",
-            "        }",
             "        proxy_pass http://mlplan_mirror_relay$request_uri;",
             *_proxy_headers("Connection", "close", request_id="$request_id"),
             f"        proxy_connect_timeout {MIRROR_RELAY_TIMEOUT_MS}ms;",
@@ -533,6 +573,8 @@ def _proxy(backend: RouterBackend, *, request_id: str) -> list[str]:
     timeout = backend.request_timeout_ms
     return [
         f"        limit_conn mlplan_inflight {backend.max_in_flight};",
+        # repeated here: a location's own limit_conn drops the ones it would inherit
+        f"        limit_conn mlplan_per_client {CLIENT_CONNECTION_LIMIT};",
         f"        proxy_pass http://{backend.upstream}$request_uri;",
         *_proxy_headers("Connection", '""', request_id=request_id),
         f"        proxy_connect_timeout {min(timeout, CONNECT_TIMEOUT_MS)}ms;",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from tests.engine.conftest import HERE as ENGINE_HERE
 from tests.engine.conftest import cache_root as engine_cache_root
 from tests.engine.kube import cluster as kube
 from tests.engine.kube.api import Api
+from tests.lib import phases
 
 HERE = Path(__file__).resolve().parent
 
@@ -64,7 +66,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[kube.Cluster]:
     _build(HERE / "build.sh", "the Kubernetes control plane")
     run = tmp_path_factory.mktemp("kube-cluster")
     try:
+        begun = time.monotonic()
         started = kube.start(run, say=lambda line: print(line, flush=True))
+        phases.record("kube cluster start", time.monotonic() - begun)
     except (AssertionError, RuntimeError, OSError) as e:
         pytest.fail(f"the test cluster did not start: {e}")
     try:

@@ -54,7 +54,8 @@ def ns_path(ns: str, kind: str, name: str = "") -> str:
     group = {"deployments": "/apis/apps/v1", "replicasets": "/apis/apps/v1",
              "poddisruptionbudgets": "/apis/policy/v1",
              "horizontalpodautoscalers": "/apis/autoscaling/v2",
-             "httproutes": "/apis/gateway.networking.k8s.io/v1"}.get(kind, "/api/v1")
+             "httproutes": "/apis/gateway.networking.k8s.io/v1",
+             "networkpolicies": "/apis/networking.k8s.io/v1"}.get(kind, "/api/v1")
     return f"{group}/namespaces/{ns}/{kind}" + (f"/{name}" if name else "")
 
 
@@ -79,7 +80,8 @@ def mlplan_objects(api: Api, ns: str) -> list[str]:
     """Every object in ``ns`` carrying an ``mlplan.dev/endpoint`` label."""
     found = []
     for kind in ("deployments", "replicasets", "pods", "services", "configmaps", "secrets",
-                 "poddisruptionbudgets", "horizontalpodautoscalers", "httproutes"):
+                 "poddisruptionbudgets", "horizontalpodautoscalers", "httproutes",
+                 "networkpolicies"):
         for obj in api.items(ns_path(ns, kind) + f"?labelSelector={labels.ENDPOINT}"):
             found.append(f"{kind}/{obj['metadata']['name']}")
     return sorted(found)

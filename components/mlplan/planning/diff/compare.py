@@ -84,6 +84,10 @@ def _sized(side: _Side | None) -> Sized | None:
     return Sized(side.dep.instance_count, instance_type, reserved)
 
 
+#: the most instances a roll lists by name, whatever ``mlplan:limits`` allows
+MAX_LISTED_INSTANCES = 10_000
+
+
 def _roll(endpoint: str, deployment: str, instances: int, existing: int, target: Target,
           exempt: bool, settings: Settings | None) -> Roll:
     """The order (``Target.surges``), the batches as the target names them
@@ -94,7 +98,11 @@ def _roll(endpoint: str, deployment: str, instances: int, existing: int, target:
     Example: 3 -> 10 with a new image: batches of 2 of which 0, 1 and 2 exist -> [0, 1], [2]."""
     surge = target.surges(exempt)
     order = Action.CREATE_THEN_DELETE if surge else Action.DELETE_THEN_CREATE
-    layout = rollout.batches(instances)
+    limits = (settings or Settings()).limits
+    # a deployment over the instance limit has its MLP113 error; its roll is summed up, never
+    # listed name by name (1,000,000 instances took 10 s and 800 MB, 20,000,000 was killed)
+    listed = instances <= min(limits.instances_per_deployment, MAX_LISTED_INSTANCES)
+    layout = rollout.batches(instances) if listed else ()
     verbs = target.batch_orders(surge, len(layout))
     kept = [(tuple(i for i in b if i < existing), v) for b, v in zip(layout, verbs, strict=True)]
     kept = [(b, v) for b, v in kept if b]
@@ -181,7 +189,7 @@ def _deployment_change(  # noqa: C901, PLR0912, PLR0915
     if after_n != before_n:
         verb = "added" if after_n > before_n else "removed"
         low, high = sorted((before_n, after_n))
-        names = instance_names(endpoint, name, range(low, high))
+        names = instance_names(endpoint, name, sorted({low, high - 1}))  # first .. last
         reasons.append(f"scale {before_n} -> {after_n}: {high - low} instance"
                        f"{'s' if high - low != 1 else ''} {verb} ({span(names)}); the others "
                        "keep running")

@@ -51,10 +51,10 @@ import hashlib
 import json
 import posixpath
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mlplan.domain import codes, labels
-from mlplan.domain.assets import Assets, resolve_image, resolve_model
+from mlplan.domain.assets import Assets, resolve_code, resolve_image, resolve_model
 from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
 from mlplan.domain.diagnostics import Diagnostic, error, warning
 from mlplan.domain.names import instance_name
@@ -104,10 +104,18 @@ done
 wait "$nginx_pid"
 """
 
-#: The config container's command: copy the staged files into the volume atomically.
+#: The config container's command: ``nginx -t`` on the staged files (with a copy of the static
+#: part that includes them from ``CONFIG_STAGING_DIR``), then copy them into the volume
+#: atomically. A configuration nginx rejects is never copied: the router keeps serving the
+#: previous one and the container exits ``CONFIG_REJECTED_EXIT``, which fails ``pulumi up``
+#: (``resources.router_config_accepted``) instead of the router logging it unseen.
+CONFIG_STAGING_DIR = "/staging"
+CONFIG_REJECTED_EXIT = 65
 CONFIG_COPY_COMMAND = (
-    "set -eu; for f in keys.conf routing.conf; do "
-    f"cp /staging/$f {ROUTER_CONF_DIR}/.$f.new && mv {ROUTER_CONF_DIR}/.$f.new "
+    f"set -eu; if ! nginx -t -q -c {CONFIG_STAGING_DIR}/nginx.conf; then "
+    "echo 'mlplan-router-config: nginx rejected the new configuration; not applied' >&2; "
+    f"exit {CONFIG_REJECTED_EXIT}; fi; for f in keys.conf routing.conf; do "
+    f"cp {CONFIG_STAGING_DIR}/$f {ROUTER_CONF_DIR}/.$f.new && mv {ROUTER_CONF_DIR}/.$f.new "
     f"{ROUTER_CONF_DIR}/$f; done"
 )
 
@@ -187,6 +195,8 @@ class RouterContainer:
     labels: tuple[tuple[str, str], ...]
     static_config: str
     script: str
+    #: the static part including the staged files, for the config container's ``nginx -t``
+    check_config: str = ""
 
 
 @dataclass(frozen=True)
@@ -258,13 +268,25 @@ def _seconds(value: int) -> str:
     return f"{value}s"
 
 
+#: The healthcheck's fixed script (exec form, ``CMD``): the URL is its first argument
+#: (``"$1"``), never text of the script, so no readiness path can become shell syntax
+#: (``/ready?a=1&b=2``, ``/x;true;#`` and ``/it's`` are each one URL). The first of curl,
+#: wget and python3 the image has asks it; any HTTP status >= 400 or no answer fails.
+HEALTHCHECK_SCRIPT = (
+    'if command -v curl >/dev/null; then exec curl -fsSg -o /dev/null --max-time "$2" "$1"; fi; '
+    'if command -v wget >/dev/null; then exec wget -q -O /dev/null -T "$2" "$1"; fi; '
+    'exec python3 -c "import sys, urllib.request; '
+    'urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2]))" "$1" "$2"'
+)
+
+
 def healthcheck(state: DeploymentState, port: int, path: str) -> Healthcheck:
+    """Exec form: ``CMD /bin/sh -c HEALTHCHECK_SCRIPT mlplan-healthcheck URL TIMEOUT``."""
     probe = state.deployment.readiness_probe
     url = f"http://127.0.0.1:{port}{path}"
-    command = (f"curl -fsS -o /dev/null {url} || wget -q -O /dev/null {url} || "
-               f"python3 -c \"import urllib.request; urllib.request.urlopen('{url}', "
-               f"timeout={probe.timeout})\"")
-    return Healthcheck(("CMD-SHELL", command), _seconds(probe.period), _seconds(probe.timeout),
+    test = ("CMD", "/bin/sh", "-c", HEALTHCHECK_SCRIPT, "mlplan-healthcheck", url,
+            str(probe.timeout))
+    return Healthcheck(test, _seconds(probe.period), _seconds(probe.timeout),
                        _seconds(probe.initial_delay), probe.failure_threshold)
 
 
@@ -309,6 +331,7 @@ def plan_endpoint(
         labels=tuple(sorted(labels.endpoint_labels(name, "router").items())),
         static_config=render_static(runtime),
         script=ROUTER_SCRIPT,
+        check_config=render_static(replace(runtime, conf_dir=CONFIG_STAGING_DIR)),
     )
     traffic = labels.format_split(endpoint.endpoint.traffic)
     mirror = labels.format_split((n, p) for n, p in endpoint.endpoint.mirror_traffic if p)
@@ -352,11 +375,14 @@ def _deployment(
         env["AZUREML_MODEL_DIR"] = model_dir
     code = dep.code_configuration
     if code is not None:
-        code_dir = f"{APP_ROOT}/{posixpath.basename(code.code.rstrip('/')) or 'code'}"
-        mounts.append(Mount(absolute(code.code), code_dir))
+        folder = resolve_code(dep, assets)  # an azureml: code asset: its mapped folder
+        code_dir = f"{APP_ROOT}/{posixpath.basename(folder.rstrip('/')) or 'code'}"
+        mounts.append(Mount(absolute(folder), code_dir))
         env["AML_APP_ROOT"] = code_dir
         env["AZUREML_ENTRY_SCRIPT"] = code.scoring_script
     env.update(dict(dep.environment_variables))
+    # mlplan's own variables win, as on Kubernetes (the spec warns about a colliding name)
+    env.update({"MLPLAN_ENDPOINT": endpoint, "MLPLAN_DEPLOYMENT": dep.name})
     environment = dep.environment
     port = INFERENCE_PORT
     path = "/"

@@ -125,7 +125,9 @@ class OnlineDeployment(pulumi.ComponentResource):
         return _docker("container", f"{name}-{spec.resource_suffix}", {
             "name": spec.name,
             "image": image,
-            "envs": [f"{k}={v}" for k, v in spec.env],
+            # a secret in the state (issue 27): values of environment_variables are often
+            # credentials; `docker inspect` on the host still shows them (README: Security)
+            "envs": pulumi.Output.secret([f"{k}={v}" for k, v in spec.env]),
             "mounts": [{"type": "bind", "source": m.source, "target": m.target,
                         "readOnly": m.read_only} for m in spec.mounts],
             "labels": _labels(spec.labels),
@@ -196,6 +198,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
             "uploads": [
                 {"file": "/staging/routing.conf",
                  "content": files.apply(lambda f: f["routing.conf"])},
+                {"file": "/staging/nginx.conf", "content": plan.router.check_config},
                 {"file": "/staging/keys.conf",
                  "content": pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))},
             ],
@@ -206,7 +209,10 @@ class OnlineEndpoint(pulumi.ComponentResource):
             "mustRun": False,
             "attach": True,
             "logs": True,
-        }, pulumi.ResourceOptions(parent=self, depends_on=instances))
+        }, pulumi.ResourceOptions(parent=self, depends_on=instances),
+            outputs=("exitCode", "containerLogs"))
+        accepted = pulumi.Output.all(_out(config, "exitCode"), _out(config, "containerLogs")
+                                     ).apply(lambda o: router_config_accepted(endpoint.name, *o))
         router = _docker("container", f"{name}-router", {
             "name": router_spec.name,
             "image": router_image,
@@ -243,9 +249,28 @@ class OnlineEndpoint(pulumi.ComponentResource):
         self.swagger_uri = pulumi.Output.concat("http://", plan.host, ":",
                                                 port.apply(str), "/swagger.json")
         self.register_outputs({**props, "scoringUri": self.scoring_uri,
+                               "routerConfigAccepted": accepted,
                                "swaggerUri": self.swagger_uri,
                                "primaryKey": self.keys.primary,
                                "secondaryKey": self.keys.secondary})
+
+
+def router_config_accepted(endpoint: str, exit_code: int | None, logs: str | None) -> bool:
+    """True when the config container applied the new routing; a configuration nginx
+    rejected (``CONFIG_REJECTED_EXIT``) or any other failure raises, so ``pulumi up`` fails
+    with nginx's words (lines naming keys.conf withheld) while the router keeps serving the
+    previous configuration. ``None`` (not run yet, as in a preview) passes."""
+    if exit_code in (None, 0):
+        return True
+    said = [("    (a line about keys.conf, withheld: it holds the keys)" if "keys.conf" in line
+             else f"    {line}") for line in (logs or "").splitlines()[-10:] if line.strip()]
+    what = ("nginx rejected the router configuration"
+            if exit_code == docker_plan.CONFIG_REJECTED_EXIT
+            else f"the router's config container failed (exit {exit_code})")
+    raise pulumi.RunError(
+        f"endpoint {endpoint}: {what}; the router keeps serving the previous configuration "
+        "and this change is NOT live. Run `mlplan plan` and report the lines below if it "
+        "passes:\n" + "\n".join(said))
 
 
 def _published_port(ports: Sequence[Mapping[str, Any]] | None) -> int:

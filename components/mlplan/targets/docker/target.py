@@ -146,5 +146,5 @@ DOCKER = Target(
     delete_first_types=frozenset({CONTAINER}),
     resources="mlplan.targets.docker.resources",
     parse_settings=lambda raw, file, line_of: docker_settings.parse_settings(
-        raw, Location(file, line_of(()), "mlplan:docker")),
+        raw, Location(file, line_of(()), "mlplan:docker"), line_of),
 )

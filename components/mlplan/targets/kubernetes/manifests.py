@@ -322,7 +322,8 @@ def plan_deployment(name: str, endpoint: EndpointState, dep: DeploymentState,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "http" if i == 0 else f"p{port}", "containerPort": port,
                    "protocol": "TCP"} for i, port in enumerate(ko.container_ports(dep))],
-        "env": [{"name": k, "value": v} for k, v in ko.environment(endpoint.name, dep, where)],
+        # the deployment's own variables by secretKeyRef into env_secret (issue 27)
+        "env": ko.container_env(endpoint.name, dep, where),
         "resources": resources.manifest(),
         "livenessProbe": probe(dep, "liveness"),
         "readinessProbe": probe(dep, "readiness"),
@@ -361,14 +362,20 @@ def plan_deployment(name: str, endpoint: EndpointState, dep: DeploymentState,
     replicas = ko.replicas(dep)
     if replicas is not None:
         spec = {"replicas": replicas, **spec}
+    env = ko.env_secret(endpoint.name, dep)
+    env_secret = [Manifest(f"{name}-env", "v1", "Secret", {
+        "metadata": _meta(env.name, ns, config_labels), "type": "Opaque", "immutable": True,
+        "string_data": dict(env.data)}, secret=("string_data",))] if env.name else []
     objects = [
         *files.config_maps,
+        *env_secret,
         Manifest(f"{name}-deployment", "apps/v1", "Deployment", {
             "metadata": _meta(k8s_name, ns, object_labels, {
                 labels.IMAGE: where.image,
                 "mlplan.dev/rollout": dep.rollout.describe(),
                 ko.WAIT_FOR_ANNOTATION: ko.rollout_complete(replicas)}),
-            "spec": spec}, timeout_s=ko.await_seconds(dep)),
+            "spec": spec}, after=tuple(m.resource for m in env_secret),
+            timeout_s=ko.await_seconds(dep)),
         Manifest(f"{name}-service", "v1", "Service", {
             "metadata": _meta(k8s_name, ns, object_labels),
             "spec": {"type": "ClusterIP", "selector": select, "ports": [{
@@ -437,8 +444,13 @@ def plan_endpoint(name: str, endpoint: EndpointState, inputs: Mapping[str, Deplo
     else:
         router, scoring_uri, balancer = _http_route(name, endpoint, settings, environment), \
             f"{settings.uri_scheme}://{settings.host(endpoint.name)}/score", ""
-    return EndpointManifests(name, props, deployments, (secret, *router), scoring_uri,
-                             partial(_keys_conf, endpoint, ns), balancer)
+    policy = ko.instance_network_policy(endpoint.name, settings)
+    isolation = (Manifest(f"{name}-instances", "networking.k8s.io/v1", "NetworkPolicy", {
+        "metadata": _meta(ko.object_name(endpoint.name, "instances"), ns,
+                          labels.endpoint_labels(endpoint.name, "instance")),
+        "spec": policy}),) if policy is not None else ()  # only the router reaches instances
+    return EndpointManifests(name, props, deployments, (secret, *isolation, *router),
+                             scoring_uri, partial(_keys_conf, endpoint, ns), balancer)
 
 
 def _nginx_router(name: str, endpoint: EndpointState, settings: KubernetesSettings,

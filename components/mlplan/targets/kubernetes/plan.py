@@ -46,18 +46,21 @@ Model and code delivery (``delivery``): see ``mlplan.targets.kubernetes.manifest
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import posixpath
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from mlplan.domain import codes, labels
-from mlplan.domain.assets import Assets, resolve_image, resolve_model
+from mlplan.domain.assets import Assets, resolve_code, resolve_image, resolve_model
 from mlplan.domain.catalog import KUBERNETES_DEFAULT, Toleration
 from mlplan.domain.diagnostics import Diagnostic, Location, error
 from mlplan.domain.model import Route
+from mlplan.domain.names import MLPLAN_VARIABLES
 from mlplan.planning.quota import reserved_instances
 from mlplan.planning.rollout import batch_size
 from mlplan.planning.routing import INFERENCE_PORT
@@ -515,8 +518,8 @@ def delivery(dep: DeploymentState, assets: Assets,
     code_dir = code_path = entry = ""
     if d.code_configuration is not None:
         code = d.code_configuration
-        code_path = code.code
-        code_dir = f"{APP_ROOT}/{posixpath.basename(code.code.rstrip('/')) or 'code'}"
+        code_path = resolve_code(d, assets)  # an azureml: code asset: its mapped folder
+        code_dir = f"{APP_ROOT}/{posixpath.basename(code_path.rstrip('/')) or 'code'}"
         entry = code.scoring_script
     return Delivery(image, model_dir, model_path, volume, code_dir, code_path, entry), found
 
@@ -537,6 +540,69 @@ def environment(endpoint: str, dep: DeploymentState, where: Delivery) -> tuple[t
     env.update(dict(d.environment_variables))
     env.update({"MLPLAN_ENDPOINT": endpoint, "MLPLAN_DEPLOYMENT": d.name})
     return tuple(sorted(env.items()))
+
+
+_SECRET_KEY = re.compile(r"[-._a-zA-Z0-9]{1,253}")
+
+
+@dataclass(frozen=True)
+class EnvSecret:
+    """A deployment's ``environment_variables`` as a Secret the container reads with
+    ``secretKeyRef`` (issue 27: values are often credentials; the Deployment then holds only
+    names). Immutable and named by a digest of its content (10 hex characters of SHA-256 over
+    the sorted pairs, as the ConfigMaps are), so a changed value is a new Secret and a rolling
+    update, as a changed value in the pod template was. ``name`` is "" with no variables.
+    Example: ``{API_TOKEN: t}`` of my-endpoint/blue -> ``my-endpoint-blue-env-1a2b3c4d5e`` with
+    key ``API_TOKEN``; a name a Secret key cannot hold gets key ``var-<n>``."""
+
+    name: str
+    data: tuple[tuple[str, str], ...]  # Secret key -> value
+    keys: tuple[tuple[str, str], ...]  # variable -> Secret key
+
+
+def env_secret(endpoint: str, dep: DeploymentState) -> EnvSecret:
+    d = dep.deployment
+    user = [(k, v) for k, v in sorted(d.environment_variables) if k not in MLPLAN_VARIABLES]
+    if not user:
+        return EnvSecret("", (), ())
+    keys = tuple((k, k if _SECRET_KEY.fullmatch(k) else f"var-{i}")
+                 for i, (k, _v) in enumerate(user))
+    data = tuple((key, v) for (_k, key), (_n, v) in zip(keys, user, strict=True))
+    digest = hashlib.sha256("".join(f"{k}\0{v}\0" for k, v in data).encode()).hexdigest()
+    return EnvSecret(config_map_name(deployment_name(endpoint, d.name), "env", digest), data,
+                     keys)
+
+
+def container_env(endpoint: str, dep: DeploymentState, where: Delivery) -> list[dict[str, Any]]:
+    """``env`` of the inference container: ``environment``'s order and precedence, the
+    deployment's own variables as ``secretKeyRef`` into ``env_secret``, mlplan's and Azure's
+    server variables as plain values (nothing secret in them)."""
+    secret = env_secret(endpoint, dep)
+    refs = dict(secret.keys)
+    return [{"name": k, "valueFrom": {"secretKeyRef": {"name": secret.name, "key": refs[k]}}}
+            if k in refs else {"name": k, "value": v}
+            for k, v in environment(endpoint, dep, where)]
+
+
+def instance_network_policy(endpoint: str, settings: KubernetesSettings
+                            ) -> dict[str, Any] | None:
+    """The NetworkPolicy spec that admits only the router to an endpoint's instance pods
+    (issue 27: any pod could score without a key through a deployment's Service): the
+    endpoint's router pods in nginx mode, the Gateway's namespace in gateway-api mode, or the
+    peers of ``networkPolicy.allowFrom`` (a mesh); None when ``networkPolicy.enabled`` is
+    false. Kubelet probes are not pod traffic and stay allowed."""
+    if not settings.network_policy:
+        return None
+    peers: list[dict[str, Any]] = [dict(p) for p in settings.network_policy_from]
+    if not peers and settings.router_mode == "gateway-api" and settings.gateway_ref:
+        peers = [{"namespaceSelector": {"matchLabels": {
+            "kubernetes.io/metadata.name": settings.gateway_ref.namespace}}}]
+    if not peers:
+        peers = [{"podSelector": {"matchLabels": selector(endpoint)}}]
+    return {"podSelector": {"matchLabels": {labels.ENDPOINT: endpoint,
+                                            labels.ROLE: "instance"}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": peers}]}
 
 
 # --- the namespace -----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ import pulumi_kubernetes as k8s
 
 from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning.state import DesiredState, EndpointState
+from mlplan.targets.containment import resolve
 from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes import manifests
 from mlplan.targets.kubernetes import plan as ko
@@ -44,6 +45,7 @@ _KINDS: dict[tuple[str, str], Any] = {
     ("v1", "ResourceQuota"): k8s.core.v1.ResourceQuota,
     ("policy/v1", "PodDisruptionBudget"): k8s.policy.v1.PodDisruptionBudget,
     ("autoscaling/v2", "HorizontalPodAutoscaler"): k8s.autoscaling.v2.HorizontalPodAutoscaler,
+    ("networking.k8s.io/v1", "NetworkPolicy"): k8s.networking.v1.NetworkPolicy,
 }
 
 
@@ -243,7 +245,7 @@ def _provider(settings: KubernetesSettings, project: Path, prefix: str = "",
         return None
     render = ""
     if settings.render_yaml_to:
-        render = str((project / settings.render_yaml_to).resolve())
+        render = str(resolve(project, settings.render_yaml_to).resolve())  # contained
         pulumi.log.warn(f"mlplan: renderYamlTo: manifests are written to {render} instead of "
                         "being applied; Secrets (the endpoint keys) are written in plain text.")
     return k8s.Provider(

@@ -24,6 +24,7 @@ Keys (camelCase, as all stack config):
 | ``gpuTolerations`` | tolerations of GPU instance types | ``nvidia.com/gpu`` Exists NoSchedule |
 | ``resourceQuota`` | a namespace ResourceQuota sized by the quota check | ``false`` |
 | ``models`` | big models: ``{<ref or path>: {pvc, subPath} or {image, path}}`` | none |
+| ``networkPolicy`` | ``{enabled, allowFrom}``: who reaches instance pods | the router |
 
 Example: ``parse_kubernetes_settings({"routerMode": "gateway-api"})`` -> defaults plus two
 MLP120 errors: gateway-api needs ``gatewayRef`` and ``hostname``.
@@ -76,6 +77,29 @@ class _GatewayRefSpec(Strict):
     port: Annotated[int, Field(ge=1, le=65535)] | None = None
 
 
+class _LabelSelectorSpec(Strict):
+    matchLabels: dict[str, str] | None = None
+    matchExpressions: list[dict[str, Any]] | None = None
+
+
+class _IpBlockSpec(Strict):
+    cidr: str
+    except_: list[str] | None = Field(default=None, alias="except")
+
+
+class _PeerSpec(Strict):
+    """A Kubernetes ``NetworkPolicyPeer``, as written in a NetworkPolicy."""
+
+    podSelector: _LabelSelectorSpec | None = None
+    namespaceSelector: _LabelSelectorSpec | None = None
+    ipBlock: _IpBlockSpec | None = None
+
+
+class _NetworkPolicySpec(Strict):
+    enabled: bool = True
+    allowFrom: list[_PeerSpec] | None = None
+
+
 class _PvcSourceSpec(Strict):
     pvc: str
     subPath: str = ""
@@ -116,6 +140,7 @@ class KubernetesSettingsSpec(Strict):
     gpuTolerations: list[TolerationSpec] | None = None
     resourceQuota: bool = False
     models: dict[str, ModelSourceSpec] = Field(default_factory=dict)
+    networkPolicy: _NetworkPolicySpec = Field(default_factory=_NetworkPolicySpec)
 
 
 @dataclass(frozen=True)
@@ -159,6 +184,11 @@ class KubernetesSettings:
     gpu_tolerations: tuple[Toleration, ...] = DEFAULT_GPU_TOLERATIONS
     resource_quota: bool = False
     models: tuple[tuple[str, VolumeSource], ...] = ()
+    #: a NetworkPolicy admits only these peers to instance pods (``targets.kubernetes.plan.
+    #: instance_network_policy``); ``()`` = the router pods (the Gateway's namespace in
+    #: gateway-api mode). ``network_policy`` False: none (a mesh that authorises itself).
+    network_policy: bool = True
+    network_policy_from: tuple[dict[str, Any], ...] = ()
 
     @property
     def explicit_provider(self) -> bool:
@@ -241,6 +271,9 @@ def _settings(spec: KubernetesSettingsSpec) -> KubernetesSettings:
         gpu_tolerations=tolerations,
         resource_quota=spec.resourceQuota,
         models=tuple(models),
+        network_policy=spec.networkPolicy.enabled,
+        network_policy_from=tuple(peer.model_dump(exclude_none=True, by_alias=True)
+                                  for peer in spec.networkPolicy.allowFrom or ()),
     )
 
 
@@ -299,6 +332,15 @@ def _checks(spec: KubernetesSettingsSpec,  # noqa: C901, PLR0912
         found.append(error(codes.SETTINGS, at(("gatewayRef",)),
                            "gatewayRef only applies to 'routerMode: gateway-api'; set the mode "
                            "or remove gatewayRef."))
+    for index, peer in enumerate(spec.networkPolicy.allowFrom or ()):
+        if not (peer.podSelector or peer.namespaceSelector or peer.ipBlock):
+            found.append(error(codes.SETTINGS, at(("networkPolicy", "allowFrom", index)),
+                               "an empty peer would admit nothing; give podSelector, "
+                               "namespaceSelector or ipBlock (a Kubernetes NetworkPolicyPeer)."))
+    if spec.networkPolicy.allowFrom == []:
+        found.append(error(codes.SETTINGS, at(("networkPolicy", "allowFrom")),
+                           "an empty allowFrom would cut the router off; leave it out (the "
+                           "router is admitted) or set 'enabled: false' for a mesh."))
     for key, source in spec.models.items():
         if isinstance(source, _PvcSourceSpec):
             if not _subdomain(source.pvc):

@@ -1,0 +1,1 @@
+"""Shared tooling of the test runner (progress lines, the time summary)."""
