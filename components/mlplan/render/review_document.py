@@ -65,9 +65,10 @@ def _step(step: Step) -> dict[str, Any]:
             "order": list(roll.order.verbs), "batch_size": roll.schedule.batch_size,
             "batch_count": roll.schedule.batch_count, "peak_instances": roll.peak,
             "min_serving_instances": roll.min_in_service,
-            "batches": [{"batch": i, "instances": [{"name": n, "actions": list(roll.order.verbs)}
-                                                   for n in names]}
-                        for i, names in enumerate(roll.batches, start=1)],
+            "batches": [{"batch": i + 1,
+                         "instances": [{"name": n, "actions": list(roll.verbs_of(i))}
+                                       for n in names]}
+                        for i, names in enumerate(roll.batches)],
         })
     return entry
 
