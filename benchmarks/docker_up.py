@@ -1,82 +1,269 @@
-"""``pulumi up`` of the Docker target on a real Docker Engine: how long it takes.
+"""``pulumi up`` of the Docker target on a real Docker Engine under a steady request stream:
+what clients see and what the containers do, before and after a change of mlplan's code.
 
 Uses what the Docker e2e suite uses (tests/engine/build.sh's engine, tests/docker's private
-dockerd and images): the sample endpoint (blue 3 + green 3, 90/10) first, an unchanged ``up``,
-then blue scaled to 10 and its image changed while 4 threads stream scoring requests through
-the router. Prints the timings and the stream's failures and p99; the last line is name=value.
+dockerd and images). For each code version (``before``: the tree of ``--before``, by default the
+merge base with main, imported through PYTHONPATH; ``after``: this worktree) one stack goes
+through: the sample (blue 3 + green 3, 90/10), a split change 90/10 -> 50/50, a scale of blue
+3 -> 10, an image roll of the 10, a scale 10 -> 3, an image roll of blue with 1 instance and
+100% of live traffic, and ``mlplan promote --to green --apply``. During each, the load: the
+suite's stream (4 clients, keep-alive) plus a second stream loading the host (4 clients, a new
+connection per request). Per scenario: requests, failures, p50 / p99, the most instance
+containers running and the fewest serving (``docker events``: healthy and not yet told to
+stop), its seconds; per batch of the 10-instance roll its phases (drain: SIGTERM -> exit of the
+old containers; stop: exit -> removed; create: created -> started; healthy: started -> healthy)
+and ``roll_efficiency`` = sum over batches of (first create -> last healthy) / roll time. The
+last line is name=value pairs (``before_`` / ``after_`` prefixes).
 
-    .venv/bin/python benchmarks/docker_up.py
+    .venv/bin/python benchmarks/docker_up.py [--before REF] [--only after]
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mlplan.domain import labels
+from mlplan.planning.rollout import batches
 from tests.dataplane.harness import Stream, failures, percentile
 from tests.docker import daemon as docker_daemon
-from tests.engine.conftest import Engine, Pulumi, cache_root, engine_env
-from tests.engine.docker_host import STACK, DeploymentSpec, DockerProject, write_project
+from tests.engine.conftest import VENV, Engine, Pulumi, cache_root, engine_env
+from tests.engine.docker_host import (
+    ENDPOINT,
+    REVISION,
+    STACK,
+    DeploymentSpec,
+    DockerProject,
+    Event,
+    EventWatch,
+    capacity,
+    write_project,
+)
 
 REPO = Path(__file__).resolve().parents[1]
+LOAD = "4 keep-alive clients (the suite's stream) + 4 clients with a new connection per request"
 
 
-def timed(action: object) -> float:
+@dataclass
+class Scenario:
+    name: str
+    seconds: float
+    requests: int
+    failed: int
+    p50_ms: float
+    p99_ms: float
+    peak: int
+    fewest: int
+    phases: list[dict[str, float]] = field(default_factory=list)
+    efficiency: float = float("nan")
+
+
+def code_of(ref: str, into: Path) -> Path:
+    """``components/`` of git ``ref`` unpacked under ``into`` (the before code)."""
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", ref, "components"],
+                             capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(into, filter="data")
+    return into / "components"
+
+
+def instance_events(events: list[Event], deployments: tuple[str, ...]) -> list[Event]:
+    return [e for e in events if e.deployment in deployments]
+
+
+def serving_now(project: DockerProject, deployments: tuple[str, ...]) -> set[str]:
+    return {n for n, c in project.containers().items()
+            if c["labels"].get(labels.ROLE) == "instance" and c["status"] == "running"
+            and c["health"] == "healthy" and c["labels"].get(labels.DEPLOYMENT) in deployments}
+
+
+def phases(events: list[Event], count: int, new_image: str) -> list[dict[str, float]]:
+    """Per batch of a roll of ``count`` instances: seconds of each phase (longest member)."""
+    first: dict[tuple[str, str], float] = {}
+    for e in sorted(events, key=lambda e: e.at):
+        first.setdefault((e.name, e.action), e.at)
+    found = []
+    for members in batches(count):
+        bases = {f"{ENDPOINT}-blue-{i}" for i in members}
+        old = {e.name for e in events if REVISION.sub("", e.name) in bases and e.image != new_image}
+        new = {e.name for e in events if REVISION.sub("", e.name) in bases and e.image == new_image}
+
+        def span(names: set[str], start: str, end: str) -> float:
+            spans = [first[(n, end)] - first[(n, start)] for n in names
+                     if (n, start) in first and (n, end) in first]
+            return max(spans, default=float("nan"))
+
+        created = [first[(n, "create")] for n in new if (n, "create") in first]
+        healthy = [first[(n, "health_status: healthy")] for n in new
+                   if (n, "health_status: healthy") in first]
+        found.append({
+            "drain": span(old, "kill", "die"), "stop": span(old, "die", "destroy"),
+            "create": span(new, "create", "start"),
+            "healthy": span(new, "start", "health_status: healthy"),
+            "create_to_healthy": (max(healthy) - min(created)) if created and healthy
+            else float("nan")})
+    return found
+
+
+class Bench:
+    def __init__(self, project: DockerProject, env: dict[str, str]) -> None:
+        self.project, self.env = project, env
+
+    def measure(self, name: str, deployments: tuple[str, ...], change: Callable[[], Any],
+                pin: str = "") -> tuple[Scenario, list[Event]]:
+        project = self.project
+        before = serving_now(project, deployments)
+        running = {n for n, c in project.containers().items()
+                   if c["labels"].get(labels.ROLE) == "instance" and c["status"] == "running"
+                   and c["labels"].get(labels.DEPLOYMENT) in deployments}
+        port, key = project.port(), project.key()
+        headers = {"Authorization": f"Bearer {key}"}
+        load_headers = {**headers, **({"azureml-model-deployment": pin} if pin else {})}
+        with EventWatch(project.daemon) as watch, \
+                Stream(port, threads=4, max_requests=500_000, headers=headers) as stream, \
+                Stream(port, threads=4, keep_alive=False, max_requests=500_000,
+                       headers=load_headers) as load:
+            started = time.monotonic()
+            change()
+            seconds = time.monotonic() - started
+            results = stream.stop() + load.stop()
+        events = instance_events(watch.events, deployments)
+        seen = capacity(events, running, before)
+        times = [r.seconds for r in results]
+        for failed in failures(results)[:5]:
+            print(f"  {name}: failed request: status {failed.status} after "
+                  f"{failed.seconds:.2f} s {failed.error or failed.body[:80]!r}")
+        return Scenario(name, seconds, len(results), len(failures(results)),
+                        percentile(times, 50) * 1000, percentile(times, 99) * 1000,
+                        seen.peak_running, seen.min_serving), events
+
+
+def run_version(label: str, code: Path | None, engine: Engine, daemon: Any,
+                images: dict[str, str], tmp: Path) -> tuple[float, list[Scenario]]:
+    root = tmp / f"{label}-project"
+    write_project(root, images)
+    env = engine_env(engine, tmp / f"{label}-engine")
+    env["DOCKER_HOST"] = daemon.host
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    pulumi = Pulumi(root, env)
+    pulumi.run("stack", "init", STACK)
+    project = DockerProject(root, pulumi, daemon, images)
+    bench = Bench(project, env)
+
+    def spec(image: str = "inference", count: int = 3, **kw: Any) -> DeploymentSpec:
+        return DeploymentSpec(image=images[image], count=count, **kw)
+
+    green = spec(env={"SCORE_SCALE": "1.1"})
+
+    def declare_up(deployments: dict[str, DeploymentSpec], traffic: dict[str, int]) -> None:
+        project.declare(deployments, traffic)
+        project.up()
+
     started = time.monotonic()
-    action()  # type: ignore[operator]
-    return time.monotonic() - started
+    declare_up({"blue": spec(), "green": green}, {"blue": 90, "green": 10})
+    first = time.monotonic() - started
+    found: list[Scenario] = []
+    try:
+        s, _e = bench.measure("split 90/10 -> 50/50", ("blue", "green"), lambda: declare_up(
+            {"blue": spec(), "green": green}, {"blue": 50, "green": 50}))
+        found.append(s)
+        declare_up({"blue": spec(), "green": green}, {"blue": 90, "green": 10})
+        s, _e = bench.measure("scale blue 3 -> 10", ("blue",), lambda: declare_up(
+            {"blue": spec(count=10), "green": green}, {"blue": 90, "green": 10}))
+        found.append(s)
+        s, events = bench.measure("roll blue (10 instances)", ("blue",), lambda: declare_up(
+            {"blue": spec("inference_r2", count=10), "green": green}, {"blue": 90, "green": 10}))
+        s.phases = phases(events, 10, images["inference_r2"])
+        s.efficiency = sum(p["create_to_healthy"] for p in s.phases) / s.seconds
+        found.append(s)
+        s, _e = bench.measure("scale blue 10 -> 3", ("blue",), lambda: declare_up(
+            {"blue": spec("inference_r2"), "green": green}, {"blue": 90, "green": 10}))
+        found.append(s)
+        declare_up({"blue": spec("inference_r2", count=1), "green": green},
+                   {"blue": 100, "green": 0})
+        s, _e = bench.measure("roll blue (1 instance, 100%)", ("blue",), lambda: declare_up(
+            {"blue": spec(count=1), "green": green}, {"blue": 100, "green": 0}), pin="blue")
+        found.append(s)
+
+        def promote() -> None:
+            done = subprocess.run([str(VENV / "bin" / "mlplan"), "promote", ENDPOINT, "--to",
+                                   "green", "--stack", STACK, "--apply", "--bake", "2"],
+                                  cwd=root, env=dict(env), capture_output=True, text=True,
+                                  timeout=1200, check=False)
+            if done.returncode != 0:
+                print(f"  promote exited {done.returncode}: {done.stdout[-800:]}"
+                      f"{done.stderr[-800:]}")
+        s, _e = bench.measure("promote green (0 -> 100%)", ("blue", "green"), promote)
+        found.append(s)
+    finally:
+        pulumi.run("destroy", "--yes", check=False)
+    return first, found
+
+
+def report(label: str, first: float, scenarios: list[Scenario]) -> dict[str, str]:
+    print(f"\n{label}: first up (6 instances) {first:.1f} s; load: {LOAD}")
+    print(f"  {'scenario':<32} {'seconds':>7} {'requests':>8} {'failed':>6} {'p50 ms':>7} "
+          f"{'p99 ms':>8} {'peak':>4} {'fewest serving':>14}")
+    pairs = {f"{label}_first_up_s": f"{first:.1f}"}
+    for s in scenarios:
+        print(f"  {s.name:<32} {s.seconds:7.1f} {s.requests:8d} {s.failed:6d} {s.p50_ms:7.1f} "
+              f"{s.p99_ms:8.1f} {s.peak:4d} {s.fewest:14d}")
+        key = "".join(c if c.isalnum() else "_" for c in s.name.split(" (")[0]).strip("_")
+        key = f"{label}_{key}".replace("__", "_")
+        if "1 instance" in s.name:
+            key += "_1"
+        pairs.update({f"{key}_s": f"{s.seconds:.1f}", f"{key}_requests": str(s.requests),
+                      f"{key}_failed": str(s.failed), f"{key}_p99_ms": f"{s.p99_ms:.1f}",
+                      f"{key}_peak": str(s.peak), f"{key}_min_serving": str(s.fewest)})
+        if s.phases:
+            print("    batch  drain s  stop s  create s  healthy s  create->healthy s")
+            for number, p in enumerate(s.phases, start=1):
+                print(f"    {number:5d} {p['drain']:8.2f} {p['stop']:7.2f} {p['create']:9.2f} "
+                      f"{p['healthy']:10.2f} {p['create_to_healthy']:18.2f}")
+            print(f"    roll_efficiency = sum(create->healthy) / roll time = "
+                  f"{s.efficiency:.2f}")
+            pairs[f"{key}_roll_efficiency"] = f"{s.efficiency:.2f}"
+    return pairs
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--before", default="", help="git ref of the before code "
+                        "(default: the merge base of HEAD and main)")
+    parser.add_argument("--only", choices=("before", "after"), default="")
+    args = parser.parse_args()
     build = subprocess.run(["bash", str(REPO / "tests" / "engine" / "build.sh")], check=False)
     if build.returncode != 0:
         print("benchmarks/docker_up.py: the engine could not be built", file=sys.stderr)
         return 1
+    before_ref = args.before or subprocess.run(
+        ["git", "-C", str(REPO), "merge-base", "HEAD", "main"], capture_output=True, text=True,
+        check=True).stdout.strip()
     engine = Engine(cache_root() / "bin")
+    pairs: dict[str, str] = {}
     with docker_daemon.running() as daemon, tempfile.TemporaryDirectory() as tmp:
-        images = docker_daemon.build_images(daemon, stream=True)
-        root = Path(tmp) / "project"
-        write_project(root, images)
-        env = engine_env(engine, Path(tmp) / "engine")
-        env["DOCKER_HOST"] = daemon.host
-        pulumi = Pulumi(root, env)
-        pulumi.run("stack", "init", STACK)
-        project = DockerProject(root, pulumi, daemon, images)
-
-        def spec(image: str = "inference", count: int = 3, **kw: object) -> DeploymentSpec:
-            return DeploymentSpec(image=images[image], count=count, **kw)  # type: ignore[arg-type]
-
-        project.declare({"blue": spec(), "green": spec(env={"SCORE_SCALE": "1.1"})},
-                        {"blue": 90, "green": 10})
-        first = timed(project.up)
-        unchanged = timed(project.up)
-        project.declare({"blue": spec(count=10), "green": spec(env={"SCORE_SCALE": "1.1"})},
-                        {"blue": 90, "green": 10})
-        scale = timed(project.up)
-        project.declare({"blue": spec("inference_r2", count=10),
-                         "green": spec(env={"SCORE_SCALE": "1.1"})}, {"blue": 90, "green": 10})
-        headers = {"Authorization": f"Bearer {project.key()}"}
-        with Stream(project.port(), threads=4, max_requests=100_000, headers=headers) as stream:
-            roll = timed(project.up)
-            results = stream.stop()
-        destroy = timed(lambda: pulumi.run("destroy", "--yes"))
-    p99_ms = percentile([r.seconds for r in results], 99) * 1000
-    for failed in failures(results):
-        print(f"failed request: status {failed.status} after {failed.seconds:.2f} s "
-              f"{failed.error or failed.body[:80]!r}")
-    print(f"first up (6 instances): {first:.1f} s; unchanged up: {unchanged:.1f} s; "
-          f"scale blue 3 -> 10: {scale:.1f} s; rolling update of 10 (5 batches of 2): "
-          f"{roll:.1f} s with {len(results)} requests, {len(failures(results))} failed, "
-          f"p99 {p99_ms:.1f} ms; destroy: {destroy:.1f} s")
-    print(f"first_up_s={first:.1f} unchanged_up_s={unchanged:.1f} scale_3_to_10_s={scale:.1f} "
-          f"rolling_update_10_s={roll:.1f} stream_requests={len(results)} "
-          f"stream_failures={len(failures(results))} stream_p99_ms={p99_ms:.1f} "
-          f"destroy_s={destroy:.1f}")
+        images = docker_daemon.build_images(daemon, stream=False)
+        print(f"host: {os.cpu_count()} CPUs; before = {before_ref[:12]}, after = this tree")
+        for label in ("before", "after"):
+            if args.only and label != args.only:
+                continue
+            code = code_of(before_ref, Path(tmp) / "before-code") if label == "before" else None
+            first, scenarios = run_version(label, code, engine, daemon, images, Path(tmp))
+            pairs.update(report(label, first, scenarios))
+    print(" ".join(f"{k}={v}" for k, v in pairs.items()))
     return 0
 
 

@@ -20,6 +20,7 @@ from pulumi.runtime.sync_await import _sync_await
 
 from mlplan import OnlineEndpoint, OnlineEndpointArgs, QuotaCheck, QuotaCheckArgs
 from tests.targets.harness import Recorded, by_type, one, run_program
+from tests.targets.test_docker import REVISION
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = "stacks/endpoints/my-endpoint"
@@ -112,7 +113,7 @@ def test_good_input_builds_children_and_outputs(
     target = one(recorded, DOCKER_T, "my-endpoint")
     assert target.parent == public.urn
     assert public.inputs["deployments"] == instances
-    containers = {r.inputs["name"] for r in by_type(recorded, CONTAINER)}
+    containers = {REVISION.sub("", r.inputs["name"]) for r in by_type(recorded, CONTAINER)}
     assert containers == {"my-endpoint-router", "my-endpoint-router-config"} | {
         f"my-endpoint-{d}-{i}" for d, n in instances.items() for i in range(n)}
     endpoint = out["component"]
@@ -172,7 +173,7 @@ def test_keys_traffic_and_docker_settings(root: Path) -> None:
     assert resolved(endpoint.scoring_uri) == "http://localhost:8123/score"
     config = one(recorded, CONTAINER, "my-endpoint-router-config")
     assert "keys.conf" in json.dumps(config.inputs) and "uploads" in config.secret_inputs
-    assert {r.inputs["name"] for r in by_type(recorded, CONTAINER)} >= {
+    assert {REVISION.sub("", r.inputs["name"]) for r in by_type(recorded, CONTAINER)} >= {
         "pr-my-endpoint-router", "pr-my-endpoint-blue-0"}
     labels = {item["label"]: item["value"] for item in config.inputs["labels"]}
     assert labels["mlplan.dev/traffic"] == "blue=50,green=50"

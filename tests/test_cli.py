@@ -56,10 +56,10 @@ def test_sample_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str]
         "cores_per_instance": 4, "gpus_per_instance": 0, "exempt": False,
         "reserved_instances": 4, "reserved_cores": 16}
     assert "quota_instances" not in blue and "quota_cores" not in blue
-    # Docker takes a batch out first: peak 3, at least 2 serving (the review's words)
-    assert blue["rollout"] == {"batch_size": 1, "batch_count": 3, "peak_instances": 3,
-                               "min_serving_instances": 2,
-                               "summary": "3 batches of 1, peak 3, at least 2 serving"}
+    # Docker surges one batch: peak 4, at least 3 serving (the review's words)
+    assert blue["rollout"] == {"batch_size": 1, "batch_count": 3, "peak_instances": 4,
+                               "min_serving_instances": 3,
+                               "summary": "3 batches of 1, peak 4, at least 3 serving"}
     assert doc["quota"]["families"] == [{"family": "standardDSv2Family", "reserved_cores": 32,
                                          "limit_cores": 48, "users": ["my-endpoint/blue",
                                                                       "my-endpoint/green"]}]

@@ -105,8 +105,10 @@ DOCKER_ROLLS = [  # (name, sku, instances, mlplan:docker)
                          ids=[r[0] for r in DOCKER_ROLLS])
 def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
                                                  docker: dict[str, str]) -> None:
-    """Docker stops a batch before its replacements start (names are kept): review's batches
-    are the containers' batches, by name, and what routing.conf names."""
+    """Review's Docker roll is the containers': surge unless the instance type is exempt (the
+    surge batch's containers are named by revision, a new container each, created before the
+    later batches are replaced delete-first), batches by instance (the containers' aliases,
+    what routing.conf names), peak and fewest serving as the containers make them."""
     change, deployment = review("docker", sku, n, docker=docker)
     head = state("docker", sku, n, "example/scorer:2", docker=docker)
     planned = docker_containers.plan_endpoint(head.endpoints[0], "development",
@@ -115,21 +117,30 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
     (containers,) = planned.deployments
     roll = change.roll
     assert roll is not None
-    assert roll.order is Action.DELETE_THEN_CREATE
-    assert roll.batches == tuple(tuple(c.name for c in batch) for batch in containers.batches)
-    assert (roll.peak, roll.min_in_service) == (n, n - len(containers.batches[0]))
-    assert planned.addresses(deployment) == tuple(f"{c.name}:{c.port}"
+    surge = sku != A100
+    assert roll.order is (Action.CREATE_THEN_DELETE if surge else Action.DELETE_THEN_CREATE)
+    assert roll.batches == tuple(tuple(c.alias for c in batch) for batch in containers.batches)
+    assert [roll.verbs_of(i) == ("create", "delete") for i in range(len(roll.batches))] == \
+        [all(c.surge for c in batch) for batch in containers.batches]
+    size = len(containers.batches[0])
+    assert (roll.peak, roll.min_in_service) == ((n + size, n) if surge else (n, n - size))
+    assert planned.addresses(deployment) == tuple(f"{c.alias}:{c.port}"
                                                   for c in containers.containers)
 
 
-def docker_order(head: DesiredState, on_host: int, cpus: int = 2) -> tuple[
-        docker_containers.DeploymentContainers, docker_containers.InstanceOrder]:
-    """The Docker plan's instance order when the host has the base's ``on_host`` instances."""
+def head_containers(head: DesiredState) -> docker_containers.DeploymentContainers:
     planned = docker_containers.plan_endpoint(head.endpoints[0], "development",
                                         settings_of(head.settings), {},
                                         lambda p: f"/project/{p}", lambda _p: True)
     (containers,) = planned.deployments
-    names = frozenset(c.name for c in containers.containers if c.index < on_host)
+    return containers
+
+
+def docker_order(head: DesiredState, base: DesiredState | None, cpus: int = 2) -> tuple[
+        docker_containers.DeploymentContainers, docker_containers.InstanceOrder]:
+    """The Docker plan's instance order when the host has the base's containers."""
+    containers = head_containers(head)
+    names = frozenset(c.name for c in head_containers(base).containers) if base else frozenset()
     return containers, docker_containers.instance_order(
         containers, docker_containers.KnownHost(cpus, names))
 
@@ -154,32 +165,35 @@ def test_docker_review_order_is_the_instance_order(name: str, before: int, after
     scale first, then roll)."""
     image = "example.io/scorer:2" if rolls else "example.io/scorer:1"
     head = state("docker", DS3, after, image)
-    containers, order = docker_order(head, before, cpus=8)
-    existing = [c.name for c in containers.containers if c.index < before]
-    added = [c.name for c in containers.containers if c.index >= before]
-    assert [n for wave in order.waves for n in wave] == added
+    base = state("docker", DS3, before, "example.io/scorer:1") if before else None
+    containers, order = docker_order(head, base, cpus=8)
+    on_host = {c.name for c in head_containers(base).containers} if base else set()
+    new = [c.name for c in containers.containers if c.name not in on_host]
+    assert [n for wave in order.waves for n in wave] == new
     assert all(len(w) == 2 for w in order.waves[:-1])  # floor(8 CPUs / 4 cores)
-    if before == 0:  # review: "create", its instances new; the plan: all in waves, no chain
+    if base is None:  # review: "create", its instances new; the plan: all in waves, no chain
         (endpoint,) = diff.review(planned((), head.settings, ()), head).endpoints
         (change,) = endpoint.deployments
         assert change.action is Action.CREATE and change.steps == ()
         assert all(not order.waits[n] for n in order.waves[0])
         return
-    (endpoint,) = diff.review(state("docker", DS3, before, "example.io/scorer:1"),
-                              head).endpoints
+    (endpoint,) = diff.review(base, head).endpoints
     (change,) = endpoint.deployments
     kinds = [s.kind for s in change.steps]
     assert kinds == (["scale"] if before != after else []) + (["roll"] if rolls else [])
     last_wave = set(order.waves[-1]) if order.waves else set()
-    chained_batches = [[n for n in batch if n in existing]
-                       for batch in (tuple(c.name for c in b) for b in containers.batches)]
+    chained_batches = [[c.name for c in batch if c.name in on_host]
+                       for batch in containers.batches]
     chained_batches = [b for b in chained_batches if b]
     previous: set[str] = last_wave
     for batch in chained_batches:
         for member in batch:
             assert set(order.waits[member]) == previous, member
         previous = set(batch)
-    if rolls and before == after:
+    if rolls:  # review's replaced instances: the surge batch (new containers), then the chain
         roll = change.steps[-1].roll
         assert roll is not None
-        assert [list(b) for b in roll.batches] == chained_batches
+        surged = [c.alias for c in containers.batches[0] if c.surge and c.index < before]
+        assert [list(b) for b in roll.batches] == [surged, *chained_batches]
+        assert all(name in new for c in containers.batches[0] if c.surge
+                   for name in [c.name])  # created beside the old ones, in the first wave(s)

@@ -87,8 +87,13 @@ ACTIONS = [
     ("traffic only", state({"blue": 100, "green": 0}, {"blue": BLUE, "green": dep("green")}),
      state({"blue": 90, "green": 10}, {"blue": BLUE, "green": dep("green")}),
      Action.UPDATE, {"blue": Action.NO_OP, "green": Action.NO_OP}),
-    ("image change on docker: delete-first roll", state({"blue": 100}, {"blue": BLUE}),
+    ("image change on docker: surge roll", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2")}),
+     Action.NO_OP, {"blue": Action.CREATE_THEN_DELETE}),
+    ("image change of an exempt SKU on docker: delete-first roll, no surge quota",
+     state({"blue": 100}, {"blue": dep("blue", sku="Standard_NC24ads_A100_v4")}),
+     state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2",
+                                       sku="Standard_NC24ads_A100_v4")}),
      Action.NO_OP, {"blue": Action.DELETE_THEN_CREATE}),
     ("image change on kubernetes: surge roll", state({"blue": 100}, {"blue": BLUE}, target=K8S),
      state({"blue": 100}, {"blue": dep("blue", image="example/scorer:2")}, target=K8S),
@@ -100,7 +105,7 @@ ACTIONS = [
      Action.NO_OP, {"blue": Action.DELETE_THEN_CREATE}),
     ("instance type change rolls", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", sku="Standard_NC6s_v3")}),
-     Action.NO_OP, {"blue": Action.DELETE_THEN_CREATE}),
+     Action.NO_OP, {"blue": Action.CREATE_THEN_DELETE}),
     ("scale only updates in place", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", 10)}), Action.UPDATE, {"blue": Action.UPDATE}),
     ("request timeout is a router setting", state({"blue": 100}, {"blue": BLUE}),
@@ -110,7 +115,7 @@ ACTIONS = [
     ("concurrency sets the worker count: rolls", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", extra=(
          "request_settings: {max_concurrent_requests_per_instance: 2}\n"))}),
-     Action.UPDATE, {"blue": Action.DELETE_THEN_CREATE}),
+     Action.UPDATE, {"blue": Action.CREATE_THEN_DELETE}),
     ("probe change on docker is in place", state({"blue": 100}, {"blue": BLUE}),
      state({"blue": 100}, {"blue": dep("blue", extra="readiness_probe: {period: 5}\n")}),
      Action.NO_OP, {"blue": Action.UPDATE}),
@@ -158,7 +163,7 @@ def test_roll_schedules_follow_the_target() -> None:
     head = state({"blue": 100}, {"blue": dep("blue", 10, image="example/scorer:2")})
     docker = only_deployment(review(base, head), "blue").roll
     assert docker is not None
-    assert docker.describe() == "10 instances: 5 batches of 2, peak 10, at least 8 serving"
+    assert docker.describe() == "10 instances: 5 batches of 2, peak 12, at least 10 serving"
     assert docker.batches[0] == ("my-endpoint-blue-0", "my-endpoint-blue-1")
     k8s = only_deployment(review(state({"blue": 100}, {"blue": dep("blue", 10)}, target=K8S),
                                state({"blue": 100}, {"blue": dep("blue", 10, "example/scorer:2")},
@@ -198,12 +203,89 @@ def test_kubernetes_roll_matches_the_manifests(name: str, sku: str, n: int, orde
     assert any(why in reason for reason in change.reasons), change.reasons
 
 
+# (name, sku, before, after, peak, fewest serving, batches by instance index, verbs per batch,
+# reason fragment): what Docker does (targets/docker/plan.py: the surge batch is new containers
+# created first, later batches are replaced delete-first while it stands in, its old
+# containers go at the end of the update; exempt: every batch delete-first)
+DOCKER_ROLLS = [
+    ("ten instances: surge batch first", "Standard_DS3_v2", 10, 10, 12, 10,
+     [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]],
+     [("create", "delete")] + [("delete", "create")] * 4, "healthy and routed before"),
+    ("one instance keeps serving", "Standard_DS3_v2", 1, 1, 2, 1, [[0]],
+     [("create", "delete")], "healthy and routed before"),
+    ("scale 3 -> 10 with a new image: only 0-2 are replaced", "Standard_DS3_v2", 3, 10, 12, 10,
+     [[0, 1], [2]], [("create", "delete"), ("delete", "create")], "healthy and routed before"),
+    ("scale 10 -> 3 with a new image: the three kept are replaced", "Standard_DS3_v2", 10, 3,
+     4, 3, [[0], [1], [2]], [("create", "delete")] + [("delete", "create")] * 2,
+     "healthy and routed before"),
+    ("exempt SKU: one batch out, never above N", A100, 10, 10, 10, 8,
+     [[0, 1], [2, 3], [4, 5], [6, 7], [8, 9]], [("delete", "create")] * 5,
+     "exempt from the 20% surge reservation"),
+    ("exempt SKU, one instance: down while replaced", A100, 1, 1, 1, 0, [[0]],
+     [("delete", "create")], "does not answer while it is replaced"),
+]
+
+
+@pytest.mark.parametrize(("name", "sku", "before", "after", "peak", "serving", "batches",
+                          "verbs", "why"), DOCKER_ROLLS, ids=[r[0] for r in DOCKER_ROLLS])
+def test_docker_roll_is_what_the_containers_do(
+        name: str, sku: str, before: int, after: int, peak: int, serving: int,
+        batches: list[list[int]], verbs: list[tuple[str, ...]], why: str) -> None:
+    """Review's Docker roll: surge unless exempt (peak N + batch = the quota's reservation, at
+    least N serving), per batch what happens to its containers, and only the instances that
+    exist before the change listed as replaced."""
+    base = state({"blue": 100}, {"blue": dep("blue", before, sku=sku)})
+    head = state({"blue": 100}, {"blue": dep("blue", after, "example/scorer:2", sku=sku)})
+    change = only_deployment(review(base, head), "blue")
+    roll = change.roll
+    assert roll is not None
+    assert (roll.peak, roll.min_in_service) == (peak, serving)
+    assert roll.peak == reserved_instances(after, exempt=sku == A100)
+    assert roll.batches == tuple(tuple(f"my-endpoint-blue-{i}" for i in b) for b in batches)
+    assert [roll.verbs_of(i) for i in range(len(roll.batches))] == verbs
+    assert any(why in reason for reason in change.reasons), change.reasons
+
+
+REGROUPS = [
+    # name, sku, before, after, reason fragment ("" = no such reason)
+    ("5 -> 6: batches of 1 -> 2, instance 1 joins the surge batch", "Standard_DS3_v2", 5, 6,
+     "my-endpoint-blue-1 joins the surge batch (batches of 1 -> 2): recreated"),
+    ("3 -> 10: instance 1 joins (2-9 are new)", "Standard_DS3_v2", 3, 10,
+     "my-endpoint-blue-1 joins the surge batch"),
+    ("11 -> 5: instances 1 and 2 leave it", "Standard_DS3_v2", 11, 5,
+     "my-endpoint-blue-1 .. my-endpoint-blue-2 leave the surge batch (batches of 3 -> 1)"),
+    ("3 -> 4: same batch size, nothing recreated", "Standard_DS3_v2", 3, 4, ""),
+    ("exempt SKU: no surge batch", A100, 5, 6, ""),
+]
+
+
+@pytest.mark.parametrize(("name", "sku", "before", "after", "why"), REGROUPS,
+                         ids=[r[0] for r in REGROUPS])
+def test_docker_scaling_says_which_instances_the_surge_batch_recreates(
+        name: str, sku: str, before: int, after: int, why: str) -> None:
+    """On Docker the surge batch's containers are named by revision, so an instance that
+    joins or leaves the first batch when scaling changes the batch size is recreated (create
+    first): review says so, and nothing else is replaced."""
+    base = state({"blue": 100}, {"blue": dep("blue", before, sku=sku)})
+    head = state({"blue": 100}, {"blue": dep("blue", after, sku=sku)})
+    change = only_deployment(review(base, head), "blue")
+    assert change.roll is None
+    found = [r for r in change.reasons if "surge batch" in r]
+    if why:
+        assert len(found) == 1 and why in found[0], change.reasons
+    else:
+        assert not found, change.reasons
+
+
 def test_scale_with_a_roll_scales_first_and_warns_mlp301() -> None:
     changes = review(state({"blue": 100}, {"blue": BLUE}),
                    state({"blue": 100}, {"blue": dep("blue", 10, image="example/scorer:2")}))
     blue = only_deployment(changes, "blue")
     assert [s.describe() for s in blue.steps] == [
-        "scale 3 -> 10", "10 instances: 5 batches of 2, peak 10, at least 8 serving"]
+        "scale 3 -> 10", "10 instances: 5 batches of 2, peak 12, at least 10 serving"]
+    # 3-9 are created by the scale step with the new image: only 0-2 are replaced
+    assert blue.roll is not None and blue.roll.batches == (
+        ("my-endpoint-blue-0", "my-endpoint-blue-1"), ("my-endpoint-blue-2",))
     (warning,) = [d for d in changes.diagnostics if d.code == codes.SCALE_WITH_ROLL]
     assert warning.path == "ep/blue.yml:4 instance_count"
     assert "scaling runs first" in warning.message

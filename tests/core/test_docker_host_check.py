@@ -13,9 +13,11 @@ from mlplan.targets.docker.containers import (
     DockerSettings,
     Healthcheck,
     InstanceContainer,
+    Mount,
     ResourceLimits,
     check_host,
     provider_cpus,
+    revision,
     roll_note,
     stop_grace_seconds,
 )
@@ -56,31 +58,41 @@ def test_check_host(name: str, sku: str, limits: ResourceLimits, host: DockerHos
             assert word in diagnostic.message, (word, diagnostic.message)
 
 
-def _deployment(count: int, wait: int = 23) -> DeploymentContainers:
+def _deployment(count: int, wait: int = 23, revision: str = "") -> DeploymentContainers:
     check = Healthcheck(("CMD", "true"), "1s", "2s", "1s", 20)
     containers = tuple(
         InstanceContainer(name=f"my-endpoint-blue-{i}", index=i, batch=b, image="i", env=(),
                           mounts=(), labels=(), cpus="", memory_mib=0, gpus=0, port=5001,
-                          healthcheck=check, wait_timeout_s=wait)
+                          healthcheck=check, wait_timeout_s=wait,
+                          revision=revision if b == 1 else "")
         for b, members in enumerate(batches(count), start=1) for i in members)
     return DeploymentContainers("blue", "i", "", "", containers)
 
 
 NOTES = [
-    ("one instance", 1, "my-endpoint/blue rolls in 1 batch of 1 (batch 1: instance 0); each "
+    # name, instances, surge batch revision, note
+    ("ten with a surge batch", 10, "1a2b3c4d", "my-endpoint/blue rolls in 5 batches of 2 "
+     "(batch 1: instances 0, 1; batch 2: 2, 3; batch 3: 4, 5; batch 4: 6, 7; batch 5: 8, 9); "
+     "each batch must be healthy within 23 s before the next starts, and a batch that is not "
+     "stops the update with the later batches untouched; batch 1 is the surge batch: a new "
+     "revision (1a2b3c4d) starts its containers beside the old ones, which serve until the "
+     "end of the update"),
+    ("one instance", 1, "", "my-endpoint/blue rolls in 1 batch of 1 (batch 1: instance 0); each "
      "batch must be healthy within 23 s before the next starts, and a batch that is not stops "
      "the update with the later batches untouched"),
-    ("ten in fives of two", 10, "my-endpoint/blue rolls in 5 batches of 2 (batch 1: instances "
-     "0, 1; batch 2: 2, 3; batch 3: 4, 5; batch 4: 6, 7; batch 5: 8, 9); each batch must be "
+    ("ten in fives of two, exempt (no surge batch)", 10, "",
+     "my-endpoint/blue rolls in 5 batches of 2 (batch 1: instances 0, 1; batch 2: 2, 3; "
+     "batch 3: 4, 5; batch 4: 6, 7; batch 5: 8, 9); each batch must be "
      "healthy within 23 s before the next starts, and a batch that is not stops the update "
      "with the later batches untouched"),
-    ("no instances", 0, "my-endpoint/blue has no instances"),
+    ("no instances", 0, "", "my-endpoint/blue has no instances"),
 ]
 
 
-@pytest.mark.parametrize(("name", "count", "expected"), NOTES, ids=[n[0] for n in NOTES])
-def test_roll_note(name: str, count: int, expected: str) -> None:
-    assert roll_note("my-endpoint", _deployment(count)) == expected
+@pytest.mark.parametrize(("name", "count", "revision", "expected"), NOTES,
+                         ids=[n[0] for n in NOTES])
+def test_roll_note(name: str, count: int, revision: str, expected: str) -> None:
+    assert roll_note("my-endpoint", _deployment(count, revision=revision)) == expected
 
 
 CPUS = [
@@ -111,3 +123,37 @@ GRACE = [
 @pytest.mark.parametrize(("name", "timeout_ms", "expected"), GRACE, ids=[g[0] for g in GRACE])
 def test_stop_grace_seconds(name: str, timeout_ms: int, expected: int) -> None:
     assert stop_grace_seconds(timeout_ms) == expected
+
+
+BASE_REVISION = dict(image="example.io/infer:1", env=(("A", "1"),),
+                     mounts=(Mount("/p/score", "/var/azureml-app/score"),),
+                     instance_labels=(("mlplan.dev/image", "example.io/infer:1"),
+                                      ("mlplan.dev/instance", "0")),
+                     cpus="4.0", gpus=0)
+REVISIONS = [
+    # name, changed inputs, new revision?
+    ("same inputs: same revision (every run)", {}, False),
+    ("another instance index: same revision (one per deployment)",
+     {"instance_labels": (("mlplan.dev/image", "example.io/infer:1"),
+                          ("mlplan.dev/instance", "7"))}, False),
+    ("image", {"image": "example.io/infer:2"}, True),
+    ("environment", {"env": (("A", "2"),)}, True),
+    ("mount source", {"mounts": (Mount("/q/score", "/var/azureml-app/score"),)}, True),
+    ("label", {"instance_labels": (("mlplan.dev/image", "example.io/infer:2"),
+                                   ("mlplan.dev/instance", "0"))}, True),
+    ("CPU limit", {"cpus": "2.0"}, True),
+    ("GPUs", {"gpus": 1}, True),
+]
+
+
+@pytest.mark.parametrize(("name", "changed", "new"), REVISIONS, ids=[r[0] for r in REVISIONS])
+def test_revision_changes_exactly_with_what_replaces_a_container(
+        name: str, changed: dict[str, object], new: bool) -> None:
+    """The surge batch's containers are named by revision: it must change with every input
+    that replaces a container (else the surge batch would be replaced delete-first under the
+    same name) and with nothing else (memory, health check and stop grace change in place and
+    are not its inputs at all)."""
+    before = revision(**BASE_REVISION)  # type: ignore[arg-type]
+    after = revision(**{**BASE_REVISION, **changed})  # type: ignore[arg-type]
+    assert len(before) == 8 and int(before, 16) >= 0
+    assert (after != before) is new

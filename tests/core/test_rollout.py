@@ -52,8 +52,8 @@ SURGES = [
     # name, target, exempt, surges
     ("kubernetes surges one batch", "kubernetes", False, True),
     ("exempt SKU on kubernetes: no surge quota", "kubernetes", True, False),
-    ("docker never surges", "docker", False, False),
-    ("docker, exempt", "docker", True, False),
+    ("docker surges one batch (its surge batch)", "docker", False, True),
+    ("exempt SKU on docker: delete-first", "docker", True, False),
 ]
 
 

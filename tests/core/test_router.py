@@ -251,6 +251,19 @@ SCENARIOS = [
         ),
         min_nginx=(1, 27, 3),
     ),
+    Scenario(
+        "each upstream re-resolves every second (Docker: a surge container is routed within "
+        "1 s of starting, a removed one forgotten within 1 s)",
+        cfg(),
+        runtime=replace(RUNTIME, resolver="127.0.0.11", resolve_valid_s=1),
+        present=(
+            "server my-endpoint-blue-0:5001 resolve max_fails=3 fail_timeout=5s;",
+            "    resolver 127.0.0.11 valid=1s ipv6=off;",
+        ),
+        blocks={"upstream mlplan_blue": ("zone mlplan_blue 64k;",
+                                         "resolver 127.0.0.11 valid=1s ipv6=off;")},
+        min_nginx=(1, 27, 3),
+    ),
 ]
 
 
@@ -396,6 +409,8 @@ INVALID = [
     ("path with variable", lambda: NginxRuntime(access_log="/var/log/$host.log"), "access_log"),
     ("debug log level", lambda: NginxRuntime(error_log_level="debug"), "error_log_level"),
     ("resolver injection", lambda: NginxRuntime(resolver="1.1.1.1; x"), "resolver"),
+    ("re-resolve period out of range", lambda: NginxRuntime(resolve_valid_s=-1),
+     "resolve_valid_s"),
 ]
 
 

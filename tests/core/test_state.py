@@ -74,8 +74,8 @@ def test_sizes_quota_and_instances() -> None:
     s = state(count=10)
     (blue,) = s.endpoints[0].deployments
     assert blue.reserved_millis == 48_000  # 10 x DS3_v2: ceil(12) x 4 cores
-    # Docker (the default target) takes a batch out first: peak N, N - batch serving
-    assert blue.rollout.describe() == "10 instances: 5 batches of 2, peak 10, at least 8 serving"
+    # Docker (the default target) surges like Azure: peak N + batch, all N serving
+    assert blue.rollout.describe() == "10 instances: 5 batches of 2, peak 12, at least 10 serving"
     assert blue.instance_names[0] == "my-endpoint-blue-0" and len(blue.instance_names) == 10
     assert s.quota.total_reserved_millis == 48_000
 

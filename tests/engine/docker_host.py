@@ -9,6 +9,7 @@ batch is healthy in seconds, and the images built by tests/docker/build-images.s
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -219,4 +220,41 @@ class EventWatch:
 def timeline(events: list[Event]) -> str:
     """The events as lines for the test output: ``  12.3 s  create  my-endpoint-blue-3``."""
     return "\n".join(f"{e.at:7.2f} s  {e.action:<24} {e.name}"
-                     for e in sorted(events, key=lambda e: e.at))
+                     for e in sorted(events, key=lambda e: e.at)
+                     if not e.action.startswith("exec_"))  # health-check runs: noise here
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What ``docker events`` say of one deployment's instance containers during a change:
+    the most running at once and the fewest serving (healthy and not yet told to stop)."""
+
+    peak_running: int
+    min_serving: int
+
+
+def capacity(events: list[Event], running: set[str], serving: set[str]) -> Capacity:
+    """Replay ``events`` (one deployment's, in order) from the containers ``running`` and
+    ``serving`` (healthy) when the watch began. A container runs from ``start`` to ``die``; it
+    serves from ``health_status: healthy`` until it is told to stop (``kill``: SIGTERM, after
+    which it finishes what it has in flight but takes nothing new) or dies. Example: 10
+    healthy, the surge batch's 2 start and turn healthy, then 2 old ones are killed ->
+    peak 12, fewest serving 10."""
+    running, serving = set(running), set(serving)
+    peak, fewest = len(running), len(serving)
+    for e in sorted(events, key=lambda e: e.at):
+        if e.action == "start":
+            running.add(e.name)
+        elif e.action == "die":
+            running.discard(e.name)
+            serving.discard(e.name)
+        elif e.action == "health_status: healthy" and e.name in running:
+            serving.add(e.name)
+        elif e.action.startswith("kill") or e.action == "health_status: unhealthy":
+            serving.discard(e.name)
+        peak, fewest = max(peak, len(running)), min(fewest, len(serving))
+    return Capacity(peak, fewest)
+
+
+#: A surge-batch container's name ends in its revision: ``my-endpoint-blue-0-1a2b3c4d``.
+REVISION = re.compile(r"-[0-9a-f]{8}$")

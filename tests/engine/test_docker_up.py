@@ -27,11 +27,13 @@ from tests.engine.conftest import VENV, DockerEnv, Engine, Pulumi, engine_env
 from tests.engine.docker_host import (
     ENDPOINT,
     FAST_PROBE,
+    REVISION,
     STACK,
     DeploymentSpec,
     DockerProject,
     Event,
     EventWatch,
+    capacity,
     timeline,
     write_project,
 )
@@ -100,8 +102,8 @@ def test_up_serves_the_sample(live: DockerProject, docker_env: DockerEnv) -> Non
     live.expect_no_changes()
     containers = live.containers()
     instances = {n: c for n, c in containers.items() if c["labels"][labels.ROLE] == "instance"}
-    assert sorted(instances) == sorted(f"{ENDPOINT}-{d}-{i}" for d in ("blue", "green")
-                                       for i in range(3))
+    assert sorted(map(instance_of, instances)) == sorted(
+        f"{ENDPOINT}-{d}-{i}" for d in ("blue", "green") for i in range(3))
     assert {c["health"] for c in instances.values()} == {"healthy"}
     assert containers[f"{ENDPOINT}-router"]["health"] == "healthy"
     assert containers[f"{ENDPOINT}-router-config"]["status"] == "exited"
@@ -176,7 +178,9 @@ def test_a_new_deployment_is_created_in_waves_of_the_host_cpus(live: DockerProje
     red = watch.of("red")
     print(f"\nnew deployment red (5 instances, waves of {size}): pulumi up {seconds:.1f} s\n"
           f"{timeline(red)}")
-    names = [f"{ENDPOINT}-red-{i}" for i in range(5)]
+    names = sorted({e.name for e in red if e.action == "create"},
+                   key=lambda n: int(instance_of(n).rsplit("-", 1)[1]))
+    assert [instance_of(n) for n in names] == [f"{ENDPOINT}-red-{i}" for i in range(5)]
     assert_waves(red, names, size)
     assert f"my-endpoint/red creates 5 new instances in {len(range(0, 5, size))} wave" in (
         done.stdout + done.stderr)
@@ -193,64 +197,134 @@ def test_a_new_deployment_is_created_in_waves_of_the_host_cpus(live: DockerProje
     live.expect_no_changes()
     live.declare(sample(docker_env), {"blue": 90, "green": 10})
     live.up()
-    assert sorted(serving(live)) == sorted(f"{ENDPOINT}-{d}-{i}" for d in ("blue", "green")
-                                           for i in range(3))
+    assert sorted(map(instance_of, serving(live))) == sorted(
+        f"{ENDPOINT}-{d}-{i}" for d in ("blue", "green") for i in range(3))
 
 
-def test_rolling_replacement_goes_batch_by_batch(live: DockerProject,
-                                                 docker_env: DockerEnv) -> None:
-    """(b) blue at 10 instances, image changed: batches of ceil(0.2 x 10) = 2 in order, each
-    created only after the previous one is healthy, never more than one batch out of service,
-    no failed request in a stream through the router."""
-    live.declare(sample(docker_env, blue_count=10), {"blue": 90, "green": 10})
-    with EventWatch(live.daemon) as scaling:  # 3 -> 10: the 7 new ones in waves
-        live.up()
-    print(f"\nscale blue 3 -> 10:\n{timeline(scaling.of('blue'))}")
-    assert_waves(scaling.of("blue"), [f"{ENDPOINT}-blue-{i}" for i in range(3, 10)],
-                 wave_size(live))
-    live.expect_no_changes()
-    changed = sample(docker_env, blue_count=10)
-    changed["blue"] = inference(docker_env, "inference_r2", count=10)
-    live.declare(changed, {"blue": 90, "green": 10})
-    port, key = live.port(), live.key()
-    with EventWatch(live.daemon) as watch, Stream(port, threads=4, max_requests=200_000,
-                                                  headers=auth(key)) as stream:
+def instance_of(name: str) -> str:
+    """A container's instance: ``my-endpoint-blue-0-1a2b3c4d`` (surge batch) ->
+    ``my-endpoint-blue-0``; other names unchanged."""
+    return REVISION.sub("", name)
+
+
+def roll_under_load(project: DockerProject, deployment: str, declared: dict[str, DeploymentSpec],
+                    traffic: dict[str, int], clients: tuple[int, int] = (4, 2),
+                    ) -> tuple[list[Any], list[Any], list[Event], float, set[str]]:
+    """``pulumi up`` of ``declared`` while the suite's stream (4 keep-alive clients) runs
+    through the router and a second stream (2 clients, a new connection per request, pinned to
+    ``deployment``) loads the host (``clients``: how many of each; a 1-instance deployment with
+    max_concurrent_requests_per_instance 1 answers at most 2 at once, Azure's 429 threshold);
+    returns both streams' results, the deployment's events,
+    the seconds and the containers that served it before."""
+    before = {n for n, health in serving(project).items()
+              if health == "healthy" and project.containers()[n]["labels"].get(
+                  labels.DEPLOYMENT) == deployment}
+    project.declare(declared, traffic)
+    port, key = project.port(), project.key()
+    with EventWatch(project.daemon) as watch, \
+            Stream(port, threads=clients[0], max_requests=200_000, headers=auth(key)) as stream, \
+            Stream(port, threads=clients[1], keep_alive=False, max_requests=200_000,
+                   headers={**auth(key), HEADER: deployment}) as load:
         started = time.monotonic()
-        live.up()
+        project.up()
         seconds = time.monotonic() - started
-        results = stream.stop()
+        results, loaded = stream.stop(), load.stop()
     covered(stream, results)
-    blue = watch.of("blue")
-    print(f"\nrolling update of blue (10 instances): pulumi up {seconds:.1f} s, "
-          f"{len(results)} requests, {len(failures(results))} failed, p99 "
-          f"{percentile([r.seconds for r in results], 99) * 1000:.1f} ms\n{timeline(blue)}")
-    failed = failures(results)
-    assert not failed, (f"{len(failed)} failed: " + ", ".join(
-        f"{r.status} at {r.started - results[0].started:.1f} s after {r.seconds:.1f} s "
-        f"{r.error or r.body[:60]!r}" for r in failed[:10]) + "\n" + router_errors(live))
-    assert len(results) > 100
-    new_image = docker_env.images["inference_r2"]
-    planned = batches(10)
-    assert [len(b) for b in planned] == [2, 2, 2, 2, 2]
-    down: list[tuple[float, float]] = []  # per batch: first old container stops .. last new healthy
-    for number, members in enumerate(planned, start=1):
-        names = {f"{ENDPOINT}-blue-{i}" for i in members}
-        stops = [e.at for e in blue if e.name in names and e.action in ("kill", "die", "destroy")
-                 and e.image != new_image]
-        creates = [e.at for e in blue if e.name in names and e.action == "create"
-                   and e.image == new_image]
-        healthy: dict[str, float] = {}
-        for e in blue:
-            if e.name in names and e.image == new_image and e.action == "health_status: healthy":
-                healthy.setdefault(e.name, e.at)
-        assert len(creates) == 2 and set(healthy) == names, f"batch {number}: {creates} {healthy}"
-        assert stops and min(stops) <= min(creates), f"batch {number}: delete before create"
-        down.append((min(stops), max(healthy.values())))
-    for (_, previous_healthy), (next_stop, _) in itertools.pairwise(down):
-        assert next_stop >= previous_healthy, (
-            "a batch went down before the previous one was healthy:\n" + timeline(blue))
+    covered(load, loaded)
+    return results, loaded, watch.of(deployment), seconds, before
+
+
+def assert_no_failures(project: DockerProject, *streams: list[Any]) -> None:
+    for results in streams:
+        failed = failures(results)
+        assert not failed, (f"{len(failed)} of {len(results)} failed: " + ", ".join(
+            f"{r.status} at {r.started - results[0].started:.1f} s after {r.seconds:.1f} s "
+            f"{r.error or r.body[:60]!r}" for r in failed[:10]) + "\n" + router_errors(project))
+
+
+def assert_surge_order(events: list[Event], count: int, new_image: str) -> None:
+    """The surge batch's new containers are healthy before any old container is told to stop;
+    every later batch's old containers stop only after the previous batch is healthy, and the
+    surge batch's old containers stop last (the engine removes them at the end)."""
+    planned = batches(count)
+    healthy: dict[str, float] = {}
+    killed: dict[str, float] = {}
+    for e in events:
+        if e.action == "health_status: healthy" and e.image == new_image:
+            healthy.setdefault(instance_of(e.name), e.at)
+        elif e.action.startswith("kill") and e.image != new_image:
+            killed.setdefault(instance_of(e.name), e.at)
+    names = [[f"{ENDPOINT}-blue-{i}" for i in members] for members in planned]
+    assert all(n in healthy and n in killed for b in names for n in b), timeline(events)
+    surge_healthy = max(healthy[n] for n in names[0])
+    assert surge_healthy < min(killed.values()), "an old container stopped before the surge " \
+        "batch was healthy:\n" + timeline(events)
+    for previous, following in itertools.pairwise(names[1:]):
+        assert min(killed[n] for n in following) >= max(healthy[n] for n in previous), (
+            f"batch {following} stopped before {previous} was healthy:\n" + timeline(events))
+    assert min(killed[n] for n in names[0]) >= max(healthy.values()), timeline(events)
+
+
+@pytest.mark.parametrize("run", [1, 2, 3], ids=["run 1", "run 2", "run 3"])
+def test_rolling_update_surges_at_full_capacity(live: DockerProject, docker_env: DockerEnv,
+                                                run: int) -> None:
+    """(b) blue at 10 instances (90% live), its image changed (three runs in a row, r2 and back):
+    the surge batch's 2 new containers are created and healthy beside the old ones before any
+    old one stops, batches 2-5 then go one at a time, the old surge containers last: peak 12
+    running, never fewer than 10 serving (docker events and health states), no failed request
+    in the suite's stream nor in a second stream loading the host."""
+    images = ["inference_r2", "inference", "inference_r2"]
+    old, new = ("inference", *images)[run - 1], images[run - 1]
+    start = sample(docker_env, blue_count=10)
+    start["blue"] = inference(docker_env, old, count=10)
+    live.declare(start, {"blue": 90, "green": 10})
+    with EventWatch(live.daemon) as scaling:  # 3 -> 10 (run 1): the new ones in waves
+        live.up()
+    if run == 1:
+        print(f"\nscale blue 3 -> 10:\n{timeline(scaling.of('blue'))}")
+    live.expect_no_changes()
+    changed = dict(start)
+    changed["blue"] = inference(docker_env, new, count=10)
+    results, loaded, blue, seconds, before = roll_under_load(live, "blue", changed,
+                                                             {"blue": 90, "green": 10})
+    seen = capacity(blue, before, before)
+    print(f"\nrolling update of blue (10 instances, run {run}): pulumi up {seconds:.1f} s, "
+          f"{len(results)} + {len(loaded)} requests, "
+          f"{len(failures(results)) + len(failures(loaded))} failed, p99 "
+          f"{percentile([r.seconds for r in results], 99) * 1000:.1f} ms, peak "
+          f"{seen.peak_running} running, fewest {seen.min_serving} serving\n{timeline(blue)}")
+    assert_no_failures(live, results, loaded)
+    assert len(before) == 10
+    assert (seen.peak_running, seen.min_serving) == (12, 10), timeline(blue)
+    assert_surge_order(blue, 10, docker_env.images[new])
     live.expect_no_changes()
     assert set(serving(live).values()) == {"healthy"} and len(serving(live)) == 13
+
+
+def test_one_instance_at_100_percent_keeps_serving_through_a_roll(
+        live: DockerProject, docker_env: DockerEnv) -> None:
+    """(b1) blue with 1 instance and 100% of live traffic, its image changed: the new container
+    is healthy and routed before the old one stops; never fewer than 1 serving, peak 2, no
+    failed request (the issue: delete-first took the endpoint down)."""
+    one = {"blue": inference(docker_env, count=1), "green": inference(docker_env, count=1)}
+    live.declare(one, {"blue": 100, "green": 0})
+    live.up()
+    live.expect_no_changes()
+    changed = dict(one)
+    changed["blue"] = inference(docker_env, "inference_r2", count=1)
+    results, loaded, blue, seconds, before = roll_under_load(live, "blue", changed,
+                                                             {"blue": 100, "green": 0}, (1, 1))
+    seen = capacity(blue, before, before)
+    print(f"\nrolling update of blue (1 instance, 100%): pulumi up {seconds:.1f} s, "
+          f"{len(results)} + {len(loaded)} requests, "
+          f"{len(failures(results)) + len(failures(loaded))} failed, peak "
+          f"{seen.peak_running}, fewest {seen.min_serving} serving\n{timeline(blue)}")
+    assert_no_failures(live, results, loaded)
+    assert len(before) == 1
+    assert (seen.peak_running, seen.min_serving) == (2, 1), timeline(blue)
+    assert_surge_order(blue, 1, docker_env.images["inference_r2"])
+    assert any(r.deployment == "blue" for r in results[-50:])
+    live.expect_no_changes()
 
 
 def test_split_and_mirror_change_only_the_config_container(live: DockerProject,
@@ -353,8 +427,8 @@ def test_bad_image_fails_in_the_first_batch_and_the_rest_keeps_serving(
     live.declare(good, {"blue": 100, "green": 0})
     live.up()
     live.expect_no_changes()
-    assert sorted(serving(live)) == sorted([*(f"{ENDPOINT}-blue-{i}" for i in range(5)),
-                                            f"{ENDPOINT}-green-0"])
+    assert sorted(map(instance_of, serving(live))) == sorted(
+        [*(f"{ENDPOINT}-blue-{i}" for i in range(5)), f"{ENDPOINT}-green-0"])
     assert set(serving(live).values()) == {"healthy"}
 
 
@@ -382,7 +456,7 @@ def test_promote_apply_for_real(live: DockerProject, docker_env: DockerEnv,
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert not failures(results), failures(results)[:5]
     assert not (live.endpoints_dir / "blue.yml").exists()  # retired
-    assert set(serving(live)) == {f"{ENDPOINT}-green-{i}" for i in range(3)}
+    assert set(map(instance_of, serving(live))) == {f"{ENDPOINT}-green-{i}" for i in range(3)}
     live.expect_no_changes()
     # A deployment whose scoring script raises: every /score answer is a 500.
     broken_code = live.root / "stacks" / "broken-score"
@@ -441,8 +515,8 @@ def test_two_stacks_side_by_side(live: DockerProject, engine: Engine, docker_env
     try:
         other.up()
         other.expect_no_changes()
-        assert set(other.containers()) == {"pr-my-endpoint-router", "pr-my-endpoint-router-config",
-                                           "pr-my-endpoint-blue-0"}
+        assert set(map(instance_of, other.containers())) == {
+            "pr-my-endpoint-router", "pr-my-endpoint-router-config", "pr-my-endpoint-blue-0"}
         theirs = hammer(other.port(), 200, threads=2, headers=auth(other.key()))
         ours = hammer(live.port(), 200, threads=2, headers=auth(live.key()))
         assert {tuple(r.json()["predictions"]) for r in theirs} == {(round(3 * 2.049, 6),)}

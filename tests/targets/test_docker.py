@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +23,16 @@ TARGET_T = "mlplan:index:DockerEndpoint"  # its child: the Docker target's endpo
 DEPLOYMENT_T = "mlplan:index:OnlineDeployment"
 
 
+REVISION = re.compile(r"-[0-9a-f]{8}$")
+
+
 def program(root: Path, stack: str = "test") -> list[Recorded]:
-    return run_program(lambda: run(cwd=root, stack=stack), stack=stack, project=root)
+    """The recorded resources, a surge-batch container under its instance's name (its Pulumi
+    name and container name end in ``-<revision>``; ``test_surge_batch_is_named_by_revision``
+    checks those)."""
+    recorded = run_program(lambda: run(cwd=root, stack=stack), stack=stack, project=root)
+    return [dataclasses.replace(r, name=REVISION.sub("", r.name)) if r.type == CONTAINER else r
+            for r in recorded]
 
 
 def labels_of(resource: Recorded) -> dict[str, str]:
@@ -53,7 +64,14 @@ def test_instances_and_batch_chain(name: str, count: int, batch_sizes: list[int]
                                    tmp_path: Path) -> None:
     recorded = program(make_project(tmp_path, {"blue": {"count": count}}))
     blue = instances(recorded, "blue")
-    assert [r.inputs["name"] for r in blue] == [f"my-endpoint-blue-{i}" for i in range(count)]
+    aliases = [f"my-endpoint-blue-{i}" for i in range(count)]
+    first = set(batches(count)[0])  # the surge batch: a container per revision
+    # the router resolves an instance by its alias: a surge container's network alias, the
+    # name of the others (adding an alias to them would replace every running container)
+    assert [r.inputs["networksAdvanced"][0].get("aliases") for r in blue] == [
+        [a] if i in first else None for i, a in enumerate(aliases)]
+    assert [REVISION.sub("", r.inputs["name"]) if i in first else r.inputs["name"]
+            for i, r in enumerate(blue)] == aliases
     assert not any(labels.BATCH in labels_of(r) for r in blue)  # see the scaling scenario
     batch_of = {r.name: b for b, members in enumerate(batches(count), start=1)
                 for r in blue if int(labels_of(r)[labels.INSTANCE]) in members}
@@ -99,8 +117,10 @@ def test_instance_container_inputs(tmp_path: Path) -> None:
     # exec form: the URL is an argument of a fixed script, never shell text (issue 27)
     assert health["tests"][:2] == ["CMD", "/bin/sh"]
     assert health["tests"][-2:] == ["http://127.0.0.1:5001/", "2"]
-    # reached by its container name on the endpoint's network: no alias, no hostname
-    assert blue0.inputs["networksAdvanced"] == [{"name": "my-endpoint"}]
+    # reached by its instance name on the endpoint's network: blue-0, in the surge batch, carries
+    # it as an alias (old and new container answer it together); no hostname
+    assert blue0.inputs["networksAdvanced"] == [{"name": "my-endpoint",
+                                                 "aliases": ["my-endpoint-blue-0"]}]
     assert "hostname" not in blue0.inputs
     assert labels_of(blue0) | {} == {
         labels.ENDPOINT: "my-endpoint", labels.DEPLOYMENT: "blue",
@@ -193,11 +213,17 @@ CHANGES = [
      ({"blue": {}, "green": {"count": 2}}, {"blue": 100, "green": 0}),
      {"my-endpoint-router-config"},
      {"my-endpoint-green-image", "my-endpoint-green-0", "my-endpoint-green-1"}, set()),
-    ("scale 3 -> 10: existing instances untouched although their batches change",
+    ("scale 3 -> 10: instances 0 and 2 untouched although their batches change",
      ({"blue": {"count": 3}}, {"blue": 100}),
      ({"blue": {"count": 10}}, {"blue": 100}),
-     {"my-endpoint-router-config"},
+     # instance 1 joins the surge batch (batches of 1 -> 2): a container named by revision
+     # (created, the old one removed at the end of the update)
+     {"my-endpoint-router-config", "my-endpoint-blue-1"},
      {f"my-endpoint-blue-{i}" for i in range(3, 10)}, set()),
+    ("scale 5 -> 4: the others untouched",
+     ({"blue": {"count": 5}}, {"blue": 100}),
+     ({"blue": {"count": 4}}, {"blue": 100}),
+     {"my-endpoint-router-config"}, set(), {"my-endpoint-blue-4"}),
     ("remove a deployment: its containers go, routing forgets it",
      ({"blue": {}, "green": {"count": 1}}, {"blue": 100}),
      ({"blue": {}}, {"blue": 100}),
@@ -223,7 +249,9 @@ def test_changes(name: str, base: Any, head: Any, changed: set[str], added: set[
 
 
 def _without_tmp(inputs: Any, root: Path) -> str:
-    return repr(inputs).replace(str(root), "<root>")
+    """The inputs with the project root as ``<root>`` and a surge container's revision as
+    ``<rev>`` (the revision covers the mount sources, so it differs between the two roots)."""
+    return re.sub(r"-[0-9a-f]{8}'", "-<rev>'", repr(inputs).replace(str(root), "<root>"))
 
 
 def test_the_sample_dev_stack_runs_from_the_real_program() -> None:
@@ -278,13 +306,52 @@ def test_unmapped_registered_model_is_a_clear_error(tmp_path: Path) -> None:
         program(root)
 
 
+SURGE = [
+    # name, instance type, instances, surge batch (named by revision)
+    ("one instance: it is the surge batch", "Standard_DS3_v2", 1, [0]),
+    ("ten instances: batch 1 of 2", "Standard_DS3_v2", 10, [0, 1]),
+    ("eleven: batch 1 of 3", "Standard_DS3_v2", 11, [0, 1, 2]),
+    ("exempt instance type (A100): no surge batch", "Standard_NC24ads_A100_v4", 10, []),
+]
+
+
+@pytest.mark.parametrize(("name", "sku", "count", "surge"), SURGE, ids=[s[0] for s in SURGE])
+def test_surge_batch_is_named_by_revision(name: str, sku: str, count: int, surge: list[int],
+                                          tmp_path: Path) -> None:
+    """The surge batch's containers (Pulumi name and container name) end in the revision, the
+    same for every member and for the same inputs, another for another image: a new revision is
+    a new container beside the old one, which the engine removes at the end of the update; the
+    other batches keep their names (replaced in place, delete first)."""
+    def surge_names(root: Path) -> dict[int, tuple[str, str]]:
+        recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test", project=root)
+        return {int(labels_of(r)[labels.INSTANCE]): (r.name, r.inputs["name"])
+                for r in by_type(recorded, CONTAINER)
+                if labels_of(r).get(labels.DEPLOYMENT) == "blue"}
+
+    root = make_project(tmp_path / "p", {"blue": {"count": count, "sku": sku}})
+    first, again = surge_names(root), surge_names(root)
+    assert first == again  # deterministic
+    revisions = {REVISION.search(n).group(0) for i, (n, _c) in first.items() if i in surge}
+    assert len(revisions) == (1 if surge else 0)
+    for index, (pulumi_name, container) in first.items():
+        base = f"my-endpoint-blue-{index}"
+        if index in surge:
+            assert (pulumi_name, container) == (base + min(revisions), base + min(revisions))
+        else:
+            assert (pulumi_name, container) == (base, base)
+    shutil.rmtree(root)  # the same root: the revision covers the mount sources
+    changed = surge_names(make_project(root, {"blue": {
+        "count": count, "sku": sku, "image": "example.io/infer:2.0"}}))
+    assert all((changed[i] != first[i]) == (i in surge) for i in first)
+
+
 def test_name_prefix_reaches_the_routing_file(tmp_path: Path) -> None:
     """Two stacks on one host: with ``namePrefix: pr-`` the router must route to the prefixed
     containers it runs beside, never to the unprefixed ones of the other stack."""
     root = make_project(tmp_path, {"blue": {"count": 2}},
                         extra_config="  mlplan:docker: {namePrefix: pr-}\n")
     recorded = program(root)
-    names = {r.inputs["name"] for r in by_type(recorded, CONTAINER)}
+    names = {REVISION.sub("", r.inputs["name"]) for r in by_type(recorded, CONTAINER)}
     assert names == {"pr-my-endpoint-router", "pr-my-endpoint-router-config",
                      "pr-my-endpoint-blue-0", "pr-my-endpoint-blue-1"}
     config = one(recorded, CONTAINER, "my-endpoint-router-config")

@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+import mlplan.targets.docker.resources as docker_target
 from mlplan.edge.program import run
 from mlplan.planning.rollout import batches
 from mlplan.targets.docker.containers import (
@@ -28,7 +29,7 @@ from mlplan.targets.docker.containers import (
 )
 from tests.targets.harness import Recorded, one, run_program
 from tests.targets.projects import make_project
-from tests.targets.test_docker import CONTAINER, instances
+from tests.targets.test_docker import CONTAINER, REVISION, instances
 from tests.test_docker_host import http_ok
 
 CHECK = Healthcheck(("CMD", "true"), "1s", "2s", "1s", 20)
@@ -199,11 +200,19 @@ def listing(found: list[str]) -> bytes:
 
 
 def waits_of(recorded: list[Recorded], deployment_name: str) -> dict[str, set[str]]:
-    """instance container name -> names of the instance containers it depends on."""
+    """instance container name -> names of the instance containers it depends on (a surge
+    container by its instance's name: ``my-endpoint-blue-0``, not ``...-blue-0-<revision>``)."""
     every = [r for d in ("blue", "green") for r in instances(recorded, d)]
-    by_urn = {r.urn: r.inputs["name"] for r in every}
-    return {r.inputs["name"]: {by_urn[u] for u in r.dependencies if u in by_urn}
+    by_urn = {r.urn: REVISION.sub("", r.inputs["name"]) for r in every}
+    return {REVISION.sub("", r.inputs["name"]): {by_urn[u] for u in r.dependencies if u in by_urn}
             for r in instances(recorded, deployment_name)}
+
+
+def with_revisions(existing: list[str], recorded: list[Recorded]) -> list[str]:
+    """``existing`` with ``{rev}`` as the revision the program gave those containers."""
+    names_by_instance = {REVISION.sub("", r.inputs["name"]): r.inputs["name"]
+                         for d in ("blue", "green") for r in instances(recorded, d)}
+    return [names_by_instance[n.replace("{rev}", "")] if "{rev}" in n else n for n in existing]
 
 
 def as_sets(waits: dict[str, tuple[str, ...]]) -> dict[str, set[str]]:
@@ -216,12 +225,15 @@ PROGRAMS = [
     ("new deployment, 8 CPUs / 4-core instances: waves of 2", 5, [], 8,
      {f"{BLUE}-0": set(), f"{BLUE}-1": set(), f"{BLUE}-2": {f"{BLUE}-0", f"{BLUE}-1"},
       f"{BLUE}-3": {f"{BLUE}-0", f"{BLUE}-1"}, f"{BLUE}-4": {f"{BLUE}-2", f"{BLUE}-3"}}),
-    ("replacement: batch by batch", 5, [*names(BLUE, range(5)), "my-endpoint-green-0",
-                                        "my-endpoint-green-1"], 8,
+    # a new revision: blue-0 (the surge batch) is a new container, created first; the four
+    # others are replaced in place, batch by batch, after it
+    ("replacement: surge batch first, then batch by batch", 5,
+     [*names(BLUE, range(5)), "my-endpoint-green-0{rev}", "my-endpoint-green-1"], 8,
      as_sets(chained(BLUE, 5))),
     ("host unknown: chained as a replacement", 5, None, 8, as_sets(chained(BLUE, 5))),
     ("scale 3 -> 5: the new wave first, then the three chained", 5,
-     [*names(BLUE, range(3)), "my-endpoint-green-0", "my-endpoint-green-1"], 8,
+     [f"{BLUE}-0{{rev}}", *names(BLUE, range(1, 3)), "my-endpoint-green-0{rev}",
+      "my-endpoint-green-1"], 8,
      {f"{BLUE}-3": set(), f"{BLUE}-4": set(), f"{BLUE}-0": {f"{BLUE}-3", f"{BLUE}-4"},
       f"{BLUE}-1": {f"{BLUE}-0"}, f"{BLUE}-2": {f"{BLUE}-1"}}),
 ]
@@ -234,10 +246,12 @@ def test_the_program_orders_instances_by_what_the_host_has(
         expected: dict[str, set[str]], host: list[FakeDockerHost], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     sock = tmp_path / "docker.sock"
-    if existing is not None:
-        host.append(FakeDockerHost(sock, cpus, listing(existing)))
     monkeypatch.setenv("DOCKER_HOST", f"unix://{sock}")  # no socket: the host is unknown
     root = make_project(tmp_path / "p", {"blue": {"count": count}, "green": {"count": 2}})
+    if existing is not None:
+        unknown = run_program(lambda: run(cwd=root, stack="test"), stack="test", project=root)
+        monkeypatch.setattr(docker_target, "_unanswered", {})  # the next run asks the host
+        host.append(FakeDockerHost(sock, cpus, listing(with_revisions(existing, unknown))))
     recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test", project=root)
     assert waits_of(recorded, "blue") == expected
     if existing == []:  # each deployment its own waves: green's two in one
@@ -282,7 +296,6 @@ def test_a_host_that_does_not_answer_is_asked_once_per_minute(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """50 endpoint components on a host that never answers wait one timeout, not 50; a host
     that answers is asked each time (its containers change between runs)."""
-    import mlplan.targets.docker.resources as docker_target
     from mlplan.targets.docker.containers import DockerHost
 
     asked: list[str] = []
@@ -324,7 +337,7 @@ def test_one_run_asks_the_host_once_for_every_endpoint(
         recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test", project=root)
         mine = {k: v for k, v in waits_of(recorded, "blue").items() if k.startswith(BLUE)}
         assert mine == as_sets(chained(BLUE, 3))  # on the host: a roll
-        other = {r.urn: r.inputs["name"] for r in recorded
+        other = {r.urn: REVISION.sub("", r.inputs["name"]) for r in recorded
                  if str(r.inputs.get("name", "")).startswith("other-endpoint-blue-")}
         other_waits = {name: {other[u] for u in r.dependencies if u in other}
                        for r in recorded for name in [other.get(r.urn)] if name}

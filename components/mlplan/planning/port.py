@@ -100,6 +100,13 @@ class Target:
     facts_from_resources: Callable[[Iterable[PlainResource]], list[EndpointFacts]]
     #: why a roll runs as it does: (rolled fields, surges?, instances after) -> reasons
     roll_reasons: Callable[[str, bool, int], list[str]]
+    #: per batch, the verbs of its instances: (surges?, batches) -> (("create", "delete"), ...);
+    #: by default every batch in the roll's order
+    batch_orders: Callable[[bool, int], tuple[tuple[str, ...], ...]] = (
+        lambda surge, count: ((("create", "delete") if surge else ("delete", "create")),) * count)
+    #: its surge batch's instances are containers named by revision: an instance that joins or
+    #: leaves the first batch because scaling changes the batch size is recreated (Docker)
+    surge_batch_by_name: bool = False
     #: rows of ``FIELD_EFFECTS`` this target applies differently: prefix -> (effect, why)
     field_effects: Mapping[str, tuple[Effect, str]] = field(default_factory=dict)
     #: deployment fields its router config holds besides ``ROUTER_FIELDS``

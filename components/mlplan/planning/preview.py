@@ -19,7 +19,9 @@ resources". Batches are numbered 1.. in the order of their ``mlplan.dev/batch`` 
 1-based alike) or, without that label (mlplan's Docker containers carry none), of the batch
 that the instance index falls in for the deployment's instance count (``rollout.batches``).
 
-Ops per resource become one action: ``same`` no-op, ``create``, ``update``, ``delete``;
+Ops per resource become one action: ``same`` no-op, ``create``, ``update``, ``delete``; a
+Docker surge batch's instance (a new container by revision created, the old one deleted at the
+end) reads as one instance ``create-then-delete``;
 a replacement is ``delete-then-create`` when ``delete-replaced`` comes before
 ``create-replacement`` (or, with only ``replace`` shown, for Docker containers, whose provider
 always deletes first) and ``create-then-delete`` otherwise (Pulumi's default).
@@ -575,8 +577,49 @@ def _batches_by_index(instances: list[_Resource]) -> dict[str, str]:
             for i in members}
 
 
+_REVISION_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
+
+
+def _surge_pairs(resources: list[_Resource]) -> list[_Resource]:
+    """A Docker surge batch's instance is two resources in a preview: the container of the new
+    revision (``create``, Pulumi name ``...-blue-0-<revision>``) and the old one (``delete``, at
+    the end of the update). One instance index with exactly one of each -> one resource under
+    the instance's name whose ops read create, then delete (``create-then-delete``)."""
+    by_index: dict[str, list[_Resource]] = {}
+    for r in resources:
+        if r.delete_first and labels.INSTANCE in r.labels:
+            by_index.setdefault(r.labels[labels.INSTANCE], []).append(r)
+    merged: dict[str, _Resource] = {}
+    dropped: set[str] = set()
+    for pair in by_index.values():
+        created = [r for r in pair if r.action[0] is Action.CREATE]
+        deleted = [r for r in pair if r.action[0] is Action.DELETE]
+        if len(pair) == 2 and len(created) == 1 and len(deleted) == 1:
+            new, old = created[0], deleted[0]
+            merged[new.urn] = _Resource(new.urn, new.type, _REVISION_SUFFIX.sub("", new.name),
+                                        new.steps + old.steps, new.labels, old.old_labels,
+                                        new.new_labels, new.parent, new.delete_first)
+            dropped.add(old.urn)
+    return [merged.get(r.urn, r) for r in resources if r.urn not in dropped]
+
+
+def _schedule(groups: dict[tuple[int, str], list[_Resource]], instances: int, replaced: int,
+              order: list[Action]) -> tuple[rollout.RolloutSchedule, bool]:
+    """The roll's schedule and whether the preview shows all of it (every instance, batch by
+    batch, in one order or Docker's surge: batch 1 create-then-delete, the rest delete-first)."""
+    ordered = [{r.action[0] for r in g} for _k, g in sorted(groups.items())]
+    docker_surge = (len(ordered) > 1 and ordered[0] == {Action.CREATE_THEN_DELETE}
+                    and all(o == {Action.DELETE_THEN_CREATE} for o in ordered[1:]))
+    schedule = rollout.RolloutSchedule.of(
+        instances, surge=order == [Action.CREATE_THEN_DELETE] or docker_surge)
+    whole = ((len(order) == 1 or docker_surge) and replaced == instances
+             and len(groups) == schedule.batch_count)
+    return schedule, whole
+
+
 def _deployment(name: str, resources: list[_Resource], traffic: _Traffic  # noqa: C901
                 ) -> DeploymentChange:
+    resources = _surge_pairs(resources)
     instances = [r for r in resources if labels.INSTANCE in r.labels]
     others = [r for r in resources if labels.INSTANCE not in r.labels]
     changed = [r for r in resources if r.action[0] is not Action.NO_OP]
@@ -608,10 +651,7 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic  # noqa
         verbs = " / ".join(" then ".join(a.verbs) for a in order)
         summary = (f"roll {len(replaced)} of {len(instances)} instances in "
                    f"{len(groups)} batch{'es' if len(groups) != 1 else ''}, {verbs}")
-        schedule = rollout.RolloutSchedule.of(
-            len(instances), surge=order == [Action.CREATE_THEN_DELETE])
-        whole = (len(order) == 1 and len(replaced) == len(instances)
-                 and len(groups) == schedule.batch_count)
+        schedule, whole = _schedule(groups, len(instances), len(replaced), order)
         if whole:  # every instance, batch by batch: the plan's words and numbers
             summary = schedule.describe()
         steps.append(ShownStep(
@@ -635,6 +675,10 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic  # noqa
     if action is Action.DELETE_THEN_CREATE:
         reasons.append("containers are deleted, then recreated, batch by batch; the router "
                        "retries requests on the other instances")
+    elif any(r.delete_first for r in replaced):
+        reasons.append("the surge batch's new containers start beside the old ones (removed at "
+                       "the end of the update); later batches are deleted, then recreated, "
+                       "while they serve")
     return DeploymentChange(
         "", name, action, tuple(reasons), _field_changes(changed), share=share, stage=stage,
         shown=Shown(_type_pair(resources), traffic.known,

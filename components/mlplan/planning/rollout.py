@@ -48,12 +48,11 @@ def batches(instances: int) -> tuple[tuple[int, ...], ...]:
 class RolloutSchedule:
     """The in-place update schedule of one deployment, in the words every output uses.
 
-    ``surge``: the target starts a batch's replacements before it stops the batch (Kubernetes
-    ``maxSurge 20%``): peak ``N + batch``, all N serving. Without (Docker containers keep their
-    names, so a batch is deleted first; Kubernetes exempt SKUs roll with ``maxSurge 0``): peak N,
-    at least ``N - batch`` serving.
-    Example: 3 on Docker -> ``3 instances: 3 batches of 1, peak 3, at least 2 serving``; on
-    Kubernetes -> ``3 instances: 3 batches of 1, peak 4, at least 3 serving``.
+    ``surge``: one batch of new instances runs beside the old ones (Kubernetes ``maxSurge
+    20%``; Docker's surge batch): peak ``N + batch``, all N serving. Without (SKUs exempt from
+    the surge quota: a batch is deleted first): peak N, at least ``N - batch`` serving.
+    Example: 3 surging -> ``3 instances: 3 batches of 1, peak 4, at least 3 serving``; exempt ->
+    ``3 instances: 3 batches of 1, peak 3, at least 2 serving``.
     """
 
     instances: int

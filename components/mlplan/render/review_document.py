@@ -85,8 +85,8 @@ def _step(step: ReviewStep) -> dict[str, Any]:
         order=list(roll.order.verbs),
         **_schedule_numbers(roll.schedule.batch_size, roll.schedule.batch_count, roll.peak,
                             roll.min_in_service),
-        batches=[_batch_entry(i, ((n, roll.order.verbs) for n in names))
-                 for i, names in enumerate(roll.batches, start=1)])
+        batches=[_batch_entry(i + 1, ((n, roll.verbs_of(i)) for n in names))
+                 for i, names in enumerate(roll.batches)])
 
 
 def _shown_step(step: ShownStep) -> dict[str, Any]:

@@ -189,6 +189,10 @@ class NginxRuntime:
     worker_connections: int = 4096
     error_log_level: str = "warn"
     resolver: str = ""
+    #: > 0: each upstream re-resolves its names this often (its own ``resolver``, nginx >=
+    #: 1.27.3) instead of the static part's 5 s: a container that joins or leaves an instance's
+    #: alias is seen within it. 0: the static part's resolver.
+    resolve_valid_s: int = 0
     user: str = ""  # worker user when started as root ("" = nginx's default, nobody)
 
     @property
@@ -208,6 +212,8 @@ class NginxRuntime:
         _check_path("mirror_socket", self.mirror_socket)
         if len(self.mirror_socket) > 100:  # sun_path is 108 bytes
             raise ValueError("mirror_socket: path longer than 100 characters")
+        if not 0 <= self.resolve_valid_s <= 3600:
+            raise ValueError("resolve_valid_s must be 0..3600")
         if self.worker_processes < 0 or self.worker_connections < 64:
             raise ValueError("worker_processes must be >= 0 and worker_connections >= 64")
         if self.error_log_level not in ("warn", "error", "crit", "alert", "emerg", "notice"):
@@ -478,6 +484,8 @@ def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
     if not backend.instances:
         return []
     lines = [f"upstream {backend.upstream} {{", f"    zone {backend.upstream} 64k;"]
+    if runtime.resolver and runtime.resolve_valid_s > 0:
+        lines.append(f"    resolver {runtime.resolver} valid={runtime.resolve_valid_s}s ipv6=off;")
     for instance in sorted(backend.instances):
         resolve = " resolve" if runtime.resolver and not _is_ip(instance) else ""
         lines.append(

@@ -10,16 +10,16 @@ action                symbol  when
 ====================  ======  ==========================================================
 create                ``+``   new endpoint or deployment
 update                ``~``   changed in place: traffic (router reload), scale, metadata
-create-then-delete    ``+/-`` new copy first, old deleted after: Kubernetes rolling pods
-                              (surge), a renamed deployment, a target switch
-delete-then-create    ``-/+`` old copy deleted first: Docker instance containers, per batch;
-                              Kubernetes pods of SKUs exempt from the 20% quota surge
+create-then-delete    ``+/-`` new copy first, old deleted after: a surging roll (Kubernetes
+                              pods; Docker's surge batch, later batches delete-first while it
+                              stands in), a renamed deployment, a target switch
+delete-then-create    ``-/+`` old copy deleted first: instances of SKUs exempt from the 20%
+                              quota surge (Docker containers, Kubernetes pods), per batch
 delete                ``-``   removed; Pulumi runs deletes last, after traffic moved
 no-op                         nothing changes
 ====================  ======  ==========================================================
 
-Example: blue's image changes on 10 instances on Docker -> ``delete-then-create``, roll
-``10 instances: 5 batches of 2, peak 10, at least 8 serving``; the same on Kubernetes ->
+Example: blue's image changes on 10 instances on Docker or Kubernetes ->
 ``create-then-delete``, ``10 instances: 5 batches of 2, peak 12, at least 10 serving`` (for an
 exempt SKU such as Standard_NC24ads_A100_v4: ``delete-then-create``, ``..., peak 10, at least 8
 serving``, which is what it reserved). instance_count 3 -> 10 alone -> ``update`` (scale); with

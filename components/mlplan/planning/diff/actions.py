@@ -1,8 +1,8 @@
 """The action model of a review: ``Action`` (the closed set, replace order included) and the
 change records ``review`` returns (and a preview's reading, ``planning.preview``), from one
 changed field (``FieldChange``) up to the stack (``StackChanges``). Example: blue's image on 10
-Docker instances -> a ``DeploymentChange`` with action ``delete-then-create`` and one
-``ReviewStep`` whose ``Roll`` reads ``10 instances: 5 batches of 2, peak 10, at least 8
+Docker instances -> a ``DeploymentChange`` with action ``create-then-delete`` and one
+``ReviewStep`` whose ``Roll`` reads ``10 instances: 5 batches of 2, peak 12, at least 10
 serving``.
 """
 
@@ -84,17 +84,29 @@ class Roll:
     """A rolling replacement of one deployment's instances, batch by batch.
 
     ``order`` is ``create-then-delete`` when the target surges (Kubernetes RollingUpdate with
-    maxSurge 20%, maxUnavailable 0: peak ``N + batch``, all N keep serving) and
-    ``delete-then-create`` when it cannot (Docker: containers keep their names; Kubernetes with
-    an exempt SKU: its quota holds no surge; see ``Target.surges``), so a batch is stopped
-    before its replacements start: peak N, ``N - batch`` serving.
+    maxSurge 20%, maxUnavailable 0; Docker's surge batch: peak ``N + batch``, all N keep
+    serving) and ``delete-then-create`` when it cannot (an exempt SKU: its quota holds no
+    surge; see ``Target.surges``), so a batch is stopped before its replacements start: peak
+    N, ``N - batch`` serving. ``batch_verbs`` says per batch what happens to its containers
+    (``Target.batch_orders``: on Docker batch 1 is created first, later batches are replaced
+    delete-first while it stands in). ``batches`` lists only instances that exist before the
+    change: after ``scale 3 -> 10`` the new 3-9 are created with the new configuration, and
+    only 0-2 are replaced.
     Example: 10 on Kubernetes -> ``10 instances: 5 batches of 2, peak 12, at least 10
-    serving``; on Docker -> ``10 instances: 5 batches of 2, peak 10, at least 8 serving``.
+    serving``; the same on Docker; exempt -> ``10 instances: 5 batches of 2, peak 10, at least
+    8 serving``.
     """
 
     schedule: rollout.RolloutSchedule
     order: Action
-    batches: tuple[tuple[str, ...], ...]  # per batch: container names, or Kubernetes replicas
+    batches: tuple[tuple[str, ...], ...]  # per batch: instance names, or Kubernetes replicas
+    batch_verbs: tuple[tuple[str, ...], ...] = ()  # per batch; () = every batch in ``order``
+
+    def verbs_of(self, batch: int) -> tuple[str, ...]:
+        """What happens to the containers of ``batch`` (0-based)."""
+        if batch < len(self.batch_verbs):
+            return self.batch_verbs[batch]
+        return self.order.verbs
 
     @property
     def surge(self) -> bool:

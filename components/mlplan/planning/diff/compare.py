@@ -94,24 +94,51 @@ def _sized(side: _Side | None) -> Sized | None:
 MAX_LISTED_INSTANCES = 10_000
 
 
-def _roll(endpoint: str, deployment: str, instances: int, target: Target, exempt: bool,
-          settings: Settings | None) -> Roll:
-    """The order (``Target.surges``) and the batches as the target names them
-    (``Target.batch_names``: Docker's containers with the stack's ``namePrefix``, Kubernetes'
-    replicas)."""
+def _roll(endpoint: str, deployment: str, instances: int, existing: int, target: Target,
+          exempt: bool, settings: Settings | None) -> Roll:
+    """The order (``Target.surges``), the batches as the target names them
+    (``Target.batch_names``: Docker's instances with the stack's ``namePrefix``, Kubernetes'
+    replicas) with what happens to each (``Target.batch_orders``). Only the ``existing``
+    instances (those before the change; scaling runs first) are listed: a batch of the
+    ``instances`` layout keeps its members below ``existing``, empty batches are left out.
+    Example: 3 -> 10 with a new image: batches of 2 of which 0, 1 and 2 exist -> [0, 1], [2]."""
     surge = target.surges(exempt)
     order = Action.CREATE_THEN_DELETE if surge else Action.DELETE_THEN_CREATE
     limits = (settings or Settings()).limits
     # a deployment over the instance limit has its MLP113 error; its roll is summed up, never
     # listed name by name (1,000,000 instances took 10 s and 800 MB, 20,000,000 was killed)
     listed = instances <= min(limits.instances_per_deployment, MAX_LISTED_INSTANCES)
+    layout = rollout.batches(instances) if listed else ()
+    verbs = target.batch_orders(surge, len(layout))
+    kept = [(tuple(i for i in b if i < existing), v) for b, v in zip(layout, verbs, strict=True)]
+    kept = [(b, v) for b, v in kept if b]
     batches = tuple(target.batch_names(endpoint, deployment, b, settings or Settings())
-                    for b in rollout.batches(instances)) if listed else ()
+                    for b, _v in kept)
     schedule = rollout.RolloutSchedule.of(instances, surge=surge)
-    return Roll(schedule, order, batches)
+    return Roll(schedule, order, batches, tuple(v for _b, v in kept))
 
 
-def _deployment_change(  # noqa: C901, PLR0912
+def _regrouped(endpoint: str, deployment: str, before: int, after: int) -> list[str]:
+    """Instances that join or leave the surge batch when scaling changes the batch size (a
+    target whose surge batch is named by revision recreates them: a new container first, the
+    old one removed at the end of the update). Example: 5 -> 6 (batches of 1 -> 2): instance 1
+    joins it; 6 -> 5: instance 1 leaves it; 3 -> 4: nothing."""
+    old_first = set(rollout.batches(before)[0]) if before else set()
+    new_first = set(rollout.batches(after)[0]) if after else set()
+    kept = min(before, after)
+    found = []
+    for verb, moved in (("join", new_first - old_first), ("leave", old_first - new_first)):
+        indexes = sorted(i for i in moved if i < kept)
+        if indexes:
+            names = instance_names(endpoint, deployment, indexes)
+            found.append(f"{span(names)} {verb}{'s' if len(names) == 1 else ''} the surge batch "
+                         f"(batches of {rollout.batch_size(before)} -> "
+                         f"{rollout.batch_size(after)}): recreated, the new container first, "
+                         "the old one removed at the end of the update; nothing else changes")
+    return found
+
+
+def _deployment_change(  # noqa: C901, PLR0912, PLR0915
     endpoint: str, name: str, old: _Side | None, new: _Side | None, target: Target,
     replaced_because: str, renamed_from: str = "", whole_endpoint: bool = False,
     settings: Settings | None = None,
@@ -159,7 +186,8 @@ def _deployment_change(  # noqa: C901, PLR0912
     surge = target.surges(exempt)
     steps = tuple(
         ReviewStep(s.kind, s.from_instances, s.to_instances,
-             _roll(endpoint, name, s.to_instances, target, exempt, settings)
+             _roll(endpoint, name, s.to_instances, min(before_n, after_n), target, exempt,
+                   settings)
              if s.kind == "roll" else None)
         for s in rollout.update_steps(before_n, after_n, rolls))
     reasons = []
@@ -171,6 +199,8 @@ def _deployment_change(  # noqa: C901, PLR0912
         reasons.append(f"scale {before_n} -> {after_n}: {high - low} instance"
                        f"{'s' if high - low != 1 else ''} {verb} ({span(names)}); the others "
                        "keep running")
+    if after_n != before_n and surge and not rolls and target.surge_batch_by_name:
+        reasons.extend(_regrouped(endpoint, name, before_n, after_n))
     if rolls:
         rolled = ", ".join(c.path for c in changes if c.effect is Effect.ROLL)
         reasons.extend(target.roll_reasons(rolled, surge, after_n))

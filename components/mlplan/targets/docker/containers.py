@@ -14,7 +14,8 @@ Layout per endpoint ``E`` (names as Azure's local endpoints would show them):
   replaces, and it depends on every instance container, so new instances are healthy before
   the router routes to them; removed deployments are deleted by the engine at the end. The
   router depends on it (its script starts nginx once the first files are there);
-- per deployment ``D`` and instance ``i``: container ``E-D-i`` on the network (no host port),
+- per deployment ``D`` and instance ``i``: container ``E-D-i`` on the network (no host port)
+  with the network alias ``E-D-i`` (the router's upstream server for that instance),
   model and code bind-mounted read-only where Azure's local endpoints mount them
   (``/var/azureml-app/azureml-models/<model>/<version>``, ``/var/azureml-app/<code-folder>``),
   ``AZUREML_MODEL_DIR`` / ``AZUREML_ENTRY_SCRIPT`` / ``AML_APP_ROOT`` / ``WORKER_COUNT`` set,
@@ -22,15 +23,32 @@ Layout per endpoint ``E`` (names as Azure's local endpoints would show them):
   probe. Batches: ``ceil(0.2 N)`` instances each (1-based, not a label: see
   ``_instance_labels``); every container of batch k+1 that the Docker host already has
   depends on those of batch k, and each waits to be healthy, so the engine replaces batch after
-  batch and at most one batch is ever out of service. Containers the host does not have yet
-  serve nothing: they are created in waves the host's CPUs can boot (``instance_order``).
+  batch. Containers the host does not have yet serve nothing: they are created in waves the
+  host's CPUs can boot (``instance_order``).
 
-Example: blue with 11 instances -> batches of 3: [0,1,2], [3,4,5], [6,7,8], [9,10].
+Surge (a rolling update at full capacity, the quota's 20% reservation): pulumi-docker replaces a
+container delete-first, whatever its name, and Pulumi deletes a resource the program no longer
+registers only at the end of the update. So the first batch is the surge batch: its containers
+are named and registered by revision (``E-D-i-<revision>``, ``revision``: a digest of every
+input that replaces a container), so a changed revision is a NEW container, created and healthy
+beside the old one (which carries the same alias, so the router sends to both at once) before
+any other batch is touched; batches 2.. are then replaced delete-first in place, one at a time,
+while the surge batch stands in for them; the old surge-batch containers, no longer registered,
+are drained and removed at the end of the update. Peak ``N + batch``, never fewer than N
+serving; one instance: the new one serves before the old one goes. Exempt instance types (no
+surge in their quota) have no surge batch: every batch delete-first, peak N, ``N - batch``
+serving.
+
+Example: blue with 11 instances -> batches of 3: [0,1,2], [3,4,5], [6,7,8], [9,10]; an image
+change creates ``E-blue-0-<rev>`` .. ``E-blue-2-<rev>``, then replaces 3-5, 6-8, 9-10, then
+removes ``E-blue-0`` .. ``E-blue-2`` (peak 14, at least 11 serving).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import posixpath
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -55,6 +73,9 @@ ROUTER_LISTEN_PORT = 8080
 ROUTER_STATIC_CONF = "/etc/nginx/nginx.conf"
 ROUTER_SCRIPT_PATH = "/usr/local/bin/mlplan-router"
 DOCKER_DNS = "127.0.0.11"
+#: How stale the router's view of an instance alias may be: a surge container is routed within
+#: 1 s of starting (well before it is healthy), a removed one forgotten within 1 s of leaving.
+RESOLVE_VALID_S = 1
 
 #: The router container's command: wait for the first config, run nginx, reload on change.
 ROUTER_SCRIPT = f"""#!/bin/sh
@@ -120,7 +141,7 @@ class Healthcheck:
 
 @dataclass(frozen=True)
 class InstanceContainer:
-    name: str
+    name: str  # the container: ``E-D-i``, or ``E-D-i-<revision>`` in the surge batch
     index: int
     batch: int  # 1-based
     image: str
@@ -135,6 +156,18 @@ class InstanceContainer:
     wait_timeout_s: int
     stop_grace_s: int = 0  # SIGTERM, then this long to finish in-flight requests, then SIGKILL
     cpu_millis: int = 0  # the instance type's cores (whatever the limit): sizes creation waves
+    alias: str = ""  # the instance's stable DNS name on the endpoint network (``E-D-i``)
+    revision: str = ""  # set in the surge batch: the container is a new one per revision
+
+    @property
+    def surge(self) -> bool:
+        """In the surge batch: a changed revision is a new container beside the old one."""
+        return bool(self.revision)
+
+    @property
+    def resource_suffix(self) -> str:
+        """The Pulumi name's suffix: ``3``, or ``0-1a2b3c4d`` in the surge batch."""
+        return f"{self.index}-{self.revision}" if self.revision else str(self.index)
 
 
 @dataclass(frozen=True)
@@ -179,11 +212,12 @@ class EndpointContainers:
     host: str
 
     def addresses(self, deployment: DeploymentState) -> tuple[str, ...]:
-        """Where the router reaches ``deployment``: the names of the containers planned here
-        (prefix included), on the inference port. Example: namePrefix ``pr-`` ->
+        """Where the router reaches ``deployment``: the instances' aliases (prefix included),
+        on the inference port; an alias resolves to every container of that instance, the old
+        and the new one while a surge batch overlaps. Example: namePrefix ``pr-`` ->
         ``("pr-my-endpoint-blue-0:5001", ...)``."""
         planned = next(d for d in self.deployments if d.name == deployment.name)
-        return tuple(f"{c.name}:{c.port}" for c in planned.containers)
+        return tuple(f"{c.alias}:{c.port}" for c in planned.containers)
 
     def routing_files(self, endpoint: EndpointState, keys: tuple[str, ...]) -> dict[str, str]:
         """``routing.conf`` and ``keys.conf`` for these keys (called inside an Output.apply)."""
@@ -215,6 +249,19 @@ def provider_cpus(millis: int) -> str:
         tenths = (millis + 50) // 100
         return f"{tenths // 10}.{tenths % 10}"
     return text.rstrip("0")
+
+
+def revision(image: str, env: tuple[tuple[str, str], ...], mounts: tuple[Mount, ...],
+             instance_labels: tuple[tuple[str, str], ...], cpus: str, gpus: int) -> str:
+    """The first 8 hex digits of a SHA-256 over every input that replaces a container
+    (image, environment, mounts, labels without the instance index, CPU limit, GPUs; not the
+    health check, memory or stop grace, which change in place), so a new revision is exactly a
+    rolling replacement. Deterministic: the same deployment gives the same revision on every
+    run. Example: ``revision("inference:1", (), (), (), "1.0", 0)`` -> 8 hex digits that change
+    when the image becomes ``inference:2``."""
+    text = json.dumps([image, env, [(m.source, m.target, m.read_only) for m in mounts],
+                       [kv for kv in instance_labels if kv[0] != labels.INSTANCE], cpus, gpus])
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
 def _seconds(value: int) -> str:
@@ -273,7 +320,8 @@ def plan_endpoint(
     prefix = settings.name_prefix
     deployments = tuple(_deployment(endpoint.name, d, settings, assets, absolute, is_file)
                         for d in endpoint.deployments)
-    runtime = NginxRuntime(conf_dir=ROUTER_CONF_DIR, resolver=DOCKER_DNS)
+    runtime = NginxRuntime(conf_dir=ROUTER_CONF_DIR, resolver=DOCKER_DNS,
+                           resolve_valid_s=RESOLVE_VALID_S)
     router = RouterContainer(
         name=f"{prefix}{name}-router",
         image=settings.router_image,
@@ -351,17 +399,23 @@ def _deployment(
     probe = dep.readiness_probe
     wait_timeout = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout
     grace = stop_grace_seconds(dep.request_settings.request_timeout_ms)
+    env_pairs = tuple(sorted(env.items()))
+    rev = revision(image, env_pairs, tuple(mounts), _instance_labels(endpoint, state, image, 0),
+                   cpus, size.whole_gpus)
+    surges = state.rollout.surge  # the target's answer (``DOCKER.surges``): not exempt
     containers = []
     for batch_number, members in enumerate(batches(dep.instance_count), start=1):
         for index in members:
+            alias = instance_name(endpoint, dep.name, index, settings.name_prefix)
+            surge = surges and batch_number == 1
             containers.append(InstanceContainer(
-                name=instance_name(endpoint, dep.name, index, settings.name_prefix),
+                name=f"{alias}-{rev}" if surge else alias,
                 index=index, batch=batch_number, image=image,
-                env=tuple(sorted(env.items())), mounts=tuple(mounts),
+                env=env_pairs, mounts=tuple(mounts),
                 labels=_instance_labels(endpoint, state, image, index),
                 cpus=cpus, memory_mib=memory, gpus=size.whole_gpus, port=port,
                 healthcheck=check, wait_timeout_s=wait_timeout, stop_grace_s=grace,
-                cpu_millis=size.cpu_millis,
+                cpu_millis=size.cpu_millis, alias=alias, revision=rev if surge else "",
             ))
     return DeploymentContainers(
         name=dep.name, image=image, build_context=build_context,
@@ -552,7 +606,9 @@ def roll_note(endpoint: str, deployment: DeploymentContainers) -> str:
 
     Example (5 instances, 23 s wait): ``my-endpoint/blue rolls in 5 batches of 1 (batch 1:
     instance 0, batch 2: 1, ..., batch 5: 4); each batch must be healthy within 23 s before the
-    next starts, and a batch that is not stops the update with the later batches untouched``.
+    next starts, and a batch that is not stops the update with the later batches untouched``,
+    then, with a surge batch, ``; batch 1 is the surge batch: a new revision (1a2b3c4d) starts
+    its containers beside the old ones, which serve until the end of the update``.
     """
     groups = deployment.batches
     if not groups:
@@ -566,6 +622,12 @@ def roll_note(endpoint: str, deployment: DeploymentContainers) -> str:
                      else f"batch {number}: {indexes}")
     wait = max(c.wait_timeout_s for c in deployment.containers)
     batch_word = "batch" if len(groups) == 1 else "batches"
+    surge = ""
+    if all(c.surge for c in groups[0]):
+        surge = (f"; batch 1 is the surge batch: a new revision ({groups[0][0].revision}) "
+                 "starts its containers beside the old ones, which serve until the end of the "
+                 "update")
     return (f"{endpoint}/{deployment.name} rolls in {len(groups)} {batch_word} of {size} "
             f"({'; '.join(parts)}); each batch must be healthy within {wait} s before the next "
-            "starts, and a batch that is not stops the update with the later batches untouched")
+            "starts, and a batch that is not stops the update with the later batches untouched"
+            + surge)

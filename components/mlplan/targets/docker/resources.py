@@ -5,10 +5,16 @@ core. What lives here is the translation to pulumi-docker and the resource optio
 the engine its order:
 
 - instance containers ``wait`` for health and ``depends_on`` what
-  ``docker_containers.instance_order`` says: those the Docker host already has, batch k+1 on
-  batch k, so a replacement (always delete-first in pulumi-docker) goes batch by batch; new
-  ones, which serve nothing yet, in waves of what the host's CPUs can boot, wave k+1 on wave k,
-  per deployment; when the host cannot be asked, every instance is chained batch by batch;
+  ``docker_containers.instance_order`` says: those the Docker host already has, batch k+1 on batch
+  k, so a replacement (always delete-first in pulumi-docker) goes batch by batch; new ones, which
+  serve nothing yet, in waves of what the host's CPUs can boot, wave k+1 on wave k, per
+  deployment; when the host cannot be asked, every instance is chained batch by batch. A
+  surge-batch container is registered under its revision (``<deployment>-<index>-<revision>``): a
+  new revision is a new resource, created before the batches that are replaced in place, and the old
+  one, no longer registered, is deleted by the engine at the end of the update (after its drain:
+  SIGTERM, then ``destroyGraceSeconds``);
+- the router resolves an instance by its alias ``E-D-i``: the name of the instances replaced in
+  place, a network alias of a surge container (old and new container answer it together);
 - the config container ``depends_on`` every instance container (new deployments serve before
   they get traffic) and is the only resource a traffic/mirror/key change replaces;
 - the router ``depends_on`` the config container: its script waits for the first routing files
@@ -117,7 +123,7 @@ class OnlineDeployment(pulumi.ComponentResource):
                    network: pulumi.CustomResource, previous: list[pulumi.CustomResource]
                    ) -> pulumi.CustomResource:
         check = spec.healthcheck
-        return _docker("container", f"{name}-{spec.index}", {
+        return _docker("container", f"{name}-{spec.resource_suffix}", {
             "name": spec.name,
             "image": image,
             # a secret in the state (issue 27): values of environment_variables are often
@@ -126,9 +132,12 @@ class OnlineDeployment(pulumi.ComponentResource):
             "mounts": [{"type": "bind", "source": m.source, "target": m.target,
                         "readOnly": m.read_only} for m in spec.mounts],
             "labels": _labels(spec.labels),
-            # The router reaches an instance by its container name (Docker's DNS on the
-            # endpoint's network answers it): no alias or hostname to send and plan.
-            "networksAdvanced": [{"name": _out(network, "name")}],
+            # The router reaches an instance by its alias, which Docker's DNS on the endpoint's
+            # network answers with every container named or aliased so: a surge container
+            # carries it as an alias, the others are named so (no alias: adding one to a
+            # running container's inputs would replace it).
+            "networksAdvanced": [{"name": _out(network, "name"),
+                                  **({"aliases": [spec.alias]} if spec.surge else {})}],
             "cpus": spec.cpus or None,
             "memory": spec.memory_mib or None,
             # Docker's default swap limit is twice the memory; read back into the state it

@@ -1,11 +1,16 @@
 """The Docker target as the planner knows it (``planning.port.Target``): settings
-``mlplan:docker``, no surge, batches named by their containers, health checks and memory
-changed in place, the resource types of pulumi-docker and the reader of their labels.
+``mlplan:docker``, surge unless exempt, batches named by their instances, health checks and
+memory changed in place, the resource types of pulumi-docker and the reader of their labels.
 
-Roll: Docker never surges: a batch of containers is stopped, then recreated under the same
-names (peak N, ``N - batch`` serving). Review names a batch by its containers, with the
-stack's ``namePrefix`` as the Docker plan names them: (``my-endpoint``, ``blue``, (0, 1)) with
-prefix ``pr-`` -> ``("pr-my-endpoint-blue-0", "pr-my-endpoint-blue-1")``.
+Roll (``surges``): like Azure and the Kubernetes target, unless the instance type is exempt
+from the 20% surge reservation. The first batch is the surge batch: its new containers are
+created and healthy beside the old ones (peak ``N + batch``); every later batch is then replaced
+delete-first while the surge batch stands in for it (at least N serving); the old containers of
+the first batch are removed at the end of the update (``docker_containers`` module docstring).
+Exempt: every batch delete-first (peak N, ``N - batch`` serving). Review names a batch by its
+instances (the containers' network aliases), with the stack's ``namePrefix`` as the Docker plan
+names them: (``my-endpoint``, ``blue``, (0, 1)) with prefix ``pr-`` -> ``("pr-my-endpoint-blue-0",
+"pr-my-endpoint-blue-1")``.
 
 Facts (``from_docker``): the config container (role ``config``) carries an endpoint's traffic,
 mirror, auth mode and environment; each instance container (role ``instance``) its deployment,
@@ -90,10 +95,32 @@ def _batch_names(endpoint: str, deployment: str, indexes: Sequence[int],
     return tuple(instance_name(endpoint, deployment, i, prefix) for i in indexes)
 
 
-def _roll_reasons(rolled: str, _surge: bool, instances: int) -> list[str]:
+def surges(exempt: bool) -> bool:
+    """Whether a roll surges (a surge batch of new containers before any old one stops): yes
+    unless the instance type is exempt from the 20% surge reservation (module docstring)."""
+    return not exempt
+
+
+def batch_orders(surge: bool, batches: int) -> tuple[tuple[str, ...], ...]:
+    """Per batch, what happens to each of its containers: with surge, batch 1 is created, then
+    its old containers deleted (at the end of the update); later batches are deleted, then
+    recreated (the surge batch serves for them). Example: surge, 3 batches -> (("create",
+    "delete"), ("delete", "create"), ("delete", "create")); exempt -> all delete first."""
+    return tuple(("create", "delete") if surge and number == 0 else ("delete", "create")
+                 for number in range(batches))
+
+
+def _roll_reasons(rolled: str, surge: bool, instances: int) -> list[str]:
+    if surge:
+        return [f"rolling replacement ({rolled}): Docker cannot change these in a running "
+                "container; the first batch's new containers start beside the old ones and "
+                "are healthy and routed before any old one stops, then each later batch is "
+                "replaced (delete, then create) while they stand in, and the first batch's old "
+                "containers are drained and removed at the end of the update"]
     found = [f"rolling replacement ({rolled}): Docker cannot change these in a running "
-             "container, so each batch is deleted, then recreated; the router retries "
-             "requests on the other instances"]
+             "container, so each batch is deleted, then recreated (the instance type is exempt "
+             "from the 20% surge reservation, so the quota has no room for extra containers); "
+             "the router retries requests on the other instances"]
     if instances == 1:
         found.append("only 1 instance: the deployment does not answer while it is replaced; "
                      "use 2+ instances or a blue/green deployment")
@@ -102,8 +129,10 @@ def _roll_reasons(rolled: str, _surge: bool, instances: int) -> list[str]:
 
 DOCKER = Target(
     name="docker",
-    surges=lambda _exempt: False,
+    surges=surges,
     batch_names=_batch_names,
+    batch_orders=batch_orders,
+    surge_batch_by_name=True,
     roll_reasons=_roll_reasons,
     facts_from_resources=from_docker,
     field_effects={
@@ -113,7 +142,7 @@ DOCKER = Target(
     },
     # the instance containers are the router's named upstream servers
     router_fields=("instance_count",),
-    # pulumi-docker replaces a container delete-first (it keeps its name)
+    # pulumi-docker replaces a container delete-first (a surge batch is new containers instead)
     delete_first_types=frozenset({CONTAINER}),
     resources="mlplan.targets.docker.resources",
     parse_settings=lambda raw, file, line_of: docker_settings.parse_settings(
