@@ -2,8 +2,8 @@
 the same words and the same number.
 
 - The rolling schedule: the plan's "Rolling update" column and the review's roll read
-  ``3 batches of 1, peak 3, at least 2 serving`` on Docker (a batch is deleted first) and
-  ``..., peak 4, at least 3 serving`` on Kubernetes (one batch surges); JSON carries the same
+  ``3 batches of 1, peak 4, at least 3 serving`` on both targets (one batch surges: Docker's
+  surge batch since issue 25, Kubernetes' maxSurge); JSON carries the same
   numbers under the same names (``peak_instances``, ``min_serving_instances``).
 - Reserved cores: ``reserved_cores`` is ``reserved_instances x cores_per_instance`` in the plan,
   the review's ``reserved_cores.after`` and the promotion's ``reserved_cores`` agree.
@@ -25,7 +25,7 @@ IMAGE_2 = "mcr.microsoft.com/azureml/minimal-ubuntu22.04-py39-cpu-inference:2025
 
 TARGETS = [
     # target, rollout words, peak, serving
-    ("docker", "3 batches of 1, peak 3, at least 2 serving", 3, 2),
+    ("docker", "3 batches of 1, peak 4, at least 3 serving", 4, 3),
     ("kubernetes", "3 batches of 1, peak 4, at least 3 serving", 4, 3),
 ]
 
