@@ -20,7 +20,7 @@ from mlplan.domain import labels
 from tests.dataplane.harness import Client
 from tests.engine.conftest import DockerEnv, Engine
 from tests.engine.docker_host import ENDPOINT, FAST_PROBE, DockerProject
-from tests.engine.test_docker_up import auth, inference, make_project
+from tests.engine.test_docker_up import auth, inference, instance_of, make_project
 
 HEADER = "azureml-model-deployment"
 SCORING, LIVENESS, READINESS = "/predictions/densenet161", "/ping", "/ready"
@@ -63,7 +63,8 @@ def test_custom_container_answers_through_the_scoring_uri(project: DockerProject
 
     instances = {n: c for n, c in project.containers().items()
                  if c["labels"].get(labels.ROLE) == "instance"}
-    assert {n: c["health"] for n, c in instances.items()} == {
+    # by instance: each deployment's surge batch (here instance 0) is named by its revision
+    assert {instance_of(n): c["health"] for n, c in instances.items()} == {
         f"{ENDPOINT}-torch-0": "healthy", f"{ENDPOINT}-torch-1": "healthy",
         f"{ENDPOINT}-blue-0": "healthy"}  # healthy = its readiness route answered on 8080
     uri = project.outputs()[f"{ENDPOINT}-scoring-uri"]
