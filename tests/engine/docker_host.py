@@ -258,3 +258,9 @@ def capacity(events: list[Event], running: set[str], serving: set[str]) -> Capac
 
 #: A surge-batch container's name ends in its revision: ``my-endpoint-blue-0-1a2b3c4d``.
 REVISION = re.compile(r"-[0-9a-f]{8}$")
+
+
+def instance_of(name: str) -> str:
+    """A container's (or its Pulumi resource's) instance: ``my-endpoint-blue-0-1a2b3c4d``
+    (surge batch) -> ``my-endpoint-blue-0``; other names unchanged."""
+    return REVISION.sub("", name)

@@ -19,8 +19,8 @@ import yaml
 from mlplan.domain import labels
 from tests.dataplane.harness import Client
 from tests.engine.conftest import DockerEnv, Engine
-from tests.engine.docker_host import ENDPOINT, FAST_PROBE, DockerProject
-from tests.engine.test_docker_up import auth, inference, instance_of, make_project
+from tests.engine.docker_host import ENDPOINT, FAST_PROBE, DockerProject, instance_of
+from tests.engine.test_docker_up import auth, inference, make_project
 
 HEADER = "azureml-model-deployment"
 SCORING, LIVENESS, READINESS = "/predictions/densenet161", "/ping", "/ready"

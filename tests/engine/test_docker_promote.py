@@ -27,6 +27,7 @@ import pytest
 from tests.dataplane.harness import Client, Result, Stream
 from tests.engine.conftest import DockerEnv
 from tests.engine.docker_host import ENDPOINT, STACK, DockerProject
+from tests.engine.docker_host import instance_of
 from tests.engine.test_docker_up import HEADER, auth, inference, live, mlplan, serving
 
 __all__ = ["live"]  # the module's stack (tests/engine/test_docker_up.py's fixture)
@@ -132,7 +133,7 @@ def test_a_healthy_candidate_is_promoted_on_real_traffic(
     assert [g["stage"] for g in gates] == ["canary", "step", "promoted"]
     for gate in gates:
         assert gate["source"] == "router log" and gate["real_requests"] > 0, gate
-    assert set(serving(live)) == {f"{ENDPOINT}-green-{i}" for i in range(2)}
+    assert set(map(instance_of, serving(live))) == {f"{ENDPOINT}-green-{i}" for i in range(2)}
     # mlplan status agrees with the client, per deployment, within the requests in flight
     client = by_deployment(results)
     observed = {d["name"]: d["requests"]["real"] for d in report["deployments"]

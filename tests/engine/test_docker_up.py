@@ -34,6 +34,7 @@ from tests.engine.docker_host import (
     Event,
     EventWatch,
     capacity,
+    instance_of,
     timeline,
     write_project,
 )
@@ -199,12 +200,6 @@ def test_a_new_deployment_is_created_in_waves_of_the_host_cpus(live: DockerProje
     live.up()
     assert sorted(map(instance_of, serving(live))) == sorted(
         f"{ENDPOINT}-{d}-{i}" for d in ("blue", "green") for i in range(3))
-
-
-def instance_of(name: str) -> str:
-    """A container's instance: ``my-endpoint-blue-0-1a2b3c4d`` (surge batch) ->
-    ``my-endpoint-blue-0``; other names unchanged."""
-    return REVISION.sub("", name)
 
 
 def roll_under_load(project: DockerProject, deployment: str, declared: dict[str, DeploymentSpec],

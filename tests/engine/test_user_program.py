@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from tests.engine.conftest import REPO, VENV, DockerEnv, Engine, Pulumi, engine_env
-from tests.engine.docker_host import FAST_PROBE, INSTANCE_TYPE
+from tests.engine.docker_host import FAST_PROBE, INSTANCE_TYPE, instance_of
 from tests.engine.test_engine_smoke import assert_ok, errors, resources
 
 ENDPOINT = "my-endpoint"
@@ -105,7 +105,10 @@ def test_user_program_previews(program: str, engine: Engine, pulumi_in: Any,
     assert found[("random:index/randomPassword:RandomPassword", f"{ENDPOINT}-primary-key")] == 1
     instances = {name for (typ, name) in found if typ == CONTAINER
                  and name not in (f"{ENDPOINT}-router", f"{ENDPOINT}-router-config")}
-    assert instances == {f"{ENDPOINT}-{d}-{i}" for d in ("blue", "green") for i in range(3)}
+    # by instance: the surge batch's containers are named by their revision (issue 25)
+    assert {instance_of(name) for name in instances} == {
+        f"{ENDPOINT}-{d}-{i}" for d in ("blue", "green") for i in range(3)}
+    assert len(instances) == 6
     assert {s["op"] for s in preview["steps"]} == {"create"}
 
 
