@@ -26,8 +26,7 @@ import pytest
 
 from tests.dataplane.harness import Client, Result, Stream
 from tests.engine.conftest import DockerEnv
-from tests.engine.docker_host import ENDPOINT, STACK, DockerProject
-from tests.engine.docker_host import instance_of
+from tests.engine.docker_host import ENDPOINT, STACK, DockerProject, instance_of
 from tests.engine.test_docker_up import HEADER, auth, inference, live, mlplan, serving
 
 __all__ = ["live"]  # the module's stack (tests/engine/test_docker_up.py's fixture)

@@ -27,7 +27,6 @@ from tests.engine.conftest import VENV, DockerEnv, Engine, Pulumi, engine_env
 from tests.engine.docker_host import (
     ENDPOINT,
     FAST_PROBE,
-    REVISION,
     STACK,
     DeploymentSpec,
     DockerProject,
