@@ -14,7 +14,7 @@ import pytest
 
 from mlplan.domain import labels
 from mlplan.edge.cli import main
-from mlplan.edge.traffic_log import KubernetesEndpoint
+from mlplan.edge.traffic_log import Instance, KubernetesEndpoint, container_of_instance
 from tests.targets.projects import make_project
 
 CASES = [
@@ -105,3 +105,25 @@ def test_kubernetes_reader_merges_every_router_pod() -> None:
     assert logs[0]["container"] == "router" and 60 <= logs[0]["since_seconds"] <= 62
     assert logs[-1] == {"name": "my-endpoint-blue-5c-y", "container": "inference",
                         "tail_lines": 10}
+
+
+SURGE = [
+    # name, the host's containers (name, ready), the container expected
+    ("plain name", [("e-blue-0", True)], "e-blue-0"),
+    ("surge batch: the revision", [("e-blue-0-1a2b3c4d", True)], "e-blue-0-1a2b3c4d"),
+    ("mid-roll: the ready one", [("e-blue-0", False), ("e-blue-0-1a2b3c4d", True)],
+     "e-blue-0-1a2b3c4d"),
+    ("mid-roll, both ready: by name", [("e-blue-0-1a2b3c4d", True), ("e-blue-0", True)],
+     "e-blue-0"),
+    ("instance 10 is not instance 1", [("e-blue-10", True), ("e-blue-1x", True)], None),
+    ("not a revision", [("e-blue-0-zzzzzzzz", True), ("e-blue-0-1a2b3c4", True)], None),
+    ("none", [], None),
+]
+
+
+@pytest.mark.parametrize(("name", "host", "expected"), SURGE, ids=[c[0] for c in SURGE])
+def test_logs_find_an_instance_by_name_or_surge_revision(
+        name: str, host: list[tuple[str, bool]], expected: str | None) -> None:
+    base = "e-blue-1" if name == "instance 10 is not instance 1" else "e-blue-0"
+    instances = [Instance(n, "blue", ready) for n, ready in host]
+    assert container_of_instance(instances, base) == expected

@@ -11,7 +11,8 @@ Kubernetes: the router pods' logs and the instance pods through the Kubernetes A
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,20 @@ class Instance:
     name: str
     deployment: str
     ready: bool  # running, and healthy where it has a health check
+
+
+#: What follows an instance's name in the Docker surge batch: ``-`` and the revision.
+_REVISION_SUFFIX = re.compile(r"-[0-9a-f]{8}")
+
+
+def container_of_instance(instances: Sequence[Instance], base: str) -> str | None:
+    """The container of the instance named ``base`` (``my-endpoint-blue-0``): that name, or in
+    Docker's surge batch that name and its revision (``my-endpoint-blue-0-1a2b3c4d``). During a
+    roll both may exist: a ready one first, then by name; ``my-endpoint-blue-10`` is never
+    instance 1. None when the host has neither."""
+    matching = [i for i in instances if i.name == base or (
+        i.name.startswith(base) and _REVISION_SUFFIX.fullmatch(i.name[len(base):]))]
+    return min(matching, key=lambda i: (not i.ready, i.name)).name if matching else None
 
 
 def docker_address(root: Path, stack: str) -> str:
@@ -102,10 +117,13 @@ class DockerEndpoint:
         return sorted(out, key=lambda i: i.name)
 
     def instance_of(self, deployment: str, index: int) -> str | None:
-        """The container of instance ``index``: ``<prefix><endpoint>-<deployment>-<index>``."""
+        """The container of instance ``index``: ``<prefix><endpoint>-<deployment>-<index>``,
+        with its revision in the surge batch (``container_of_instance``)."""
         from mlplan.domain.names import instance_name
 
-        return instance_name(self.endpoint, deployment, index, self.prefix)
+        return container_of_instance(
+            [i for i in self.instances() if i.deployment == deployment],
+            instance_name(self.endpoint, deployment, index, self.prefix))
 
     def instance_log(self, name: str, tail: int) -> str:
         import docker.errors
