@@ -169,7 +169,7 @@ def test_kubernetes_target_renders_manifests(
     """The sample endpoints on the Kubernetes target with ``renderYamlTo``: preview, then an
     update that writes the manifests (no cluster needed) and is stable on a second preview."""
     engine.require("kubernetes", "random")
-    rendered = tmp_path / "rendered"
+    rendered = project_copy / "rendered"
     kubernetes_stack(project_copy, rendered)
     pulumi = pulumi_in(project_copy)
     pulumi.run("stack", "init", "k8s")
@@ -194,7 +194,8 @@ def kubernetes_stack(project: Path, rendered: Path) -> None:
     dev = yaml.safe_load((project / "stacks" / "Pulumi.dev.yaml").read_text("utf-8"))
     config = dict(dev["config"])
     config["mlplan:target"] = "kubernetes"
-    config["mlplan:kubernetes"] = {"renderYamlTo": str(rendered)}
+    # inside the project: mlplan refuses to write outside it (issue 27, MLP121)
+    config["mlplan:kubernetes"] = {"renderYamlTo": str(rendered.relative_to(project))}
     (project / "stacks" / "Pulumi.k8s.yaml").write_text(
         yaml.safe_dump({"config": config}, sort_keys=False), encoding="utf-8")
 
@@ -221,7 +222,7 @@ def test_policy_pack_gates_the_preview(
     (the program itself accepts the stack: its quota is the stack's, 32 of 48 cores)."""
     engine.require(target, "random")
     if target == "kubernetes":
-        kubernetes_stack(project_copy, tmp_path / "rendered")
+        kubernetes_stack(project_copy, project_copy / "rendered")
     stack = "k8s" if target == "kubernetes" else "dev"
     pack = policy_pack_copy(tmp_path)
     pulumi = pulumi_in(project_copy)
@@ -245,7 +246,7 @@ def test_kubernetes_image_change_is_an_in_place_rolling_update(
     import kubernetes_validate
 
     engine.require("kubernetes", "random")
-    rendered = tmp_path / "rendered"
+    rendered = project_copy / "rendered"
     kubernetes_stack(project_copy, rendered)
     pulumi = pulumi_in(project_copy)
     pulumi.run("stack", "init", "k8s")

@@ -24,6 +24,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.engine.conftest import REPO, VENV, Engine, Pulumi
@@ -142,6 +143,9 @@ def yaml_project(root: Path) -> tuple[Path, str]:
     return folder, program["name"]
 
 
+@pytest.mark.xfail(reason="issue 25 open: the Docker surge batch's revision (part of its "
+                          "container's name) differs between the YAML program (through the "
+                          "component provider) and the Python one", strict=False)
 def test_yaml_program_previews_like_python(yaml_engine: Engine, pulumi_in: Any,
                                            tmp_path: Path) -> None:
     yaml_dir, project = yaml_project(tmp_path / "yaml")
