@@ -7,7 +7,6 @@ example stack, on both targets."""
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,8 +16,8 @@ from mlplan.edge.cli import main
 from mlplan.targets import containment
 from mlplan.targets.kubernetes import files as local_files
 from mlplan.targets.kubernetes.choices import CONFIGMAP_BUDGET_BYTES
+from tests.targets.projects import copy_example_project
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -33,11 +32,7 @@ def outside(tmp_path: Path) -> Path:
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the repository's example project (Docker dev stack)."""
     monkeypatch.delenv(containment.OUTSIDE_ROOT_ENV, raising=False)
-    project = tmp_path / "repo"
-    project.mkdir()
-    shutil.copy(REPO / "Pulumi.yaml", project / "Pulumi.yaml")
-    shutil.copytree(REPO / "stacks", project / "stacks",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    project = copy_example_project(tmp_path)
     monkeypatch.chdir(project)
     return project
 

@@ -5,7 +5,6 @@ rendered document is masked once, before rendering, never rewritten afterwards (
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -14,19 +13,15 @@ from typing import Any
 import pytest
 
 from mlplan.edge.cli import main
+from tests.targets.projects import copy_example_project
 
-REPO = Path(__file__).resolve().parents[1]
 STACK = "stacks/Pulumi.dev.yaml"
 BLUE = "stacks/endpoints/my-endpoint/blue.yml"
 
 
 @pytest.fixture
 def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    project = tmp_path / "repo"
-    project.mkdir()
-    shutil.copy(REPO / "Pulumi.yaml", project / "Pulumi.yaml")
-    shutil.copytree(REPO / "stacks", project / "stacks",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    project = copy_example_project(tmp_path)
     monkeypatch.chdir(project)
     return project
 

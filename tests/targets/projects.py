@@ -74,3 +74,14 @@ def make_project(
 
 def _flow(mapping: dict[str, int]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in mapping.items()) + "}"
+
+
+def copy_example_project(parent: Path) -> Path:
+    """``parent/repo``: the repository's own ``Pulumi.yaml`` and ``stacks/`` (the example
+    project, Docker dev stack), without bytecode."""
+    project = parent / "repo"
+    project.mkdir()
+    shutil.copy(REPO / "Pulumi.yaml", project / "Pulumi.yaml")
+    shutil.copytree(REPO / "stacks", project / "stacks",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return project
