@@ -19,7 +19,6 @@ from mlplan.targets.kubernetes.choices import CONFIGMAP_BUDGET_BYTES
 from tests.targets.projects import copy_example_project
 
 
-
 @pytest.fixture
 def outside(tmp_path: Path) -> Path:
     secret = tmp_path / "outside" / "secret.txt"
