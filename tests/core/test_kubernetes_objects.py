@@ -193,20 +193,76 @@ def test_peak_pods_is_the_quota_reservation(instances: int, exempt: bool) -> Non
         assert unavailable == dep.rollout.batch_size
 
 
+STALLED = ('@.conditions[?(@.type=="Progressing" && '
+           '@.reason=="ProgressDeadlineExceeded")]')
 WAIT_FOR = [
-    ("fixed count: N updated, N in total (old pods gone), N available", 3, [
-        "jsonpath={.status.updatedReplicas}=3", "jsonpath={.status.replicas}=3",
-        "jsonpath={.status.availableReplicas}=3"]),
-    ("autoscaled: the controller's own verdict", None, [
-        'jsonpath={.status.conditions[?(@.type=="Progressing")].reason}=NewReplicaSetAvailable']),
+    ("fixed count: N updated, N in total (old pods gone), N available, or stalled", 3, [
+        "jsonpath={$[?(@.updatedReplicas==3 && (@.replicas==3 && @.availableReplicas==3)) || "
+        + STALLED + "]}"]),
+    ("autoscaled: the controller's own verdict, complete or stalled", None, [
+        'jsonpath={.status.conditions[?(@.type=="Progressing" && '
+        '(@.reason=="NewReplicaSetAvailable" || @.reason=="ProgressDeadlineExceeded"))]'
+        '.reason}']),
 ]
 
 
 @pytest.mark.parametrize(("name", "replicas", "conditions"), WAIT_FOR,
                          ids=[w[0] for w in WAIT_FOR])
-def test_pulumi_waits_for_the_complete_rollout(name: str, replicas: int | None,
-                                               conditions: list[str]) -> None:
-    assert json.loads(ko.rollout_complete(replicas)) == conditions
+def test_pulumi_waits_for_the_complete_or_stalled_rollout(
+        name: str, replicas: int | None, conditions: list[str]) -> None:
+    expressions = json.loads(ko.rollout_complete(replicas))
+    assert expressions == conditions
+    # the provider splits an expression at a single "=" (value compare): there must be none
+    assert all(e.removeprefix("jsonpath=").replace("==", "").count("=") == 0
+               for e in expressions)
+
+
+PROBES = "instance_type: Standard_DS3_v2\ninstance_count: {n}\nreadiness_probe: {{initial_delay: {d}, period: {p}, " \
+         "timeout: {t}, failure_threshold: {f}}}\n"
+DEADLINES = [
+    # scenario, extra YAML, progressDeadlineSeconds, await (Pulumi's timeout)
+    ("Azure's probe defaults, 3 instances: 10 + 10 x 30 + 2 + 50",
+     MANAGED.format(sku="Standard_DS3_v2", count=3),
+     362, 1086),
+    ("fast probe: 2 + 2 x 10 + 2 + 50; 600 s floor of the await", PROBES.format(
+        n=3, d=2, p=2, t=2, f=10), 74, 600),
+    ("10 instances, 5 batches of the defaults",
+     MANAGED.format(sku="Standard_DS3_v2", count=10), 362, 1810),
+    ("slow start: 300 s initial delay", PROBES.format(n=1, d=300, p=10, t=5, f=3), 385, 600),
+]
+
+
+@pytest.mark.parametrize(("name", "extra", "deadline", "await_s"), DEADLINES,
+                         ids=[d[0] for d in DEADLINES])
+def test_progress_deadline_is_one_batch_and_the_await_all_batches(
+        name: str, extra: str, deadline: int, await_s: int) -> None:
+    dep = one(extra)
+    assert ko.progress_deadline_seconds(dep) == ko.batch_seconds(dep) == deadline
+    assert ko.await_seconds(dep) == await_s
+    assert ko.await_seconds(dep) >= dep.rollout.batch_count * deadline
+
+
+FAILURES = [
+    ("stalled: the controller's message", {"conditions": [
+        {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+        {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+         "message": 'ReplicaSet "e-blue-5d9" has timed out progressing.'}]},
+     'Deployment e-blue: the rollout stalled (ProgressDeadlineExceeded: ReplicaSet '
+     '"e-blue-5d9" has timed out progressing.)'),
+    ("complete", {"conditions": [
+        {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}, ""),
+    ("still rolling (only the timeout ends it)", {"conditions": [
+        {"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]}, ""),
+    ("no status yet (preview, mocks)", None, ""),
+    ("no conditions", {"replicas": 2}, ""),
+]
+
+
+@pytest.mark.parametrize(("name", "status", "said"), FAILURES, ids=[f[0] for f in FAILURES])
+def test_rollout_failure_names_the_deployment_and_the_reason(
+        name: str, status: dict[str, Any] | None, said: str) -> None:
+    found = ko.rollout_failure("e-blue", status)
+    assert found.startswith(said) if said else found == ""
 
 
 GRACE = [("Azure's default 5 s", 5000, 30), ("300 s Kubernetes maximum", 300_000, 310),

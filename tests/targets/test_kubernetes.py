@@ -217,13 +217,15 @@ def test_replicas_hpa_and_strategy(name: str, patch: dict[str, Any], replicas: i
     blue = one(recorded, DEPLOYMENT, "my-endpoint-blue-deployment").inputs
     spec = blue["spec"]
     assert spec.get("replicas") == replicas
-    # pulumi up waits for the complete rollout (every old pod gone), not the first batch
-    wait_for = json.loads(blue["metadata"]["annotations"]["pulumi.com/waitFor"])
-    assert wait_for == ([f"jsonpath={{.status.{field}}}={replicas}" for field in
-                         ("updatedReplicas", "replicas", "availableReplicas")]
-                        if replicas is not None else
-                        ['jsonpath={.status.conditions[?(@.type=="Progressing")].reason}'
-                         "=NewReplicaSetAvailable"])
+    # pulumi up waits for the complete rollout (every old pod gone), not the first batch, or
+    # for the controller's ProgressDeadlineExceeded one batch budget after the last progress
+    (wait_for,) = json.loads(blue["metadata"]["annotations"]["pulumi.com/waitFor"])
+    complete = ([f"@.{field}=={replicas}" for field in
+                 ("updatedReplicas", "replicas", "availableReplicas")]
+                if replicas is not None else ['@.reason=="NewReplicaSetAvailable"'])
+    assert all(part in wait_for for part in complete), wait_for
+    assert '@.reason=="ProgressDeadlineExceeded"' in wait_for, wait_for
+    assert spec["progressDeadlineSeconds"] == 10 + 10 * 30 + 2 + 50  # Azure's probe defaults
     assert ("replicas" in spec) == (hpa is None)
     assert spec["strategy"] == {"type": "RollingUpdate", "rollingUpdate": {
         "maxSurge": strategy[0], "maxUnavailable": strategy[1]}}
@@ -336,6 +338,54 @@ def test_children_are_parented_to_their_components(project: Project) -> None:
             assert namespace in r.dependencies, r.name
 
 
+# --- a stalled rollout -------------------------------------------------------------------------
+
+STALLED = {"observedGeneration": 2, "conditions": [
+    {"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+    {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+     "message": 'ReplicaSet "x-5d9" has timed out progressing.'}]}
+VERDICTS = [
+    # scenario, resource whose status the engine returns stalled, preview, message or "",
+    # whether the router Deployment is registered
+    ("blue stalls: up fails before the router moves", "my-endpoint-blue-deployment", False,
+     "Deployment my-endpoint-blue: the rollout stalled (ProgressDeadlineExceeded", False),
+    ("the router stalls: up fails naming it", "my-endpoint-router", False,
+     "Deployment my-endpoint: the rollout stalled (ProgressDeadlineExceeded", True),
+    ("a preview plans, it does not judge the live status", "my-endpoint-blue-deployment", True,
+     "", True),
+]
+
+
+@pytest.mark.parametrize(("name", "stalled", "preview", "said", "router_registered"), VERDICTS,
+                         ids=[v[0] for v in VERDICTS])
+def test_a_stalled_rollout_fails_pulumi_up(name: str, stalled: str, preview: bool, said: str,
+                                           router_registered: bool, project: Project,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The await ends on ``ProgressDeadlineExceeded`` (``ko.rollout_complete``); the adapter
+    then fails the update with the controller's message, no traceback, and registers nothing
+    that waits for the deployments (the router keeps its old split)."""
+    original = harness.Mocks.new_resource
+    registered: list[str] = []
+
+    def engine(self: harness.Mocks, args: pulumi.runtime.MockResourceArgs
+               ) -> tuple[str, dict[str, Any]]:
+        registered.append(args.name)
+        found, state = original(self, args)
+        return found, {**state, "status": STALLED} if args.name == stalled else state
+
+    monkeypatch.setattr(harness.Mocks, "new_resource", engine)
+    run = lambda: run_program(lambda: program.run(cwd=project.root, stack=STACK),  # noqa: E731
+                              stack=STACK, preview=preview, project=project.root)
+    if said:
+        with pytest.raises(pulumi.RunError) as failed:
+            run()
+        assert str(failed.value).startswith("mlplan: " + said), failed.value
+        assert "The old pods keep serving" in str(failed.value)
+    else:
+        run()
+    assert ("my-endpoint-router" in registered) == router_registered, registered
+
+
 # --- router -------------------------------------------------------------------------------------
 
 
@@ -361,10 +411,11 @@ def _nginx(recorded: list[Recorded]) -> None:
     assert spec["replicas"] >= 2
     assert spec["strategy"]["rollingUpdate"] == {"maxSurge": 1, "maxUnavailable": 0}
     replicas = int(spec["replicas"])  # the mocks hand numbers back as floats
-    assert json.loads(router.inputs["metadata"]["annotations"]["pulumi.com/waitFor"]) == [
-        f"jsonpath={{.status.updatedReplicas}}={replicas}",
-        f"jsonpath={{.status.replicas}}={replicas}",
-        f"jsonpath={{.status.availableReplicas}}={replicas}"]
+    (wait_for,) = json.loads(router.inputs["metadata"]["annotations"]["pulumi.com/waitFor"])
+    assert all(f"@.{field}=={replicas}" in wait_for
+               for field in ("updatedReplicas", "replicas", "availableReplicas")), wait_for
+    assert '@.reason=="ProgressDeadlineExceeded"' in wait_for, wait_for
+    assert spec["progressDeadlineSeconds"] == ko.ROUTER_PROGRESS_DEADLINE_S
     nginx = spec["template"]["spec"]["containers"][0]
     assert nginx["image"] == "nginx:1.28.0-alpine"
     assert nginx["readinessProbe"]["httpGet"] == {"path": "/-/healthy", "port": "http"}

@@ -400,40 +400,89 @@ def termination_grace_seconds(request_timeout_ms: int) -> int:
     return max(30, math.ceil(request_timeout_ms / 1000) + PRESTOP_SLEEP_S + 5)
 
 
-def await_seconds(dep: DeploymentState) -> int:
-    """How long Pulumi waits for a rollout: every batch may take the readiness probe's full
-    failure budget. Example: 10 instances, Azure's probe defaults -> 5 x 370 s = 1850 s."""
+#: Time a new pod may take to be pulled and started, on top of its readiness probe's budget.
+POD_START_SLACK_S = 50
+#: The router's batch budget: readiness every 2 s (2 failures), ``minReadySeconds`` 5, a pull.
+ROUTER_PROGRESS_DEADLINE_S = 120
+
+
+def batch_seconds(dep: DeploymentState) -> int:
+    """How long one rolling batch may take to become Ready: the readiness probe's whole failure
+    budget plus ``POD_START_SLACK_S`` to pull and start. Example: Azure's defaults
+    (initial delay 10, period 10, 30 failures, timeout 2) -> 10 + 300 + 2 + 50 = 362."""
     probe = dep.deployment.readiness_probe
-    per_batch = probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout + 50
-    return max(DEFAULT_AWAIT_S, dep.rollout.batch_count * per_batch)
+    return (probe.initial_delay + probe.period * probe.failure_threshold + probe.timeout
+            + POD_START_SLACK_S)
+
+
+def progress_deadline_seconds(dep: DeploymentState) -> int:
+    """The Deployment's ``progressDeadlineSeconds``: one batch's budget (``batch_seconds``).
+    The controller resets the clock on every pod that becomes available, so a roll of many
+    batches is never cut short, but a batch that cannot become Ready (image that cannot be
+    pulled, a crash loop, a probe that never passes, a pod nobody can schedule) is marked
+    ``Progressing=False, reason ProgressDeadlineExceeded`` one budget after its last progress,
+    and ``pulumi up`` fails then (``rollout_complete``), not after the whole ``await_seconds``.
+    Example: probe 2 s initial delay, 2 s period, 10 failures, 2 s timeout -> 74 s."""
+    return batch_seconds(dep)
+
+
+def await_seconds(dep: DeploymentState) -> int:
+    """How long Pulumi waits for a rollout at most (``customTimeouts``): every batch may take
+    ``batch_seconds``. Example: 10 instances, Azure's probe defaults -> 5 x 362 s = 1810 s."""
+    return max(DEFAULT_AWAIT_S, dep.rollout.batch_count * batch_seconds(dep))
 
 
 ROLLOUT_COMPLETE_REASON = "NewReplicaSetAvailable"
+ROLLOUT_FAILED_REASON = "ProgressDeadlineExceeded"
 WAIT_FOR_ANNOTATION = "pulumi.com/waitFor"
+_STALLED = (f'@.conditions[?(@.type=="Progressing" && @.reason=="{ROLLOUT_FAILED_REASON}")]')
 
 
 def rollout_complete(replicas: int | None) -> str:
     """The ``pulumi.com/waitFor`` annotation of every Deployment: Pulumi's create or update
-    succeeds only when the rollout is complete, as ``kubectl rollout status`` decides it.
+    ends when the rollout is complete, as ``kubectl rollout status`` decides it, or when the
+    controller gave up on it (``ProgressDeadlineExceeded``, see ``progress_deadline_seconds``);
+    ``rollout_failure`` then fails ``pulumi up`` with the controller's message.
 
-    Why: the provider's own Deployment await reads the *live* new ReplicaSet's
+    Why waitFor: the provider's own Deployment await reads the *live* new ReplicaSet's
     ``spec.replicas``, which is the first surge batch mid-roll, and the Deployment's conditions
     from an event that may predate the rollout. On a real control plane (pods ready within
-    milliseconds) ``pulumi up`` returned with 1 new and 2 old router pods of 2. Each condition
-    here is checked by the provider only once ``status.observedGeneration`` is current, so no
-    stale status passes. With a fixed count N: N updated, N in total (every old pod gone or
+    milliseconds) ``pulumi up`` returned with 1 new and 2 old router pods of 2. Neither that
+    await nor waitFor ever fails early (pulumi-kubernetes ``await/internal/awaiter.go`` ignores
+    the condition's errors until the timeout), so a broken image held ``pulumi up`` for the
+    whole timeout: the condition ends the wait on the controller's failure verdict as well.
+    The provider checks it only once ``status.observedGeneration`` is current, so no stale
+    status passes. With a fixed count N: N updated, N in total (every old pod gone or
     terminating) and N available. Autoscaled (an HPA owns the count, unknown here): the
     controller's own verdict, ``Progressing`` with reason ``NewReplicaSetAvailable`` (set only
-    when updated = total = available = the wanted count). Example: 2 ->
-    ``["jsonpath={.status.updatedReplicas}=2", "jsonpath={.status.replicas}=2",
-    "jsonpath={.status.availableReplicas}=2"]``."""
+    when updated = total = available = the wanted count). One RFC 9535 expression (the
+    provider's JSONPath), the ``&&`` nested by two (its parser refuses three in a row).
+    Example: 2 -> ``["jsonpath={$[?(@.updatedReplicas==2 && (@.replicas==2 &&
+    @.availableReplicas==2)) || @.conditions[?(@.type==\"Progressing\" &&
+    @.reason==\"ProgressDeadlineExceeded\")]]}"]``."""
     if replicas is None:
-        conditions = ['jsonpath={.status.conditions[?(@.type=="Progressing")].reason}='
-                      + ROLLOUT_COMPLETE_REASON]
+        done = (f'jsonpath={{.status.conditions[?(@.type=="Progressing" && '
+                f'(@.reason=="{ROLLOUT_COMPLETE_REASON}" || '
+                f'@.reason=="{ROLLOUT_FAILED_REASON}"))].reason}}')
     else:
-        conditions = [f"jsonpath={{.status.{field}}}={replicas}"
-                      for field in ("updatedReplicas", "replicas", "availableReplicas")]
-    return json.dumps(conditions)
+        done = (f"jsonpath={{$[?(@.updatedReplicas=={replicas} && (@.replicas=={replicas} && "
+                f"@.availableReplicas=={replicas})) || {_STALLED}]}}")
+    return json.dumps([done])
+
+
+def rollout_failure(name: str, status: Mapping[str, Any] | None) -> str:
+    """Why the rollout of Deployment ``name`` failed, from its ``status`` as the await left it
+    ("" when it did not): the controller's ``ProgressDeadlineExceeded`` message. Example:
+    ``Progressing=False ProgressDeadlineExceeded 'ReplicaSet "e-blue-5d9" has timed out
+    progressing.'`` -> ``Deployment e-blue: the rollout stalled (ProgressDeadlineExceeded:
+    ReplicaSet "e-blue-5d9" has timed out progressing.)``."""
+    for condition in (status or {}).get("conditions") or ():
+        if (condition.get("type") == "Progressing"
+                and condition.get("reason") == ROLLOUT_FAILED_REASON):
+            said = str(condition.get("message") or "").strip()
+            return (f"Deployment {name}: the rollout stalled ({ROLLOUT_FAILED_REASON}: {said}); "
+                    "its new pods did not become Ready within progressDeadlineSeconds")
+    return ""
 
 
 def serving_port(dep: DeploymentState) -> int:

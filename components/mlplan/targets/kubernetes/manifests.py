@@ -69,9 +69,15 @@ auth then belongs to the Gateway (e.g. an API-key policy of the Gateway implemen
 the ``E-keys`` Secret); the keys are still generated and exported. The policy pack cannot see
 Gateway policies, so MLP504 is advisory for these endpoints (policy ``mlplan-auth-gateway``).
 
-Await: every Deployment carries ``pulumi.com/waitFor`` = ``plan.rollout_complete``, so
+Await: every Deployment carries ``pulumi.com/waitFor`` = ``choices.rollout_complete``, so
 ``pulumi up`` returns only when the rollout is complete (every old pod gone or terminating),
-not when the first surge batch is ready (the provider's built-in Deployment await can pass then).
+not when the first surge batch is ready (the provider's built-in Deployment await can pass then),
+or when the controller marked it ``ProgressDeadlineExceeded``: ``progressDeadlineSeconds`` is
+one batch's budget from the readiness probe (``choices.progress_deadline_seconds``; the
+router's ``ROUTER_PROGRESS_DEADLINE_S``), and the adapter then fails ``pulumi up`` with the
+controller's message (``choices.rollout_failure``) before the router moves. A broken image thus
+fails at its first batch, one budget after it started, while the old pods keep serving
+(``maxUnavailable: 0``); the Pulumi timeout (``await_seconds``, all batches) stays the outer bound.
 
 PDB: ``maxUnavailable: 20%``: a node drain may take one rolling batch (``ceil(0.2 N)``,
 Kubernetes rounds a PDB percent up), the same bound as a rolling update, and a single-instance
@@ -354,6 +360,7 @@ def plan_deployment(name: str, endpoint: EndpointState, dep: DeploymentState,
     _pull_secrets(pod, settings)
     spec: dict[str, Any] = {
         "selector": {"matchLabels": select},
+        "progressDeadlineSeconds": ko.progress_deadline_seconds(dep),
         "strategy": {"type": "RollingUpdate",
                      "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}},
         "template": {"metadata": {"labels": dict(sorted(ko.pod_labels(endpoint, dep).items()))},
@@ -525,6 +532,7 @@ def _nginx_router(name: str, endpoint: EndpointState, settings: KubernetesSettin
             # a new pod serves 5 s before an old one goes: time for the Service's
             # endpoints to reach every node
             "minReadySeconds": ko.PRESTOP_SLEEP_S,
+            "progressDeadlineSeconds": ko.ROUTER_PROGRESS_DEADLINE_S,
             "selector": {"matchLabels": select},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": ko.ROUTER_ROLLING_UPDATE},
             "template": {"metadata": {"labels": dict(sorted(router_labels.items())),

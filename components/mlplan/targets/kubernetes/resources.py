@@ -13,6 +13,7 @@ router's ``keys.conf`` and its checksum: ``manifests.Pending``). The explicit Pr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +62,8 @@ def _fill(value: Any, pending: Mapping[str, Any]) -> Any:
 
 
 def register(manifest: Manifest, opts: pulumi.ResourceOptions,
-             registered: Mapping[str, pulumi.Resource], after: Sequence[pulumi.Resource] = (),
+             registered: Mapping[str, pulumi.Resource],
+             after: Sequence[pulumi.Input[pulumi.Resource]] = (),
              pending: Mapping[str, Any] | None = None) -> pulumi.CustomResource:
     """One object as its typed resource, with ``opts`` (parent, provider, what everything
     waits for) plus ``after`` and the ``registered`` resources its ``after`` names."""
@@ -87,8 +89,35 @@ def register(manifest: Manifest, opts: pulumi.ResourceOptions,
 # --- components --------------------------------------------------------------------------------
 
 
+def _plain(value: Any) -> Any:
+    """An SDK output value (output types are dict subclasses) as plain dicts and lists."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _rollout_verdict(name: str, status: Any) -> None:
+    """Fail ``pulumi up`` (``pulumi.RunError``, no traceback) when the await of Deployment
+    ``name`` ended on the controller's ``ProgressDeadlineExceeded`` (``choices.rollout_failure``):
+    the router, which waits for this verdict, is not changed. Not in a preview (it plans)."""
+    if pulumi.runtime.is_dry_run():
+        return
+    failure = ko.rollout_failure(name, _plain(status))
+    if failure:
+        raise pulumi.RunError(
+            f"mlplan: {failure}. The old pods keep serving (maxUnavailable 0) and the router "
+            "was not changed. Fix or revert the change (image, probes, resources) and run "
+            "`pulumi up` again (`pulumi refresh` first if the cluster recovered on its own); "
+            f"`kubectl describe deployment {name}` and its pods' events say what failed.")
+
+
 class OnlineDeployment(pulumi.ComponentResource):
-    """One deployment: its planned objects (Deployment, Service, PDB, HPA, files)."""
+    """One deployment: its planned objects (Deployment, Service, PDB, HPA, files).
+
+    ``rolled_out``: this component, once every Deployment's rollout passed
+    ``_rollout_verdict`` (what the router waits for)."""
 
     def __init__(self, plan: DeploymentManifests, depends_on: list[pulumi.Resource],
                  opts: pulumi.ResourceOptions) -> None:
@@ -96,8 +125,14 @@ class OnlineDeployment(pulumi.ComponentResource):
                          opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
         registered: dict[str, pulumi.Resource] = {}
+        verdicts: list[pulumi.Output[None]] = []
         for manifest in plan.objects:
-            registered[manifest.resource] = register(manifest, child, registered)
+            registered[manifest.resource] = resource = register(manifest, child, registered)
+            if isinstance(resource, k8s.apps.v1.Deployment):
+                name = str(manifest.fields["metadata"]["name"])
+                verdicts.append(resource.status.apply(partial(_rollout_verdict, name)))
+        self.rolled_out: pulumi.Output[pulumi.Resource] = pulumi.Output.all(
+            *verdicts).apply(lambda _: self)
         self.register_outputs(dict(plan.props))
 
 
@@ -123,8 +158,9 @@ class OnlineEndpoint(pulumi.ComponentResource):
                    manifests.KEYS_CONF: keys_conf, manifests.KEYS_CHECKSUM_VALUE: checksum}
         own = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
         registered: dict[str, pulumi.Resource] = {}
+        rolled_out = [d.rolled_out for d in self.deployments]
         for manifest in plan.objects:
-            after = self.deployments if manifest.after_deployments else ()
+            after = rolled_out if manifest.after_deployments else ()
             registered[manifest.resource] = register(manifest, own, registered, after, pending)
         self.scoring_uri = pulumi.Output.from_input(plan.scoring_uri)
         if plan.balancer_service:
@@ -132,6 +168,14 @@ class OnlineEndpoint(pulumi.ComponentResource):
             assert isinstance(service, k8s.core.v1.Service)
             self.scoring_uri = service.status.apply(
                 lambda status: _balancer_uri(status, plan.scoring_uri))
+        if not pulumi.runtime.is_dry_run():  # the router's own rollout verdict
+            for manifest in plan.objects:
+                router = registered[manifest.resource]
+                if isinstance(router, k8s.apps.v1.Deployment):
+                    name = str(manifest.fields["metadata"]["name"])
+                    self.scoring_uri = pulumi.Output.all(
+                        self.scoring_uri, router.status.apply(partial(_rollout_verdict, name))
+                    ).apply(lambda both: str(both[0]))
         self.swagger_uri = self.scoring_uri.apply(
             lambda uri: uri.removesuffix("/score") + "/swagger.json")
         self.register_outputs({**props, "scoringUri": self.scoring_uri})
