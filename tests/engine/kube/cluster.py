@@ -123,6 +123,14 @@ def make_pki(pki: Path) -> None:
              "-extensions", "ext", cwd=pki)
     _openssl("genrsa", "-out", "sa.key", "2048", cwd=pki)
     _openssl("rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub", cwd=pki)
+    # the apiserver's client certificate at the real node's kubelet (pod logs, exec)
+    (pki / "client.cnf").write_text("[ext]\nextendedKeyUsage=clientAuth\n", encoding="utf-8")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "kubelet-client.key", "-out",
+             "kubelet-client.csr", "-subj", "/O=system:masters/CN=kube-apiserver-kubelet-client",
+             cwd=pki)
+    _openssl("x509", "-req", "-in", "kubelet-client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "kubelet-client.crt", "-days", "2", "-extfile",
+             "client.cnf", "-extensions", "ext", cwd=pki)
 
 
 def kubeconfig(server: str, ca_file: Path, token: str) -> dict[str, Any]:
@@ -299,6 +307,9 @@ def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: i
         "--service-account-signing-key-file", str(pki / "sa.key"),
         "--service-cluster-ip-range", SERVICE_CIDR,
         "--authorization-mode", "Node,RBAC", "--allow-privileged=true",
+        "--kubelet-client-certificate", str(pki / "kubelet-client.crt"),
+        "--kubelet-client-key", str(pki / "kubelet-client.key"),
+        "--kubelet-preferred-address-types", "InternalIP",
         "--cert-dir", str(cluster.run_dir / "apiserver-certs")])
     api = cluster.api
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import re
+import subprocess
 import time
 from collections import Counter
 from pathlib import Path
@@ -24,6 +26,7 @@ from mlplan.domain import labels
 from mlplan.planning.rollout import batch_size
 from mlplan.targets.kubernetes import choices as ko
 from tests.dataplane.harness import Client, Stream, chi_square_p, failures
+from tests.engine.conftest import VENV
 from tests.engine.kube import cluster as kube
 from tests.engine.kube.api import Api, Recorder
 from tests.engine.kube.node import NODE_NAME
@@ -52,9 +55,10 @@ STREAM_CAP = 20_000
 
 def declare(project: Path, namespace: str, cluster: kube.Cluster,
             deployments: dict[str, dict[str, Any]], traffic: dict[str, int],
-            mirror: dict[str, int] | None = None) -> Path:
+            mirror: dict[str, int] | None = None, **settings: Any) -> Path:
     """The endpoint ``real`` with ``deployments`` (small instances of the e2e inference image,
-    fast real probes) and the stack ``k`` on the real cluster (the e2e router image)."""
+    fast real probes) and the stack ``k`` on the real cluster (the e2e router image);
+    ``settings`` go to ``mlplan:kubernetes``."""
     specs = {name: {"instance_type": "e2e-small", "readiness_probe": PROBE,
                     "liveness_probe": LIVENESS,
                     "environment": {"image": cluster.images["inference"]}, **fields}
@@ -62,7 +66,7 @@ def declare(project: Path, namespace: str, cluster: kube.Cluster,
     folder = write_endpoint(project, "real", ENDPOINT, specs, traffic, mirror)
     write_stack(project, "k", namespace, endpoints=["stacks/real/endpoints"],
                 quota={"e2eSmallFamily": 4, "total": 4}, routerReplicas=2,
-                routerImage=cluster.images["router"])
+                routerImage=cluster.images["router"], **settings)
     stack = project / "stacks" / "Pulumi.k.yaml"
     doc = yaml.safe_load(stack.read_text("utf-8"))
     doc["config"]["mlplan:instanceTypes"] = SMALL
@@ -286,3 +290,156 @@ def test_split_is_measured_on_real_pods(
     p = chi_square_p(answered, {"blue": 0.5, "green": 0.5})
     note(f"(real split) 50/50: {dict(answered)}, chi-square p = {p:.3f}")
     assert set(answered) == {"blue", "green"} and p > 0.001, (answered, p)
+
+
+#: Scenario (e)'s readiness probe: one batch's budget, the Deployment's progressDeadlineSeconds,
+#: is 2 + 2 x 10 + 2 + 50 = 74 s (``ko.progress_deadline_seconds``).
+FAIL_FAST_PROBE = {"initial_delay": 2, "period": 2, "timeout": 2, "failure_threshold": 10}
+BROKEN = [
+    # scenario, the broken image (from the cluster's images)
+    ("image that cannot be pulled", lambda images: "127.0.0.1:9/mlplan-e2e/missing:1"),
+    ("wrong image: runs, never Ready on the scoring port", lambda images: images["router"]),
+]
+
+
+@pytest.mark.parametrize(("name", "broken"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_image_fails_up_at_the_first_batch(
+    name: str, broken: Any, real_cluster: kube.Cluster, real_api: Api, real_namespace: str,
+    project_copy: Path, pulumi_in: Any,
+) -> None:
+    """(e) A broken image for 3 instances under a request stream: the controller stalls at the
+    first surge batch (ceil(0.2 x 3) = 1 pod), marks the rollout ``ProgressDeadlineExceeded``
+    one batch budget later, and ``pulumi up`` fails then with that reason (not the Pulumi
+    timeout of every batch); the old pods keep serving, the stream sees no failure. Reverting
+    the image rolls back with ``pulumi up``."""
+    api, ns, n = real_api, real_namespace, 3
+    folder = declare(project_copy, ns, real_cluster, {
+        "blue": {"instance_count": n, "readiness_probe": FAIL_FAST_PROBE}}, {"blue": 100})
+    pulumi = bind(pulumi_in(project_copy), real_cluster)
+    pulumi.run("stack", "init", "k")
+    up(pulumi)
+    host, port = router_client(api, ns)
+    key = primary_key(api, ns)
+    selector = instance_selector("blue")
+    serving = {p["metadata"]["uid"] for p in pods(api, ns, selector)}
+    deployment = ko.deployment_name(ENDPOINT, "blue")
+    spec = api.get(f"/apis/apps/v1/namespaces/{ns}/deployments/{deployment}")["spec"]
+    deadline = spec["progressDeadlineSeconds"]
+    edit_deployment(folder, "blue", image=broken(real_cluster.images))
+    watch = Recorder(api, ns_path(ns, "pods") + f"?labelSelector={selector}").start()
+    with Stream(port, threads=2, host=host, headers=auth(key), rate=STREAM_RATE,
+                max_requests=STREAM_CAP) as stream:
+        stream.wait_count(20, timeout=60)
+        start = time.monotonic()
+        failed = pulumi.run("up", "--yes", "--skip-preview", check=False)
+        took = time.monotonic() - start
+        stream.wait_count(20, timeout=60)
+    results = stream.results
+    time.sleep(1)
+    seen = pod_timeline(watch.stop())
+    out = failed.stdout + failed.stderr
+    still = {p["metadata"]["uid"] for p in pods(api, ns, selector)
+             if p["metadata"]["uid"] in serving and p["status"].get("containerStatuses")
+             and all(c["ready"] for c in p["status"]["containerStatuses"])}
+    edit_deployment(folder, "blue", image=real_cluster.images["inference"])
+    back = up(pulumi)
+    final = pod_timeline(Recorder(api, ns_path(ns, "pods") + f"?labelSelector={selector}")
+                         .start().stop())
+    note(f"(real e) {name}: pulumi up exit {failed.returncode} after {took:.0f} s "
+         f"(progressDeadlineSeconds {deadline}, Pulumi timeout "
+         f"{ko.DEFAULT_AWAIT_S}+); {summary(results)}; observed {seen.describe()}; "
+         f"revert rolled back in {back:.0f} s")
+    assert failed.returncode != 0, out[-3000:]
+    assert f"Deployment {deployment}: the rollout stalled (ProgressDeadlineExceeded" in out, \
+        out[-3000:]
+    assert failures(results) == [], summary(results)
+    assert still == serving, (still, serving)  # every old pod Ready after the failed up
+    assert seen.min_ready >= n, seen.describe()
+    assert seen.peak_pods == n + batch_size(n), seen.describe()  # the first batch only
+    assert final.final_pods == final.final_ready == n, final.describe()
+    assert final.images == {real_cluster.images["inference"]: n}, final.images
+
+
+PROMOTIONS = [
+    # scenario, candidate, its variables (tests/engine/test_docker_promote.py's script), exit,
+    # the gates' stages when promoted (None: rolled back at the canary)
+    ("a healthy candidate is promoted through every step", "green", {"SCORE_SCALE": "1.1"}, 0,
+     ["canary", "step", "promoted"]),
+    ("a candidate failing 5% is rolled back by the canary gate", "red",
+     {"CANDIDATE_MODE": "fail-5-percent"}, 1, None),
+]
+
+
+@pytest.mark.parametrize(("name", "candidate", "variables", "exit_code", "stages"), PROMOTIONS,
+                         ids=[p[0] for p in PROMOTIONS])
+def test_promote_apply_on_real_pods(
+    name: str, candidate: str, variables: dict[str, str], exit_code: int,
+    stages: list[str] | None, real_cluster: kube.Cluster, real_api: Api, real_namespace: str,
+    project_copy: Path, pulumi_in: Any, tmp_path: Path,
+) -> None:
+    """(d) ``mlplan promote --apply`` 10 -> 50 -> 100 under a request stream: each step a real
+    ``pulumi up`` (the router pods roll), each gate judging the candidate's real requests read
+    from the router pods' logs through the Kubernetes API; the scoring URI is the stack's
+    ``hostname`` (the node's bridge address, forwarded to the router Service as an ingress
+    would). A healthy candidate ends with all traffic and no failed request; a failing one
+    is stopped at the canary and all live traffic returns to blue."""
+    from tests.engine.kube.forward import Forward
+    from tests.engine.kube.node import NODE_IP
+    from tests.engine.test_docker_promote import CANDIDATE_SCORE
+
+    api, ns = real_api, real_namespace
+    code: dict[str, Any] = {}
+    if candidate == "red":
+        folder = project_copy / "stacks" / "candidate-score"
+        folder.mkdir(exist_ok=True)
+        (folder / "score.py").write_text(CANDIDATE_SCORE, encoding="utf-8")
+        code = {"code_configuration": {"code": "../../../candidate-score",
+                                       "scoring_script": "score.py"}}
+    folder = declare(project_copy, ns, real_cluster, {
+        "blue": {"instance_count": 1},
+        candidate: {"instance_count": 1, "environment_variables": variables, **code}},
+        {"blue": 100, candidate: 0}, hostname=NODE_IP)
+    pulumi = bind(pulumi_in(project_copy), real_cluster)
+    pulumi.run("stack", "init", "k")
+    up(pulumi)
+    host, port = router_client(api, ns)
+    key = primary_key(api, ns)
+    sample = tmp_path / "sample.json"
+    sample.write_text('{"data": [[5.1, 3.5, 1.4, 0.2]]}', encoding="utf-8")
+    with Forward((NODE_IP, 80), (host, port)), Stream(
+            port, threads=2, host=host, headers=auth(key), rate=STREAM_RATE,
+            max_requests=STREAM_CAP) as stream:
+        stream.wait_count(20, timeout=60)
+        start = time.monotonic()
+        done = subprocess.run(
+            [str(VENV / "bin" / "mlplan"), "promote", ENDPOINT, "--to", candidate, "--stack",
+             "k", "--apply", "--steps", "10,50,100", "--bake", "6", "--sample", str(sample),
+             "--format", "json"], cwd=project_copy, env=dict(pulumi.env), capture_output=True,
+            text=True, timeout=1200, check=False)
+        took = time.monotonic() - start
+        stream.wait_count(20, timeout=60)
+    results = stream.results
+    assert done.stdout.strip(), done.stderr[-3000:]
+    applied = json.loads(done.stdout)["applied"]
+    gates = [f"{g['stage']} {'passed' if g['ok'] else 'FAILED'} ({g['real_requests']} real, "
+             f"{g['source']})" for g in applied["gates"]]
+    answered = Counter(r.deployment for r in results if not r.error)
+    note(f"(real d) {name}: promote exit {done.returncode} in {took:.0f} s; {summary(results)}; "
+         f"answered by {dict(answered)}; gates {gates}")
+    assert done.returncode == exit_code, done.stderr[-3000:]
+    for gate in applied["gates"]:
+        assert gate["source"] == "router log" and gate["real_requests"] > 0, gate
+    endpoint = yaml.safe_load((folder / "endpoint.yml").read_text("utf-8"))
+    client = Client(port, host=host, timeout=15)
+    after = Counter(client.request(headers=auth(key)).deployment for _ in range(30))
+    if stages is not None:
+        assert [g["stage"] for g in applied["gates"]] == stages, applied["gates"]
+        assert failures(results) == [], summary(results)
+        assert endpoint["traffic"][candidate] == 100, endpoint
+        assert set(after) == {candidate}, after
+        return
+    assert applied["rolled_back"] and applied["failed_step"] == 1, applied
+    assert "all live traffic is back on blue 100%, mirror off" in done.stderr, done.stderr[-3000:]
+    assert {r.deployment for r in failures(results)} <= {candidate}, summary(results)
+    assert endpoint["traffic"] == {"blue": 100, candidate: 0}, endpoint
+    assert set(after) == {"blue"}, after
