@@ -316,6 +316,9 @@ def test_gpu_and_cpu_placement_and_unschedulable_gpu_deployment(
     assert failed.returncode != 0, out[-3000:]
     assert took < budget + 120, took
     assert "place-huge" in out, out[-3000:]
+    # ended by the controller's verdict one batch budget in, not by the Pulumi timeout
+    assert "Deployment place-huge: the rollout stalled (ProgressDeadlineExceeded" in out, \
+        out[-3000:]
     assert len(pending) == 1, [p["metadata"]["name"] for p in pending]
     after = {p["metadata"]["uid"]: p["metadata"]["name"]
              for p in api.items(ns_path(namespace, "pods"))
