@@ -8,7 +8,8 @@ the engine from ``tests/engine/build.sh``). One stack: endpoint ``real`` with bl
 image change of blue under 2 streams of ``--rate`` requests/s each through the router
 Service's ClusterIP (kube-proxy). Figures from the pods' watch events (arrival times):
 
-- per batch (new pods in creation order, ``ceil(0.2 N)`` each): create (pod added ->
+- per batch (new pods in creation order, ``ceil(0.2 N)`` each): gap (the previous batch's
+  last Ready -> this batch's first pod added: the controllers' reaction), create (pod added ->
   scheduled and started: first container running), ready (running -> Ready=True), drain of
   the old pods it replaces (terminating -> deleted);
 - ``roll_s``: ``pulumi up``'s wall time; ``roll_efficiency`` = sum over batches of (first
@@ -92,15 +93,19 @@ def batch_phases(events: list[Event], n: int) -> list[dict[str, float]]:
                  key=lambda m: m["terminating"])
     size = batch_size(n)
     out = []
+    last_ready = min((m["added"] for m in new), default=0.0)
     for index in range(0, len(new), size):
         batch, gone = new[index:index + size], old[index:index + size]
+        first = min(m["added"] for m in batch)
         out.append({
+            "gap_s": first - last_ready,
             "create_s": max(m.get("running", m["ready"]) - m["added"] for m in batch),
             "ready_s": max(m["ready"] - m.get("running", m["ready"]) for m in batch),
             "span_s": max(m["ready"] for m in batch) - min(m["added"] for m in batch),
             "drain_s": max((m["deleted"] - m["terminating"] for m in gone if "deleted" in m),
                            default=float("nan")),
         })
+        last_ready = max(m["ready"] for m in batch)
     return out
 
 
@@ -151,7 +156,8 @@ def report(n: int, started: float, create_s: float, roll_s: float, results: list
     print(f"image roll of {n} instances (batches of {batch_size(n)}): {roll_s:.1f} s; "
           f"{seen.describe()}")
     for index, p in enumerate(phases, 1):
-        print(f"  batch {index}: create {p['create_s']:.1f} s, ready {p['ready_s']:.1f} s, "
+        print(f"  batch {index}: waited {p['gap_s']:.1f} s after the previous batch's last "
+              f"Ready, create {p['create_s']:.1f} s, ready {p['ready_s']:.1f} s, "
               f"first create -> last ready {p['span_s']:.1f} s, drain {p['drain_s']:.1f} s")
     print(f"stream: {len(results)} requests, {len(failures(results))} failed, p50 "
           f"{percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms")
@@ -160,6 +166,7 @@ def report(n: int, started: float, create_s: float, roll_s: float, results: list
         "roll_s": round(roll_s, 1), "batches": len(phases),
         "batch_span_mean_s": round(sum(p["span_s"] for p in phases) / max(1, len(phases)), 1),
         "drain_mean_s": round(sum(p["drain_s"] for p in phases) / max(1, len(phases)), 1),
+        "gap_mean_s": round(sum(p["gap_s"] for p in phases[1:]) / max(1, len(phases) - 1), 1),
         "roll_efficiency": round(efficiency, 3), "requests": len(results),
         "failed": len(failures(results)),
         "p99_ms": round(percentile(latencies, 99), 1), "peak_pods": seen.peak_pods,
@@ -209,6 +216,10 @@ def main() -> int:
                 pulumi.run("up", "--yes", "--skip-preview")
                 roll_s = time.monotonic() - t0
                 stream.wait_count(20, timeout=60)
+            gone = time.monotonic() + 60  # the last old pods terminate (preStop, grace)
+            while time.monotonic() < gone and len(cluster.api.items(
+                    f"{where}/pods?labelSelector={labels.DEPLOYMENT}=blue")) > n:
+                time.sleep(0.5)
             time.sleep(1)
             events = watch.stop()
         finally:
