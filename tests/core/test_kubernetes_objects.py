@@ -217,8 +217,9 @@ def test_pulumi_waits_for_the_complete_or_stalled_rollout(
                for e in expressions)
 
 
-PROBES = "instance_type: Standard_DS3_v2\ninstance_count: {n}\nreadiness_probe: {{initial_delay: {d}, period: {p}, " \
-         "timeout: {t}, failure_threshold: {f}}}\n"
+PROBES = ("instance_type: Standard_DS3_v2\ninstance_count: {n}\n"
+          "readiness_probe: {{initial_delay: {d}, period: {p}, timeout: {t}, "
+          "failure_threshold: {f}}}\n")
 DEADLINES = [
     # scenario, extra YAML, progressDeadlineSeconds, await (Pulumi's timeout)
     ("Azure's probe defaults, 3 instances: 10 + 10 x 30 + 2 + 50",
