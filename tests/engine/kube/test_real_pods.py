@@ -352,6 +352,7 @@ def test_broken_image_fails_up_at_the_first_batch(
     assert failed.returncode != 0, out[-3000:]
     assert f"Deployment {deployment}: the rollout stalled (ProgressDeadlineExceeded" in out, \
         out[-3000:]
+    assert "Traceback" not in out, out[-3000:]  # a pulumi.RunError: the message alone
     assert failures(results) == [], summary(results)
     assert still == serving, (still, serving)  # every old pod Ready after the failed up
     assert seen.min_ready >= n, seen.describe()
