@@ -301,10 +301,6 @@ def test_rolling_update_surges_at_full_capacity(live: DockerProject, docker_env:
                      f"{len(failures(loaded))} failed requests during the surge roll")
 
 
-@pytest.mark.xfail(reason="issue 25 open: on the merged main a 1-instance surge roll answered "
-                          "1,252 of 2,574 requests with 502 DeploymentUnavailable (the router "
-                          "lost the instance while both containers ran); the issue's branch "
-                          "alone passed it", strict=False)
 def test_one_instance_at_100_percent_keeps_serving_through_a_roll(
         live: DockerProject, docker_env: DockerEnv) -> None:
     """(b1) blue with 1 instance and 100% of live traffic, its image changed: the new container

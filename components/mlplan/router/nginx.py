@@ -486,11 +486,23 @@ def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
     lines = [f"upstream {backend.upstream} {{", f"    zone {backend.upstream} 64k;"]
     if runtime.resolver and runtime.resolve_valid_s > 0:
         lines.append(f"    resolver {runtime.resolver} valid={runtime.resolve_valid_s}s ipv6=off;")
+    resolved: list[str] = []
     for instance in sorted(backend.instances):
         resolve = " resolve" if runtime.resolver and not _is_ip(instance) else ""
         lines.append(
             f"    server {instance}{resolve} max_fails={MAX_FAILS} fail_timeout={FAIL_TIMEOUT_S}s;"
         )
+        if resolve:
+            resolved.append(f"    server {instance} resolve backup max_fails=0;")
+    if resolved:
+        # Passive health skips an address that failed MAX_FAILS times for FAIL_TIMEOUT_S. A
+        # resolved name gains a container before it listens (Docker's DNS answers from start,
+        # not from healthy), so a booting replacement is skipped too; when the old container
+        # then leaves, every address is skipped and nginx would answer 502 "no live
+        # upstreams" (seen: a 1-instance surge roll lost half its requests for 5 s). The same
+        # names as backups that are never skipped: tried only then; a refused connect costs
+        # nothing and the request moves on.
+        lines += resolved
     keepalive = min(64, max(2, backend.max_in_flight))
     lines += [
         f"    keepalive {keepalive};",
