@@ -24,7 +24,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from tests.engine.conftest import REPO, VENV, Engine, Pulumi
@@ -181,8 +180,9 @@ def test_yaml_program_previews_like_python(yaml_engine: Engine, pulumi_in: Any,
     # (the generated key) is "[secret]" from the local component but "[unknown]" from the
     # remote one (the SDK's Construct sends an unknown without its secret flag); once known it
     # is "[secret]" there too (a preview with the keys given shows it).
-    yaml_outputs, py_outputs = (dict(line.split(": ", 1) for line in shown) for shown in
-                                (yaml_outputs_shown, outputs_shown(py_pulumi.run("preview").stdout)))
+    py_outputs_shown = outputs_shown(py_pulumi.run("preview").stdout)
+    yaml_outputs, py_outputs = (dict(line.split(": ", 1) for line in shown)
+                                for shown in (yaml_outputs_shown, py_outputs_shown))
     assert sorted(yaml_outputs) == sorted(py_outputs) == ["primaryKey", "reservedCores",
                                                           "scoringUri"]
     assert py_outputs["primaryKey"] == "[secret]" and yaml_outputs["primaryKey"] == "[unknown]"
