@@ -245,30 +245,28 @@ SCENARIOS = [
         cfg(backends=(BLUE, RouterBackend(name="green", instances=("10.1.2.3:5001",)))),
         runtime=replace(RUNTIME, resolver="127.0.0.11"),
         present=(
-            "server my-endpoint-blue-0:5001 resolve max_fails=3 fail_timeout=5s;",
+            "server my-endpoint-blue-0:5001 resolve max_fails=0;",
             "server 10.1.2.3:5001 max_fails=3 fail_timeout=5s;",
             "resolver 127.0.0.11 valid=5s ipv6=off;",
         ),
-        absent=("server 10.1.2.3:5001 backup",),
         min_nginx=(1, 27, 3),
     ),
     Scenario(
-        "a resolved name is also a backup never marked down: a booting replacement that "
-        "refused while the old one leaves is still tried (no 502 'no live upstreams')",
+        "a resolved name is never marked down: a booting replacement that refused while the "
+        "old one leaves is still tried (no 502 'no live upstreams')",
         cfg(),
         runtime=replace(RUNTIME, resolver="127.0.0.11", resolve_valid_s=1),
-        present=(  # routing.conf: primaries first, then the backups
-            "    server my-endpoint-blue-0:5001 resolve max_fails=3 fail_timeout=5s;\n"
-            "    server my-endpoint-blue-1:5001 resolve max_fails=3 fail_timeout=5s;\n"
-            "    server my-endpoint-blue-0:5001 resolve backup max_fails=0;\n"
-            "    server my-endpoint-blue-1:5001 resolve backup max_fails=0;\n"
-            "    keepalive 4;",),
+        present=("    server my-endpoint-blue-0:5001 resolve max_fails=0;\n"
+                 "    server my-endpoint-blue-1:5001 resolve max_fails=0;\n"
+                 "    keepalive 4;",),
+        absent=("fail_timeout",),
         min_nginx=(1, 27, 3),
     ),
     Scenario(
-        "without a resolver (Kubernetes Service names, addresses) there is no backup copy",
+        "without a resolver (Kubernetes Service names, addresses) passive health marks down",
         cfg(),
-        absent=("backup",),
+        present=("server my-endpoint-blue-0:5001 max_fails=3 fail_timeout=5s;",),
+        absent=("max_fails=0",),
     ),
     Scenario(
         "each upstream re-resolves every second (Docker: a surge container is routed within "
@@ -276,7 +274,7 @@ SCENARIOS = [
         cfg(),
         runtime=replace(RUNTIME, resolver="127.0.0.11", resolve_valid_s=1),
         present=(
-            "server my-endpoint-blue-0:5001 resolve max_fails=3 fail_timeout=5s;",
+            "server my-endpoint-blue-0:5001 resolve max_fails=0;",
             "    resolver 127.0.0.11 valid=1s ipv6=off;",
         ),
         blocks={"upstream mlplan_blue": ("zone mlplan_blue 64k;",

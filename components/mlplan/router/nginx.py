@@ -39,6 +39,9 @@ Rules (Azure ML online endpoint semantics):
   fire after that long) is never retried: only refused/reset connections, connect timeouts and
   502/503 answers are, i.e. failures where the instance produced no scoring answer (a reset
   after the request was sent can score twice; scoring is assumed free of side effects).
+- Passive health: an address that failed 3 times is skipped for 5 s, except a name re-resolved
+  at run time (``resolve``), which is never skipped (``max_fails=0``): its containers appear
+  before they listen, and skipping a booting replacement left none to try when the old one went.
 - Request timeout: ``request_timeout_ms`` bounds connect, send and read; slower -> **408**
   (Azure's status for "model took longer than request_timeout_ms"), not nginx's 504. An
   upstream's own 504 passes through unchanged.
@@ -486,23 +489,19 @@ def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
     lines = [f"upstream {backend.upstream} {{", f"    zone {backend.upstream} 64k;"]
     if runtime.resolver and runtime.resolve_valid_s > 0:
         lines.append(f"    resolver {runtime.resolver} valid={runtime.resolve_valid_s}s ipv6=off;")
-    resolved: list[str] = []
     for instance in sorted(backend.instances):
-        resolve = " resolve" if runtime.resolver and not _is_ip(instance) else ""
-        lines.append(
-            f"    server {instance}{resolve} max_fails={MAX_FAILS} fail_timeout={FAIL_TIMEOUT_S}s;"
-        )
-        if resolve:
-            resolved.append(f"    server {instance} resolve backup max_fails=0;")
-    if resolved:
-        # Passive health skips an address that failed MAX_FAILS times for FAIL_TIMEOUT_S. A
-        # resolved name gains a container before it listens (Docker's DNS answers from start,
-        # not from healthy), so a booting replacement is skipped too; when the old container
-        # then leaves, every address is skipped and nginx would answer 502 "no live
-        # upstreams" (seen: a 1-instance surge roll lost half its requests for 5 s). The same
-        # names as backups that are never skipped: tried only then; a refused connect costs
-        # nothing and the request moves on.
-        lines += resolved
+        if runtime.resolver and not _is_ip(instance):
+            # Never marked down (max_fails=0): Docker's DNS answers a name from a container's
+            # start, not from healthy, so passive health would skip a booting replacement
+            # that refused while it loaded; when the old container then left, every address
+            # was skipped and nginx answered 502 "no live upstreams" (seen: a 1-instance
+            # surge roll lost half its requests for 5 s; backup copies of the names did not
+            # prevent it). A refused connect costs nothing and the request moves on; a gone
+            # container costs one connect timeout until the name is re-resolved.
+            lines.append(f"    server {instance} resolve max_fails=0;")
+        else:
+            lines.append(f"    server {instance} max_fails={MAX_FAILS} "
+                         f"fail_timeout={FAIL_TIMEOUT_S}s;")
     keepalive = min(64, max(2, backend.max_in_flight))
     lines += [
         f"    keepalive {keepalive};",
