@@ -263,6 +263,20 @@ SCENARIOS = [
         min_nginx=(1, 27, 3),
     ),
     Scenario(
+        "nginx's own 502 (no address answered, or the address list changed between two tries) "
+        "gets one fresh pass over the current addresses, unlimited, then the JSON answers",
+        cfg(),
+        blocks={
+            "location = /-/route/live/blue": ("error_page 502 = @mlplan_retry_blue;",
+                                              "recursive_error_pages on;"),
+            "location @mlplan_retry_blue": (
+                "proxy_pass http://mlplan_blue$request_uri;",
+                "proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
+                "error_page 502 = @mlplan_unavailable_blue;",
+                "error_page 504 = @mlplan_timeout_blue;"),
+        },
+    ),
+    Scenario(
         "without a resolver (Kubernetes Service names, addresses) passive health marks down",
         cfg(),
         present=("server my-endpoint-blue-0:5001 max_fails=3 fail_timeout=5s;",),

@@ -619,19 +619,45 @@ def _route(backend: RouterBackend, kind: str, via: str, *, mirrored: bool) -> li
     lines += _proxy(backend, request_id="$request_id")
     lines += [
         f"        error_page 504 = @mlplan_timeout_{backend.name};",
-        f"        error_page 502 = @mlplan_unavailable_{backend.name};",
+        f"        error_page 502 = @mlplan_retry_{backend.name};",
         f"        error_page 429 = @mlplan_overloaded_{backend.name};",
+        "        recursive_error_pages on;  # the retry's own errors get the JSON answers",
         "    }",
     ]
     return lines
 
 
-def _proxy(backend: RouterBackend, *, request_id: str) -> list[str]:
-    timeout = backend.request_timeout_ms
+def _retry_location(backend: RouterBackend) -> list[str]:
+    """One fresh pass over the deployment's current addresses after nginx itself answered 502.
+
+    nginx gives up with 502 "no live upstreams" when the upstream's address list changed
+    while a request was between two tries (a re-resolved name: a container left or joined),
+    even though other addresses would answer; seen during Docker rolls after a 1 s connect
+    timeout to a container that had just gone. The retry picks from the list as it is now.
+    Only nginx's own 502 comes here (no instance answered; an instance's 502 passes through),
+    so nothing is scored twice by it; its failures end as the usual JSON answers."""
     return [
+        f"    location @mlplan_retry_{backend.name} {{",
+        f"        set $mlplan_deployment {backend.name};",
+        f"        add_header {HEADER} {backend.name} always;",
+        *_proxy(backend, request_id="$request_id", limited=False),
+        f"        error_page 504 = @mlplan_timeout_{backend.name};",
+        f"        error_page 502 = @mlplan_unavailable_{backend.name};",
+        "    }",
+    ]
+
+
+def _proxy(backend: RouterBackend, *, request_id: str, limited: bool = True) -> list[str]:
+    """Proxying to ``backend``; ``limited``: with the in-flight limits (a retry's request was
+    counted where it came in)."""
+    timeout = backend.request_timeout_ms
+    limits = [
         f"        limit_conn mlplan_inflight {backend.max_in_flight};",
         # repeated here: a location's own limit_conn drops the ones it would inherit
         f"        limit_conn mlplan_per_client {CLIENT_CONNECTION_LIMIT};",
+    ]
+    return [
+        *(limits if limited else []),
         f"        proxy_pass http://{backend.upstream}{backend.upstream_uri};",
         *_proxy_headers("Connection", '""', request_id=request_id),
         f"        proxy_connect_timeout {min(timeout, CONNECT_TIMEOUT_MS)}ms;",
@@ -670,6 +696,7 @@ def _error_locations(backend: RouterBackend) -> list[str]:
     )
     return [
         "",
+        *(_retry_location(backend) if backend.instances else []),
         f"    location @mlplan_timeout_{name} {{",
         f"        add_header {HEADER} {name} always;",
         f"        return {TIMEOUT_STATUS} {timeout};",
