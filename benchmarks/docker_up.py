@@ -251,6 +251,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", default=BEFORE_REF, help="git ref of the before code "
                         f"(default: {BEFORE_REF}, before Docker's surge rolls)")
+    parser.add_argument("--after", default="", help="git ref of the after code (default: this "
+                        "worktree as it is; a ref freezes it while the tree is edited)")
     parser.add_argument("--only", choices=("before", "after"), default="")
     args = parser.parse_args()
     build = subprocess.run(["bash", str(REPO / "tests" / "engine" / "build.sh")], check=False)
@@ -264,11 +266,12 @@ def main() -> int:
         images = docker_daemon.build_images(daemon, stream=False)
         print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (1 min) "
               f"{os.getloadavg()[1]:.1f} (5 min), shared with other work; "
-              f"before = {before_ref[:12]}, after = this tree")
+              f"before = {before_ref[:12]}, after = {args.after or 'this tree'}")
         for label in ("before", "after"):
             if args.only and label != args.only:
                 continue
-            code = code_of(before_ref, Path(tmp) / "before-code") if label == "before" else None
+            ref = before_ref if label == "before" else args.after
+            code = code_of(ref, Path(tmp) / f"{label}-code") if ref else None
             first, scenarios = run_version(label, code, engine, daemon, images, Path(tmp))
             pairs.update(report(label, first, scenarios))
     print(" ".join(f"{k}={v}" for k, v in pairs.items()))
