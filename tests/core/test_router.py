@@ -273,7 +273,20 @@ SCENARIOS = [
                 "proxy_pass http://mlplan_blue$request_uri;",
                 "proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
                 "error_page 502 = @mlplan_unavailable_blue;",
-                "error_page 504 = @mlplan_timeout_blue;"),
+                "error_page 504 = @mlplan_timed_out_blue;"),
+        },
+    ),
+    Scenario(
+        "a timeout whose last try never connected (a gone container) gets the same fresh "
+        "pass; a read timeout (connected, slow model) is the 408 at once",
+        cfg(),
+        present=('map $upstream_connect_time $mlplan_never_connected {\n'
+                 '    "~(^|[,:] )-$" 1;\n    default 0;\n}',),
+        blocks={
+            "location @mlplan_timeout_blue": ("error_page 418 = @mlplan_retry_blue;",
+                                              "if ($mlplan_never_connected) {",
+                                              "return 418;", "return 408 "),
+            "location @mlplan_timed_out_blue": ("return 408 ",),
         },
     ),
     Scenario(

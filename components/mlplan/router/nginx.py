@@ -357,6 +357,15 @@ def render_routing(config: RouterConfig, runtime: NginxRuntime) -> str:
         "# mirror: " + (" ".join(f"{n}={p}" for n, p in ([mirror] if mirror else [])) or "none"),
         "",
     ]
+    out += [
+        "# 1 when the last try of a request never connected ($upstream_connect_time ends in",
+        '# "-"): a timeout then scored nothing and may be retried.',
+        "map $upstream_connect_time $mlplan_never_connected {",
+        '    "~(^|[,:] )-$" 1;',
+        "    default 0;",
+        "}",
+        "",
+    ]
     for backend in backends:
         out += _upstream(backend, runtime)
         out += _scoring_map(backend)
@@ -641,7 +650,7 @@ def _retry_location(backend: RouterBackend) -> list[str]:
         f"        set $mlplan_deployment {backend.name};",
         f"        add_header {HEADER} {backend.name} always;",
         *_proxy(backend, request_id="$request_id", limited=False),
-        f"        error_page 504 = @mlplan_timeout_{backend.name};",
+        f"        error_page 504 = @mlplan_timed_out_{backend.name};",
         f"        error_page 502 = @mlplan_unavailable_{backend.name};",
         "    }",
     ]
@@ -694,10 +703,23 @@ def _error_locations(backend: RouterBackend) -> list[str]:
         f"Deployment {name} has {backend.max_in_flight} requests in flight "
         "(2 * max_concurrent_requests_per_instance * instances); retry later.",
     )
+    # A timeout whose last try never connected (a container that had just gone, still in the
+    # DNS cache: its address no longer answers) scored nothing: one fresh pass, like a 502.
+    # A read timeout (connected, the model was slow) is the deployment's 408, never retried.
+    retry = ([f"        error_page 418 = @mlplan_retry_{name};",
+              "        recursive_error_pages on;",
+              "        if ($mlplan_never_connected) {",
+              "            return 418;",
+              "        }"] if backend.instances else [])
     return [
         "",
         *(_retry_location(backend) if backend.instances else []),
         f"    location @mlplan_timeout_{name} {{",
+        *retry,
+        f"        add_header {HEADER} {name} always;",
+        f"        return {TIMEOUT_STATUS} {timeout};",
+        "    }",
+        f"    location @mlplan_timed_out_{name} {{",
         f"        add_header {HEADER} {name} always;",
         f"        return {TIMEOUT_STATUS} {timeout};",
         "    }",
