@@ -199,8 +199,8 @@ def test_review_base_sizes_files_before_reading(root: Path,
 @pytest.mark.parametrize(("value", "expected"), [
     ("../../../../tmp/x", "is outside the project root"),
     ("/tmp/x", "is outside the project root"),
-    ("build/manifests", "include the endpoint keys' Secret"),
-], ids=["parent escape", "absolute", "inside: warned about the keys"])
+    ("build/manifests", "pulumi stack output --show-secrets <endpoint>-secrets | kubectl apply"),
+], ids=["parent escape", "absolute", "inside: told how to create the withheld Secrets"])
 def test_render_yaml_to_is_contained(root: Path, value: str, expected: str,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     _stack(root, "kubernetes")

@@ -415,8 +415,8 @@ def load_stack(root: Path, stack: str, config: Mapping[str, Any] | None = None) 
 def _check_written_paths(root: Path, settings: Settings, read: StackSettings
                          ) -> list[Diagnostic]:
     """What mlplan writes for the project stays in it: ``mlplan:kubernetes.renderYamlTo`` is
-    contained (``resolve``) like every path read, and its manifests hold the endpoint keys
-    (Secrets are written as YAML, base64, not encrypted): a warning says so."""
+    contained (``resolve``) like every path read. Its manifests hold no secret value: the
+    Secrets they reference are a secret stack output the user must apply (a warning says how)."""
     from mlplan.targets.kubernetes import settings as kubernetes_settings
 
     target = kubernetes_settings.of(settings).render_yaml_to
@@ -429,9 +429,10 @@ def _check_written_paths(root: Path, settings: Settings, read: StackSettings
     except PathProblem as exc:
         return [error(codes.SETTINGS_PATH, where, f"{exc}.")]
     return [warning(codes.SETTINGS_PATH, where,
-                    f"manifests written to '{target}' include the endpoint keys' Secret (base64, "
-                    "not encrypted); keep the folder out of version control (.gitignore) and "
-                    "readable by you alone.")]
+                    f"manifests written to '{target}' reference the endpoint keys' and the "
+                    "deployments' environment Secrets without holding them; after `pulumi up` "
+                    "create them with `pulumi stack output --show-secrets <endpoint>-secrets | "
+                    "kubectl apply -f -` (or seal that output with kubeseal or sops).")]
 
 
 def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Location]],
