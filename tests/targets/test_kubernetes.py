@@ -660,6 +660,32 @@ def test_render_yaml_to_withholds_every_secret(
     assert all("env" not in dep for dep in deployment.dependencies)
 
 
+@pytest.mark.parametrize("settings", [{}, GATEWAY], ids=["nginx", "gateway-api"])
+def test_the_stack_program_withholds_secrets_from_its_rendering_provider(
+    settings: dict[str, Any], project: Project,
+) -> None:
+    """The stack program makes one (rendering) provider and strips ``renderYamlTo`` from the
+    endpoints' settings: ``withholdSecrets`` tells them to keep their Secrets from it."""
+    project.kubernetes(renderYamlTo="out/manifests", **settings)
+    project.patch("green", {"environment_variables": {"SCORE_SCALE": "1.1", **ENV}})
+    recorded = project.run(config={"mlplan:keys": KEYS})
+    assert by_type(recorded, SECRET) == []
+    values = [*KEYS["my-endpoint"].values(), *ENV.values()]
+    for r in recorded:
+        if r.type.startswith("kubernetes:"):
+            text = json.dumps(r.inputs)
+            assert not [v for v in values for form in _encodings(v) if form in text], r.name
+
+
+def test_render_yaml_to_cannot_be_told_to_write_secrets(project: Project) -> None:
+    from mlplan.targets.kubernetes.settings import parse_kubernetes_settings
+
+    settings, found = parse_kubernetes_settings({"renderYamlTo": "out", "withholdSecrets": False})
+    assert [(d.code, d.location.field) for d in found] == [
+        (codes.SETTINGS, "mlplan:kubernetes.withholdSecrets")]
+    assert settings.withhold_secrets
+
+
 SECRET_OBJECTS = [
     ("stringData renamed, None left out, keys sorted",
      {"metadata": {"name": "e-keys"}, "type": "Opaque", "string_data": {"k": "v"},

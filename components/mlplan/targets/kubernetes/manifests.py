@@ -74,7 +74,8 @@ Await: every Deployment carries ``pulumi.com/waitFor`` = ``plan.rollout_complete
 not when the first surge batch is ready (the provider's built-in Deployment await can pass then).
 
 Secrets and ``renderYamlTo``. Applied, the keys Secret ``E-keys`` and each deployment's
-environment Secret ``E-D-env-<digest>`` are Pulumi secrets registered like every object. Rendered,
+environment Secret ``E-D-env-<digest>`` are Pulumi secrets registered like every object (unless
+``withholdSecrets``: the user's own secret delivery creates them, as below). Rendered,
 pulumi-kubernetes writes every input as it is, secret values in plain text (its documentation says
 so), so the plan marks these Secrets ``withheld``: they are not registered with the rendering
 provider, the rendered Deployments still reference them by name (a GitOps repository holds the
@@ -187,9 +188,9 @@ def keys_checksum(keys_conf: str) -> str:
 
 
 def withheld_secrets(settings: KubernetesSettings) -> bool:
-    """Whether Secrets are left out of what the provider writes: with ``renderYamlTo`` (the
-    provider writes every input in plain text), not when applying to a cluster."""
-    return bool(settings.render_yaml_to)
+    """Whether Secrets are left out of what the provider gets: always with ``renderYamlTo``
+    (it writes every input in plain text), when applying only with ``withholdSecrets``."""
+    return settings.withhold_secrets or bool(settings.render_yaml_to)
 
 
 #: SDK keyword names of a Secret's fields -> the Kubernetes API's.

@@ -268,6 +268,8 @@ def shared_stack(state: DesiredState, project: Path, config: Mapping[str, Any]
                              else {})
     endpoint_settings = {k: v for k, v in given.items() if k not in STACK_KUBERNETES}
     endpoint_settings.update(createNamespace=False, resourceQuota=False)
+    if given.get("renderYamlTo"):  # the stack's provider renders: no Secret may reach it
+        endpoint_settings["withholdSecrets"] = True
     return pulumi.ResourceOptions(providers=[provider] if provider else None,
                                   depends_on=depends_on), endpoint_settings
 
