@@ -223,12 +223,13 @@ SCENARIOS = [
         },
     ),
     Scenario(
-        "process defaults: a worker per core, 4096 connections, two files each, buffered log",
+        "process defaults: a worker per core, 4096 connections, two files each, JIT, buffered log",
         cfg(),
         present=(
             "worker_processes auto;",
             "worker_connections 4096;",
             "worker_rlimit_nofile 8192;",
+            "pcre_jit on;",
             "keepalive_requests 10000;",
             'access_log "/dev/stdout" mlplan buffer=4k flush=100ms;',
         ),
