@@ -24,7 +24,7 @@ Rules (Azure ML online endpoint semantics):
 - Mirror ``{green: 10}``: 10% of live-split requests (sampled on ``mirror$request_id``, so
   independent of the live split) are copied to green; the copy's answer is discarded. The
   sample is drawn before routing: only sampled requests reach a location with nginx's
-  ``mirror`` (``/-/route/mirrored/live/<name>``), which costs a subrequest per request. nginx
+  ``mirror`` (``@route/mirrored/live/<name>``), which costs a subrequest per request. nginx
   keeps a client's keep-alive connection busy until every mirror subrequest has ended, so a
   slow copy would delay that client's next request. The copy therefore goes through a local
   relay server (unix socket) that reads it, answers at once and forwards it to green in its own
@@ -62,7 +62,7 @@ Example: backends blue (2 instances) and green (1), traffic blue=90 green=10, no
 ("k1...", "k2..."): routing.conf holds ``upstream mlplan_blue`` with two servers,
 ``split_clients "${request_id}" $mlplan_live_route {90% live/blue; * live/green;}``, a header
 map {"" -> split, blue -> direct/blue, green -> direct/green, else unknown}, and locations
-``/-/route/{live,direct}/{blue,green}`` proxying with ``proxy_read_timeout 5000ms``.
+``@route/{live,direct}/{blue,green}`` proxying with ``proxy_read_timeout 5000ms``.
 """
 
 from __future__ import annotations
@@ -100,6 +100,7 @@ ROUTING_FILE = "routing.conf"
 KEYS_FILE = "keys.conf"
 NO_VALID_DEPLOYMENT = "The endpoint doesn't have any valid deployment with positive weight"
 TIMEOUT_STATUS = 408
+ROUTE_STATUS = 418  # only ever an internal jump to a route's named location, never answered
 # Passive health: an instance failing this often within FAIL_TIMEOUT_S is skipped that long.
 MAX_FAILS = 3
 FAIL_TIMEOUT_S = 5
@@ -543,12 +544,18 @@ def _main_server(
         f"        return 200 {_quote(json.dumps({'status': 'Healthy'}))};",
         "    }",
         "",
+        "    # Every request jumps to its route's named handler (@route/live/blue, ...) through",
+        "    # error_page: unlike a rewrite to an internal URI this keeps the request URI, so",
+        "    # a route proxies it as sent with a fixed proxy_pass (no URL parse and upstream",
+        "    # lookup per request). recursive_error_pages: the routes' own error_page (408, 502,",
+        "    # 429) still apply.",
         "    location / {",
-        "        rewrite ^ /-/route/$mlplan_route? last;",
+        "        recursive_error_pages on;",
+        f"        error_page {ROUTE_STATUS} = @route/$mlplan_route;",
+        f"        return {ROUTE_STATUS};",
         "    }",
         "",
-        "    location = /-/route/unauthorized {",
-        "        internal;",
+        "    location @route/unauthorized {",
         '        add_header WWW-Authenticate "Bearer" always;',
         "        return 401 "
         + _json_error(
@@ -558,13 +565,11 @@ def _main_server(
         + ";",
         "    }",
         "",
-        "    location = /-/route/unknown {",
-        "        internal;",
+        "    location @route/unknown {",
         f"        return 404 {unknown};",
         "    }",
         "",
-        "    location = /-/route/none {",
-        "        internal;",
+        "    location @route/none {",
         f"        return 404 {_json_error('NoValidDeployment', NO_VALID_DEPLOYMENT)};",
         "    }",
     ]
@@ -597,8 +602,7 @@ def _main_server(
 def _route(backend: RouterBackend, kind: str, via: str, *, mirrored: bool) -> list[str]:
     lines = [
         "",
-        f"    location = /-/route/{kind}/{backend.name} {{",
-        "        internal;",
+        f"    location @route/{kind}/{backend.name} {{",
         f"        set $mlplan_deployment {backend.name};",
         f"        set $mlplan_via {via};",
         f"        add_header {HEADER} {backend.name} always;",
@@ -608,7 +612,7 @@ def _route(backend: RouterBackend, kind: str, via: str, *, mirrored: bool) -> li
         return [*lines, f"        return 503 {_json_error('NoInstances', message)};", "    }"]
     if mirrored:
         lines += ["        mirror /-/mirror;", "        mirror_request_body on;"]
-    lines += _proxy(backend, request_id="$request_id")
+    lines += _proxy(backend, request_id="$request_id", as_sent=True)
     lines += [
         f"        error_page 504 = @mlplan_timeout_{backend.name};",
         f"        error_page 502 = @mlplan_unavailable_{backend.name};",
@@ -618,13 +622,16 @@ def _route(backend: RouterBackend, kind: str, via: str, *, mirrored: bool) -> li
     return lines
 
 
-def _proxy(backend: RouterBackend, *, request_id: str) -> list[str]:
+def _proxy(backend: RouterBackend, *, request_id: str, as_sent: bool = False) -> list[str]:
+    """``as_sent``: the location runs for the request itself (not a subrequest), so a deployment
+    that takes ``/score`` as sent gets the URI as sent from a ``proxy_pass`` without variables."""
     timeout = backend.request_timeout_ms
+    uri = "" if as_sent and backend.upstream_uri == "$request_uri" else backend.upstream_uri
     return [
         f"        limit_conn mlplan_inflight {backend.max_in_flight};",
         # repeated here: a location's own limit_conn drops the ones it would inherit
         f"        limit_conn mlplan_per_client {CLIENT_CONNECTION_LIMIT};",
-        f"        proxy_pass http://{backend.upstream}{backend.upstream_uri};",
+        f"        proxy_pass http://{backend.upstream}{uri};",
         *_proxy_headers("Connection", '""', request_id=request_id),
         f"        proxy_connect_timeout {min(timeout, CONNECT_TIMEOUT_MS)}ms;",
         f"        proxy_send_timeout {timeout}ms;",
