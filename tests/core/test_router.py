@@ -250,11 +250,55 @@ SCENARIOS = [
         cfg(backends=(BLUE, RouterBackend(name="green", instances=("10.1.2.3:5001",)))),
         runtime=replace(RUNTIME, resolver="127.0.0.11"),
         present=(
-            "server my-endpoint-blue-0:5001 resolve max_fails=3 fail_timeout=5s;",
+            "server my-endpoint-blue-0:5001 resolve max_fails=0;",
             "server 10.1.2.3:5001 max_fails=3 fail_timeout=5s;",
             "resolver 127.0.0.11 valid=5s ipv6=off;",
         ),
         min_nginx=(1, 27, 3),
+    ),
+    Scenario(
+        "a resolved name is never marked down: a booting replacement that refused while the "
+        "old one leaves is still tried (no 502 'no live upstreams')",
+        cfg(),
+        runtime=replace(RUNTIME, resolver="127.0.0.11", resolve_valid_s=1),
+        present=("    server my-endpoint-blue-0:5001 resolve max_fails=0;\n"
+                 "    server my-endpoint-blue-1:5001 resolve max_fails=0;\n"
+                 "    keepalive 4;",),
+        absent=("fail_timeout",),
+        min_nginx=(1, 27, 3),
+    ),
+    Scenario(
+        "nginx's own 502 (no address answered, or the address list changed between two tries) "
+        "gets one fresh pass over the current addresses, unlimited, then the JSON answers",
+        cfg(),
+        blocks={
+            "location @route/live/blue": ("error_page 502 = @mlplan_retry_blue;",
+                                          "recursive_error_pages on;"),
+            "location @mlplan_retry_blue": (
+                "proxy_pass http://mlplan_blue;",
+                "proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
+                "error_page 502 = @mlplan_unavailable_blue;",
+                "error_page 504 = @mlplan_timed_out_blue;"),
+        },
+    ),
+    Scenario(
+        "a timeout whose last try never connected (a gone container) gets the same fresh "
+        "pass; a read timeout (connected, slow model) is the 408 at once",
+        cfg(),
+        present=('map $upstream_connect_time $mlplan_never_connected {\n'
+                 '    "~(^|[,:] )-$" 1;\n    default 0;\n}',),
+        blocks={
+            "location @mlplan_timeout_blue": ("error_page 418 = @mlplan_retry_blue;",
+                                              "if ($mlplan_never_connected) {",
+                                              "return 418;", "return 408 "),
+            "location @mlplan_timed_out_blue": ("return 408 ",),
+        },
+    ),
+    Scenario(
+        "without a resolver (Kubernetes Service names, addresses) passive health marks down",
+        cfg(),
+        present=("server my-endpoint-blue-0:5001 max_fails=3 fail_timeout=5s;",),
+        absent=("max_fails=0",),
     ),
     Scenario(
         "each upstream re-resolves every second (Docker: a surge container is routed within "
@@ -262,7 +306,7 @@ SCENARIOS = [
         cfg(),
         runtime=replace(RUNTIME, resolver="127.0.0.11", resolve_valid_s=1),
         present=(
-            "server my-endpoint-blue-0:5001 resolve max_fails=3 fail_timeout=5s;",
+            "server my-endpoint-blue-0:5001 resolve max_fails=0;",
             "    resolver 127.0.0.11 valid=1s ipv6=off;",
         ),
         blocks={"upstream mlplan_blue": ("zone mlplan_blue 64k;",

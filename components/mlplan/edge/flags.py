@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -47,3 +48,19 @@ def stack_flag(text: str) -> str:
                 f"(Pulumi.yaml); use --stack {parts[-1]} or "
                 f"{parts[0]}/{project}/{parts[-1]}")
     return parts[-1]
+
+
+def whole_number(low: int, high: int) -> Callable[[str], int]:
+    """An argparse type for a whole number from ``low`` to ``high`` inclusive:
+    ``whole_number(1, 100)("7")`` -> 7; ``"0"`` and ``"1.5"`` are refused with the range."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text} must be {low} to {high}")
+        return value
+
+    return parse

@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from mlplan.edge.flags import whole_number
+
 EXIT_OK, EXIT_ERROR = 0, 1
 
 
@@ -67,16 +69,6 @@ def _ratio(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 1_000_000:
-        raise argparse.ArgumentTypeError(f"{text} must be 1 to 1000000")
-    return value
-
-
 #: --apply's gate options: (flag, dest, type, default, help). Refused without --apply.
 GATE_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], Any, str], ...] = (
     ("--bake", "bake", _positive, 60.0,
@@ -91,7 +83,7 @@ GATE_OPTIONS: tuple[tuple[str, str, Callable[[str], Any], Any, str], ...] = (
     ("--max-p99-ratio", "max_p99_ratio", _ratio, 1.5,
      "highest candidate p99 as a multiple of the stable deployments' (default 1.5, never "
      "under their p99 + 50 ms)"),
-    ("--min-requests", "min_requests", _count, 100,
+    ("--min-requests", "min_requests", whole_number(1, 1_000_000), 100,
      "judged candidate requests a step needs; thin live traffic is topped up with probes "
      "pinned to the candidate (default 100: one failure is 1 point)"),
     ("--sample", "sample", Path, None,

@@ -17,6 +17,8 @@ import sys
 import time
 from typing import Any
 
+from mlplan.edge.flags import whole_number
+
 EXIT_OK, EXIT_ERROR = 0, 1
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(s|m|h|d)?")
 MAX_SINCE_S = 7 * 24 * 3600
@@ -33,16 +35,6 @@ def duration(text: str) -> float:
     if not 0 < seconds <= MAX_SINCE_S:
         raise argparse.ArgumentTypeError(f"{text} must be more than 0 and at most 7d")
     return seconds
-
-
-def _lines(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 1 <= value <= 100_000:
-        raise argparse.ArgumentTypeError(f"{text} must be 1 to 100000")
-    return value
 
 
 def add_parsers(commands: Any) -> None:
@@ -73,16 +65,17 @@ def add_parsers(commands: Any) -> None:
                       help="the deployment (default: the one with the most live traffic)")
     logs.add_argument("--instance", type=int, default=0, metavar="N",
                       help="which instance, from 0 (default 0)")
-    logs.add_argument("--lines", type=_lines, default=100, metavar="N",
+    logs.add_argument("--lines", type=whole_number(1, 100_000), default=100, metavar="N",
                       help="how many lines from the end (default 100)")
     logs.add_argument("--stack", default="dev", type=stack_flag,
                       help="stack whose files and settings are used (default dev)")
 
 
-def _endpoint(args: argparse.Namespace, command: str) -> tuple[Any, Any, Any] | None:
-    """(state, endpoint state, the running endpoint) or None after printing why not."""
+def _declared(args: argparse.Namespace, command: str) -> tuple[Any, Any, Any] | None:
+    """(state, endpoint state, project root) of the endpoint ``args.endpoint`` as the stack's
+    files declare it, or None after printing why not. Reads files only: a command checks its
+    arguments against this before it connects to anything."""
     from mlplan.edge.promote_cli import load_state
-    from mlplan.edge.traffic_log import TrafficReadError, running_endpoint
 
     state, root = load_state(args.stack, command, refuse=False)
     found = next((e for e in state.endpoints if e.name == args.endpoint), None)
@@ -91,8 +84,16 @@ def _endpoint(args: argparse.Namespace, command: str) -> tuple[Any, Any, Any] | 
         print(f"mlplan {command}: endpoint '{args.endpoint}' is not declared in stack "
               f"'{args.stack}' (endpoints: {known})", file=sys.stderr)
         return None
+    return state, found, root
+
+
+def _running(args: argparse.Namespace, command: str, state: Any, root: Any) -> Any | None:
+    """The running endpoint's reader (Docker API or Kubernetes API), or None after printing
+    why it cannot be read."""
+    from mlplan.edge.traffic_log import TrafficReadError, running_endpoint
+
     try:
-        return state, found, running_endpoint(root, args.stack, state, args.endpoint)
+        return running_endpoint(root, args.stack, state, args.endpoint)
     except TrafficReadError as exc:
         print(f"mlplan {command}: {exc}", file=sys.stderr)
         return None
@@ -104,10 +105,13 @@ def run_status(args: argparse.Namespace) -> int:
     from mlplan.render import status as render
     from mlplan.render.document import render_json
 
-    found = _endpoint(args, "status")
-    if found is None:
+    declared = _declared(args, "status")
+    if declared is None:
         return EXIT_ERROR
-    _state, endpoint_state, docker = found
+    state, endpoint_state, root = declared
+    docker = _running(args, "status", state, root)
+    if docker is None:
+        return EXIT_ERROR
     now = time.time()
     try:
         requests = docker.requests(now - args.since, now + 1)
@@ -127,10 +131,10 @@ def run_logs(args: argparse.Namespace) -> int:
     from mlplan.edge.traffic_log import TrafficReadError
     from mlplan.render import safe
 
-    found = _endpoint(args, "logs")
+    found = _declared(args, "logs")
     if found is None:
         return EXIT_ERROR
-    _state, endpoint_state, docker = found
+    state, endpoint_state, root = found
     endpoint = endpoint_state.endpoint
     names = [d.name for d in endpoint_state.deployments]
     deployment = args.deployment or max(
@@ -144,6 +148,9 @@ def run_logs(args: argparse.Namespace) -> int:
     if not 0 <= args.instance < max(count, 1):
         print(f"mlplan logs: --instance {args.instance}: {deployment} has {count} "
               f"instance(s), 0 to {count - 1}", file=sys.stderr)
+        return EXIT_ERROR
+    docker = _running(args, "logs", state, root)
+    if docker is None:
         return EXIT_ERROR
     try:
         name = docker.instance_of(deployment, args.instance)

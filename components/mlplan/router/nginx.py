@@ -39,6 +39,9 @@ Rules (Azure ML online endpoint semantics):
   fire after that long) is never retried: only refused/reset connections, connect timeouts and
   502/503 answers are, i.e. failures where the instance produced no scoring answer (a reset
   after the request was sent can score twice; scoring is assumed free of side effects).
+- Passive health: an address that failed 3 times is skipped for 5 s, except a name re-resolved
+  at run time (``resolve``), which is never skipped (``max_fails=0``): its containers appear
+  before they listen, and skipping a booting replacement left none to try when the old one went.
 - Request timeout: ``request_timeout_ms`` bounds connect, send and read; slower -> **408**
   (Azure's status for "model took longer than request_timeout_ms"), not nginx's 504. An
   upstream's own 504 passes through unchanged.
@@ -355,6 +358,15 @@ def render_routing(config: RouterConfig, runtime: NginxRuntime) -> str:
         "# mirror: " + (" ".join(f"{n}={p}" for n, p in ([mirror] if mirror else [])) or "none"),
         "",
     ]
+    out += [
+        "# 1 when the last try of a request never connected ($upstream_connect_time ends in",
+        '# "-"): a timeout then scored nothing and may be retried.',
+        "map $upstream_connect_time $mlplan_never_connected {",
+        '    "~(^|[,:] )-$" 1;',
+        "    default 0;",
+        "}",
+        "",
+    ]
     for backend in backends:
         out += _upstream(backend, runtime)
         out += _scoring_map(backend)
@@ -434,8 +446,8 @@ def _static(runtime: NginxRuntime, keys: str, routing: str) -> str:
         *([f"user {runtime.user};"] if runtime.user else []),
         f"worker_processes {workers};",
         f"worker_rlimit_nofile {runtime.open_files_per_worker};",
-        "# The key check, the scoring-path maps and the route rewrite are regular expressions run",
-        "# on every request: compiled to machine code they cost about 1,800 fewer instructions.",
+        "# The key check and the scoring-path maps are regular expressions run on every request:",
+        "# compiled to machine code the key check costs about 1,600 fewer instructions.",
         "pcre_jit on;",
         f"pid {_path(runtime.pid_path)};",
         f"error_log {_path(runtime.error_log)} {runtime.error_log_level};",
@@ -491,10 +503,18 @@ def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
     if runtime.resolver and runtime.resolve_valid_s > 0:
         lines.append(f"    resolver {runtime.resolver} valid={runtime.resolve_valid_s}s ipv6=off;")
     for instance in sorted(backend.instances):
-        resolve = " resolve" if runtime.resolver and not _is_ip(instance) else ""
-        lines.append(
-            f"    server {instance}{resolve} max_fails={MAX_FAILS} fail_timeout={FAIL_TIMEOUT_S}s;"
-        )
+        if runtime.resolver and not _is_ip(instance):
+            # Never marked down (max_fails=0): Docker's DNS answers a name from a container's
+            # start, not from healthy, so passive health would skip a booting replacement
+            # that refused while it loaded; when the old container then left, every address
+            # was skipped and nginx answered 502 "no live upstreams" (seen: a 1-instance
+            # surge roll lost half its requests for 5 s; backup copies of the names did not
+            # prevent it). A refused connect costs nothing and the request moves on; a gone
+            # container costs one connect timeout until the name is re-resolved.
+            lines.append(f"    server {instance} resolve max_fails=0;")
+        else:
+            lines.append(f"    server {instance} max_fails={MAX_FAILS} "
+                         f"fail_timeout={FAIL_TIMEOUT_S}s;")
     keepalive = min(64, max(2, backend.max_in_flight))
     lines += [
         f"    keepalive {keepalive};",
@@ -615,22 +635,50 @@ def _route(backend: RouterBackend, kind: str, via: str, *, mirrored: bool) -> li
     lines += _proxy(backend, request_id="$request_id", as_sent=True)
     lines += [
         f"        error_page 504 = @mlplan_timeout_{backend.name};",
-        f"        error_page 502 = @mlplan_unavailable_{backend.name};",
+        f"        error_page 502 = @mlplan_retry_{backend.name};",
         f"        error_page 429 = @mlplan_overloaded_{backend.name};",
+        "        recursive_error_pages on;  # the retry's own errors get the JSON answers",
         "    }",
     ]
     return lines
 
 
-def _proxy(backend: RouterBackend, *, request_id: str, as_sent: bool = False) -> list[str]:
-    """``as_sent``: the location runs for the request itself (not a subrequest), so a deployment
-    that takes ``/score`` as sent gets the URI as sent from a ``proxy_pass`` without variables."""
+def _retry_location(backend: RouterBackend) -> list[str]:
+    """One fresh pass over the deployment's current addresses after nginx itself answered 502.
+
+    nginx gives up with 502 "no live upstreams" when the upstream's address list changed
+    while a request was between two tries (a re-resolved name: a container left or joined),
+    even though other addresses would answer; seen during Docker rolls after a 1 s connect
+    timeout to a container that had just gone. The retry picks from the list as it is now.
+    Only nginx's own 502 comes here (no instance answered; an instance's 502 passes through),
+    so nothing is scored twice by it; its failures end as the usual JSON answers."""
+    return [
+        f"    location @mlplan_retry_{backend.name} {{",
+        f"        set $mlplan_deployment {backend.name};",
+        f"        add_header {HEADER} {backend.name} always;",
+        *_proxy(backend, request_id="$request_id", limited=False, as_sent=True),
+        f"        error_page 504 = @mlplan_timed_out_{backend.name};",
+        f"        error_page 502 = @mlplan_unavailable_{backend.name};",
+        "    }",
+    ]
+
+
+def _proxy(
+    backend: RouterBackend, *, request_id: str, limited: bool = True, as_sent: bool = False
+) -> list[str]:
+    """Proxying to ``backend``; ``limited``: with the in-flight limits (a retry's request was
+    counted where it came in). ``as_sent``: the location runs for the request itself (a named
+    location, not a subrequest), so a deployment that takes ``/score`` as sent gets the URI as
+    sent from a ``proxy_pass`` without variables (no URL parse and upstream lookup per request)."""
     timeout = backend.request_timeout_ms
     uri = "" if as_sent and backend.upstream_uri == "$request_uri" else backend.upstream_uri
-    return [
+    limits = [
         f"        limit_conn mlplan_inflight {backend.max_in_flight};",
         # repeated here: a location's own limit_conn drops the ones it would inherit
         f"        limit_conn mlplan_per_client {CLIENT_CONNECTION_LIMIT};",
+    ]
+    return [
+        *(limits if limited else []),
         f"        proxy_pass http://{backend.upstream}{uri};",
         *_proxy_headers("Connection", '""', request_id=request_id),
         f"        proxy_connect_timeout {min(timeout, CONNECT_TIMEOUT_MS)}ms;",
@@ -667,9 +715,23 @@ def _error_locations(backend: RouterBackend) -> list[str]:
         f"Deployment {name} has {backend.max_in_flight} requests in flight "
         "(2 * max_concurrent_requests_per_instance * instances); retry later.",
     )
+    # A timeout whose last try never connected (a container that had just gone, still in the
+    # DNS cache: its address no longer answers) scored nothing: one fresh pass, like a 502.
+    # A read timeout (connected, the model was slow) is the deployment's 408, never retried.
+    retry = ([f"        error_page 418 = @mlplan_retry_{name};",
+              "        recursive_error_pages on;",
+              "        if ($mlplan_never_connected) {",
+              "            return 418;",
+              "        }"] if backend.instances else [])
     return [
         "",
+        *(_retry_location(backend) if backend.instances else []),
         f"    location @mlplan_timeout_{name} {{",
+        *retry,
+        f"        add_header {HEADER} {name} always;",
+        f"        return {TIMEOUT_STATUS} {timeout};",
+        "    }",
+        f"    location @mlplan_timed_out_{name} {{",
         f"        add_header {HEADER} {name} always;",
         f"        return {TIMEOUT_STATUS} {timeout};",
         "    }",
