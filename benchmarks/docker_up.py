@@ -2,18 +2,20 @@
 what clients see and what the containers do, before and after a change of mlplan's code.
 
 Uses what the Docker e2e suite uses (tests/engine/build.sh's engine, tests/docker's private
-dockerd and images). For each code version (``before``: the tree of ``--before``, by default the
-merge base with main, imported through PYTHONPATH; ``after``: this worktree) one stack goes
-through: the sample (blue 3 + green 3, 90/10), a split change 90/10 -> 50/50, a scale of blue
-3 -> 10, an image roll of the 10, a scale 10 -> 3, an image roll of blue with 1 instance and
-100% of live traffic, and ``mlplan promote --to green --apply``. During each, the load: the
-suite's stream (4 clients, keep-alive) plus a second stream loading the host (4 clients, a new
-connection per request). Per scenario: requests, failures, p50 / p99, the most instance
-containers running and the fewest serving (``docker events``: healthy and not yet told to
-stop), its seconds; per batch of the 10-instance roll its phases (drain: SIGTERM -> exit of the
-old containers; stop: exit -> removed; create: created -> started; healthy: started -> healthy)
-and ``roll_efficiency`` = sum over batches of (first create -> last healthy) / roll time. The
-last line is name=value pairs (``before_`` / ``after_`` prefixes).
+dockerd and images). For each code version (``before``: the tree of ``--before``, by default
+``BEFORE_REF``, the code before Docker's surge rolls, imported through PYTHONPATH; ``after``:
+this worktree) one stack goes through: the sample (blue 3 + green 3, 90/10), a split change
+90/10 -> 50/50, a scale of blue 3 -> 10, an image roll of the 10, a scale 10 -> 3, an image
+roll of blue with 1 instance and 100% of live traffic, and ``mlplan promote --to green
+--apply``. During each, the load: the suite's stream (4 clients, keep-alive) plus a second
+stream loading the host (4 clients, a new connection per request); the host's 1-minute load
+average is printed per scenario (the machine is shared: figures are under whatever else runs).
+Per scenario: requests, failures, p50 / p99, the most instance containers running and the
+fewest serving (``docker events``: healthy and not yet told to stop), its seconds; per batch of
+the 10-instance roll its phases (drain: SIGTERM -> exit of the old containers; stop: exit ->
+removed; create: created -> started; healthy: started -> healthy) and ``roll_efficiency`` = sum
+over batches of (first create -> last healthy) / roll time. The last line is name=value pairs
+(``before_`` / ``after_`` prefixes).
 
     .venv/bin/python benchmarks/docker_up.py [--before REF] [--only after]
 """
@@ -53,6 +55,8 @@ from tests.engine.docker_host import (
 )
 
 REPO = Path(__file__).resolve().parents[1]
+#: The code before issue 25 (Docker rolled delete-first, batch by batch, with nothing to drain).
+BEFORE_REF = "6af300c"
 LOAD = "4 keep-alive clients (the suite's stream) + 4 clients with a new connection per request"
 
 
@@ -68,6 +72,7 @@ class Scenario:
     fewest: int
     phases: list[dict[str, float]] = field(default_factory=list)
     efficiency: float = float("nan")
+    load: tuple[float, float] = (0.0, 0.0)  # the host's 1-minute load average, start and end
 
 
 def code_of(ref: str, into: Path) -> Path:
@@ -129,6 +134,7 @@ class Bench:
                    if c["labels"].get(labels.ROLE) == "instance" and c["status"] == "running"
                    and c["labels"].get(labels.DEPLOYMENT) in deployments}
         port, key = project.port(), project.key()
+        load_at_start = os.getloadavg()[0]
         headers = {"Authorization": f"Bearer {key}"}
         load_headers = {**headers, **({"azureml-model-deployment": pin} if pin else {})}
         with EventWatch(project.daemon) as watch, \
@@ -147,7 +153,8 @@ class Bench:
                   f"{failed.seconds:.2f} s {failed.error or failed.body[:80]!r}")
         return Scenario(name, seconds, len(results), len(failures(results)),
                         percentile(times, 50) * 1000, percentile(times, 99) * 1000,
-                        seen.peak_running, seen.min_serving), events
+                        seen.peak_running, seen.min_serving,
+                        load=(load_at_start, os.getloadavg()[0])), events
 
 
 def run_version(label: str, code: Path | None, engine: Engine, daemon: Any,
@@ -216,18 +223,19 @@ def run_version(label: str, code: Path | None, engine: Engine, daemon: Any,
 def report(label: str, first: float, scenarios: list[Scenario]) -> dict[str, str]:
     print(f"\n{label}: first up (6 instances) {first:.1f} s; load: {LOAD}")
     print(f"  {'scenario':<32} {'seconds':>7} {'requests':>8} {'failed':>6} {'p50 ms':>7} "
-          f"{'p99 ms':>8} {'peak':>4} {'fewest serving':>14}")
+          f"{'p99 ms':>8} {'peak':>4} {'fewest serving':>14} {'load 1 min':>12}")
     pairs = {f"{label}_first_up_s": f"{first:.1f}"}
     for s in scenarios:
         print(f"  {s.name:<32} {s.seconds:7.1f} {s.requests:8d} {s.failed:6d} {s.p50_ms:7.1f} "
-              f"{s.p99_ms:8.1f} {s.peak:4d} {s.fewest:14d}")
+              f"{s.p99_ms:8.1f} {s.peak:4d} {s.fewest:14d} {s.load[0]:5.1f}->{s.load[1]:<5.1f}")
         key = "".join(c if c.isalnum() else "_" for c in s.name.split(" (")[0]).strip("_")
         key = f"{label}_{key}".replace("__", "_")
         if "1 instance" in s.name:
             key += "_1"
         pairs.update({f"{key}_s": f"{s.seconds:.1f}", f"{key}_requests": str(s.requests),
                       f"{key}_failed": str(s.failed), f"{key}_p99_ms": f"{s.p99_ms:.1f}",
-                      f"{key}_peak": str(s.peak), f"{key}_min_serving": str(s.fewest)})
+                      f"{key}_peak": str(s.peak), f"{key}_min_serving": str(s.fewest),
+                      f"{key}_load1": f"{max(s.load):.1f}"})
         if s.phases:
             print("    batch  drain s  stop s  create s  healthy s  create->healthy s")
             for number, p in enumerate(s.phases, start=1):
@@ -241,26 +249,29 @@ def report(label: str, first: float, scenarios: list[Scenario]) -> dict[str, str
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--before", default="", help="git ref of the before code "
-                        "(default: the merge base of HEAD and main)")
+    parser.add_argument("--before", default=BEFORE_REF, help="git ref of the before code "
+                        f"(default: {BEFORE_REF}, before Docker's surge rolls)")
+    parser.add_argument("--after", default="", help="git ref of the after code (default: this "
+                        "worktree as it is; a ref freezes it while the tree is edited)")
     parser.add_argument("--only", choices=("before", "after"), default="")
     args = parser.parse_args()
     build = subprocess.run(["bash", str(REPO / "tests" / "engine" / "build.sh")], check=False)
     if build.returncode != 0:
         print("benchmarks/docker_up.py: the engine could not be built", file=sys.stderr)
         return 1
-    before_ref = args.before or subprocess.run(
-        ["git", "-C", str(REPO), "merge-base", "HEAD", "main"], capture_output=True, text=True,
-        check=True).stdout.strip()
+    before_ref = args.before
     engine = Engine(cache_root() / "bin")
     pairs: dict[str, str] = {}
     with docker_daemon.running() as daemon, tempfile.TemporaryDirectory() as tmp:
         images = docker_daemon.build_images(daemon, stream=False)
-        print(f"host: {os.cpu_count()} CPUs; before = {before_ref[:12]}, after = this tree")
+        print(f"host: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (1 min) "
+              f"{os.getloadavg()[1]:.1f} (5 min), shared with other work; "
+              f"before = {before_ref[:12]}, after = {args.after or 'this tree'}")
         for label in ("before", "after"):
             if args.only and label != args.only:
                 continue
-            code = code_of(before_ref, Path(tmp) / "before-code") if label == "before" else None
+            ref = before_ref if label == "before" else args.after
+            code = code_of(ref, Path(tmp) / f"{label}-code") if ref else None
             first, scenarios = run_version(label, code, engine, daemon, images, Path(tmp))
             pairs.update(report(label, first, scenarios))
     print(" ".join(f"{k}={v}" for k, v in pairs.items()))

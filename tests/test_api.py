@@ -212,6 +212,21 @@ def test_kubernetes_target(root: Path) -> None:
     deployments = {r.name for r in by_type(recorded, "kubernetes:apps/v1:Deployment")}
     assert {"my-endpoint-blue-deployment", "my-endpoint-green-deployment"} <= deployments
     assert resolved(out["component"].scoring_uri) == "http://my-endpoint.ml.svc.cluster.local/score"
+    assert resolved(out["component"].kubernetes_secrets) == ""  # applied: the Secrets are in
+
+
+def test_kubernetes_render_yaml_to_hands_the_secrets_over(root: Path) -> None:
+    """``render_yaml_to``: no Secret goes to the rendering provider; the output
+    ``kubernetes_secrets`` (a secret) holds the keys' Secret with the endpoint's keys."""
+    recorded, out = build(root, files(target="kubernetes", keys=KEYS, kubernetes={
+        "namespace": "ml", "render_yaml_to": "out/manifests"}))
+    assert by_type(recorded, "kubernetes:core/v1:Secret") == []
+    endpoint = out["component"]
+    assert is_secret(endpoint.kubernetes_secrets)
+    (keys,) = [d for d in yaml.safe_load_all(resolved(endpoint.kubernetes_secrets))
+               if d["metadata"]["name"] == "my-endpoint-keys"]
+    assert keys["stringData"]["primary-key"] == KEYS["primary"]
+    assert resolved(endpoint.primary_key) == KEYS["primary"]
 
 
 def test_quota_check_outputs(root: Path) -> None:

@@ -199,8 +199,8 @@ def test_review_base_sizes_files_before_reading(root: Path,
 @pytest.mark.parametrize(("value", "expected"), [
     ("../../../../tmp/x", "is outside the project root"),
     ("/tmp/x", "is outside the project root"),
-    ("build/manifests", "include the endpoint keys' Secret"),
-], ids=["parent escape", "absolute", "inside: warned about the keys"])
+    ("build/manifests", "pulumi stack output --show-secrets <endpoint>-secrets | kubectl apply"),
+], ids=["parent escape", "absolute", "inside: told how to create the withheld Secrets"])
 def test_render_yaml_to_is_contained(root: Path, value: str, expected: str,
                                      capsys: pytest.CaptureFixture[str]) -> None:
     _stack(root, "kubernetes")
@@ -211,3 +211,15 @@ def test_render_yaml_to_is_contained(root: Path, value: str, expected: str,
     assert "stacks/Pulumi.dev.yaml:18 mlplan:kubernetes.renderYamlTo" in err
     assert expected in err
     assert code == (0 if value == "build/manifests" else 1)
+
+
+def test_withhold_secrets_is_mlplan_s_own(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Set by hand while applying, no Secret would be registered and every Deployment would
+    wait for them: an error at the line (the program sets it only with renderYamlTo)."""
+    _stack(root, "kubernetes")
+    stack = root / "stacks" / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text() + "  mlplan:kubernetes:\n    withholdSecrets: true\n")
+    assert main(["plan", "--stack", "dev"]) == 1
+    err = capsys.readouterr().err
+    assert "stacks/Pulumi.dev.yaml:18 mlplan:kubernetes.withholdSecrets" in err, err
+    assert "mlplan's own" in err

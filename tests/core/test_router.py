@@ -98,8 +98,8 @@ SCENARIOS = [
     Scenario(
         "zero weight gets no split share but a header route",
         cfg(traffic=(("blue", 100), ("green", 0))),
-        present=("location = /-/route/direct/green {",),
-        absent=("location = /-/route/live/green {",),
+        present=("location @route/direct/green {",),
+        absent=("location @route/live/green {",),
     ),
     Scenario(
         "no positive weight routes the split to the 404",
@@ -108,7 +108,7 @@ SCENARIOS = [
             '"" none;',
             "The endpoint doesn't have any valid deployment with positive weight",
         ),
-        absent=("location = /-/route/live/",),
+        absent=("location @route/live/",),
     ),
     Scenario(
         "empty traffic equals no positive weight",
@@ -129,12 +129,12 @@ SCENARIOS = [
             '"" "${mlplan_mirror_sample}live/blue";',
             "listen unix:/var/run/mlplan-router-mirror.sock;",
         ),
-        absent=("location = /-/route/mirrored/live/green",),
+        absent=("location @route/mirrored/live/green",),
         blocks={
-            "location = /-/route/mirrored/live/blue": (
+            "location @route/mirrored/live/blue": (
                 "mirror /-/mirror;", "mirror_request_body on;", "set $mlplan_via split;",
             ),
-            "location = /-/route/direct/blue": (),
+            "location @route/direct/blue": ("proxy_pass http://mlplan_blue;",),
             "location = /-/mirror": (
                 "proxy_pass http://mlplan_mirror_relay$request_uri;",
                 "proxy_set_header Connection close;",
@@ -165,7 +165,7 @@ SCENARIOS = [
             )
         ),
         blocks={
-            "location = /-/route/direct/green": (
+            "location @route/direct/green": (
                 "proxy_read_timeout 120000ms;",
                 "proxy_send_timeout 120000ms;",
                 "proxy_connect_timeout 1000ms;",
@@ -174,7 +174,7 @@ SCENARIOS = [
                 "error_page 504 = @mlplan_timeout_green;",
             ),
             "location @mlplan_timeout_green": ("return 408 ", "request_timeout_ms=120000"),
-            "location = /-/route/live/blue": ("proxy_read_timeout 5000ms;",),
+            "location @route/live/blue": ("proxy_read_timeout 5000ms;",),
         },
     ),
     Scenario(
@@ -185,7 +185,7 @@ SCENARIOS = [
                 GREEN,
             )
         ),
-        blocks={"location = /-/route/live/blue": ("proxy_connect_timeout 250ms;",)},
+        blocks={"location @route/live/blue": ("proxy_connect_timeout 250ms;",)},
     ),
     Scenario(
         "overload limit is 2 x max_concurrent x instances",
@@ -198,8 +198,8 @@ SCENARIOS = [
             )
         ),
         blocks={
-            "location = /-/route/live/blue": ("limit_conn mlplan_inflight 12;",),
-            "location = /-/route/direct/green": ("limit_conn mlplan_inflight 2;",),
+            "location @route/live/blue": ("limit_conn mlplan_inflight 12;",),
+            "location @route/direct/green": ("limit_conn mlplan_inflight 2;",),
             "upstream mlplan_blue": ("keepalive 12;", "keepalive_timeout 1000ms;"),
         },
     ),
@@ -219,16 +219,21 @@ SCENARIOS = [
         cfg(),
         blocks={
             "location = /-/healthy": ("access_log off;", "return 200 "),
-            "location /": ("rewrite ^ /-/route/$mlplan_route? last;",),
+            "location /": (
+                "recursive_error_pages on;",
+                "error_page 418 = @route/$mlplan_route;",
+                "return 418;",
+            ),
         },
     ),
     Scenario(
-        "process defaults: a worker per core, 4096 connections, two files each, buffered log",
+        "process defaults: a worker per core, 4096 connections, two files each, JIT, buffered log",
         cfg(),
         present=(
             "worker_processes auto;",
             "worker_connections 4096;",
             "worker_rlimit_nofile 8192;",
+            "pcre_jit on;",
             "keepalive_requests 10000;",
             'access_log "/dev/stdout" mlplan buffer=4k flush=100ms;',
         ),
@@ -245,11 +250,55 @@ SCENARIOS = [
         cfg(backends=(BLUE, RouterBackend(name="green", instances=("10.1.2.3:5001",)))),
         runtime=replace(RUNTIME, resolver="127.0.0.11"),
         present=(
-            "server my-endpoint-blue-0:5001 resolve max_fails=3 fail_timeout=5s;",
+            "server my-endpoint-blue-0:5001 resolve max_fails=0;",
             "server 10.1.2.3:5001 max_fails=3 fail_timeout=5s;",
             "resolver 127.0.0.11 valid=5s ipv6=off;",
         ),
         min_nginx=(1, 27, 3),
+    ),
+    Scenario(
+        "a resolved name is never marked down: a booting replacement that refused while the "
+        "old one leaves is still tried (no 502 'no live upstreams')",
+        cfg(),
+        runtime=replace(RUNTIME, resolver="127.0.0.11", resolve_valid_s=1),
+        present=("    server my-endpoint-blue-0:5001 resolve max_fails=0;\n"
+                 "    server my-endpoint-blue-1:5001 resolve max_fails=0;\n"
+                 "    keepalive 4;",),
+        absent=("fail_timeout",),
+        min_nginx=(1, 27, 3),
+    ),
+    Scenario(
+        "nginx's own 502 (no address answered, or the address list changed between two tries) "
+        "gets one fresh pass over the current addresses, unlimited, then the JSON answers",
+        cfg(),
+        blocks={
+            "location @route/live/blue": ("error_page 502 = @mlplan_retry_blue;",
+                                          "recursive_error_pages on;"),
+            "location @mlplan_retry_blue": (
+                "proxy_pass http://mlplan_blue;",
+                "proxy_next_upstream error timeout http_502 http_503 non_idempotent;",
+                "error_page 502 = @mlplan_unavailable_blue;",
+                "error_page 504 = @mlplan_timed_out_blue;"),
+        },
+    ),
+    Scenario(
+        "a timeout whose last try never connected (a gone container) gets the same fresh "
+        "pass; a read timeout (connected, slow model) is the 408 at once",
+        cfg(),
+        present=('map $upstream_connect_time $mlplan_never_connected {\n'
+                 '    "~(^|[,:] )-$" 1;\n    default 0;\n}',),
+        blocks={
+            "location @mlplan_timeout_blue": ("error_page 418 = @mlplan_retry_blue;",
+                                              "if ($mlplan_never_connected) {",
+                                              "return 418;", "return 408 "),
+            "location @mlplan_timed_out_blue": ("return 408 ",),
+        },
+    ),
+    Scenario(
+        "without a resolver (Kubernetes Service names, addresses) passive health marks down",
+        cfg(),
+        present=("server my-endpoint-blue-0:5001 max_fails=3 fail_timeout=5s;",),
+        absent=("max_fails=0",),
     ),
     Scenario(
         "each upstream re-resolves every second (Docker: a surge container is routed within "
@@ -257,7 +306,7 @@ SCENARIOS = [
         cfg(),
         runtime=replace(RUNTIME, resolver="127.0.0.11", resolve_valid_s=1),
         present=(
-            "server my-endpoint-blue-0:5001 resolve max_fails=3 fail_timeout=5s;",
+            "server my-endpoint-blue-0:5001 resolve max_fails=0;",
             "    resolver 127.0.0.11 valid=1s ipv6=off;",
         ),
         blocks={"upstream mlplan_blue": ("zone mlplan_blue 64k;",
@@ -281,10 +330,10 @@ def test_scenario(scenario: Scenario) -> None:
         body = block(text, header)
         for fragment in fragments:
             assert fragment in body, f"{header}: {fragment}"
-    if "location = /-/route/direct/blue" in scenario.blocks:  # header routes never mirror
-        assert "mirror" not in block(text, "location = /-/route/direct/blue")
-    if "location = /-/route/mirrored/live/blue" in scenario.blocks:  # unsampled: no subrequest
-        assert "mirror" not in block(text, "location = /-/route/live/blue")
+    if "location @route/direct/blue" in scenario.blocks:  # header routes never mirror
+        assert "mirror" not in block(text, "location @route/direct/blue")
+    if "location @route/mirrored/live/blue" in scenario.blocks:  # unsampled: no subrequest
+        assert "mirror" not in block(text, "location @route/live/blue")
         assert "$mlplan_mirror_sample" not in block(text, "location = /-/mirror")
 
 

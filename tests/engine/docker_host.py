@@ -168,6 +168,8 @@ class Event:
     name: str
     deployment: str
     image: str
+    #: ``kill``: the signal (15, then 9 when the stop grace ran out); ``die``: the exit code
+    detail: str = ""
 
 
 class EventWatch:
@@ -203,7 +205,9 @@ class EventWatch:
                 at=raw.get("timeNano", 0) / 1e9 - self.started,
                 action=str(raw.get("Action") or raw.get("status", "")),
                 name=attrs.get("name", ""), deployment=attrs.get(labels.DEPLOYMENT, ""),
-                image=attrs.get(labels.IMAGE, "")))
+                image=attrs.get(labels.IMAGE, ""),
+                detail=(f"signal {attrs['signal']}" if "signal" in attrs else
+                        f"exit {attrs['exitCode']}" if "exitCode" in attrs else "")))
 
     def __exit__(self, *exc: object) -> None:
         time.sleep(1.0)  # let the last events arrive
@@ -220,6 +224,7 @@ class EventWatch:
 def timeline(events: list[Event]) -> str:
     """The events as lines for the test output: ``  12.3 s  create  my-endpoint-blue-3``."""
     return "\n".join(f"{e.at:7.2f} s  {e.action:<24} {e.name}"
+                     + (f" ({e.detail})" if e.detail else "")
                      for e in sorted(events, key=lambda e: e.at)
                      if not e.action.startswith("exec_"))  # health-check runs: noise here
 

@@ -292,19 +292,19 @@ def test_rolling_update_surges_at_full_capacity(live: DockerProject, docker_env:
     assert_surge_order(blue, 10, docker_env.images[new])
     live.expect_no_changes()
     assert set(serving(live).values()) == {"healthy"} and len(serving(live)) == 13
-    # Issue 25 is open on this point: the router learns that an instance leaves only passively
-    # (no drain yet), and 1 request of 9,353 failed (502) in one of three runs on the merged
-    # main. The capacity and order above are asserted; failed requests are reported as an
-    # expected failure until the drain lands (then this becomes assert_no_failures again).
-    if failures(results) or failures(loaded):
-        pytest.xfail(f"issue 25 (drain) open: {len(failures(results))} + "
-                     f"{len(failures(loaded))} failed requests during the surge roll")
+    # Issue 25 is open on one residual class: on the final code of its branch (load average
+    # 24-46) one run of three lost 2 of 10,127 requests, each a 408 after 5.0 s (a read
+    # timeout: the request reached a container of an in-place batch that had been told to stop
+    # and was answered by no one until the 5 s stop grace ran out); the 502 'no live
+    # upstreams' class is gone (router: max_fails=0 for resolved names and one fresh pass).
+    # Capacity and order are asserted; failed requests are an expected failure until then.
+    failed = failures(results) + failures(loaded)
+    if failed:
+        pytest.xfail(f"issue 25 open: {len(failed)} failed requests during the surge roll: "
+                     + ", ".join(f"{r.status} after {r.seconds:.1f} s" for r in failed[:5])
+                     + "\n" + router_errors(live)[-1500:])
 
 
-@pytest.mark.xfail(reason="issue 25 open: on the merged main a 1-instance surge roll answered "
-                          "1,252 of 2,574 requests with 502 DeploymentUnavailable (the router "
-                          "lost the instance while both containers ran); the issue's branch "
-                          "alone passed it", strict=False)
 def test_one_instance_at_100_percent_keeps_serving_through_a_roll(
         live: DockerProject, docker_env: DockerEnv) -> None:
     """(b1) blue with 1 instance and 100% of live traffic, its image changed: the new container

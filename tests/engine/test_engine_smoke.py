@@ -20,6 +20,7 @@ from tests.engine.conftest import VENV, Engine
 from tests.engine.docker_host import instance_of
 
 ENDPOINT = "my-endpoint"
+GREEN_PASSWORD = "render-check-" + "g" * 16
 MLPLAN = "mlplan:index:"
 DOCKER_CONTAINER = "docker:index/container:Container"
 
@@ -171,6 +172,9 @@ def test_kubernetes_target_renders_manifests(
     engine.require("kubernetes", "random")
     rendered = project_copy / "rendered"
     kubernetes_stack(project_copy, rendered)
+    green = project_copy / "stacks" / "endpoints" / ENDPOINT / "green.yml"
+    green.write_text(green.read_text("utf-8").replace(
+        'SCORE_SCALE: "1.1"', f'SCORE_SCALE: "1.1"\n  DB_PASSWORD: "{GREEN_PASSWORD}"'), "utf-8")
     pulumi = pulumi_in(project_copy)
     pulumi.run("stack", "init", "k8s")
     preview = pulumi.preview_json()
@@ -187,6 +191,46 @@ def test_kubernetes_target_renders_manifests(
     again = pulumi.preview_json()
     assert_ok(again)
     assert set(again["changeSummary"]) == {"same"}, again["changeSummary"]
+    _rendered_files_hold_no_secret(pulumi, rendered)
+
+
+def _rendered_files_hold_no_secret(pulumi: Any, rendered: Path) -> None:
+    """Issue 27 item 3 with the real pulumi-kubernetes writing the files: no file holds a key
+    or green's environment value (plain or base64) and no file is a Secret; the stack output
+    ``my-endpoint-secrets`` (shown only with ``--show-secrets``) holds exactly the Secrets the
+    rendered Deployments reference."""
+    import base64
+
+    def output(name: str) -> str:
+        return str(pulumi.run("stack", "output", "--show-secrets", name).stdout).strip()
+
+    keys = [output(f"{ENDPOINT}-primary-key"), output(f"{ENDPOINT}-secondary-key")]
+    assert "[secret]" in str(pulumi.run("stack", "output", f"{ENDPOINT}-secrets").stdout)
+    documents = {d["metadata"]["name"]: d for d in yaml.safe_load_all(
+        output(f"{ENDPOINT}-secrets"))}
+    stored = documents[f"{ENDPOINT}-keys"]["stringData"]
+    assert [stored["primary-key"], stored["secondary-key"]] == keys
+    referenced: set[str] = set()
+    for path in sorted(rendered.rglob("*.yaml")):
+        text = path.read_text("utf-8")
+        for value in (*keys, GREEN_PASSWORD):
+            for form in (value, base64.b64encode(value.encode()).decode()):
+                assert form not in text, f"a secret value is in {path.name}"
+        for doc in yaml.safe_load_all(text):
+            if not doc:
+                continue
+            assert doc["kind"] != "Secret", path.name
+            if doc["kind"] == "Deployment":
+                pod = doc["spec"]["template"]["spec"]
+                referenced |= {e["valueFrom"]["secretKeyRef"]["name"]
+                               for c in pod["containers"] for e in c.get("env", [])
+                               if "valueFrom" in e}
+                referenced |= {s["secret"]["name"] for v in pod.get("volumes", [])
+                               for s in v.get("projected", {}).get("sources", [])
+                               if "secret" in s}
+    assert referenced == set(documents), (referenced, sorted(documents))
+    (environment,) = [d for name, d in documents.items() if name != f"{ENDPOINT}-keys"]
+    assert set(environment["stringData"].values()) == {"1.1", GREEN_PASSWORD}
 
 
 def kubernetes_stack(project: Path, rendered: Path) -> None:

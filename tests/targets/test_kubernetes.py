@@ -630,6 +630,137 @@ def test_keys_never_appear_outside_secrets(name: str, settings: dict[str, Any],
             assert value not in text, f"a key appears in {r.type} {r.name}"
 
 
+# --- renderYamlTo: rendered manifests hold no secret value (issue 27 item 3) --------------------
+
+ENV = {"DB_PASSWORD": "hunter2-" + "d" * 12, "PLAIN_SETTING": "plain-" + "v" * 12}
+RENDER_CASES = [
+    # scenario, renderYamlTo, router settings, configured keys, green's extra environment
+    ("rendered, nginx, generated keys", True, {}, None, {}),
+    ("rendered, nginx, configured keys, environment Secrets", True, {}, KEYS, ENV),
+    ("rendered, gateway-api, configured keys, environment Secrets", True, GATEWAY, KEYS, ENV),
+    ("rendered, gateway-api, generated keys", True, GATEWAY, None, {}),
+    ("applied, nginx, configured keys, environment Secrets", False, {}, KEYS, ENV),
+]
+
+
+def _encodings(value: str) -> list[str]:
+    """A value and the forms a manifest could carry it in (base64 of ``data``)."""
+    import base64
+
+    return [value, base64.b64encode(value.encode()).decode()]
+
+
+@pytest.mark.parametrize(("name", "render", "settings", "keys", "env"), RENDER_CASES,
+                         ids=[c[0] for c in RENDER_CASES])
+def test_render_yaml_to_withholds_every_secret(
+    name: str, render: bool, settings: dict[str, Any], keys: dict[str, Any] | None,
+    env: dict[str, str], project: Project,
+) -> None:
+    """With ``renderYamlTo`` no Secret is registered with the (rendering) provider and no
+    registered object holds a key or an environment value in any encoding; the Deployments
+    reference the Secrets by name, and the stack output ``my-endpoint-secrets`` (a Pulumi
+    secret) holds them whole, ready for ``kubectl apply -f -``. Applied, the Secrets are
+    registered as before and there is no such output."""
+    import kubernetes_validate  # type: ignore[import-untyped]
+
+    project.kubernetes(**settings, **({"renderYamlTo": "out/manifests"} if render else {}))
+    if env:
+        project.patch("green", {"environment_variables": {"SCORE_SCALE": "1.1", **env}})
+    exports: dict[str, Any] = {}
+
+    def run() -> None:
+        state, root = program.load(project.root, STACK)
+        exports.update(target.deploy(state, keys or {}, root))
+
+    recorded = run_program(run, stack=STACK)
+    primary = _sync_await(exports["my-endpoint-primary-key"].future())
+    secondary = _sync_await(exports["my-endpoint-secondary-key"].future())
+    secrets = by_name(recorded, SECRET)
+    env_ref = next(e for e in container(recorded, "my-endpoint-green-deployment")["env"]
+                   if e["name"] == "SCORE_SCALE")["valueFrom"]["secretKeyRef"]
+    if not render:
+        assert "my-endpoint-secrets" not in exports
+        assert set(secrets) == {"my-endpoint-keys", "my-endpoint-green-env"}
+        return
+    assert secrets == {}, sorted(secrets)
+    values = [primary, secondary, *env.values()]
+    for r in recorded:
+        text = json.dumps(r.inputs)
+        for value in values:
+            for form in _encodings(value):
+                assert form not in text, f"{value!r} appears in {r.type} {r.name}"
+    output = exports["my-endpoint-secrets"]
+    assert _sync_await(output.is_secret())
+    documents = list(yaml.safe_load_all(_sync_await(output.future())))
+    by_secret = {d["metadata"]["name"]: d for d in documents}
+    assert list(by_secret) == ["my-endpoint-keys", env_ref["name"]]
+    for document in documents:
+        kubernetes_validate.validate(document, "1.31", strict=True)
+        assert (document["kind"], document["metadata"]["namespace"]) == ("Secret", "ml")
+    stored = by_secret["my-endpoint-keys"]["stringData"]
+    assert (stored["primary-key"], stored["secondary-key"]) == (primary, secondary)
+    if not settings:  # nginx: the router's keys.conf comes with them, its pods mount it
+        assert primary in stored["keys.conf"] and secondary in stored["keys.conf"]
+        sources = pod(recorded, "my-endpoint-router")["volumes"][0]["projected"]["sources"]
+        assert sources[1]["secret"]["name"] == "my-endpoint-keys"
+    environment = by_secret[env_ref["name"]]
+    assert environment["immutable"] is True
+    assert set(environment["stringData"].values()) == {"1.1", *env.values()}
+    assert environment["stringData"][env_ref["key"]] == "1.1"
+    deployment = one(recorded, DEPLOYMENT, "my-endpoint-green-deployment")
+    assert all("env" not in dep for dep in deployment.dependencies)
+
+
+@pytest.mark.parametrize("settings", [{}, GATEWAY], ids=["nginx", "gateway-api"])
+def test_the_stack_program_withholds_secrets_from_its_rendering_provider(
+    settings: dict[str, Any], project: Project,
+) -> None:
+    """The stack program makes one (rendering) provider and strips ``renderYamlTo`` from the
+    endpoints' settings: ``withholdSecrets`` tells them to keep their Secrets from it."""
+    project.kubernetes(renderYamlTo="out/manifests", **settings)
+    project.patch("green", {"environment_variables": {"SCORE_SCALE": "1.1", **ENV}})
+    recorded = project.run(config={"mlplan:keys": KEYS})
+    assert by_type(recorded, SECRET) == []
+    values = [*KEYS["my-endpoint"].values(), *ENV.values()]
+    for r in recorded:
+        if r.type.startswith("kubernetes:"):
+            text = json.dumps(r.inputs)
+            assert not [v for v in values for form in _encodings(v) if form in text], r.name
+
+
+def test_render_yaml_to_cannot_be_told_to_write_secrets(project: Project) -> None:
+    from mlplan.targets.kubernetes.settings import parse_kubernetes_settings
+
+    settings, found = parse_kubernetes_settings({"renderYamlTo": "out", "withholdSecrets": False})
+    assert [(d.code, d.location.field) for d in found] == [
+        (codes.SETTINGS, "mlplan:kubernetes.withholdSecrets")]
+    assert settings.withhold_secrets
+
+
+SECRET_OBJECTS = [
+    ("stringData renamed, None left out, keys sorted",
+     {"metadata": {"name": "e-keys"}, "type": "Opaque", "string_data": {"k": "v"},
+      "binary_data": None},
+     {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "e-keys"},
+      "stringData": {"k": "v"}, "type": "Opaque"}),
+    ("immutable kept",
+     {"metadata": {"name": "e-d-env-0123456789"}, "immutable": True, "string_data": {"A": "1"}},
+     {"apiVersion": "v1", "immutable": True, "kind": "Secret",
+      "metadata": {"name": "e-d-env-0123456789"}, "stringData": {"A": "1"}}),
+]
+
+
+@pytest.mark.parametrize(("name", "fields", "expected"), SECRET_OBJECTS,
+                         ids=[c[0] for c in SECRET_OBJECTS])
+def test_secret_object(name: str, fields: dict[str, Any], expected: dict[str, Any]) -> None:
+    from mlplan.targets.kubernetes.manifests import Manifest, secret_object, secrets_document
+
+    manifest = Manifest("e-keys", "v1", "Secret", fields, withheld=True)
+    assert secret_object(manifest, fields) == expected
+    assert list(yaml.safe_load_all(secrets_document([expected, expected]))) == [expected] * 2
+    assert secrets_document([]) == ""
+
+
 # --- stack-level objects and the provider -------------------------------------------------------
 
 

@@ -195,8 +195,9 @@ class KubernetesSettingsArgs(TypedDict, total=False):
     context: pulumi.Input[str]
     """Kubeconfig context for an explicit provider. Default: the current one."""
     render_yaml_to: pulumi.Input[str]
-    """Write manifests to this folder (inside the project) instead of applying them (Secrets
-    in plain text). Default off."""
+    """Write manifests to this folder (inside the project) instead of applying them. They hold
+    no secret value: the Secrets they reference are the output ``kubernetes_secrets``. Default
+    off."""
     router_mode: pulumi.Input[str]
     """``nginx`` (in-cluster router) or ``gateway-api`` (HTTPRoute). Default ``nginx``."""
     service_type: pulumi.Input[str]
@@ -376,6 +377,10 @@ class OnlineEndpoint(pulumi.ComponentResource):
     """Mirrored percent per deployment."""
     quota_reserved: pulumi.Output[QuotaReportOutput]
     """The quota this endpoint's deployments reserve, per VM family and in total."""
+    kubernetes_secrets: pulumi.Output[str]
+    """Kubernetes with ``render_yaml_to``: the Secrets the rendered manifests reference but do
+    not hold (keys, deployment environment), as YAML for ``kubectl apply -f -`` (secret);
+    otherwise empty."""
 
     def __init__(self, name: str, args: OnlineEndpointArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -400,7 +405,10 @@ class OnlineEndpoint(pulumi.ComponentResource):
         self.mirror_traffic = pulumi.Output.from_input(props["mirrorTraffic"])
         self.quota_reserved = pulumi.Output.from_input(typing.cast(
             QuotaReportOutput, _quota_output(state.quota)))
+        self.kubernetes_secrets = getattr(built, "withheld_secrets", None) or \
+            pulumi.Output.secret("")
         self.register_outputs({**props, "quotaReserved": quota_props(state.quota),
+                               "kubernetesSecrets": self.kubernetes_secrets,
                                "scoringUri": self.scoring_uri,
                                "swaggerUri": self.swagger_uri,
                                "primaryKey": self.primary_key,

@@ -415,23 +415,35 @@ def load_stack(root: Path, stack: str, config: Mapping[str, Any] | None = None) 
 def _check_written_paths(root: Path, settings: Settings, read: StackSettings
                          ) -> list[Diagnostic]:
     """What mlplan writes for the project stays in it: ``mlplan:kubernetes.renderYamlTo`` is
-    contained (``resolve``) like every path read, and its manifests hold the endpoint keys
-    (Secrets are written as YAML, base64, not encrypted): a warning says so."""
+    contained (``resolve``) like every path read. Its manifests hold no secret value: the
+    Secrets they reference are a secret stack output the user must apply (a warning says how)."""
     from mlplan.targets.kubernetes import settings as kubernetes_settings
 
-    target = kubernetes_settings.of(settings).render_yaml_to
-    if settings.target != "kubernetes" or not target:
+    if settings.target != "kubernetes":
         return []
+    found: list[Diagnostic] = []
+    chosen = kubernetes_settings.of(settings)
+    if chosen.withhold_secrets and not chosen.render_yaml_to:  # set by hand, applying
+        found.append(error(codes.SETTINGS, read.at(
+            ("config", "mlplan:kubernetes", "withholdSecrets"),
+            "mlplan:kubernetes.withholdSecrets"),
+            "withholdSecrets is mlplan's own (its program sets it for the endpoints of a stack "
+            "with renderYamlTo, whose Secrets stay out of the manifests); remove it: applied "
+            "without its Secrets, every Deployment would wait for them."))
+    target = chosen.render_yaml_to
+    if not target:
+        return found
     where = read.at(("config", "mlplan:kubernetes", "renderYamlTo"),
                     "mlplan:kubernetes.renderYamlTo")
     try:
         resolve(root, target)
     except PathProblem as exc:
-        return [error(codes.SETTINGS_PATH, where, f"{exc}.")]
-    return [warning(codes.SETTINGS_PATH, where,
-                    f"manifests written to '{target}' include the endpoint keys' Secret (base64, "
-                    "not encrypted); keep the folder out of version control (.gitignore) and "
-                    "readable by you alone.")]
+        return [*found, error(codes.SETTINGS_PATH, where, f"{exc}.")]
+    return [*found, warning(codes.SETTINGS_PATH, where,
+                    f"manifests written to '{target}' reference the endpoint keys' and the "
+                    "deployments' environment Secrets without holding them; after `pulumi up` "
+                    "create them with `pulumi stack output --show-secrets <endpoint>-secrets | "
+                    "kubectl apply -f -` (or seal that output with kubeseal or sops).")]
 
 
 def load_endpoints(root: Path, settings: Settings, paths: Sequence[tuple[str, Location]],

@@ -77,6 +77,8 @@ def run(cwd: Path | None = None, stack: str | None = None) -> None:
         pulumi.export(f"{endpoint.name}-primary-key", component.primary_key)
         pulumi.export(f"{endpoint.name}-secondary-key", component.secondary_key)
         pulumi.export(f"{endpoint.name}-deployments", component.deployments)
+        if kubernetes and kubernetes.get("withholdSecrets"):  # renderYamlTo, or chosen
+            pulumi.export(f"{endpoint.name}-secrets", component.kubernetes_secrets)
     pulumi.export("quota", {"totalRequiredCores": state.quota.total_reserved_millis / 1000,
                             "totalLimitCores": state.quota.total_limit_millis / 1000,
                             "families": {f.family: f.reserved_millis / 1000

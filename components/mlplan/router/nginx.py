@@ -24,7 +24,7 @@ Rules (Azure ML online endpoint semantics):
 - Mirror ``{green: 10}``: 10% of live-split requests (sampled on ``mirror$request_id``, so
   independent of the live split) are copied to green; the copy's answer is discarded. The
   sample is drawn before routing: only sampled requests reach a location with nginx's
-  ``mirror`` (``/-/route/mirrored/live/<name>``), which costs a subrequest per request. nginx
+  ``mirror`` (``@route/mirrored/live/<name>``), which costs a subrequest per request. nginx
   keeps a client's keep-alive connection busy until every mirror subrequest has ended, so a
   slow copy would delay that client's next request. The copy therefore goes through a local
   relay server (unix socket) that reads it, answers at once and forwards it to green in its own
@@ -39,6 +39,9 @@ Rules (Azure ML online endpoint semantics):
   fire after that long) is never retried: only refused/reset connections, connect timeouts and
   502/503 answers are, i.e. failures where the instance produced no scoring answer (a reset
   after the request was sent can score twice; scoring is assumed free of side effects).
+- Passive health: an address that failed 3 times is skipped for 5 s, except a name re-resolved
+  at run time (``resolve``), which is never skipped (``max_fails=0``): its containers appear
+  before they listen, and skipping a booting replacement left none to try when the old one went.
 - Request timeout: ``request_timeout_ms`` bounds connect, send and read; slower -> **408**
   (Azure's status for "model took longer than request_timeout_ms"), not nginx's 504. An
   upstream's own 504 passes through unchanged.
@@ -62,7 +65,7 @@ Example: backends blue (2 instances) and green (1), traffic blue=90 green=10, no
 ("k1...", "k2..."): routing.conf holds ``upstream mlplan_blue`` with two servers,
 ``split_clients "${request_id}" $mlplan_live_route {90% live/blue; * live/green;}``, a header
 map {"" -> split, blue -> direct/blue, green -> direct/green, else unknown}, and locations
-``/-/route/{live,direct}/{blue,green}`` proxying with ``proxy_read_timeout 5000ms``.
+``@route/{live,direct}/{blue,green}`` proxying with ``proxy_read_timeout 5000ms``.
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ ROUTING_FILE = "routing.conf"
 KEYS_FILE = "keys.conf"
 NO_VALID_DEPLOYMENT = "The endpoint doesn't have any valid deployment with positive weight"
 TIMEOUT_STATUS = 408
+ROUTE_STATUS = 418  # only ever an internal jump to a route's named location, never answered
 # Passive health: an instance failing this often within FAIL_TIMEOUT_S is skipped that long.
 MAX_FAILS = 3
 FAIL_TIMEOUT_S = 5
@@ -354,6 +358,15 @@ def render_routing(config: RouterConfig, runtime: NginxRuntime) -> str:
         "# mirror: " + (" ".join(f"{n}={p}" for n, p in ([mirror] if mirror else [])) or "none"),
         "",
     ]
+    out += [
+        "# 1 when the last try of a request never connected ($upstream_connect_time ends in",
+        '# "-"): a timeout then scored nothing and may be retried.',
+        "map $upstream_connect_time $mlplan_never_connected {",
+        '    "~(^|[,:] )-$" 1;',
+        "    default 0;",
+        "}",
+        "",
+    ]
     for backend in backends:
         out += _upstream(backend, runtime)
         out += _scoring_map(backend)
@@ -433,6 +446,9 @@ def _static(runtime: NginxRuntime, keys: str, routing: str) -> str:
         *([f"user {runtime.user};"] if runtime.user else []),
         f"worker_processes {workers};",
         f"worker_rlimit_nofile {runtime.open_files_per_worker};",
+        "# The key check and the scoring-path maps are regular expressions run on every request:",
+        "# compiled to machine code the key check costs about 1,600 fewer instructions.",
+        "pcre_jit on;",
         f"pid {_path(runtime.pid_path)};",
         f"error_log {_path(runtime.error_log)} {runtime.error_log_level};",
         "",
@@ -487,10 +503,18 @@ def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
     if runtime.resolver and runtime.resolve_valid_s > 0:
         lines.append(f"    resolver {runtime.resolver} valid={runtime.resolve_valid_s}s ipv6=off;")
     for instance in sorted(backend.instances):
-        resolve = " resolve" if runtime.resolver and not _is_ip(instance) else ""
-        lines.append(
-            f"    server {instance}{resolve} max_fails={MAX_FAILS} fail_timeout={FAIL_TIMEOUT_S}s;"
-        )
+        if runtime.resolver and not _is_ip(instance):
+            # Never marked down (max_fails=0): Docker's DNS answers a name from a container's
+            # start, not from healthy, so passive health would skip a booting replacement
+            # that refused while it loaded; when the old container then left, every address
+            # was skipped and nginx answered 502 "no live upstreams" (seen: a 1-instance
+            # surge roll lost half its requests for 5 s; backup copies of the names did not
+            # prevent it). A refused connect costs nothing and the request moves on; a gone
+            # container costs one connect timeout until the name is re-resolved.
+            lines.append(f"    server {instance} resolve max_fails=0;")
+        else:
+            lines.append(f"    server {instance} max_fails={MAX_FAILS} "
+                         f"fail_timeout={FAIL_TIMEOUT_S}s;")
     keepalive = min(64, max(2, backend.max_in_flight))
     lines += [
         f"    keepalive {keepalive};",
@@ -540,12 +564,18 @@ def _main_server(
         f"        return 200 {_quote(json.dumps({'status': 'Healthy'}))};",
         "    }",
         "",
+        "    # Every request jumps to its route's named handler (@route/live/blue, ...) through",
+        "    # error_page: unlike a rewrite to an internal URI this keeps the request URI, so",
+        "    # a route proxies it as sent with a fixed proxy_pass (no URL parse and upstream",
+        "    # lookup per request). recursive_error_pages: the routes' own error_page (408, 502,",
+        "    # 429) still apply.",
         "    location / {",
-        "        rewrite ^ /-/route/$mlplan_route? last;",
+        "        recursive_error_pages on;",
+        f"        error_page {ROUTE_STATUS} = @route/$mlplan_route;",
+        f"        return {ROUTE_STATUS};",
         "    }",
         "",
-        "    location = /-/route/unauthorized {",
-        "        internal;",
+        "    location @route/unauthorized {",
         '        add_header WWW-Authenticate "Bearer" always;',
         "        return 401 "
         + _json_error(
@@ -555,13 +585,11 @@ def _main_server(
         + ";",
         "    }",
         "",
-        "    location = /-/route/unknown {",
-        "        internal;",
+        "    location @route/unknown {",
         f"        return 404 {unknown};",
         "    }",
         "",
-        "    location = /-/route/none {",
-        "        internal;",
+        "    location @route/none {",
         f"        return 404 {_json_error('NoValidDeployment', NO_VALID_DEPLOYMENT)};",
         "    }",
     ]
@@ -594,8 +622,7 @@ def _main_server(
 def _route(backend: RouterBackend, kind: str, via: str, *, mirrored: bool) -> list[str]:
     lines = [
         "",
-        f"    location = /-/route/{kind}/{backend.name} {{",
-        "        internal;",
+        f"    location @route/{kind}/{backend.name} {{",
         f"        set $mlplan_deployment {backend.name};",
         f"        set $mlplan_via {via};",
         f"        add_header {HEADER} {backend.name} always;",
@@ -605,23 +632,54 @@ def _route(backend: RouterBackend, kind: str, via: str, *, mirrored: bool) -> li
         return [*lines, f"        return 503 {_json_error('NoInstances', message)};", "    }"]
     if mirrored:
         lines += ["        mirror /-/mirror;", "        mirror_request_body on;"]
-    lines += _proxy(backend, request_id="$request_id")
+    lines += _proxy(backend, request_id="$request_id", as_sent=True)
     lines += [
         f"        error_page 504 = @mlplan_timeout_{backend.name};",
-        f"        error_page 502 = @mlplan_unavailable_{backend.name};",
+        f"        error_page 502 = @mlplan_retry_{backend.name};",
         f"        error_page 429 = @mlplan_overloaded_{backend.name};",
+        "        recursive_error_pages on;  # the retry's own errors get the JSON answers",
         "    }",
     ]
     return lines
 
 
-def _proxy(backend: RouterBackend, *, request_id: str) -> list[str]:
-    timeout = backend.request_timeout_ms
+def _retry_location(backend: RouterBackend) -> list[str]:
+    """One fresh pass over the deployment's current addresses after nginx itself answered 502.
+
+    nginx gives up with 502 "no live upstreams" when the upstream's address list changed
+    while a request was between two tries (a re-resolved name: a container left or joined),
+    even though other addresses would answer; seen during Docker rolls after a 1 s connect
+    timeout to a container that had just gone. The retry picks from the list as it is now.
+    Only nginx's own 502 comes here (no instance answered; an instance's 502 passes through),
+    so nothing is scored twice by it; its failures end as the usual JSON answers."""
     return [
+        f"    location @mlplan_retry_{backend.name} {{",
+        f"        set $mlplan_deployment {backend.name};",
+        f"        add_header {HEADER} {backend.name} always;",
+        *_proxy(backend, request_id="$request_id", limited=False, as_sent=True),
+        f"        error_page 504 = @mlplan_timed_out_{backend.name};",
+        f"        error_page 502 = @mlplan_unavailable_{backend.name};",
+        "    }",
+    ]
+
+
+def _proxy(
+    backend: RouterBackend, *, request_id: str, limited: bool = True, as_sent: bool = False
+) -> list[str]:
+    """Proxying to ``backend``; ``limited``: with the in-flight limits (a retry's request was
+    counted where it came in). ``as_sent``: the location runs for the request itself (a named
+    location, not a subrequest), so a deployment that takes ``/score`` as sent gets the URI as
+    sent from a ``proxy_pass`` without variables (no URL parse and upstream lookup per request)."""
+    timeout = backend.request_timeout_ms
+    uri = "" if as_sent and backend.upstream_uri == "$request_uri" else backend.upstream_uri
+    limits = [
         f"        limit_conn mlplan_inflight {backend.max_in_flight};",
         # repeated here: a location's own limit_conn drops the ones it would inherit
         f"        limit_conn mlplan_per_client {CLIENT_CONNECTION_LIMIT};",
-        f"        proxy_pass http://{backend.upstream}{backend.upstream_uri};",
+    ]
+    return [
+        *(limits if limited else []),
+        f"        proxy_pass http://{backend.upstream}{uri};",
         *_proxy_headers("Connection", '""', request_id=request_id),
         f"        proxy_connect_timeout {min(timeout, CONNECT_TIMEOUT_MS)}ms;",
         f"        proxy_send_timeout {timeout}ms;",
@@ -657,9 +715,23 @@ def _error_locations(backend: RouterBackend) -> list[str]:
         f"Deployment {name} has {backend.max_in_flight} requests in flight "
         "(2 * max_concurrent_requests_per_instance * instances); retry later.",
     )
+    # A timeout whose last try never connected (a container that had just gone, still in the
+    # DNS cache: its address no longer answers) scored nothing: one fresh pass, like a 502.
+    # A read timeout (connected, the model was slow) is the deployment's 408, never retried.
+    retry = ([f"        error_page 418 = @mlplan_retry_{name};",
+              "        recursive_error_pages on;",
+              "        if ($mlplan_never_connected) {",
+              "            return 418;",
+              "        }"] if backend.instances else [])
     return [
         "",
+        *(_retry_location(backend) if backend.instances else []),
         f"    location @mlplan_timeout_{name} {{",
+        *retry,
+        f"        add_header {HEADER} {name} always;",
+        f"        return {TIMEOUT_STATUS} {timeout};",
+        "    }",
+        f"    location @mlplan_timed_out_{name} {{",
         f"        add_header {HEADER} {name} always;",
         f"        return {TIMEOUT_STATUS} {timeout};",
         "    }",

@@ -12,6 +12,8 @@
 #   kwok                     sigs.k8s.io/kwok v0.8.0 cmd/kwok               ./kwok/go.mod
 #   share/kwok-stages/*.yaml kwok's node fast + heartbeat and pod fast stages (from its module)
 #   share/gateway-api/*.yaml sigs.k8s.io/gateway-api v1.3.0 config/crd/standard
+#   network-policies         sigs.k8s.io/kube-network-policies v0.7.0 (the real node's NetworkPolicy
+#                            enforcement, nftables + nfqueue)        ./netpol/main.go (ours)
 #
 # Exit codes: 0 built (or up to date); 1 a build failed (compiler error, ...); 2 it cannot be built
 # here at all (no go, or the module proxy refused or could not be reached).
@@ -162,5 +164,11 @@ copy_gateway_crds() {
 } >"$LOGS/gateway-api.log" 2>&1
 step gateway-api "$SHARE/gateway-api" 3 "$(stamp_key <(echo "$GATEWAY_API_VERSION $GATEWAY_API_SUM"))" \
   copy_gateway_crds
+
+# ---- NetworkPolicy enforcement on the real node (policy_enforcer.py) --------------------------
+NETPOL_KEY="$(stamp_key "$HERE/netpol/go.mod" "$HERE/netpol/go.sum" "$HERE/netpol/main.go" "$HERE/netpol/tools.go")"
+# cold: 84 s at load 3.5, 260 s at load 19 (client-go v0.32 is not shared with the control plane)
+step network-policies "$BIN/network-policies" 90 "$NETPOL_KEY" \
+  gobuild network-policies "$HERE/netpol" "" .
 
 echo "kube/build.sh: control plane and node in $BIN (total $(( $(date +%s) - TOTAL_START )) s)"

@@ -79,6 +79,17 @@ controller's message (``choices.rollout_failure``) before the router moves. A br
 fails at its first batch, one budget after it started, while the old pods keep serving
 (``maxUnavailable: 0``); the Pulumi timeout (``await_seconds``, all batches) stays the outer bound.
 
+Secrets and ``renderYamlTo``. Applied, the keys Secret ``E-keys`` and each deployment's
+environment Secret ``E-D-env-<digest>`` are Pulumi secrets registered like every object (unless
+``withholdSecrets``: the user's own secret delivery creates them, as below). Rendered,
+pulumi-kubernetes writes every input as it is, secret values in plain text (its documentation says
+so), so the plan marks these Secrets ``withheld``: they are not registered with the rendering
+provider, the rendered Deployments still reference them by name (a GitOps repository holds the
+workloads, never the credentials), and the adapter hands their full objects over as one Pulumi
+secret, the stack output ``E-secrets`` (``secrets_document``), which the user applies or seals:
+``pulumi stack output --show-secrets E-secrets | kubectl apply -f -`` (``| kubeseal``...). Until
+then the router pods wait for their Secret volume, the instances for their ``secretKeyRef``s.
+
 PDB: ``maxUnavailable: 20%``: a node drain may take one rolling batch (``ceil(0.2 N)``,
 Kubernetes rounds a PDB percent up), the same bound as a rolling update, and a single-instance
 deployment can still be drained. ``unhealthyPodEvictionPolicy: AlwaysAllow`` so crash-looping
@@ -88,10 +99,12 @@ pods never block a drain. The router's PDB allows 1.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+
+import yaml
 
 from mlplan.domain import labels
 from mlplan.domain.names import ROUTING_HEADER
@@ -129,7 +142,9 @@ class Manifest:
     that are one Pulumi secret as a whole; ``after``: resource names of the same endpoint (or
     stack) it waits for, besides the namespace's objects, and, if ``after_deployments``, every
     deployment of its endpoint; ``timeout_s``: how long Pulumi waits for it (0: the provider's
-    default); ``retain_on_delete``: Pulumi forgets it instead of deleting it.
+    default); ``retain_on_delete``: Pulumi forgets it instead of deleting it; ``withheld``: a
+    Secret left out of rendered manifests (``renderYamlTo``), handed to the user as a secret
+    output instead of being registered (nothing waits for it).
     """
 
     resource: str
@@ -141,6 +156,7 @@ class Manifest:
     after_deployments: bool = False
     timeout_s: int = 0
     retain_on_delete: bool = False
+    withheld: bool = False
 
 
 @dataclass(frozen=True)
@@ -175,6 +191,35 @@ class EndpointManifests:
 def keys_checksum(keys_conf: str) -> str:
     """The router pods' ``mlplan.dev/keys-checksum`` annotation: a key change rolls them."""
     return hashlib.sha256(keys_conf.encode()).hexdigest()
+
+
+def withheld_secrets(settings: KubernetesSettings) -> bool:
+    """Whether Secrets are left out of what the provider gets: always with ``renderYamlTo``
+    (it writes every input in plain text), when applying only with ``withholdSecrets``."""
+    return settings.withhold_secrets or bool(settings.render_yaml_to)
+
+
+#: SDK keyword names of a Secret's fields -> the Kubernetes API's.
+_API_FIELDS = {"string_data": "stringData", "binary_data": "binaryData"}
+
+
+def secret_object(manifest: Manifest, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The Kubernetes object of a withheld Secret as ``kubectl apply`` takes it, from its
+    ``fields`` with the engine's values filled in. Example: ``E-keys`` -> ``{"apiVersion":
+    "v1", "kind": "Secret", "metadata": {...}, "stringData": {"primary-key": ...}, "type":
+    "Opaque"}`` (keys sorted)."""
+    found: dict[str, Any] = {"apiVersion": manifest.api_version, "kind": manifest.kind}
+    for key, value in fields.items():
+        if value is not None:
+            found[_API_FIELDS.get(key, key)] = value
+    return dict(sorted(found.items()))
+
+
+def secrets_document(objects: Sequence[Mapping[str, Any]]) -> str:
+    """Withheld Secrets as one YAML stream for ``kubectl apply -f -`` (or kubeseal, sops), in
+    the order given, each with a ``---`` line; "" for none."""
+    return "".join("---\n" + yaml.safe_dump(dict(o), sort_keys=False, allow_unicode=True)
+                   for o in objects)
 
 
 def _meta(name: str, namespace: str, object_labels: Mapping[str, str],
@@ -372,7 +417,8 @@ def plan_deployment(name: str, endpoint: EndpointState, dep: DeploymentState,
     env = ko.env_secret(endpoint.name, dep)
     env_secret = [Manifest(f"{name}-env", "v1", "Secret", {
         "metadata": _meta(env.name, ns, config_labels), "type": "Opaque", "immutable": True,
-        "string_data": dict(env.data)}, secret=("string_data",))] if env.name else []
+        "string_data": dict(env.data)}, secret=("string_data",),
+        withheld=withheld_secrets(settings))] if env.name else []
     objects = [
         *files.config_maps,
         *env_secret,
@@ -381,7 +427,7 @@ def plan_deployment(name: str, endpoint: EndpointState, dep: DeploymentState,
                 labels.IMAGE: where.image,
                 "mlplan.dev/rollout": dep.rollout.describe(),
                 ko.WAIT_FOR_ANNOTATION: ko.rollout_complete(replicas)}),
-            "spec": spec}, after=tuple(m.resource for m in env_secret),
+            "spec": spec}, after=tuple(m.resource for m in env_secret if not m.withheld),
             timeout_s=ko.await_seconds(dep)),
         Manifest(f"{name}-service", "v1", "Service", {
             "metadata": _meta(k8s_name, ns, object_labels),
@@ -444,10 +490,10 @@ def plan_endpoint(name: str, endpoint: EndpointState, inputs: Mapping[str, Deplo
         "metadata": _meta(ko.keys_secret_name(endpoint.name), ns,
                           labels.endpoint_labels(endpoint.name, "config")),
         "type": "Opaque",
-        "string_data": secret_data}, secret=("string_data",))
+        "string_data": secret_data}, secret=("string_data",), withheld=withheld_secrets(settings))
     if nginx:
-        router, scoring_uri, balancer = _nginx_router(name, endpoint, settings, environment,
-                                                      secret.resource)
+        router, scoring_uri, balancer = _nginx_router(
+            name, endpoint, settings, environment, () if secret.withheld else (secret.resource,))
     else:
         router, scoring_uri, balancer = _http_route(name, endpoint, settings, environment), \
             f"{settings.uri_scheme}://{settings.host(endpoint.name)}/score", ""
@@ -461,7 +507,8 @@ def plan_endpoint(name: str, endpoint: EndpointState, inputs: Mapping[str, Deplo
 
 
 def _nginx_router(name: str, endpoint: EndpointState, settings: KubernetesSettings,
-                  environment: str, secret: str) -> tuple[tuple[Manifest, ...], str, str]:
+                  environment: str, secret: tuple[str, ...]
+                  ) -> tuple[tuple[Manifest, ...], str, str]:
     """The router's ConfigMap, Deployment, Service and PDB; the scoring URI; the Service whose
     load balancer address serves it ("" when none)."""
     ns = settings.namespace
@@ -539,7 +586,7 @@ def _nginx_router(name: str, endpoint: EndpointState, settings: KubernetesSettin
                                       "annotations": {
                                           KEYS_CHECKSUM: Pending(KEYS_CHECKSUM_VALUE)}},
                          "spec": pod},
-        }}, after=(config_map.resource, secret), after_deployments=True)
+        }}, after=(config_map.resource, *secret), after_deployments=True)
     service = Manifest(f"{name}-router-service", "v1", "Service", {
         "metadata": _meta(router, ns, router_labels),
         "spec": {"type": settings.service_type, "selector": select, "ports": [{

@@ -86,6 +86,16 @@ def register(manifest: Manifest, opts: pulumi.ResourceOptions,
     return resource
 
 
+def withhold(manifest: Manifest, pending: Mapping[str, Any] | None = None
+             ) -> pulumi.Output[dict[str, Any]]:
+    """A withheld Secret (``Manifest.withheld``, ``renderYamlTo``): registered with no provider,
+    its whole object (the engine's values filled in) kept as a Pulumi secret."""
+    fields = {k: _fill(v, pending or {}) for k, v in manifest.fields.items()}
+    filled: pulumi.Output[dict[str, Any]] = pulumi.Output.from_input(fields).apply(
+        lambda f: manifests.secret_object(manifest, f))
+    return pulumi.Output.secret(filled)
+
+
 # --- components --------------------------------------------------------------------------------
 
 
@@ -126,7 +136,12 @@ class OnlineDeployment(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
         registered: dict[str, pulumi.Resource] = {}
         verdicts: list[pulumi.Output[None]] = []
+        #: Secrets left out of rendered manifests (``renderYamlTo``), as secret objects
+        self.withheld: list[pulumi.Output[dict[str, Any]]] = []
         for manifest in plan.objects:
+            if manifest.withheld:
+                self.withheld.append(withhold(manifest))
+                continue
             registered[manifest.resource] = resource = register(manifest, child, registered)
             if isinstance(resource, k8s.apps.v1.Deployment):
                 name = str(manifest.fields["metadata"]["name"])
@@ -159,9 +174,18 @@ class OnlineEndpoint(pulumi.ComponentResource):
         own = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
         registered: dict[str, pulumi.Resource] = {}
         rolled_out = [d.rolled_out for d in self.deployments]
+        withheld: list[pulumi.Output[dict[str, Any]]] = []
         for manifest in plan.objects:
+            if manifest.withheld:
+                withheld.append(withhold(manifest, pending))
+                continue
             after = rolled_out if manifest.after_deployments else ()
             registered[manifest.resource] = register(manifest, own, registered, after, pending)
+        withheld += [secret for d in self.deployments for secret in d.withheld]
+        #: ``renderYamlTo``: the Secrets the rendered manifests reference but do not hold, one
+        #: YAML stream for ``kubectl apply -f -`` (a Pulumi secret); None when applying
+        self.withheld_secrets: pulumi.Output[str] | None = pulumi.Output.secret(
+            pulumi.Output.all(*withheld).apply(manifests.secrets_document)) if withheld else None
         self.scoring_uri = pulumi.Output.from_input(plan.scoring_uri)
         if plan.balancer_service:
             service = registered[plan.balancer_service]
@@ -170,7 +194,7 @@ class OnlineEndpoint(pulumi.ComponentResource):
                 lambda status: _balancer_uri(status, plan.scoring_uri))
         if not pulumi.runtime.is_dry_run():  # the router's own rollout verdict
             for manifest in plan.objects:
-                router = registered[manifest.resource]
+                router = registered.get(manifest.resource)
                 if isinstance(router, k8s.apps.v1.Deployment):
                     name = str(manifest.fields["metadata"]["name"])
                     self.scoring_uri = pulumi.Output.all(
@@ -178,7 +202,9 @@ class OnlineEndpoint(pulumi.ComponentResource):
                     ).apply(lambda both: str(both[0]))
         self.swagger_uri = self.scoring_uri.apply(
             lambda uri: uri.removesuffix("/score") + "/swagger.json")
-        self.register_outputs({**props, "scoringUri": self.scoring_uri})
+        self.register_outputs({**props, "scoringUri": self.scoring_uri,
+                               **({"withheldSecrets": self.withheld_secrets}
+                                  if self.withheld_secrets is not None else {})})
 
 
 def _balancer_uri(status: Any, fallback: str) -> str:
@@ -214,7 +240,14 @@ def deploy(state: DesiredState, keys: dict[str, Any], project: Path) -> dict[str
             component.keys.secondary)
         exports[f"{endpoint.name}-deployments"] = {
             d.name: d.deployment.instance_count for d in endpoint.deployments}
+        if component.withheld_secrets is not None:  # renderYamlTo
+            exports[secrets_output(endpoint.name)] = component.withheld_secrets
     return exports
+
+
+def secrets_output(endpoint: str) -> str:
+    """The stack output holding an endpoint's withheld Secrets (``renderYamlTo``)."""
+    return f"{endpoint}-secrets"
 
 
 def stack_resources(state: DesiredState, project: Path, prefix: str = "",
@@ -279,6 +312,8 @@ def shared_stack(state: DesiredState, project: Path, config: Mapping[str, Any]
                              else {})
     endpoint_settings = {k: v for k, v in given.items() if k not in STACK_KUBERNETES}
     endpoint_settings.update(createNamespace=False, resourceQuota=False)
+    if given.get("renderYamlTo"):  # the stack's provider renders: no Secret may reach it
+        endpoint_settings["withholdSecrets"] = True
     return pulumi.ResourceOptions(providers=[provider] if provider else None,
                                   depends_on=depends_on), endpoint_settings
 
@@ -290,8 +325,12 @@ def _provider(settings: KubernetesSettings, project: Path, prefix: str = "",
     render = ""
     if settings.render_yaml_to:
         render = str(resolve(project, settings.render_yaml_to).resolve())  # contained
-        pulumi.log.warn(f"mlplan: renderYamlTo: manifests are written to {render} instead of "
-                        "being applied; Secrets (the endpoint keys) are written in plain text.")
+        pulumi.log.warn(
+            f"mlplan: renderYamlTo: manifests are written to {render} instead of being applied. "
+            "They hold no secret value: the Secrets they reference (endpoint keys, deployment "
+            "environment) are the stack output <endpoint>-secrets; after `pulumi up` create them "
+            "with `pulumi stack output --show-secrets <endpoint>-secrets | kubectl apply -f -` "
+            "(or pipe it to kubeseal / sops for a GitOps repository).")
     return k8s.Provider(
         f"{prefix}kubernetes",
         kubeconfig=settings.kubeconfig or None,

@@ -12,6 +12,7 @@ Keys (camelCase, as all stack config):
 | ``createNamespace`` | create (and own) the namespace | ``true`` |
 | ``kubeconfig`` / ``context`` | explicit provider: kubeconfig path or content, context | ambient |
 | ``renderYamlTo`` | write manifests to this folder instead of applying them | off |
+| ``withholdSecrets`` | Secrets go to the output ``E-secrets`` (see below) | with rendering |
 | ``routerMode`` | ``nginx`` (router Deployment) or ``gateway-api`` (HTTPRoute) | ``nginx`` |
 | ``serviceType`` | router Service: ``ClusterIP``, ``LoadBalancer``, ``NodePort`` | ``ClusterIP`` |
 | ``routerReplicas`` | router pods (>= 2) | ``2`` |
@@ -25,6 +26,10 @@ Keys (camelCase, as all stack config):
 | ``resourceQuota`` | a namespace ResourceQuota sized by the quota check | ``false`` |
 | ``models`` | big models: ``{<ref or path>: {pvc, subPath} or {image, path}}`` | none |
 | ``networkPolicy`` | ``{enabled, allowFrom}``: who reaches instance pods | the router |
+
+``withholdSecrets`` is mlplan's own: its stack program sets it for the endpoints when the stack's
+provider renders (``renderYamlTo``, stripped from the endpoints, which share that provider).
+``renderYamlTo`` with ``withholdSecrets: false`` is an error (rendered Secrets are plain text).
 
 Example: ``parse_kubernetes_settings({"routerMode": "gateway-api"})`` -> defaults plus two
 MLP120 errors: gateway-api needs ``gatewayRef`` and ``hostname``.
@@ -128,6 +133,7 @@ class KubernetesSettingsSpec(Strict):
     kubeconfig: str | None = None
     context: str | None = None
     renderYamlTo: str | None = None
+    withholdSecrets: bool | None = None
     routerMode: RouterMode = "nginx"
     serviceType: ServiceType = "ClusterIP"
     routerReplicas: Annotated[int, Field(ge=2, le=100)] = DEFAULT_ROUTER_REPLICAS
@@ -172,6 +178,10 @@ class KubernetesSettings:
     kubeconfig: str = ""
     context: str = ""
     render_yaml_to: str = ""
+    #: Secrets are left out of what the provider gets (``manifests.withheld_secrets``): with
+    #: ``render_yaml_to`` (it writes every input in plain text), or ``withholdSecrets``, which
+    #: mlplan's stack program sets for its endpoints when the stack's provider renders
+    withhold_secrets: bool = False
     router_mode: RouterMode = "nginx"
     service_type: ServiceType = "ClusterIP"
     router_replicas: int = DEFAULT_ROUTER_REPLICAS
@@ -259,6 +269,7 @@ def _settings(spec: KubernetesSettingsSpec) -> KubernetesSettings:
         kubeconfig=spec.kubeconfig or "",
         context=spec.context or "",
         render_yaml_to=spec.renderYamlTo or "",
+        withhold_secrets=bool(spec.withholdSecrets or spec.renderYamlTo),
         router_mode=spec.routerMode,
         service_type=spec.serviceType,
         router_replicas=spec.routerReplicas,
@@ -281,6 +292,11 @@ def _checks(spec: KubernetesSettingsSpec,  # noqa: C901, PLR0912
             at: Callable[[FieldPath], Location]) -> list[Diagnostic]:
     """What the types cannot say: Kubernetes name syntax and the gateway-api requirements."""
     found: list[Diagnostic] = []
+    if spec.renderYamlTo and spec.withholdSecrets is False:
+        found.append(error(codes.SETTINGS, at(("withholdSecrets",)),
+                           "renderYamlTo writes every input in plain text, so its Secrets are "
+                           "always withheld (the output <endpoint>-secrets); remove "
+                           "withholdSecrets: false."))
     if not (len(spec.namespace) <= 63 and DNS_LABEL.match(spec.namespace)):
         found.append(error(codes.SETTINGS, at(("namespace",)),
                            f"'{spec.namespace}' is not a Kubernetes namespace name; use at most "
