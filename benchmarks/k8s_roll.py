@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -43,7 +42,7 @@ from mlplan.domain import labels
 from mlplan.planning.rollout import batch_size
 from mlplan.targets.kubernetes import choices as ko
 from tests.dataplane.harness import Stream, failures, percentile
-from tests.engine.conftest import VENV, Engine, Pulumi, cache_root, engine_env
+from tests.engine.conftest import Engine, Pulumi, cache_root, copy_project, engine_env
 from tests.engine.kube import cluster as kube
 from tests.engine.kube.api import Recorder
 from tests.engine.kube.observe import pod_timeline
@@ -126,18 +125,6 @@ def declare(project: Path, namespace: str, images: dict[str, str], image: str, n
     stack.write_text(yaml.safe_dump(doc, sort_keys=False), "utf-8")
 
 
-def project_copy(root: Path) -> Path:
-    root.mkdir()
-    shutil.copytree(REPO / "stacks", root / "stacks", ignore=shutil.ignore_patterns("__pycache__"))
-    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text(encoding="utf-8"))
-    runtime = project.setdefault("runtime", {"name": "python"})
-    if isinstance(runtime, str):
-        runtime = project["runtime"] = {"name": runtime}
-    runtime.setdefault("options", {})["virtualenv"] = str(VENV)
-    (root / "Pulumi.yaml").write_text(yaml.safe_dump(project, sort_keys=False), encoding="utf-8")
-    return root
-
-
 def build(script: Path) -> None:
     proc = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -193,7 +180,7 @@ def main() -> int:
         started = time.monotonic() - begun
         try:
             namespace = kube.new_namespace(cluster.api, "roll")
-            project = project_copy(work / "project")
+            project = copy_project(work / "project")
             declare(project, namespace, cluster.images, "inference", n)
             pulumi = Pulumi(project, engine_env(engine, work / "engine"))
             pulumi.env["KUBECONFIG"] = str(cluster.kubeconfig)

@@ -184,7 +184,12 @@ def engine_env(engine: Engine, tmp: Path) -> dict[str, str]:
 @pytest.fixture
 def project_copy(tmp_path: Path) -> Path:
     """A copy of the project (Pulumi.yaml, stacks/) whose virtualenv is the repo's .venv."""
-    root = tmp_path / "project"
+    return copy_project(tmp_path / "project")
+
+
+def copy_project(root: Path) -> Path:
+    """Copy the project (Pulumi.yaml, stacks/) into the new folder ``root``, its virtualenv the
+    repo's .venv (so the engine runs the program with the packages under test)."""
     root.mkdir()
     shutil.copytree(REPO / "stacks", root / "stacks",
                     ignore=shutil.ignore_patterns("__pycache__"))
