@@ -215,11 +215,20 @@ def test_kubernetes_target(root: Path) -> None:
     assert resolved(out["component"].kubernetes_secrets) == ""  # applied: the Secrets are in
 
 
-def test_kubernetes_render_yaml_to_hands_the_secrets_over(root: Path) -> None:
-    """``render_yaml_to``: no Secret goes to the rendering provider; the output
+WITHHELD = [
+    ("render_yaml_to", {"render_yaml_to": "out/manifests"}),
+    ("withhold_secrets: a rendering provider of the caller's own",
+     {"withhold_secrets": True}),
+]
+
+
+@pytest.mark.parametrize("withheld", [w[1] for w in WITHHELD], ids=[w[0] for w in WITHHELD])
+def test_kubernetes_secrets_handed_over_not_registered(root: Path,
+                                                      withheld: dict[str, Any]) -> None:
+    """``render_yaml_to`` (or ``withhold_secrets``): no Secret is registered; the output
     ``kubernetes_secrets`` (a secret) holds the keys' Secret with the endpoint's keys."""
     recorded, out = build(root, files(target="kubernetes", keys=KEYS, kubernetes={
-        "namespace": "ml", "render_yaml_to": "out/manifests"}))
+        "namespace": "ml", **withheld}))
     assert by_type(recorded, "kubernetes:core/v1:Secret") == []
     endpoint = out["component"]
     assert is_secret(endpoint.kubernetes_secrets)

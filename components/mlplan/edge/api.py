@@ -226,6 +226,11 @@ class KubernetesSettingsArgs(TypedDict, total=False):
     """Big models by ``azureml:`` reference or path: where each comes from. Default none."""
     network_policy: pulumi.Input[NetworkPolicyArgs]
     """Who reaches the instance pods. Default: only the endpoint's router (or Gateway)."""
+    withhold_secrets: pulumi.Input[bool]
+    """Register no Secret: the keys and environment Secrets go to the output
+    ``kubernetes_secrets`` for your own delivery (kubectl, kubeseal, sops). On with
+    ``render_yaml_to``; set it when a rendering provider of your own (``opts``) writes the
+    manifests, which would hold Secret values in plain text. Default false."""
 
 
 class EndpointKeysArgs(TypedDict):
