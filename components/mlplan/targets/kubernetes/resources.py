@@ -123,6 +123,15 @@ def _rollout_verdict(name: str, status: Any) -> None:
             f"`kubectl describe deployment {name}` and its pods' events say what failed.")
 
 
+def _rollout_verdicts(objects: Sequence[Manifest], registered: Mapping[str, pulumi.Resource]
+                      ) -> list[pulumi.Output[None]]:
+    """``_rollout_verdict`` of every registered Deployment among ``objects``."""
+    return [resource.status.apply(partial(_rollout_verdict,
+                                          str(manifest.fields["metadata"]["name"])))
+            for manifest in objects
+            if isinstance(resource := registered.get(manifest.resource), k8s.apps.v1.Deployment)]
+
+
 class OnlineDeployment(pulumi.ComponentResource):
     """One deployment: its planned objects (Deployment, Service, PDB, HPA, files).
 
@@ -135,19 +144,15 @@ class OnlineDeployment(pulumi.ComponentResource):
                          opts)
         child = pulumi.ResourceOptions(parent=self, depends_on=depends_on)
         registered: dict[str, pulumi.Resource] = {}
-        verdicts: list[pulumi.Output[None]] = []
         #: Secrets left out of rendered manifests (``renderYamlTo``), as secret objects
         self.withheld: list[pulumi.Output[dict[str, Any]]] = []
         for manifest in plan.objects:
             if manifest.withheld:
                 self.withheld.append(withhold(manifest))
                 continue
-            registered[manifest.resource] = resource = register(manifest, child, registered)
-            if isinstance(resource, k8s.apps.v1.Deployment):
-                name = str(manifest.fields["metadata"]["name"])
-                verdicts.append(resource.status.apply(partial(_rollout_verdict, name)))
+            registered[manifest.resource] = register(manifest, child, registered)
         self.rolled_out: pulumi.Output[pulumi.Resource] = pulumi.Output.all(
-            *verdicts).apply(lambda _: self)
+            *_rollout_verdicts(plan.objects, registered)).apply(lambda _: self)
         self.register_outputs(dict(plan.props))
 
 
@@ -193,13 +198,9 @@ class OnlineEndpoint(pulumi.ComponentResource):
             self.scoring_uri = service.status.apply(
                 lambda status: _balancer_uri(status, plan.scoring_uri))
         if not pulumi.runtime.is_dry_run():  # the router's own rollout verdict
-            for manifest in plan.objects:
-                router = registered.get(manifest.resource)
-                if isinstance(router, k8s.apps.v1.Deployment):
-                    name = str(manifest.fields["metadata"]["name"])
-                    self.scoring_uri = pulumi.Output.all(
-                        self.scoring_uri, router.status.apply(partial(_rollout_verdict, name))
-                    ).apply(lambda both: str(both[0]))
+            self.scoring_uri = pulumi.Output.all(
+                self.scoring_uri, *_rollout_verdicts(plan.objects, registered)
+            ).apply(lambda values: str(values[0]))
         self.swagger_uri = self.scoring_uri.apply(
             lambda uri: uri.removesuffix("/score") + "/swagger.json")
         self.register_outputs({**props, "scoringUri": self.scoring_uri,
