@@ -103,7 +103,8 @@ ROUTING_FILE = "routing.conf"
 KEYS_FILE = "keys.conf"
 NO_VALID_DEPLOYMENT = "The endpoint doesn't have any valid deployment with positive weight"
 TIMEOUT_STATUS = 408
-ROUTE_STATUS = 418  # only ever an internal jump to a route's named location, never answered
+#: only ever an internal jump to a named location (a route, a timeout's retry), never answered
+ROUTE_STATUS = 418
 # Passive health: an instance failing this often within FAIL_TIMEOUT_S is skipped that long.
 MAX_FAILS = 3
 FAIL_TIMEOUT_S = 5
@@ -718,10 +719,10 @@ def _error_locations(backend: RouterBackend) -> list[str]:
     # A timeout whose last try never connected (a container that had just gone, still in the
     # DNS cache: its address no longer answers) scored nothing: one fresh pass, like a 502.
     # A read timeout (connected, the model was slow) is the deployment's 408, never retried.
-    retry = ([f"        error_page 418 = @mlplan_retry_{name};",
+    retry = ([f"        error_page {ROUTE_STATUS} = @mlplan_retry_{name};",
               "        recursive_error_pages on;",
               "        if ($mlplan_never_connected) {",
-              "            return 418;",
+              f"            return {ROUTE_STATUS};",
               "        }"] if backend.instances else [])
     return [
         "",
