@@ -41,8 +41,16 @@ def labels_of(resource: Recorded) -> dict[str, str]:
 
 def instances(recorded: list[Recorded], deployment: str) -> list[Recorded]:
     found = [r for r in by_type(recorded, CONTAINER)
-             if labels_of(r).get(labels.DEPLOYMENT) == deployment]
+             if labels_of(r).get(labels.DEPLOYMENT) == deployment
+             and labels_of(r).get(labels.ROLE) == "instance"]
     return sorted(found, key=lambda r: int(labels_of(r)[labels.INSTANCE]))
+
+
+def drains(recorded: list[Recorded], deployment: str) -> dict[int, Recorded]:
+    """batch -> the deployment's drain container (``mlplan.router.drain``)."""
+    return {int(labels_of(r)[labels.BATCH]): r for r in by_type(recorded, CONTAINER)
+            if labels_of(r).get(labels.DEPLOYMENT) == deployment
+            and labels_of(r).get(labels.ROLE) == "drain"}
 
 
 def urn_of(recorded: list[Recorded], name: str) -> str:
@@ -77,11 +85,17 @@ def test_instances_and_batch_chain(name: str, count: int, batch_sizes: list[int]
                 for r in blue if int(labels_of(r)[labels.INSTANCE]) in members}
     assert [list(batch_of.values()).count(b) for b in range(1, len(batch_sizes) + 1)] == \
         batch_sizes
+    drained = drains(recorded, "blue")  # every in-place batch: all but the surge batch
+    assert sorted(drained) == list(range(2, len(batch_sizes) + 1))
     for r in blue:
         batch = batch_of[r.name]
         previous = {urn_of(recorded, n) for n, b in batch_of.items() if b == batch - 1}
         same_or_later = {urn_of(recorded, n) for n, b in batch_of.items() if b >= batch}
-        assert previous <= set(r.dependencies), f"{r.name} must wait for batch {batch - 1}"
+        if batch > 1:  # batch k waits for its drain, which waits for batch k - 1
+            assert drained[batch].urn in set(r.dependencies), r.name
+            assert not previous & set(r.dependencies), r.name
+            assert previous <= set(drained[batch].dependencies), f"drain {batch}"
+            assert not same_or_later & set(drained[batch].dependencies)
         assert not same_or_later & set(r.dependencies)
         assert r.inputs["wait"] is True
         assert r.inputs["restart"] == "unless-stopped"
@@ -158,14 +172,19 @@ def test_router_and_config(tmp_path: Path) -> None:
         "app.kubernetes.io/name": "my-endpoint", "app.kubernetes.io/component": "router"}
     assert not router.secret_inputs
     config = one(recorded, CONTAINER, "my-endpoint-router-config")
-    assert config.inputs["mustRun"] is False and config.inputs["networkMode"] == "none"
+    assert config.inputs["mustRun"] is False and "networkMode" not in config.inputs
+    # on the endpoint's network: it asks the router which routing it serves
+    assert config.inputs["networksAdvanced"] == [{"name": "my-endpoint"}]
     assert "uploads" in config.secret_inputs
     files = {u["file"]: u["content"] for u in config.inputs["uploads"]}
     routing = files["/staging/routing.conf"]
     assert "90% live/blue" in routing and "my-endpoint-blue-1:5001" in routing
+    # the surge batch by its revision's container: the old one leaves the routing first
+    assert re.search(r"server my-endpoint-blue-0-[0-9a-f]{8}:5001 resolve", routing)
     assert "generated-my-endpoint-primary-key" in files["/staging/keys.conf"]
     assert labels_of(config)[labels.TRAFFIC] == "blue=90,green=10"
     deps = set(config.dependencies)
+    assert urn_of(recorded, "my-endpoint-blue-batch-2-drain") in deps  # it restores them
     for name in ("my-endpoint-blue-0", "my-endpoint-blue-1", "my-endpoint-green-0"):
         assert urn_of(recorded, name) in deps  # traffic moves only to healthy instances
     router_deps = set(router.dependencies)
@@ -203,27 +222,38 @@ CHANGES = [
      ({"blue": {}, "green": {}}, {"blue": 90, "green": 10}),
      ({"blue": {}, "green": {}}, {"blue": 50, "green": 50}),
      {"my-endpoint-router-config"}, set(), set()),
-    ("change the image: blue's instances change, router and config do not",
+    # (the drains change with the revision, which the two project roots hide here:
+    # tests/targets/test_docker_drain.py compares one root's runs)
+    ("change the image: blue's instances change, the config (the surge batch's new names) too,"
+     " the router does not",
      ({"blue": {}}, {"blue": 100}),
      ({"blue": {"image": "example.io/infer:2.0"}}, {"blue": 100}),
      {"my-endpoint-blue-image", "my-endpoint-blue-0", "my-endpoint-blue-1",
-      "my-endpoint-blue-2"}, set(), set()),
+      "my-endpoint-blue-2", "my-endpoint-router-config"}, set(), set()),
     ("add a deployment at 0%: its containers appear, routing learns it",
      ({"blue": {}}, {"blue": 100}),
      ({"blue": {}, "green": {"count": 2}}, {"blue": 100, "green": 0}),
      {"my-endpoint-router-config"},
-     {"my-endpoint-green-image", "my-endpoint-green-0", "my-endpoint-green-1"}, set()),
+     {"my-endpoint-green-image", "my-endpoint-green-0", "my-endpoint-green-1",
+      "my-endpoint-green-batch-2-drain"}, set()),
     ("scale 3 -> 10: instances 0 and 2 untouched although their batches change",
      ({"blue": {"count": 3}}, {"blue": 100}),
      ({"blue": {"count": 10}}, {"blue": 100}),
      # instance 1 joins the surge batch (batches of 1 -> 2): a container named by revision
      # (created, the old one removed at the end of the update)
-     {"my-endpoint-router-config", "my-endpoint-blue-1"},
-     {f"my-endpoint-blue-{i}" for i in range(3, 10)}, set()),
+     # the drains of batches 2, 3 change with their members, those of 4, 5 are new
+     {"my-endpoint-router-config", "my-endpoint-blue-1", "my-endpoint-blue-batch-2-drain",
+      "my-endpoint-blue-batch-3-drain"},
+     {*(f"my-endpoint-blue-{i}" for i in range(3, 10)), "my-endpoint-blue-batch-4-drain",
+      "my-endpoint-blue-batch-5-drain"}, set()),
     ("scale 5 -> 4: the others untouched",
      ({"blue": {"count": 5}}, {"blue": 100}),
      ({"blue": {"count": 4}}, {"blue": 100}),
-     {"my-endpoint-router-config"}, set(), {"my-endpoint-blue-4"}),
+     # batches of 1 either way: drains 2-4 keep their members (their upstream blocks lose
+     # blue-4), drain 5 goes
+     {"my-endpoint-router-config", "my-endpoint-blue-batch-2-drain",
+      "my-endpoint-blue-batch-3-drain", "my-endpoint-blue-batch-4-drain"}, set(),
+     {"my-endpoint-blue-4", "my-endpoint-blue-batch-5-drain"}),
     ("remove a deployment: its containers go, routing forgets it",
      ({"blue": {}, "green": {"count": 1}}, {"blue": 100}),
      ({"blue": {}}, {"blue": 100}),
@@ -251,7 +281,8 @@ def test_changes(name: str, base: Any, head: Any, changed: set[str], added: set[
 def _without_tmp(inputs: Any, root: Path) -> str:
     """The inputs with the project root as ``<root>`` and a surge container's revision as
     ``<rev>`` (the revision covers the mount sources, so it differs between the two roots)."""
-    return re.sub(r"-[0-9a-f]{8}'", "-<rev>'", repr(inputs).replace(str(root), "<root>"))
+    return re.sub(r"([-=])[0-9a-f]{8}'", r"\1<rev>'",
+                  repr(inputs).replace(str(root), "<root>"))
 
 
 def test_the_sample_dev_stack_runs_from_the_real_program() -> None:
@@ -259,7 +290,9 @@ def test_the_sample_dev_stack_runs_from_the_real_program() -> None:
     containers = {r.name for r in by_type(recorded, CONTAINER)}
     assert containers == {"my-endpoint-router", "my-endpoint-router-config",
                           *(f"my-endpoint-blue-{i}" for i in range(3)),
-                          *(f"my-endpoint-green-{i}" for i in range(3))}
+                          *(f"my-endpoint-green-{i}" for i in range(3)),
+                          *(f"my-endpoint-{d}-batch-{b}-drain" for d in ("blue", "green")
+                            for b in (2, 3))}
     assert one(recorded, "mlplan:index:QuotaCheck", "quota")
 
 
@@ -325,8 +358,7 @@ def test_surge_batch_is_named_by_revision(name: str, sku: str, count: int, surge
     def surge_names(root: Path) -> dict[int, tuple[str, str]]:
         recorded = run_program(lambda: run(cwd=root, stack="test"), stack="test", project=root)
         return {int(labels_of(r)[labels.INSTANCE]): (r.name, r.inputs["name"])
-                for r in by_type(recorded, CONTAINER)
-                if labels_of(r).get(labels.DEPLOYMENT) == "blue"}
+                for r in instances(recorded, "blue")}
 
     root = make_project(tmp_path / "p", {"blue": {"count": count, "sku": sku}})
     first, again = surge_names(root), surge_names(root)
@@ -353,12 +385,16 @@ def test_name_prefix_reaches_the_routing_file(tmp_path: Path) -> None:
     recorded = program(root)
     names = {REVISION.sub("", r.inputs["name"]) for r in by_type(recorded, CONTAINER)}
     assert names == {"pr-my-endpoint-router", "pr-my-endpoint-router-config",
-                     "pr-my-endpoint-blue-0", "pr-my-endpoint-blue-1"}
+                     "pr-my-endpoint-blue-0", "pr-my-endpoint-blue-1",
+                     "pr-my-endpoint-blue-batch-2-drain"}
     config = one(recorded, CONTAINER, "my-endpoint-router-config")
     routing = {u["file"]: u["content"] for u in config.inputs["uploads"]}["/staging/routing.conf"]
     servers = sorted(line.split()[1] for line in routing.splitlines()
                      if line.strip().startswith("server ") and ":5001" in line)
-    assert servers == ["pr-my-endpoint-blue-0:5001", "pr-my-endpoint-blue-1:5001"]
+    assert [re.sub(r"-[0-9a-f]{8}:", ":", s) for s in servers] == ["pr-my-endpoint-blue-0:5001",
+                                                      "pr-my-endpoint-blue-1:5001"]
+    drain = one(recorded, CONTAINER, "my-endpoint-blue-batch-2-drain")
+    assert "http://pr-my-endpoint-router:8081/-/generation" in drain.inputs["command"][2]
 
 
 def test_a_host_with_too_few_cpus_stops_the_program_before_any_resource(

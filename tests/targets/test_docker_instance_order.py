@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 import mlplan.targets.docker.resources as docker_target
+from mlplan.domain import labels
 from mlplan.edge.program import run
 from mlplan.planning.rollout import batches
 from mlplan.targets.docker.containers import (
@@ -27,7 +28,7 @@ from mlplan.targets.docker.containers import (
     instance_order,
     wave_size,
 )
-from tests.targets.harness import Recorded, one, run_program
+from tests.targets.harness import Recorded, by_type, one, run_program
 from tests.targets.projects import make_project
 from tests.targets.test_docker import CONTAINER, REVISION, instances
 from tests.test_docker_host import http_ok
@@ -204,7 +205,16 @@ def waits_of(recorded: list[Recorded], deployment_name: str) -> dict[str, set[st
     container by its instance's name: ``my-endpoint-blue-0``, not ``...-blue-0-<revision>``)."""
     every = [r for d in ("blue", "green") for r in instances(recorded, d)]
     by_urn = {r.urn: REVISION.sub("", r.inputs["name"]) for r in every}
-    return {REVISION.sub("", r.inputs["name"]): {by_urn[u] for u in r.dependencies if u in by_urn}
+    drained = {r.urn: r for r in by_type(recorded, CONTAINER)
+               if any(i["label"] == labels.ROLE and i["value"] == "drain"
+                      for i in r.inputs.get("labels", []))}
+
+    def through(urns: list[str]) -> set[str]:  # a batch's drain stands between two batches
+        return {n for u in urns for n in ({by_urn[u]} if u in by_urn else
+                                          through(drained[u].dependencies) if u in drained
+                                          else set())}
+
+    return {REVISION.sub("", r.inputs["name"]): through(r.dependencies)
             for r in instances(recorded, deployment_name)}
 
 
@@ -338,7 +348,8 @@ def test_one_run_asks_the_host_once_for_every_endpoint(
         mine = {k: v for k, v in waits_of(recorded, "blue").items() if k.startswith(BLUE)}
         assert mine == as_sets(chained(BLUE, 3))  # on the host: a roll
         other = {r.urn: REVISION.sub("", r.inputs["name"]) for r in recorded
-                 if str(r.inputs.get("name", "")).startswith("other-endpoint-blue-")}
+                 if str(r.inputs.get("name", "")).startswith("other-endpoint-blue-")
+                 and not r.inputs["name"].endswith("-drain")}
         other_waits = {name: {other[u] for u in r.dependencies if u in other}
                        for r in recorded for name in [other.get(r.urn)] if name}
         o = "other-endpoint-blue"  # new there: waves of 2 (8 CPUs / 4-core instances)

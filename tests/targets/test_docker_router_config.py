@@ -12,6 +12,7 @@ from pathlib import Path
 import pulumi
 import pytest
 
+from mlplan.router.drain import RoutingWriter, config_program
 from mlplan.router.nginx import NginxRuntime, RouterBackend, RouterConfig, render_files
 from mlplan.targets.docker import containers as docker_containers
 from mlplan.targets.docker.resources import router_config_accepted
@@ -36,10 +37,11 @@ def _run_copy(tmp_path: Path, routing_extra: str) -> tuple[int, str, Path]:
     (staging / "nginx.conf").write_text(files["nginx.conf"])
     (staging / "keys.conf").write_text(files["keys.conf"])
     (staging / "routing.conf").write_text(files["routing.conf"] + routing_extra)
-    command = (docker_containers.CONFIG_COPY_COMMAND
-               .replace(docker_containers.CONFIG_STAGING_DIR, str(staging))
-               .replace(docker_containers.ROUTER_CONF_DIR, str(live))
-               .replace("nginx -t", f"{nginx} -p {tmp_path} -t"))
+    writer = RoutingWriter(conf_dir=str(live), staging_dir=str(staging),
+                           router="mlplan-no-router.invalid", listen_port=18081,
+                           health_path="/-/healthy", control_port=18082, wait_s=5)
+    command = config_program(writer, "mlplan-router-config: endpoint e").replace(
+        "nginx -t", f"{nginx} -p {tmp_path} -t")
     done = subprocess.run(["/bin/sh", "-c", command], capture_output=True, text=True,
                           check=False, timeout=30)
     return done.returncode, done.stderr, live
@@ -71,7 +73,9 @@ EXITS = [
      "nginx: [emerg] unknown directive \"this\" in /staging/routing.conf:3\n"
      "nginx: [emerg] invalid parameter \"Bearer abc\" in /staging/keys.conf:4\n",
      "nginx rejected the router configuration"),
-    ("another failure", 1, "cp: cannot create\n", "config container failed (exit 1)"),
+    ("another failure", 1, "cp: cannot create\n", "routing writer failed (exit 1)"),
+    ("the router did not serve it in time", 75, "mlplan-drain: the router ...\n",
+     "did not serve the new routing within 60 s"),
 ]
 
 
@@ -84,7 +88,7 @@ def test_router_config_accepted(code: int | None, logs: str, raised: str | None)
     with pytest.raises(pulumi.RunError) as caught:
         router_config_accepted("my-endpoint", code, logs)
     text = str(caught.value)
-    assert raised in text and "NOT live" in text
+    assert raised in text and "NOT" in text
     assert "Bearer abc" not in text  # a line about keys.conf is withheld
     if "routing.conf" in logs:
         assert "routing.conf:3" in text

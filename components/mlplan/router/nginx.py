@@ -497,13 +497,25 @@ def _static(runtime: NginxRuntime, keys: str, routing: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
+def render_upstream(backend: RouterBackend, runtime: NginxRuntime,
+                    down: frozenset[str] = frozenset()) -> str:
+    """One deployment's ``upstream`` block as ``render_routing`` writes it, with the servers in
+    ``down`` (``host:port``, as in ``backend.instances``) marked ``down``: nginx sends them no
+    new request, in-flight ones finish. Used to take an instance out of the routing before it
+    stops (Docker's drain). Example: blue ``(b-0:5001, b-1:5001)``, down ``{b-1:5001}`` ->
+    ``server b-1:5001 resolve max_fails=0 down;`` beside ``server b-0:5001 resolve ...;``."""
+    return "\n".join(_upstream(backend, runtime, down)).rstrip("\n") + "\n"
+
+
+def _upstream(backend: RouterBackend, runtime: NginxRuntime,
+              down: frozenset[str] = frozenset()) -> list[str]:
     if not backend.instances:
         return []
     lines = [f"upstream {backend.upstream} {{", f"    zone {backend.upstream} 64k;"]
     if runtime.resolver and runtime.resolve_valid_s > 0:
         lines.append(f"    resolver {runtime.resolver} valid={runtime.resolve_valid_s}s ipv6=off;")
     for instance in sorted(backend.instances):
+        marked = " down" if instance in down else ""
         if runtime.resolver and not _is_ip(instance):
             # Never marked down (max_fails=0): Docker's DNS answers a name from a container's
             # start, not from healthy, so passive health would skip a booting replacement
@@ -512,10 +524,10 @@ def _upstream(backend: RouterBackend, runtime: NginxRuntime) -> list[str]:
             # surge roll lost half its requests for 5 s; backup copies of the names did not
             # prevent it). A refused connect costs nothing and the request moves on; a gone
             # container costs one connect timeout until the name is re-resolved.
-            lines.append(f"    server {instance} resolve max_fails=0;")
+            lines.append(f"    server {instance} resolve max_fails=0{marked};")
         else:
             lines.append(f"    server {instance} max_fails={MAX_FAILS} "
-                         f"fail_timeout={FAIL_TIMEOUT_S}s;")
+                         f"fail_timeout={FAIL_TIMEOUT_S}s{marked};")
     keepalive = min(64, max(2, backend.max_in_flight))
     lines += [
         f"    keepalive {keepalive};",

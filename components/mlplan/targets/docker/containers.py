@@ -61,7 +61,15 @@ from mlplan.domain.names import instance_name
 from mlplan.planning.rollout import batches
 from mlplan.planning.routing import probe_route, router_config, scoring_route
 from mlplan.planning.state import DeploymentState, EndpointState
-from mlplan.router.nginx import NginxRuntime, render_keys, render_routing, render_static
+from mlplan.router.drain import REJECTED_EXIT, RoutingWriter, config_program, drain_program
+from mlplan.router.nginx import (
+    HEALTH_PATH,
+    NginxRuntime,
+    render_keys,
+    render_routing,
+    render_static,
+    render_upstream,
+)
 from mlplan.targets.docker.settings import DockerSettings as DockerSettings
 from mlplan.targets.docker.settings import ResourceLimits as ResourceLimits
 from mlplan.targets.docker.settings import parse_settings as parse_settings
@@ -104,20 +112,19 @@ done
 wait "$nginx_pid"
 """
 
-#: The config container's command: ``nginx -t`` on the staged files (with a copy of the static
-#: part that includes them from ``CONFIG_STAGING_DIR``), then copy them into the volume
-#: atomically. A configuration nginx rejects is never copied: the router keeps serving the
-#: previous one and the container exits ``CONFIG_REJECTED_EXIT``, which fails ``pulumi up``
-#: (``resources.router_config_accepted``) instead of the router logging it unseen.
+#: The config and drain containers stage their files here (the check ``nginx.conf`` includes
+#: ``keys.conf`` and ``routing.conf`` from it); a configuration nginx rejects is never
+#: written: the router keeps serving the previous one and the container exits
+#: ``CONFIG_REJECTED_EXIT``, which fails ``pulumi up`` (``resources.router_config_accepted``)
+#: instead of the router logging it unseen. ``mlplan.router.drain`` has the protocol.
 CONFIG_STAGING_DIR = "/staging"
-CONFIG_REJECTED_EXIT = 65
-CONFIG_COPY_COMMAND = (
-    f"set -eu; if ! nginx -t -q -c {CONFIG_STAGING_DIR}/nginx.conf; then "
-    "echo 'mlplan-router-config: nginx rejected the new configuration; not applied' >&2; "
-    f"exit {CONFIG_REJECTED_EXIT}; fi; for f in keys.conf routing.conf; do "
-    f"cp {CONFIG_STAGING_DIR}/$f {ROUTER_CONF_DIR}/.$f.new && mv {ROUTER_CONF_DIR}/.$f.new "
-    f"{ROUTER_CONF_DIR}/$f; done"
-)
+CONFIG_REJECTED_EXIT = REJECTED_EXIT
+#: The router's internal control port (not published): ``GET /-/generation`` tells which
+#: routing.conf it serves, so a writer knows when the router applied its file.
+ROUTER_CONTROL_PORT = 8081
+#: How long a writer waits for the router to serve its file (its watcher polls every second;
+#: a reload under load takes longer): a bound, not a sleep.
+ROUTER_LOAD_WAIT_S = 60
 
 @dataclass(frozen=True)
 class Mount:
@@ -171,12 +178,40 @@ class InstanceContainer:
 
 
 @dataclass(frozen=True)
+class DrainContainer:
+    """A one-shot container that takes one in-place batch out of the router's routing before
+    its containers stop (``mlplan.router.drain``). Its inputs are the batch's container names
+    and the deployment's revision, so the engine re-runs it exactly when the batch is replaced
+    (a new revision) or its membership changes (a scale changes the batch size), never for a
+    traffic, mirror or key change. Example: blue 10, batch 2 -> container
+    ``my-endpoint-blue-drain-2`` marks ``my-endpoint-blue-2``, ``-3`` down."""
+
+    name: str
+    deployment: str
+    batch: int  # 1-based, as ``InstanceContainer.batch``
+    instances: tuple[str, ...]  # the batch's container names
+    revision: str
+    upstream_conf: str  # the deployment's upstream block: this batch down, the others up
+    command: str
+    labels: tuple[tuple[str, str], ...]
+
+    @property
+    def resource_suffix(self) -> str:
+        return f"batch-{self.batch}-drain"
+
+
+@dataclass(frozen=True)
 class DeploymentContainers:
     name: str
     image: str
     build_context: str  # absolute path when the environment builds an image, else ""
     dockerfile: str
     containers: tuple[InstanceContainer, ...]
+    drains: tuple[DrainContainer, ...] = ()
+    revision: str = ""  # of every instance (``revision``), surge batch or not
+
+    def drain_of(self, batch: int) -> DrainContainer | None:
+        return next((d for d in self.drains if d.batch == batch), None)
 
     @property
     def batches(self) -> tuple[tuple[InstanceContainer, ...], ...]:
@@ -210,14 +245,17 @@ class EndpointContainers:
     deployments: tuple[DeploymentContainers, ...]
     runtime: NginxRuntime
     host: str
+    config_command: str = ""
 
     def addresses(self, deployment: DeploymentState) -> tuple[str, ...]:
-        """Where the router reaches ``deployment``: the instances' aliases (prefix included),
-        on the inference port; an alias resolves to every container of that instance, the old
-        and the new one while a surge batch overlaps. Example: namePrefix ``pr-`` ->
-        ``("pr-my-endpoint-blue-0:5001", ...)``."""
+        """Where the router reaches ``deployment`` once the update is done: each instance's
+        container by name, on the inference port (prefix included); a surge-batch container
+        by its revision's name, so the old surge containers are out of the routing before
+        the engine deletes them at the end of the update (and a roll always re-runs the
+        config container). Example: namePrefix ``pr-``, blue 5 ->
+        ``("pr-my-endpoint-blue-0-1a2b3c4d:5001", "pr-my-endpoint-blue-1:5001", ...)``."""
         planned = next(d for d in self.deployments if d.name == deployment.name)
-        return tuple(f"{c.alias}:{c.port}" for c in planned.containers)
+        return tuple(f"{c.name}:{c.port}" for c in planned.containers)
 
     def routing_files(self, endpoint: EndpointState, keys: tuple[str, ...]) -> dict[str, str]:
         """``routing.conf`` and ``keys.conf`` for these keys (called inside an Output.apply)."""
@@ -339,12 +377,53 @@ def plan_endpoint(
     config_labels.update({labels.TRAFFIC: traffic, labels.MIRROR: mirror,
                           labels.AUTH_MODE: endpoint.endpoint.auth_mode,
                           labels.ENVIRONMENT: environment})
+    writer = RoutingWriter(conf_dir=ROUTER_CONF_DIR, staging_dir=CONFIG_STAGING_DIR,
+                           router=router.name, listen_port=ROUTER_LISTEN_PORT,
+                           health_path=HEALTH_PATH, control_port=ROUTER_CONTROL_PORT,
+                           wait_s=ROUTER_LOAD_WAIT_S)
+    deployments = tuple(
+        replace(planned, drains=plan_drains(endpoint, state, planned, runtime, writer, prefix))
+        for state, planned in zip(endpoint.deployments, deployments, strict=True))
     return EndpointContainers(
         endpoint=name, network=f"{prefix}{name}", volume=f"{prefix}{name}-router-config",
         router=router, config_container=f"{prefix}{name}-router-config",
         config_labels=tuple(sorted(config_labels.items())), deployments=deployments,
         runtime=runtime, host=settings.host,
+        config_command=config_program(writer, f"mlplan-router-config: endpoint {name}"),
     )
+
+
+def plan_drains(endpoint: EndpointState, state: DeploymentState,
+                planned: DeploymentContainers, runtime: NginxRuntime, writer: RoutingWriter,
+                prefix: str = "") -> tuple[DrainContainer, ...]:
+    """One drain per in-place batch (every batch but the surge batch; all of them for an
+    exempt instance type). Its upstream block routes the surge batch by alias (the old and
+    the new container answer it together while the roll runs), the other batches by name,
+    and marks its own batch ``down``. No drain for a deployment that is only its surge batch
+    (one instance, not exempt): the config container switches from the old revision's name
+    to the new one's once the new one is healthy. An exempt one-instance deployment's drain
+    marks its only server down: while it is replaced the router answers 502 at once instead
+    of queueing requests for a container on its way out (it had no instance to serve anyway).
+    Example: blue 10 (batches of 2), not exempt -> drains of batches 2..5; blue 10 exempt ->
+    batches 1..5; blue 1 -> none."""
+    routed = tuple(f"{c.alias if c.surge else c.name}:{c.port}" for c in planned.containers)
+    backend = router_config(endpoint, lambda d: routed if d.name == state.name else (), (),
+                            ROUTER_LISTEN_PORT).backend(state.name)
+    drains = []
+    for number, batch in enumerate(planned.batches, start=1):
+        if all(c.surge for c in batch):
+            continue
+        down = frozenset(f"{c.name}:{c.port}" for c in batch)
+        found = labels.docker_labels(endpoint.name, "drain")
+        found.update({labels.DEPLOYMENT: state.name, labels.BATCH: str(number)})
+        who = f"mlplan-drain: {endpoint.name}/{state.name} batch {number}"
+        drains.append(DrainContainer(
+            name=f"{prefix}{endpoint.name}-{state.name}-batch-{number}-drain",
+            deployment=state.name, batch=number, instances=tuple(c.name for c in batch),
+            revision=planned.revision, upstream_conf=render_upstream(backend, runtime, down),
+            command=drain_program(writer, who, backend.upstream),
+            labels=tuple(sorted(found.items()))))
+    return tuple(drains)
 
 
 def _deployment(
@@ -420,7 +499,7 @@ def _deployment(
     return DeploymentContainers(
         name=dep.name, image=image, build_context=build_context,
         dockerfile=environment.dockerfile_path if environment and build_context else "",
-        containers=tuple(containers),
+        containers=tuple(containers), revision=rev,
     )
 
 
@@ -450,13 +529,22 @@ class InstanceOrder:
         """1-based wave of a new container; 0 for one the host has (or an unknown host)."""
         return self._wave_numbers.get(name, 0)
 
-    def registration(self, deployment: DeploymentContainers) -> tuple[InstanceContainer, ...]:
-        """The deployment's containers in an order that registers every container after the
-        ones it waits for: new ones (in wave order) first, then the others by index. Example:
-        scale 3 -> 5 -> blue-3, blue-4, blue-0, blue-1, blue-2 (blue-0 waits for blue-4)."""
+    def registration(self, deployment: DeploymentContainers
+                     ) -> tuple[InstanceContainer | DrainContainer, ...]:
+        """The deployment's containers and drains in an order that registers each after what
+        it waits for: new containers (in wave order) first, then batch by batch its drain and
+        its other containers by index. Example: scale 3 -> 5 (batches of 1) -> blue-3, blue-4,
+        blue-0, drain 2, blue-1, drain 3, blue-2, drain 4, drain 5 (blue-0 waits for blue-4)."""
         numbers = self._wave_numbers
-        return tuple(sorted(deployment.containers,
-                            key=lambda c: (0 if numbers.get(c.name) else 1, c.index)))
+        new = sorted((c for c in deployment.containers if numbers.get(c.name)),
+                     key=lambda c: c.index)
+        found: list[InstanceContainer | DrainContainer] = list(new)
+        for number, batch in enumerate(deployment.batches, start=1):
+            drain = deployment.drain_of(number)
+            if drain is not None:
+                found.append(drain)
+            found += [c for c in batch if not numbers.get(c.name)]
+        return tuple(found)
 
 
 def wave_size(host_cpus: int, cpu_millis: int) -> int:
@@ -488,8 +576,10 @@ def instance_order(deployment: DeploymentContainers, host: KnownHost | None) -> 
     A new red of 5: waves [red-0, red-1], [red-2, red-3], [red-4]; red-2, red-3 -> (red-0,
     red-1); red-4 -> (red-2, red-3). Host unknown: blue-k -> (blue-(k-1),), no waves.
     """
+    drains = {d.batch: d.name for d in deployment.drains}
     if host is None:
-        return InstanceOrder(_chain(deployment.batches, (), lambda _name: True), (), None)
+        return InstanceOrder(_chain(deployment.batches, (), lambda _name: True, drains), (),
+                             None)
     new = [c for c in deployment.containers if c.name not in host.instances]
     waits: dict[str, tuple[str, ...]] = {}
     waves: list[tuple[str, ...]] = []
@@ -501,17 +591,24 @@ def instance_order(deployment: DeploymentContainers, host: KnownHost | None) -> 
                 waits[name] = waves[-1] if waves else ()
             waves.append(wave)
     waits.update(_chain(deployment.batches, waves[-1] if waves else (),
-                        host.instances.__contains__))
+                        host.instances.__contains__, drains))
     return InstanceOrder(waits, tuple(waves), host.cpus)
 
 
 def _chain(groups: tuple[tuple[InstanceContainer, ...], ...], first: tuple[str, ...],
-           chained: Callable[[str], bool]) -> dict[str, tuple[str, ...]]:
+           chained: Callable[[str], bool], drains: Mapping[int, str]
+           ) -> dict[str, tuple[str, ...]]:
     """The ``chained`` containers of each batch wait for those of the nearest earlier batch
-    that has any (the first for ``first``)."""
+    that has any (the first for ``first``); a batch's drain (``drains``: batch -> name) sits
+    between: it waits for that, and the batch's chained containers wait for it, so the
+    router has taken the batch out before its containers are replaced."""
     waits: dict[str, tuple[str, ...]] = {}
     previous = first
-    for batch in groups:
+    for number, batch in enumerate(groups, start=1):
+        drain = drains.get(number)
+        if drain is not None:
+            waits[drain] = previous
+            previous = (drain,)
         names = tuple(c.name for c in batch if chained(c.name))
         for name in names:
             waits[name] = previous

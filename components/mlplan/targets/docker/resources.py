@@ -25,6 +25,7 @@ the engine its order:
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,7 @@ import pulumi.runtime.settings
 from mlplan.domain import labels
 from mlplan.domain.diagnostics import Diagnostic
 from mlplan.planning.state import DesiredState, EndpointState
+from mlplan.router.drain import UNCONFIRMED_EXIT
 from mlplan.targets.docker import containers as docker_containers
 from mlplan.targets.docker import host as docker_host
 from mlplan.targets.docker import settings as docker_settings
@@ -78,6 +80,10 @@ def _docker(kind: str, name: str, inputs: dict[str, Any], opts: pulumi.ResourceO
                                  pulumi.ResourceOptions.merge(_PROVIDER_DEFAULTS, opts))
 
 
+def _itself(resource: pulumi.CustomResource, _accepted: bool) -> pulumi.CustomResource:
+    return resource
+
+
 def _out(resource: pulumi.CustomResource, key: str) -> pulumi.Output[Any]:
     """An output of a ``_docker`` resource, by its engine name (``imageId``, ``ports``)."""
     found: pulumi.Output[Any] = getattr(resource, key)
@@ -91,7 +97,7 @@ class OnlineDeployment(pulumi.ComponentResource):
 
     def __init__(self, name: str, endpoint: str, plan: DeploymentContainers,
                  network: pulumi.CustomResource, opts: pulumi.ResourceOptions,
-                 host: KnownHost | None = None) -> None:
+                 host: KnownHost | None = None, routing: RoutingMount | None = None) -> None:
         props: dict[str, Any] = {
             "deployment": plan.name,
             "image": plan.image,
@@ -106,11 +112,31 @@ class OnlineDeployment(pulumi.ComponentResource):
                              {"name": plan.image, "keepLocally": True, "build": build}, child,
                              outputs=("imageId",)), "imageId")
         order = docker_containers.instance_order(plan, host)
-        made: dict[str, pulumi.CustomResource] = {}
+        made: dict[str, pulumi.Input[pulumi.Resource]] = {}  # what a later one waits for
+        containers: dict[str, pulumi.CustomResource] = {}
+        self.drains: list[pulumi.CustomResource] = []
         for spec in order.registration(plan):
-            made[spec.name] = self._container(name, spec, image, network,
-                                              [made[w] for w in order.waits[spec.name]])
-        self.containers: list[pulumi.CustomResource] = [made[c.name] for c in plan.containers]
+            previous = [made[w] for w in order.waits[spec.name]]
+            if isinstance(spec, docker_containers.DrainContainer):
+                if routing is None:
+                    raise ValueError("a deployment with drains needs the routing volume")
+                drain = routing.one_shot(
+                    f"{name}-{spec.resource_suffix}", spec.name, spec.labels, network,
+                    spec.command, {"upstream.conf": spec.upstream_conf},
+                    {"MLPLAN_REVISION": spec.revision,
+                     "MLPLAN_DRAINED": ",".join(spec.instances)},
+                    pulumi.ResourceOptions(parent=self, depends_on=previous))
+                self.drains.append(drain)
+                # what waits for the drain waits for its verdict: a drain that failed (the
+                # router never served the batch's removal) stops the roll before the batch
+                made[spec.name] = routing.verdict(
+                    drain, f"{endpoint}/{plan.name} batch {spec.batch}").apply(
+                        functools.partial(_itself, drain))
+            else:
+                containers[spec.name] = self._container(name, spec, image, network, previous)
+                made[spec.name] = containers[spec.name]
+        self.containers: list[pulumi.CustomResource] = [containers[c.name]
+                                                        for c in plan.containers]
         if any(not order.wave_of(c.name) for c in plan.containers):  # some may be replaced
             pulumi.log.info(docker_containers.roll_note(endpoint, plan), resource=self)
         created = docker_containers.creation_note(endpoint, plan, order)
@@ -119,9 +145,8 @@ class OnlineDeployment(pulumi.ComponentResource):
         self.register_outputs(props)
 
     def _container(self, name: str, spec: docker_containers.InstanceContainer,
-                   image: pulumi.Input[str],
-                   network: pulumi.CustomResource, previous: list[pulumi.CustomResource]
-                   ) -> pulumi.CustomResource:
+                   image: pulumi.Input[str], network: pulumi.CustomResource,
+                   previous: list[pulumi.Input[pulumi.Resource]]) -> pulumi.CustomResource:
         check = spec.healthcheck
         return _docker("container", f"{name}-{spec.resource_suffix}", {
             "name": spec.name,
@@ -180,40 +205,31 @@ class OnlineEndpoint(pulumi.ComponentResource):
             child)
         volume = _docker("volume", f"{name}-router-volume", {
             "name": plan.volume, "labels": _labels(plan.router.labels)}, child)
-        deployments = [
-            OnlineDeployment(f"{name}-{d.name}", endpoint.name, d, network,
-                             pulumi.ResourceOptions(parent=self), host)
-            for d in plan.deployments
-        ]
         router_spec = plan.router
         router_image = _out(_docker("remoteImage", f"{name}-router-image",
                                     {"name": router_spec.image, "keepLocally": True}, child,
                                     outputs=("imageId",)), "imageId")
+        routing = RoutingMount(router_image, volume, router_spec.check_config)
+        deployments = [
+            OnlineDeployment(f"{name}-{d.name}", endpoint.name, d, network,
+                             pulumi.ResourceOptions(parent=self), host, routing)
+            for d in plan.deployments
+        ]
         files = pulumi.Output.all(self.keys.primary, self.keys.secondary).apply(
             lambda keys: plan.routing_files(endpoint, (keys[0], keys[1])))
         instances = [c for d in deployments for c in d.containers]
-        config = _docker("container", f"{name}-router-config", {
-            "name": plan.config_container,
-            "image": router_image,
-            "command": ["/bin/sh", "-c", docker_containers.CONFIG_COPY_COMMAND],
-            "uploads": [
-                {"file": "/staging/routing.conf",
-                 "content": files.apply(lambda f: f["routing.conf"])},
-                {"file": "/staging/nginx.conf", "content": plan.router.check_config},
-                {"file": "/staging/keys.conf",
-                 "content": pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))},
-            ],
-            "mounts": [{"type": "volume", "source": _out(volume, "name"),
-                        "target": docker_containers.ROUTER_CONF_DIR}],
-            "networkMode": "none",
-            "labels": _labels(plan.config_labels),
-            "mustRun": False,
-            "attach": True,
-            "logs": True,
-        }, pulumi.ResourceOptions(parent=self, depends_on=instances),
-            outputs=("exitCode", "containerLogs"))
-        accepted = pulumi.Output.all(_out(config, "exitCode"), _out(config, "containerLogs")
-                                     ).apply(lambda o: router_config_accepted(endpoint.name, *o))
+        drains = [r for d in deployments for r in d.drains]
+        config = routing.one_shot(
+            f"{name}-router-config", plan.config_container, plan.config_labels, network,
+            plan.config_command,
+            {"routing.conf": files.apply(lambda f: f["routing.conf"]),
+             "keys.conf": pulumi.Output.secret(files.apply(lambda f: f["keys.conf"]))},
+            # a drain's ID changes when it runs again: the config container then runs again
+            # and restores every server the drains took out (a failed roll's included)
+            {"MLPLAN_DRAINS": pulumi.Output.all(*[d.id for d in drains]).apply(
+                lambda ids: ",".join(str(i) for i in ids))} if drains else {},
+            pulumi.ResourceOptions(parent=self, depends_on=[*instances, *drains]))
+        accepted = routing.verdict(config, endpoint.name)
         router = _docker("container", f"{name}-router", {
             "name": router_spec.name,
             "image": router_image,
@@ -257,21 +273,67 @@ class OnlineEndpoint(pulumi.ComponentResource):
                                "secondaryKey": self.keys.secondary})
 
 
+class RoutingMount:
+    """The one-shot containers that write the router's files: the router image on the
+    endpoint's network with the config volume, staged files and the check ``nginx.conf`` under
+    ``CONFIG_STAGING_DIR``, run to their end (``attach``), their exit code read back."""
+
+    def __init__(self, image: pulumi.Input[str], volume: pulumi.CustomResource,
+                 check_config: str) -> None:
+        self.image, self.volume, self.check_config = image, volume, check_config
+
+    def one_shot(self, resource: str, name: str, container_labels: tuple[tuple[str, str], ...],
+                 network: pulumi.CustomResource, command: str,
+                 files: Mapping[str, pulumi.Input[str]], env: Mapping[str, pulumi.Input[str]],
+                 opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+        staging = docker_containers.CONFIG_STAGING_DIR
+        return _docker("container", resource, {
+            "name": name,
+            "image": self.image,
+            "command": ["/bin/sh", "-c", command],
+            "uploads": [{"file": f"{staging}/{f}", "content": c} for f, c in files.items()]
+                       + [{"file": f"{staging}/nginx.conf", "content": self.check_config}],
+            "envs": [pulumi.Output.concat(k, "=", v) for k, v in sorted(env.items())] or None,
+            "mounts": [{"type": "volume", "source": _out(self.volume, "name"),
+                        "target": docker_containers.ROUTER_CONF_DIR}],
+            # on the endpoint's network: it asks the router which routing it serves
+            "networksAdvanced": [{"name": _out(network, "name")}],
+            "labels": _labels(container_labels),
+            "mustRun": False,
+            "attach": True,
+            "logs": True,
+        }, opts, outputs=("exitCode", "containerLogs"))
+
+    @staticmethod
+    def verdict(container: pulumi.CustomResource, who: str) -> pulumi.Output[bool]:
+        """True once ``container`` applied its routing (see ``router_config_accepted``)."""
+        return pulumi.Output.all(_out(container, "exitCode"), _out(container, "containerLogs")
+                                 ).apply(lambda o: router_config_accepted(who, *o))
+
+
 def router_config_accepted(endpoint: str, exit_code: int | None, logs: str | None) -> bool:
-    """True when the config container applied the new routing; a configuration nginx
-    rejected (``CONFIG_REJECTED_EXIT``) or any other failure raises, so ``pulumi up`` fails
-    with nginx's words (lines naming keys.conf withheld) while the router keeps serving the
-    previous configuration. ``None`` (not run yet, as in a preview) passes."""
+    """True when a routing writer (the config container, a batch's drain; ``endpoint`` names
+    which: ``my-endpoint`` or ``my-endpoint/blue batch 2``) applied its routing and the router
+    serves it; a configuration nginx rejected (``CONFIG_REJECTED_EXIT``), a router that did
+    not load it in time (``drain.UNCONFIRMED_EXIT``) or any other failure raises, so ``pulumi
+    up`` fails with the writer's words (lines naming keys.conf withheld). ``None`` (not run
+    yet, as in a preview) passes."""
     if exit_code in (None, 0):
         return True
     said = [("    (a line about keys.conf, withheld: it holds the keys)" if "keys.conf" in line
              else f"    {line}") for line in (logs or "").splitlines()[-10:] if line.strip()]
-    what = ("nginx rejected the router configuration"
-            if exit_code == docker_containers.CONFIG_REJECTED_EXIT
-            else f"the router's config container failed (exit {exit_code})")
+    if exit_code == docker_containers.CONFIG_REJECTED_EXIT:
+        what = ("nginx rejected the router configuration; the router keeps serving the "
+                "previous configuration and this change is NOT live")
+    elif exit_code == UNCONFIRMED_EXIT:
+        what = (f"the router did not serve the new routing within "
+                f"{docker_containers.ROUTER_LOAD_WAIT_S} s; this change is NOT confirmed live "
+                "and the roll stopped before the containers it protects")
+    else:
+        what = (f"the router's routing writer failed (exit {exit_code}); this change is NOT "
+                "live")
     raise pulumi.RunError(
-        f"endpoint {endpoint}: {what}; the router keeps serving the previous configuration "
-        "and this change is NOT live. Run `mlplan plan` and report the lines below if it "
+        f"endpoint {endpoint}: {what}. Run `mlplan plan` and report the lines below if it "
         "passes:\n" + "\n".join(said))
 
 
