@@ -170,6 +170,7 @@ class Event:
     image: str
     #: ``kill``: the signal (15, then 9 when the stop grace ran out); ``die``: the exit code
     detail: str = ""
+    role: str = ""  # mlplan.dev/role: instance, drain, config, router
 
 
 class EventWatch:
@@ -207,7 +208,8 @@ class EventWatch:
                 name=attrs.get("name", ""), deployment=attrs.get(labels.DEPLOYMENT, ""),
                 image=attrs.get(labels.IMAGE, ""),
                 detail=(f"signal {attrs['signal']}" if "signal" in attrs else
-                        f"exit {attrs['exitCode']}" if "exitCode" in attrs else "")))
+                        f"exit {attrs['exitCode']}" if "exitCode" in attrs else ""),
+                role=attrs.get(labels.ROLE, "")))
 
     def __exit__(self, *exc: object) -> None:
         time.sleep(1.0)  # let the last events arrive
@@ -217,8 +219,9 @@ class EventWatch:
         if self._thread is not None:
             self._thread.join(10)
 
-    def of(self, deployment: str) -> list[Event]:
-        return [e for e in self.events if e.deployment == deployment]
+    def of(self, deployment: str, role: str = "instance") -> list[Event]:
+        """The deployment's events of containers in ``role`` (instance; drain)."""
+        return [e for e in self.events if e.deployment == deployment and e.role == role]
 
 
 def timeline(events: list[Event]) -> str:

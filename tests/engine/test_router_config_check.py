@@ -1,17 +1,21 @@
-"""The Docker target's config container checks a routing configuration with the router
-image's own nginx before copying it (issue 27 item 5), run here in that image as the target
-runs it: no network (``networkMode: none``), instance names unresolvable (the target's
-upstreams re-resolve at run time, ``server NAME resolve``), the staged files and the staged
-static part as the target uploads them. An accepted configuration is copied into the volume;
-a rejected one exits ``CONFIG_REJECTED_EXIT`` and leaves the volume as it was."""
+"""The Docker target's routing writers (``mlplan.router.drain``: the config container and a
+batch's drain) check a routing configuration with the router image's own nginx before writing
+it (issue 27 item 5), run here in that image as the target runs them: no router to ask (no
+network: nothing to wait for), instance names unresolvable (the target's upstreams re-resolve
+at run time, ``server NAME resolve``), the staged files and the staged static part as the
+target uploads them. An accepted configuration is written into the volume with its generation
+block; a rejected one exits ``CONFIG_REJECTED_EXIT`` and leaves the volume as it was; a drain
+marks its batch ``down`` in the live file (nginx >= 1.27.3 accepts ``resolve ... down``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from mlplan.edge import io, pipeline
+from mlplan.router.drain import GENERATION_BEGIN
 from mlplan.targets.docker import containers as docker_containers
 from mlplan.targets.docker import settings as docker_settings
 from tests.engine.conftest import DockerEnv
@@ -48,15 +52,68 @@ def test_config_container_checks_in_the_router_image(docker_env: DockerEnv, tmp_
     (staging / "nginx.conf").write_text(plan.router.check_config)
     (staging / "keys.conf").write_text(files["keys.conf"])
     (staging / "routing.conf").write_text(files["routing.conf"] + extra)
-    proc = docker_env.daemon.docker(
-        "run", "--rm", "--network", "none",
-        "-v", f"{staging}:{docker_containers.CONFIG_STAGING_DIR}:ro",
-        "-v", f"{volume}:{docker_containers.ROUTER_CONF_DIR}",
-        docker_env.images["router"], "/bin/sh", "-c", docker_containers.CONFIG_COPY_COMMAND,
-        check=False)
+    proc = _run(docker_env, staging, volume, plan.config_command)
     assert proc.returncode == code, proc.stdout + proc.stderr
     assert (volume / "routing.conf").exists() is copied
     if copied:
-        assert (volume / "routing.conf").read_text() == files["routing.conf"]
+        written = (volume / "routing.conf").read_text()
+        assert written.startswith(files["routing.conf"])
+        assert written.count(GENERATION_BEGIN) == 1
+        assert "no router serving yet, nothing to wait for" in proc.stdout
     else:
         assert "not applied" in proc.stderr
+
+
+def _run(docker_env: DockerEnv, staging: Path, volume: Path, command: str) -> Any:
+    return docker_env.daemon.docker(
+        "run", "--rm", "--network", "none",
+        "-v", f"{staging}:{docker_containers.CONFIG_STAGING_DIR}",
+        "-v", f"{volume}:{docker_containers.ROUTER_CONF_DIR}",
+        docker_env.images["router"], "/bin/sh", "-c", command, check=False)
+
+
+def test_a_drain_marks_its_batch_down_in_the_router_image(docker_env: DockerEnv,
+                                                          tmp_path: Path) -> None:
+    """blue 5 (batches of 1) + green 1: after the config writer, blue's drain of batch 3 leaves
+    green's block as it was, routes blue-0 by its alias (old and new surge container), marks
+    blue-2 down and the others up; run again (the same drain) it writes the same file."""
+    root = make_project(tmp_path / "p", {"blue": {"count": 5}, "green": {"count": 1}},
+                        traffic={"blue": 90, "green": 10})
+    loaded = io.load_stack(root, "test")
+    state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
+    endpoint = state.endpoints[0]
+    plan = docker_containers.plan_endpoint(
+        endpoint, "development", docker_settings.of(loaded.settings), loaded.settings.assets,
+        absolute=lambda p: f"/abs/{p}", is_file=lambda p: False)
+    files = plan.routing_files(endpoint, ("primary-key-" + "p" * 20, "secondary-" + "s" * 20))
+    staging, volume = tmp_path / "staging", tmp_path / "volume"
+    staging.mkdir()
+    volume.mkdir()
+    (staging / "nginx.conf").write_text(plan.router.check_config)
+    (staging / "keys.conf").write_text(files["keys.conf"])
+    (staging / "routing.conf").write_text(files["routing.conf"])
+    assert _run(docker_env, staging, volume, plan.config_command).returncode == 0
+    configured = (volume / "routing.conf").read_text()
+    blue = next(d for d in plan.deployments if d.name == "blue")
+    drain = blue.drain_of(3)
+    assert drain is not None
+    drain_stage = tmp_path / "drain-staging"
+    drain_stage.mkdir()
+    (drain_stage / "nginx.conf").write_text(plan.router.check_config)
+    (drain_stage / "upstream.conf").write_text(drain.upstream_conf)
+    done = _run(docker_env, drain_stage, volume, drain.command)
+    assert done.returncode == 0, done.stdout + done.stderr
+    drained = (volume / "routing.conf").read_text()
+    servers = [line.strip() for line in drained.splitlines() if line.strip().startswith("server ")]
+    assert servers[:5] == [
+        "server my-endpoint-blue-0:5001 resolve max_fails=0;",
+        "server my-endpoint-blue-1:5001 resolve max_fails=0;",
+        "server my-endpoint-blue-2:5001 resolve max_fails=0 down;",
+        "server my-endpoint-blue-3:5001 resolve max_fails=0;",
+        "server my-endpoint-blue-4:5001 resolve max_fails=0;"], drained
+    green_block = configured[configured.index("upstream mlplan_green {"):]
+    green_block = green_block[:green_block.index("}\n")]
+    assert green_block in drained
+    assert drained.count(GENERATION_BEGIN) == 1
+    assert _run(docker_env, drain_stage, volume, drain.command).returncode == 0
+    assert (volume / "routing.conf").read_text() == drained
