@@ -617,9 +617,30 @@ def _schedule(groups: dict[tuple[int, str], list[_Resource]], instances: int, re
     return schedule, whole
 
 
+def _drain_note(drains: list[_Resource], rolled: bool) -> str:
+    """What the changed drain containers (Docker: one per in-place batch) do, by batch.
+    Example: batches 2-5 replaced in a roll -> ``batches 2, 3, 4, 5 are taken out of the
+    routing (a drain container each, nginx down) before their containers stop; the routing
+    config puts them back after the roll``."""
+    numbers = sorted({int(b) for r in drains if (b := r.labels.get(labels.BATCH, "")).isdigit()})
+    which = (f"batch{'es' if len(numbers) != 1 else ''} {', '.join(map(str, numbers))}"
+             if numbers else "batches")
+    if rolled:
+        return (f"{which} {'are' if len(numbers) != 1 else 'is'} taken out of the routing (a "
+                "drain container each, nginx down) before their containers stop; the routing "
+                "config puts them back after the roll")
+    return (f"the drain of {which} runs (the batch's members changed): each is out of the "
+            "routing for a moment, one at a time, until the routing config puts it back")
+
+
 def _deployment(name: str, resources: list[_Resource], traffic: _Traffic  # noqa: C901
                 ) -> DeploymentChange:
     resources = _surge_pairs(resources)
+    # routing steps of a roll, not instances: never the deployment's action
+    drains = [r for r in resources if r.labels.get(labels.ROLE) == "drain"
+              and r.action[0] is not Action.NO_OP]
+    shown_drains = [r for r in resources if r.labels.get(labels.ROLE) == "drain"]
+    resources = [r for r in resources if r.labels.get(labels.ROLE) != "drain"]
     instances = [r for r in resources if labels.INSTANCE in r.labels]
     others = [r for r in resources if labels.INSTANCE not in r.labels]
     changed = [r for r in resources if r.action[0] is not Action.NO_OP]
@@ -668,8 +689,8 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic  # noqa
             f"{len(removed)} removed" if removed else "") if part)
         steps.insert(0, ShownStep("scale", text))
     share = traffic.share(name)
-    existed = any(r.old is not None for r in resources)
-    exists = any(r.new is not None for r in resources)
+    existed = any(r.old is not None for r in [*resources, *shown_drains])
+    exists = any(r.new is not None for r in [*resources, *shown_drains])
     stage = stage_of(share, existed, exists) if traffic.known else None
     reasons = sorted({why for r in changed for why in r.action[1]})
     if action is Action.DELETE_THEN_CREATE:
@@ -679,10 +700,12 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic  # noqa
         reasons.append("the surge batch's new containers start beside the old ones (removed at "
                        "the end of the update); later batches are deleted, then recreated, "
                        "while they serve")
+    if drains:
+        reasons.append(_drain_note(drains, bool(replaced)))
     return DeploymentChange(
         "", name, action, tuple(reasons), _field_changes(changed), share=share, stage=stage,
         shown=Shown(_type_pair(resources), traffic.known,
-                    tuple(_resource_change(r) for r in others
+                    tuple(_resource_change(r) for r in [*others, *shown_drains]
                           if r.action[0] is not Action.NO_OP)),
         shown_steps=tuple(steps))
 
