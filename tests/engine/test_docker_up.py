@@ -312,8 +312,12 @@ def assert_drained_before_stopped(project: DockerProject, roll: Roll, deployment
     assert not late, "\n".join(late[:10]) + "\n" + timeline(roll.events)
     exits = sorted({e.detail for e in roll.events
                     if e.action == "die" and e.name in taken_out})
+    stops = [died - told for name in taken_out
+             if (told := first(name, "kill", "instance")) is not None
+             and (died := first(name, "die", "instance")) is not None]
     return (f"{len(taken_out)} old containers taken out before they stopped, none got a new "
-            f"request after ({len(entries)} router log lines); their exits: {exits}")
+            f"request after ({len(entries)} router log lines); their exits: {exits}, SIGTERM "
+            f"-> exit {min(stops, default=0):.1f} .. {max(stops, default=0):.1f} s")
 
 
 def assert_no_failures(project: DockerProject, *streams: list[Any]) -> None:

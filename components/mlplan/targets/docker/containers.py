@@ -9,11 +9,17 @@ Layout per endpoint ``E`` (names as Azure's local endpoints would show them):
   only container publishing a host port. Its inputs never include traffic, mirror or keys, so a
   split change can never replace it: it watches the volume and reloads gracefully
   (``nginx -t && nginx -s reload``) when the files change;
-- config container ``E-router-config``: a one-shot container that copies the rendered routing
-  and keys into the volume (atomic rename). It is the resource a traffic, mirror or key change
-  replaces, and it depends on every instance container, so new instances are healthy before
-  the router routes to them; removed deployments are deleted by the engine at the end. The
-  router depends on it (its script starts nginx once the first files are there);
+- config container ``E-router-config``: a one-shot container on the endpoint's network that
+  writes the rendered routing and keys into the volume (``mlplan.router.drain``: ``nginx -t``,
+  atomic rename, then it waits until the router serves the file). It is the resource a
+  traffic, mirror or key change replaces, and it depends on every instance container, so new
+  instances are healthy before the router routes to them; removed deployments are deleted by
+  the engine at the end. The router depends on it (its script starts nginx once the first
+  files are there);
+- per deployment ``D`` and in-place batch ``k``: drain container ``E-D-batch-k-drain``
+  (``DrainContainer``), one-shot like the config container: it takes batch k out of the live
+  routing (nginx ``down``) and waits until the router serves that, before the batch's
+  containers are replaced;
 - per deployment ``D`` and instance ``i``: container ``E-D-i`` on the network (no host port)
   with the network alias ``E-D-i`` (the router's upstream server for that instance),
   model and code bind-mounted read-only where Azure's local endpoints mount them
@@ -31,17 +37,24 @@ container delete-first, whatever its name, and Pulumi deletes a resource the pro
 registers only at the end of the update. So the first batch is the surge batch: its containers
 are named and registered by revision (``E-D-i-<revision>``, ``revision``: a digest of every
 input that replaces a container), so a changed revision is a NEW container, created and healthy
-beside the old one (which carries the same alias, so the router sends to both at once) before
-any other batch is touched; batches 2.. are then replaced delete-first in place, one at a time,
-while the surge batch stands in for them; the old surge-batch containers, no longer registered,
-are drained and removed at the end of the update. Peak ``N + batch``, never fewer than N
-serving; one instance: the new one serves before the old one goes. Exempt instance types (no
-surge in their quota) have no surge batch: every batch delete-first, peak N, ``N - batch``
-serving.
+beside the old one (which carries the same alias) before any other batch is touched; batches
+2.. are then replaced delete-first in place, one at a time, while the surge batch stands in for
+them; the old surge-batch containers, no longer registered, are removed at the end of the
+update. Peak ``N + batch``, never fewer than N serving; one instance: the new one serves before
+the old one goes. Exempt instance types (no surge in their quota) have no surge batch: every
+batch delete-first, peak N, ``N - batch`` serving.
+
+Drain before stop: no container leaves while the router routes to it. Each in-place batch k
+has a drain (``plan_drains``) between batch k-1 and batch k (``instance_order``): it routes the
+surge batch by alias (old and new together), marks batch k ``down`` and waits until the router
+serves that; only then does the engine replace batch k. The config container lists the surge
+batch by the new revision's names, so it takes the old surge containers out before the engine
+deletes them, and puts every drained batch back.
 
 Example: blue with 11 instances -> batches of 3: [0,1,2], [3,4,5], [6,7,8], [9,10]; an image
-change creates ``E-blue-0-<rev>`` .. ``E-blue-2-<rev>``, then replaces 3-5, 6-8, 9-10, then
-removes ``E-blue-0`` .. ``E-blue-2`` (peak 14, at least 11 serving).
+change creates ``E-blue-0-<rev>`` .. ``E-blue-2-<rev>``, then drains and replaces 3-5, 6-8,
+9-10, then the config container routes to the new containers only, then the engine removes
+``E-blue-0`` .. ``E-blue-2`` (peak 14, at least 11 serving).
 """
 
 from __future__ import annotations
@@ -264,12 +277,21 @@ class EndpointContainers:
                 "keys.conf": render_keys(config)}
 
 
+#: What the inference server needs to stop once its last request is answered (gunicorn's
+#: arbiter and workers, the interpreter's teardown): 0.6 s on a quiet host, but every drained
+#: container of a 10-instance roll was killed at the end of a 5 s grace at load average 25.
+STOP_ALLOWANCE_S = 10
+
+
 def stop_grace_seconds(request_timeout_ms: int) -> int:
-    """How long a removed instance may drain: the longest request the router lets it serve,
-    in whole seconds, rounded up. Without it the provider's delete is SIGTERM then SIGKILL at
-    once, and a request in flight loses its answer mid-body (seen on a real host during a
-    roll). Examples: 5000 ms -> 5 s; 90500 ms -> 91 s; 1 ms -> 1 s."""
-    return -(-request_timeout_ms // 1000)
+    """How long a removed instance may take to stop after SIGTERM (``destroyGraceSeconds``):
+    the longest request the router lets it serve, in whole seconds, rounded up, plus
+    ``STOP_ALLOWANCE_S`` for the server's own shutdown. It is drained by then (the router sends
+    it nothing new), so a server that stops at once ends the wait at once; without it the
+    provider's delete is SIGTERM then SIGKILL at once, and a request in flight loses its
+    answer mid-body (seen on a real host during a roll). Examples: 5000 ms -> 15 s; 90500 ms
+    -> 101 s; 1 ms -> 11 s."""
+    return -(-request_timeout_ms // 1000) + STOP_ALLOWANCE_S
 
 
 def provider_cpus(millis: int) -> str:

@@ -15,8 +15,12 @@ the engine its order:
   SIGTERM, then ``destroyGraceSeconds``);
 - the router resolves an instance by its alias ``E-D-i``: the name of the instances replaced in
   place, a network alias of a surge container (old and new container answer it together);
+- a batch replaced in place waits for its drain container (``RoutingMount.one_shot``) and
+  for that drain's verdict (a drain that failed stops the roll before the batch); the drain
+  waits for what the batch waited for;
 - the config container ``depends_on`` every instance container (new deployments serve before
-  they get traffic) and is the only resource a traffic/mirror/key change replaces;
+  they get traffic) and is the only resource a traffic/mirror/key change replaces; its inputs
+  hold the drains' IDs, so it runs again after any drain and puts every batch back;
 - the router ``depends_on`` the config container: its script waits for the first routing files
   before nginx starts, so the router can only become healthy after them (the other order was a
   cycle: the first ``pulumi up`` timed out waiting for a router that waited for its config);
