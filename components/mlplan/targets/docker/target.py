@@ -4,10 +4,11 @@ memory changed in place, the resource types of pulumi-docker and the reader of t
 
 Roll (``surges``): like Azure and the Kubernetes target, unless the instance type is exempt
 from the 20% surge reservation. The first batch is the surge batch: its new containers are
-created and healthy beside the old ones (peak ``N + batch``); every later batch is then replaced
-delete-first while the surge batch stands in for it (at least N serving); the old containers of
-the first batch are removed at the end of the update (``docker_containers`` module docstring).
-Exempt: every batch delete-first (peak N, ``N - batch`` serving). Review names a batch by its
+created and healthy beside the old ones (peak ``N + batch``); every later batch is then drained
+(taken out of the router's routing) and replaced delete-first while the surge batch stands in
+for it (at least N serving); the old containers of the first batch are taken out of the routing
+and removed at the end of the update (``docker_containers`` module docstring). Exempt: every
+batch drained, then replaced delete-first (peak N, ``N - batch`` serving). Review names a batch by its
 instances (the containers' network aliases), with the stack's ``namePrefix`` as the Docker plan
 names them: (``my-endpoint``, ``blue``, (0, 1)) with prefix ``pr-`` -> ``("pr-my-endpoint-blue-0",
 "pr-my-endpoint-blue-1")``.
@@ -115,12 +116,13 @@ def _roll_reasons(rolled: str, surge: bool, instances: int) -> list[str]:
         return [f"rolling replacement ({rolled}): Docker cannot change these in a running "
                 "container; the first batch's new containers start beside the old ones and "
                 "are healthy and routed before any old one stops, then each later batch is "
-                "replaced (delete, then create) while they stand in, and the first batch's old "
-                "containers are drained and removed at the end of the update"]
+                "taken out of the routing (drained) and replaced (delete, then create) while "
+                "they stand in, and the first batch's old containers are taken out of the "
+                "routing and removed at the end of the update"]
     found = [f"rolling replacement ({rolled}): Docker cannot change these in a running "
-             "container, so each batch is deleted, then recreated (the instance type is exempt "
-             "from the 20% surge reservation, so the quota has no room for extra containers); "
-             "the router retries requests on the other instances"]
+             "container, so each batch is taken out of the routing (drained), deleted, then "
+             "recreated (the instance type is exempt from the 20% surge reservation, so the "
+             "quota has no room for extra containers); the other instances serve meanwhile"]
     if instances == 1:
         found.append("only 1 instance: the deployment does not answer while it is replaced; "
                      "use 2+ instances or a blue/green deployment")
