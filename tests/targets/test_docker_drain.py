@@ -145,7 +145,7 @@ class _StaleRouter(http.server.BaseHTTPRequestHandler):
     """A router that serves (``/-/healthy``) but never loads a new routing: its generation is
     always ``stale``."""
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         body = b"stale" if self.path == "/-/generation" else b'{"status": "Healthy"}'
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
