@@ -114,9 +114,9 @@ def test_provider_cpus(name: str, millis: int, expected: str) -> None:
 
 
 GRACE = [
-    ("azure default 5 s, plus the server's own shutdown", 5000, 15),
-    ("rounded up", 90500, 101),
-    ("tiny", 1, 11),
+    ("azure default 5 s, plus the server's own shutdown", 5000, 35),
+    ("rounded up", 90500, 121),
+    ("tiny", 1, 31),
 ]
 
 

@@ -124,8 +124,8 @@ def test_instance_container_inputs(tmp_path: Path) -> None:
     assert (blue0.inputs["cpus"], blue0.inputs["memory"], blue0.inputs["memorySwap"]) == (
         "4.0", 14336, 14336)
     assert "deviceRequests" not in blue0.inputs
-    # request_timeout_ms (5 s) for what it has in flight + 10 s for the server's own stop
-    assert blue0.inputs["destroyGraceSeconds"] == 15
+    # request_timeout_ms (5 s) for what it has in flight + 30 s for the server's own stop
+    assert blue0.inputs["destroyGraceSeconds"] == 35
     health = blue0.inputs["healthcheck"]
     assert (health["interval"], health["timeout"], health["startPeriod"], health["retries"]) == (
         "10s", "2s", "10s", 30)

@@ -277,10 +277,11 @@ class EndpointContainers:
                 "keys.conf": render_keys(config)}
 
 
-#: What the inference server needs to stop once its last request is answered (gunicorn's
-#: arbiter and workers, the interpreter's teardown): 0.6 s on a quiet host, but every drained
-#: container of a 10-instance roll was killed at the end of a 5 s grace at load average 25.
-STOP_ALLOWANCE_S = 10
+#: What the inference server may take to stop once its last request is answered (gunicorn's
+#: arbiter and workers, the interpreter's teardown), Kubernetes' default grace: azmlinfsrv
+#: stops in 0.6 s on a quiet host, but drained containers of a 10-instance roll took 7-15 s at
+#: load average 25 (all killed at the end of a 5 s grace; some at 15 s).
+STOP_ALLOWANCE_S = 30
 
 
 def stop_grace_seconds(request_timeout_ms: int) -> int:
@@ -289,8 +290,8 @@ def stop_grace_seconds(request_timeout_ms: int) -> int:
     ``STOP_ALLOWANCE_S`` for the server's own shutdown. It is drained by then (the router sends
     it nothing new), so a server that stops at once ends the wait at once; without it the
     provider's delete is SIGTERM then SIGKILL at once, and a request in flight loses its
-    answer mid-body (seen on a real host during a roll). Examples: 5000 ms -> 15 s; 90500 ms
-    -> 101 s; 1 ms -> 11 s."""
+    answer mid-body (seen on a real host during a roll). Examples: 5000 ms -> 35 s; 90500 ms
+    -> 121 s; 1 ms -> 31 s."""
     return -(-request_timeout_ms // 1000) + STOP_ALLOWANCE_S
 
 
