@@ -633,14 +633,33 @@ def _drain_note(drains: list[_Resource], rolled: bool) -> str:
             "routing for a moment, one at a time, until the routing config puts it back")
 
 
-def _deployment(name: str, resources: list[_Resource], traffic: _Traffic  # noqa: C901
+def _order_reasons(action: Action, replaced: list[_Resource], drains: list[_Resource]
+                   ) -> list[str]:
+    """Why the replaced containers go in this order, and what the drains do."""
+    found = []
+    if action is Action.DELETE_THEN_CREATE:
+        found.append("containers are deleted, then recreated, batch by batch; the router "
+                     "retries requests on the other instances")
+    elif any(r.delete_first for r in replaced):
+        found.append("the surge batch's new containers start beside the old ones (removed at "
+                     "the end of the update); later batches are deleted, then recreated, "
+                     "while they serve")
+    if drains:
+        found.append(_drain_note(drains, bool(replaced)))
+    return found
+
+
+def _without_drains(resources: list[_Resource]) -> tuple[list[_Resource], list[_Resource]]:
+    """(the deployment's other resources, its drain containers: role ``drain``)."""
+    drains = [r for r in resources if r.labels.get(labels.ROLE) == "drain"]
+    return [r for r in resources if r.labels.get(labels.ROLE) != "drain"], drains
+
+
+def _deployment(name: str, resources: list[_Resource], traffic: _Traffic
                 ) -> DeploymentChange:
-    resources = _surge_pairs(resources)
-    # routing steps of a roll, not instances: never the deployment's action
-    drains = [r for r in resources if r.labels.get(labels.ROLE) == "drain"
-              and r.action[0] is not Action.NO_OP]
-    shown_drains = [r for r in resources if r.labels.get(labels.ROLE) == "drain"]
-    resources = [r for r in resources if r.labels.get(labels.ROLE) != "drain"]
+    # drains are routing steps of a roll, not instances: never the deployment's action
+    resources, shown_drains = _without_drains(_surge_pairs(resources))
+    drains = [r for r in shown_drains if r.action[0] is not Action.NO_OP]
     instances = [r for r in resources if labels.INSTANCE in r.labels]
     others = [r for r in resources if labels.INSTANCE not in r.labels]
     changed = [r for r in resources if r.action[0] is not Action.NO_OP]
@@ -693,15 +712,7 @@ def _deployment(name: str, resources: list[_Resource], traffic: _Traffic  # noqa
     exists = any(r.new is not None for r in [*resources, *shown_drains])
     stage = stage_of(share, existed, exists) if traffic.known else None
     reasons = sorted({why for r in changed for why in r.action[1]})
-    if action is Action.DELETE_THEN_CREATE:
-        reasons.append("containers are deleted, then recreated, batch by batch; the router "
-                       "retries requests on the other instances")
-    elif any(r.delete_first for r in replaced):
-        reasons.append("the surge batch's new containers start beside the old ones (removed at "
-                       "the end of the update); later batches are deleted, then recreated, "
-                       "while they serve")
-    if drains:
-        reasons.append(_drain_note(drains, bool(replaced)))
+    reasons += _order_reasons(action, replaced, drains)
     return DeploymentChange(
         "", name, action, tuple(reasons), _field_changes(changed), share=share, stage=stage,
         shown=Shown(_type_pair(resources), traffic.known,

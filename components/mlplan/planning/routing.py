@@ -40,6 +40,19 @@ def probe_route(deployment: Deployment, which: Literal["liveness", "readiness"])
     return route or Route("/", scoring_route(deployment).port)
 
 
+def router_backend(deployment: DeploymentState, instances: tuple[str, ...]) -> RouterBackend:
+    """One deployment as the router reaches it: ``instances`` (``host:port``) and its request
+    settings and scoring path (``router_config``)."""
+    return RouterBackend(
+        name=deployment.name,
+        instances=instances,
+        scoring_path=scoring_route(deployment.deployment).path,
+        request_timeout_ms=deployment.deployment.request_settings.request_timeout_ms,
+        max_concurrent_requests_per_instance=(
+            deployment.deployment.request_settings.max_concurrent_requests_per_instance),
+    )
+
+
 def router_config(
     endpoint: EndpointState,
     addresses: Callable[[DeploymentState], tuple[str, ...]],
@@ -54,17 +67,7 @@ def router_config(
     ``request_settings.request_timeout_ms``; a custom container's ``scoring_route`` path is where
     its instances take the endpoint's ``/score``.
     """
-    backends = tuple(
-        RouterBackend(
-            name=d.name,
-            instances=addresses(d),
-            scoring_path=scoring_route(d.deployment).path,
-            request_timeout_ms=d.deployment.request_settings.request_timeout_ms,
-            max_concurrent_requests_per_instance=(
-                d.deployment.request_settings.max_concurrent_requests_per_instance),
-        )
-        for d in endpoint.deployments
-    )
+    backends = tuple(router_backend(d, addresses(d)) for d in endpoint.deployments)
     return RouterConfig(
         endpoint=endpoint.name,
         listen_port=listen_port,

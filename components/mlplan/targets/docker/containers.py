@@ -72,7 +72,7 @@ from mlplan.domain.catalog import DEFAULT_CATALOG, Catalog
 from mlplan.domain.diagnostics import Diagnostic, error, warning
 from mlplan.domain.names import instance_name
 from mlplan.planning.rollout import batches
-from mlplan.planning.routing import probe_route, router_config, scoring_route
+from mlplan.planning.routing import probe_route, router_backend, router_config, scoring_route
 from mlplan.planning.state import DeploymentState, EndpointState
 from mlplan.router.drain import REJECTED_EXIT, RoutingWriter, config_program, drain_program
 from mlplan.router.nginx import (
@@ -430,8 +430,7 @@ def plan_drains(endpoint: EndpointState, state: DeploymentState,
     Example: blue 10 (batches of 2), not exempt -> drains of batches 2..5; blue 10 exempt ->
     batches 1..5; blue 1 -> none."""
     routed = tuple(f"{c.alias if c.surge else c.name}:{c.port}" for c in planned.containers)
-    backend = router_config(endpoint, lambda d: routed if d.name == state.name else (), (),
-                            ROUTER_LISTEN_PORT).backend(state.name)
+    backend = router_backend(state, routed)
     drains = []
     for number, batch in enumerate(planned.batches, start=1):
         if all(c.surge for c in batch):
