@@ -10,8 +10,8 @@ for it (at least N serving); the old containers of the first batch are taken out
 and removed at the end of the update (``docker_containers`` module docstring). Exempt: every
 batch drained, then replaced delete-first (peak N, ``N - batch`` serving). Review names a batch
 by its instances (the containers' network aliases), with the stack's ``namePrefix`` as the
-Docker plan names them: (``my-endpoint``, ``blue``, (0, 1)) with prefix ``pr-`` -> ``("pr-my-endpoint-blue-0",
-"pr-my-endpoint-blue-1")``.
+Docker plan names them: (``my-endpoint``, ``blue``, (0, 1)) with prefix ``pr-`` ->
+``("pr-my-endpoint-blue-0", "pr-my-endpoint-blue-1")``.
 
 Facts (``from_docker``): the config container (role ``config``) carries an endpoint's traffic,
 mirror, auth mode and environment; each instance container (role ``instance``) its deployment,
