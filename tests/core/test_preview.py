@@ -167,3 +167,6 @@ def test_docker_drains_are_routing_steps_not_instances(
     assert len(drains) == listed
     notes = " ".join(blue.reasons)
     assert (reason in notes) if reason else "routing" not in notes, notes
+    if action is Action.DELETE_THEN_CREATE:  # drained: nothing left to the router's retries
+        assert "taken out of the routing, deleted, then recreated" in notes
+        assert "retries" not in notes

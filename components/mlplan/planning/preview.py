@@ -637,7 +637,10 @@ def _order_reasons(action: Action, replaced: list[_Resource], drains: list[_Reso
                    ) -> list[str]:
     """Why the replaced containers go in this order, and what the drains do."""
     found = []
-    if action is Action.DELETE_THEN_CREATE:
+    if action is Action.DELETE_THEN_CREATE and drains:
+        found.append("containers are taken out of the routing, deleted, then recreated, batch "
+                     "by batch; the other instances serve meanwhile")
+    elif action is Action.DELETE_THEN_CREATE:
         found.append("containers are deleted, then recreated, batch by batch; the router "
                      "retries requests on the other instances")
     elif any(r.delete_first for r in replaced):
