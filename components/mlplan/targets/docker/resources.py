@@ -11,10 +11,11 @@ the engine its order:
   deployment; when the host cannot be asked, every instance is chained batch by batch. A
   surge-batch container is registered under its revision (``<deployment>-<index>-<revision>``): a
   new revision is a new resource, created before the batches that are replaced in place, and the old
-  one, no longer registered, is deleted by the engine at the end of the update (after its drain:
-  SIGTERM, then ``destroyGraceSeconds``);
-- the router resolves an instance by its alias ``E-D-i``: the name of the instances replaced in
-  place, a network alias of a surge container (old and new container answer it together);
+  one, no longer registered, is deleted by the engine at the end of the update, after the config
+  container took it out of the routing (SIGTERM, then ``destroyGraceSeconds``);
+- a surge container carries its instance's name ``E-D-i`` as a network alias (a drain routes
+  the surge batch by it while a roll runs: old and new container answer it together); the
+  config container routes it by its own name;
 - a batch replaced in place waits for its drain container (``RoutingMount.one_shot``) and
   for that drain's verdict (a drain that failed stops the roll before the batch); the drain
   waits for what the batch waited for;
