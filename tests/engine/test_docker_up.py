@@ -23,7 +23,9 @@ from typing import Any
 import pytest
 
 from mlplan.domain import labels
+from mlplan.planning.preview import PreviewInput, stack_preview
 from mlplan.planning.rollout import batches
+from mlplan.targets.registry import delete_first_types
 from tests.dataplane.harness import Client, Stream, chi_square_p, failures, hammer, percentile
 from tests.engine.conftest import VENV, DockerEnv, Engine, Pulumi, engine_env
 from tests.engine.docker_host import (
@@ -351,6 +353,26 @@ def assert_surge_order(events: list[Event], count: int, new_image: str) -> None:
     assert min(killed[n] for n in names[0]) >= max(healthy.values()), timeline(events)
 
 
+def preview_of_the_roll(project: DockerProject) -> str:
+    """The engine's ``pulumi preview --json`` of blue's 10-instance image roll, and mlplan's
+    reading of it (``mlplan review --preview-json``): the drains of batches 2-5 and the config
+    container are replaced, green's drains are not; the review shows the plan's schedule and
+    names the drained batches, never counting a drain as an instance."""
+    doc = project.pulumi.preview_json()
+    ops = {s["urn"].split("::")[-1]: s["op"] for s in doc["steps"] if s["op"] != "same"}
+    drains = {n: op for n, op in ops.items() if n.endswith("-drain")}
+    assert drains == {f"{ENDPOINT}-blue-batch-{b}-drain": "replace" for b in (2, 3, 4, 5)}, ops
+    assert ops[f"{ENDPOINT}-router-config"] == "replace", ops
+    assert f"{ENDPOINT}-router" not in ops, ops
+    review = stack_preview(PreviewInput(document=doc), delete_first_types=delete_first_types())
+    blue = next(d for d in review.endpoints[0].deployments if d.name == "blue")
+    rolls = [step.summary for step in blue.shown_steps if step.kind == "roll"]
+    assert rolls == ["10 instances: 5 batches of 2, peak 12, at least 10 serving"], rolls
+    notes = " ".join(blue.reasons)
+    assert "batches 2, 3, 4, 5 are taken out of the routing" in notes, notes
+    return f"preview of the roll: {rolls[0]}; {sorted(drains)} replaced; {notes}"
+
+
 @pytest.mark.parametrize("run", [1, 2, 3], ids=["run 1", "run 2", "run 3"])
 def test_rolling_update_surges_at_full_capacity(live: DockerProject, docker_env: DockerEnv,
                                                 run: int) -> None:
@@ -373,6 +395,9 @@ def test_rolling_update_surges_at_full_capacity(live: DockerProject, docker_env:
     live.expect_no_changes()
     changed = dict(start)
     changed["blue"] = inference(docker_env, new, count=10)
+    if run == 1:
+        live.declare(changed, {"blue": 90, "green": 10})
+        print(preview_of_the_roll(live))
     roll = roll_under_load(live, "blue", changed, {"blue": 90, "green": 10})
     blue = roll.of("blue")
     seen = capacity(blue, roll.before, roll.before)
