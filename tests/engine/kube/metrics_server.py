@@ -40,6 +40,7 @@ from tests.engine.kube.node import NODE_IP, NODE_NAME
 NAMESPACE, NAME = "kube-system", "metrics-server"
 APISERVICE = "v1beta1.metrics.k8s.io"
 RESOLUTION = "10s"  # metrics-server's minimum; the HPA reads a 10 s CPU rate
+SCRAPE_TIMEOUT = "5s"  # must be below RESOLUTION (metrics-server refuses to start otherwise)
 START_TIMEOUT_S = 90
 STOP_TIMEOUT_S = 15
 
@@ -111,6 +112,14 @@ class MetricsServer:
         usage = self.api.get(f"/apis/metrics.k8s.io/v1beta1/nodes/{NODE_NAME}")["usage"]["cpu"]
         return _millis(usage)
 
+    def pods_cpu_millis(self, ns: str, selector: str) -> dict[str, int]:
+        """CPU use of the pods of ``ns`` matching ``selector`` (pod name -> millicores), as the
+        metrics API reports it (what the HPA reads)."""
+        found = self.api.items(f"/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods"
+                               f"?labelSelector={selector}")
+        return {p["metadata"]["name"]: sum(_millis(c["usage"]["cpu"]) for c in p["containers"])
+                for p in found}
+
     def stop(self) -> None:
         try:
             _delete_objects(self.api)
@@ -153,7 +162,8 @@ def start(bin_dir: Path, run_dir: Path, api: Api, port: int) -> MetricsServer:
              "--tls-private-key-file", str(pki / "metrics-server.key"),
              "--kubelet-insecure-tls", "--kubelet-use-node-status-port",
              "--kubelet-preferred-address-types", "InternalIP",
-             "--metric-resolution", RESOLUTION, "--v", "2"],
+             "--metric-resolution", RESOLUTION, "--kubelet-request-timeout", SCRAPE_TIMEOUT,
+             "--v", "2"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
     server = MetricsServer(proc, log, api)
