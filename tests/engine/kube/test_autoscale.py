@@ -32,7 +32,7 @@ from tests.dataplane.harness import Stream, failures
 from tests.engine.kube import cluster as kube
 from tests.engine.kube import metrics_server
 from tests.engine.kube.api import Api, Recorder
-from tests.engine.kube.observe import pod_timeline
+from tests.engine.kube.observe import Event, pod_timeline
 from tests.engine.kube.project import bind, edit_deployment, mlplan
 from tests.engine.kube.test_endpoints import note, ns_path, planned_quota
 from tests.engine.kube.test_real_pods import (
@@ -161,6 +161,25 @@ def live_quota_is_planned(api: Api, ns: str, project: Path, reserved: int) -> di
     return hard
 
 
+def terminating(events: list[Event]) -> list[str]:
+    """Each deleted pod's window from the first watch event that shows its
+    ``deletionTimestamp`` to its DELETED event, UTC ``HH:MM:SS-HH:MM:SS`` (how the Events'
+    timestamps are written)."""
+    from datetime import UTC, datetime
+
+    offset = time.time() - time.monotonic()
+    since: dict[str, float] = {}
+    found = []
+    for t, kind, pod in sorted(events, key=lambda e: e[0]):
+        uid = pod["metadata"]["uid"]
+        if pod["metadata"].get("deletionTimestamp"):
+            since.setdefault(uid, t)
+        if kind == "DELETED" and uid in since:
+            start, end = (datetime.fromtimestamp(x + offset, UTC) for x in (since[uid], t))
+            found.append(f"{start:%H:%M:%S}-{end:%H:%M:%S}")
+    return found
+
+
 def _millicores(quantity: str) -> int:
     return int(quantity[:-1]) if quantity.endswith("m") else int(float(quantity) * 1000)
 
@@ -227,7 +246,8 @@ def test_hpa_scales_out_and_in_under_the_planned_quota(
     in_s = tracker.wait(f"blue scaled back in to {MIN_INSTANCES}",
                         lambda d, r, ready, cpu: r == ready == MIN_INSTANCES)
     time.sleep(1)  # the last deletions reach the watch
-    seen = pod_timeline(watch.stop())
+    pod_events = watch.stop()
+    seen = pod_timeline(pod_events)
     refusals = [e for e in api.items(ns_path(ns, "events"))
                 if e.get("reason") == "FailedCreate" and "exceeded quota" in e["message"]]
     refused = sum(int(e.get("count") or 1) for e in refusals)
@@ -239,7 +259,8 @@ def test_hpa_scales_out_and_in_under_the_planned_quota(
          f"instance CPU (metrics API) idle {idle}, loaded {loaded}; replicas/ready (HPA cpu%) "
          f"{tracker.describe()}; pods {seen.describe()}; quota hard {hard}, room at max "
          f"{room}; {refused} pod creations refused by the quota during the roll ({spans}), "
-         f"retried and admitted; first: {refusals[0]['message'] if refusals else '-'}")
+         f"retried and admitted; old pods terminating (deletion to gone) "
+         f"{terminating(pod_events)}; first: {refusals[0]['message'] if refusals else '-'}")
     assert not failures(results), summary(results)
     # the surge at max is admitted, and never more than the reservation exists (terminating
     # pods included)
