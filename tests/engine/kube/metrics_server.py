@@ -110,14 +110,14 @@ class MetricsServer:
     def node_cpu_millis(self) -> int:
         """The real node's CPU use as the metrics API reports it (``NODE_NAME``)."""
         usage = self.api.get(f"/apis/metrics.k8s.io/v1beta1/nodes/{NODE_NAME}")["usage"]["cpu"]
-        return _millis(usage)
+        return millis(usage)
 
     def pods_cpu_millis(self, ns: str, selector: str) -> dict[str, int]:
         """CPU use of the pods of ``ns`` matching ``selector`` (pod name -> millicores), as the
         metrics API reports it (what the HPA reads)."""
         found = self.api.items(f"/apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods"
                                f"?labelSelector={selector}")
-        return {p["metadata"]["name"]: sum(_millis(c["usage"]["cpu"]) for c in p["containers"])
+        return {p["metadata"]["name"]: sum(millis(c["usage"]["cpu"]) for c in p["containers"])
                 for p in found}
 
     def stop(self) -> None:
@@ -133,7 +133,7 @@ class MetricsServer:
                     self.proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-def _millis(quantity: str) -> int:
+def millis(quantity: str) -> int:
     """A CPU quantity in millicores: ``"1500m"`` -> 1500, ``"2"`` -> 2000, ``"12345678n"`` ->
     12 (rounded down), ``"250u"`` -> 0."""
     units = {"n": 1e-6, "u": 1e-3, "m": 1.0}

@@ -31,6 +31,7 @@ from mlplan.targets.kubernetes import choices as ko
 from tests.dataplane.harness import Stream, failures
 from tests.engine.kube import cluster as kube
 from tests.engine.kube import metrics_server
+from tests.engine.kube.metrics_server import millis
 from tests.engine.kube.api import Api, Recorder
 from tests.engine.kube.observe import Event, pod_timeline
 from tests.engine.kube.project import bind, edit_deployment, mlplan
@@ -76,8 +77,11 @@ def run(raw_data):
 @pytest.fixture
 def metrics(real_cluster: kube.Cluster) -> Iterator[metrics_server.MetricsServer]:
     """metrics-server for this test (started and stopped around it; never a skip)."""
+    begun = time.monotonic()
     started = metrics_server.start(kube.cache_root() / "bin", real_cluster.run_dir,
                                    real_cluster.api, kube.free_port())
+    note(f"(real f) metrics-server serving the node's metrics {time.monotonic() - begun:.0f} s "
+         "after its start")
     try:
         yield started
     finally:
@@ -156,7 +160,7 @@ def live_quota_is_planned(api: Api, ns: str, project: Path, reserved: int) -> di
     assert hard == planned_quota(project, "k"), hard
     router_cpu = ko.ROUTER_RESOURCES.requests.cpu_millis
     assert int(hard["pods"]) == reserved + ROUTERS + 1, hard
-    assert _millicores(hard["requests.cpu"]) == (
+    assert millis(hard["requests.cpu"]) == (
         reserved * INSTANCE_CPU + (ROUTERS + 1) * router_cpu), hard
     return hard
 
@@ -178,10 +182,6 @@ def terminating(events: list[Event]) -> list[str]:
             start, end = (datetime.fromtimestamp(x + offset, UTC) for x in (since[uid], t))
             found.append(f"{start:%H:%M:%S}-{end:%H:%M:%S}")
     return found
-
-
-def _millicores(quantity: str) -> int:
-    return int(quantity[:-1]) if quantity.endswith("m") else int(float(quantity) * 1000)
 
 
 def test_hpa_scales_out_and_in_under_the_planned_quota(
@@ -236,7 +236,7 @@ def test_hpa_scales_out_and_in_under_the_planned_quota(
         loaded = metrics.pods_cpu_millis(ns, selector)  # the pods that have a CPU rate yet
         used = api.get(ns_path(ns, "resourcequotas", "mlplan-quota"))["status"]["used"]
         room = {"pods": int(hard["pods"]) - int(used["pods"]),
-                "cpu": _millicores(hard["requests.cpu"]) - _millicores(used["requests.cpu"])}
+                "cpu": millis(hard["requests.cpu"]) - millis(used["requests.cpu"])}
         at_max = stream.count()
         edit_deployment(endpoint, "blue", image=real_cluster.images["inference_r2"])
         roll_s = up(pulumi)
