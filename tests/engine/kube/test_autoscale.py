@@ -31,8 +31,8 @@ from mlplan.targets.kubernetes import choices as ko
 from tests.dataplane.harness import Stream, failures
 from tests.engine.kube import cluster as kube
 from tests.engine.kube import metrics_server
-from tests.engine.kube.metrics_server import millis
 from tests.engine.kube.api import Api, Recorder
+from tests.engine.kube.metrics_server import millis
 from tests.engine.kube.observe import Event, pod_timeline
 from tests.engine.kube.project import bind, edit_deployment, mlplan
 from tests.engine.kube.test_endpoints import note, ns_path, planned_quota
