@@ -113,8 +113,9 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def make_pki(pki: Path) -> None:
-    """A CA, the apiserver's serving certificate (127.0.0.1, localhost, the service IP) and the
-    service-account key pair."""
+    """A CA, the apiserver's serving certificate (127.0.0.1, localhost, the service IP), the
+    service-account key pair, the real node's kubelet serving certificate and the aggregation
+    layer's certificates."""
     pki.mkdir(parents=True)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
              "ca.crt", "-days", "2", "-subj", "/CN=mlplan-test-ca", cwd=pki)
@@ -138,6 +139,17 @@ def make_pki(pki: Path) -> None:
     _openssl("x509", "-req", "-in", "kubelet-client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "kubelet-client.crt", "-days", "2", "-extfile",
              "client.cnf", "-extensions", "ext", cwd=pki)
+    # the real node's kubelet serving certificate (node.KUBELET_SERVING), verifiable with the CA
+    (pki / "kubelet-san.cnf").write_text(
+        f"[ext]\nsubjectAltName=IP:{real.NODE_IP},DNS:{real.NODE_NAME}\n"
+        "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
+        encoding="utf-8")
+    crt, key = real.KUBELET_SERVING
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", "kubelet-serving.csr",
+             "-subj", f"/CN={real.NODE_NAME}", cwd=pki)
+    _openssl("x509", "-req", "-in", "kubelet-serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", "kubelet-san.cnf",
+             "-extensions", "ext", cwd=pki)
     _aggregation_pki(pki)
 
 

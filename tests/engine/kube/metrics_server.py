@@ -15,10 +15,10 @@ How the pieces meet:
   the cluster's kubeconfig).
 - it scrapes the real node's kubelet (``/metrics/resource`` on the port in the node's status,
   ``KUBELET_PORT``) every ``RESOLUTION`` with the kubeconfig's token, which the kubelet checks by
-  webhook (TokenReview, SubjectAccessReview: ``node.py`` configures both). The kubelet's serving
-  certificate is its own self-signed one, for its host name only, so metrics-server runs with
-  ``--kubelet-insecure-tls`` (acceptable for this throwaway test cluster on the suite's own
-  bridge; a production cluster gives kubelets CA-signed serving certificates).
+  webhook (TokenReview, SubjectAccessReview: ``node.py`` configures both), and verifies the
+  kubelet's serving certificate (``node.KUBELET_SERVING``, from the cluster CA for ``NODE_IP``,
+  made by ``cluster.make_pki``) with ``--kubelet-certificate-authority``: no
+  ``--kubelet-insecure-tls``.
 
 Nothing of the host changes: one process, three API objects, all removed by ``stop()`` (the
 APIService first: an unavailable aggregated API would stall namespace deletion's discovery).
@@ -160,7 +160,8 @@ def start(bin_dir: Path, run_dir: Path, api: Api, port: int) -> MetricsServer:
              "--authorization-kubeconfig", kubeconfig, "--bind-address", NODE_IP,
              "--secure-port", str(port), "--tls-cert-file", str(pki / "metrics-server.crt"),
              "--tls-private-key-file", str(pki / "metrics-server.key"),
-             "--kubelet-insecure-tls", "--kubelet-use-node-status-port",
+             "--kubelet-certificate-authority", str(pki / "ca.crt"),
+             "--kubelet-use-node-status-port",
              "--kubelet-preferred-address-types", "InternalIP",
              "--metric-resolution", RESOLUTION, "--kubelet-request-timeout", SCRAPE_TIMEOUT,
              "--v", "2"],
