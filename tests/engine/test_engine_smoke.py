@@ -92,13 +92,16 @@ def sdk_wire_names() -> tuple[set[str], dict[str, set[str]]]:
                 continue
             names = classes.setdefault(cls.name, set())
             for fn in cls.body:
-                for d in getattr(fn, "decorator_list", []):
+                if not isinstance(fn, ast.FunctionDef):
+                    continue
+                for d in fn.decorator_list:
                     call = d if isinstance(d, ast.Call) else None
                     target = call.func if call else d
                     if isinstance(target, ast.Attribute) and target.attr == "getter":
                         named = {k.arg: k.value for k in call.keywords} if call else {}
                         name = named.get("name")
-                        names.add(name.value if isinstance(name, ast.Constant) else fn.name)
+                        names.add(str(name.value) if isinstance(name, ast.Constant)
+                                  else fn.name)
     return tokens, classes
 
 
@@ -287,7 +290,7 @@ def test_kubernetes_image_change_is_an_in_place_rolling_update(
 ) -> None:
     """After ``up`` wrote the manifests (they validate against the Kubernetes schema), an image
     change previews as an in-place update of blue's Deployment, rolling at maxSurge 20%."""
-    import kubernetes_validate
+    import kubernetes_validate  # type: ignore[import-untyped]
 
     engine.require("kubernetes", "random")
     rendered = project_copy / "rendered"
