@@ -14,6 +14,9 @@
 #   share/gateway-api/*.yaml sigs.k8s.io/gateway-api v1.3.0 config/crd/standard
 #   network-policies         sigs.k8s.io/kube-network-policies v0.7.0 (the real node's NetworkPolicy
 #                            enforcement, nftables + nfqueue)        ./netpol/main.go (ours)
+#   metrics-server           sigs.k8s.io/metrics-server v0.8.0 cmd/metrics-server (the resource
+#                            metrics API behind the apiserver's aggregation layer; the real
+#                            node's HPA reads it)                    ./metrics/go.mod
 #
 # Exit codes: 0 built (or up to date); 1 a build failed (compiler error, ...); 2 it cannot be built
 # here at all (no go, or the module proxy refused or could not be reached).
@@ -170,5 +173,11 @@ NETPOL_KEY="$(stamp_key "$HERE/netpol/go.mod" "$HERE/netpol/go.sum" "$HERE/netpo
 # cold: 84 s at load 3.5, 260 s at load 19 (client-go v0.32 is not shared with the control plane)
 step network-policies "$BIN/network-policies" 90 "$NETPOL_KEY" \
   gobuild network-policies "$HERE/netpol" "" .
+
+# ---- resource metrics for the HPA on the real node (metrics_server.py) -------------------------
+METRICS_KEY="$(stamp_key "$HERE/metrics/go.mod" "$HERE/metrics/go.sum" "$HERE/metrics/tools.go")"
+# cold: 160 s at load 3-4 (its k8s.io/* v0.33 packages are not shared with the control plane)
+step metrics-server "$BIN/metrics-server" 160 "$METRICS_KEY" \
+  gobuild metrics-server "$HERE/metrics" "" sigs.k8s.io/metrics-server/cmd/metrics-server
 
 echo "kube/build.sh: control plane and node in $BIN (total $(( $(date +%s) - TOTAL_START )) s)"

@@ -52,6 +52,13 @@ STOP_TIMEOUT_S = 15
 SERVICE_CIDR = "10.96.0.0/16"
 GPU_LABEL = ("nvidia.com/gpu.present", "true")
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+FRONT_PROXY_CLIENT = "front-proxy-client"
+#: The real-node cluster's HPA timing (kube-controller-manager; defaults 15 s and 5 min): a
+#: decision every 5 s and a scale-in 20 s after the last higher recommendation, so a test sees
+#: a deployment scale out and back in within a minute or two. The HPA object itself has no
+#: per-object sync period (see README "Autoscaling").
+HPA_SYNC_PERIOD = "5s"
+HPA_DOWNSCALE_STABILIZATION = "20s"
 
 
 @dataclass(frozen=True)
@@ -106,8 +113,9 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def make_pki(pki: Path) -> None:
-    """A CA, the apiserver's serving certificate (127.0.0.1, localhost, the service IP) and the
-    service-account key pair."""
+    """A CA, the apiserver's serving certificate (127.0.0.1, localhost, the service IP), the
+    service-account key pair, the real node's kubelet serving certificate and the aggregation
+    layer's certificates."""
     pki.mkdir(parents=True)
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
              "ca.crt", "-days", "2", "-subj", "/CN=mlplan-test-ca", cwd=pki)
@@ -131,6 +139,43 @@ def make_pki(pki: Path) -> None:
     _openssl("x509", "-req", "-in", "kubelet-client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "kubelet-client.crt", "-days", "2", "-extfile",
              "client.cnf", "-extensions", "ext", cwd=pki)
+    # the real node's kubelet serving certificate (node.KUBELET_SERVING), verifiable with the CA
+    (pki / "kubelet-san.cnf").write_text(
+        f"[ext]\nsubjectAltName=IP:{real.NODE_IP},DNS:{real.NODE_NAME}\n"
+        "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
+        encoding="utf-8")
+    crt, key = real.KUBELET_SERVING
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", "kubelet-serving.csr",
+             "-subj", f"/CN={real.NODE_NAME}", cwd=pki)
+    _openssl("x509", "-req", "-in", "kubelet-serving.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", "kubelet-san.cnf",
+             "-extensions", "ext", cwd=pki)
+    _aggregation_pki(pki)
+
+
+def _aggregation_pki(pki: Path) -> None:
+    """The aggregation layer's certificates: a front-proxy CA and the apiserver's client
+    certificate under it (``front-proxy-client``: the identity an aggregated API server such as
+    metrics-server trusts for the ``X-Remote-*`` headers), and the serving certificate of
+    ``metrics_server.py`` from the cluster CA for the name the aggregator checks
+    (``metrics-server.kube-system.svc``; the APIService's ``caBundle`` is the cluster CA)."""
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "front-proxy-ca.key",
+             "-out", "front-proxy-ca.crt", "-days", "2", "-subj", "/CN=mlplan-front-proxy-ca",
+             cwd=pki)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "front-proxy-client.key",
+             "-out", "front-proxy-client.csr", "-subj", f"/CN={FRONT_PROXY_CLIENT}", cwd=pki)
+    _openssl("x509", "-req", "-in", "front-proxy-client.csr", "-CA", "front-proxy-ca.crt",
+             "-CAkey", "front-proxy-ca.key", "-CAcreateserial", "-out", "front-proxy-client.crt",
+             "-days", "2", "-extfile", "client.cnf", "-extensions", "ext", cwd=pki)
+    (pki / "metrics-san.cnf").write_text(
+        "[ext]\nsubjectAltName=DNS:metrics-server.kube-system.svc\n"
+        "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
+        encoding="utf-8")
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "metrics-server.key", "-out",
+             "metrics-server.csr", "-subj", "/CN=metrics-server", cwd=pki)
+    _openssl("x509", "-req", "-in", "metrics-server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "metrics-server.crt", "-days", "2", "-extfile",
+             "metrics-san.cnf", "-extensions", "ext", cwd=pki)
 
 
 def kubeconfig(server: str, ca_file: Path, token: str) -> dict[str, Any]:
@@ -310,7 +355,17 @@ def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: i
         "--kubelet-client-certificate", str(pki / "kubelet-client.crt"),
         "--kubelet-client-key", str(pki / "kubelet-client.key"),
         "--kubelet-preferred-address-types", "InternalIP",
-        "--cert-dir", str(cluster.run_dir / "apiserver-certs")])
+        "--cert-dir", str(cluster.run_dir / "apiserver-certs"),
+        # the aggregation layer (metrics.k8s.io from metrics_server.py, a host process: the
+        # apiserver dials the APIService's endpoint address, there being no Service network)
+        "--requestheader-client-ca-file", str(pki / "front-proxy-ca.crt"),
+        "--requestheader-allowed-names", FRONT_PROXY_CLIENT,
+        "--requestheader-username-headers", "X-Remote-User",
+        "--requestheader-group-headers", "X-Remote-Group",
+        "--requestheader-extra-headers-prefix", "X-Remote-Extra-",
+        "--proxy-client-cert-file", str(pki / "front-proxy-client.crt"),
+        "--proxy-client-key-file", str(pki / "front-proxy-client.key"),
+        "--enable-aggregator-routing=true"])
     api = cluster.api
 
     def readyz() -> bool:
@@ -331,7 +386,11 @@ def _start(cluster: Cluster, bin_dir: Path, share: Path, pki: Path, etcd_port: i
         "--leader-elect=false", "--bind-address", "127.0.0.1", "--secure-port", "0",
         "--service-account-private-key-file", str(pki / "sa.key"),
         "--root-ca-file", str(pki / "ca.crt"), "--use-service-account-credentials=false",
-        "--service-cluster-ip-range", SERVICE_CIDR, "--controllers", "*"])
+        "--service-cluster-ip-range", SERVICE_CIDR, "--controllers", "*",
+        *(() if simulated_nodes else (
+            f"--horizontal-pod-autoscaler-sync-period={HPA_SYNC_PERIOD}",
+            f"--horizontal-pod-autoscaler-downscale-stabilization={HPA_DOWNSCALE_STABILIZATION}"
+        ))])
     _spawn(cluster, "kube-scheduler", [
         str(bin_dir / "kube-scheduler"), "--kubeconfig", kc, "--leader-elect=false",
         "--bind-address", "127.0.0.1", "--secure-port", "0"])

@@ -56,6 +56,9 @@ POD_CIDR = "10.244.77.0/24"
 PAUSE_IMAGE = "mlplan.test/pause:1"
 NODE_LABEL = ("mlplan.test/pool", "real")
 KUBELET_PORT, KUBELET_HEALTHZ_PORT = 21250, 21248
+#: The kubelet's serving certificate and key, next to the cluster CA (``cluster.make_pki``:
+#: from that CA, for NODE_IP and NODE_NAME), so clients can verify the kubelet (metrics-server).
+KUBELET_SERVING = ("kubelet-serving.crt", "kubelet-serving.key")
 PROXY_HEALTHZ_PORT, PROXY_METRICS_PORT = 21256, 21249
 SYSCTLS = {"vm/overcommit_memory": "1", "kernel/panic": "10", "kernel/panic_on_oops": "1"}
 #: Debian's packages the node needs (``tests/run`` installs them).
@@ -241,6 +244,8 @@ def kubelet_config(run: Path, ca_file: Path) -> dict[str, Any]:
         "authentication": {"anonymous": {"enabled": False}, "webhook": {"enabled": True},
                            "x509": {"clientCAFile": str(ca_file)}},
         "authorization": {"mode": "Webhook"},
+        "tlsCertFile": str(ca_file.parent / KUBELET_SERVING[0]),
+        "tlsPrivateKeyFile": str(ca_file.parent / KUBELET_SERVING[1]),
         "cgroupDriver": "cgroupfs", "failCgroupV1": False, "failSwapOn": False,
         "protectKernelDefaults": True,
         "containerRuntimeEndpoint": f"unix://{run}/containerd.sock",
