@@ -55,7 +55,8 @@ def instance_names(project: Path, stack: str) -> set[str]:
 
 def test_preview_dev_stack_docker(engine: Engine, project_copy: Path, pulumi_in: Any) -> None:
     """The sample ``dev`` stack (Docker target) previews: endpoint, network, router, config
-    container, one container per instance, quota check."""
+    container, one container per instance, a drain container per batch replaced in place,
+    quota check."""
     engine.require("docker", "random")
     pulumi = pulumi_in(project_copy)
     pulumi.run("stack", "init", "dev")
@@ -67,8 +68,14 @@ def test_preview_dev_stack_docker(engine: Engine, project_copy: Path, pulumi_in:
     assert found[("docker:index/network:Network", f"{ENDPOINT}-network")] == 1
     assert found[(DOCKER_CONTAINER, f"{ENDPOINT}-router")] == 1
     assert found[(DOCKER_CONTAINER, f"{ENDPOINT}-router-config")] == 1
-    instances = {name for (typ, name) in found if typ == DOCKER_CONTAINER
-                 and name not in (f"{ENDPOINT}-router", f"{ENDPOINT}-router-config")}
+    containers = {name for (typ, name) in found if typ == DOCKER_CONTAINER
+                  and name not in (f"{ENDPOINT}-router", f"{ENDPOINT}-router-config")}
+    # one drain per batch replaced in place (issue 25): 3 instances -> batches of 1, batch 1
+    # is the surge batch, so batches 2 and 3 of each deployment are drained before a roll
+    drains = {name for name in containers if name.endswith("-drain")}
+    assert drains == {f"{ENDPOINT}-{d}-batch-{k}-drain"
+                      for d in ("blue", "green") for k in (2, 3)}, drains
+    instances = containers - drains
     # blue 3 + green 3 in stacks/endpoints/my-endpoint
     # by instance: the surge batch's containers are named by their revision (issue 25)
     assert ({instance_of(name) for name in instances} == instance_names(project_copy, "dev")
