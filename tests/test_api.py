@@ -114,7 +114,12 @@ def test_good_input_builds_children_and_outputs(
     assert target.parent == public.urn
     assert public.inputs["deployments"] == instances
     containers = {REVISION.sub("", r.inputs["name"]) for r in by_type(recorded, CONTAINER)}
-    assert containers == {"my-endpoint-router", "my-endpoint-router-config"} | {
+    # a drain container per batch replaced in place (issue 25): at most 5 instances the batches
+    # hold 1 each and batch 1 is the surge batch, so batches 2..n are drained
+    drains = {c for c in containers if c.endswith("-drain")}
+    assert drains == {f"my-endpoint-{d}-batch-{k}-drain"
+                      for d, n in instances.items() for k in range(2, n + 1)}
+    assert containers - drains == {"my-endpoint-router", "my-endpoint-router-config"} | {
         f"my-endpoint-{d}-{i}" for d, n in instances.items() for i in range(n)}
     endpoint = out["component"]
     assert resolved(endpoint.deployments) == instances
