@@ -107,8 +107,8 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
                                                  docker: dict[str, str]) -> None:
     """Review's Docker roll is the containers': surge unless the instance type is exempt (the
     surge batch's containers are named by revision, a new container each, created before the
-    later batches are replaced delete-first), batches by instance (the containers' aliases,
-    what routing.conf names), peak and fewest serving as the containers make them."""
+    later batches are replaced delete-first), batches by instance (the containers' aliases;
+    routing.conf names the containers), peak and fewest serving as the containers make them."""
     change, deployment = review("docker", sku, n, docker=docker)
     head = state("docker", sku, n, "example/scorer:2", docker=docker)
     planned = docker_containers.plan_endpoint(head.endpoints[0], "development",
@@ -124,7 +124,9 @@ def test_docker_review_is_the_containers_batches(name: str, sku: str, n: int,
         [all(c.surge for c in batch) for batch in containers.batches]
     size = len(containers.batches[0])
     assert (roll.peak, roll.min_in_service) == ((n + size, n) if surge else (n, n - size))
-    assert planned.addresses(deployment) == tuple(f"{c.alias}:{c.port}"
+    # routing.conf names each container (a surge container by its revision's name, so the
+    # old surge containers are out of the routing before they are deleted; issue 25)
+    assert planned.addresses(deployment) == tuple(f"{c.name}:{c.port}"
                                                   for c in containers.containers)
 
 
@@ -182,11 +184,19 @@ def test_docker_review_order_is_the_instance_order(name: str, before: int, after
     kinds = [s.kind for s in change.steps]
     assert kinds == (["scale"] if before != after else []) + (["roll"] if rolls else [])
     last_wave = set(order.waves[-1]) if order.waves else set()
-    chained_batches = [[c.name for c in batch if c.name in on_host]
-                       for batch in containers.batches]
-    chained_batches = [b for b in chained_batches if b]
+    chained = [(number, [c.name for c in batch if c.name in on_host])
+               for number, batch in enumerate(containers.batches, start=1)]
+    chained_batches = [b for _number, b in chained if b]
     previous: set[str] = last_wave
-    for batch in chained_batches:
+    for number, batch in chained:
+        if not batch:
+            continue
+        # a batch replaced in place waits for its drain, which waits for what the batch
+        # would have waited for (issue 25: out of the routing before its containers stop)
+        drain = containers.drain_of(number)
+        if drain is not None:
+            assert set(order.waits[drain.name]) == previous, drain.name
+            previous = {drain.name}
         for member in batch:
             assert set(order.waits[member]) == previous, member
         previous = set(batch)
