@@ -272,3 +272,13 @@ def instance_of(name: str) -> str:
     """A container's (or its Pulumi resource's) instance: ``my-endpoint-blue-0-1a2b3c4d``
     (surge batch) -> ``my-endpoint-blue-0``; other names unchanged."""
     return REVISION.sub("", name)
+
+
+def sample_instances(endpoint: str, containers: set[str]) -> set[str]:
+    """The instance containers of a preview of the sample endpoint (blue 3 + green 3), after
+    checking its drain containers (issue 25): batches of 1 at 3 instances, batch 1 is the surge
+    batch, so batches 2 and 3 of each deployment have a drain (``E-blue-batch-2-drain``)."""
+    drains = {name for name in containers if name.endswith("-drain")}
+    assert drains == {f"{endpoint}-{d}-batch-{k}-drain"
+                      for d in ("blue", "green") for k in (2, 3)}, drains
+    return containers - drains
