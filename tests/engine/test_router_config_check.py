@@ -37,8 +37,27 @@ def test_config_container_checks_in_the_router_image(docker_env: DockerEnv, tmp_
                                                      copied: bool, request: pytest.FixtureRequest
                                                      ) -> None:
     name = "default" if "default" in request.node.callspec.id else "blue"
-    root = make_project(tmp_path / "p", {name: {"count": 2}, "green": {"count": 1}},
-                        traffic={name: 90, "green": 10})
+    plan, files, staging, volume = _staged(tmp_path, {name: 2, "green": 1},
+                                           {name: 90, "green": 10}, extra)
+    proc = _run(docker_env, staging, volume, plan.config_command)
+    assert proc.returncode == code, proc.stdout + proc.stderr
+    assert (volume / "routing.conf").exists() is copied
+    if copied:
+        written = (volume / "routing.conf").read_text()
+        assert written.startswith(files["routing.conf"])
+        assert written.count(GENERATION_BEGIN) == 1
+        assert "no router serving yet, nothing to wait for" in proc.stdout
+    else:
+        assert "not applied" in proc.stderr
+
+
+def _staged(tmp_path: Path, counts: dict[str, int], traffic: dict[str, int], extra: str = ""
+            ) -> tuple[docker_containers.EndpointContainers, dict[str, str], Path, Path]:
+    """The target's plan of a project with these instance ``counts`` and ``traffic``, its
+    routing files, a staging folder holding them as the config container gets them
+    (``extra`` appended to routing.conf) and an empty volume folder."""
+    root = make_project(tmp_path / "p", {d: {"count": n} for d, n in counts.items()},
+                        traffic=traffic)
     loaded = io.load_stack(root, "test")
     state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
     endpoint = state.endpoints[0]
@@ -52,16 +71,7 @@ def test_config_container_checks_in_the_router_image(docker_env: DockerEnv, tmp_
     (staging / "nginx.conf").write_text(plan.router.check_config)
     (staging / "keys.conf").write_text(files["keys.conf"])
     (staging / "routing.conf").write_text(files["routing.conf"] + extra)
-    proc = _run(docker_env, staging, volume, plan.config_command)
-    assert proc.returncode == code, proc.stdout + proc.stderr
-    assert (volume / "routing.conf").exists() is copied
-    if copied:
-        written = (volume / "routing.conf").read_text()
-        assert written.startswith(files["routing.conf"])
-        assert written.count(GENERATION_BEGIN) == 1
-        assert "no router serving yet, nothing to wait for" in proc.stdout
-    else:
-        assert "not applied" in proc.stderr
+    return plan, files, staging, volume
 
 
 def _run(docker_env: DockerEnv, staging: Path, volume: Path, command: str) -> Any:
@@ -77,21 +87,8 @@ def test_a_drain_marks_its_batch_down_in_the_router_image(docker_env: DockerEnv,
     """blue 5 (batches of 1) + green 1: after the config writer, blue's drain of batch 3 leaves
     green's block as it was, routes blue-0 by its alias (old and new surge container), marks
     blue-2 down and the others up; run again (the same drain) it writes the same file."""
-    root = make_project(tmp_path / "p", {"blue": {"count": 5}, "green": {"count": 1}},
-                        traffic={"blue": 90, "green": 10})
-    loaded = io.load_stack(root, "test")
-    state = pipeline.planned(loaded.endpoints, loaded.settings, loaded.diagnostics)
-    endpoint = state.endpoints[0]
-    plan = docker_containers.plan_endpoint(
-        endpoint, "development", docker_settings.of(loaded.settings), loaded.settings.assets,
-        absolute=lambda p: f"/abs/{p}", is_file=lambda p: False)
-    files = plan.routing_files(endpoint, ("primary-key-" + "p" * 20, "secondary-" + "s" * 20))
-    staging, volume = tmp_path / "staging", tmp_path / "volume"
-    staging.mkdir()
-    volume.mkdir()
-    (staging / "nginx.conf").write_text(plan.router.check_config)
-    (staging / "keys.conf").write_text(files["keys.conf"])
-    (staging / "routing.conf").write_text(files["routing.conf"])
+    plan, _files, staging, volume = _staged(tmp_path, {"blue": 5, "green": 1},
+                                            {"blue": 90, "green": 10})
     assert _run(docker_env, staging, volume, plan.config_command).returncode == 0
     configured = (volume / "routing.conf").read_text()
     blue = next(d for d in plan.deployments if d.name == "blue")
