@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import socket
 import subprocess
 import sys
@@ -234,13 +233,7 @@ class Cluster:
 
     def _stop_control_plane(self) -> None:
         for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT_S)
+            real.stop_process(proc, STOP_TIMEOUT_S)
         self.procs.clear()
 
 

@@ -27,7 +27,6 @@ APIService first: an unavailable aggregated API would stall namespace deletion's
 from __future__ import annotations
 
 import contextlib
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.engine.kube.api import Api, ApiError
-from tests.engine.kube.node import NODE_IP, NODE_NAME
+from tests.engine.kube.node import NODE_IP, NODE_NAME, stop_process
 
 NAMESPACE, NAME = "kube-system", "metrics-server"
 APISERVICE = "v1beta1.metrics.k8s.io"
@@ -124,13 +123,7 @@ class MetricsServer:
         try:
             _delete_objects(self.api)
         finally:
-            if self.proc.poll() is None:
-                self.proc.send_signal(signal.SIGTERM)
-                try:
-                    self.proc.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=STOP_TIMEOUT_S)
+            stop_process(self.proc, STOP_TIMEOUT_S)
 
 
 def millis(quantity: str) -> int:

@@ -76,6 +76,18 @@ KUBELET_PATH = "/usr/local/bin:/usr/bin:/bin"
 STOP_TIMEOUT_S = 15
 
 
+def stop_process(proc: subprocess.Popen[Any], timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """SIGTERM to a process that still runs, then SIGKILL if it has not ended within
+    ``timeout_s``; returns once it has ended (its own cleanup on SIGTERM gets the chance)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout_s)
+
+
 class NodeError(RuntimeError):
     """The node cannot start here (the message says why and what to do)."""
 
@@ -438,13 +450,8 @@ class RealNode:
 
     def _stop_proc(self, name: str) -> None:
         for n, proc in self.procs:
-            if n == name and proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(timeout=STOP_TIMEOUT_S)
+            if n == name:
+                stop_process(proc)
 
     def _remove_containers(self) -> None:
         if not any(n == "containerd" and p.poll() is None for n, p in self.procs):

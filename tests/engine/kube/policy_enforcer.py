@@ -25,13 +25,12 @@ from __future__ import annotations
 
 import contextlib
 import re
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.engine.kube.node import NODE_NAME, POD_CIDR
+from tests.engine.kube.node import NODE_NAME, POD_CIDR, stop_process
 
 TABLE = "mlplan-network-policies"
 QUEUE = 2727
@@ -110,13 +109,7 @@ class Enforcer:
                               text=True, timeout=30, check=False).stdout
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=STOP_TIMEOUT_S)
+        stop_process(self.proc, STOP_TIMEOUT_S)
         _delete_table()
 
 
