@@ -197,7 +197,7 @@ class DrainContainer:
     and the deployment's revision, so the engine re-runs it exactly when the batch is replaced
     (a new revision) or its membership changes (a scale changes the batch size), never for a
     traffic, mirror or key change. Example: blue 10, batch 2 -> container
-    ``my-endpoint-blue-drain-2`` marks ``my-endpoint-blue-2``, ``-3`` down."""
+    ``my-endpoint-blue-batch-2-drain`` marks ``my-endpoint-blue-2``, ``-3`` down."""
 
     name: str
     deployment: str
