@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from mlplan.edge import io, pipeline
-from mlplan.router.drain import GENERATION_BEGIN
+from mlplan.router.drain import GENERATION_BEGIN, PIN_MARK
 from mlplan.targets.docker import containers as docker_containers
 from mlplan.targets.docker import settings as docker_settings
 from tests.engine.conftest import DockerEnv
@@ -74,12 +74,17 @@ def _staged(tmp_path: Path, counts: dict[str, int], traffic: dict[str, int], ext
     return plan, files, staging, volume
 
 
-def _run(docker_env: DockerEnv, staging: Path, volume: Path, command: str) -> Any:
+def _run(docker_env: DockerEnv, staging: Path, volume: Path, command: str,
+         hosts: tuple[tuple[str, str], ...] = ()) -> Any:
+    """``command`` in the router image as the target runs a writer; ``hosts``: (name, IPv4)
+    entries of the container's /etc/hosts (names that resolve, as Docker's DNS answers them)."""
+    added = [arg for name, ip in hosts for arg in ("--add-host", f"{name}:{ip}")]
     return docker_env.daemon.docker(
-        "run", "--rm", "--network", "none",
+        "run", "--rm", "--network", "none", *added,
         "-v", f"{staging}:{docker_containers.CONFIG_STAGING_DIR}",
         "-v", f"{volume}:{docker_containers.ROUTER_CONF_DIR}",
         docker_env.images["router"], "/bin/sh", "-c", command, check=False)
+
 
 
 def test_a_drain_marks_its_batch_down_in_the_router_image(docker_env: DockerEnv,
@@ -114,3 +119,69 @@ def test_a_drain_marks_its_batch_down_in_the_router_image(docker_env: DockerEnv,
     assert drained.count(GENERATION_BEGIN) == 1
     assert _run(docker_env, drain_stage, volume, drain.command).returncode == 0
     assert (volume / "routing.conf").read_text() == drained
+
+
+
+# name, addresses each instance's names resolve to (its container name and its alias), the
+# drained batch of blue (0: the config writer only), the expected pins after each instance
+PIN_CASES = [
+    ("every routed name pinned to its address",
+     {"blue-0": ["10.9.0.5"], "blue-1": ["10.9.0.6"], "green-0": ["10.9.0.7"]}, 0,
+     {"blue-0": ["10.9.0.5"], "blue-1": ["10.9.0.6"], "green-0": ["10.9.0.7"]}),
+    ("a name with two containers pins both",
+     {"blue-0": ["10.9.0.5", "10.9.0.15"], "blue-1": ["10.9.0.6"]}, 0,
+     {"blue-0": ["10.9.0.5", "10.9.0.15"], "blue-1": ["10.9.0.6"], "green-0": []}),
+    ("a name that does not resolve gets no pin", {}, 0,
+     {"blue-0": [], "blue-1": [], "green-0": []}),
+    ("a drained batch is not pinned, the others are",
+     {"blue-0": ["10.9.0.5", "10.9.0.15"], "blue-1": ["10.9.0.6"], "green-0": ["10.9.0.7"]}, 2,
+     {"blue-0": ["10.9.0.5", "10.9.0.15"], "blue-1": [], "green-0": ["10.9.0.7"]}),
+]
+
+
+@pytest.mark.parametrize(("addresses", "drained", "pins"), [c[1:] for c in PIN_CASES],
+                         ids=[c[0] for c in PIN_CASES])
+def test_writers_pin_the_addresses_of_the_moment(docker_env: DockerEnv, tmp_path: Path,
+                                                 addresses: dict[str, list[str]],
+                                                 drained: int,
+                                                 pins: dict[str, list[str]]) -> None:
+    """nginx's new workers have no address for a ``resolve`` name until their first DNS answer
+    after a reload; the writers follow each routed name that is not ``down`` with its current
+    addresses as ``backup`` servers, so a request in that window still finds one. blue 2
+    (batches of 1: blue-0 is the surge batch, routed by revision name by the config writer and
+    by alias by a drain) + green 1; written twice, the old pins are replaced, not repeated."""
+    plan, _files, staging, volume = _staged(tmp_path, {"blue": 2, "green": 1},
+                                            {"blue": 90, "green": 10})
+    instance_of = {}
+    for deployment in plan.deployments:
+        for container in deployment.containers:
+            short = container.alias.removeprefix("my-endpoint-")
+            instance_of[container.name] = instance_of[container.alias] = short
+    hosts = tuple((name, ip) for name, short in sorted(instance_of.items())
+                  for ip in addresses.get(short, []))
+    command, stage = plan.config_command, staging
+    if drained:
+        assert _run(docker_env, staging, volume, plan.config_command, hosts).returncode == 0
+        drain = next(d for d in plan.deployments if d.name == "blue").drain_of(drained)
+        assert drain is not None
+        stage = tmp_path / "drain-staging"
+        stage.mkdir()
+        (stage / "nginx.conf").write_text(plan.router.check_config)
+        (stage / "upstream.conf").write_text(drain.upstream_conf)
+        command = drain.command
+    for _ in range(2):
+        done = _run(docker_env, stage, volume, command, hosts)
+        assert done.returncode == 0, done.stdout + done.stderr
+        written = (volume / "routing.conf").read_text().splitlines()
+        found: dict[str, list[str]] = {}
+        for number, line in enumerate(written):
+            words = line.split()
+            if words[:1] == ["server"] and "resolve" in words:
+                following = []
+                for after in written[number + 1:]:
+                    if not after.endswith(PIN_MARK):
+                        break
+                    assert after.split()[2:4] == ["backup", "max_fails=0;"], after
+                    following.append(after.split()[1].removesuffix(":5001"))
+                found[instance_of[words[1].split(":")[0]]] = following
+        assert found == pins, "\n".join(written)

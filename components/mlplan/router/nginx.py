@@ -523,7 +523,9 @@ def _upstream(backend: RouterBackend, runtime: NginxRuntime,
             # was skipped and nginx answered 502 "no live upstreams" (seen: a 1-instance
             # surge roll lost half its requests for 5 s; backup copies of the names did not
             # prevent it). A refused connect costs nothing and the request moves on; a gone
-            # container costs one connect timeout until the name is re-resolved.
+            # container costs one connect timeout until the name is re-resolved. The routing
+            # writers (router/drain.py) follow each such line with its addresses of the
+            # moment as ``backup`` servers: a reload's new workers start with no address.
             lines.append(f"    server {instance} resolve max_fails=0{marked};")
         else:
             lines.append(f"    server {instance} max_fails={MAX_FAILS} "
