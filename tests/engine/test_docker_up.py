@@ -25,6 +25,7 @@ import pytest
 from mlplan.domain import labels
 from mlplan.planning.preview import PreviewInput, stack_preview
 from mlplan.planning.rollout import batches
+from mlplan.targets.docker import containers as docker_containers
 from mlplan.targets.registry import delete_first_types
 from tests.dataplane.harness import Client, Stream, chi_square_p, failures, hammer, percentile
 from tests.engine.conftest import VENV, DockerEnv, Engine, Pulumi, engine_env
@@ -445,7 +446,21 @@ def test_one_instance_at_100_percent_keeps_serving_through_a_roll(
     assert not roll.of("blue", "drain")  # the surge batch is all of it: nothing to drain
     print(assert_drained_before_stopped(live, roll, "blue", 1))
     assert any(r.deployment == "blue" for r in roll.results[-50:])
+    assert_pinned(live, {n for n in live.containers() if n.startswith(f"{ENDPOINT}-blue-0-")})
     live.expect_no_changes()
+
+
+def assert_pinned(project: DockerProject, names: set[str]) -> None:
+    """The live routing.conf follows each of ``names`` (routed, not down) with its address on
+    the endpoint's network as a ``backup`` server (the writers' pin: a reload's new workers
+    have no address for a ``resolve`` name until their first DNS answer)."""
+    live = project.daemon.docker("exec", f"{project.name_prefix}{ENDPOINT}-router", "cat",
+                                 f"{docker_containers.ROUTER_CONF_DIR}/routing.conf").stdout
+    lines = live.splitlines()
+    assert names
+    for name, address in addresses_of(project, names).items():
+        at = next(i for i, line in enumerate(lines) if line.split()[1:2] == [f"{name}:5001"])
+        assert lines[at + 1].split()[:3] == ["server", f"{address}:5001", "backup"], live
 
 
 def test_split_and_mirror_change_only_the_config_container(live: DockerProject,
