@@ -285,7 +285,7 @@ def test_gpu_and_cpu_placement_and_unschedulable_gpu_deployment(
     pulumi = bind(pulumi_in(project_copy), cluster)
     pulumi.run("stack", "init", "k")
     up(pulumi)
-    table = Counter()
+    table: Counter[tuple[str, str]] = Counter()
     before: dict[str, str] = {}
     for pod in api.items(ns_path(namespace, "pods")):
         meta = pod["metadata"]
