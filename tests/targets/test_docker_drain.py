@@ -22,11 +22,12 @@ import pytest
 
 from mlplan.edge import io, pipeline
 from mlplan.router.drain import UNCONFIRMED_EXIT, RoutingWriter, config_program, drain_program
-from mlplan.router.nginx import NginxRuntime, RouterBackend, RouterConfig, render_files
+from mlplan.router.nginx import RouterBackend, RouterConfig, render_files
 from mlplan.router.nginx import render_upstream as upstream_block
 from mlplan.targets.docker import containers as docker_containers
 from mlplan.targets.docker import settings as docker_settings
 from mlplan.targets.docker.containers import EndpointContainers
+from tests.lib.host_nginx import host_nginx, scratch_runtime
 from tests.targets.projects import make_project
 
 A100 = "Standard_NC24ads_A100_v4"  # exempt from the 20% surge reservation
@@ -166,26 +167,16 @@ def stale_router() -> Iterator[int]:
     thread.join(5)
 
 
-def _nginx() -> str:
-    found = shutil.which("nginx") or "/usr/sbin/nginx"
-    if not Path(found).exists() or not shutil.which("wget"):
-        pytest.skip("nginx and wget are not installed")
-    return found
-
-
 def test_a_drain_the_router_never_serves_fails_within_its_bound(stale_router: int,
                                                                 tmp_path: Path) -> None:
     """The drain writes the file (the router will load it when it can) but cannot confirm it:
     it exits ``UNCONFIRMED_EXIT`` after ``wait_s``, naming the endpoint, deployment and batch,
     and ``pulumi up`` then stops before the batch (``resources.router_config_accepted``)."""
-    nginx = _nginx()
+    nginx = host_nginx("wget")
     live, staging = tmp_path / "live", tmp_path / "staging"
     live.mkdir()
     staging.mkdir()
-    runtime = NginxRuntime(conf_dir=str(staging), pid_path=str(tmp_path / "nginx.pid"),
-                           error_log=str(tmp_path / "error.log"),
-                           access_log=str(tmp_path / "access.log"), temp_dir=str(tmp_path),
-                           mirror_socket=str(tmp_path / "m.sock"))
+    runtime = scratch_runtime(staging, tmp_path)
     backend = RouterBackend(name="blue", instances=("127.0.0.1:5001", "127.0.0.1:5002"))
     config = RouterConfig(endpoint="e", listen_port=18091, listen_address="127.0.0.1",
                           backends=(backend,), traffic=(("blue", 100),), keys=("k" * 20,))

@@ -5,7 +5,6 @@ that exit code. The copy command is run here for real with the host's nginx."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,23 +12,21 @@ import pulumi
 import pytest
 
 from mlplan.router.drain import RoutingWriter, config_program
-from mlplan.router.nginx import NginxRuntime, RouterBackend, RouterConfig, render_files
+from mlplan.router.nginx import RouterBackend, RouterConfig, render_files
 from mlplan.targets.docker import containers as docker_containers
 from mlplan.targets.docker.resources import router_config_accepted
+from tests.lib.host_nginx import host_nginx, scratch_runtime
 from tests.targets.harness import one
 from tests.targets.projects import make_project
 from tests.targets.test_docker import CONTAINER, program
 
 
 def _run_copy(tmp_path: Path, routing_extra: str) -> tuple[int, str, Path]:
-    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    nginx = host_nginx()
     staging, live = tmp_path / "staging", tmp_path / "live"
     staging.mkdir()
     live.mkdir()
-    runtime = NginxRuntime(conf_dir=str(staging), pid_path=str(tmp_path / "nginx.pid"),
-                           error_log=str(tmp_path / "error.log"),
-                           access_log=str(tmp_path / "access.log"), temp_dir=str(tmp_path),
-                           mirror_socket=str(tmp_path / "m.sock"))
+    runtime = scratch_runtime(staging, tmp_path)
     config = RouterConfig(endpoint="e", listen_port=18081, listen_address="127.0.0.1",
                           backends=(RouterBackend(name="blue", instances=("127.0.0.1:5001",)),),
                           traffic=(("blue", 100),), keys=("k" * 20,))
@@ -58,8 +55,6 @@ COPIES = [
                          ids=[c[0] for c in COPIES])
 def test_config_container_checks_before_copying(tmp_path: Path, extra: str, code: int,
                                                 copied: bool) -> None:
-    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
-        pytest.skip("nginx is not installed")
     returncode, stderr, live = _run_copy(tmp_path, extra)
     assert returncode == code, stderr
     assert (live / "routing.conf").exists() is copied
