@@ -82,10 +82,11 @@ def _generation_lines(control_port: int) -> list[str]:
 
 #: awk: after a ``server NAME:PORT resolve`` line that is not ``down``, one ``backup`` line
 #: per IPv4 address NAME resolves to now (``getent hosts``: one line per address; the router
-#: resolves IPv4 only, ``ipv6=off``).
+#: resolves IPv4 only, ``ipv6=off``). At most 2 s a name: Docker's DNS forwards a name it does
+#: not know (a container that is gone) to the host's resolvers, which may not answer.
 _PIN_AWK = (
     '/^ *server [A-Za-z0-9._-]+:[0-9]+ resolve / && !/ down;$/ { '
-    'split($2, hp, ":"); cmd = "getent hosts " hp[1]; delete seen; '
+    'split($2, hp, ":"); cmd = "timeout 2 getent hosts " hp[1]; delete seen; '
     'while ((cmd | getline row) > 0) { split(row, f, " "); '
     'if (f[1] ~ /^[0-9]+[.][0-9]+[.][0-9]+[.][0-9]+$/ && !(f[1] in seen)) { '
     'seen[f[1]] = 1; print "    server " f[1] ":" hp[2] " backup max_fails=0;  '
