@@ -8,7 +8,8 @@ this worktree) one stack goes through: the sample (blue 3 + green 3, 90/10), a s
 90/10 -> 50/50, a scale of blue 3 -> 10, an image roll of the 10, a scale 10 -> 3, an image
 roll of blue with 1 instance and 100% of live traffic, and ``mlplan promote --to green
 --apply``. During each, the load: the suite's stream (4 clients, keep-alive) plus a second
-stream loading the host (4 clients, a new connection per request); the host's 1-minute load
+stream loading the host (4 clients, a new connection per request; ``--clients K,M`` sets both,
+``1,0`` leaves the host almost idle); the host's 1-minute load
 average is printed per scenario (the machine is shared: figures are under whatever else runs).
 Per scenario: requests, failures, 429s apart (Azure's designed answer when more than
 ``2 * max_concurrent_requests_per_instance * instances`` requests are in flight: 8 clients on a
@@ -20,12 +21,13 @@ batch; stop: SIGTERM -> removal of the old containers; create: created -> starte
 started -> healthy) and ``roll_efficiency`` = sum over batches of (first create -> last
 healthy) / roll time. The last line is name=value pairs (``before_`` / ``after_`` prefixes).
 
-    .venv/bin/python benchmarks/docker_up.py [--before REF] [--only after]
+    .venv/bin/python benchmarks/docker_up.py [--before REF] [--only after] [--clients 4,4]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import subprocess
 import sys
@@ -60,7 +62,13 @@ from tests.engine.docker_host import (
 REPO = Path(__file__).resolve().parents[1]
 #: The code before issue 25 (Docker rolled delete-first, batch by batch, with nothing to drain).
 BEFORE_REF = "6af300c"
-LOAD = "4 keep-alive clients (the suite's stream) + 4 clients with a new connection per request"
+#: (keep-alive clients, clients with a new connection per request); ``--clients``
+CLIENTS = [4, 4]
+
+
+def load_text() -> str:
+    return (f"{CLIENTS[0]} keep-alive clients (the suite's stream) + {CLIENTS[1]} clients with a "
+            "new connection per request")
 
 
 @dataclass
@@ -147,14 +155,15 @@ class Bench:
         load_at_start = os.getloadavg()[0]
         headers = {"Authorization": f"Bearer {key}"}
         load_headers = {**headers, **({"azureml-model-deployment": pin} if pin else {})}
+        loader = (Stream(port, threads=CLIENTS[1], keep_alive=False, max_requests=500_000,
+                         headers=load_headers) if CLIENTS[1] else contextlib.nullcontext())
         with EventWatch(project.daemon) as watch, \
-                Stream(port, threads=4, max_requests=500_000, headers=headers) as stream, \
-                Stream(port, threads=4, keep_alive=False, max_requests=500_000,
-                       headers=load_headers) as load:
+                Stream(port, threads=CLIENTS[0], max_requests=500_000, headers=headers) as stream, \
+                loader as load:
             started = time.monotonic()
             change()
             seconds = time.monotonic() - started
-            results = stream.stop() + load.stop()
+            results = stream.stop() + (load.stop() if load is not None else [])
         events = instance_events(watch.events, deployments)
         seen = capacity(events, running, before)
         times = [r.seconds for r in results]
@@ -234,7 +243,7 @@ def run_version(label: str, code: Path | None, engine: Engine, daemon: Any,
 
 
 def report(label: str, first: float, scenarios: list[Scenario]) -> dict[str, str]:
-    print(f"\n{label}: first up (6 instances) {first:.1f} s; load: {LOAD}")
+    print(f"\n{label}: first up (6 instances) {first:.1f} s; load: {load_text()}")
     print(f"  {'scenario':<32} {'seconds':>7} {'requests':>8} {'failed':>6} {'429':>5} "
           f"{'p50 ms':>7} {'p99 ms':>8} {'peak':>4} {'fewest serving':>14} {'load 1 min':>12}")
     pairs = {f"{label}_first_up_s": f"{first:.1f}"}
@@ -269,7 +278,16 @@ def main() -> int:
     parser.add_argument("--after", default="", help="git ref of the after code (default: this "
                         "worktree as it is; a ref freezes it while the tree is edited)")
     parser.add_argument("--only", choices=("before", "after"), default="")
+    parser.add_argument("--clients", default="4,4", help="K,M: K keep-alive clients and M "
+                        "clients with a new connection per request (default 4,4; 1,0 measures "
+                        "a roll on a host the benchmark hardly loads)")
     args = parser.parse_args()
+    try:
+        CLIENTS[:] = [int(part) for part in args.clients.split(",")]
+        if len(CLIENTS) != 2 or CLIENTS[0] < 1 or CLIENTS[1] < 0:
+            raise ValueError
+    except ValueError:
+        parser.error("--clients: K,M with K >= 1 and M >= 0, e.g. 4,4 or 1,0")
     build = subprocess.run(["bash", str(REPO / "tests" / "engine" / "build.sh")], check=False)
     if build.returncode != 0:
         print("benchmarks/docker_up.py: the engine could not be built", file=sys.stderr)
