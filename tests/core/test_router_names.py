@@ -5,7 +5,6 @@ with ``azureml-model-deployment: default`` reaches deployment ``default``."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +15,7 @@ from hypothesis import strategies as st
 
 from mlplan.domain.spec import name_problem
 from mlplan.router.nginx import MAIN_FILE, NginxRuntime, RouterBackend, RouterConfig, render_files
+from tests.lib.host_nginx import host_nginx, scratch_runtime
 
 #: nginx's map parameters, its other directive-looking words, and names near them
 KEYWORDS = ["default", "include", "hostnames", "volatile", "map", "server", "location",
@@ -26,22 +26,9 @@ NAMES = st.from_regex(r"\A[a-zA-Z]([-a-zA-Z0-9]{1,30}[a-zA-Z0-9])?\Z").filter(
     lambda n: not name_problem(n))
 
 
-def _nginx() -> str:
-    binary = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx")
-                                       else None)
-    if binary is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is not installed (apt-get install nginx)")
-        pytest.skip("nginx is not installed")
-    return binary
-
-
 def _nginx_t(names: list[str], folder: Path) -> subprocess.CompletedProcess[str]:
     folder.mkdir(parents=True, exist_ok=True)
-    runtime = NginxRuntime(conf_dir=str(folder), pid_path=str(folder / "nginx.pid"),
-                           error_log=str(folder / "error.log"),
-                           access_log=str(folder / "access.log"), temp_dir=str(folder),
-                           mirror_socket=str(folder / "mirror.sock"))
+    runtime = scratch_runtime(folder, folder)
     backends = tuple(RouterBackend(name=n, instances=(f"127.0.0.{i + 1}:5001",))
                      for i, n in enumerate(names))
     traffic = tuple((n, 100 if i == 0 else 0) for i, n in enumerate(names))
@@ -51,7 +38,7 @@ def _nginx_t(names: list[str], folder: Path) -> subprocess.CompletedProcess[str]
                           keys=("primary-key-0123456789", "secondary-key-0123456789"))
     for name, text in render_files(config, runtime).items():
         (folder / name).write_text(text)
-    return subprocess.run([_nginx(), "-t", "-c", str(folder / MAIN_FILE), "-p", str(folder)],
+    return subprocess.run([host_nginx(), "-t", "-c", str(folder / MAIN_FILE), "-p", str(folder)],
                           capture_output=True, text=True, check=False, timeout=30)
 
 

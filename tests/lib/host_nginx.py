@@ -10,18 +10,17 @@ from pathlib import Path
 import pytest
 
 from mlplan.router.nginx import NginxRuntime
+from tests.dataplane.harness import nginx_binary
 
 
 def host_nginx(*also: str) -> str:
     """The nginx binary (and every tool in ``also`` on PATH), or skip / fail (CI) naming what
     is missing and how to install it. Example: ``host_nginx("wget")``."""
-    found = shutil.which("nginx") or "/usr/sbin/nginx"
-    missing = [tool for tool in also if not shutil.which(tool)]
-    if not Path(found).exists():
-        missing.insert(0, "nginx")
-    if missing:
+    found = nginx_binary()
+    missing = ([] if found else ["nginx"]) + [tool for tool in also if not shutil.which(tool)]
+    if found is None or missing:
         message = f"{', '.join(missing)} not installed (apt-get install {' '.join(missing)})"
-        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        if os.environ.get("CI"):
             pytest.fail(f"{message}; CI is set: this test must run here", pytrace=False)
         pytest.skip(message)
     return found
