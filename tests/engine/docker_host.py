@@ -275,10 +275,11 @@ def instance_of(name: str) -> str:
 
 
 def sample_instances(endpoint: str, containers: set[str]) -> set[str]:
-    """The instance containers of a preview of the sample endpoint (blue 3 + green 3), after
-    checking its drain containers (issue 25): batches of 1 at 3 instances, batch 1 is the surge
-    batch, so batches 2 and 3 of each deployment have a drain (``E-blue-batch-2-drain``)."""
+    """The instance containers among a preview's containers of the sample endpoint (blue 3 +
+    green 3): all but the router, the config container and the drains, after checking the
+    drains (issue 25): batches of 1 at 3 instances, batch 1 is the surge batch, so batches 2 and
+    3 of each deployment have a drain (``E-blue-batch-2-drain``)."""
     drains = {name for name in containers if name.endswith("-drain")}
     assert drains == {f"{endpoint}-{d}-batch-{k}-drain"
                       for d in ("blue", "green") for k in (2, 3)}, drains
-    return containers - drains
+    return containers - drains - {f"{endpoint}-router", f"{endpoint}-router-config"}
