@@ -37,6 +37,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import time
 from collections.abc import Callable
@@ -559,3 +560,27 @@ def start(run: Path, logs: Path, bin_dir: Path, api: Api, kubeconfig: Path, ca_f
             node.stop()
         raise
     return node
+
+
+def main(argv: list[str]) -> int:
+    """``python -m tests.engine.kube.node save-images``: the real node's image archives, saved
+    now into the cluster cache (a no-op when they are there). ``tests/run`` calls it before its
+    two test lanes start side by side: the private Docker daemon takes one user at a time, and
+    the Docker lane is one."""
+    if argv != ["save-images"]:
+        print("usage: python -m tests.engine.kube.node save-images", file=sys.stderr)
+        return 2
+    from tests.docker.daemon import DaemonError
+    from tests.engine.kube.cluster import cache_root
+
+    try:
+        tags, _ = saved_images(cache_root() / "images", lambda line: print(line, flush=True))
+    except (DaemonError, OSError, subprocess.SubprocessError) as exc:
+        print(f"kube node: FAILED to save the e2e images: {exc}", file=sys.stderr)
+        return 1
+    print(f"kube node: e2e images ready ({', '.join(sorted(tags.values()))})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
