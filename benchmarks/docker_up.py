@@ -17,9 +17,12 @@ Per scenario: requests, failures, 429s apart (Azure's designed answer when more 
 instance containers running and the fewest serving (``docker events``: healthy and not yet
 told to stop), its seconds; per batch of the 10-instance roll its phases (drain: the batch's
 drain container start -> exit, i.e. until the router serves the batch ``down``, 0 for the surge
-batch; stop: SIGTERM -> removal of the old containers; create: created -> started; healthy:
-started -> healthy) and ``roll_efficiency`` = sum over batches of (first create -> last
-healthy) / roll time. The last line is name=value pairs (``before_`` / ``after_`` prefixes).
+batch; stop: SIGTERM -> removal of the old containers, split into exit: SIGTERM -> the server
+exited, and teardown: exited -> removed; create: created -> started; healthy: started ->
+healthy; engine: the rest of the batch's time, from the batch before it being healthy to this
+one being healthy, i.e. the engine's steps between the phases) and ``roll_efficiency`` = sum
+over batches of (first create -> last healthy) / roll time. The last line is name=value pairs
+(``before_`` / ``after_`` prefixes).
 
     .venv/bin/python benchmarks/docker_up.py [--before REF] [--only after] [--clients 4,4]
 """
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import subprocess
 import sys
@@ -133,10 +137,20 @@ def phases(events: list[Event], count: int, new_image: str) -> list[dict[str, fl
         found.append({
             "drain": span(drain, "start", "die") if drain else 0.0,
             "stop": span(old, "kill", "destroy"),
+            "exit": span(old, "kill", "die"),
+            "teardown": span(old, "die", "destroy"),
             "create": span(new, "create", "start"),
             "healthy": span(new, "start", "health_status: healthy"),
             "create_to_healthy": (max(healthy) - min(created)) if created and healthy
-            else float("nan")})
+            else float("nan"),
+            "healthy_at": max(healthy, default=float("nan"))})
+    for previous, batch in itertools.pairwise(found):
+        # what the batch took beyond its drain, stop and boot: the engine's steps between them
+        # (a batch replaced in place starts when the one before it is healthy)
+        batch["engine"] = (batch["healthy_at"] - previous["healthy_at"] - batch["drain"]
+                           - batch["stop"] - batch["create_to_healthy"])
+    if found:
+        found[0]["engine"] = float("nan")  # the surge batch boots beside the old ones
     return found
 
 
@@ -261,13 +275,18 @@ def report(label: str, first: float, scenarios: list[Scenario]) -> dict[str, str
                       f"{key}_peak": str(s.peak), f"{key}_min_serving": str(s.fewest),
                       f"{key}_load1": f"{max(s.load):.1f}"})
         if s.phases:
-            print("    batch  drain s  stop s  create s  healthy s  create->healthy s")
+            print("    batch  drain s  stop s (exit + teardown)  create s  healthy s  "
+                  "create->healthy s  engine s")
             for number, p in enumerate(s.phases, start=1):
-                print(f"    {number:5d} {p['drain']:8.2f} {p['stop']:7.2f} {p['create']:9.2f} "
-                      f"{p['healthy']:10.2f} {p['create_to_healthy']:18.2f}")
+                print(f"    {number:5d} {p['drain']:8.2f} {p['stop']:7.2f} ({p['exit']:4.2f} + "
+                      f"{p['teardown']:4.2f}) {p['create']:9.2f} {p['healthy']:10.2f} "
+                      f"{p['create_to_healthy']:18.2f} {p['engine']:9.2f}")
             print(f"    roll_efficiency = sum(create->healthy) / roll time = "
                   f"{s.efficiency:.2f}")
             pairs[f"{key}_roll_efficiency"] = f"{s.efficiency:.2f}"
+            for phase in ("drain", "stop", "exit", "teardown", "create_to_healthy", "engine"):
+                total = sum(p[phase] for p in s.phases if p[phase] == p[phase])  # nan: none
+                pairs[f"{key}_{phase}_total_s"] = f"{total:.1f}"
     return pairs
 
 
