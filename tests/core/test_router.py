@@ -28,6 +28,7 @@ from mlplan.router.nginx import (
     render_routing,
     render_static,
 )
+from tests.lib.ci import in_ci
 
 PRIMARY = "pRiMaRy-key.0123456789+/abc=="
 SECONDARY = "secondary_key~0123456789"
@@ -504,7 +505,7 @@ HOST_SCENARIOS = [s for s in SCENARIOS if s.min_nginx <= (1, 22, 0)]
 def test_nginx_accepts_scenario(scenario: Scenario, tmp_path: Path) -> None:
     binary = _nginx()
     if binary is None:
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail("nginx is not installed (apt-get install nginx)")
         pytest.skip("nginx is not installed")
     if _nginx_version() < scenario.min_nginx:

@@ -3,7 +3,6 @@ test (started in tens of milliseconds), everything on 127.0.0.1 and stopped in f
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from tests.dataplane.harness import (
     start_instances,
     stop_all,
 )
+from tests.lib.ci import in_ci
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,7 +33,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _needs_nginx() -> None:
     if nginx_binary() is None:
         message = "nginx is not installed (apt-get install nginx)"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(message)
         pytest.skip(message)
 

@@ -26,6 +26,7 @@ import pytest
 import yaml
 
 from tests.lib import phases
+from tests.lib.ci import in_ci
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -49,8 +50,9 @@ def cache_root() -> Path:
 
 
 def skip_or_fail(reason: str) -> None:
-    """A suite that cannot run is skipped on a developer's machine but fails in CI (CI set)."""
-    if os.environ.get("CI"):
+    """A suite that cannot run is skipped on a developer's machine but fails in CI
+    (``tests.lib.ci.in_ci``)."""
+    if in_ci():
         pytest.fail(f"{reason} (CI is set: this suite must run here)", pytrace=False)
     pytest.skip(reason)
 

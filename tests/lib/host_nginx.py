@@ -3,7 +3,6 @@ cannot run is skipped on a developer's machine and fails when CI is set, with th
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from mlplan.router.nginx import NginxRuntime
 from tests.dataplane.harness import nginx_binary
+from tests.lib.ci import in_ci
 
 
 def host_nginx(*also: str) -> str:
@@ -20,7 +20,7 @@ def host_nginx(*also: str) -> str:
     missing = ([] if found else ["nginx"]) + [tool for tool in also if not shutil.which(tool)]
     if found is None or missing:
         message = f"{', '.join(missing)} not installed (apt-get install {' '.join(missing)})"
-        if os.environ.get("CI"):
+        if in_ci():
             pytest.fail(f"{message}; CI is set: this test must run here", pytrace=False)
         pytest.skip(message)
     return found

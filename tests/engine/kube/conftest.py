@@ -9,7 +9,6 @@ with it. A build that fails (exit 1) or a cluster that does not start always fai
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import time
@@ -25,12 +24,9 @@ from tests.engine.conftest import cache_root as engine_cache_root
 from tests.engine.kube import cluster as kube
 from tests.engine.kube.api import Api
 from tests.lib import phases
+from tests.lib.ci import in_ci
 
 HERE = Path(__file__).resolve().parent
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
 def _build(script: Path, what: str) -> None:
