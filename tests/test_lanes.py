@@ -73,14 +73,16 @@ def test_lanes_run_side_by_side_and_any_failure_fails(
     log = tmp_path / "phases.log"
     monkeypatch.setenv(phases.ENV, str(log))
     monkeypatch.chdir(ROOT)  # the lanes load tests.lib.phases from here
-    specs = [f"{name}={_suite(tmp_path / name, body)} -p no:cacheprovider"
+    # --rootdir: test ids are relative to it (pytest's own choice depends on where the checkout
+    # lies relative to the temp folder: /tmp/x/... vs /work/...)
+    specs = [f"{name}={_suite(tmp_path / name, body)} -p no:cacheprovider --rootdir={tmp_path}"
              for name, body in bodies.items()]
     out = io.StringIO()
     assert lanes.run(lanes.parse(specs), out) == code
     printed = out.getvalue().splitlines()
     # every line is its lane's, each test named as it ends
     assert all(re.match(r"\[(a|b|lanes)\] ", line) for line in printed), printed
-    assert any(line.startswith("[a] ") and "test_it.py::test_one PASSED" in line
+    assert any(line.startswith("[a] ") and "a/test_it.py::test_one PASSED" in line
                for line in printed)
     outcome = "done" if code == 0 else f"exit {code}"
     assert re.search(rf"^\[lanes\] b: {outcome} in \d+ s ", out.getvalue(), re.M)
@@ -88,7 +90,7 @@ def test_lanes_run_side_by_side_and_any_failure_fails(
     read = phases.read(log.read_text(encoding="utf-8"))
     assert [p.label for p in read] == ["pytest, a lane", "pytest, b lane"]
     assert read[0].outcome == "done" and read[1].outcome == outcome
-    assert [(f[0], f[2]) for f in read[0].files] == [("test_it.py", "2 tests")]
+    assert [(f[0], f[2]) for f in read[0].files] == [("a/test_it.py", "2 tests")]
 
 
 def test_the_command_line_refuses_a_bad_lane_without_a_traceback() -> None:
@@ -98,3 +100,18 @@ def test_the_command_line_refuses_a_bad_lane_without_a_traceback() -> None:
     assert proc.returncode == 2
     assert proc.stderr.startswith("tests.lib.lanes: lane 'kube': write NAME=PYTEST_ARGS")
     assert "Traceback" not in proc.stderr
+
+
+def test_each_lane_is_timed_to_its_own_end(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lane that ends first is not timed to the last lane's end (seen: both lanes of a run
+    logged the slower one's 1,890 s)."""
+    log = tmp_path / "phases.log"
+    monkeypatch.setenv(phases.ENV, str(log))
+    monkeypatch.chdir(ROOT)
+    slow = "import time\n\ndef test_slow():\n    time.sleep(3)\n"
+    specs = [f"slow={_suite(tmp_path / 'slow', slow)} -p no:cacheprovider",
+             f"quick={_suite(tmp_path / 'quick', PASSING)} -p no:cacheprovider"]
+    assert lanes.run(lanes.parse(specs), io.StringIO()) == 0
+    took = {p.label: p.seconds for p in phases.read(log.read_text(encoding="utf-8"))}
+    assert took["pytest, quick lane"] + 2 < took["pytest, slow lane"], took

@@ -71,11 +71,21 @@ def command(lane: Lane) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "tests.lib.phases", "-v", *lane.args]
 
 
-def _pump(prefix: str, source: TextIO, out: TextIO, lock: threading.Lock) -> None:
-    for line in source:
+def _follow(prefix: str, proc: subprocess.Popen[str], out: TextIO, lock: threading.Lock,
+            ended: dict[str, float]) -> None:
+    """Print ``proc``'s lines with ``prefix`` until it ends; note when it ended (monotonic)."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
         with lock:
             out.write(f"{prefix} {line.rstrip(chr(10))}\n")
             out.flush()
+    while True:
+        try:
+            proc.wait()
+            break
+        except KeyboardInterrupt:  # pragma: no cover - only the main thread gets it
+            continue
+    ended[prefix] = time.monotonic()
 
 
 def run(lanes: list[Lane], out: TextIO = sys.stdout) -> int:
@@ -83,6 +93,7 @@ def run(lanes: list[Lane], out: TextIO = sys.stdout) -> int:
     lock = threading.Lock()
     parent_log = os.environ.get(phases.ENV)
     with tempfile.TemporaryDirectory(prefix="mlplan-lanes-") as tmp:
+        ended: dict[str, float] = {}
         started: list[tuple[Lane, subprocess.Popen[str], threading.Thread, Path, float]] = []
         for lane in lanes:
             log = Path(tmp) / f"{lane.name}.log"
@@ -90,21 +101,19 @@ def run(lanes: list[Lane], out: TextIO = sys.stdout) -> int:
             proc = subprocess.Popen(command(lane), env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, text=True, errors="replace",
                                     bufsize=1)
-            assert proc.stdout is not None
-            pump = threading.Thread(target=_pump, args=(f"[{lane.name}]", proc.stdout, out, lock),
-                                    daemon=True)
-            pump.start()
-            started.append((lane, proc, pump, log, time.monotonic()))
+            follow = threading.Thread(target=_follow, daemon=True,
+                                      args=(f"[{lane.name}]", proc, out, lock, ended))
+            follow.start()
+            started.append((lane, proc, follow, log, time.monotonic()))
         results: list[tuple[Lane, int, float, Path]] = []
-        for lane, proc, pump, log, t0 in started:
-            while True:
+        for lane, proc, follow, log, t0 in started:
+            while follow.is_alive():
                 try:
-                    code = proc.wait()
-                    break
+                    follow.join()
                 except KeyboardInterrupt:  # the lanes got it too; wait for their teardown
                     continue
-            pump.join()
-            results.append((lane, code, time.monotonic() - t0, log))
+            code = proc.returncode
+            results.append((lane, code, ended[f"[{lane.name}]"] - t0, log))
         for lane, code, seconds, log in results:
             outcome = "done" if code == 0 else f"exit {code}"
             out.write(f"[lanes] {lane.name}: {outcome} in {seconds:.0f} s "
