@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import itertools
+import math
 import os
 import subprocess
 import sys
@@ -285,7 +286,7 @@ def report(label: str, first: float, scenarios: list[Scenario]) -> dict[str, str
                   f"{s.efficiency:.2f}")
             pairs[f"{key}_roll_efficiency"] = f"{s.efficiency:.2f}"
             for phase in ("drain", "stop", "exit", "teardown", "create_to_healthy", "engine"):
-                total = sum(p[phase] for p in s.phases if p[phase] == p[phase])  # nan: none
+                total = sum(p[phase] for p in s.phases if not math.isnan(p[phase]))
                 pairs[f"{key}_{phase}_total_s"] = f"{total:.1f}"
     return pairs
 

@@ -71,21 +71,17 @@ def command(lane: Lane) -> list[str]:
     return [sys.executable, "-m", "pytest", "-p", "tests.lib.phases", "-v", *lane.args]
 
 
-def _follow(prefix: str, proc: subprocess.Popen[str], out: TextIO, lock: threading.Lock,
+def _follow(name: str, proc: subprocess.Popen[str], out: TextIO, lock: threading.Lock,
             ended: dict[str, float]) -> None:
-    """Print ``proc``'s lines with ``prefix`` until it ends; note when it ended (monotonic)."""
+    """Print ``proc``'s lines prefixed ``[name]`` until it ends; note when it ended
+    (monotonic) in ``ended[name]``. Runs in its own thread: only the main thread gets Ctrl-C."""
     assert proc.stdout is not None
     for line in proc.stdout:
         with lock:
-            out.write(f"{prefix} {line.rstrip(chr(10))}\n")
+            out.write(f"[{name}] {line.rstrip(chr(10))}\n")
             out.flush()
-    while True:
-        try:
-            proc.wait()
-            break
-        except KeyboardInterrupt:  # pragma: no cover - only the main thread gets it
-            continue
-    ended[prefix] = time.monotonic()
+    proc.wait()
+    ended[name] = time.monotonic()
 
 
 def run(lanes: list[Lane], out: TextIO = sys.stdout) -> int:
@@ -102,7 +98,7 @@ def run(lanes: list[Lane], out: TextIO = sys.stdout) -> int:
                                     stderr=subprocess.STDOUT, text=True, errors="replace",
                                     bufsize=1)
             follow = threading.Thread(target=_follow, daemon=True,
-                                      args=(f"[{lane.name}]", proc, out, lock, ended))
+                                      args=(lane.name, proc, out, lock, ended))
             follow.start()
             started.append((lane, proc, follow, log, time.monotonic()))
         results: list[tuple[Lane, int, float, Path]] = []
@@ -113,7 +109,7 @@ def run(lanes: list[Lane], out: TextIO = sys.stdout) -> int:
                 except KeyboardInterrupt:  # the lanes got it too; wait for their teardown
                     continue
             code = proc.returncode
-            results.append((lane, code, ended[f"[{lane.name}]"] - t0, log))
+            results.append((lane, code, ended[lane.name] - t0, log))
         for lane, code, seconds, log in results:
             outcome = "done" if code == 0 else f"exit {code}"
             out.write(f"[lanes] {lane.name}: {outcome} in {seconds:.0f} s "
