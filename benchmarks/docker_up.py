@@ -9,7 +9,10 @@ this worktree) one stack goes through: the sample (blue 3 + green 3, 90/10), a s
 roll of blue with 1 instance and 100% of live traffic, and ``mlplan promote --to green
 --apply``. During each, the load: the suite's stream (4 clients, keep-alive) plus a second
 stream loading the host (4 clients, a new connection per request; ``--clients K,M`` sets both,
-``1,0`` leaves the host almost idle); the host's 1-minute load
+``1,0`` leaves one closed-loop client, which alone keeps a 2-core host's CPUs busy: router,
+inference servers and client at about 400 requests/s; ``--rate R`` paces each client to at most
+R requests/s, so ``--clients 2,0 --rate 25`` is a steady 50 requests/s with CPU to spare); the
+host's 1-minute load
 average is printed per scenario (the machine is shared: figures are under whatever else runs).
 Per scenario: requests, failures, 429s apart (Azure's designed answer when more than
 ``2 * max_concurrent_requests_per_instance * instances`` requests are in flight: 8 clients on a
@@ -25,6 +28,7 @@ over batches of (first create -> last healthy) / roll time. The last line is nam
 (``before_`` / ``after_`` prefixes).
 
     .venv/bin/python benchmarks/docker_up.py [--before REF] [--only after] [--clients 4,4]
+        [--rate 0] [--model-load-s 0]
 """
 
 from __future__ import annotations
@@ -69,11 +73,34 @@ REPO = Path(__file__).resolve().parents[1]
 BEFORE_REF = "6af300c"
 #: (keep-alive clients, clients with a new connection per request); ``--clients``
 CLIENTS = [4, 4]
+#: requests per second per client at most (0: each client sends its next request as soon as the
+#: last one is answered, a closed loop that takes whatever CPU the host has); ``--rate``
+RATE = [0.0]
+#: seconds every instance's ``init()`` waits before the sample's (0: the sample as it is, ready
+#: about 3 s after start here); ``--model-load-s``
+MODEL_LOAD_S = [0.0]
+
+
+def write_loading_score(root: Path, seconds: float) -> str:
+    """A copy of the sample's scoring script whose ``init()`` first waits ``seconds`` (a model
+    that takes that long to load without using the CPU: weights read from a slow share); its
+    code path for ``DeploymentSpec.code``. Example: 20 -> stacks/score-load/score.py,
+    ``"../../score-load"``."""
+    folder = root / "stacks" / "score-load"
+    folder.mkdir()
+    sample = (REPO / "stacks" / "score" / "score.py").read_text(encoding="utf-8")
+    (folder / "score.py").write_text(
+        f"{sample}\n\nimport time as _time\n\n_sample_init = init\n\n\n"
+        f"def init() -> None:  # noqa: F811 (mlplan's roll benchmark: a slow model load)\n"
+        f"    _time.sleep({seconds!r})\n    _sample_init()\n", encoding="utf-8")
+    return "../../score-load"
 
 
 def load_text() -> str:
+    pace = f", each at most {RATE[0]:g} requests/s" if RATE[0] else ", each as fast as answered"
+    model = f"; every model load waits {MODEL_LOAD_S[0]:g} s" if MODEL_LOAD_S[0] else ""
     return (f"{CLIENTS[0]} keep-alive clients (the suite's stream) + {CLIENTS[1]} clients with a "
-            "new connection per request")
+            f"new connection per request{pace}{model}")
 
 
 @dataclass
@@ -171,9 +198,11 @@ class Bench:
         headers = {"Authorization": f"Bearer {key}"}
         load_headers = {**headers, **({"azureml-model-deployment": pin} if pin else {})}
         loader = (Stream(port, threads=CLIENTS[1], keep_alive=False, max_requests=500_000,
-                         headers=load_headers) if CLIENTS[1] else contextlib.nullcontext())
+                         headers=load_headers, rate=RATE[0])
+                  if CLIENTS[1] else contextlib.nullcontext())
         with EventWatch(project.daemon) as watch, \
-                Stream(port, threads=CLIENTS[0], max_requests=500_000, headers=headers) as stream, \
+                Stream(port, threads=CLIENTS[0], max_requests=500_000, headers=headers,
+                       rate=RATE[0]) as stream, \
                 loader as load:
             started = time.monotonic()
             change()
@@ -207,7 +236,11 @@ def run_version(label: str, code: Path | None, engine: Engine, daemon: Any,
     project = DockerProject(root, pulumi, daemon, images)
     bench = Bench(project, env)
 
+    code_path = write_loading_score(root, MODEL_LOAD_S[0]) if MODEL_LOAD_S[0] else ""
+
     def spec(image: str = "inference", count: int = 3, **kw: Any) -> DeploymentSpec:
+        if code_path:
+            kw["code"] = code_path
         return DeploymentSpec(image=images[image], count=count, **kw)
 
     green = spec(env={"SCORE_SCALE": "1.1"})
@@ -299,9 +332,21 @@ def main() -> int:
                         "worktree as it is; a ref freezes it while the tree is edited)")
     parser.add_argument("--only", choices=("before", "after"), default="")
     parser.add_argument("--clients", default="4,4", help="K,M: K keep-alive clients and M "
-                        "clients with a new connection per request (default 4,4; 1,0 measures "
-                        "a roll on a host the benchmark hardly loads)")
+                        "clients with a new connection per request (default 4,4; with --rate "
+                        "each is paced, otherwise even 1,0 keeps a 2-core host busy)")
+    parser.add_argument("--rate", type=float, default=0.0, help="requests per second per "
+                        "client at most (default 0: as fast as answered, which keeps a 2-core "
+                        "host's CPUs busy with the stream alone; 25 leaves it headroom)")
+    parser.add_argument("--model-load-s", type=float, default=0.0, help="seconds every "
+                        "instance's init() waits before loading the sample model (default 0; "
+                        "a roll's floor is its batches' boots, so this shows how close a roll "
+                        "of a slower-loading model comes to it)")
     args = parser.parse_args()
+    if args.rate < 0:
+        parser.error("--rate: a number of requests per second >= 0, e.g. 25")
+    if not 0 <= args.model_load_s <= 600:
+        parser.error("--model-load-s: seconds from 0 to 600, e.g. 20")
+    RATE[0], MODEL_LOAD_S[0] = args.rate, args.model_load_s
     try:
         CLIENTS[:] = [int(part) for part in args.clients.split(",")]
         if len(CLIENTS) != 2 or CLIENTS[0] < 1 or CLIENTS[1] < 0:
