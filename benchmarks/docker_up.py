@@ -117,6 +117,10 @@ class Scenario:
     efficiency: float = float("nan")
     load: tuple[float, float] = (0.0, 0.0)  # the host's 1-minute load average, start and end
     rejected: int = 0  # 429: the deployment's in-flight limit (Azure's answer), not a failure
+    #: when ``pulumi up`` began and ended, in the event watch's seconds (``Event.at``)
+    window: tuple[float, float] = (0.0, 0.0)
+    lead: float = float("nan")  # ``pulumi up`` began -> the first new container created
+    tail: float = float("nan")  # the last new container healthy -> ``pulumi up`` ended
 
 
 def code_of(ref: str, into: Path) -> Path:
@@ -182,6 +186,22 @@ def phases(events: list[Event], count: int, new_image: str) -> list[dict[str, fl
     return found
 
 
+def lead_and_tail(events: list[Event], new_image: str, window: tuple[float, float]
+                  ) -> tuple[float, float]:
+    """What a roll spends outside its batches: from ``pulumi up``'s start to the first new
+    container's create (the program, the plan, the engine's diff), and from the last new
+    container healthy to the end (the routing switch to the new containers, the old surge
+    containers' stop, the engine's end). Example: up 5.0 -> 155.1, first create 11.2, last
+    healthy 143.0 -> (6.2, 12.1)."""
+    new = [e for e in events if e.image == new_image and e.role in ("instance", "")
+           and not e.name.endswith("-drain")]
+    created = [e.at for e in new if e.action == "create"]
+    healthy = [e.at for e in new if e.action == "health_status: healthy"]
+    if not created or not healthy:
+        return float("nan"), float("nan")
+    return min(created) - window[0], window[1] - max(healthy)
+
+
 class Bench:
     def __init__(self, project: DockerProject, env: dict[str, str]) -> None:
         self.project, self.env = project, env
@@ -204,9 +224,11 @@ class Bench:
                 Stream(port, threads=CLIENTS[0], max_requests=500_000, headers=headers,
                        rate=RATE[0]) as stream, \
                 loader as load:
+            began = time.time() - watch.started
             started = time.monotonic()
             change()
             seconds = time.monotonic() - started
+            window = (began, began + seconds)
             results = stream.stop() + (load.stop() if load is not None else [])
         events = instance_events(watch.events, deployments)
         seen = capacity(events, running, before)
@@ -219,7 +241,7 @@ class Bench:
                         percentile(times, 50) * 1000, percentile(times, 99) * 1000,
                         seen.peak_running, seen.min_serving,
                         load=(load_at_start, os.getloadavg()[0]),
-                        rejected=sum(r.status == 429 for r in results)), \
+                        rejected=sum(r.status == 429 for r in results), window=window), \
             events + instance_events(watch.events, deployments, "drain")
 
 
@@ -265,6 +287,7 @@ def run_version(label: str, code: Path | None, engine: Engine, daemon: Any,
             {"blue": spec("inference_r2", count=10), "green": green}, {"blue": 90, "green": 10}))
         s.phases = phases(events, 10, images["inference_r2"])
         s.efficiency = sum(p["create_to_healthy"] for p in s.phases) / s.seconds
+        s.lead, s.tail = lead_and_tail(events, images["inference_r2"], s.window)
         found.append(s)
         s, _e = bench.measure("scale blue 10 -> 3", ("blue",), lambda: declare_up(
             {"blue": spec("inference_r2"), "green": green}, {"blue": 90, "green": 10}))
@@ -315,9 +338,14 @@ def report(label: str, first: float, scenarios: list[Scenario]) -> dict[str, str
                 print(f"    {number:5d} {p['drain']:8.2f} {p['stop']:7.2f} ({p['exit']:4.2f} + "
                       f"{p['teardown']:4.2f}) {p['create']:9.2f} {p['healthy']:10.2f} "
                       f"{p['create_to_healthy']:18.2f} {p['engine']:9.2f}")
+            print(f"    before the first batch {s.lead:.1f} s (program, plan, engine's diff); "
+                  f"after the last batch {s.tail:.1f} s (routing switch, old surge containers' "
+                  "stop, engine's end)")
             print(f"    roll_efficiency = sum(create->healthy) / roll time = "
                   f"{s.efficiency:.2f}")
             pairs[f"{key}_roll_efficiency"] = f"{s.efficiency:.2f}"
+            pairs[f"{key}_lead_s"] = f"{s.lead:.1f}"
+            pairs[f"{key}_tail_s"] = f"{s.tail:.1f}"
             for phase in ("drain", "stop", "exit", "teardown", "create_to_healthy", "engine"):
                 total = sum(p[phase] for p in s.phases if not math.isnan(p[phase]))
                 pairs[f"{key}_{phase}_total_s"] = f"{total:.1f}"
