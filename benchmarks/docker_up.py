@@ -10,7 +10,7 @@ roll of blue with 1 instance and 100% of live traffic, and ``mlplan promote --to
 --apply``. During each, the load: the suite's stream (4 clients, keep-alive) plus a second
 stream loading the host (4 clients, a new connection per request; ``--clients K,M`` sets both,
 ``1,0`` leaves one closed-loop client, which alone keeps a 2-core host's CPUs busy: router,
-inference servers and client at about 400 requests/s; ``--rate R`` paces each client to at most
+inference servers and client at 170 to 360 requests/s; ``--rate R`` paces each client to at most
 R requests/s, so ``--clients 2,0 --rate 25`` is a steady 50 requests/s with CPU to spare); the
 host's 1-minute load
 average is printed per scenario (the machine is shared: figures are under whatever else runs).
@@ -77,7 +77,7 @@ CLIENTS = [4, 4]
 #: last one is answered, a closed loop that takes whatever CPU the host has); ``--rate``
 RATE = [0.0]
 #: seconds every instance's ``init()`` waits before the sample's (0: the sample as it is, ready
-#: about 3 s after start here); ``--model-load-s``
+#: 2 to 5 s after start here); ``--model-load-s``
 MODEL_LOAD_S = [0.0]
 
 
