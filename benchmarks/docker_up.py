@@ -132,11 +132,16 @@ def code_of(ref: str, into: Path) -> Path:
     return into / "components"
 
 
+def in_role(event: Event, role: str) -> bool:
+    """``event`` is of a container in ``role`` (an event without a role counts; a drain
+    container, ``...-drain``, is never an instance)."""
+    return event.role in (role, "") and not (role == "instance" and event.name.endswith("-drain"))
+
+
 def instance_events(events: list[Event], deployments: tuple[str, ...],
                     role: str = "instance") -> list[Event]:
     """The deployments' events of containers in ``role`` (instance; drain: none before)."""
-    return [e for e in events if e.deployment in deployments and e.role in (role, "")
-            and not (role == "instance" and e.name.endswith("-drain"))]
+    return [e for e in events if e.deployment in deployments and in_role(e, role)]
 
 
 def serving_now(project: DockerProject, deployments: tuple[str, ...]) -> set[str]:
@@ -193,8 +198,7 @@ def lead_and_tail(events: list[Event], new_image: str, window: tuple[float, floa
     container healthy to the end (the routing switch to the new containers, the old surge
     containers' stop, the engine's end). Example: up 5.0 -> 155.1, first create 11.2, last
     healthy 143.0 -> (6.2, 12.1)."""
-    new = [e for e in events if e.image == new_image and e.role in ("instance", "")
-           and not e.name.endswith("-drain")]
+    new = [e for e in events if e.image == new_image and in_role(e, "instance")]
     created = [e.at for e in new if e.action == "create"]
     healthy = [e.at for e in new if e.action == "health_status: healthy"]
     if not created or not healthy:
