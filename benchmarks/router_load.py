@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import importlib.util
 import os
 import re
 import resource
@@ -69,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mlplan.router import nginx as router_nginx
 from tests.dataplane.harness import Proc, free_port, nginx_binary, port_open, wait_for
+from tests.lib.modules import load_file
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "benchmark-primary-key-0123456789"
@@ -295,13 +295,7 @@ def generator_at(ref: str) -> ModuleType:
     with tempfile.TemporaryDirectory(prefix="mlplan-router-before-") as directory:
         path = Path(directory) / "nginx_before.py"
         path.write_text(source, encoding="utf-8")
-        name = f"mlplan_router_nginx_{len(sys.modules)}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = module  # dataclasses look their module up while being created
-        spec.loader.exec_module(module)
-    return module
+        return load_file(path, f"mlplan_router_nginx_{len(sys.modules)}")
 
 
 # ------------------------------------------------------------------------------ wrk

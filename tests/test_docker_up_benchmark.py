@@ -4,33 +4,20 @@ scoring script it writes for ``--model-load-s``."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 import time
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from tests.engine.docker_host import ENDPOINT, Event
+from tests.lib.modules import load_file
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    """The module at ``path`` (a script outside any package) as ``name``, without adding its
-    folder to sys.path (registered in sys.modules first: its dataclasses look it up there)."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-docker_up = _load(REPO / "benchmarks" / "docker_up.py", "docker_up_benchmark")
+docker_up = load_file(REPO / "benchmarks" / "docker_up.py", "docker_up_benchmark")
 
 NEW, OLD = "inference:r2", "inference:r1"
 
@@ -98,7 +85,7 @@ def test_the_loading_score_waits_then_loads_the_sample(
     assert docker_up.write_loading_score(tmp_path, 0.2) == "../../score-load"
     monkeypatch.setenv("AZUREML_MODEL_DIR", str(REPO / "stacks" / "model" / "sample-model"))
     waited: list[float] = []
-    module = _load(tmp_path / "stacks" / "score-load" / "score.py", "score_load")
+    module = load_file(tmp_path / "stacks" / "score-load" / "score.py", "score_load")
     monkeypatch.setattr(time, "sleep", waited.append)
     module.init()
     assert waited == [0.2]
